@@ -1,0 +1,152 @@
+"""The mission's composite ops: inverted dropout, the L2 penalty and binary
+cross-entropy, each one recorded node with its own VJP (so drawings and
+formulas show them as the textbook terms they are)."""
+import numbers
+
+import numpy as np
+
+from .ops import _raw, sigmoid
+from .primitive import primitive
+from .tensor import Tensor, as_tensor
+
+_default_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Re-seed the generator that ``dropout`` uses when no ``rng`` is given."""
+    global _default_rng
+    _default_rng = np.random.default_rng(seed)
+
+
+# --- dropout -------------------------------------------------------------------
+@primitive(name="dropout")
+def _dropout(a, mask, keep_prob):
+    return a * mask / keep_prob
+
+
+_dropout.defvjp(lambda g, out, a, mask, keep_prob: g * mask / keep_prob)
+
+
+def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
+    """Inverted dropout: ``a * mask / keep_prob``.
+
+    Args:
+        a: Tensor or array of any shape.
+        keep_prob: probability of keeping a unit, in (0, 1].
+        mask: 0/1 array of a's shape to use as is; else drawn as
+            ``rng.random(a.shape) < keep_prob``.
+        rng: numpy.random.Generator (default: the module's, see ``manual_seed``).
+        training: False returns ``a`` unchanged (as does keep_prob == 1).
+    Returns:
+        Tensor of a's shape; the node keeps ``mask`` and ``keep_prob`` in its params.
+    """
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
+        raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    a = as_tensor(a)
+    if not training or keep_prob == 1:
+        return a
+    if mask is None:
+        mask = (rng or _default_rng).random(a.shape) < keep_prob
+    else:
+        mask = np.asarray(_raw(mask))
+        if mask.shape != a.shape:
+            raise ValueError(f"dropout: mask has shape {mask.shape} but the input has shape {a.shape}; "
+                             "they must match")
+        if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
+            bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
+            raise ValueError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
+    return _dropout(a, mask=mask, keep_prob=float(keep_prob))
+
+
+# --- L2 penalty ----------------------------------------------------------------
+@primitive(name="l2_penalty")
+def _l2_penalty(*weights, lambd, m):
+    # (1/m * lambd / 2) in the exercise's order of operations, so costs match it bit for bit.
+    return 1.0 / m * lambd / 2 * sum(np.sum(np.square(w)) for w in weights)
+
+
+_l2_penalty.defvjp_argnum(lambda i, g, out, *weights, lambd, m: g * (lambd / m) * weights[i])
+
+
+def l2_penalty(weights, lambd, m):
+    """``(lambd / (2 m)) * sum over weights of sum(W ** 2)``.
+
+    Args:
+        weights: iterable of Tensors (any shapes); biases are usually left out.
+        lambd: regularization strength, finite and >= 0.
+        m: number of examples, > 0.
+    Returns:
+        scalar Tensor; d/dW = (lambd / m) W.
+    """
+    weights = list(weights)
+    if not weights:
+        raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
+    if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not np.isfinite(lambd) or lambd < 0:
+        raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
+    if isinstance(m, bool) or not isinstance(m, numbers.Real) or not m > 0:
+        raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}")
+    return _l2_penalty(*weights, lambd=float(lambd), m=m)
+
+
+# --- binary cross-entropy ---------------------------------------------------------
+_LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
+
+
+def _clamped_log(x):
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(x), _LOG_FLOOR)
+
+
+@primitive(name="binary_cross_entropy")
+def _bce(a, y, *logits):
+    m = a.shape[-1] if a.ndim else 1
+    # The exercise's expression term by term; the floor makes 0 * log(0) terms 0, as its nansum did.
+    return 1.0 / m * np.sum(-_clamped_log(a) * y - _clamped_log(1 - a) * (1 - y))
+
+
+def _bce_vjp_a(g, out, a, y, *logits):
+    if logits:  # the gradient goes straight to the logits instead (see binary_cross_entropy)
+        return None
+    m = a.shape[-1] if a.ndim else 1
+    a_raw = _raw(a)
+    return g * (a - y) / (np.maximum(a_raw * (1 - a_raw), 1e-12) * m)
+
+
+def _bce_vjp_logits(g, out, a, y, z):
+    m = a.shape[-1] if a.ndim else 1
+    return g * (a - y) / m
+
+
+_bce.defvjp(_bce_vjp_a, None, _bce_vjp_logits)
+
+
+def binary_cross_entropy(a, y):
+    """``-(1/m) * sum(y log a + (1-y) log(1-a))``, m = a.shape[-1] (examples are columns).
+
+    Args:
+        a: predicted probabilities in [0, 1], shape (k, m) (usually (1, m)).
+        y: labels of the same shape, each 0 or 1.
+    Returns:
+        scalar Tensor. Finite even where ``a`` is exactly 0 or 1 (log is floored
+        at -100). When ``a`` came from ``sigmoid(z)`` the op also takes ``z`` and
+        sends ``(a - y) / m`` straight to it, as the hand-derived dZ = A - Y does,
+        so a saturated sigmoid never yields 0/0.
+    """
+    a = as_tensor(a)
+    y_data = np.asarray(_raw(y))
+    if y_data.shape != a.shape:
+        raise ValueError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
+                         f"have shape {a.shape}; they must match")
+    if not np.all((y_data == 0) | (y_data == 1)):
+        bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
+        raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
+    a_data = a._data
+    if a_data.size and not (a_data.min() >= 0 and a_data.max() <= 1):
+        raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
+                         f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
+    if a._prim is sigmoid and a._parents is not None:
+        return _bce(a, y, a._parents[0])
+    return _bce(a, y)
+
+
+__all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "manual_seed", "Tensor"]

@@ -1,0 +1,96 @@
+"""Primitives: a NumPy forward function plus one VJP per input.
+
+This is the one mechanism behind every built-in op, and the public way to add
+your own (in the spirit of HIPS autograd's ``@primitive`` + ``defvjp``)::
+
+    @ag.primitive
+    def cube(x):                      # receives and returns ndarrays
+        return x ** 3
+    cube.defvjp(lambda g, out, x: g * 3 * x ** 2)
+
+A VJP is called as ``vjp(g, out, *inputs, **params)`` with ``g`` the gradient
+of the output. First-order, every argument is an ndarray. Under
+``create_graph`` (``grad`` of ``grad``) they are Tensors, so a VJP written
+with operators and ``ag`` functions is differentiable again for free. A VJP
+may return None when its input gets no gradient through this op; an input
+without any VJP (``defvjp(..., None)``) is not differentiable.
+"""
+import numpy as np
+
+from . import tape
+from .errors import ShapeError
+from .tensor import Tensor, as_tensor
+
+
+class Primitive:
+    """A differentiable op: call it with Tensors, arrays or scalars."""
+
+    __slots__ = ("forward", "name", "symbol", "vjps", "__wrapped__", "__dict__")  # __dict__ holds __doc__
+
+    def __init__(self, forward, name=None, symbol=None):
+        self.forward = forward
+        self.__wrapped__ = forward
+        self.name = name or forward.__name__
+        self.symbol = symbol
+        self.vjps = ()
+        self.__doc__ = forward.__doc__
+
+    def defvjp(self, *vjps):
+        """Set the VJPs, one per positional input (None: not differentiable)."""
+        self.vjps = vjps
+        return self
+
+    def defvjp_argnum(self, vjp):
+        """One VJP for any number of inputs: ``vjp(argnum, g, out, *inputs, **params)``."""
+        self.vjps = _VJPByArgnum(vjp)
+        return self
+
+    def display_name(self):
+        return f"{self.name} ({self.symbol})" if self.symbol else self.name
+
+    def __call__(self, *args, **params):
+        parents = _as_parents(args)
+        try:
+            data = self.forward(*[p._data for p in parents], **params)
+        except ShapeError:
+            raise
+        except ValueError as error:
+            shapes = " and ".join(str(p.shape) for p in parents)
+            raise ShapeError(f"{self.display_name()}: cannot apply to shapes {shapes}: {error}") from None
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        return tape.record(self, data, parents, params, Tensor)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def primitive(forward=None, *, name=None, symbol=None):
+    """Decorator turning ``forward(*ndarrays, **params) -> ndarray`` into a
+    differentiable op; attach its VJPs with ``.defvjp``."""
+    if forward is None:
+        return lambda f: Primitive(f, name, symbol)
+    return Primitive(forward, name, symbol)
+
+
+class _VJPByArgnum:
+    """Indexable like a tuple of VJPs, for ops with a variable number of inputs."""
+
+    __slots__ = ("vjp", "cache")
+
+    def __init__(self, vjp):
+        self.vjp, self.cache = vjp, {}
+
+    def __getitem__(self, argnum):
+        if argnum not in self.cache:
+            self.cache[argnum] = lambda g, out, *args, **params: self.vjp(argnum, g, out, *args, **params)
+        return self.cache[argnum]
+
+
+def _as_parents(args):
+    """Tensors as they are; constants wrapped, Python scalars taking the
+    dtype of the first Tensor so float32 stays float32."""
+    if all(type(a) is Tensor for a in args):
+        return args
+    like = next((a._data.dtype for a in args if type(a) is Tensor), None)
+    return tuple(a if isinstance(a, Tensor) else as_tensor(a, like) for a in args)
