@@ -15,3 +15,25 @@ from .transforms import grad, hvp, value_and_grad
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
 
 __version__ = "0.1.0"
+
+# Heavier parts load on first use, so `import autograd_lite` never imports
+# matplotlib or graphviz: name -> (module, attribute or None for the module itself).
+_LAZY = {
+    "optim": ("optim", None),
+    "init": ("init", None),
+    "to_dot": ("viz", "to_dot"),
+    "draw": ("viz", "draw"),
+    "formula": ("formula", "formula"),
+    "save": ("serialization", "save"),
+    "load": ("serialization", "load"),
+    "compile": ("replay", "compile"),
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'autograd_lite' has no attribute {name!r}")
+    import importlib
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attribute is None else getattr(module, attribute)
