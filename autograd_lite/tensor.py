@@ -174,7 +174,7 @@ class Tensor:
     def __neg__(self): return _ops.negative(self)
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
-    def __getitem__(self, index): return _ops.getitem(self, index)
+    def __getitem__(self, index): return _ops.getitem(self, index=index)
 
     # Comparisons give plain boolean arrays: masks are constants, not differentiable.
     def __lt__(self, other): return self._data < _raw(other)
