@@ -241,7 +241,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
 
 
 def _accumulate_grad(t, g):
-    if not isinstance(g, np.ndarray):  # a Tensor from create_graph: .grad stays an ndarray
-        g = g._data
-    g = g.astype(t._data.dtype, copy=True)  # own copy: VJPs may hand the same array to several inputs
+    # An own ndarray copy: VJPs may hand one array to several inputs, 0-d arithmetic
+    # yields NumPy scalars, and under create_graph g is a Tensor; .grad is always an ndarray.
+    g = np.array(getattr(g, "_data", g), dtype=t._data.dtype)
     t.grad = g if t.grad is None else t.grad + g
