@@ -1,0 +1,134 @@
+"""Optimizers: gradient descent, momentum and Adam (SEEDS.md section 5).
+
+Each takes the parameters (an iterable of Tensors, or a dict name -> Tensor as
+``ag.init.initialize`` returns), reads their ``.grad`` after ``backward()`` and
+updates them in ``step()``. Updates go through the ``Tensor.data`` setter, so
+each one bumps the parameter's version counter: a graph recorded before the
+step and reused after it is caught at ``backward()`` instead of giving a wrong
+gradient. Parameters whose ``.grad`` is None (not reached by the last
+backward) are left alone.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam"]
+
+
+def _check_rate(name, value, upper_open=None):
+    """``value`` must be a finite real number; > 0 for a rate, in [0, 1) for a beta."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if upper_open is None and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if upper_open is not None and not 0 <= value < upper_open:
+        raise ValueError(f"{name} must be in [0, {upper_open}), got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: holds the parameters and their per-parameter state, and runs
+    the loop over them; subclasses only give the update of one parameter.
+
+    Args:
+        params: iterable of Tensors, or dict name -> Tensor (any shapes).
+        lr: learning rate, finite and > 0.
+    """
+
+    def __init__(self, params, lr):
+        params = list(params.values()) if isinstance(params, dict) else list(params)
+        kind = type(self).__name__
+        if not params:
+            raise ValueError(f"{kind}: no parameters given; expected at least one Tensor "
+                             "(a list of Tensors or a dict name -> Tensor)")
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{kind}: parameter {i} is a {type(p).__name__}; expected a Tensor "
+                                "with requires_grad=True")
+        self.params = params
+        self.lr = _check_rate(f"{kind}: learning rate lr", lr)
+        self.t = 0  # steps taken; Adam's bias correction uses it (1 on the first step)
+        self.state = [{} for _ in params]
+
+    def step(self):
+        """Update every parameter that has a gradient, in place (version bumped)."""
+        self.t += 1
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                p.data = self._updated(p.data, p.grad, state)
+
+    def zero_grad(self):
+        """Reset every parameter's ``.grad`` to None (before the next backward)."""
+        for p in self.params:
+            p.grad = None
+
+    def _updated(self, p, dp, state):
+        """New value of one parameter from its value ``p``, gradient ``dp`` and ``state``."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+
+
+class GradientDescent(Optimizer):
+    """Plain gradient descent: ``p -= lr * dp``.
+
+    Args:
+        params: iterable of Tensors or dict name -> Tensor.
+        lr: learning rate, > 0.
+    """
+
+    def _updated(self, p, dp, state):
+        return p - self.lr * dp
+
+
+class Momentum(Optimizer):
+    """Momentum: ``v = beta v + (1 - beta) dp;  p -= lr v`` (v starts at zero).
+
+    Args:
+        params: iterable of Tensors or dict name -> Tensor.
+        lr: learning rate, > 0.
+        beta: momentum coefficient in [0, 1).
+    """
+
+    def __init__(self, params, lr, beta=0.9):
+        super().__init__(params, lr)
+        self.beta = _check_rate("Momentum: beta", beta, upper_open=1)
+
+    def _updated(self, p, dp, state):
+        v = self.beta * state.get("v", 0.0) + (1 - self.beta) * dp
+        state["v"] = v
+        return p - self.lr * v
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (t = 1 on the first step)::
+
+        v = b1 v + (1 - b1) dp;   s = b2 s + (1 - b2) dp**2
+        v_hat = v / (1 - b1**t);  s_hat = s / (1 - b2**t)
+        p -= lr * v_hat / (sqrt(s_hat) + eps)
+
+    Args:
+        params: iterable of Tensors or dict name -> Tensor.
+        lr: learning rate, > 0.
+        beta1, beta2: decay rates of the first and second moments, in [0, 1).
+        eps: added to the denominator, finite and > 0.
+    """
+
+    def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(params, lr)
+        self.beta1 = _check_rate("Adam: beta1", beta1, upper_open=1)
+        self.beta2 = _check_rate("Adam: beta2", beta2, upper_open=1)
+        self.eps = _check_rate("Adam: eps", eps)
+
+    def _updated(self, p, dp, state):
+        b1, b2, t = self.beta1, self.beta2, self.t
+        v = b1 * state.get("v", 0.0) + (1 - b1) * dp
+        s = b2 * state.get("s", 0.0) + (1 - b2) * np.square(dp)
+        state["v"], state["s"] = v, s
+        v_hat = v / (1 - b1 ** t)
+        s_hat = s / (1 - b2 ** t)
+        return p - self.lr * v_hat / (np.sqrt(s_hat) + self.eps)
