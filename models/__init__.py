@@ -1,0 +1,71 @@
+"""The two classic exercises rebuilt on autograd_lite (see shared/spec/SEEDS.md).
+
+- ``models.three_layer``: the regularization study's [2, 20, 3, 1] network.
+- ``models.deep``: the L-layer network with mini-batches and optimizers.
+- ``models.manual``: the hand-derived NumPy reference the tests compare against.
+- ``models.data``: the data loaders; ``models.football``: the main job.
+
+This module holds the checks both models share.
+"""
+import numpy as np
+
+__all__ = ["TrainingDivergedError", "check_examples", "check_finite"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a NaN or inf cost or parameter; the message names the
+    iteration and the first non-finite parameter (lower the learning rate)."""
+
+
+def check_examples(model, X, Y=None, n_x=None):
+    """Validate the orientation and sizes of inputs (examples are columns).
+
+    Args:
+        model: name used in messages, e.g. "three_layer.train".
+        X: (n_x, m) ndarray; Y: None or (1, m); n_x: expected number of features (None: any).
+    Raises:
+        ValueError: X not 2-D, rows that look like examples, a wrong feature count,
+            Y not (1, m) or a different number of examples than X, NaN/inf in X.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{model}: X has shape {X.shape}; expected a 2-D array ({n_x or 'n_x'}, m) "
+                         "with one column per example")
+    if n_x is not None and X.shape[0] != n_x:
+        hint = (f" It looks transposed (its rows look like examples): examples must be columns, pass X.T."
+                if X.shape[1] == n_x else "")
+        raise ValueError(f"{model}: X has shape {X.shape}; expected ({n_x}, m): {n_x} features, "
+                         f"examples as columns.{hint}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{model}: X holds NaN or inf; expected finite features")
+    if Y is None:
+        return
+    Y = np.asarray(Y)
+    m = X.shape[1]
+    if Y.ndim != 2 or Y.shape[0] != 1:
+        hint = (" It looks transposed: examples must be columns, pass Y.T."
+                if Y.ndim == 2 and Y.shape[1] == 1 else " Reshape it with Y.reshape(1, -1).")
+        raise ValueError(f"{model}: Y has shape {Y.shape}; expected (1, {m}), one column per example.{hint}")
+    if Y.shape[1] != m:
+        raise ValueError(f"{model}: X has {m} examples (columns) but Y has {Y.shape[1]}; "
+                         "they must match (examples are columns in both)")
+
+
+def check_finite(model, iteration, cost, params):
+    """Stop training at the first NaN/inf in the cost or a parameter.
+
+    Args:
+        model: name used in the message; iteration: the iteration just run (0-based);
+        cost: float; params: dict name -> Tensor, checked in order.
+    Raises:
+        TrainingDivergedError: naming the iteration and the first non-finite parameter.
+    """
+    for name, p in params.items():
+        if not np.isfinite(p.data).all():
+            bad = "NaN" if np.isnan(p.data).any() else "inf"
+            raise TrainingDivergedError(
+                f"{model}: parameter {name} {p.shape} holds {bad} after the update of iteration {iteration} "
+                f"(cost {cost}); training diverged, try a smaller learning rate")
+    if not np.isfinite(cost):
+        raise TrainingDivergedError(f"{model}: the cost is {cost} at iteration {iteration} while every "
+                                    "parameter is finite; check the data for NaN/inf")

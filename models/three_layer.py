@@ -1,0 +1,158 @@
+"""The regularization study's network [2, 20, 3, 1] (SEEDS.md section 4), on autograd_lite.
+
+The cost is written once, as an expression of Tensors::
+
+    J = binary_cross_entropy(A3, Y) + l2_penalty([W1, W2, W3], lambd, m)
+
+with inverted dropout on the hidden activations when keep_prob < 1. Every
+gradient comes from ``J.backward()``; nothing here differentiates by hand
+(``models.manual`` does, as the reference the tests compare with).
+"""
+import numpy as np
+
+import autograd_lite as ag
+
+from . import check_examples, check_finite, manual
+
+__all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
+
+LAYER_DIMS = manual.LAYERS_3
+INITS = ("reference", "he", "xavier", "random_normal")
+
+
+def _named(t, name):
+    t.name = name
+    return t
+
+
+def initialize(init="reference", rng=None):
+    """Parameters of the [2, 20, 3, 1] net as Tensors that require grad.
+
+    Args:
+        init: "reference" (SEEDS.md section 4: legacy seed 3, randn / sqrt(n_prev)),
+            or "he" / "xavier" / "random_normal" (``ag.init.initialize``, drawing from rng).
+        rng: numpy.random.Generator for the non-reference inits.
+    Returns:
+        dict {"W1": (20, 2), "b1": (20, 1), "W2": (3, 20), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}.
+    """
+    if init not in INITS:
+        raise ValueError(f"three_layer: unknown init {init!r}; expected one of {INITS}")
+    if init != "reference":
+        return ag.init.initialize(LAYER_DIMS, method=init, rng=rng)
+    return {k: ag.Tensor(v, requires_grad=True, name=k) for k, v in manual.initialize_reference().items()}
+
+
+def forward(params, X, keep_prob=1.0, masks=None, rng=None):
+    """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID, recorded on the tape.
+
+    Args:
+        params: dict of Tensors W1..b3; X: (2, m) Tensor or array;
+        keep_prob: dropout keep probability on both hidden layers (1: no dropout);
+        masks: (D1 (20, m), D2 (3, m)) 0/1 masks to use, else drawn from rng;
+        rng: numpy.random.Generator for fresh masks.
+    Returns:
+        A3, a (1, m) Tensor.
+    """
+    W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    D1, D2 = masks if masks is not None else (None, None)
+    X = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
+    with ag.scope("layer1"):
+        Z1 = _named(W1 @ X + b1, "Z1")
+        A1 = ag.dropout(_named(ag.relu(Z1), "A1"), keep_prob, mask=D1, rng=rng)
+    with ag.scope("layer2"):
+        Z2 = _named(W2 @ A1 + b2, "Z2")
+        A2 = ag.dropout(_named(ag.relu(Z2), "A2"), keep_prob, mask=D2, rng=rng)
+    with ag.scope("layer3"):
+        Z3 = _named(W3 @ A2 + b3, "Z3")
+        return _named(ag.sigmoid(Z3), "A3")
+
+
+def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
+    """THE cost of the study, one expression: cross-entropy of the (dropped-out)
+    forward pass, plus the L2 penalty on W1, W2, W3 when lambd > 0.
+
+    Args:
+        params: dict of Tensors; X: (2, m); Y: (1, m) labels 0/1;
+        lambd: L2 strength >= 0; keep_prob, masks, rng: as ``forward``.
+    Returns:
+        scalar Tensor J (call ``J.backward()`` for every parameter's gradient).
+    """
+    A3 = forward(params, X, keep_prob, masks, rng)
+    Y = Y if isinstance(Y, ag.Tensor) else ag.Tensor(Y, name="Y")
+    with ag.scope("cost"):
+        J = ag.binary_cross_entropy(A3, Y)
+        # Left out at lambd == 0 so the plain cost is bit-identical to the exercise's.
+        if lambd:
+            J = J + ag.l2_penalty([params["W1"], params["W2"], params["W3"]], lambd, X.shape[1])
+    return _named(J, "J")
+
+
+def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.0, init="reference",
+          rng=None, print_cost=False, progress=False):
+    """Full-batch gradient descent on ``cost`` (``ag.optim.GradientDescent``).
+
+    Args:
+        X: (2, m) features, examples as columns; Y: (1, m) labels 0/1.
+        learning_rate: > 0; num_iterations: >= 0; lambd: L2 strength >= 0;
+        keep_prob: in (0, 1], dropout on both hidden layers when < 1 (L2 and
+            dropout may be combined).
+        init: "reference" reproduces SEEDS.md section 4: its initialization and,
+            when keep_prob < 1, its masks (legacy seed 1, ``rand(20, m)`` then
+            ``rand(3, m)``). Other inits draw weights and fresh masks every
+            iteration from ``rng`` (a numpy Generator; a new default one when None).
+        print_cost: print the cost every 10,000 iterations, as the exercise did.
+        progress: show a tqdm bar on stderr; a string is used as the bar's label.
+    Returns:
+        (params, costs): dict of Tensors W1..b3, and the cost every 1,000
+        iterations (entry k taken before the update of iteration 1000 k).
+    Raises:
+        ValueError: bad shapes or orientation of X / Y, bad init.
+        TrainingDivergedError (a FloatingPointError): a NaN/inf cost or
+            parameter; names the iteration and the parameter.
+    """
+    check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
+    if init != "reference" and rng is None:
+        rng = np.random.default_rng()
+    params = initialize(init, rng)
+    masks = None
+    if init == "reference" and keep_prob < 1:
+        # The exercise re-seeds the global generator before every dropout forward
+        # pass, so its masks are the same each iteration: drawing them once is identical.
+        masks = manual.reference_dropout_masks(LAYER_DIMS[1:-1], X.shape[1], keep_prob)
+    X, Y = ag.Tensor(X, name="X"), ag.Tensor(Y, name="Y")
+    optimizer = ag.optim.GradientDescent(params, learning_rate)
+    costs = []
+    for i in _iterations(num_iterations, progress):
+        J = cost(params, X, Y, lambd, keep_prob, masks, rng)
+        value = J.item()
+        if i % 1000 == 0:
+            costs.append(value)
+        if print_cost and i % 10000 == 0:
+            print(f"Cost after iteration {i}: {value}")
+        optimizer.zero_grad()
+        J.backward()
+        optimizer.step()
+        check_finite("three_layer.train", i, value, params)
+    return params, costs
+
+
+def _iterations(n, progress):
+    """range(n), wrapped in a tqdm bar on stderr when ``progress`` (a str: its label)."""
+    if not progress:
+        return range(n)
+    from tqdm import tqdm
+    return tqdm(range(n), desc=progress if isinstance(progress, str) else None, mininterval=0.5)
+
+
+def predict(params, X):
+    """Class 1 where A3 > 0.5 (strictly), no dropout.
+
+    Args:
+        params: dict of Tensors or ndarrays W1..b3; X: (2, m).
+    Returns:
+        (1, m) int64 array of 0/1.
+    """
+    check_examples("three_layer.predict", X, n_x=LAYER_DIMS[0])
+    with ag.no_grad():
+        A3 = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)
+    return (A3.data > 0.5).astype(np.int64)
