@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from .errors import ShapeError
 from .ops import _raw, sigmoid
 from .primitive import primitive
 from .tensor import Tensor, as_tensor
@@ -50,7 +51,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     else:
         mask = np.asarray(_raw(mask))
         if mask.shape != a.shape:
-            raise ValueError(f"dropout: mask has shape {mask.shape} but the input has shape {a.shape}; "
+            raise ShapeError(f"dropout: mask has shape {mask.shape} but the input has shape {a.shape}; "
                              "they must match")
         if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
             bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
@@ -135,7 +136,7 @@ def binary_cross_entropy(a, y):
     a = as_tensor(a)
     y_data = np.asarray(_raw(y))
     if y_data.shape != a.shape:
-        raise ValueError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
+        raise ShapeError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
                          f"have shape {a.shape}; they must match")
     if not np.all((y_data == 0) | (y_data == 1)):
         bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]

@@ -55,8 +55,7 @@ class Primitive:
         except ShapeError:
             raise
         except ValueError as error:
-            shapes = " and ".join(str(p.shape) for p in parents)
-            raise ShapeError(f"{self.display_name()}: cannot apply to shapes {shapes}: {error}") from None
+            raise ShapeError(_explain_failure(self, parents, error)) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
         return tape.record(self, data, parents, params, Tensor)
@@ -85,6 +84,28 @@ class _VJPByArgnum:
         if argnum not in self.cache:
             self.cache[argnum] = lambda g, out, *args, **params: self.vjp(argnum, g, out, *args, **params)
         return self.cache[argnum]
+
+
+def _explain_failure(prim, parents, error):
+    """Error message for a forward that raised ValueError (only built on that error path)."""
+    shapes = [p.shape for p in parents]
+    listed = " and ".join(str(shape) for shape in shapes)
+    if len(shapes) > 1 and "broadcast" in str(error):
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            return (f"{prim.display_name()}: shapes {listed} do not broadcast ({_clash(shapes)}; "
+                    "expected each axis, aligned from the right, to be equal or 1 in one of them)")
+    return f"{prim.display_name()}: cannot apply to shapes {listed}: {error}"
+
+
+def _clash(shapes):
+    """The first axis, counted from the right, where the shapes' sizes disagree."""
+    for axis in range(1, max(len(s) for s in shapes) + 1):
+        sizes = {s[-axis] for s in shapes if len(s) >= axis} - {1}
+        if len(sizes) > 1:
+            return f"axis {-axis} has sizes {' vs '.join(str(n) for n in sorted(sizes))}"
+    return "their sizes disagree"
 
 
 def _as_parents(args):
