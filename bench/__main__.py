@@ -1,0 +1,191 @@
+"""``python -m bench``: time one training step per implementation and workload.
+
+Repetitions are interleaved (every round runs each implementation once, in a
+rotating order) so that load from other processes hits all of them alike;
+the table reports medians over rounds. Memory: the peak of NumPy/Python
+allocations during one step (tracemalloc; PyTorch's own allocator is not
+seen, so its column says n/a), and optionally RSS over many eager steps.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from . import memory, peers, workloads
+
+IMPLEMENTATIONS = {**workloads.FACTORIES, **peers.FACTORIES}
+TARGETS = {  # implementation -> workload -> highest accepted ratio to the hand-written step
+    "eager": {"football": 1.3, "cat": 1.05, "minibatch": 1.3},
+    "replay": {"football": 1.0, "minibatch": 1.0},
+}
+
+
+def build_steps(problem, names, seed):
+    """{name: step()} for the implementations that can run, and {name: reason} for the others."""
+    steps, skipped = {}, {}
+    for name in names:
+        try:
+            steps[name] = IMPLEMENTATIONS[name](problem, seed)
+        except workloads.Unavailable as reason:
+            skipped[name] = str(reason)
+    return steps, skipped
+
+
+def step_peak_bytes(step):
+    """Peak bytes allocated (tracemalloc) while one step runs, above what was live before."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def time_steps(steps, reps, warmup, block_seconds):
+    """Median seconds per step of each step function, over ``reps`` interleaved rounds.
+
+    Each round times a block of consecutive steps per implementation, sized so a
+    block lasts about ``block_seconds``. Returns {name: [seconds per step, one per round]}.
+    """
+    names = list(steps)
+    block = {}
+    for name in names:
+        for _ in range(warmup):
+            steps[name]()
+        start = time.perf_counter()
+        steps[name]()
+        block[name] = max(1, int(block_seconds / max(time.perf_counter() - start, 1e-9)))
+    samples = {name: [] for name in names}
+    for r in range(reps):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            step, n = steps[name], block[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                step()
+            samples[name].append((time.perf_counter() - start) / n)
+    return samples
+
+
+def run(workload_names, impl_names, reps, warmup, block_seconds, seed):
+    """Benchmark rows: one dict per (workload, implementation)."""
+    rows = []
+    for wname in workload_names:
+        problem = workloads.make_problem(workloads.WORKLOADS[wname], seed)
+        steps, skipped = build_steps(problem, impl_names, seed)
+        samples = time_steps(steps, reps, warmup, block_seconds)
+        medians = {name: statistics.median(s) for name, s in samples.items()}
+        base = medians.get("manual")
+        for name in impl_names:
+            row = {"workload": wname, "implementation": name, "data": problem.source}
+            if name in skipped:
+                row["skipped"] = skipped[name]
+            else:
+                peak = None if name == "torch" else step_peak_bytes(steps[name])
+                row.update(median_us=medians[name] * 1e6,
+                           ratio=None if base is None else medians[name] / base,
+                           peak_mb=None if peak is None else peak / 2 ** 20,
+                           rounds=len(samples[name]))
+            rows.append(row)
+        print(f"  {wname}: done", file=sys.stderr)
+    return rows
+
+
+def target_verdicts(rows):
+    """Lines saying, for each target, the measured ratio and whether it is met."""
+    ratio = {(r["workload"], r["implementation"]): r.get("ratio") for r in rows}
+    lines = []
+    for impl, limits in TARGETS.items():
+        for wname, limit in limits.items():
+            got = ratio.get((wname, impl))
+            if got is None:
+                continue
+            strict = impl == "replay"
+            met = got < limit if strict else got <= limit
+            lines.append(f"{impl} on {wname}: {got:.2f}x (target {'<' if strict else '<='} {limit}x): "
+                         f"{'met' if met else 'MISSED'}")
+    for wname in dict.fromkeys(r["workload"] for r in rows):
+        eager = ratio.get((wname, "eager"))
+        for peer in peers.FACTORIES:
+            other = ratio.get((wname, peer))
+            if eager is not None and other is not None:
+                lines.append(f"eager vs {peer} on {wname}: {eager:.2f}x vs {other:.2f}x: "
+                             f"{'faster' if eager < other else 'SLOWER'}")
+    return lines
+
+
+def markdown_table(rows):
+    """The rows as a markdown table."""
+    out = ["| workload | implementation | median µs/step | × hand-written | peak MB/step |",
+           "|---|---|---:|---:|---:|"]
+    for r in rows:
+        if "skipped" in r:
+            out.append(f"| {r['workload']} | {r['implementation']} | skipped: {r['skipped']} | | |")
+            continue
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        peak = "n/a" if r["peak_mb"] is None else f"{r['peak_mb']:.2f}"
+        out.append(f"| {r['workload']} | {r['implementation']} | {r['median_us']:,.0f} | {ratio} | {peak} |")
+    return "\n".join(out)
+
+
+def environment():
+    """Versions and load, recorded next to the numbers."""
+    info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()}
+    for name in ("autograd", "mygrad", "torch"):
+        module = sys.modules.get(name)
+        if module is not None:
+            info[name] = getattr(module, "__version__", "?")
+    return info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS),
+                        choices=list(workloads.WORKLOADS), help="workloads to run (default: all)")
+    parser.add_argument("--impls", nargs="+", default=list(IMPLEMENTATIONS), choices=list(IMPLEMENTATIONS),
+                        help="implementations to time (default: all; 'manual' is the reference)")
+    parser.add_argument("--reps", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--block-seconds", type=float, default=0.05,
+                        help="target duration of one timed block of steps (default 0.05)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the table as markdown")
+    parser.add_argument("--memory-steps", type=int, default=0, metavar="N",
+                        help="also run N eager steps (e.g. 30000) and report RSS over them")
+    parser.add_argument("--memory-workload", default="football", choices=list(workloads.WORKLOADS))
+    args = parser.parse_args(argv)
+    impls = (["manual"] if "manual" not in args.impls else []) + args.impls
+
+    rows = run(args.workloads, impls, args.reps, args.warmup, args.block_seconds, args.seed)
+    table = markdown_table(rows)
+    verdicts = target_verdicts(rows)
+    print(table)
+    print()
+    print("\n".join(verdicts))
+    result = {"environment": environment(), "rows": rows, "targets": verdicts}
+    if args.memory_steps:
+        report = memory.rss_over_steps(workloads.WORKLOADS[args.memory_workload], args.memory_steps, args.seed)
+        print()
+        print(memory.describe(report))
+        result["memory"] = report
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n")
+            if "memory" in result:
+                f.write("\n" + memory.describe(result["memory"]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The benchmark workloads and one training step per implementation.
+
+A workload fixes a network, its data and its update rule. Every
+implementation gets its own copy of the same initial parameters and builds
+a ``step()`` closure doing one full training step: forward, cost, backward
+and parameter update. Implementations are registered in ``FACTORIES`` (this
+module: hand-written NumPy and autograd_lite) and ``bench.peers`` (other
+libraries); a factory raises ``Unavailable`` when it cannot run here.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import autograd_lite as ag
+from models import manual
+
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+class Unavailable(Exception):
+    """The implementation cannot run here (library not installed, ...)."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A network and its training setup.
+
+    layer_dims: [n_x, n_1, ..., n_L]; m: examples per step; lambd: L2
+    strength (0: none); keep_prob: dropout on hidden layers (1: none);
+    optimizer: "gd" or "adam"; lr: learning rate.
+    """
+    name: str
+    layer_dims: tuple
+    m: int
+    lambd: float
+    keep_prob: float
+    optimizer: str
+    lr: float
+    description: str
+
+
+WORKLOADS = {
+    "football": Workload("football", (2, 20, 3, 1), 211, 0.7, 0.86, "gd", 0.3,
+                         "[2,20,3,1], m=211, L2 0.7 + dropout 0.86, gradient descent"),
+    "cat": Workload("cat", (12288, 20, 7, 5, 1), 209, 0.7, 1.0, "gd", 0.0075,
+                    "[12288,20,7,5,1], m=209, L2 0.7, gradient descent"),
+    "minibatch": Workload("minibatch", (784, 128, 64, 1), 64, 0.0, 1.0, "adam", 1e-3,
+                          "[784,128,64,1], batches of 64, Adam"),
+}
+
+
+@dataclass
+class Problem:
+    """Data and initial parameters shared by every implementation of a workload.
+
+    batches: list of (X (n_x, m), Y (1, m)) float64 pairs, used in turn;
+    params: {"W1": ndarray, "b1": ndarray, ...} (copy before use); source: data origin.
+    """
+    workload: Workload
+    batches: list
+    params: dict
+    source: str
+
+    def batch_cycle(self):
+        """Endless iterator over the batches, in order."""
+        while True:
+            yield from self.batches
+
+
+def make_problem(workload, seed=0):
+    """Data (the real data sets when present, else random of the same shape) and
+    He-initialized parameters for ``workload``."""
+    rng = np.random.default_rng(seed)
+    n_x, m = workload.layer_dims[0], workload.m
+    source = "random"
+    if workload.name == "football" and (DATA_DIR / "football.npz").is_file():
+        from models.data import load_football
+        X, Y = load_football(DATA_DIR / "football.npz")[:2]
+        batches, source = [(X, Y)], "football.npz"
+    elif workload.name == "cat" and (DATA_DIR / "catvnoncat.npz").is_file():
+        from models.data import load_catvnoncat
+        X, Y = load_catvnoncat(DATA_DIR / "catvnoncat.npz")[:2]
+        batches, source = [(X, Y)], "catvnoncat.npz"
+    else:
+        batches = [(rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(np.float64))
+                   for _ in range(1 if workload.optimizer == "gd" else 8)]
+    params = {k: t.data.copy() for k, t in ag.init.initialize(list(workload.layer_dims), "he", rng).items()}
+    return Problem(workload, batches, params, source)
+
+
+def dropout_masks(rng, workload, m):
+    """Fresh inverted-dropout masks for the hidden layers (None when keep_prob is 1)."""
+    if workload.keep_prob == 1:
+        return None
+    return [rng.random((n, m)) < workload.keep_prob for n in workload.layer_dims[1:-1]]
+
+
+def numpy_updater(workload, params):
+    """``update(params, grads)`` applying the workload's rule to ndarray parameters
+    in place, for implementations that compute gradients as ndarrays.
+
+    grads: {"dW1": ndarray, ...}. Gradient descent is ``manual.update_parameters``;
+    Adam is ``ag.optim.Adam`` (models.manual writes no Adam) over Tensors holding the arrays.
+    """
+    if workload.optimizer == "gd":
+        return lambda grads: manual.update_parameters(params, grads, workload.lr)
+    holders = {k: ag.Tensor(v) for k, v in params.items()}
+    adam = ag.optim.Adam(holders, workload.lr)
+
+    def update(grads):
+        for k, t in holders.items():
+            t.grad = grads["d" + k]
+        adam.step()
+        for k, t in holders.items():
+            params[k][...] = t.data
+    return update
+
+
+# --- hand-written NumPy (models.manual) -------------------------------------------------
+def make_manual(problem, seed):
+    """The hand-written step: ``manual.deep_step`` / ``three_layer_step`` for gradient
+    descent; the manual L-layer forward/backward plus Adam otherwise."""
+    w = problem.workload
+    params = {k: v.copy() for k, v in problem.params.items()}
+    rng, batches = np.random.default_rng(seed), problem.batch_cycle()
+    if w.optimizer == "gd":
+        hand_step = manual.three_layer_step if w.layer_dims == tuple(manual.LAYERS_3) else manual.deep_step
+
+        def step():
+            X, Y = next(batches)
+            return hand_step(params, X, Y, w.lr, w.lambd, w.keep_prob, dropout_masks(rng, w, Y.shape[1]))
+        return step
+    update = numpy_updater(w, params)
+
+    def step():
+        X, Y = next(batches)
+        AL, caches = manual.L_model_forward(X, params, w.keep_prob, dropout_masks(rng, w, Y.shape[1]))
+        cost = (manual.compute_cost_with_regularization(AL, Y, params, w.lambd) if w.lambd
+                else manual.compute_cost(AL, Y))
+        update(manual.L_model_backward(Y, caches, w.lambd, w.keep_prob))
+        return cost
+    return step
+
+
+# --- autograd_lite -------------------------------------------------------------------------
+def network_cost(params, X, Y, lambd, keep_prob, rng):
+    """The regularized cost of an L-layer net, written once as an expression.
+
+    params: {"W1": Tensor, ...}; X: (n_x, m); Y: (1, m); returns a scalar Tensor.
+    """
+    L = len(params) // 2
+    A = X
+    for l in range(1, L):
+        A = ag.relu(params[f"W{l}"] @ A + params[f"b{l}"])
+        if keep_prob < 1:
+            A = ag.dropout(A, keep_prob, rng=rng)
+    A = ag.sigmoid(params[f"W{L}"] @ A + params[f"b{L}"])
+    cost = ag.binary_cross_entropy(A, Y)
+    if lambd:
+        cost = cost + ag.l2_penalty([params[f"W{l}"] for l in range(1, L + 1)], lambd, Y.shape[1])
+    return cost
+
+
+def _autograd_lite_step(problem, seed, cost_fn):
+    w = problem.workload
+    params = {k: ag.Tensor(v, requires_grad=True, name=k) for k, v in problem.params.items()}
+    optimizer = (ag.optim.GradientDescent if w.optimizer == "gd" else ag.optim.Adam)(params, w.lr)
+    rng, batches = np.random.default_rng(seed), problem.batch_cycle()
+
+    def step():
+        X, Y = next(batches)
+        cost = cost_fn(params, X, Y, w.lambd, w.keep_prob, rng)
+        optimizer.zero_grad()
+        cost.backward()
+        optimizer.step()
+        return cost.item()
+    step.params = params
+    return step
+
+
+def make_eager(problem, seed):
+    """autograd_lite eager: the graph is recorded anew every step."""
+    return _autograd_lite_step(problem, seed, network_cost)
+
+
+def make_replay(problem, seed):
+    """autograd_lite replayed tape: ``ag.compile`` of the same cost function."""
+    try:
+        compiled = ag.compile(network_cost)
+    except (ImportError, AttributeError) as error:
+        raise Unavailable(f"ag.compile: {error}") from None
+    return _autograd_lite_step(problem, seed, compiled)
+
+
+FACTORIES = {"manual": make_manual, "eager": make_eager, "replay": make_replay}
