@@ -9,7 +9,7 @@ This module holds the checks both models share.
 """
 import numpy as np
 
-__all__ = ["TrainingDivergedError", "check_examples", "check_finite"]
+__all__ = ["TrainingDivergedError", "check_examples", "check_finite", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -51,21 +51,29 @@ def check_examples(model, X, Y=None, n_x=None):
                          "they must match (examples are columns in both)")
 
 
-def check_finite(model, iteration, cost, params):
+def check_finite(model, step, cost, params):
     """Stop training at the first NaN/inf in the cost or a parameter.
 
     Args:
-        model: name used in the message; iteration: the iteration just run (0-based);
+        model: name used in the message; step: where training is, e.g. "iteration 12";
         cost: float; params: dict name -> Tensor, checked in order.
     Raises:
-        TrainingDivergedError: naming the iteration and the first non-finite parameter.
+        TrainingDivergedError: naming the step and the first non-finite parameter.
     """
     for name, p in params.items():
         if not np.isfinite(p.data).all():
             bad = "NaN" if np.isnan(p.data).any() else "inf"
             raise TrainingDivergedError(
-                f"{model}: parameter {name} {p.shape} holds {bad} after the update of iteration {iteration} "
+                f"{model}: parameter {name} {p.shape} holds {bad} after the update of {step} "
                 f"(cost {cost}); training diverged, try a smaller learning rate")
     if not np.isfinite(cost):
-        raise TrainingDivergedError(f"{model}: the cost is {cost} at iteration {iteration} while every "
+        raise TrainingDivergedError(f"{model}: the cost is {cost} at {step} while every "
                                     "parameter is finite; check the data for NaN/inf")
+
+
+def progress_range(n, progress):
+    """range(n), wrapped in a tqdm bar on stderr when ``progress`` is true (a str: the bar's label)."""
+    if not progress:
+        return range(n)
+    from tqdm import tqdm  # only when asked: importing tqdm costs time
+    return tqdm(range(n), desc=progress if isinstance(progress, str) else None, mininterval=0.5)

@@ -12,7 +12,7 @@ import numpy as np
 
 import autograd_lite as ag
 
-from . import check_examples, check_finite, manual
+from . import check_examples, check_finite, manual, progress_range
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -122,7 +122,7 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     X, Y = ag.Tensor(X, name="X"), ag.Tensor(Y, name="Y")
     optimizer = ag.optim.GradientDescent(params, learning_rate)
     costs = []
-    for i in _iterations(num_iterations, progress):
+    for i in progress_range(num_iterations, progress):
         J = cost(params, X, Y, lambd, keep_prob, masks, rng)
         value = J.item()
         if i % 1000 == 0:
@@ -132,16 +132,8 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
         optimizer.zero_grad()
         J.backward()
         optimizer.step()
-        check_finite("three_layer.train", i, value, params)
+        check_finite("three_layer.train", f"iteration {i}", value, params)
     return params, costs
-
-
-def _iterations(n, progress):
-    """range(n), wrapped in a tqdm bar on stderr when ``progress`` (a str: its label)."""
-    if not progress:
-        return range(n)
-    from tqdm import tqdm
-    return tqdm(range(n), desc=progress if isinstance(progress, str) else None, mininterval=0.5)
 
 
 def predict(params, X):
