@@ -13,6 +13,9 @@ from .ops import (abs, add, broadcast_to, concatenate, divide, exp, log, matmul,
 from .functional import binary_cross_entropy, dropout, l2_penalty, manual_seed
 from .transforms import grad, hvp, value_and_grad
 from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
+# Bound eagerly (it is light): a lazy name would be shadowed by the submodule of the
+# same name as soon as anything imports autograd_lite.formula.
+from .formula import formula
 
 __version__ = "0.1.0"
 
@@ -23,7 +26,6 @@ _LAZY = {
     "init": ("init", None),
     "to_dot": ("viz", "to_dot"),
     "draw": ("viz", "draw"),
-    "formula": ("formula", "formula"),
     "save": ("serialization", "save"),
     "load": ("serialization", "load"),
     "compile": ("replay", "compile"),

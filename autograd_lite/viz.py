@@ -1,0 +1,262 @@
+"""Drawing the recorded graph with Graphviz: ``to_dot`` builds the DOT
+description, ``draw`` renders it with Graphviz's ``dot`` program.
+
+Nodes are drawn apart by role, so the regularized cost of the study reads at
+a glance:
+
+    parameter  leaf with requires_grad (W1, b1, ...)     blue ellipse
+    data       named leaf without grad (X, Y)            yellow parallelogram
+    constant   unnamed leaf without grad (1, 0.5, ...)   plain grey text
+    op         any other recorded op                     grey rounded box
+    dropout    the dropout op, with keep_prob and the share of units its mask kept
+    cost term  binary_cross_entropy and l2_penalty, each with its formula
+
+The ``class`` attribute of each node carries its role (and ends up in SVG).
+``graphviz`` is imported only inside the functions, so ``import autograd_lite``
+stays light.
+"""
+import os
+
+import numpy as np
+
+from .errors import GraphError
+from .tensor import Tensor
+
+FORMATS = ("svg", "png", "pdf")
+
+_STYLE = {
+    "parameter": {"shape": "ellipse", "style": "filled", "fillcolor": "#bfdbfe", "color": "#1d4ed8"},
+    "data": {"shape": "parallelogram", "style": "filled", "fillcolor": "#fef08a", "color": "#a16207"},
+    "constant": {"shape": "plaintext", "fontcolor": "#4b5563"},
+    "op": {"shape": "box", "style": "rounded,filled", "fillcolor": "#f3f4f6", "color": "#6b7280"},
+    "dropout": {"shape": "box", "style": "rounded,filled", "fillcolor": "#fed7aa", "color": "#c2410c"},
+    "cost-term": {"shape": "box", "style": "filled,bold", "fillcolor": "#fecaca", "color": "#b91c1c"},
+}
+
+# Text of the composite ops' nodes: a name a reader knows and the term itself.
+_TERM_TITLES = {
+    "binary_cross_entropy": ("cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))"),
+    "l2_penalty": ("L2 penalty", "(λ/2m) Σ ‖W‖²"),
+}
+
+_INSTALL_HINT = ("install Graphviz, e.g. `apt-get install graphviz` (Debian/Ubuntu), "
+                 "`dnf install graphviz` (Fedora), `brew install graphviz` (macOS), "
+                 "`conda install graphviz` or the installer from https://graphviz.org/download/")
+
+
+def walk_graph(root, caller, expand=None):
+    """The tensors that produced ``root`` (``root`` included), each after all its inputs.
+
+    Follows every input, constants and data included, with an explicit stack
+    (no recursion, so depth is unbounded). ``expand(t)`` False keeps an op
+    output ``t`` but skips its inputs. Raises GraphError naming ``caller`` when
+    a part of the graph was freed by ``backward()``.
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"{caller}: expected a Tensor, got {type(root).__name__}")
+
+    def inputs(t):
+        if t._prim is None or (expand is not None and not expand(t)):
+            return iter(())
+        if t._parents is None:
+            raise GraphError(
+                f"{caller}: the graph behind this tensor was freed by backward() (at op "
+                f"'{t._prim.name}', output shape {t.shape}); draw it before backward(), or call "
+                "backward(retain_graph=True) to keep it")
+        return iter(t._parents)
+
+    order, seen = [], {id(root)}
+    stack = [(root, inputs(root))]
+    while stack:
+        node, pending = stack[-1]
+        for p in pending:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, inputs(p)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def role(t):
+    """'parameter', 'data', 'constant', 'dropout', 'cost-term' or 'op' (see module docstring)."""
+    if t._prim is None:
+        if t.requires_grad:
+            return "parameter"
+        return "data" if t.name else "constant"
+    if t._prim.name == "dropout":
+        return "dropout"
+    return "cost-term" if t._prim.name in _TERM_TITLES else "op"
+
+
+def _shape_text(shape):
+    return "scalar" if shape == () else "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def _number(value):
+    return f"{float(value):.4g}"
+
+
+def _op_params_text(t):
+    """The op's parameters as 'key=value' lines, for the generic ops (axis, shape, ...)."""
+    lines = []
+    for key, value in (t._params or {}).items():
+        if value is None or value is False or isinstance(value, np.ndarray):
+            continue
+        text = f"{key}={value!r}"
+        if len(text) <= 24:
+            lines.append(text)
+    return lines
+
+
+def _label(t, show_grads, show_values):
+    kind = role(t)
+    lines = []
+    if kind == "constant":
+        lines.append(_number(t._data) if t.size == 1 else f"constant {_shape_text(t.shape)}")
+    elif kind in ("parameter", "data"):
+        lines += [t.name or "parameter", _shape_text(t.shape)]
+    else:
+        prim, params = t._prim, t._params
+        if kind == "cost-term":
+            title, term = _TERM_TITLES[prim.name]
+            lines += [title, term]
+            if prim.name == "l2_penalty":
+                lines.append(f"λ = {_number(params['lambd'])}, m = {params['m']}")
+            else:
+                lines.append(f"m = {t._parents[0].shape[-1] if t._parents[0].ndim else 1}")
+        elif kind == "dropout":
+            mask = params["mask"]
+            kept = int(np.count_nonzero(mask))
+            lines += ["dropout", f"keep_prob = {_number(params['keep_prob'])}",
+                      f"kept {kept}/{mask.size} = {kept / max(mask.size, 1):.1%}"]
+        else:
+            lines.append(prim.display_name())
+            lines += _op_params_text(t)
+        if t.name:
+            lines[0] = f"{t.name} = {lines[0]}"
+        lines.append(_shape_text(t.shape))
+    if show_values:
+        value = f"{t.dtype} {_shape_text(t.shape)}"
+        if t.size == 1:
+            value += f" = {t._data.item():.6g}"
+        if kind == "constant":
+            lines.append(value)
+        else:
+            lines[-1] = value
+    if show_grads and t.grad is not None:
+        lines.append(f"‖grad‖ = {np.linalg.norm(t.grad):.3g}")
+    return "\n".join(lines)
+
+
+def _edge_attributes(child, position):
+    """Edge style: the cross-entropy's inputs are labelled by role, its shortcut to the logits dashed."""
+    if child._prim.name != "binary_cross_entropy":
+        return {}
+    if position == 2:
+        return {"style": "dashed", "color": "#b91c1c", "label": "grad (a-y)/m", "fontcolor": "#b91c1c"}
+    return {"label": "ay"[position]}
+
+
+def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="autograd_lite"):
+    """The graph that produced ``t`` as a ``graphviz.Digraph`` (``.source`` is the DOT text).
+
+    Args:
+        t: Tensor of any shape whose graph is still recorded. After
+            ``backward()`` the graph is freed unless it ran with
+            ``retain_graph=True``; a freed graph raises GraphError.
+        rankdir: "LR" (data flows left to right) or "TB" (top to bottom).
+        show_grads: add ``‖grad‖`` to every tensor whose ``.grad`` is set
+            (leaves after ``backward()``, non-leaves that called ``retain_grad()``).
+        show_values: add each value's dtype and shape (and the value of size-1 tensors).
+        graph_name: name of the digraph in the DOT source.
+    Returns:
+        graphviz.Digraph with one node per tensor, edges in data-flow order,
+        one (nested) cluster per ``ag.scope`` name.
+    """
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"to_dot: rankdir must be one of 'LR', 'TB', 'RL', 'BT', got {rankdir!r}")
+    nodes = walk_graph(t, "to_dot")
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("to_dot needs the Python package graphviz: pip install graphviz") from None
+
+    dot = graphviz.Digraph(graph_name)
+    dot.attr(rankdir=rankdir, nodesep="0.25", ranksep="0.35")
+    dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.08,0.04")
+    dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.7")
+
+    node_id = {id(n): f"n{i}" for i, n in enumerate(nodes)}
+    by_scope = {}  # scope tuple -> node statements (name, attributes) placed in its cluster
+    for n in nodes:
+        kind = role(n)
+        attributes = dict(_STYLE[kind], label=graphviz.escape(_label(n, show_grads, show_values)))
+        attributes["class"] = kind
+        if n is t:
+            attributes["peripheries"] = "2"
+        by_scope.setdefault(n._scope or (), []).append((node_id[id(n)], attributes))
+
+    _add_clusters(dot, by_scope, graphviz.escape)
+    for n in nodes:
+        if n._prim is None:
+            continue
+        head = node_id[id(n)]
+        for position, p in enumerate(n._parents):
+            dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
+    return dot
+
+
+def _add_clusters(dot, by_scope, escape):
+    """Add each scope's nodes inside a cluster nested in its enclosing scope's cluster.
+
+    Sorted scope tuples put every scope right after its enclosing one, so one
+    pass that closes and opens ``subgraph cluster_k { ... }`` blocks nests them.
+    """
+    open_scope, count = (), 0
+    for scope in sorted(by_scope):
+        shared = 0
+        while shared < min(len(open_scope), len(scope)) and open_scope[shared] == scope[shared]:
+            shared += 1
+        dot.body += ["}\n"] * (len(open_scope) - shared)
+        for depth in range(shared + 1, len(scope) + 1):
+            dot.body.append(f"subgraph cluster_{count} {{\n")
+            dot.attr(label=escape(scope[depth - 1]), style="rounded,dashed", color="#9ca3af",
+                     fontname="Helvetica", fontsize="11")
+            count += 1
+        open_scope = scope
+        for name, attributes in by_scope[scope]:
+            dot.node(name, **attributes)
+    dot.body += ["}\n"] * len(open_scope)
+
+
+def draw(t, path, format="svg", **options):
+    """Render the graph of ``t`` to ``path`` with Graphviz's ``dot``; returns the written path.
+
+    Args:
+        t: Tensor whose graph is recorded (see ``to_dot``; after ``backward()``
+            only with ``retain_graph=True``).
+        path: output file; the extension ``.<format>`` is added when missing.
+        format: "svg", "png" or "pdf".
+        **options: passed to ``to_dot`` (rankdir, show_grads, show_values).
+    Returns:
+        str, the path of the rendered file.
+    Raises:
+        RuntimeError saying how to install Graphviz when ``dot`` is not on PATH; ``to_dot(t).source`` works without it.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    import graphviz
+
+    dot = to_dot(t, **options)
+    path = os.fspath(path)
+    if not path.endswith("." + format):
+        path += "." + format
+    try:
+        return dot.render(outfile=path, format=format, cleanup=True)
+    except graphviz.ExecutableNotFound as error:
+        raise RuntimeError(f"draw: Graphviz's `dot` program was not found on PATH, so the graph cannot "
+                           f"be rendered; {_INSTALL_HINT}. The DOT text needs no Graphviz: "
+                           "ag.to_dot(t).source") from error
