@@ -168,7 +168,12 @@ def topological_order(root):
     return order
 
 
-def _check_unmodified(t):
+def _check_usable(t):
+    """Raise unless op output ``t`` still has its graph and unchanged inputs."""
+    if t._parents is None:
+        raise GraphError(
+            f"backward through a freed graph: {describe(t)} was freed by an earlier "
+            "backward(); pass retain_graph=True to the first call to go through it again")
     if t._version:
         raise InplaceModificationError(
             f"{describe(t)}: its output was modified in place after it was recorded; "
@@ -190,6 +195,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     create_graph: gradients are Tensors recorded on the tape (higher order).
     """
     order = topological_order(root)
+    for t in reversed(order):  # all checks before any .grad is written: a refused backward changes nothing
+        if t._prim is not None:
+            _check_usable(t)
     wanted = None if inputs is None else {id(x): i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
     grads = {id(root): seed}
@@ -205,11 +213,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 _accumulate_grad(t, g)
             if t._prim is None:
                 continue
-            if t._parents is None:
-                raise GraphError(
-                    f"backward through a freed graph: {describe(t)} was freed by an earlier "
-                    "backward(); pass retain_graph=True to the first call to go through it again")
-            _check_unmodified(t)
             parents, params, vjps = t._parents, t._params, t._prim.vjps
             if create_graph:
                 out, args = t, parents
