@@ -59,7 +59,7 @@ def _roman(text):
 def _name_term(name):
     text = name_latex(name)
     base, _, sup = text.partition("^")
-    return _Term(text, simple=not sup, name=(base, sup[2:-2]) if sup else None)
+    return _Term(text, simple=not sup, name=(base, sup[1:-1]) if sup else None)
 
 
 def number_latex(value):
@@ -122,7 +122,7 @@ def _product(x, y, kind):
     x, y = _operand_of_product(x, kind, True), _operand_of_product(y, kind, False)
     if kind == "odot":
         joiner = " \\odot "
-    elif y.text[:1].isdigit() or y.text.startswith("-") or kind == "scalar" and not x.text[:1].isdigit():
+    elif y.text[:1].isdigit() or kind == "scalar" and not x.text[:1].isdigit():
         joiner = " \\cdot "
     else:
         joiner = " "
