@@ -188,20 +188,21 @@ def _render_op(t, args, input_terms):
     if name == "broadcast_to":
         return args[0]  # broadcasting is implicit in the notation
     if name == "getitem":
-        return _Term(f"{_parens(args[0]).text if not args[0].simple else args[0].text}"
-                     f"_{{[{_index_latex(params['index'])}]}}")
+        base = args[0] if args[0].simple else _parens(args[0])
+        return _Term(f"{base.text}_{{[{_index_latex(params['index'])}]}}")
     if name == "dropout":
         x = _operand_of_product(args[0], "odot", True)
         return _Term(f"\\frac{{{x.text} \\odot {_mask_name(input_terms[0])}}}"
                      f"{{{number_latex(params['keep_prob'])}}}")
     if name == "l2_penalty":
         norms = [_Term(f"\\Vert {a.text}\\Vert^2") for a in args]
-        total = norms[0] if len(norms) == 1 else _parens(_Term(" + ".join(n.text for n in norms), SUM), tall=True)
+        total = norms[0] if len(norms) == 1 else _parens(_Term(" + ".join(n.text for n in norms), SUM),
+                                                         tall=True)
         return _Term(f"\\frac{{\\lambda}}{{2m}}{total.text}", PRODUCT, "scalar")
     if name == "binary_cross_entropy":
         a, y = args[0], args[1]
-        labels = input_terms[1]
-        if labels._prim is None and not labels.name and not labels.requires_grad:
+        y_tensor = input_terms[1]
+        if y_tensor._prim is None and not y_tensor.name and not y_tensor.requires_grad:
             y = _Term("Y", simple=True)  # labels passed as a plain array
         y_factor = y if y.prec == ATOM else _parens(y)
         one_minus_y = _parens(_Term(f"1 - {_right_of_sum(y, PRODUCT).text}", SUM))
