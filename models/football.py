@@ -1,0 +1,214 @@
+"""The main job: the regularization study of SEEDS.md section 4, end to end.
+
+    python -m models.football [--data PATH | --data synthetic] [--out DIR] [--iterations N]
+
+Trains the [2, 20, 3, 1] network four ways (no regularization, L2 with
+lambd = 0.7, dropout with keep_prob = 0.86, and both together) from the
+exercise's initialization, prints a results table (next to the published
+values when the data is the real set) and writes into DIR: the data scatter,
+the cost curves, each model's decision boundary, and the compute graph and
+formula of the regularized cost.
+
+Data: ``--data PATH`` reads that .npz; without it the real set beside the
+clone (``../shared/data/football.npz``) is used when present, else the
+synthetic stand-in of ``models.data``; ``--data synthetic`` forces the latter.
+"""
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
+
+import autograd_lite as ag
+
+from . import data, manual, three_layer
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "football.npz"
+# SHA-256 of the real set's four float64 arrays (train_X, train_Y, test_X, test_Y), to know
+# when the published numbers apply.
+REAL_DATA_SHA256 = "6d7306196c3bdeb9690261c31accf8dac21ab91e9aac794d8f357ac1e8cd2873"
+
+# name, lambd, keep_prob, file slug
+MODELS = [("no regularization", 0.0, 1.0, "none"),
+          ("L2, lambd = 0.7", 0.7, 1.0, "l2"),
+          ("dropout, keep_prob = 0.86", 0.0, 0.86, "dropout"),
+          ("L2 + dropout", 0.7, 0.86, "l2_dropout")]
+# SEEDS.md section 4 (30,000 iterations on the real set): train accuracy, test accuracy,
+# cost at iteration 20,000.
+PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
+             "l2": (0.9383886255924171, 0.93, 0.26809163371273004),
+             "dropout": (0.9289099526066351, 0.95, 0.060582435798513114)}
+PUBLISHED_ITERATIONS = 30000
+BOUNDARY_REGION = ((-0.75, 0.40), (-0.75, 0.65))  # x range, y range
+
+
+def fingerprint(arrays):
+    """SHA-256 hex digest of arrays' float64 bytes, in order."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def resolve_data(option):
+    """(arrays, description) for the --data option (see the module docstring)."""
+    if option == "synthetic" or (option is None and not REAL_DATA.is_file()):
+        return data.load_football(None), "synthetic stand-in (models.data.synthetic_football)"
+    path = REAL_DATA if option is None else Path(option)
+    return data.load_football(path), str(path)
+
+
+def accuracy(params, X, Y):
+    """Fraction of examples (columns) whose prediction equals the label."""
+    return float(np.mean(three_layer.predict(params, X) == Y))
+
+
+def run_models(train_X, train_Y, test_X, test_Y, iterations):
+    """Train each model of MODELS with init="reference" (a tqdm bar each, on stderr).
+
+    Returns:
+        list of dicts: name, slug, lambd, keep_prob, params, costs, train, test,
+        final_cost (after the last update), seconds.
+    """
+    results = []
+    for name, lambd, keep_prob, slug in MODELS:
+        start = time.perf_counter()
+        params, costs = three_layer.train(train_X, train_Y, num_iterations=iterations, lambd=lambd,
+                                          keep_prob=keep_prob, init="reference", progress=name)
+        seconds = time.perf_counter() - start
+        result = {"name": name, "slug": slug, "lambd": lambd, "keep_prob": keep_prob,
+                  "params": params, "costs": costs, "seconds": seconds,
+                  "train": accuracy(params, train_X, train_Y), "test": accuracy(params, test_X, test_Y)}
+        result["final_cost"] = model_cost(result, train_X, train_Y).item()
+        results.append(result)
+    return results
+
+
+def results_table(results, published):
+    """The results as a Markdown table; ``published`` adds SEEDS.md's values."""
+    columns = ["model", "train accuracy", "test accuracy", "final cost", "seconds"]
+    if published:
+        columns += ["published train", "published test", "cost at it. 20,000", "published cost at it. 20,000"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in results:
+        cells = [r["name"], f"{r['train']:.4f}", f"{r['test']:.4f}", f"{r['final_cost']:.6f}", f"{r['seconds']:.1f}"]
+        if published:
+            reference = PUBLISHED.get(r["slug"])
+            ours_20k = f"{r['costs'][20]:.12f}" if len(r["costs"]) > 20 else "n/a"
+            cells += ([f"{reference[0]:.4f}", f"{reference[1]:.4f}", ours_20k, f"{reference[2]:.12f}"]
+                      if reference else ["n/a", "n/a", ours_20k, "n/a"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def model_cost(result, X, Y):
+    """The model's cost J at its trained parameters (recorded, not yet backpropagated),
+    with its L2 term and, for dropout, the exercise's masks."""
+    keep_prob = result["keep_prob"]
+    masks = (manual.reference_dropout_masks(three_layer.LAYER_DIMS[1:-1], X.shape[1], keep_prob)
+             if keep_prob < 1 else None)
+    return three_layer.cost(result["params"], X, Y, result["lambd"], keep_prob, masks=masks)
+
+
+def plot_data(path, train_X, train_Y, test_X, test_Y):
+    """Scatter of the training and test sets, coloured by class."""
+    fig = Figure(figsize=(9, 4))
+    for ax, X, Y, title in zip(fig.subplots(1, 2), (train_X, test_X), (train_Y, test_Y), ("train", "test")):
+        _scatter(ax, X, Y)
+        ax.set_title(f"{title} set ({X.shape[1]} points)")
+    fig.savefig(path, dpi=100)
+
+
+def _scatter(ax, X, Y):
+    ax.scatter(X[0], X[1], c=Y[0], s=18, cmap="coolwarm", edgecolors="k", linewidths=0.3)
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+
+
+def plot_costs(path, results):
+    """The cost every 1,000 iterations of each model on one plot."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for r in results:
+        ax.plot(np.arange(len(r["costs"])) * 1000, r["costs"], marker=".", label=r["name"])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    ax.set_title("cost during training (taken before each 1,000th update)")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+
+
+def plot_boundary(path, result, train_X, train_Y, step=0.005):
+    """The model's decision regions over BOUNDARY_REGION with the training points on top."""
+    (x_min, x_max), (y_min, y_max) = BOUNDARY_REGION
+    xx, yy = np.meshgrid(np.arange(x_min, x_max, step), np.arange(y_min, y_max, step))
+    grid = np.vstack([xx.ravel(), yy.ravel()])
+    regions = three_layer.predict(result["params"], grid).reshape(xx.shape)
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    ax.contourf(xx, yy, regions, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=0.35)
+    _scatter(ax, train_X, train_Y)
+    ax.set_xlim(x_min, x_max)
+    ax.set_ylim(y_min, y_max)
+    ax.set_title(f"{result['name']}: train {result['train']:.3f}, test {result['test']:.3f}")
+    fig.savefig(path, dpi=100)
+
+
+def write_graph(out, result, train_X, train_Y):
+    """Write the formula of the regularized cost (L2 + dropout, the exercise's masks)
+    at the trained parameters, and draw its graph as SVG and PNG when Graphviz's
+    ``dot`` is installed (a note on stderr otherwise)."""
+    J = model_cost(result, train_X, train_Y)
+    (out / "cost_formula.tex").write_text(
+        "% The regularized cost of models/three_layer.py (L2 + dropout), as ag.formula writes it.\n"
+        f"$$ {ag.formula(J)} $$\n\n% Expanded down to the parameters and data:\n"
+        f"$$ {ag.formula(J, expand=True)} $$\n")
+    try:
+        for fmt in ("svg", "png"):
+            ag.draw(J, out / f"cost_graph.{fmt}", format=fmt)
+    except RuntimeError as error:  # no `dot` on PATH: the rest of the job still stands
+        print(f"compute graph not drawn: {error}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Run the study; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m models.football", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--data", help="football .npz, or 'synthetic' (default: the real set if present)")
+    parser.add_argument("--out", default="out", help="output directory (default: out/)")
+    parser.add_argument("--iterations", type=int, default=PUBLISHED_ITERATIONS,
+                        help=f"gradient-descent iterations per model (default {PUBLISHED_ITERATIONS})")
+    args = parser.parse_args(argv)
+    if args.iterations < 1:
+        parser.error(f"--iterations must be >= 1, got {args.iterations}")
+    try:
+        (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    real = fingerprint((train_X, train_Y, test_X, test_Y)) == REAL_DATA_SHA256
+    print(f"data: {source} ({train_X.shape[1]} train / {test_X.shape[1]} test points)"
+          f"{' - the real set' if real else ''}")
+
+    results = run_models(train_X, train_Y, test_X, test_Y, args.iterations)
+    table = results_table(results, published=real)
+    note = ""
+    if real and args.iterations != PUBLISHED_ITERATIONS:
+        note = f"\n(the published values are for {PUBLISHED_ITERATIONS:,} iterations; this run did {args.iterations:,})"
+    print("\n" + table + note)
+    (out / "results.md").write_text(f"data: {source}, {args.iterations} iterations\n\n{table}{note}\n")
+
+    plot_data(out / "data.png", train_X, train_Y, test_X, test_Y)
+    plot_costs(out / "costs.png", results)
+    for r in results:
+        plot_boundary(out / f"boundary_{r['slug']}.png", r, train_X, train_Y)
+    write_graph(out, results[-1], train_X, train_Y)
+    print(f"\nwrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
