@@ -63,8 +63,8 @@ def test_cat_images_learn_with_full_batch():
     if not path.is_file():
         pytest.skip(f"{path} is absent: the real data sets live beside the clone in shared/data")
     train_x, train_y, _, _ = data.load_catvnoncat(path)
-    _, costs = deep.train(train_x, train_y, [12288, 7, 1], learning_rate=0.0075, num_epochs=21,
-                          cost_every=20, rng=np.random.default_rng(1))
+    _, costs = deep.train(train_x, train_y, [12288, 7, 1], learning_rate=0.0075, num_epochs=3,
+                          cost_every=2, rng=np.random.default_rng(1))
     assert len(costs) == 2 and costs[1] < costs[0]
 
 
