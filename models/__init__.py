@@ -9,7 +9,7 @@ This module holds the checks both models share.
 """
 import numpy as np
 
-__all__ = ["TrainingDivergedError", "check_examples", "check_finite", "progress_range"]
+__all__ = ["TrainingDivergedError", "check_examples", "check_count", "check_finite", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -49,6 +49,12 @@ def check_examples(model, X, Y=None, n_x=None):
     if Y.shape[1] != m:
         raise ValueError(f"{model}: X has {m} examples (columns) but Y has {Y.shape[1]}; "
                          "they must match (examples are columns in both)")
+
+
+def check_count(model, name, value, minimum):
+    """Raise ValueError unless ``value`` is an int >= ``minimum`` (iterations, epochs, sizes)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{model}: {name} must be an int >= {minimum}, got {value!r}")
 
 
 def check_finite(model, step, cost, params):

@@ -11,7 +11,7 @@ import numpy as np
 
 import autograd_lite as ag
 
-from . import check_examples, check_finite, progress_range
+from . import check_count, check_examples, check_finite, progress_range
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -29,9 +29,7 @@ def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
         list of (X_batch (n_x, k), Y_batch (1, k)), k = mini_batch_size except
         possibly the last; together they hold every example exactly once.
     """
-    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, (int, np.integer)) \
-            or mini_batch_size < 1:
-        raise ValueError(f"random_mini_batches: mini_batch_size must be an int >= 1, got {mini_batch_size!r}")
+    check_count("random_mini_batches", "mini_batch_size", mini_batch_size, 1)
     check_examples("random_mini_batches", X, Y)
     rng = np.random.default_rng() if rng is None else rng
     m = X.shape[1]
@@ -108,12 +106,14 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         epochs, the mean over its mini-batches weighted by their sizes, each batch's
         cost taken before that batch's update.
     Raises:
-        ValueError: bad shapes or orientation, unknown optimizer or init.
+        ValueError: bad shapes or orientation, unknown optimizer or init, bad counts.
         TrainingDivergedError: a NaN/inf cost or parameter (names the epoch and the parameter).
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
     check_examples("deep.train", X, Y, n_x=layer_dims[0])
+    check_count("deep.train", "num_epochs", num_epochs, 0)
+    check_count("deep.train", "cost_every", cost_every, 1)
     rng = np.random.default_rng() if rng is None else rng
     params = ag.init.initialize(layer_dims, method=init, rng=rng)
     opt = OPTIMIZERS[optimizer](params, learning_rate, **optimizer_options)
@@ -122,13 +122,16 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     costs = []
     for epoch in progress_range(num_epochs, progress):
         batches = full_batch if mini_batch_size is None else random_mini_batches(X, Y, mini_batch_size, rng)
-        epoch_cost = 0.0
+        batch_costs = []
         for X_batch, Y_batch in batches:
             J = cost(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
-            epoch_cost += J.item() * X_batch.shape[1] / m
+            batch_costs.append(J.item())
             opt.zero_grad()
             J.backward()
             opt.step()
+        # Full batch: the cost itself, unrounded; else the mean weighted by batch sizes.
+        epoch_cost = batch_costs[0] if len(batches) == 1 else sum(
+            c * b[0].shape[1] for c, b in zip(batch_costs, batches)) / m
         check_finite("deep.train", f"epoch {epoch}", epoch_cost, params)
         if epoch % cost_every == 0:
             costs.append(epoch_cost)

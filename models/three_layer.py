@@ -12,7 +12,7 @@ import numpy as np
 
 import autograd_lite as ag
 
-from . import check_examples, check_finite, manual, progress_range
+from . import check_count, check_examples, check_finite, manual, progress_range
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -106,11 +106,12 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
         (params, costs): dict of Tensors W1..b3, and the cost every 1,000
         iterations (entry k taken before the update of iteration 1000 k).
     Raises:
-        ValueError: bad shapes or orientation of X / Y, bad init.
+        ValueError: bad shapes or orientation of X / Y, bad init or num_iterations.
         TrainingDivergedError (a FloatingPointError): a NaN/inf cost or
             parameter; names the iteration and the parameter.
     """
     check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
+    check_count("three_layer.train", "num_iterations", num_iterations, 0)
     if init != "reference" and rng is None:
         rng = np.random.default_rng()
     params = initialize(init, rng)

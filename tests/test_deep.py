@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
-from models import TrainingDivergedError, data, deep
+from models import TrainingDivergedError, data, deep, manual
 
 
 @pytest.mark.parametrize("m, size, expected", [(150, 64, [64, 64, 22]), (128, 64, [64, 64]),
@@ -35,7 +35,7 @@ def test_mini_batches_are_shuffled_by_the_generator():
 
 @pytest.mark.parametrize("size", [0, -3, 2.5, True])
 def test_bad_mini_batch_size(size):
-    with pytest.raises(ValueError, match="mini_batch_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="random_mini_batches: mini_batch_size must be an int >= 1"):
         deep.random_mini_batches(np.zeros((2, 4)), np.zeros((1, 4)), size)
 
 
@@ -85,6 +85,22 @@ def test_orientation_errors():
     params = ag.init.initialize([2, 3, 1], rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="examples must be columns"):
         deep.predict(params, X.T)
+
+
+def test_bad_counts():
+    X, Y = data.load_football()[:2]
+    with pytest.raises(ValueError, match="deep.train: num_epochs must be an int >= 0, got -1"):
+        deep.train(X, Y, [2, 1], num_epochs=-1)
+    with pytest.raises(ValueError, match="cost_every must be an int >= 1, got 0"):
+        deep.train(X, Y, [2, 1], cost_every=0)
+
+
+def test_full_batch_cost_is_the_cost_itself():
+    X, Y = data.load_football()[:2]
+    params, costs = deep.train(X, Y, [2, 3, 1], num_epochs=1, rng=np.random.default_rng(4))
+    initial = ag.init.initialize([2, 3, 1], rng=np.random.default_rng(4))
+    AL, _ = manual.L_model_forward(X, {k: v.data for k, v in initial.items()})
+    assert costs == [manual.compute_cost(AL, Y)]
 
 
 def test_divergence_is_reported():

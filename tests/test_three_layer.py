@@ -115,10 +115,12 @@ def test_transposed_Y_and_mismatched_counts():
         three_layer.train(np.vstack([X, X]), Y, num_iterations=1)
 
 
-def test_unknown_init():
+def test_unknown_init_and_bad_iterations():
     X, Y = data.load_football()[:2]
     with pytest.raises(ValueError, match="unknown init 'zeros'"):
         three_layer.train(X, Y, num_iterations=1, init="zeros")
+    with pytest.raises(ValueError, match="num_iterations must be an int >= 0, got 2.5"):
+        three_layer.train(X, Y, num_iterations=2.5)
 
 
 def test_divergence_names_iteration_and_parameter():
