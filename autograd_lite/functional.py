@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from . import tape
 from .errors import ShapeError
 from .ops import _raw, sigmoid
 from .primitive import primitive
@@ -41,13 +42,15 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     Returns:
         Tensor of a's shape; the node keeps ``mask`` and ``keep_prob`` in its params.
     """
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
-        raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    if type(keep_prob) is not float or not 0 < keep_prob <= 1:  # the common case costs one test
+        if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
+            raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     a = as_tensor(a)
     if not training or keep_prob == 1:
         return a
-    if mask is None:
-        mask = (rng or _default_rng).random(a.shape) < keep_prob
+    drawn = mask is None
+    if drawn:
+        mask = (rng or _default_rng).random(a._data.shape) < keep_prob
     else:
         mask = np.asarray(_raw(mask))
         if mask.shape != a.shape:
@@ -56,7 +59,12 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
             bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
             raise ValueError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
-    return _dropout(a, mask=mask, keep_prob=float(keep_prob))
+        if mask.dtype != bool:  # 0/1 are exact in any float: a float32 model must stay float32
+            mask = mask.astype(a.dtype, copy=False)
+    out = _dropout(a, mask=mask, keep_prob=float(keep_prob))
+    if drawn and tape._State.tracer is not None:  # ag.compile draws this mask afresh on every replay
+        tape._State.tracer.random_masks[out] = rng
+    return out
 
 
 # --- L2 penalty ----------------------------------------------------------------
@@ -90,6 +98,7 @@ def l2_penalty(weights, lambd, m):
 
 
 # --- binary cross-entropy ---------------------------------------------------------
+_lowest, _highest = np.minimum.reduce, np.maximum.reduce  # ndarray.min/max without their Python wrappers
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
 
 
@@ -138,13 +147,16 @@ def binary_cross_entropy(a, y):
     if y_data.shape != a.shape:
         raise ShapeError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
                          f"have shape {a.shape}; they must match")
-    if not np.all((y_data == 0) | (y_data == 1)):
+    # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass, no temporaries kept
+    if y_data.dtype != bool and np.count_nonzero(y_data * (1 - y_data)):
         bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
         raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
     a_data = a._data
-    if a_data.size and not (a_data.min() >= 0 and a_data.max() <= 1):
+    if a_data.size and not (_lowest(a_data, axis=None) >= 0 and _highest(a_data, axis=None) <= 1):
         raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
                          f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
+    if y_data.dtype != a.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
+        y = y_data.astype(a.dtype)
     if a._prim is sigmoid and a._parents is not None:
         return _bce(a, y, a._parents[0])
     return _bce(a, y)

@@ -49,7 +49,12 @@ class Primitive:
         return f"{self.name} ({self.symbol})" if self.symbol else self.name
 
     def __call__(self, *args, **params):
-        parents = _as_parents(args)
+        for a in args:
+            if type(a) is not Tensor:
+                parents = _as_parents(args)
+                break
+        else:
+            parents = args
         try:
             data = self.forward(*[p._data for p in parents], **params)
         except ShapeError:
@@ -111,7 +116,5 @@ def _clash(shapes):
 def _as_parents(args):
     """Tensors as they are; constants wrapped, Python scalars taking the
     dtype of the first Tensor so float32 stays float32."""
-    if all(type(a) is Tensor for a in args):
-        return args
     like = next((a._data.dtype for a in args if type(a) is Tensor), None)
     return tuple(a if isinstance(a, Tensor) else as_tensor(a, like) for a in args)

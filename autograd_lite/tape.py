@@ -14,6 +14,8 @@ graph node inline (no separate node objects, to keep the per-op cost low):
 reduces a broadcast gradient back to an input's shape (``unbroadcast``):
 no op handles broadcasting on its own.
 """
+import heapq
+import itertools
 import sys
 from contextlib import contextmanager
 
@@ -27,6 +29,15 @@ class _State:
     grad_enabled = True
     anomaly = False
     scope = ()
+    # Count of in-place updates (Tensor.data assignments) so far. A node recorded
+    # when it had its current value saw no update since: backward skips its version check.
+    mutations = 0
+    tracer = None  # a list while ag.compile records a function: every op is appended to it
+
+
+# Creation order of tensors: an op's output is always newer than its inputs, so
+# walking nodes newest-first visits each one after every node that consumes it.
+next_seq = itertools.count().__next__
 
 
 class _GradMode:
@@ -129,8 +140,10 @@ def record(prim, data, parents, params, tensor_cls):
                 out._parents = parents
                 out._params = params
                 out._versions = tuple([q._version for q in parents])
-                out._scope = _State.scope
+                out._epoch = _State.mutations
                 break
+    if _State.tracer is not None:
+        _State.tracer.append((prim, out, parents, params))
     if _State.anomaly:
         out._site = user_site()
         _raise_if_not_finite(data, "forward", out, prim, parents)
@@ -193,27 +206,41 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     tensor) and return None. inputs given: return their gradients as a list
     (None where no path exists) and leave ``.grad`` untouched.
     create_graph: gradients are Tensors recorded on the tape (higher order).
+
+    Nodes are visited newest first (a heap on creation order), which is a reverse
+    topological order found without a separate graph search. ``.grad`` is written
+    only after the whole walk, so a refused backward leaves no partial gradients.
     """
-    order = topological_order(root)
-    for t in reversed(order):  # all checks before any .grad is written: a refused backward changes nothing
-        if t._prim is not None:
-            _check_usable(t)
-    wanted = None if inputs is None else {id(x): i for i, x in enumerate(inputs)}
+    # Keyed by the tensors themselves (identity hash: Tensor defines no __eq__).
+    wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
-    grads = {id(root): seed}
-    anomaly = _State.anomaly
+    grads = {root: seed}
+    heap = [(-root._seq, id(root), root)]
+    visited, to_write = [], []
+    anomaly, mutations = _State.anomaly, _State.mutations
+    pop, push = heapq.heappop, heapq.heappush
     with _GradMode(create_graph):
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
+        while heap:
+            t = pop(heap)[2]
+            visited.append(t)
+            g = grads.pop(t)
+            prim = t._prim
+            if prim is not None and (t._parents is None or t._epoch != mutations):
+                _check_usable(t)
+            if g is None:  # reached, but no gradient flows here: walk on so every node is checked and freed
+                for p in t._parents or ():
+                    if p.requires_grad and p not in grads:
+                        grads[p] = None
+                        push(heap, (-p._seq, id(p), p))
                 continue
-            if wanted is not None and id(t) in wanted:
-                found[wanted[id(t)]] = g
-            elif wanted is None and (t._prim is None or t._retain):
-                _accumulate_grad(t, g)
-            if t._prim is None:
+            if wanted is not None:
+                if t in wanted:
+                    found[wanted[t]] = g
+            elif prim is None or t._retain:
+                to_write.append((t, g))
+            if prim is None:
                 continue
-            parents, params, vjps = t._parents, t._params, t._prim.vjps
+            parents, params, vjps = t._parents, t._params, prim.vjps
             if create_graph:
                 out, args = t, parents
             else:
@@ -226,25 +253,61 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     raise GraphError(f"{describe(t)} is not differentiable with respect to "
                                      f"input {i} (shape {p.shape}), which requires grad")
                 gi = vjp(g, out, *args, **params) if params else vjp(g, out, *args)
-                if gi is None:  # this edge carries no gradient (it flows through another input)
-                    continue
-                if not create_graph and type(gi) is not np.ndarray:
-                    gi = np.asarray(getattr(gi, "_data", gi))
-                if gi.shape != p.shape:
-                    gi = unbroadcast(gi, p.shape)
-                if anomaly:
-                    _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t)
-                key = id(p)
-                grads[key] = gi if key not in grads else grads[key] + gi
+                if gi is not None:  # None: this edge carries no gradient (it flows through another input)
+                    if not create_graph and type(gi) is not np.ndarray:
+                        gi = np.asarray(getattr(gi, "_data", gi))
+                    shape = p._data.shape
+                    if gi.shape != shape:
+                        gi = unbroadcast(gi, shape)
+                    if anomaly:
+                        _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t)
+                if p in grads:
+                    if gi is not None:
+                        old = grads[p]
+                        grads[p] = gi if old is None else old + gi
+                else:
+                    grads[p] = gi
+                    push(heap, (-p._seq, id(p), p))
+    g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
+    for t, g in to_write:
+        _accumulate_grad(t, g)
+    del to_write
     if not retain_graph and not create_graph:
-        for t in order:
+        for t in visited:
             if t._prim is not None:
                 t._parents = t._params = None
     return None if inputs is None else found
 
 
 def _accumulate_grad(t, g):
-    # An own ndarray copy: VJPs may hand one array to several inputs, 0-d arithmetic
-    # yields NumPy scalars, and under create_graph g is a Tensor; .grad is always an ndarray.
-    g = np.array(getattr(g, "_data", g), dtype=t._data.dtype)
-    t.grad = g if t.grad is None else t.grad + g
+    """Add ``g`` into ``t.grad``, which is always an ndarray of its own.
+
+    A gradient array nobody else refers to (the usual case: a VJP just made it)
+    is adopted as it is. One that is shared (VJPs may hand one array to several
+    inputs, or return the seed or an input), a view, a NumPy scalar (0-d
+    arithmetic), a Tensor (create_graph) or of another dtype is copied.
+    """
+    if (type(g) is np.ndarray and g.base is None and g.dtype == t._data.dtype
+            and sys.getrefcount(g) <= _UNSHARED_REFS and g.flags.writeable):
+        own = g
+    else:
+        own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)
+    t.grad = own if t.grad is None else t.grad + own
+
+
+def _count_unshared_refs():
+    # sys.getrefcount of an array referenced only by the loop in backward() and by
+    # _accumulate_grad's argument: measured through the same call shape, since the
+    # count of temporary references differs between Python versions.
+    def probe(t, g):
+        return sys.getrefcount(g)
+
+    def caller():
+        to_write = [(None, np.empty(1))]
+        for t, g in to_write:
+            count = probe(t, g)
+        return count
+    return caller()
+
+
+_UNSHARED_REFS = _count_unshared_refs()

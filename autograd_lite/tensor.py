@@ -36,7 +36,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "_prim", "_parents", "_params",
-                 "_versions", "_version", "_retain", "_scope", "_site", "__weakref__")
+                 "_versions", "_version", "_epoch", "_seq", "_retain", "_scope", "_site", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, name=None):
@@ -45,7 +45,8 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.name = name
         self._prim = self._parents = self._params = self._versions = self._site = None
-        self._version = 0
+        self._version = self._epoch = 0
+        self._seq = tape.next_seq()
         self._retain = False
         self._scope = tape._State.scope
 
@@ -56,7 +57,8 @@ class Tensor:
         t._data = array
         t.grad = t.name = t._prim = t._parents = t._params = t._versions = t._site = None
         t.requires_grad = t._retain = False
-        t._version = 0
+        t._version = t._epoch = 0
+        t._seq = tape.next_seq()
         t._scope = tape._State.scope
         return t
 
@@ -72,6 +74,7 @@ class Tensor:
         # bumps the version so a stale graph is caught at backward().
         self._data = value if isinstance(value, np.ndarray) else _to_float_array(value, copy=False)
         self._version += 1
+        tape._State.mutations += 1
 
     shape = property(lambda self: self._data.shape, doc="Shape tuple of the data.")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
