@@ -397,6 +397,25 @@ def _forward_code(trace, k, prim, t, parents, params, names, drawn_rng):
         return [f"{rng}.random(out={draws})", f"np.less({draws}, {keep!r}, out={mask})",
                 f"{v} = np.multiply({x[0]}, {mask}, out={trace.buffer(shape, dtype)})",
                 f"np.divide({v}, {keep!r}, out={v})"]
+    if prim is functional._bce and same and len({a.dtype for a in arrays}) == 1 and arrays[0].ndim:
+        a = arrays[0]
+        m = a.shape[-1]
+        log_a, log_b, not_y = (trace.buffer(a.shape, a.dtype) for _ in range(3))
+        floor = functional._LOG_FLOOR
+        return ["with np.errstate(divide='ignore'):",
+                f"    np.log({x[0]}, out={log_a})", f"    np.maximum({log_a}, {floor!r}, out={log_a})",
+                f"    np.subtract(1, {x[0]}, out={log_b})", f"    np.log({log_b}, out={log_b})",
+                f"    np.maximum({log_b}, {floor!r}, out={log_b})",
+                f"np.negative({log_a}, out={log_a})", f"np.multiply({log_a}, {x[1]}, out={log_a})",
+                f"np.subtract(1, {x[1]}, out={not_y})", f"np.multiply({log_b}, {not_y}, out={log_b})",
+                f"np.subtract({log_a}, {log_b}, out={log_a})",
+                f"{v} = np.asarray({1.0 / m!r} * np.add.reduce({log_a}, axis=None))"]
+    if prim is functional._l2_penalty and same:
+        lambd, m = params["lambd"], params["m"]
+        total = "0"
+        for name, a in zip(x, arrays):
+            total = f"({total} + np.add.reduce(np.square({name}, out={trace.buffer(a.shape, a.dtype)}), axis=None))"
+        return [f"{v} = np.asarray({1.0 / m * lambd / 2!r} * {total})"]
     # Any other op: its own forward, as eager calls it.
     call_params = ", ".join(f"{name}={trace.constant(value)}" for name, value in params.items())
     f = trace.constant(prim.forward, "F")
