@@ -105,6 +105,7 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         from .transforms import _Nesting
         if tape._State.anomaly or _Nesting.depth:
+            args, kwargs, _ = _tensor_inputs(args, kwargs)
             return self.fn(*args, **kwargs)
         key = _signature(args, kwargs)
         trace = self._traces.get(key)
@@ -115,16 +116,7 @@ class CompiledFunction:
 
     def _record(self, key, args, kwargs):
         """Run ``fn`` eagerly while tracing; keep the trace; return the eager result."""
-        inputs = []  # (position or name, Tensor handed to fn)
-        traced_args, traced_kwargs = list(args), dict(kwargs)
-        for slot, value in itertools.chain(enumerate(args), kwargs.items()):
-            if isinstance(value, (Tensor, np.ndarray)):
-                t = value if isinstance(value, Tensor) else as_tensor(value)
-                inputs.append((slot, t))
-                if isinstance(slot, int):
-                    traced_args[slot] = t
-                else:
-                    traced_kwargs[slot] = t
+        traced_args, traced_kwargs, inputs = _tensor_inputs(args, kwargs)
         tracer = _Tracer()
         previous, tape._State.tracer = tape._State.tracer, tracer
         try:
@@ -144,6 +136,22 @@ class CompiledFunction:
         if not tape._State.grad_enabled:  # as the caller asked: no graph
             return Tensor._wrap(out._data)
         return out
+
+
+def _tensor_inputs(args, kwargs):
+    """The arguments as ``fn`` sees them (arrays wrapped as constant Tensors), and the
+    list of (position or keyword, Tensor) of those inputs."""
+    inputs = []
+    args, kwargs = list(args), dict(kwargs)
+    for slot, value in itertools.chain(enumerate(args), kwargs.items()):
+        if isinstance(value, (Tensor, np.ndarray)):
+            t = value if isinstance(value, Tensor) else as_tensor(value)
+            inputs.append((slot, t))
+            if isinstance(slot, int):
+                args[slot] = t
+            else:
+                kwargs[slot] = t
+    return args, kwargs, inputs
 
 
 class _Tracer(list):
@@ -186,6 +194,9 @@ class _Trace:
         for i, (slot, t) in enumerate(inputs):
             names[t] = f"x{i}"
             self.input_slots.append((slot, t._data.dtype))
+        # An op parameter that is an input's array (e.g. a dropout mask passed as an
+        # argument) is read from that input on every replay, not frozen.
+        self.input_arrays = {id(t._data): f"x{i}" for i, (_, t) in enumerate(inputs)}
         produced = {op[1] for op in tracer}
         self.captured = []  # Tensors read by identity
         forward = []
@@ -246,6 +257,10 @@ class _Trace:
         name = f"{prefix}{len(self.constants)}"
         self.constants[name] = value
         return name
+
+    def param(self, value):
+        """Name of an op parameter in the generated code: the input it comes from, or a constant."""
+        return self.input_arrays.get(id(value)) or self.constant(value)
 
     def buffer(self, shape, dtype):
         return self.constant(np.empty(shape, dtype), "B")
@@ -417,7 +432,7 @@ def _forward_code(trace, k, prim, t, parents, params, names, drawn_rng):
             total = f"({total} + np.add.reduce(np.square({name}, out={trace.buffer(a.shape, a.dtype)}), axis=None))"
         return [f"{v} = np.asarray({1.0 / m * lambd / 2!r} * {total})"]
     # Any other op: its own forward, as eager calls it.
-    call_params = ", ".join(f"{name}={trace.constant(value)}" for name, value in params.items())
+    call_params = ", ".join(f"{name}={trace.param(value)}" for name, value in params.items())
     f = trace.constant(prim.forward, "F")
     return [f"{v} = {f}({', '.join(x + ([call_params] if call_params else []))})",
             f"if type({v}) is not ndarray: {v} = np.asarray({v})"]
@@ -464,7 +479,7 @@ def _vjp_code(trace, t, i, p, g, unit, v, names, fresh):
         lines = [f"{v} = np.multiply({g}, {out}{_out(trace, fresh, shape, dtype)})",
                  f"np.subtract(1, {out}, out={one_minus})", f"np.multiply({v}, {one_minus}, out={v})"]
     elif simple and prim is functional._dropout and i == 0:
-        mask = names.get(("mask", t)) or trace.constant(params["mask"])
+        mask = names.get(("mask", t)) or trace.param(params["mask"])
         keep = params["keep_prob"]
         lines = [f"{v} = np.multiply({g}, {mask}{_out(trace, fresh, shape, dtype)})",
                  f"np.divide({v}, {keep!r}, out={v})"]
@@ -489,7 +504,7 @@ def _vjp_code(trace, t, i, p, g, unit, v, names, fresh):
         return lines, unit and passes_seed, False
     # Any other VJP: called as eager backward calls it, reduced at run time; it may return None.
     vjp = trace.constant(prim.vjps[i], "J")
-    call_params = "".join(f", {name}={trace.constant(value)}" for name, value in params.items())
+    call_params = "".join(f", {name}={trace.param(value)}" for name, value in params.items())
     return [f"{v} = {vjp}({g}, {out}, {', '.join(x)}{call_params})",
             f"if {v} is not None:",
             f"    if type({v}) is not ndarray: {v} = np.asarray({v})",

@@ -1,0 +1,281 @@
+"""ag.compile: the replayed tape gives the eager engine's values and gradients,
+draws fresh dropout masks, re-records on new shapes, and refuses misuse."""
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+from models import manual, three_layer, deep
+
+LAYERS = [2, 20, 3, 1]
+
+
+def _params(seed=0, dims=LAYERS):
+    rng = np.random.default_rng(seed)
+    return {k: ag.Tensor(v.data) for k, v in ag.init.initialize(dims, "he", rng).items()}
+
+
+def _leaves(arrays):
+    return {k: ag.Tensor(v.data, requires_grad=True, name=k) for k, v in arrays.items()}
+
+
+def _data(m=211, seed=1, n_x=2):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(float)
+
+
+def net_cost(params, X, Y, lambd, keep_prob, rng):
+    L = len(params) // 2
+    A = X
+    for l in range(1, L):
+        A = ag.relu(params[f"W{l}"] @ A + params[f"b{l}"])
+        if keep_prob < 1:
+            A = ag.dropout(A, keep_prob, rng=rng)
+    A = ag.sigmoid(params[f"W{L}"] @ A + params[f"b{L}"])
+    cost = ag.binary_cross_entropy(A, Y)
+    if lambd:
+        cost = cost + ag.l2_penalty([params[f"W{l}"] for l in range(1, L + 1)], lambd, Y.shape[1])
+    return cost
+
+
+def _step(fn, params, X, Y, lambd, keep_prob, rng):
+    for p in params.values():
+        p.grad = None
+    cost = fn(params, X, Y, lambd, keep_prob, rng)
+    cost.backward()
+    return cost.item(), {k: p.grad.copy() for k, p in params.items()}
+
+
+@pytest.mark.parametrize("lambd, keep_prob", [(0.0, 1.0), (0.7, 1.0), (0.0, 0.86), (0.7, 0.86)])
+def test_replay_matches_eager_cost_and_gradients_over_several_steps(lambd, keep_prob):
+    start = _params()
+    eager_params, replay_params = _leaves(start), _leaves(start)
+    X, Y = _data()
+    step = ag.compile(net_cost)
+    eager_rng, replay_rng = np.random.default_rng(7), np.random.default_rng(7)
+    for _ in range(4):  # the first call records, the others replay
+        c_eager, g_eager = _step(net_cost, eager_params, X, Y, lambd, keep_prob, eager_rng)
+        c_replay, g_replay = _step(step, replay_params, X, Y, lambd, keep_prob, replay_rng)
+        assert abs(c_eager - c_replay) <= 1e-12
+        for k in g_eager:
+            np.testing.assert_allclose(g_replay[k], g_eager[k], rtol=0, atol=1e-12)
+        with ag.no_grad():  # same update for both, so the next step starts from new values
+            for k in eager_params:
+                eager_params[k].data = eager_params[k].data - 0.3 * g_eager[k]
+                replay_params[k].data = replay_params[k].data - 0.3 * g_replay[k]
+    assert step.recordings == 1
+
+
+def test_replayed_gradients_equal_the_hand_derived_backward_with_given_masks():
+    # Reference: models.manual's hand-written backprop (SEEDS.md sections 2-3), masks as arguments.
+    params = _leaves(_params(3))
+    X, Y = _data(seed=4)
+    rng = np.random.default_rng(5)
+    lambd, keep_prob = 0.7, 0.86
+
+    def cost(X, Y, D1, D2):
+        A1 = ag.dropout(ag.relu(params["W1"] @ X + params["b1"]), keep_prob, mask=D1)
+        A2 = ag.dropout(ag.relu(params["W2"] @ A1 + params["b2"]), keep_prob, mask=D2)
+        A3 = ag.sigmoid(params["W3"] @ A2 + params["b3"])
+        return ag.binary_cross_entropy(A3, Y) + ag.l2_penalty(
+            [params["W1"], params["W2"], params["W3"]], lambd, Y.shape[1])
+
+    step = ag.compile(cost)
+    for _ in range(3):
+        masks = [(rng.random((n, X.shape[1])) < keep_prob).astype(float) for n in (20, 3)]
+        for p in params.values():
+            p.grad = None
+        step(X, Y, *masks).backward()
+        raw = {k: p.data for k, p in params.items()}
+        A3, cache = manual.forward_propagation(X, raw, keep_prob, masks)
+        expected = manual.backward_propagation(X, Y, cache, lambd, keep_prob)
+        for k, p in params.items():
+            np.testing.assert_allclose(p.grad, expected["d" + k], rtol=1e-10, atol=1e-14)
+    assert step.recordings == 1
+
+
+def test_each_replay_draws_fresh_masks_from_the_same_generator_stream():
+    x = ag.Tensor(np.ones((4, 50)), requires_grad=True)
+    keep_prob = 0.6
+    step = ag.compile(lambda x, rng: ag.dropout(x, keep_prob, rng=rng).sum())
+    rng, twin = np.random.default_rng(11), np.random.default_rng(11)
+    seen = []
+    for _ in range(4):
+        x.grad = None
+        out = step(x, rng)
+        out.backward()
+        mask = twin.random((4, 50)) < keep_prob  # what eager dropout draws next from the same stream
+        assert out.item() == pytest.approx(mask.sum() / keep_prob, abs=1e-12)
+        np.testing.assert_array_equal(x.grad, mask / keep_prob)
+        seen.append(mask)
+    assert not all(np.array_equal(seen[0], m) for m in seen[1:])
+
+
+def test_default_generator_masks_follow_manual_seed():
+    step = ag.compile(lambda x: ag.dropout(x, 0.5).sum())
+    x = np.ones((3, 40))
+    ag.manual_seed(3)
+    first = [step(x).item() for _ in range(3)]
+    ag.manual_seed(3)
+    again = [step(x).item() for _ in range(3)]
+    expected_rng = np.random.default_rng(3)
+    expected = [(expected_rng.random((3, 40)) < 0.5).sum() / 0.5 for _ in range(3)]
+    assert first == again == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_short_training_run_is_identical_compiled_or_not():
+    X, Y = _data(m=211, seed=2)
+    runs = [three_layer.train(X, Y, learning_rate=0.3, num_iterations=1001, lambd=0.7, keep_prob=0.86,
+                              init="he", rng=np.random.default_rng(9), compiled=compiled)
+            for compiled in (False, True)]
+    (eager_params, eager_costs), (replay_params, replay_costs) = runs
+    np.testing.assert_allclose(replay_costs, eager_costs, rtol=0, atol=1e-12)
+    for k in eager_params:
+        np.testing.assert_allclose(replay_params[k].data, eager_params[k].data, rtol=0, atol=1e-12)
+
+
+def test_deep_training_with_minibatches_and_adam_is_identical_compiled_or_not():
+    X, Y = _data(m=150, seed=3, n_x=6)
+    runs = [deep.train(X, Y, [6, 5, 3, 1], optimizer="adam", learning_rate=0.01, num_epochs=5,
+                       mini_batch_size=64, lambd=0.2, keep_prob=0.9, rng=np.random.default_rng(4),
+                       cost_every=1, compiled=compiled) for compiled in (False, True)]
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=0, atol=1e-12)
+    for k in runs[0][0]:
+        np.testing.assert_allclose(runs[1][0][k].data, runs[0][0][k].data, rtol=0, atol=1e-12)
+
+
+def test_new_shapes_or_dtypes_record_again_and_old_ones_are_kept():
+    W = ag.Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    step = ag.compile(lambda X: ag.tanh(W @ X).mean())
+    for m, dtype in [(5, np.float64), (7, np.float64), (5, np.float64), (5, np.float32), (7, np.float64)]:
+        X = np.random.default_rng(m).standard_normal((4, m)).astype(dtype)
+        W.grad = None
+        out = step(X)
+        out.backward()
+        # d/dW mean(tanh(W X)) = (1 - tanh^2(W X)) X^T / (3 m), by hand
+        T = np.tanh(W.data @ X)
+        np.testing.assert_allclose(W.grad, (1 - T ** 2) @ X.T / (3 * m), rtol=1e-6 if dtype == np.float32 else 1e-12)
+        assert out.item() == pytest.approx(T.mean(), rel=1e-6)
+    assert step.recordings == 3
+
+
+def test_a_captured_parameter_changing_shape_records_again():
+    W = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    step = ag.compile(lambda x: (W @ x).sum())
+    assert step(np.ones(3)).item() == 6.0
+    W.data = np.ones((4, 3))
+    assert step(np.ones(3)).item() == 12.0
+    assert step.recordings == 2
+
+
+def test_static_arguments_key_the_trace():
+    W = ag.Tensor([1.0, 2.0], requires_grad=True)
+    step = ag.compile(lambda x, scale: (W * x * scale).sum())
+    assert step(np.ones(2), 2.0).item() == 6.0
+    assert step(np.ones(2), 3.0).item() == 9.0
+    assert step(np.ones(2), 2.0).item() == 6.0
+    assert step.recordings == 2
+
+
+def test_no_grad_replays_the_forward_only():
+    params = _leaves(_params())
+    X, Y = _data()
+    step = ag.compile(net_cost)
+    trained = step(params, X, Y, 0.7, 1.0, None)
+    with ag.no_grad():
+        value = step(params, X, Y, 0.7, 1.0, None)
+    assert not value.requires_grad
+    assert value.item() == trained.item()
+    trained.backward()  # the replay under no_grad did not disturb the recorded call's buffers
+    assert all(p.grad is not None for p in params.values())
+
+
+def test_results_are_copies_that_later_calls_do_not_change():
+    W = ag.Tensor([[1.0, 2.0]], requires_grad=True)
+    step = ag.compile(lambda x: ag.sigmoid(W @ x))
+    first = step(np.array([[1.0], [0.0]]))
+    second = step(np.array([[1.0], [0.0]]))
+    kept = first.data.copy()
+    step(np.array([[0.0], [5.0]]))
+    np.testing.assert_array_equal(first.data, kept)
+    np.testing.assert_array_equal(second.data, kept)
+
+
+def test_backward_of_a_stale_result_is_refused():
+    W = ag.Tensor([1.0, 2.0], requires_grad=True)
+    step = ag.compile(lambda x: (W * x).sum())
+    step(np.ones(2))
+    old = step(np.ones(2))
+    step(np.full(2, 3.0))
+    with pytest.raises(ag.GraphError, match="called again"):
+        old.backward()
+
+
+def test_updating_a_parameter_before_backward_is_caught_as_in_eager_mode():
+    W = ag.Tensor([1.0, 2.0], requires_grad=True, name="W")
+    step = ag.compile(lambda x: (W * x).sum())
+    step(np.ones(2))
+    out = step(np.ones(2))
+    W.data = W.data - 1.0
+    with pytest.raises(ag.InplaceModificationError, match="'W'"):
+        out.backward()
+
+
+def test_gradients_combine_with_eager_ops_and_seeds():
+    W = ag.Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    step = ag.compile(lambda x: ag.square(W * x))
+    x = np.array([2.0, 1.0, 0.5])
+    step(x)
+    out = step(x)
+    (out * np.array([1.0, 10.0, 100.0])).sum().backward()
+    # d/dW sum(c * (W x)^2) = 2 c (W x) x
+    np.testing.assert_allclose(W.grad, 2 * np.array([1.0, 10.0, 100.0]) * (W.data * x) * x, rtol=1e-12)
+
+
+def test_user_primitives_and_other_ops_replay_through_their_own_vjps():
+    @ag.primitive
+    def cube(x):
+        return x ** 3
+    cube.defvjp(lambda g, out, x: g * 3 * x ** 2)
+    W = ag.Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    step = ag.compile(lambda x: ag.mean(cube(W.T.reshape(3, 2) * x) + ag.exp(W).sum(axis=0, keepdims=True).T))
+    x = np.array([[0.5], [2.0], [-1.0]])
+    for _ in range(3):
+        W.grad = None
+        step(x).backward()
+    expected = ag.grad(lambda W: ag.mean(cube(W.T.reshape(3, 2) * x)
+                                         + ag.exp(W).sum(axis=0, keepdims=True).T))(W.data)
+    numeric = ag.numerical_gradient(lambda W: ag.mean(cube(W.T.reshape(3, 2) * x)
+                                                       + ag.exp(W).sum(axis=0, keepdims=True).T), [W.data])[0]
+    np.testing.assert_allclose(W.grad, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(W.grad, numeric, rtol=1e-6)
+
+
+def test_higher_order_and_anomaly_mode_run_the_function_eagerly():
+    step = ag.compile(lambda x: (x ** 3).sum())
+    assert ag.grad(ag.grad(step))(2.0) == pytest.approx(12.0)
+    step(np.array([1.0]))
+    with ag.detect_anomaly():
+        with pytest.raises(ag.AnomalyError):
+            step(np.array([np.nan]))
+
+
+def test_bad_uses_raise_clear_errors():
+    with pytest.raises(TypeError, match="expected a function"):
+        ag.compile(3)
+    with pytest.raises(ValueError, match="max_traces"):
+        ag.compile(lambda x: x, max_traces=0)
+    with pytest.raises(TypeError, match="must return one Tensor"):
+        ag.compile(lambda x: 3.0)(np.ones(2))
+
+
+def test_decorator_forms():
+    @ag.compile
+    def f(x):
+        return (x * 2).sum()
+
+    @ag.compile(max_traces=1)
+    def g(x):
+        return (x * 3).sum()
+    assert f(np.ones(3)).item() == 6.0
+    assert g(np.ones(3)).item() == 9.0 and g(np.ones(4)).item() == 12.0
+    assert g(np.ones(3)).item() == 9.0 and g.recordings == 3
