@@ -115,7 +115,7 @@ def _label(t, show_grads, show_values):
     kind = role(t)
     lines = []
     if kind == "constant":
-        lines.append(_number(t._data) if t.size == 1 else f"constant {_shape_text(t.shape)}")
+        lines.append(_number(t._data.item()) if t.size == 1 else f"constant {_shape_text(t.shape)}")
     elif kind in ("parameter", "data"):
         lines += [t.name or "parameter", _shape_text(t.shape)]
     else:
