@@ -51,6 +51,7 @@ eagerly instead.
 """
 import builtins
 import itertools
+import re
 from collections import OrderedDict
 
 import numpy as np
@@ -59,6 +60,7 @@ from . import functional, ops, tape
 from .errors import GraphError
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
+from .transforms import _Nesting
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -103,7 +105,6 @@ class CompiledFunction:
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
 
     def __call__(self, *args, **kwargs):
-        from .transforms import _Nesting
         if tape._State.anomaly or _Nesting.depth:
             args, kwargs, _ = _tensor_inputs(args, kwargs)
             return self.fn(*args, **kwargs)
@@ -165,10 +166,20 @@ class _Tracer(list):
 
 def _signature(args, kwargs):
     """Hashable key: shapes/dtypes of array arguments, values or identities of the others."""
-    return tuple(_describe_arg(a) for a in args) + tuple((k, _describe_arg(v)) for k, v in sorted(kwargs.items()))
+    key = tuple([_describe_arg(a) for a in args])
+    if kwargs:
+        key += tuple((k, _describe_arg(v)) for k, v in sorted(kwargs.items()))
+    return key
 
 
 def _describe_arg(value):
+    cls = type(value)
+    if cls is np.ndarray:
+        return ("A", value.shape, value.dtype)
+    if cls is float or cls is int or cls is bool or value is None:
+        return (cls, value)  # by type too: 1, 1.0 and True are equal keys otherwise
+    if cls is dict or cls is list:
+        return ("id", id(value))  # the trace keeps the object alive, so its id is not reused
     if isinstance(value, Tensor):
         return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if isinstance(value, np.ndarray):
@@ -176,8 +187,8 @@ def _describe_arg(value):
     try:
         hash(value)
     except TypeError:
-        return ("id", id(value))  # the trace keeps the object alive, so its id is not reused
-    return ("v", type(value), value)
+        return ("id", id(value))
+    return (cls, value)
 
 
 class _Trace:
@@ -216,6 +227,9 @@ class _Trace:
         input_slot = {t: slot for slot, t in inputs}
         for leaf in self.leaves:
             self.leaf_sources.append(("input", input_slot[leaf]) if leaf in input_slot else ("captured", leaf))
+        self.input_leaves = any(kind == "input" for kind, _ in self.leaf_sources)
+        self.captured_leaves = tuple(ref for _, ref in self.leaf_sources)
+        self.last_out = None
         self.leaf_signature = [(t, t._data.shape, t._data.dtype, t.requires_grad) for t in self.captured]
         # One generated factory: the forward pass keeps its values in closure cells
         # that the two backward passes (unit seed or any seed) read.
@@ -233,7 +247,7 @@ class _Trace:
         self.source = "\n".join(source) + "\n"
         self.forward, self.backward_unit, self.backward_any = self._define(self.source, "factory")()
         self.node_prim = Primitive(self._vjp_stub, name=f"compiled {name}")
-        self.node_prim.vjps = _LeafGradients(self)
+        self.node_prim.vjps = _leaf_vjps(self)
         self.pending = None  # (call number, seed, gradient list) of the last backward
 
     @staticmethod
@@ -248,6 +262,11 @@ class _Trace:
         forward.append(f"c{i} = C{i}._data")
 
     def _define(self, source, name):
+        # NumPy functions as names of their own: one lookup instead of two per call.
+        used = sorted(set(re.findall(r"\bnp\.(\w+)(?=[.(])", source)))
+        for attr in used:
+            self.constants[f"np_{attr}"] = getattr(np, attr)
+        source = re.sub(r"\bnp\.(\w+)(?=[.(])", r"np_\1", source)
         namespace = dict(self.constants)
         exec(builtins.compile(source, f"<ag.compile {self.name}: {name}>", "exec"), namespace)
         return namespace[name]
@@ -268,21 +287,24 @@ class _Trace:
     def still_valid(self):
         for t, shape, dtype, requires_grad in self.leaf_signature:
             d = t._data
-            if d.shape != shape or d.dtype != dtype or t.requires_grad != requires_grad:
+            if d.shape != shape or (d.dtype is not dtype and d.dtype != dtype) or t.requires_grad != requires_grad:
                 return False
         return True
 
     def run(self, args, kwargs):
         arrays = []
         for slot, dtype in self.input_slots:
-            value = args[slot] if isinstance(slot, int) else kwargs[slot]
+            value = args[slot] if type(slot) is int else kwargs[slot]
             data = value._data if isinstance(value, Tensor) else value
-            arrays.append(data if data.dtype == dtype else data.astype(dtype))
-        result = self.forward(*arrays)
-        self.calls += 1
-        leaves = tuple((args[ref] if isinstance(ref, int) else kwargs[ref]) if kind == "input" else ref
-                       for kind, ref in self.leaf_sources)
-        return tape.record(self.node_prim, np.array(result), leaves, {"call": self.calls}, Tensor)
+            arrays.append(data if data.dtype is dtype or data.dtype == dtype else data.astype(dtype))
+        # The result is copied, so later calls leave it alone; its identity marks this call.
+        result = self.last_out = np.array(self.forward(*arrays))
+        if self.input_leaves:
+            leaves = tuple((args[ref] if type(ref) is int else kwargs[ref]) if kind == "input" else ref
+                           for kind, ref in self.leaf_sources)
+        else:
+            leaves = self.captured_leaves
+        return tape.record(self.node_prim, result, leaves, {}, Tensor)
 
     # --- backward -----------------------------------------------------------------------------
     def _backward_code(self, out, nodes, names, unit_seed):
@@ -349,37 +371,32 @@ class _Trace:
             code.append(f"np.add({total}, {v}, out={total})")
         return total, False, False
 
-    def gradients(self, g, call):
-        """The leaves' gradients for seed ``g`` of call number ``call`` (computed once per backward)."""
-        if call != self.calls:
-            raise GraphError(f"backward through compiled {self.name}: this result came from call {call}, "
-                             f"but the function has been called again since ({self.calls} calls) and "
-                             "reused its buffers; call backward() before calling it again")
+    def gradients(self, g, out):
+        """The leaves' gradients for seed ``g`` of the call that returned ``out``."""
         if not isinstance(g, np.ndarray):
             raise GraphError(f"compiled {self.name}: higher-order gradients (create_graph) go through the "
                              "eager function; call it inside ag.grad, or use step.fn")
+        if out is not self.last_out:
+            raise GraphError(f"backward through compiled {self.name}: the function has been called again "
+                             "since this result was computed, and that call reused the buffers its backward "
+                             "needs; call backward() before calling the function again")
         unit = g.size == 1 and g.item() == 1.0
         return (self.backward_unit if unit else self.backward_any)(g)
 
 
-class _LeafGradients:
+def _leaf_vjps(trace):
     """The compiled node's VJPs: input i's VJP returns leaf i's gradient. The first one
     asked for in a backward runs the whole replayed backward; the others read its result."""
-
-    def __init__(self, trace):
-        self.trace = trace
-
-    def __getitem__(self, i):
-        return lambda g, out, *leaves, call: self._take(i, g, call)
-
-    def _take(self, i, g, call):
-        trace = self.trace
-        pending = trace.pending
-        if pending is None or pending[0] != call or pending[1] is not g or pending[2][i] is _TAKEN:
-            pending = trace.pending = (call, g, trace.gradients(g, call))
-        grads = pending[2]
-        gi, grads[i] = grads[i], _TAKEN  # handed over: nothing here keeps it, so .grad adopts it
-        return gi
+    def vjp_of(i):
+        def vjp(g, out, *leaves):
+            pending = trace.pending
+            if pending is None or pending[0] is not out or pending[1] is not g or pending[2][i] is _TAKEN:
+                pending = trace.pending = (out, g, trace.gradients(g, out))
+            grads = pending[2]
+            gi, grads[i] = grads[i], _TAKEN  # handed over: nothing here keeps it, so .grad adopts it
+            return gi
+        return vjp
+    return tuple(vjp_of(i) for i in range(len(trace.leaves)))
 
 
 _TAKEN = object()
@@ -515,7 +532,7 @@ def _unbroadcast_lines(v, shape, target):
     """``tape.unbroadcast`` with its axes worked out now."""
     lead = len(shape) - len(target)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
-    lines = [f"{v} = {v}.sum(axis={axes!r}, keepdims=True)"] if axes else []
+    lines = [f"{v} = np.add.reduce({v}, axis={axes!r}, keepdims=True)"] if axes else []
     if lead:
         lines.append(f"{v} = {v}.reshape({target!r})")
     return lines
