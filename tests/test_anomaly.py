@@ -25,15 +25,20 @@ def _assert_names_site(error, line):
     assert f"{THIS_FILE}:{line}" in str(error.value)
 
 
+def _assert_reports(error, stage_and_op, shapes, bad, line):
+    """The message names the stage and op, the input shapes, NaN or inf, and the user's line."""
+    message = str(error.value)
+    assert message.startswith(stage_and_op)
+    assert f"from inputs of shape {shapes}" in message and message.endswith(f"produced {bad}")
+    _assert_names_site(error, line)
+
+
 def test_log_of_zero_raises_naming_op_shapes_and_line():
     x = ag.Tensor(np.array([[1.0, 0.0, 2.0]]), requires_grad=True)
     with ag.detect_anomaly(), pytest.raises(ag.AnomalyError) as error:
         line = _next_line()
         ag.log(x)
-    message = str(error.value)
-    assert message.startswith("forward of op 'log'")
-    assert "from inputs of shape (1, 3)" in message and message.endswith("produced inf")
-    _assert_names_site(error, line)
+    _assert_reports(error, "forward of op 'log'", "(1, 3)", "inf", line)
 
 
 def test_zero_over_zero_raises_naming_divide_and_both_shapes():
@@ -42,10 +47,7 @@ def test_zero_over_zero_raises_naming_divide_and_both_shapes():
     with ag.detect_anomaly(), pytest.raises(ag.AnomalyError) as error:
         line = _next_line()
         a / b
-    message = str(error.value)
-    assert message.startswith("forward of op 'divide'")
-    assert "from inputs of shape (2, 1), (3,)" in message and message.endswith("produced NaN")
-    _assert_names_site(error, line)
+    _assert_reports(error, "forward of op 'divide'", "(2, 1), (3,)", "NaN", line)
 
 
 def test_anomaly_errors_are_floating_point_errors():
@@ -70,10 +72,7 @@ def test_nan_only_in_backward_is_caught_in_backward():
         cost = root.sum()
         with pytest.raises(ag.AnomalyError) as error:
             cost.backward()
-    message = str(error.value)
-    assert message.startswith("backward (input 0) of op 'sqrt'")
-    assert "from inputs of shape (2,)" in message and message.endswith("produced inf")
-    _assert_names_site(error, line)
+    _assert_reports(error, "backward (input 0) of op 'sqrt'", "(2,)", "inf", line)
 
 
 def test_backward_anomaly_is_attributed_to_the_op_that_made_it():
