@@ -153,14 +153,25 @@ def record(prim, data, parents, params, tensor_cls):
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it
     takes ``shape`` again (works on ndarrays and, for higher order, Tensors)."""
-    lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise GraphError(f"gradient of shape {grad.shape} cannot be reduced to input shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    plan = _REDUCTIONS.get((grad.shape, shape))
+    if plan is None:
+        lead = grad.ndim - len(shape)
+        if lead < 0:
+            raise GraphError(f"gradient of shape {grad.shape} cannot be reduced to input shape {shape}")
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+        if len(_REDUCTIONS) > 4096:  # a bound, for programs with ever-changing shapes
+            _REDUCTIONS.clear()
+        plan = _REDUCTIONS[grad.shape, shape] = (axes, lead)
+    axes, lead = plan
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = (_add_all(grad, axis=axes, keepdims=True) if type(grad) is np.ndarray
+                else grad.sum(axis=axes, keepdims=True))
     return grad.reshape(shape) if lead else grad
+
+
+_REDUCTIONS = {}  # (gradient shape, input shape) -> (axes to sum, number of leading axes)
+_add_all = np.add.reduce  # ndarray.sum without its Python wrapper
 
 
 def topological_order(root):
@@ -215,8 +226,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
     grads = {root: seed}
-    heap = [(-root._seq, id(root), root)]
-    visited, to_write = [], []
+    heap = [(-root._seq, id(root), root)]  # op outputs only: leaves need no order, they wait in `leaves`
+    visited, leaves, to_write = [], [], []
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
     with _GradMode(create_graph):
@@ -231,7 +242,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 for p in t._parents or ():
                     if p.requires_grad and p not in grads:
                         grads[p] = None
-                        push(heap, (-p._seq, id(p), p))
+                        if p._prim is None:
+                            leaves.append(p)
+                        else:
+                            push(heap, (-p._seq, id(p), p))
                 continue
             if wanted is not None:
                 if t in wanted:
@@ -267,7 +281,19 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         grads[p] = gi if old is None else old + gi
                 else:
                     grads[p] = gi
-                    push(heap, (-p._seq, id(p), p))
+                    if p._prim is None:
+                        leaves.append(p)
+                    else:
+                        push(heap, (-p._seq, id(p), p))
+        for t in leaves:
+            g = grads.pop(t)
+            if g is None:
+                continue
+            if wanted is not None:
+                if t in wanted:
+                    found[wanted[t]] = g
+            else:
+                to_write.append((t, g))
     g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
     for t, g in to_write:
         _accumulate_grad(t, g)
