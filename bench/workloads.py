@@ -97,15 +97,16 @@ def dropout_masks(rng, workload, m):
 
 
 def numpy_updater(workload, params):
-    """``update(params, grads)`` applying the workload's rule to ndarray parameters
-    in place, for implementations that compute gradients as ndarrays.
+    """``update(grads)`` applying the workload's rule to the ndarray parameters in the
+    dict ``params``, for implementations that compute gradients as ndarrays.
 
-    grads: {"dW1": ndarray, ...}. Gradient descent is ``manual.update_parameters``;
-    Adam is ``ag.optim.Adam`` (models.manual writes no Adam) over Tensors holding the arrays.
+    grads: {"dW1": ndarray, ...}. Gradient descent is ``manual.update_parameters``
+    (in place); Adam is ``ag.optim.Adam`` (models.manual writes no Adam) over Tensors
+    sharing the arrays, whose new values are put back into ``params`` (no copy).
     """
     if workload.optimizer == "gd":
         return lambda grads: manual.update_parameters(params, grads, workload.lr)
-    holders = {k: ag.Tensor(v) for k, v in params.items()}
+    holders = {k: ag.as_tensor(v) for k, v in params.items()}
     adam = ag.optim.Adam(holders, workload.lr)
 
     def update(grads):
@@ -113,7 +114,7 @@ def numpy_updater(workload, params):
             t.grad = grads["d" + k]
         adam.step()
         for k, t in holders.items():
-            params[k][...] = t.data
+            params[k] = t.data
     return update
 
 
