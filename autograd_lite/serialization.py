@@ -128,7 +128,8 @@ def _read_member(archive, key):
                              "load never unpickles") from None
         raise
     except _DAMAGED as error:
-        raise ValueError(f"member {key!r} is truncated or corrupted ({type(error).__name__}: {error})") from None
+        raise ValueError(f"member {key!r} is truncated or corrupted "
+                         f"({type(error).__name__}: {error})") from None
     if not isinstance(value, np.ndarray):
         raise ValueError(f"member {key!r} is not a .npy array")
     return value

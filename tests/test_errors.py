@@ -92,7 +92,8 @@ def test_dropout_mask_of_wrong_shape():
 def test_dropout_mask_with_values_other_than_0_1(bad):
     mask = np.ones((2, 3))
     mask[1, 2] = bad
-    with pytest.raises(ValueError, match=r"dropout: mask must hold only 0 and 1, found values such as \[") as caught:
+    expected = r"dropout: mask must hold only 0 and 1, found values such as \["
+    with pytest.raises(ValueError, match=expected) as caught:
         ag.dropout(_leaf(2, 3), 0.5, mask=mask)
     assert str(bad) in str(caught.value)
 
@@ -121,7 +122,8 @@ def test_l2_penalty_without_weights():
 @pytest.mark.parametrize("bad", [0.5, 2.0, -1.0])
 def test_bce_labels_outside_0_1(bad):
     labels = np.array([[0.0, 1.0, bad]])
-    with pytest.raises(ValueError, match=re.escape(f"binary_cross_entropy: labels must be 0 or 1, found [{bad}]")):
+    expected = f"binary_cross_entropy: labels must be 0 or 1, found [{bad}]"
+    with pytest.raises(ValueError, match=re.escape(expected)):
         ag.binary_cross_entropy(ag.sigmoid(_leaf(1, 3)), labels)
 
 
@@ -132,7 +134,8 @@ def test_bce_labels_of_wrong_shape():
 
 
 def test_bce_predictions_that_are_not_probabilities():
-    with pytest.raises(ValueError, match=r"predictions must lie in \[0, 1\].*found values in \[-1\.0, 1\.0\].*sigmoid"):
+    expected = r"predictions must lie in \[0, 1\].*found values in \[-1\.0, 1\.0\].*sigmoid"
+    with pytest.raises(ValueError, match=expected):
         ag.binary_cross_entropy(ag.Tensor([[-1.0, 1.0]]), np.array([[0.0, 1.0]]))
 
 

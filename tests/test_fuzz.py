@@ -130,11 +130,11 @@ def partner_shape(p, shape):
     return tuple(dims)
 
 
-def partner(p, x, scalars=(1.5, -0.7, 2.0)):
+def partner(p, x):
     """Second operand for a binary op on slot ``x``: ("slot", index) or ("scalar", value)."""
     kind = p.choice(["slot", "leaf", "scalar"])
     if kind == "scalar":
-        return "scalar", p.choice(scalars)
+        return "scalar", p.choice([1.5, -0.7, 2.0])
     if kind == "slot":
         fitting = [s for s in range(len(p.values)) if _broadcasts(p.values[x].shape, p.values[s].shape)]
         return "slot", p.choice(fitting)  # x itself always fits
@@ -174,7 +174,7 @@ def build_arithmetic(name):
 
 
 def build_divide(p, x):
-    kind, other = partner(p, x, scalars=(1.5, -0.7, 2.0))
+    kind, other = partner(p, x)
     if p.coin():  # x is the numerator
         if kind == "scalar":
             p.op("divide", lambda d, t: t / other, x)
@@ -193,11 +193,11 @@ def build_power(p, x):
         p.op("power", lambda d, t: t ** exponent, p.bounded(x, 3.0))
     elif variant == "real":
         exponent = p.choice([0.5, -1.0, 1.5, -0.5])
-        p.op("power", lambda d, t: t ** exponent, p.bounded(p.positive(x), 5.0))
+        p.op("power", lambda d, t: t ** exponent, p.positive(p.bounded(x, 3.0)))
     elif variant == "tensor exponent":
         kind, y = partner(p, x)
         exponent = p.bounded(x if kind == "scalar" else y, 2.0)
-        p.op("power", lambda d, t, u: ag.power(t, u), p.bounded(p.positive(x), 3.0), exponent)
+        p.op("power", lambda d, t, u: ag.power(t, u), p.positive(p.bounded(x, 3.0)), exponent)
     else:
         base = p.choice([1.7, 0.6])
         p.op("power", lambda d, t: base ** t, p.bounded(x, 3.0))
@@ -237,10 +237,10 @@ def build_kinked_unary(name, function):
 
 def build_extremum(name, function):
     def build(p, x):
-        kind, other = partner(p, x, scalars=SHIFTS)
+        kind, other = partner(p, x)
         swap = p.coin()
-        if kind == "scalar":
-            s = next((s for s in SHIFTS if np.abs(p.values[x] - s).min(initial=np.inf) > KINK_MARGIN), None)
+        if kind == "scalar":  # a scalar from SHIFTS clear of x's values
+            s = _shift_away_from_zero(-p.values[x])
             if s is None:
                 return build_unary("tanh", ag.tanh)(p, x)
             p.op(name, (lambda d, t: function(s, t)) if swap else (lambda d, t: function(t, s)), x)
@@ -268,6 +268,7 @@ def build_where(p, x):
 
 
 def draw_axis(p, ndim):
+    """A reduction's ``axis``: None, an int (maybe negative) or a tuple of distinct axes."""
     if ndim == 0:
         return None
     kind = p.choice(["all", "int", "tuple"])
