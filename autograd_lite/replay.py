@@ -44,10 +44,14 @@ What is replayed, and how arguments are seen:
 
 The returned Tensor is a copy (later replays do not change it). Its graph
 is one node whose inputs are the leaves that require grad; ``backward()``
-goes through it once per call: call the function again before ``backward()``
-and the old result refuses to backward (its buffers were reused). In anomaly
-mode, or inside ``ag.grad`` (higher-order derivatives), the function runs
-eagerly instead.
+replays the backward pass for it. Any later call (under ``no_grad`` too)
+reuses the buffers that backward needs, so an older result then refuses to
+backward with a ``GraphError`` instead of giving wrong gradients: call
+``backward()`` before calling the function again, as a training loop does.
+Updating a parameter between the call and ``backward()`` is caught as in
+eager mode. In anomaly mode, or inside ``ag.grad`` (higher-order
+derivatives), the function runs eagerly instead. ``step.fn`` is the
+original function; ``step.recordings`` counts the traces made so far.
 """
 import builtins
 import itertools
