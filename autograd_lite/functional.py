@@ -47,7 +47,8 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     if type(keep_prob) is not float or not 0 < keep_prob <= 1:  # the common case costs one test
         if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
             raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
-    a = as_tensor(a)
+    if type(a) is not Tensor:
+        a = as_tensor(a)
     if not training or keep_prob == 1:
         return a
     drawn = mask is None
@@ -157,8 +158,10 @@ def binary_cross_entropy(a, y):
     if a_data.size and not (_lowest(a_data, axis=None) >= 0 and _highest(a_data, axis=None) <= 1):
         raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
                          f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
-    if y_data.dtype != a.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
-        y = y_data.astype(a.dtype)
+    if y_data.dtype != a_data.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
+        y = Tensor._wrap(y_data.astype(a_data.dtype))
+    elif not isinstance(y, Tensor):  # checked above already: wrap it without a second conversion
+        y = Tensor._wrap(y_data)
     if a._prim is sigmoid and a._parents is not None:
         return _bce(a, y, a._parents[0])
     return _bce(a, y)

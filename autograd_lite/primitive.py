@@ -56,7 +56,10 @@ class Primitive:
         else:
             parents = args
         try:
-            data = self.forward(*[p._data for p in parents], **params)
+            if len(parents) == 2:  # most ops: skip building the argument list
+                data = self.forward(parents[0]._data, parents[1]._data, **params)
+            else:
+                data = self.forward(*[p._data for p in parents], **params)
         except ShapeError:
             raise
         except ValueError as error:

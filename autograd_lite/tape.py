@@ -16,6 +16,7 @@ no op handles broadcasting on its own.
 """
 import heapq
 import itertools
+import operator
 import sys
 from contextlib import contextmanager
 
@@ -34,6 +35,8 @@ class _State:
     mutations = 0
     tracer = None  # a list while ag.compile records a function: every op is appended to it
 
+
+_version_of = operator.attrgetter("_version")
 
 # Creation order of tensors: an op's output is always newer than its inputs, so
 # walking nodes newest-first visits each one after every node that consumes it.
@@ -139,7 +142,7 @@ def record(prim, data, parents, params, tensor_cls):
                 out._prim = prim
                 out._parents = parents
                 out._params = params
-                out._versions = tuple([q._version for q in parents])
+                out._versions = tuple(map(_version_of, parents))
                 out._epoch = _State.mutations
                 break
     if _State.tracer is not None:
