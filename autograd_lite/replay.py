@@ -318,7 +318,14 @@ class _Trace:
         # Tensor -> (variable, exactly the unit seed?, may be None at run time?)
         grad = {out: ("g", unit_seed, False)}
         contributions = {}  # Tensor -> list of such triples, in the order eager backward adds them
-        leaf_set = set(self.leaves)
+        # A leaf reached by one edge gets that VJP's result as a new array (adopted as .grad
+        # without a copy); a leaf reached by several sums buffered parts into a new array.
+        edges = {}
+        for t in nodes:
+            for p in t._parents:
+                if p.requires_grad:
+                    edges[p] = edges.get(p, 0) + 1
+        single_leaves = {leaf for leaf in self.leaves if edges.get(leaf) == 1}
         counter = itertools.count()
         for t in sorted(nodes, key=lambda n: n._seq, reverse=True):
             if t in contributions:
@@ -338,7 +345,7 @@ class _Trace:
                     code.insert(0, f"raise GraphError({message!r})")
                     continue
                 v = f"d{next(counter)}"
-                made = _vjp_code(self, t, i, p, g, unit, v, names, fresh=p in leaf_set and not maybe)
+                made = _vjp_code(self, t, i, p, g, unit, v, names, fresh=p in single_leaves and not maybe)
                 if made is None:
                     continue
                 lines, v_unit, v_maybe = made
