@@ -284,3 +284,19 @@ def test_decorator_forms():
     assert f(np.ones(3)).item() == 6.0
     assert g(np.ones(3)).item() == 9.0 and g(np.ones(4)).item() == 12.0
     assert g(np.ones(3)).item() == 9.0 and g.recordings == 3
+
+
+def test_benchmark_command_runs_and_writes_its_table(tmp_path, capsys):
+    import json
+
+    from bench.__main__ import main
+    main(["--workloads", "football", "--impls", "manual", "eager", "replay", "--reps", "2", "--warmup", "1",
+          "--block-seconds", "0.001", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md"),
+          "--memory-steps", "50"])
+    result = json.loads((tmp_path / "b.json").read_text())
+    rows = {r["implementation"]: r for r in result["rows"]}
+    assert set(rows) == {"manual", "eager", "replay"} and rows["manual"]["ratio"] == 1.0
+    assert all(r["median_us"] > 0 and r["peak_mb"] >= 0 for r in rows.values())
+    assert result["memory"]["steps"] == 50
+    assert "| football | replay |" in (tmp_path / "b.md").read_text()
+    assert "replay on football" in capsys.readouterr().out
