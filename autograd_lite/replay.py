@@ -166,6 +166,7 @@ class _Tracer(list):
     def __init__(self):
         super().__init__()
         self.random_masks = {}
+        self.comparisons = {}  # id(bool array) -> (array, ufunc, a, b) from Tensor comparisons
 
 
 def _signature(args, kwargs):
@@ -213,6 +214,7 @@ class _Trace:
         # argument) is read from that input on every replay, not frozen.
         self.input_arrays = {id(t._data): f"x{i}" for i, (_, t) in enumerate(inputs)}
         produced = {op[1] for op in tracer}
+        self.comparisons, self.names = tracer.comparisons, names
         self.captured = []  # Tensors read by identity
         forward = []
         for k, (prim, t, parents, params) in enumerate(tracer):
@@ -283,7 +285,14 @@ class _Trace:
         return name
 
     def param(self, value):
-        """Name of an op parameter in the generated code: the input it comes from, or a constant."""
+        """An op parameter in the generated code: the input it comes from, the comparison of
+        traced values that made it (recomputed on every replay), or else a constant."""
+        made = self.comparisons.get(id(value))
+        if made is not None and made[0] is value:
+            _, ufunc, a, b = made
+            operands = [self.names.get(x) if isinstance(x, Tensor) else self.constant(x) for x in (a, b)]
+            if None not in operands:
+                return f"np.{ufunc.__name__}({operands[0]}, {operands[1]})"
         return self.input_arrays.get(id(value)) or self.constant(value)
 
     def buffer(self, shape, dtype):

@@ -180,10 +180,10 @@ class Tensor:
     def __getitem__(self, index): return _ops.getitem(self, index=index)
 
     # Comparisons give plain boolean arrays: masks are constants, not differentiable.
-    def __lt__(self, other): return self._data < _raw(other)
-    def __le__(self, other): return self._data <= _raw(other)
-    def __gt__(self, other): return self._data > _raw(other)
-    def __ge__(self, other): return self._data >= _raw(other)
+    def __lt__(self, other): return _compare(np.less, self, other)
+    def __le__(self, other): return _compare(np.less_equal, self, other)
+    def __gt__(self, other): return _compare(np.greater, self, other)
+    def __ge__(self, other): return _compare(np.greater_equal, self, other)
 
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (int, tuple or None for all)."""
@@ -217,6 +217,16 @@ def _raw(value):
     return value._data if isinstance(value, Tensor) else value
 
 
+def _compare(ufunc, a, b):
+    """``ufunc(a, b)`` on the data: a constant boolean array. While ``ag.compile`` traces,
+    it notes how the array was made, so a replay recomputes it (e.g. ``where(x > 0, ...)``)."""
+    result = ufunc(_raw(a), _raw(b))
+    tracer = tape._State.tracer
+    if tracer is not None:
+        tracer.comparisons[id(result)] = (result, ufunc, a, b)
+    return result
+
+
 def as_tensor(value, like_dtype=None):
     """``value`` as a Tensor (no copy for ndarrays). Python scalars take ``like_dtype``
     when given, so ``2 * float32_tensor`` stays float32."""
@@ -235,8 +245,8 @@ _UFUNCS = {
     np.matmul: _ops.matmul, np.exp: _ops.exp, np.log: _ops.log, np.sqrt: _ops.sqrt,
     np.square: _ops.square, np.tanh: _ops.tanh, np.maximum: _ops.maximum,
     np.minimum: _ops.minimum, np.absolute: _ops.abs,
-    np.greater: lambda a, b: np.greater(_raw(a), _raw(b)),
-    np.less: lambda a, b: np.less(_raw(a), _raw(b)),
-    np.greater_equal: lambda a, b: np.greater_equal(_raw(a), _raw(b)),
-    np.less_equal: lambda a, b: np.less_equal(_raw(a), _raw(b)),
+    np.greater: lambda a, b: _compare(np.greater, a, b),
+    np.less: lambda a, b: _compare(np.less, a, b),
+    np.greater_equal: lambda a, b: _compare(np.greater_equal, a, b),
+    np.less_equal: lambda a, b: _compare(np.less_equal, a, b),
 }

@@ -300,3 +300,16 @@ def test_benchmark_command_runs_and_writes_its_table(tmp_path, capsys):
     assert result["memory"]["steps"] == 50
     assert "| football | replay |" in (tmp_path / "b.md").read_text()
     assert "replay on football" in capsys.readouterr().out
+
+
+def test_conditions_from_comparisons_are_recomputed_on_every_replay():
+    # leaky ReLU written with where(x > 0, ...): the condition depends on the input
+    step = ag.compile(lambda x: ag.where(x > 0, x, 0.1 * x).sum())
+    for values in ([1.0, -2.0, 3.0], [-1.0, 2.0, -3.0], [4.0, 5.0, -6.0]):
+        x = ag.Tensor(values, requires_grad=True)
+        out = step(x)
+        out.backward()
+        v = np.array(values)
+        assert out.item() == pytest.approx(np.sum(np.where(v > 0, v, 0.1 * v)), abs=1e-12)
+        np.testing.assert_allclose(x.grad, np.where(v > 0, 1.0, 0.1), atol=1e-12)
+    assert step.recordings == 1
