@@ -7,6 +7,7 @@ allocations during one step (tracemalloc; PyTorch's own allocator is not
 seen, so its column says n/a), and optionally RSS over many eager steps.
 """
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -140,9 +141,11 @@ def environment():
     info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
             "load_average": os.getloadavg()}
     for name in ("autograd", "mygrad", "torch"):
-        module = sys.modules.get(name)
-        if module is not None:
-            info[name] = getattr(module, "__version__", "?")
+        if name in sys.modules:
+            try:
+                info[name] = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                info[name] = getattr(sys.modules[name], "__version__", "unknown")
     return info
 
 
