@@ -15,6 +15,8 @@ with operators and ``ag`` functions is differentiable again for free. A VJP
 may return None when its input gets no gradient through this op; an input
 without any VJP (``defvjp(..., None)``) is not differentiable.
 """
+import functools
+
 import numpy as np
 
 from . import tape
@@ -89,9 +91,10 @@ class _VJPByArgnum:
         self.vjp, self.cache = vjp, {}
 
     def __getitem__(self, argnum):
-        if argnum not in self.cache:
-            self.cache[argnum] = lambda g, out, *args, **params: self.vjp(argnum, g, out, *args, **params)
-        return self.cache[argnum]
+        vjp = self.cache.get(argnum)
+        if vjp is None:  # partial calls vjp(argnum, g, out, ...) without a Python frame of its own
+            vjp = self.cache[argnum] = functools.partial(self.vjp, argnum)
+        return vjp
 
 
 def _explain_failure(prim, parents, error):
