@@ -27,7 +27,9 @@ from .tensor import Tensor, as_tensor
 class Primitive:
     """A differentiable op: call it with Tensors, arrays or scalars."""
 
-    __slots__ = ("forward", "name", "symbol", "vjps", "__wrapped__", "__dict__")  # __dict__ holds __doc__
+    # __dict__ holds __doc__. vjp_all: optional vjp_all(g, out, *inputs, **params) -> list of
+    # every input's gradient at once; backward() uses it when all inputs are leaves.
+    __slots__ = ("forward", "name", "symbol", "vjps", "vjp_all", "__wrapped__", "__dict__")
 
     def __init__(self, forward, name=None, symbol=None):
         self.forward = forward
@@ -35,6 +37,7 @@ class Primitive:
         self.name = name or forward.__name__
         self.symbol = symbol
         self.vjps = ()
+        self.vjp_all = None
         self.__doc__ = forward.__doc__
 
     def defvjp(self, *vjps):

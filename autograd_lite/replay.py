@@ -134,7 +134,8 @@ class CompiledFunction:
                             f"got {type(out).__name__}")
         self.recordings += 1
         trace = _Trace(self.__name__, tracer, inputs, out)
-        trace.keep = [v for v in itertools.chain(args, kwargs.values()) if not isinstance(v, (Tensor, np.ndarray))]
+        trace.keep = [v for v in itertools.chain(args, kwargs.values())
+                      if not isinstance(v, (Tensor, np.ndarray))]
         self._traces[key] = trace
         if len(self._traces) > self.max_traces:
             self._traces.popitem(last=False)
@@ -233,7 +234,8 @@ class _Trace:
         self.leaf_sources = []
         input_slot = {t: slot for slot, t in inputs}
         for leaf in self.leaves:
-            self.leaf_sources.append(("input", input_slot[leaf]) if leaf in input_slot else ("captured", leaf))
+            origin = ("input", input_slot[leaf]) if leaf in input_slot else ("captured", leaf)
+            self.leaf_sources.append(origin)
         self.input_leaves = any(kind == "input" for kind, _ in self.leaf_sources)
         self.captured_leaves = tuple(ref for _, ref in self.leaf_sources)
         self.last_out = None
@@ -248,13 +250,15 @@ class _Trace:
                      ("backward_any(g)", self._backward_code(out, nodes, names, unit_seed=False))]
         source = ["def factory():", f"    {' = '.join(values + ['None'])}"]
         for header, lines in functions:
-            source += [f"    def {header}:", f"        nonlocal {', '.join(values)}" if values else "        pass"]
+            source.append(f"    def {header}:")
+            source.append(f"        nonlocal {', '.join(values)}" if values else "        pass")
             source += ["        " + line for line in lines]
         source.append("    return forward, backward_unit, backward_any")
         self.source = "\n".join(source) + "\n"
         self.forward, self.backward_unit, self.backward_any = self._define(self.source, "factory")()
         self.node_prim = Primitive(self._vjp_stub, name=f"compiled {name}")
-        self.node_prim.vjps = _leaf_vjps(self)
+        self.node_prim.vjps = _leaf_vjps(self)  # when the result feeds further eager ops
+        self.node_prim.vjp_all = lambda g, out, *leaves: self.gradients(g, out)  # when it is the root
         self.pending = None  # (call number, seed, gradient list) of the last backward
 
     @staticmethod
@@ -301,7 +305,8 @@ class _Trace:
     def still_valid(self):
         for t, shape, dtype, requires_grad in self.leaf_signature:
             d = t._data
-            if d.shape != shape or (d.dtype is not dtype and d.dtype != dtype) or t.requires_grad != requires_grad:
+            if (d.shape != shape or (d.dtype is not dtype and d.dtype != dtype)
+                    or t.requires_grad != requires_grad):
                 return False
         return True
 
@@ -362,7 +367,8 @@ class _Trace:
                 made_here.append(v)
                 contributions.setdefault(p, []).append((v, v_unit, v_maybe or maybe))
             if maybe:  # g is None at run time when no gradient reached t: skip its VJPs
-                code += [f"{v} = None" for v in made_here] + [f"if {g} is not None:"] + ["    " + l for l in block]
+                code += [f"{v} = None" for v in made_here] + [f"if {g} is not None:"]
+                code += ["    " + line for line in block]
             else:
                 code += block
         results = []
@@ -384,7 +390,8 @@ class _Trace:
         if any(c[2] for c in contributions):
             code.append(f"{total} = {names[0]}")
             for v in names[1:]:
-                code.append(f"{total} = {v} if {total} is None else {total} if {v} is None else {total} + {v}")
+                code.append(f"{total} = {v} if {total} is None else "
+                            f"{total} if {v} is None else {total} + {v}")
             return total, False, True
         target = "" if fresh else f", out={self.buffer(shape, dtype)}"
         code.append(f"{total} = np.add({names[0]}, {names[1]}{target})")
@@ -467,7 +474,8 @@ def _forward_code(trace, k, prim, t, parents, params, names, drawn_rng):
         lambd, m = params["lambd"], params["m"]
         total = "0"
         for name, a in zip(x, arrays):
-            total = f"({total} + np.add.reduce(np.square({name}, out={trace.buffer(a.shape, a.dtype)}), axis=None))"
+            square = f"np.square({name}, out={trace.buffer(a.shape, a.dtype)})"
+            total = f"({total} + np.add.reduce({square}, axis=None))"
         return [f"{v} = np.asarray({1.0 / m * lambd / 2!r} * {total})"]
     # Any other op: its own forward, as eager calls it.
     call_params = ", ".join(f"{name}={trace.param(value)}" for name, value in params.items())
@@ -564,7 +572,8 @@ def _vjp_code(trace, t, i, p, g, unit, v, names, fresh):
 def _unbroadcast_lines(v, shape, target):
     """``tape.unbroadcast`` with its axes worked out now."""
     lead = len(shape) - len(target)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
     lines = [f"{v} = np.add.reduce({v}, axis={axes!r}, keepdims=True)"] if axes else []
     if lead:
         lines.append(f"{v} = {v}.reshape({target!r})")

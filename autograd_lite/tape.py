@@ -225,6 +225,11 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     topological order found without a separate graph search. ``.grad`` is written
     only after the whole walk, so a refused backward leaves no partial gradients.
     """
+    prim = root._prim
+    if (prim is not None and prim.vjp_all is not None and inputs is None and not create_graph
+            and not _State.anomaly and root._parents is not None
+            and all(p._prim is None for p in root._parents)):
+        return _backward_to_leaves(root, seed, retain_graph)
     # Keyed by the tensors themselves (identity hash: Tensor defines no __eq__).
     wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
@@ -306,6 +311,32 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             if t._prim is not None:
                 t._parents = t._params = None
     return None if inputs is None else found
+
+
+def _backward_to_leaves(root, seed, retain_graph):
+    """``backward`` for a node whose inputs are all leaves and whose primitive gives every
+    input's gradient in one call (``Primitive.vjp_all``, as an ``ag.compile`` node does):
+    no graph walk, the same checks, conversions and ``.grad`` writes."""
+    if root._epoch != _State.mutations:
+        _check_usable(root)
+    parents = root._parents
+    grads = root._prim.vjp_all(seed, root._data, *[p._data for p in parents], **root._params)
+    to_write = [(root, seed)] if root._retain else []
+    for p, gi in zip(parents, grads):
+        if gi is None or not p.requires_grad:
+            continue
+        if type(gi) is not np.ndarray:
+            gi = np.asarray(getattr(gi, "_data", gi))
+        shape = p._data.shape
+        if gi.shape != shape:
+            gi = unbroadcast(gi, shape)
+        to_write.append((p, gi))
+    grads = gi = None  # only to_write may still refer to the gradients (see _accumulate_grad)
+    for t, g in to_write:
+        _accumulate_grad(t, g)
+    del to_write
+    if not retain_graph:
+        root._parents = root._params = None
 
 
 def _accumulate_grad(t, g):

@@ -29,7 +29,8 @@ def _cost_expression(lib, params, X, Y, masks, workload, relu, sigmoid):
     A = sigmoid(lib.matmul(params[f"W{L}"], A) + params[f"b{L}"])
     cost = -lib.sum(Y * lib.log(A) + (1 - Y) * lib.log(1 - A)) / m
     if workload.lambd:
-        cost = cost + workload.lambd / (2 * m) * sum(lib.sum(lib.square(params[f"W{l}"])) for l in range(1, L + 1))
+        squares = sum(lib.sum(lib.square(params[f"W{l}"])) for l in range(1, L + 1))
+        cost = cost + workload.lambd / (2 * m) * squares
     return cost
 
 
@@ -70,7 +71,8 @@ def make_mygrad(problem, seed):
     def step():
         X, Y = next(batches)
         params = {k: mg.Tensor(v, copy=False) for k, v in arrays.items()}
-        cost = _cost_expression(mg, params, X, Y, dropout_masks(rng, w, Y.shape[1]), w, nnet.relu, nnet.sigmoid)
+        masks = dropout_masks(rng, w, Y.shape[1])
+        cost = _cost_expression(mg, params, X, Y, masks, w, nnet.relu, nnet.sigmoid)
         cost.backward()
         grads = {"d" + k: t.grad for k, t in params.items()}
         value = cost.item()

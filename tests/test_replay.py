@@ -153,7 +153,8 @@ def test_new_shapes_or_dtypes_record_again_and_old_ones_are_kept():
         out.backward()
         # d/dW mean(tanh(W X)) = (1 - tanh^2(W X)) X^T / (3 m), by hand
         T = np.tanh(W.data @ X)
-        np.testing.assert_allclose(W.grad, (1 - T ** 2) @ X.T / (3 * m), rtol=1e-6 if dtype == np.float32 else 1e-12)
+        tolerance = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(W.grad, (1 - T ** 2) @ X.T / (3 * m), rtol=tolerance)
         assert out.item() == pytest.approx(T.mean(), rel=1e-6)
     assert step.recordings == 3
 
@@ -291,8 +292,8 @@ def test_benchmark_command_runs_and_writes_its_table(tmp_path, capsys):
 
     from bench.__main__ import main
     main(["--workloads", "football", "--impls", "manual", "eager", "replay", "--reps", "2", "--warmup", "1",
-          "--block-seconds", "0.001", "--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md"),
-          "--memory-steps", "50"])
+          "--block-seconds", "0.001", "--json", str(tmp_path / "b.json"),
+          "--markdown", str(tmp_path / "b.md"), "--memory-steps", "50"])
     result = json.loads((tmp_path / "b.json").read_text())
     rows = {r["implementation"]: r for r in result["rows"]}
     assert set(rows) == {"manual", "eager", "replay"} and rows["manual"]["ratio"] == 1.0
