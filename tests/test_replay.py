@@ -314,3 +314,20 @@ def test_conditions_from_comparisons_are_recomputed_on_every_replay():
         assert out.item() == pytest.approx(np.sum(np.where(v > 0, v, 0.1 * v)), abs=1e-12)
         np.testing.assert_allclose(x.grad, np.where(v > 0, 1.0, 0.1), atol=1e-12)
     assert step.recordings == 1
+
+
+def test_retained_graphs_and_retain_grad_on_a_compiled_result():
+    W = ag.Tensor([1.0, -2.0], requires_grad=True)
+    b = ag.Tensor(0.5, requires_grad=True)
+    step = ag.compile(lambda x: ((W * x).sum() + b) ** 2)
+    x = np.array([3.0, 1.0])
+    step(x)
+    out = step(x).retain_grad()
+    out.backward(retain_graph=True)
+    out.backward()  # gradients add up, as for any retained graph
+    s = 1.0 * 3.0 - 2.0 * 1.0 + 0.5  # d/dW (W.x + b)^2 = 2 (W.x + b) x, by hand
+    np.testing.assert_allclose(W.grad, 2 * 2 * s * x, rtol=1e-12)
+    assert b.grad == pytest.approx(2 * 2 * s)
+    assert out.grad == pytest.approx(2.0)
+    with pytest.raises(ag.GraphError, match="freed"):
+        out.backward()
