@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
+from bench.workloads import network_cost as net_cost  # the benchmark's L-layer cost expression
 from models import manual, three_layer, deep
 
 LAYERS = [2, 20, 3, 1]
@@ -21,20 +22,6 @@ def _leaves(arrays):
 def _data(m=211, seed=1, n_x=2):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(float)
-
-
-def net_cost(params, X, Y, lambd, keep_prob, rng):
-    L = len(params) // 2
-    A = X
-    for l in range(1, L):
-        A = ag.relu(params[f"W{l}"] @ A + params[f"b{l}"])
-        if keep_prob < 1:
-            A = ag.dropout(A, keep_prob, rng=rng)
-    A = ag.sigmoid(params[f"W{L}"] @ A + params[f"b{L}"])
-    cost = ag.binary_cross_entropy(A, Y)
-    if lambd:
-        cost = cost + ag.l2_penalty([params[f"W{l}"] for l in range(1, L + 1)], lambd, Y.shape[1])
-    return cost
 
 
 def _step(fn, params, X, Y, lambd, keep_prob, rng):
