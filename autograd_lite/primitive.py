@@ -61,8 +61,11 @@ class Primitive:
         else:
             parents = args
         try:
-            if len(parents) == 2:  # most ops: skip building the argument list
+            n = len(parents)
+            if n == 2:  # most ops: skip building the argument list
                 data = self.forward(parents[0]._data, parents[1]._data, **params)
+            elif n == 1:
+                data = self.forward(parents[0]._data, **params)
             else:
                 data = self.forward(*[p._data for p in parents], **params)
         except ShapeError:
