@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from . import tape
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam"]
@@ -74,12 +75,32 @@ class Optimizer:
 
 
 class GradientDescent(Optimizer):
-    """Plain gradient descent: ``p -= lr * dp``.
+    """Plain gradient descent: ``p -= lr * dp``, on each parameter's own array when it is
+    writable (as hand-written NumPy does: no new array per step), so an array taken from
+    ``.data`` or ``.detach()`` before the step sees the new values (copy it to keep the old
+    ones). The version counter is bumped either way.
 
     Args:
         params: iterable of Tensors or dict name -> Tensor.
         lr: learning rate, > 0.
     """
+
+    def step(self):
+        """Update every parameter that has a gradient (version bumped)."""
+        self.t += 1
+        lr = self.lr
+        for p in self.params:
+            dp = p.grad
+            if dp is None:
+                continue
+            data = p._data
+            if (type(dp) is np.ndarray and data.flags.writeable and dp.shape == data.shape
+                    and dp.dtype == data.dtype):
+                np.subtract(data, lr * dp, out=data)
+                p._version += 1  # what the Tensor.data setter does: stale graphs are caught
+                tape._State.mutations += 1
+            else:
+                p.data = self._updated(data, dp, None)
 
     def _updated(self, p, dp, state):
         return p - self.lr * dp
