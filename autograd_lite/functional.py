@@ -1,6 +1,7 @@
 """The mission's composite ops: inverted dropout, the L2 penalty and binary
 cross-entropy, each one recorded node with its own VJP (so drawings and
 formulas show them as the textbook terms they are)."""
+import math
 import numbers
 
 import numpy as np
@@ -93,10 +94,13 @@ def l2_penalty(weights, lambd, m):
     weights = list(weights)
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
-    if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not np.isfinite(lambd) or lambd < 0:
-        raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
-    if isinstance(m, bool) or not isinstance(m, numbers.Real) or not m > 0:
-        raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}")
+    # The usual float lambd and int m cost one test each; anything else gets the full checks.
+    if type(lambd) is not float or not (math.isfinite(lambd) and lambd >= 0):
+        if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not np.isfinite(lambd) or lambd < 0:
+            raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
+    if type(m) is not int or m <= 0:
+        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not m > 0:
+            raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}")
     return _l2_penalty(*weights, lambd=float(lambd), m=m)
 
 
@@ -113,7 +117,8 @@ def _clamped_log(x):
 def _bce(a, y, *logits):
     m = a.shape[-1] if a.ndim else 1
     # The exercise's expression term by term; the floor makes 0 * log(0) terms 0, as its nansum did.
-    with np.errstate(divide="ignore"):
+    # invalid: predictions outside [0, 1] give NaN here, which binary_cross_entropy then reports
+    with np.errstate(divide="ignore", invalid="ignore"):
         return 1.0 / m * _add_all(-_clamped_log(a) * y - _clamped_log(1 - a) * (1 - y), axis=None)
 
 
@@ -155,16 +160,28 @@ def binary_cross_entropy(a, y):
         bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
         raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
     a_data = a._data
-    if a_data.size and not (_lowest(a_data, axis=None) >= 0 and _highest(a_data, axis=None) <= 1):
-        raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
-                         f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
+    # With 0/1 labels the cost is finite exactly when every prediction lies in [0, 1] (each
+    # term is then floored at -100, and a value outside, or NaN, gives NaN): so the eager
+    # path checks the range only when the cost is not finite. Anomaly mode would report that
+    # NaN first, and ag.compile must not record a failing op: they check up front.
+    check_late = not tape._State.anomaly and tape._State.tracer is None
+    if not check_late:
+        _check_probabilities(a_data)
     if y_data.dtype != a_data.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
         y = Tensor._wrap(y_data.astype(a_data.dtype))
     elif not isinstance(y, Tensor):  # checked above already: wrap it without a second conversion
         y = Tensor._wrap(y_data)
-    if a._prim is sigmoid and a._parents is not None:
-        return _bce(a, y, a._parents[0])
-    return _bce(a, y)
+    out = _bce(a, y, a._parents[0]) if a._prim is sigmoid and a._parents is not None else _bce(a, y)
+    if check_late and not math.isfinite(out._data):
+        _check_probabilities(a_data)
+    return out
+
+
+def _check_probabilities(a_data):
+    """Raise unless every entry of ``a_data`` lies in [0, 1]."""
+    if a_data.size and not (_lowest(a_data, axis=None) >= 0 and _highest(a_data, axis=None) <= 1):
+        raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
+                         f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
 
 
 __all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "manual_seed", "Tensor"]
