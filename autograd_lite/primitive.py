@@ -128,5 +128,9 @@ def _clash(shapes):
 def _as_parents(args):
     """Tensors as they are; constants wrapped, Python scalars taking the
     dtype of the first Tensor so float32 stays float32."""
-    like = next((a._data.dtype for a in args if type(a) is Tensor), None)
-    return tuple(a if isinstance(a, Tensor) else as_tensor(a, like) for a in args)
+    like = None
+    for a in args:  # plain loops: generator expressions cost a frame each, per op
+        if type(a) is Tensor:
+            like = a._data.dtype
+            break
+    return tuple([a if isinstance(a, Tensor) else as_tensor(a, like) for a in args])

@@ -53,13 +53,13 @@ class Tensor:
     @classmethod
     def _wrap(cls, array):
         """An op's output: no copy, no checks (the hot path)."""
-        t = object.__new__(cls)
+        t = _new(cls)
         t._data = array
         t.grad = t.name = t._prim = t._parents = t._params = t._versions = t._site = None
         t.requires_grad = t._retain = False
         t._version = t._epoch = 0
-        t._seq = tape.next_seq()
-        t._scope = tape._State.scope
+        t._seq = _next_seq()
+        t._scope = _State.scope
         return t
 
     # --- the array ---------------------------------------------------------
@@ -135,7 +135,7 @@ class Tensor:
             if self._data.size != 1:
                 raise GraphError(f"backward(): output of shape {self.shape} is not a scalar; pass "
                                  f"grad= of shape {self.shape} (only a single-element output gets the seed 1.0)")
-            seed = np.ones_like(self._data)
+            seed = np.ones(self._data.shape, self._data.dtype)  # ones_like's Python wrapper costs more than the op
         else:
             seed = _to_float_array(grad, "backward(grad=...)", copy=False)
             if seed.shape != self.shape:
@@ -211,6 +211,9 @@ class Tensor:
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return _ops.transpose(self, axes=tuple(axes))
+
+
+_new, _next_seq, _State = object.__new__, tape.next_seq, tape._State  # bound once: _wrap runs per op
 
 
 def _raw(value):
