@@ -142,7 +142,8 @@ def record(prim, data, parents, params, tensor_cls):
                 out._prim = prim
                 out._parents = parents
                 out._params = params
-                out._versions = tuple(map(_version_of, parents))
+                out._versions = ((parents[0]._version, parents[1]._version) if len(parents) == 2
+                                 else tuple(map(_version_of, parents)))
                 out._epoch = _State.mutations
                 break
     if _State.tracer is not None:
