@@ -94,9 +94,9 @@ class GradientDescent(Optimizer):
             if dp is None:
                 continue
             data = p._data
-            if (type(dp) is np.ndarray and data.flags.writeable and dp.shape == data.shape
-                    and dp.dtype == data.dtype):
-                np.subtract(data, lr * dp, out=data)
+            if (type(dp) is np.ndarray and dp.shape == data.shape and dp.dtype == data.dtype
+                    and data.flags.writeable):
+                data -= lr * dp  # in place (the operator is cheaper to call than np.subtract(out=))
                 p._version += 1  # what the Tensor.data setter does: stale graphs are caught
                 tape._State.mutations += 1
             else:

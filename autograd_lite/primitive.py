@@ -62,10 +62,10 @@ class Primitive:
             parents = args
         try:
             n = len(parents)
-            if n == 2:  # most ops: skip building the argument list
-                data = self.forward(parents[0]._data, parents[1]._data, **params)
+            if n == 2 and not params:  # most ops: no argument list, no keyword unpacking
+                data = self.forward(parents[0]._data, parents[1]._data)
             elif n == 1:
-                data = self.forward(parents[0]._data, **params)
+                data = self.forward(parents[0]._data, **params) if params else self.forward(parents[0]._data)
             else:
                 data = self.forward(*[p._data for p in parents], **params)
         except ShapeError:
