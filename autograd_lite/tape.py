@@ -231,19 +231,19 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             and not _State.anomaly and root._parents is not None
             and all(p._prim is None for p in root._parents)):
         return _backward_to_leaves(root, seed, retain_graph)
-    if inputs is None and not create_graph and not _State.anomaly:
-        return _backward_into_grad(root, seed, retain_graph)
     # Keyed by the tensors themselves (identity hash: Tensor defines no __eq__).
     wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
     grads = {root: seed}
-    heap = [(-root._seq, id(root), root)]  # op outputs only: leaves need no order, they wait in `leaves`
+    # Op outputs only: leaves need no order, they wait in `leaves`. Sequence numbers are
+    # unique, so heap entries never compare their tensors.
+    heap = [(-root._seq, root)]
     visited, leaves, to_write = [], [], []
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
     with _GradMode(create_graph):
         while heap:
-            t = pop(heap)[2]
+            t = pop(heap)[1]
             visited.append(t)
             g = grads.pop(t)
             prim = t._prim
@@ -256,7 +256,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         if p._prim is None:
                             leaves.append(p)
                         else:
-                            push(heap, (-p._seq, id(p), p))
+                            push(heap, (-p._seq, p))
                 continue
             if wanted is not None:
                 if t in wanted:
@@ -269,7 +269,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             if create_graph:
                 out, args = t, parents
             else:
-                out, args = t._data, [p._data for p in parents]
+                n = len(parents)  # one or two inputs (most ops): no list comprehension
+                out = t._data
+                args = ((parents[0]._data, parents[1]._data) if n == 2 else (parents[0]._data,) if n == 1
+                        else [p._data for p in parents])
             for i, p in enumerate(parents):
                 if not p.requires_grad:
                     continue
@@ -295,7 +298,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     if p._prim is None:
                         leaves.append(p)
                     else:
-                        push(heap, (-p._seq, id(p), p))
+                        push(heap, (-p._seq, p))
         for t in leaves:
             g = grads.pop(t)
             if g is None:
@@ -314,81 +317,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             if t._prim is not None:
                 t._parents = t._params = None
     return None if inputs is None else found
-
-
-def _backward_into_grad(root, seed, retain_graph):
-    """``backward`` for the common case (first order, into ``.grad``, anomaly mode off):
-    the same walk, order, checks and writes, with the other cases' branches left out."""
-    grads = {root: seed}
-    # Sequence numbers are unique, so heap entries never compare their tensors.
-    heap = [(-root._seq, root)]
-    visited, leaves, to_write = [], [], []
-    mutations = _State.mutations
-    pop, push, ndarray = heapq.heappop, heapq.heappush, np.ndarray
-    with _GradMode(False):
-        while heap:
-            t = pop(heap)[1]
-            visited.append(t)
-            g = grads.pop(t)
-            prim = t._prim
-            if prim is None:  # only the root can be a leaf here: other leaves wait in `leaves`
-                if g is not None:
-                    to_write.append((t, g))
-                continue
-            if t._parents is None or t._epoch != mutations:
-                _check_usable(t)
-            parents = t._parents
-            if g is None:  # reached, but no gradient flows here: walk on so every node is checked and freed
-                for p in parents:
-                    if p.requires_grad and p not in grads:
-                        grads[p] = None
-                        if p._prim is None:
-                            leaves.append(p)
-                        else:
-                            push(heap, (-p._seq, p))
-                continue
-            if t._retain:
-                to_write.append((t, g))
-            params, vjps, out = t._params, prim.vjps, t._data
-            n = len(parents)  # one or two inputs (most ops): no list comprehension
-            args = ((parents[0]._data, parents[1]._data) if n == 2 else (parents[0]._data,) if n == 1
-                    else [p._data for p in parents])
-            for i, p in enumerate(parents):
-                if not p.requires_grad:
-                    continue
-                vjp = vjps[i]
-                if vjp is None:
-                    raise GraphError(f"{describe(t)} is not differentiable with respect to "
-                                     f"input {i} (shape {p.shape}), which requires grad")
-                gi = vjp(g, out, *args, **params) if params else vjp(g, out, *args)
-                if gi is not None:  # None: this edge carries no gradient (it flows through another input)
-                    if type(gi) is not ndarray:
-                        gi = np.asarray(getattr(gi, "_data", gi))
-                    shape = p._data.shape
-                    if gi.shape != shape:
-                        gi = unbroadcast(gi, shape)
-                if p in grads:
-                    if gi is not None:
-                        old = grads[p]
-                        grads[p] = gi if old is None else old + gi
-                else:
-                    grads[p] = gi
-                    if p._prim is None:
-                        leaves.append(p)
-                    else:
-                        push(heap, (-p._seq, p))
-    for t in leaves:
-        g = grads.pop(t)
-        if g is not None:
-            to_write.append((t, g))
-    g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
-    for t, g in to_write:
-        _accumulate_grad(t, g)
-    del to_write
-    if not retain_graph:
-        for t in visited:
-            if t._prim is not None:
-                t._parents = t._params = None
 
 
 def _backward_to_leaves(root, seed, retain_graph):
