@@ -178,17 +178,22 @@ _REDUCTIONS = {}  # (gradient shape, input shape) -> (axes to sum, number of lea
 _add_all = np.add.reduce  # ndarray.sum without its Python wrapper
 
 
-def topological_order(root):
-    """Tensors that lead to ``root`` and require grad, each after all its inputs.
+def _inputs_requiring_grad(t):
+    return [p for p in t._parents or () if p.requires_grad]
+
+
+def topological_order(root, inputs=_inputs_requiring_grad):
+    """Tensors that lead to ``root``, each after all its inputs. ``inputs(t)`` says
+    which inputs of ``t`` to follow (default: those that require grad).
     Iterative depth-first search, so graph depth is not bounded by recursion."""
     order, visited = [], {id(root)}
-    stack = [(root, iter(root._parents or ()))]
+    stack = [(root, iter(inputs(root)))]
     while stack:
         node, pending = stack[-1]
         for p in pending:
-            if p.requires_grad and id(p) not in visited:
+            if id(p) not in visited:
                 visited.add(id(p))
-                stack.append((p, iter(p._parents or ())))
+                stack.append((p, iter(inputs(p))))
                 break
         else:
             stack.pop()

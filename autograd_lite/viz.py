@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from . import tape
 from .errors import GraphError
 from .tensor import Tensor
 
@@ -57,27 +58,15 @@ def walk_graph(root, caller, expand=None):
 
     def inputs(t):
         if t._prim is None or (expand is not None and not expand(t)):
-            return iter(())
+            return ()
         if t._parents is None:
             raise GraphError(
                 f"{caller}: the graph behind this tensor was freed by backward() (at op "
                 f"'{t._prim.name}', output shape {t.shape}); draw it before backward(), or call "
                 "backward(retain_graph=True) to keep it")
-        return iter(t._parents)
+        return t._parents
 
-    order, seen = [], {id(root)}
-    stack = [(root, inputs(root))]
-    while stack:
-        node, pending = stack[-1]
-        for p in pending:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, inputs(p)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+    return tape.topological_order(root, inputs)
 
 
 def role(t):
