@@ -202,7 +202,6 @@ class _Trace:
 
     def __init__(self, name, tracer, inputs, out):
         self.name = name
-        self.calls = 0
         names = {}  # Tensor -> variable name in the generated code
         self.constants = {"np": np, "ndarray": np.ndarray, "unbroadcast": tape.unbroadcast,
                           "GraphError": GraphError, "functional": functional}

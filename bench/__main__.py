@@ -85,7 +85,8 @@ def run(workload_names, impl_names, reps, warmup, block_seconds, seed):
     """Benchmark rows: one dict per (workload, implementation)."""
     rows = []
     for wname in workload_names:
-        problem = workloads.make_problem(workloads.WORKLOADS[wname], seed)
+        workload = workloads.WORKLOADS[wname]
+        problem = workloads.make_problem(workload, seed)
         steps, skipped = build_steps(problem, impl_names, seed)
         samples = time_steps(steps, reps, warmup, block_seconds)
         medians = {name: statistics.median(s) for name, s in samples.items()}
@@ -101,7 +102,7 @@ def run(workload_names, impl_names, reps, warmup, block_seconds, seed):
                            peak_mb=None if peak is None else peak / 2 ** 20,
                            rounds=len(samples[name]))
             rows.append(row)
-        print(f"  {wname}: done", file=sys.stderr)
+        print(f"  {wname} ({workload.description}): done", file=sys.stderr)
     return rows
 
 
