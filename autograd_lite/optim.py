@@ -13,7 +13,6 @@ import numbers
 
 import numpy as np
 
-from . import tape
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam"]
@@ -97,8 +96,7 @@ class GradientDescent(Optimizer):
             if (type(dp) is np.ndarray and dp.shape == data.shape and dp.dtype == data.dtype
                     and data.flags.writeable):
                 data -= lr * dp  # in place (the operator is cheaper to call than np.subtract(out=))
-                p._version += 1  # what the Tensor.data setter does: stale graphs are caught
-                tape._State.mutations += 1
+                p._mark_modified()  # as the Tensor.data setter does: stale graphs are caught
             else:
                 p.data = self._updated(data, dp, None)
 

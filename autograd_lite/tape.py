@@ -6,7 +6,8 @@ graph node inline (no separate node objects, to keep the per-op cost low):
     t._prim     the Primitive that made it (None for leaves)
     t._parents  its input Tensors, or None once backward() freed the graph
     t._params   keyword parameters of the op (axis, mask, keep_prob, ...)
-    t._versions the inputs' version counters when the op ran
+    t._epoch    the count of in-place updates (``_State.mutations``) when the op ran
+    t._seq      its place in creation order
     t._scope    the ``scope()`` names active when it was made
     t._site     the user's source line, recorded only in anomaly mode
 
@@ -16,7 +17,6 @@ no op handles broadcasting on its own.
 """
 import heapq
 import itertools
-import operator
 import sys
 from contextlib import contextmanager
 
@@ -30,13 +30,11 @@ class _State:
     grad_enabled = True
     anomaly = False
     scope = ()
-    # Count of in-place updates (Tensor.data assignments) so far. A node recorded
-    # when it had its current value saw no update since: backward skips its version check.
+    # Count of in-place updates (Tensor.data assignments) so far. A node recorded when it had
+    # its current value saw no update since: backward skips its in-place checks.
     mutations = 0
     tracer = None  # a list while ag.compile records a function: every op is appended to it
 
-
-_version_of = operator.attrgetter("_version")
 
 # Creation order of tensors: an op's output is always newer than its inputs, so
 # walking nodes newest-first visits each one after every node that consumes it.
@@ -142,8 +140,6 @@ def record(prim, data, parents, params, tensor_cls):
                 out._prim = prim
                 out._parents = parents
                 out._params = params
-                out._versions = ((parents[0]._version, parents[1]._version) if len(parents) == 2
-                                 else tuple(map(_version_of, parents)))
                 out._epoch = _State.mutations
                 break
     if _State.tracer is not None:
@@ -207,16 +203,16 @@ def _check_usable(t):
         raise GraphError(
             f"backward through a freed graph: {describe(t)} was freed by an earlier "
             "backward(); pass retain_graph=True to the first call to go through it again")
-    if t._version:
+    if t._modified_at > t._epoch:
         raise InplaceModificationError(
             f"{describe(t)}: its output was modified in place after it was recorded; "
             "its backward needs the original value")
-    for i, (p, seen) in enumerate(zip(t._parents, t._versions)):
-        if p._version != seen:
+    for i, p in enumerate(t._parents):
+        if p._modified_at > t._epoch:
             raise InplaceModificationError(
                 f"{describe(t)}: input {i} (shape {p.shape}{', ' + repr(p.name) if p.name else ''}) "
-                f"was modified in place (version {seen} -> {p._version}) after the op was "
-                "recorded; run backward() before updating it, or recompute the forward pass")
+                f"was modified in place after the op was recorded (it is now at version {p._version}); "
+                "run backward() before updating it, or recompute the forward pass")
 
 
 def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
@@ -246,7 +242,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     visited, leaves, to_write = [], [], []
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
-    with _GradMode(create_graph):
+    recording, _State.grad_enabled = _State.grad_enabled, create_graph
+    try:
         while heap:
             t = pop(heap)[1]
             visited.append(t)
@@ -313,6 +310,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     found[wanted[t]] = g
             else:
                 to_write.append((t, g))
+    finally:
+        _State.grad_enabled = recording
     g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
     for t, g in to_write:
         _accumulate_grad(t, g)

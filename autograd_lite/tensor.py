@@ -35,29 +35,36 @@ class Tensor:
         name: label used in drawings, formulas and error messages (e.g. "W1").
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "_prim", "_parents", "_params",
-                 "_versions", "_version", "_epoch", "_seq", "_retain", "_scope", "_site", "__weakref__")
+    # Fields every op output sets live in slots; the rarely set ones default on the class,
+    # and only a tensor that sets one (a leaf's .grad, a name) gets an instance dict.
+    __slots__ = ("_data", "requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
+                 "__dict__", "__weakref__")
     __array_priority__ = 1000
+    grad = None
+    name = None
+    _version = 0        # in-place updates so far (``t.data = ...``, optimizer steps)
+    _modified_at = 0    # value of tape._State.mutations at the last in-place update
+    _retain = False     # retain_grad() was called
+    _site = None        # the user's source line, recorded only in anomaly mode
 
     def __init__(self, data, requires_grad=False, name=None):
         self._data = _to_float_array(data)
-        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
-        self._prim = self._parents = self._params = self._versions = self._site = None
-        self._version = self._epoch = 0
+        if name is not None:
+            self.name = name
+        self._prim = self._parents = self._params = None
+        self._epoch = 0
         self._seq = tape.next_seq()
-        self._retain = False
         self._scope = tape._State.scope
 
     @classmethod
     def _wrap(cls, array):
-        """An op's output: no copy, no checks (the hot path)."""
+        """A tensor outside the graph around ``array``: no copy, no checks (the hot path)."""
         t = _new(cls)
         t._data = array
-        t.grad = t.name = t._prim = t._parents = t._params = t._versions = t._site = None
-        t.requires_grad = t._retain = False
-        t._version = t._epoch = 0
+        t.requires_grad = False
+        t._prim = t._parents = t._params = None
+        t._epoch = 0
         t._seq = _next_seq()
         t._scope = _State.scope
         return t
@@ -73,8 +80,13 @@ class Tensor:
         # Any assignment (including `t.data -= lr * g`, which ends in this setter)
         # bumps the version so a stale graph is caught at backward().
         self._data = value if isinstance(value, np.ndarray) else _to_float_array(value, copy=False)
+        self._mark_modified()
+
+    def _mark_modified(self):
+        """Note an in-place update: a graph recorded before it is refused at backward()."""
         self._version += 1
-        tape._State.mutations += 1
+        _State.mutations += 1
+        self._modified_at = _State.mutations
 
     shape = property(lambda self: self._data.shape, doc="Shape tuple of the data.")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
@@ -235,6 +247,8 @@ def as_tensor(value, like_dtype=None):
     when given, so ``2 * float32_tensor`` stays float32."""
     if isinstance(value, Tensor):
         return value
+    if type(value) is np.ndarray and value.dtype.kind == "f":  # the common case, e.g. the data X
+        return Tensor._wrap(value)
     if like_dtype is not None and isinstance(value, (int, float, bool)) and not isinstance(value, np.generic):
         return Tensor._wrap(np.asarray(value, dtype=like_dtype))
     return Tensor._wrap(_to_float_array(value, copy=False))
