@@ -108,18 +108,15 @@ def l2_penalty(weights, lambd, m):
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
 
 
-def _clamped_log(x):
-    # Callers silence the divide-by-zero warning of log(0) (one errstate per op, not per log).
-    return np.maximum(np.log(x), _LOG_FLOOR)
-
-
 @primitive(name="binary_cross_entropy")
 def _bce(a, y, *logits):
     m = a.shape[-1] if a.ndim else 1
-    # The exercise's expression term by term; the floor makes 0 * log(0) terms 0, as its nansum did.
-    # invalid: predictions outside [0, 1] give NaN here, which binary_cross_entropy then reports
+    # -log of the probability given to each true label: for 0/1 labels these are exactly the
+    # exercise's terms -y log a - (1 - y) log(1 - a) (the other product is a zero), with the
+    # floor standing in for its nansum of 0 * log(0); summed in the same order, so costs match.
+    # divide: log(0) is floored; invalid: a NaN prediction, which binary_cross_entropy then reports
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 / m * _add_all(-_clamped_log(a) * y - _clamped_log(1 - a) * (1 - y), axis=None)
+        return 1.0 / m * _add_all(-np.maximum(np.log(np.where(y, a, 1 - a)), _LOG_FLOOR), axis=None)
 
 
 def _bce_vjp_a(g, out, a, y, *logits):
@@ -132,7 +129,7 @@ def _bce_vjp_a(g, out, a, y, *logits):
 
 def _bce_vjp_logits(g, out, a, y, z):
     m = a.shape[-1] if a.ndim else 1
-    return g * (a - y) / m
+    return (a - y) * (g / m)  # g / m first: a scalar, so one array operation less
 
 
 _bce.defvjp(_bce_vjp_a, None, _bce_vjp_logits)
@@ -160,19 +157,18 @@ def binary_cross_entropy(a, y):
         bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
         raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
     a_data = a._data
-    # With 0/1 labels the cost is finite exactly when every prediction lies in [0, 1] (each
-    # term is then floored at -100, and a value outside, or NaN, gives NaN): so the eager
-    # path checks the range only when the cost is not finite. Anomaly mode would report that
-    # NaN first, and ag.compile must not record a failing op: they check up front.
-    check_late = not tape._State.anomaly and tape._State.tracer is None
-    if not check_late:
+    from_sigmoid = a._prim is sigmoid and a._parents is not None
+    # A sigmoid's output lies in [0, 1] unless it is NaN, and a NaN makes the cost NaN: such
+    # predictions are checked only when the cost is not finite. Any other input is checked
+    # up front (a prediction above 1 could otherwise give a finite, wrong cost).
+    if not from_sigmoid or tape._State.tracer is not None:
         _check_probabilities(a_data)
     if y_data.dtype != a_data.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
         y = Tensor._wrap(y_data.astype(a_data.dtype))
     elif not isinstance(y, Tensor):  # checked above already: wrap it without a second conversion
         y = Tensor._wrap(y_data)
-    out = _bce(a, y, a._parents[0]) if a._prim is sigmoid and a._parents is not None else _bce(a, y)
-    if check_late and not math.isfinite(out._data):
+    out = _bce(a, y, a._parents[0]) if from_sigmoid else _bce(a, y)
+    if not math.isfinite(out._data):
         _check_probabilities(a_data)
     return out
 

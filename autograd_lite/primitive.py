@@ -129,8 +129,11 @@ def _as_parents(args):
     """Tensors as they are; constants wrapped, Python scalars taking the
     dtype of the first Tensor so float32 stays float32."""
     like = None
-    for a in args:  # plain loops: generator expressions cost a frame each, per op
+    for a in args:  # plain loops: generator expressions and comprehensions cost a frame each, per op
         if type(a) is Tensor:
             like = a._data.dtype
             break
-    return tuple([a if isinstance(a, Tensor) else as_tensor(a, like) for a in args])
+    parents = []
+    for a in args:
+        parents.append(a if isinstance(a, Tensor) else as_tensor(a, like))
+    return tuple(parents)

@@ -236,23 +236,24 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     wanted = None if inputs is None else {x: i for i, x in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
     grads = {root: seed}
-    # Op outputs only: leaves need no order, they wait in `leaves`. Sequence numbers are
-    # unique, so heap entries never compare their tensors.
-    heap = [(-root._seq, root)]
-    visited, leaves, to_write = [], [], []
+    # Op outputs wait in the heap, newest first; leaves need no order and wait in `leaves`.
+    # Sequence numbers are unique, so heap entries never compare their tensors.
+    heap, leaves = ([], [root]) if prim is None else ([(-root._seq, root)], [])
+    visited, to_write = [], []
+    collect = wanted is not None  # every node is looked up in `wanted`, not only retain_grad() ones
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
     recording, _State.grad_enabled = _State.grad_enabled, create_graph
     try:
         while heap:
             t = pop(heap)[1]
-            visited.append(t)
             g = grads.pop(t)
-            prim = t._prim
-            if prim is not None and (t._parents is None or t._epoch != mutations):
+            if t._epoch != mutations or t._parents is None:
                 _check_usable(t)
+            visited.append(t)
+            parents = t._parents
             if g is None:  # reached, but no gradient flows here: walk on so every node is checked and freed
-                for p in t._parents or ():
+                for p in parents:
                     if p.requires_grad and p not in grads:
                         grads[p] = None
                         if p._prim is None:
@@ -260,14 +261,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         else:
                             push(heap, (-p._seq, p))
                 continue
-            if wanted is not None:
-                if t in wanted:
-                    found[wanted[t]] = g
-            elif prim is None or t._retain:
-                to_write.append((t, g))
-            if prim is None:
-                continue
-            parents, params, vjps = t._parents, t._params, prim.vjps
+            if collect or t._retain:
+                _collect(t, g, wanted, found, to_write)
+            params, vjps = t._params, t._prim.vjps
             if create_graph:
                 out, args = t, parents
             else:
@@ -284,32 +280,25 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                                      f"input {i} (shape {p.shape}), which requires grad")
                 gi = vjp(g, out, *args, **params) if params else vjp(g, out, *args)
                 if gi is not None:  # None: this edge carries no gradient (it flows through another input)
-                    if not create_graph and type(gi) is not np.ndarray:
+                    if type(gi) is not np.ndarray and not create_graph:
                         gi = np.asarray(getattr(gi, "_data", gi))
-                    shape = p._data.shape
-                    if gi.shape != shape:
-                        gi = unbroadcast(gi, shape)
+                    if gi.shape != p._data.shape:
+                        gi = unbroadcast(gi, p._data.shape)
                     if anomaly:
                         _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t)
-                if p in grads:
-                    if gi is not None:
-                        old = grads[p]
-                        grads[p] = gi if old is None else old + gi
-                else:
+                old = grads.get(p, _UNREACHED)
+                if old is _UNREACHED:
                     grads[p] = gi
                     if p._prim is None:
                         leaves.append(p)
                     else:
                         push(heap, (-p._seq, p))
+                elif gi is not None:
+                    grads[p] = gi if old is None else old + gi
         for t in leaves:
             g = grads.pop(t)
-            if g is None:
-                continue
-            if wanted is not None:
-                if t in wanted:
-                    found[wanted[t]] = g
-            else:
-                to_write.append((t, g))
+            if g is not None:
+                _collect(t, g, wanted, found, to_write)
     finally:
         _State.grad_enabled = recording
     g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
@@ -318,9 +307,20 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     del to_write
     if not retain_graph and not create_graph:
         for t in visited:
-            if t._prim is not None:
-                t._parents = t._params = None
+            t._parents = t._params = None
     return None if inputs is None else found
+
+
+_UNREACHED = object()  # grads.get default: None already means "reached, no gradient"
+
+
+def _collect(t, g, wanted, found, to_write):
+    """Keep the gradient ``g`` of ``t``: in ``found`` when only ``wanted`` inputs are asked
+    for, else for writing into ``t.grad`` once the walk is done."""
+    if wanted is None:
+        to_write.append((t, g))
+    elif t in wanted:
+        found[wanted[t]] = g
 
 
 def _backward_to_leaves(root, seed, retain_graph):

@@ -147,7 +147,7 @@ class Tensor:
             if self._data.size != 1:
                 raise GraphError(f"backward(): output of shape {self.shape} is not a scalar; pass "
                                  f"grad= of shape {self.shape} (only a single-element output gets the seed 1.0)")
-            seed = np.ones(self._data.shape, self._data.dtype)  # ones_like's Python wrapper costs more than the op
+            seed = _unit_seed(self._data.shape, self._data.dtype)
         else:
             seed = _to_float_array(grad, "backward(grad=...)", copy=False)
             if seed.shape != self.shape:
@@ -226,6 +226,19 @@ class Tensor:
 
 
 _new, _next_seq, _State = object.__new__, tape.next_seq, tape._State  # bound once: _wrap runs per op
+
+
+def _unit_seed(shape, dtype):
+    """The seed 1.0 of a single-element output: one shared read-only array per shape and
+    dtype (read-only, so no VJP can change it, and ``.grad`` always gets a copy of it)."""
+    seed = _UNIT_SEEDS.get((shape, dtype))
+    if seed is None:
+        seed = _UNIT_SEEDS[shape, dtype] = np.ones(shape, dtype)
+        seed.flags.writeable = False
+    return seed
+
+
+_UNIT_SEEDS = {}
 
 
 def _raw(value):
