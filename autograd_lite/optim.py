@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, mark_modified
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam"]
 
@@ -88,6 +88,7 @@ class GradientDescent(Optimizer):
         """Update every parameter that has a gradient (version bumped)."""
         self.t += 1
         lr = self.lr
+        updated_in_place = []
         for p in self.params:
             dp = p.grad
             if dp is None:
@@ -96,9 +97,10 @@ class GradientDescent(Optimizer):
             if (type(dp) is np.ndarray and dp.shape == data.shape and dp.dtype == data.dtype
                     and data.flags.writeable):
                 data -= lr * dp  # in place (the operator is cheaper to call than np.subtract(out=))
-                p._mark_modified()  # as the Tensor.data setter does: stale graphs are caught
+                updated_in_place.append(p)
             else:
                 p.data = self._updated(data, dp, None)
+        mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
     def _updated(self, p, dp, state):
         return p - self.lr * dp

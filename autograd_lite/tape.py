@@ -132,22 +132,31 @@ def _raise_if_not_finite(array, stage, t, prim=None, parents=None):
 def record(prim, data, parents, params, tensor_cls):
     """Wrap an op's output ``data`` in a Tensor, linking it to ``parents`` when
     recording is on and any parent requires grad."""
-    out = tensor_cls._wrap(data)
-    if _State.grad_enabled:
-        for p in parents:
-            if p.requires_grad:
-                out.requires_grad = True
-                out._prim = prim
-                out._parents = parents
-                out._params = params
-                out._epoch = _State.mutations
-                break
+    out = _new(tensor_cls)  # what Tensor._wrap does, written out: this runs for every op
+    out._data = data
+    out._seq = next_seq()
+    out._scope = _State.scope
+    for p in parents:
+        if p.requires_grad and _State.grad_enabled:
+            out.requires_grad = True
+            out._prim = prim
+            out._parents = parents
+            out._params = params
+            out._epoch = _State.mutations
+            break
+    else:
+        out.requires_grad = False
+        out._prim = out._parents = out._params = None
+        out._epoch = 0
     if _State.tracer is not None:
         _State.tracer.append((prim, out, parents, params))
     if _State.anomaly:
         out._site = user_site()
         _raise_if_not_finite(data, "forward", out, prim, parents)
     return out
+
+
+_new = object.__new__
 
 
 def unbroadcast(grad, shape):

@@ -80,13 +80,7 @@ class Tensor:
         # Any assignment (including `t.data -= lr * g`, which ends in this setter)
         # bumps the version so a stale graph is caught at backward().
         self._data = value if isinstance(value, np.ndarray) else _to_float_array(value, copy=False)
-        self._mark_modified()
-
-    def _mark_modified(self):
-        """Note an in-place update: a graph recorded before it is refused at backward()."""
-        self._version += 1
-        _State.mutations += 1
-        self._modified_at = _State.mutations
+        mark_modified((self,))
 
     shape = property(lambda self: self._data.shape, doc="Shape tuple of the data.")
     ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
@@ -226,6 +220,15 @@ class Tensor:
 
 
 _new, _next_seq, _State = object.__new__, tape.next_seq, tape._State  # bound once: _wrap runs per op
+
+
+def mark_modified(tensors):
+    """Note an in-place update of each of ``tensors`` (one stamp for all): a graph
+    recorded before it is refused at backward()."""
+    _State.mutations += 1
+    for t in tensors:
+        t._version += 1
+        t._modified_at = _State.mutations
 
 
 def _unit_seed(shape, dtype):
