@@ -54,7 +54,8 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         return a
     drawn = mask is None
     if drawn:
-        mask = (rng or _default_rng).random(a._data.shape) < keep_prob
+        # as a's dtype: multiplying by a float 0/1 mask is exact, and faster than by a boolean one
+        mask = ((rng or _default_rng).random(a._data.shape) < keep_prob).astype(a._data.dtype)
     else:
         mask = np.asarray(_raw(mask))
         if mask.shape != a.shape:
@@ -63,8 +64,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
             bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
             raise ValueError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
-        if mask.dtype != bool:  # 0/1 are exact in any float: a float32 model must stay float32
-            mask = mask.astype(a.dtype, copy=False)
+        mask = mask.astype(a._data.dtype, copy=False)  # as a drawn mask (a float32 model stays float32)
     out = _dropout(a, mask=mask, keep_prob=float(keep_prob))
     if drawn and tape._State.tracer is not None:  # ag.compile draws this mask afresh on every replay
         tape._State.tracer.random_masks[out] = rng
@@ -116,7 +116,7 @@ def _bce(a, y, *logits):
     # floor standing in for its nansum of 0 * log(0); summed in the same order, so costs match.
     # divide: log(0) is floored; invalid: a NaN prediction, which binary_cross_entropy then reports
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 / m * _add_all(-np.maximum(np.log(np.where(y, a, 1 - a)), _LOG_FLOOR), axis=None)
+        return 1.0 / m * _add_all(-np.maximum(np.log(np.where(y, a, 1.0 - a)), _LOG_FLOOR), axis=None)
 
 
 def _bce_vjp_a(g, out, a, y, *logits):

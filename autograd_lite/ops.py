@@ -88,17 +88,17 @@ log = Primitive(np.log, "log").defvjp(
 @_op("relu")
 def relu(x):
     """max(0, x) elementwise; its derivative is taken as (x > 0)."""
-    return np.maximum(0, x)
+    return np.maximum(x, 0.0)  # a float 0: NumPy converts an int scalar on every call
 
 
-relu.defvjp(lambda g, out, x: g * (x > 0))
+relu.defvjp(lambda g, out, x: g * (x > 0.0))
 
 
 @_op("sigmoid")
 def sigmoid(x):
     """1 / (1 + exp(-x)) elementwise (exactly the exercise's formula)."""
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0, giving the right 0
-        return 1 / (1 + np.exp(-x))
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 sigmoid.defvjp(lambda g, out, x: g * out * (1 - out))

@@ -233,8 +233,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     create_graph: gradients are Tensors recorded on the tape (higher order).
 
     Nodes are visited newest first (a heap on creation order), which is a reverse
-    topological order found without a separate graph search. ``.grad`` is written
-    only after the whole walk, so a refused backward leaves no partial gradients.
+    topological order found without a separate graph search; unless retained, each
+    node's graph is dropped as soon as it is walked (as PyTorch frees saved tensors).
+    ``.grad`` is written only after the whole walk, so a refused backward leaves no
+    partial gradients.
     """
     prim = root._prim
     if (prim is not None and prim.vjp_all is not None and inputs is None and not create_graph
@@ -248,7 +250,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     # Op outputs wait in the heap, newest first; leaves need no order and wait in `leaves`.
     # Sequence numbers are unique, so heap entries never compare their tensors.
     heap, leaves = ([], [root]) if prim is None else ([(-root._seq, root)], [])
-    visited, to_write = [], []
+    to_write = []
+    free = not retain_graph and not create_graph  # each node's graph is dropped once it is walked
     collect = wanted is not None  # every node is looked up in `wanted`, not only retain_grad() ones
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
@@ -259,8 +262,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             g = grads.pop(t)
             if t._epoch != mutations or t._parents is None:
                 _check_usable(t)
-            visited.append(t)
-            parents = t._parents
+            parents, params = t._parents, t._params
+            if free:
+                t._parents = t._params = None
             if g is None:  # reached, but no gradient flows here: walk on so every node is checked and freed
                 for p in parents:
                     if p.requires_grad and p not in grads:
@@ -272,7 +276,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 continue
             if collect or t._retain:
                 _collect(t, g, wanted, found, to_write)
-            params, vjps = t._params, t._prim.vjps
+            vjps = t._prim.vjps
             if create_graph:
                 out, args = t, parents
             else:
@@ -285,7 +289,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     continue
                 vjp = vjps[i]
                 if vjp is None:
-                    raise GraphError(f"{describe(t)} is not differentiable with respect to "
+                    raise GraphError(f"{describe(t, None, parents)} is not differentiable with respect to "
                                      f"input {i} (shape {p.shape}), which requires grad")
                 gi = vjp(g, out, *args, **params) if params else vjp(g, out, *args)
                 if gi is not None:  # None: this edge carries no gradient (it flows through another input)
@@ -294,7 +298,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     if gi.shape != p._data.shape:
                         gi = unbroadcast(gi, p._data.shape)
                     if anomaly:
-                        _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t)
+                        _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, None, parents)
                 old = grads.get(p, _UNREACHED)
                 if old is _UNREACHED:
                     grads[p] = gi
@@ -314,9 +318,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     for t, g in to_write:
         _accumulate_grad(t, g)
     del to_write
-    if not retain_graph and not create_graph:
-        for t in visited:
-            t._parents = t._params = None
     return None if inputs is None else found
 
 
