@@ -21,7 +21,7 @@ import numpy as np
 
 from . import tape
 from .errors import ShapeError
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, _new, _next_seq, _State, as_tensor
 
 
 class Primitive:
@@ -74,7 +74,30 @@ class Primitive:
             raise ShapeError(_explain_failure(self, parents, error)) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        return tape.record(self, data, parents, params, Tensor)
+        # Record: the output carries its node inline (see tape.py), written out here
+        # rather than in a helper because this runs for every op.
+        out = _new(Tensor)
+        out._data = data
+        out._seq = _next_seq()
+        out._scope = _State.scope
+        for p in parents:
+            if p.requires_grad and _State.grad_enabled:
+                out.requires_grad = True
+                out._prim = self
+                out._parents = parents
+                out._params = params
+                out._epoch = _State.mutations
+                break
+        else:
+            out.requires_grad = False
+            out._prim = out._parents = out._params = None
+            out._epoch = 0
+        if _State.tracer is not None:
+            _State.tracer.append((self, out, parents, params))
+        if _State.anomaly:
+            out._site = tape.user_site()
+            tape.raise_if_not_finite(data, "forward", out, self, parents)
+        return out
 
     def __repr__(self):
         return f"<primitive {self.name}>"

@@ -255,14 +255,10 @@ class _Trace:
         source.append("    return forward, backward_unit, backward_any")
         self.source = "\n".join(source) + "\n"
         self.forward, self.backward_unit, self.backward_any = self._define(self.source, "factory")()
-        self.node_prim = Primitive(self._vjp_stub, name=f"compiled {name}")
+        self.node_prim = Primitive(lambda *leaves: self.last_out, name=f"compiled {name}")
         self.node_prim.vjps = _leaf_vjps(self)  # when the result feeds further eager ops
         self.node_prim.vjp_all = lambda g, out, *leaves: self.gradients(g, out)  # when it is the root
         self.pending = None  # (call number, seed, gradient list) of the last backward
-
-    @staticmethod
-    def _vjp_stub(*arrays):  # the node is made by run(), never by calling its primitive
-        raise GraphError("a compiled function's node cannot be called")
 
     def _capture(self, t, names, forward):
         i = len(self.captured)
@@ -322,7 +318,7 @@ class _Trace:
                            for kind, ref in self.leaf_sources)
         else:
             leaves = self.captured_leaves
-        return tape.record(self.node_prim, result, leaves, {}, Tensor)
+        return self.node_prim(*leaves)  # records the node; its forward hands back `result`
 
     # --- backward -----------------------------------------------------------------------------
     def _backward_code(self, out, nodes, names, unit_seed):

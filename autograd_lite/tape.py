@@ -1,7 +1,8 @@
 """The tape: recording ops as they run, and walking them back in reverse.
 
 Every op output that depends on a tensor with ``requires_grad`` carries its
-graph node inline (no separate node objects, to keep the per-op cost low):
+graph node inline (no separate node objects, to keep the per-op cost low;
+``Primitive.__call__`` fills it in):
 
     t._prim     the Primitive that made it (None for leaves)
     t._parents  its input Tensors, or None once backward() freed the graph
@@ -123,40 +124,10 @@ def describe(t, prim=None, parents=None):
     return f"{what} (output shape {t.shape}{shapes}{where})"
 
 
-def _raise_if_not_finite(array, stage, t, prim=None, parents=None):
+def raise_if_not_finite(array, stage, t, prim=None, parents=None):
     if not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "inf"
         raise AnomalyError(f"{stage} of {describe(t, prim, parents)} produced {bad}")
-
-
-def record(prim, data, parents, params, tensor_cls):
-    """Wrap an op's output ``data`` in a Tensor, linking it to ``parents`` when
-    recording is on and any parent requires grad."""
-    out = _new(tensor_cls)  # what Tensor._wrap does, written out: this runs for every op
-    out._data = data
-    out._seq = next_seq()
-    out._scope = _State.scope
-    for p in parents:
-        if p.requires_grad and _State.grad_enabled:
-            out.requires_grad = True
-            out._prim = prim
-            out._parents = parents
-            out._params = params
-            out._epoch = _State.mutations
-            break
-    else:
-        out.requires_grad = False
-        out._prim = out._parents = out._params = None
-        out._epoch = 0
-    if _State.tracer is not None:
-        _State.tracer.append((prim, out, parents, params))
-    if _State.anomaly:
-        out._site = user_site()
-        _raise_if_not_finite(data, "forward", out, prim, parents)
-    return out
-
-
-_new = object.__new__
 
 
 def unbroadcast(grad, shape):
@@ -298,7 +269,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     if gi.shape != p._data.shape:
                         gi = unbroadcast(gi, p._data.shape)
                     if anomaly:
-                        _raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, None, parents)
+                        raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, None, parents)
                 old = grads.get(p, _UNREACHED)
                 if old is _UNREACHED:
                     grads[p] = gi
