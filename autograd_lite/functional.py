@@ -153,7 +153,7 @@ def binary_cross_entropy(a, y):
         raise ShapeError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
                          f"have shape {a.shape}; they must match")
     # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass, no temporaries kept
-    if y_data.dtype != bool and np.count_nonzero(y_data * (1 - y_data)):
+    if y_data.dtype != bool and np.count_nonzero(y_data * (1.0 - y_data)):
         bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
         raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
     a_data = a._data

@@ -279,15 +279,18 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         push(heap, (-p._seq, p))
                 elif gi is not None:
                     grads[p] = gi if old is None else old + gi
-        for t in leaves:
-            g = grads.pop(t)
-            if g is not None:
-                _collect(t, g, wanted, found, to_write)
+        if wanted is None:
+            to_write += [(t, grads.pop(t)) for t in leaves]
+        else:
+            for t in leaves:
+                if t in wanted:
+                    found[wanted[t]] = grads.pop(t)
     finally:
         _State.grad_enabled = recording
-    g = gi = old = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
+    g = gi = old = grads = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
     for t, g in to_write:
-        _accumulate_grad(t, g)
+        if g is not None:  # None: reached only through edges that carry no gradient
+            _accumulate_grad(t, g)
     del to_write
     return None if inputs is None else found
 
