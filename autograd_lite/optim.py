@@ -94,12 +94,14 @@ class GradientDescent(Optimizer):
             if dp is None:
                 continue
             data = p._data
-            if (type(dp) is np.ndarray and dp.shape == data.shape and dp.dtype == data.dtype
-                    and data.flags.writeable):
-                data -= lr * dp  # in place (the operator is cheaper to call than np.subtract(out=))
-                updated_in_place.append(p)
-            else:
-                p.data = self._updated(data, dp, None)
+            if type(dp) is np.ndarray and dp.shape == data.shape:
+                try:
+                    data -= lr * dp  # in place, keeping data's dtype (cheaper to call than np.subtract(out=))
+                    updated_in_place.append(p)
+                    continue
+                except ValueError:  # read-only data (trying costs less than checking data.flags first)
+                    pass
+            p.data = self._updated(data, dp, None)
         mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
     def _updated(self, p, dp, state):

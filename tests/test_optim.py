@@ -116,3 +116,23 @@ def test_bad_adam_betas(kwargs, name):
 def test_non_tensor_parameter():
     with pytest.raises(TypeError, match="parameter 0 is a ndarray; expected a Tensor"):
         ag.optim.GradientDescent([P0], lr=0.1)
+
+
+def test_gradient_descent_on_read_only_data_makes_a_new_array():
+    frozen = P0.copy()
+    frozen.flags.writeable = False
+    p = ag.Tensor(P0, requires_grad=True)
+    p.data = frozen  # e.g. an array memory-mapped read-only
+    p.grad = G1.copy()
+    ag.optim.GradientDescent([p], lr=0.1).step()
+    np.testing.assert_array_equal(p.data, P0 - 0.1 * G1)
+    np.testing.assert_array_equal(frozen, P0)  # left alone
+    assert p._version == 2  # the assignment above, then the step
+
+
+def test_gradient_descent_keeps_a_float32_parameter_float32():
+    p = ag.Tensor(P0.astype(np.float32), requires_grad=True)
+    p.grad = G1.copy()  # float64
+    ag.optim.GradientDescent([p], lr=0.1).step()
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p.data, (P0 - 0.1 * G1).astype(np.float32), rtol=1e-6)
