@@ -139,6 +139,18 @@ def test_bce_predictions_that_are_not_probabilities():
         ag.binary_cross_entropy(ag.Tensor([[-1.0, 1.0]]), np.array([[0.0, 1.0]]))
 
 
+def test_bce_prediction_above_one_on_a_positive_label():
+    # -log(a) alone would be finite (and negative) here: the range is checked up front
+    with pytest.raises(ValueError, match=r"predictions must lie in \[0, 1\].*found values in \[0\.5, 1\.5\]"):
+        ag.binary_cross_entropy(ag.Tensor([[1.5, 0.5]]), np.array([[1.0, 0.0]]))
+
+
+def test_bce_of_a_sigmoid_that_gave_nan():
+    logits = ag.Tensor([[np.nan, 0.0]], requires_grad=True)
+    with pytest.raises(ValueError, match=r"predictions must lie in \[0, 1\].*found values in \[nan, nan\]"):
+        ag.binary_cross_entropy(ag.sigmoid(logits), np.array([[1.0, 0.0]]))
+
+
 # --- Tensor data ---------------------------------------------------------------------
 @pytest.mark.parametrize("data, described", [(["a", "b"], "dtype <U1 (list)"),
                                              ([object()], "dtype object (list)"),
