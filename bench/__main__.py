@@ -7,6 +7,7 @@ allocations during one step (tracemalloc; PyTorch's own allocator is not
 seen, so its column says n/a), and optionally RSS over many eager steps.
 """
 import argparse
+import contextlib
 import gc
 import importlib.metadata
 import json
@@ -18,6 +19,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import memory, peers, workloads
 
@@ -143,10 +145,10 @@ def markdown_table(rows):
     return "\n".join(out)
 
 
-def environment():
+def environment(threads):
     """Versions and load, recorded next to the numbers."""
     info = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
-            "load_average": os.getloadavg()}
+            "load_average": os.getloadavg(), "threads": threads}
     for name in ("autograd", "mygrad", "torch"):
         if name in sys.modules:
             try:
@@ -154,6 +156,28 @@ def environment():
             except importlib.metadata.PackageNotFoundError:
                 info[name] = getattr(sys.modules[name], "__version__", "unknown")
     return info
+
+
+@contextlib.contextmanager
+def pinned_threads(n, impls):
+    """Inside, every implementation gets the same ``n`` threads, so that the table compares
+    the engines and not their thread counts: NumPy's BLAS (and any OpenMP pool) through
+    threadpoolctl, PyTorch's own intra-op pool through ``torch.set_num_threads``."""
+    torch = sys.modules.get("torch")
+    if "torch" in impls and torch is None:
+        try:
+            import torch
+        except ImportError:
+            pass  # reported as unavailable by its factory
+    previous = torch.get_num_threads() if torch is not None else None
+    try:
+        with threadpool_limits(n):
+            if torch is not None:
+                torch.set_num_threads(n)
+            yield
+    finally:
+        if torch is not None:
+            torch.set_num_threads(previous)
 
 
 def main(argv=None):
@@ -172,16 +196,19 @@ def main(argv=None):
     parser.add_argument("--memory-steps", type=int, default=0, metavar="N",
                         help="also run N eager steps (e.g. 30000) and report RSS over them")
     parser.add_argument("--memory-workload", default="football", choices=list(workloads.WORKLOADS))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for every implementation: BLAS, OpenMP and PyTorch's pool (default 1)")
     args = parser.parse_args(argv)
     impls = (["manual"] if "manual" not in args.impls else []) + args.impls
 
-    rows = run(args.workloads, impls, args.reps, args.warmup, args.block_seconds, args.seed)
+    with pinned_threads(args.threads, impls):
+        rows = run(args.workloads, impls, args.reps, args.warmup, args.block_seconds, args.seed)
     table = markdown_table(rows)
     verdicts = target_verdicts(rows)
     print(table)
     print()
     print("\n".join(verdicts))
-    result = {"environment": environment(), "rows": rows, "targets": verdicts}
+    result = {"environment": environment(args.threads), "rows": rows, "targets": verdicts}
     if args.memory_steps:
         workload = workloads.WORKLOADS[args.memory_workload]
         report = memory.rss_over_steps(workload, args.memory_steps, args.seed)
