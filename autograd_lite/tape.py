@@ -223,7 +223,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     heap, leaves = ([], [root]) if prim is None else ([(-root._seq, root)], [])
     to_write = []
     free = not retain_graph and not create_graph  # each node's graph is dropped once it is walked
-    collect = wanted is not None  # every node is looked up in `wanted`, not only retain_grad() ones
     anomaly, mutations = _State.anomaly, _State.mutations
     pop, push = heapq.heappop, heapq.heappush
     recording, _State.grad_enabled = _State.grad_enabled, create_graph
@@ -245,8 +244,11 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         else:
                             push(heap, (-p._seq, p))
                 continue
-            if collect or t._retain:
-                _collect(t, g, wanted, found, to_write)
+            if wanted is None:
+                if t._retain:
+                    to_write.append((t, g))
+            elif t in wanted:
+                found[wanted[t]] = g
             vjps = t._prim.vjps
             out = t if create_graph else t._data
             # One or two inputs and no parameters (most ops): the VJPs get them as plain
@@ -299,15 +301,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
 
 
 _UNREACHED = object()  # grads.get default: None already means "reached, no gradient"
-
-
-def _collect(t, g, wanted, found, to_write):
-    """Keep the gradient ``g`` of ``t``: in ``found`` when only ``wanted`` inputs are asked
-    for, else for writing into ``t.grad`` once the walk is done."""
-    if wanted is None:
-        to_write.append((t, g))
-    elif t in wanted:
-        found[wanted[t]] = g
 
 
 def _backward_to_leaves(root, seed, retain_graph):
