@@ -7,8 +7,8 @@ from .tensor import Tensor, as_tensor  # first: the other modules build on it
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .primitive import Primitive, primitive
 from .tape import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
-from .ops import (abs, add, broadcast_to, concatenate, divide, exp, log, matmul, max, maximum, mean,
-                  minimum, multiply, negative, power, relu, reshape, sigmoid, sqrt, square, stack,
+from .ops import (abs, add, broadcast_to, concatenate, divide, exp, linear, log, matmul, max, maximum,
+                  mean, minimum, multiply, negative, power, relu, reshape, sigmoid, sqrt, square, stack,
                   subtract, sum, tanh, transpose, where)
 from .functional import binary_cross_entropy, dropout, l2_penalty, manual_seed
 from .transforms import grad, hvp, value_and_grad

@@ -168,6 +168,8 @@ def _render_op(t, args, input_terms):
         return _product(args[0], args[1], "scalar" if scalar else "odot")
     if name == "matmul":
         return _product(args[0], args[1], "matmul")
+    if name == "linear":
+        return _Term(f"{_product(args[0], args[1], 'matmul').text} + {_right_of_sum(args[2], SUM).text}", SUM)
     if name == "divide":
         return _Term(f"\\frac{{{args[0].text}}}{{{args[1].text}}}")
     if name in ("power", "square"):

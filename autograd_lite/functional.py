@@ -54,8 +54,10 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         return a
     drawn = mask is None
     if drawn:
-        # as a's dtype: multiplying by a float 0/1 mask is exact, and faster than by a boolean one
-        mask = ((rng or _default_rng).random(a._data.shape) < keep_prob).astype(a._data.dtype)
+        # A float 0/1 mask: multiplying by it is exact, and faster than by a boolean one. The
+        # comparison is written into the draws' own array (float64), then cast to a's dtype if other.
+        draws = (rng or _default_rng).random(a._data.shape)
+        mask = np.less(draws, keep_prob, out=draws, casting="unsafe").astype(a._data.dtype, copy=False)
     else:
         mask = np.asarray(_raw(mask))
         if mask.shape != a.shape:
@@ -75,7 +77,10 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
 @primitive(name="l2_penalty")
 def _l2_penalty(*weights, lambd, m):
     # (1/m * lambd / 2) in the exercise's order of operations, so costs match it bit for bit.
-    return 1.0 / m * lambd / 2 * sum(_add_all(np.square(w), axis=None) for w in weights)
+    total = 0
+    for w in weights:  # a loop, not sum() of a generator: no frame per weight
+        total += _add_all(np.square(w), axis=None)
+    return 1.0 / m * lambd / 2 * total
 
 
 _l2_penalty.defvjp_argnum(lambda i, g, out, *weights, lambd, m: g * (lambd / m) * weights[i])
@@ -116,7 +121,9 @@ def _bce(a, y, *logits):
     # floor standing in for its nansum of 0 * log(0); summed in the same order, so costs match.
     # divide: log(0) is floored; invalid: a NaN prediction, which binary_cross_entropy then reports
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 / m * _add_all(-np.maximum(np.log(np.where(y, a, 1.0 - a)), _LOG_FLOOR), axis=None)
+        log_p = np.log(np.where(y, a, 1.0 - a))
+        # -(1/m) sum(...) rather than (1/m) sum(-...): negation is exact, so the same value, one pass less
+        return -(1.0 / m) * _add_all(np.maximum(log_p, _LOG_FLOOR, out=log_p), axis=None)
 
 
 def _bce_vjp_a(g, out, a, y, *logits):

@@ -107,23 +107,23 @@ tanh = Primitive(np.tanh, "tanh").defvjp(
 
 
 # --- linear algebra --------------------------------------------------------------
-def _explain_matmul(a, b):
+def _explain_matmul(a, b, op):
     if a.ndim == 0 or b.ndim == 0:
-        return f"matmul (@): operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        return f"{op}: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"
     inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:
-        return (f"matmul (@): shapes {a.shape} and {b.shape} cannot be multiplied "
+        return (f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied "
                 f"({inner_a} columns vs {inner_b} rows)")
-    return f"matmul (@): batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
+    return f"{op}: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
 
 
-def _matmul_forward(a, b):
+def _matmul_forward(a, b, op="matmul (@)"):
     try:
         if a.ndim == 2 and b.ndim == 2:
             return np.dot(a, b)  # for matrices the same BLAS product as matmul, with less call overhead
         return np.matmul(a, b)
     except ValueError:
-        raise ShapeError(_explain_matmul(a, b)) from None
+        raise ShapeError(_explain_matmul(a, b, op)) from None
 
 
 def _swap(x):
@@ -151,6 +151,44 @@ def _matmul_vjp_b(g, out, a, b):
 
 
 matmul = Primitive(_matmul_forward, "matmul", "@").defvjp(_matmul_vjp_a, _matmul_vjp_b)
+
+
+def _linear_forward(w, a, b):
+    z = _matmul_forward(w, a, "linear (weights @ inputs)")
+    if type(z) is np.ndarray and b.dtype == z.dtype:
+        try:
+            z += b  # into the product's fresh array: no second (n_out, m) array per layer
+            return z
+        except ValueError:  # b does not broadcast to z's shape
+            pass
+    try:
+        out = z + b
+    except ValueError:
+        out = None
+    if out is None or out.shape != np.shape(z):  # a bias that would enlarge the product is a mistake
+        expected = z.shape[:-1] + (1,) if np.ndim(z) >= 2 else np.shape(z)
+        raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {np.shape(z)} of "
+                         f"weights {w.shape} @ inputs {a.shape}; expected e.g. {expected}")
+    return out
+
+
+_linear = Primitive(_linear_forward, "linear").defvjp(
+    lambda g, out, w, a, b: _matmul_vjp_a(g, out, w, a),
+    lambda g, out, w, a, b: _matmul_vjp_b(g, out, w, a),
+    lambda g, out, w, a, b: g)  # tape.unbroadcast sums it over the examples
+
+
+def linear(w, a, b=None):
+    """``w @ a + b`` recorded as one op (as PyTorch's ``F.linear``): the same values and
+    gradients as writing the expression, one node instead of two.
+
+    Args:
+        w: (n_out, n_in) weights; a: (n_in, m) inputs, one column per example;
+        b: bias broadcastable to (n_out, m), usually (n_out, 1); None: no bias.
+    Returns:
+        Tensor of shape (n_out, m) (``matmul``'s rules for other ranks).
+    """
+    return matmul(w, a) if b is None else _linear(w, a, b)
 
 
 # --- reductions -------------------------------------------------------------------

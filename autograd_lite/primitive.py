@@ -66,6 +66,8 @@ class Primitive:
                 data = self.forward(parents[0]._data, parents[1]._data)
             elif n == 1:
                 data = self.forward(parents[0]._data, **params) if params else self.forward(parents[0]._data)
+            elif n == 3 and not params:
+                data = self.forward(parents[0]._data, parents[1]._data, parents[2]._data)
             else:
                 data = self.forward(*[p._data for p in parents], **params)
         except ShapeError:

@@ -436,6 +436,9 @@ def _forward_code(trace, k, prim, t, parents, params, names, drawn_rng):
         return [f"{v} = np.{prim.forward.__name__}({', '.join(x)}, out={trace.buffer(shape, dtype)})"]
     if prim is ops.matmul and not params and all(a.ndim == 2 and a.dtype == dtype for a in arrays):
         return [f"{v} = np.dot({x[0]}, {x[1]}, out={trace.buffer(shape, dtype)})"]
+    if prim is ops._linear and all(a.ndim == 2 and a.dtype == dtype for a in arrays[:2]) and \
+            arrays[2].dtype == dtype:
+        return [f"{v} = np.dot({x[0]}, {x[1]}, out={trace.buffer(shape, dtype)})", f"np.add({v}, {x[2]}, out={v})"]
     if prim is ops.relu and not params:
         return [f"{v} = np.maximum(0, {x[0]}, out={trace.buffer(shape, dtype)})"]
     if prim is ops.sigmoid and not params:
@@ -523,6 +526,13 @@ def _vjp_code(trace, t, i, p, g, unit, v, names, fresh):
             lines = [f"{v} = np.dot({g}, {x[1]}.T{_out(trace, fresh, pshape, dtype)})"]
         else:
             lines = [f"{v} = np.dot({x[0]}.T, {g}{_out(trace, fresh, pshape, dtype)})"]
+    elif simple and prim is ops._linear and all(a.ndim == 2 and a.dtype == dtype for a in arrays):
+        if i == 0:
+            lines = [f"{v} = np.dot({g}, {x[1]}.T{_out(trace, fresh, pshape, dtype)})"]
+        elif i == 1:
+            lines = [f"{v} = np.dot({x[0]}.T, {g}{_out(trace, fresh, pshape, dtype)})"]
+        else:
+            lines, passes_seed = [f"{v} = {g}"], True
     elif simple and prim is ops.relu:
         positive = trace.buffer(arrays[0].shape, bool)
         lines = [f"np.greater({x[0]}, 0, out={positive})",
@@ -550,7 +560,8 @@ def _vjp_code(trace, t, i, p, g, unit, v, names, fresh):
         factor = repr(scale) if unit else f"{g} * {scale!r}"
         lines = [f"{v} = np.multiply({factor}, {x[i]}{_out(trace, fresh, pshape, dtype)})"]
     if lines is not None:
-        result_shape = shape if prim not in (ops.matmul, functional._l2_penalty, functional._bce) else pshape
+        reduced = prim in (ops.matmul, functional._l2_penalty, functional._bce) or prim is ops._linear and i < 2
+        result_shape = pshape if reduced else shape
         if result_shape != pshape:
             lines += _unbroadcast_lines(v, result_shape, pshape)
             passes_seed = False

@@ -244,19 +244,22 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                         else:
                             push(heap, (-p._seq, p))
                 continue
-            if wanted is None:
-                if t._retain:
+            if t._retain or wanted is not None:  # rare: usually both are off
+                if wanted is None:
                     to_write.append((t, g))
-            elif t in wanted:
-                found[wanted[t]] = g
+                elif t in wanted:
+                    found[wanted[t]] = g
             vjps = t._prim.vjps
             out = t if create_graph else t._data
-            # One or two inputs and no parameters (most ops): the VJPs get them as plain
+            # One to three inputs and no parameters (most ops): the VJPs get them as plain
             # arguments, since a call with *args costs about three times as much.
-            arity = len(parents) if len(parents) <= 2 and not params else 0
+            arity = len(parents)
+            if arity > 3 or params:
+                arity = 0
             if arity:
                 x0 = parents[0] if create_graph else parents[0]._data
-                x1 = parents[-1] if create_graph else parents[-1]._data
+                x1 = parents[arity > 1] if create_graph else parents[arity > 1]._data
+                x2 = parents[-1] if create_graph else parents[-1]._data
             else:
                 args = parents if create_graph else [p._data for p in parents]
             for i, p in enumerate(parents):
@@ -267,7 +270,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     raise GraphError(f"{describe(t, None, parents)} is not differentiable with respect to "
                                      f"input {i} (shape {p.shape}), which requires grad")
                 gi = (vjp(g, out, x0, x1) if arity == 2 else vjp(g, out, x0) if arity == 1
-                      else vjp(g, out, *args, **params))
+                      else vjp(g, out, x0, x1, x2) if arity == 3 else vjp(g, out, *args, **params))
                 if gi is not None:  # None: this edge carries no gradient (it flows through another input)
                     if type(gi) is not np.ndarray and not create_graph:
                         gi = np.asarray(getattr(gi, "_data", gi))

@@ -17,16 +17,18 @@ def _import(name):
         raise Unavailable(f"{name} is not installed ({error})") from None
 
 
-def _cost_expression(lib, params, X, Y, masks, workload, relu, sigmoid):
-    """The regularized cost in any NumPy-like library ``lib`` (needs matmul, log, sum, square)."""
+def _cost_expression(lib, params, X, Y, masks, workload, relu, sigmoid, linear=None):
+    """The regularized cost in any NumPy-like library ``lib`` (needs matmul, log, sum, square).
+    ``linear(W, A, b)``: the library's fused ``W @ A + b`` where it has one."""
+    linear = linear or (lambda W, A, b: lib.matmul(W, A) + b)
     L = len(params) // 2
     m = Y.shape[1]
     A = X
     for l in range(1, L):
-        A = relu(lib.matmul(params[f"W{l}"], A) + params[f"b{l}"])
+        A = relu(linear(params[f"W{l}"], A, params[f"b{l}"]))
         if masks is not None:
             A = A * masks[l - 1] / workload.keep_prob
-    A = sigmoid(lib.matmul(params[f"W{L}"], A) + params[f"b{L}"])
+    A = sigmoid(linear(params[f"W{L}"], A, params[f"b{L}"]))
     cost = -lib.sum(Y * lib.log(A) + (1 - Y) * lib.log(1 - A)) / m
     if workload.lambd:
         squares = sum(lib.sum(lib.square(params[f"W{l}"])) for l in range(1, L + 1))
@@ -83,7 +85,8 @@ def make_mygrad(problem, seed):
 
 
 def make_torch(problem, seed):
-    """PyTorch eager on CPU in float64, ``torch.optim.SGD`` / ``Adam``."""
+    """PyTorch eager on CPU in float64, layers as ``torch.addmm`` (its fused ``b + W @ A``, as
+    ``nn.Linear`` uses), ``torch.optim.SGD`` / ``Adam``."""
     torch = _import("torch")
     w = problem.workload
     params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in problem.params.items()}
@@ -96,7 +99,8 @@ def make_torch(problem, seed):
         X, Y = tensors[next(index) % len(tensors)]
         masks = dropout_masks(rng, w, Y.shape[1])
         masks = None if masks is None else [torch.from_numpy(d) for d in masks]
-        cost = _cost_expression(torch, params, X, Y, masks, w, torch.relu, torch.sigmoid)
+        cost = _cost_expression(torch, params, X, Y, masks, w, torch.relu, torch.sigmoid,
+                                lambda W, A, b: torch.addmm(b, W, A))
         optimizer.zero_grad()
         cost.backward()
         optimizer.step()

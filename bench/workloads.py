@@ -145,22 +145,34 @@ def make_manual(problem, seed):
 
 
 # --- autograd_lite -------------------------------------------------------------------------
-def network_cost(params, X, Y, lambd, keep_prob, rng):
+def written_linear(W, A, b):
+    """A layer's affine map as written in SEEDS.md, ``W @ A + b``: two recorded ops."""
+    return W @ A + b
+
+
+def network_cost(params, X, Y, lambd, keep_prob, rng, linear=ag.linear):
     """The regularized cost of an L-layer net, written once as an expression.
 
-    params: {"W1": Tensor, ...}; X: (n_x, m); Y: (1, m); returns a scalar Tensor.
+    params: {"W1": Tensor, ...}; X: (n_x, m); Y: (1, m); linear: the layers' affine
+    map, ``ag.linear`` (one recorded op, as ``torch.nn.Linear``) or ``written_linear``.
+    Returns a scalar Tensor.
     """
     L = len(params) // 2
     A = X
     for l in range(1, L):
-        A = ag.relu(params[f"W{l}"] @ A + params[f"b{l}"])
+        A = ag.relu(linear(params[f"W{l}"], A, params[f"b{l}"]))
         if keep_prob < 1:
             A = ag.dropout(A, keep_prob, rng=rng)
-    A = ag.sigmoid(params[f"W{L}"] @ A + params[f"b{L}"])
+    A = ag.sigmoid(linear(params[f"W{L}"], A, params[f"b{L}"]))
     cost = ag.binary_cross_entropy(A, Y)
     if lambd:
         cost = cost + ag.l2_penalty([params[f"W{l}"] for l in range(1, L + 1)], lambd, Y.shape[1])
     return cost
+
+
+def written_network_cost(params, X, Y, lambd, keep_prob, rng):
+    """``network_cost`` with every layer written ``W @ A + b`` (``written_linear``)."""
+    return network_cost(params, X, Y, lambd, keep_prob, rng, linear=written_linear)
 
 
 def _autograd_lite_step(problem, seed, cost_fn):
@@ -181,8 +193,13 @@ def _autograd_lite_step(problem, seed, cost_fn):
 
 
 def make_eager(problem, seed):
-    """autograd_lite eager: the graph is recorded anew every step."""
+    """autograd_lite eager: the graph is recorded anew every step (layers as ``ag.linear``)."""
     return _autograd_lite_step(problem, seed, network_cost)
+
+
+def make_eager_written(problem, seed):
+    """autograd_lite eager with the layers written ``W @ A + b`` (two ops each, as in models/)."""
+    return _autograd_lite_step(problem, seed, written_network_cost)
 
 
 def make_replay(problem, seed):
@@ -194,4 +211,5 @@ def make_replay(problem, seed):
     return _autograd_lite_step(problem, seed, compiled)
 
 
-FACTORIES = {"manual": make_manual, "eager": make_eager, "replay": make_replay}
+FACTORIES = {"manual": make_manual, "eager": make_eager, "eager_written": make_eager_written,
+             "replay": make_replay}

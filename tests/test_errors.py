@@ -21,6 +21,20 @@ def test_matmul_shape_mismatch_names_op_and_both_shapes():
         _leaf(2, 3) @ np.ones((4, 5))
 
 
+@pytest.mark.parametrize("bias_shape", [(2, 5), (3, 1, 1)])
+def test_linear_bias_that_does_not_fit_the_product_names_all_shapes(bias_shape):
+    with pytest.raises(ag.ShapeError, match=re.escape(
+            f"linear: bias of shape {bias_shape} does not broadcast to the shape (3, 5) of weights (3, 4) "
+            "@ inputs (4, 5); expected e.g. (3, 1)")):
+        ag.linear(_leaf(3, 4), np.ones((4, 5)), np.ones(bias_shape))
+
+
+def test_linear_weights_and_inputs_that_cannot_be_multiplied_name_both_shapes():
+    with pytest.raises(ag.ShapeError, match=re.escape(
+            "linear (weights @ inputs): shapes (3, 4) and (5, 2) cannot be multiplied (4 columns vs 5 rows)")):
+        ag.linear(_leaf(3, 4), np.ones((5, 2)), np.ones((3, 1)))
+
+
 @pytest.mark.parametrize("symbol, name, apply", [("+", "add", operator.add), ("-", "subtract", operator.sub),
                                                  ("*", "multiply", operator.mul),
                                                  ("/", "divide", operator.truediv)])

@@ -151,3 +151,10 @@ def test_a_freed_graph_raises():
     J.backward()
     with pytest.raises(GraphError, match="formula: the graph .* was freed"):
         ag.formula(J)
+
+
+def test_linear_prints_as_the_expression_it_fuses():
+    W, A, b = (ag.Tensor(np.ones(shape), requires_grad=True, name=n) for n, shape in
+               (("W2", (3, 4)), ("A1", (4, 5)), ("b2", (3, 1))))
+    assert ag.formula(ag.linear(W, A, b)) == ag.formula(W @ A + b) == r"W^{[2]} A^{[1]} + b^{[2]}"
+    assert ag.formula(ag.relu(ag.linear(W, A, b)) * 2.0) == r"\mathrm{ReLU}(W^{[2]} A^{[1]} + b^{[2]}) \cdot 2"

@@ -68,6 +68,18 @@ def test_second_derivative_through_matmul_and_broadcasting():
     np.testing.assert_allclose(ag.hvp(f)(w0, v), hessian @ v, rtol=1e-10)
 
 
+def test_second_derivative_through_linear_matches_the_written_expression_and_finite_differences():
+    rng = np.random.default_rng(2)
+    X, b = rng.normal(size=(3, 5)), rng.normal(size=(4, 1))
+    w0, v = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    fused = ag.hvp(lambda w: ag.tanh(ag.linear(w, X, b)).sum())(w0, v)
+    written = ag.hvp(lambda w: ag.tanh(w @ X + b).sum())(w0, v)
+    np.testing.assert_allclose(fused, written, rtol=1e-12, atol=1e-14)
+    gradient = ag.grad(lambda w: ag.tanh(w @ X + b).sum())
+    eps = 1e-6
+    np.testing.assert_allclose(fused, (gradient(w0 + eps * v) - gradient(w0 - eps * v)) / (2 * eps), rtol=1e-6)
+
+
 def test_hvp_of_the_regularized_cost_matches_finite_differences():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(2, 9)), (rng.uniform(size=(1, 9)) > 0.5).astype(float)

@@ -45,6 +45,10 @@ CASES = [
     ("matmul_batched_vec_left", lambda a, b: a @ b, [(4,), (2, 4, 3)], anywhere),
     ("matmul_batched_vec_right", lambda a, b: a @ b, [(2, 3, 4), (4,)], anywhere),
     ("matmul_transposed", lambda x, w: x.T @ w, [(4, 3), (4, 2)], anywhere),
+    ("linear", ag.linear, [(3, 4), (4, 5), (3, 1)], anywhere),
+    ("linear_full_bias", ag.linear, [(3, 4), (4, 5), (3, 5)], anywhere),
+    ("linear_row_bias_vec_input", ag.linear, [(3, 4), (4,), (3,)], anywhere),
+    ("linear_no_bias", lambda w, a: ag.linear(w, a), [(3, 4), (4, 5)], anywhere),
     ("exp", ag.exp, [(3, 4)], anywhere),
     ("log", ag.log, [(3, 4)], positive),
     ("sqrt", ag.sqrt, [(3, 4)], positive),
@@ -135,6 +139,28 @@ def test_forward_values_match_numpy():
     np.testing.assert_array_equal(ag.relu(a).data, np.maximum(0, a))
     np.testing.assert_array_equal(ag.mean(a, axis=0).data, a.mean(axis=0))
     np.testing.assert_array_equal((ag.Tensor(a) ** 2).data, a ** 2)
+
+
+def test_linear_equals_the_expression_it_fuses_in_values_and_gradients():
+    rng = np.random.default_rng(4)
+    arrays = rng.normal(size=(3, 4)), rng.normal(size=(4, 6)), rng.normal(size=(3, 1))
+    fused = [ag.Tensor(x, requires_grad=True) for x in arrays]
+    written = [ag.Tensor(x, requires_grad=True) for x in arrays]
+    z_fused = ag.linear(*fused)
+    z_written = written[0] @ written[1] + written[2]
+    np.testing.assert_array_equal(z_fused.data, z_written.data)
+    assert z_fused._prim.name == "linear" and len(z_fused._parents) == 3  # one node, not two
+    seed = rng.normal(size=(3, 6))
+    z_fused.backward(seed)
+    z_written.backward(seed)
+    for f, w in zip(fused, written):
+        np.testing.assert_array_equal(f.grad, w.grad)
+
+
+def test_linear_keeps_a_float32_model_float32_and_promotes_like_the_expression():
+    w, a = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    assert ag.linear(w, a, np.zeros((2, 1), np.float32)).dtype == np.float32
+    assert ag.linear(w, a, np.zeros((2, 1))).dtype == (ag.Tensor(w) @ a + np.zeros((2, 1))).dtype
 
 
 def test_sigmoid_saturates_without_overflow_warning():

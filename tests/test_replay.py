@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
-from bench.workloads import network_cost as net_cost  # the benchmark's L-layer cost expression
+# the benchmark's L-layer cost expression, with layers as ag.linear or written W @ A + b
+from bench.workloads import network_cost as net_cost, written_network_cost
 from models import manual, three_layer, deep
 
 LAYERS = [2, 20, 3, 1]
@@ -32,15 +33,16 @@ def _step(fn, params, X, Y, lambd, keep_prob, rng):
     return cost.item(), {k: p.grad.copy() for k, p in params.items()}
 
 
+@pytest.mark.parametrize("cost_fn", [net_cost, written_network_cost], ids=["linear", "written"])
 @pytest.mark.parametrize("lambd, keep_prob", [(0.0, 1.0), (0.7, 1.0), (0.0, 0.86), (0.7, 0.86)])
-def test_replay_matches_eager_cost_and_gradients_over_several_steps(lambd, keep_prob):
+def test_replay_matches_eager_cost_and_gradients_over_several_steps(lambd, keep_prob, cost_fn):
     start = _params()
     eager_params, replay_params = _leaves(start), _leaves(start)
     X, Y = _data()
-    step = ag.compile(net_cost)
+    step = ag.compile(cost_fn)
     eager_rng, replay_rng = np.random.default_rng(7), np.random.default_rng(7)
     for _ in range(4):  # the first call records, the others replay
-        c_eager, g_eager = _step(net_cost, eager_params, X, Y, lambd, keep_prob, eager_rng)
+        c_eager, g_eager = _step(cost_fn, eager_params, X, Y, lambd, keep_prob, eager_rng)
         c_replay, g_replay = _step(step, replay_params, X, Y, lambd, keep_prob, replay_rng)
         assert abs(c_eager - c_replay) <= 1e-12
         for k in g_eager:

@@ -241,3 +241,14 @@ def test_a_very_deep_chain_needs_no_recursion():
     for _ in range(sys.getrecursionlimit() * 3):
         y = ag.tanh(y)
     assert len(nodes(ag.to_dot(y))) == sys.getrecursionlimit() * 3 + 1
+
+
+def test_linear_is_one_op_node_fed_by_weights_inputs_and_bias():
+    W = ag.Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    X = ag.Tensor(np.ones((3, 4)), name="X")
+    b = ag.Tensor(np.zeros((2, 1)), requires_grad=True, name="b")
+    dot = ag.to_dot(ag.linear(W, X, b))
+    labels = by_label(dot)
+    assert set(labels) == {"W\n(2, 3)", "X\n(3, 4)", "b\n(2, 1)", "linear\n(2, 4)"}
+    assert {(a, b_) for a, b_, _ in edges(dot)} == {(labels[n], labels["linear\n(2, 4)"])
+                                                     for n in ("W\n(2, 3)", "X\n(3, 4)", "b\n(2, 1)")}
