@@ -235,15 +235,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             parents, params = t._parents, t._params
             if free:
                 t._parents = t._params = None
-            if g is None:  # reached, but no gradient flows here: walk on so every node is checked and freed
-                for p in parents:
-                    if p.requires_grad and p not in grads:
-                        grads[p] = None
-                        if p._prim is None:
-                            leaves.append(p)
-                        else:
-                            push(heap, (-p._seq, p))
-                continue
             if t._retain or wanted is not None:  # rare: usually both are off
                 if wanted is None:
                     to_write.append((t, g))
@@ -271,22 +262,23 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                                      f"input {i} (shape {p.shape}), which requires grad")
                 gi = (vjp(g, out, x0, x1) if arity == 2 else vjp(g, out, x0) if arity == 1
                       else vjp(g, out, x0, x1, x2) if arity == 3 else vjp(g, out, *args, **params))
-                if gi is not None:  # None: this edge carries no gradient (it flows through another input)
-                    if type(gi) is not np.ndarray and not create_graph:
-                        gi = np.asarray(getattr(gi, "_data", gi))
-                    if gi.shape != p._data.shape:
-                        gi = unbroadcast(gi, p._data.shape)
-                    if anomaly:
-                        raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, None, parents)
-                old = grads.get(p, _UNREACHED)
-                if old is _UNREACHED:
+                if gi is None:  # this edge carries no gradient (it flows through another input)
+                    continue
+                if type(gi) is not np.ndarray and not create_graph:
+                    gi = np.asarray(getattr(gi, "_data", gi))
+                if gi.shape != p._data.shape:
+                    gi = unbroadcast(gi, p._data.shape)
+                if anomaly:
+                    raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, None, parents)
+                old = grads.get(p)
+                if old is None:
                     grads[p] = gi
                     if p._prim is None:
                         leaves.append(p)
                     else:
                         push(heap, (-p._seq, p))
-                elif gi is not None:
-                    grads[p] = gi if old is None else old + gi
+                else:
+                    grads[p] = old + gi
         if wanted is None:
             to_write += [(t, grads.pop(t)) for t in leaves]
         else:
@@ -297,13 +289,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
         _State.grad_enabled = recording
     g = gi = old = grads = None  # only to_write may still refer to the leaves' gradients (see _accumulate_grad)
     for t, g in to_write:
-        if g is not None:  # None: reached only through edges that carry no gradient
-            _accumulate_grad(t, g)
+        _accumulate_grad(t, g)
     del to_write
     return None if inputs is None else found
-
-
-_UNREACHED = object()  # grads.get default: None already means "reached, no gradient"
 
 
 def _backward_to_leaves(root, seed, retain_graph):
