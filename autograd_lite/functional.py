@@ -111,6 +111,9 @@ def l2_penalty(weights, lambd, m):
 
 # --- binary cross-entropy ---------------------------------------------------------
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
+# The probability whose log is exactly the floor: log(max(p, it)) equals max(log(p), -100) for
+# every p (log is increasing), without the divide-by-zero warning of log(0) to silence.
+_PROBABILITY_FLOOR = math.exp(_LOG_FLOOR)
 
 
 @primitive(name="binary_cross_entropy")
@@ -119,11 +122,14 @@ def _bce(a, y, *logits):
     # -log of the probability given to each true label: for 0/1 labels these are exactly the
     # exercise's terms -y log a - (1 - y) log(1 - a) (the other product is a zero), with the
     # floor standing in for its nansum of 0 * log(0); summed in the same order, so costs match.
-    # divide: log(0) is floored; invalid: a NaN prediction, which binary_cross_entropy then reports
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p = np.log(np.where(y, a, 1.0 - a))
-        # -(1/m) sum(...) rather than (1/m) sum(-...): negation is exact, so the same value, one pass less
-        return -(1.0 / m) * _add_all(np.maximum(log_p, _LOG_FLOOR, out=log_p), axis=None)
+    log_p = np.where(y, a, 1.0 - a)
+    if log_p.dtype == np.float64:
+        np.log(np.maximum(log_p, _PROBABILITY_FLOOR, out=log_p), out=log_p)
+    else:  # in narrower floats that probability is subnormal, with a log other than -100
+        with np.errstate(divide="ignore"):
+            np.maximum(np.log(log_p, out=log_p), _LOG_FLOOR, out=log_p)
+    # -(1/m) sum(...) rather than (1/m) sum(-...): negation is exact, so the same value, one pass less
+    return -(1.0 / m) * _add_all(log_p, axis=None)
 
 
 def _bce_vjp_a(g, out, a, y, *logits):

@@ -130,23 +130,24 @@ def _swap(x):
     return x.T if x.ndim == 2 else x.swapaxes(-1, -2)
 
 
-def _matmul_vjp_a(g, out, a, b):
+# `bias` is linear's third input, which these two VJPs serve as well (it plays no part in them).
+def _matmul_vjp_a(g, out, a, b, bias=None):
+    if type(g) is np.ndarray and g.ndim == 2 and b.ndim == 2:  # matrices (then a is one too), first order
+        return np.dot(g, b.T)
     if b.ndim == 1:
         return g * b if a.ndim == 1 else g.reshape(g.shape + (1,)) * b
     if a.ndim == 1:
         return (b @ g.reshape(g.shape + (1,))).reshape(b.shape[:-1])
-    if type(g) is np.ndarray and g.ndim == 2 and b.ndim == 2:
-        return np.dot(g, b.T)
     return g @ _swap(b)
 
 
-def _matmul_vjp_b(g, out, a, b):
+def _matmul_vjp_b(g, out, a, b, bias=None):
+    if type(g) is np.ndarray and g.ndim == 2 and a.ndim == 2:  # matrices (then b is one too), first order
+        return np.dot(a.T, g)
     if a.ndim == 1:
         return g * a if b.ndim == 1 else a.reshape((-1, 1)) * g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
     if b.ndim == 1:
         return (_swap(a) @ g.reshape(g.shape + (1,))).reshape(a.shape[:-2] + a.shape[-1:])
-    if type(g) is np.ndarray and g.ndim == 2 and a.ndim == 2:
-        return np.dot(a.T, g)
     return _swap(a) @ g
 
 
@@ -173,8 +174,7 @@ def _linear_forward(w, a, b):
 
 
 _linear = Primitive(_linear_forward, "linear").defvjp(
-    lambda g, out, w, a, b: _matmul_vjp_a(g, out, w, a),
-    lambda g, out, w, a, b: _matmul_vjp_b(g, out, w, a),
+    _matmul_vjp_a, _matmul_vjp_b,
     lambda g, out, w, a, b: g)  # tape.unbroadcast sums it over the examples
 
 

@@ -242,16 +242,15 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     found[wanted[t]] = g
             vjps = t._prim.vjps
             out = t if create_graph else t._data
-            # One to three inputs and no parameters (most ops): the VJPs get them as plain
-            # arguments, since a call with *args costs about three times as much.
+            # Up to three inputs (one, with parameters): the VJPs get them as plain arguments,
+            # since a call with *args costs about three times as much.
             arity = len(parents)
-            if arity > 3 or params:
-                arity = 0
-            if arity:
+            if arity == 1 or arity <= 3 and not params:
                 x0 = parents[0] if create_graph else parents[0]._data
                 x1 = parents[arity > 1] if create_graph else parents[arity > 1]._data
                 x2 = parents[-1] if create_graph else parents[-1]._data
             else:
+                arity = 0
                 args = parents if create_graph else [p._data for p in parents]
             for i, p in enumerate(parents):
                 if not p.requires_grad:
@@ -260,8 +259,14 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 if vjp is None:
                     raise GraphError(f"{describe(t, None, parents)} is not differentiable with respect to "
                                      f"input {i} (shape {p.shape}), which requires grad")
-                gi = (vjp(g, out, x0, x1) if arity == 2 else vjp(g, out, x0) if arity == 1
-                      else vjp(g, out, x0, x1, x2) if arity == 3 else vjp(g, out, *args, **params))
+                if arity == 2:
+                    gi = vjp(g, out, x0, x1)
+                elif arity == 1:
+                    gi = vjp(g, out, x0, **params) if params else vjp(g, out, x0)
+                elif arity == 3:
+                    gi = vjp(g, out, x0, x1, x2)
+                else:
+                    gi = vjp(g, out, *args, **params)
                 if gi is None:  # this edge carries no gradient (it flows through another input)
                     continue
                 if type(gi) is not np.ndarray and not create_graph:

@@ -196,6 +196,15 @@ def test_bce_on_saturated_probabilities_is_finite():
     assert cost.item() == pytest.approx(2 * 100 / 4)  # two wrong saturated terms, log floored at -100
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_bce_floors_each_log_at_exactly_minus_100_in_every_float_width(dtype):
+    # log(0), and log(1e-50) = -115 in float64 (0 in the others), all count as -100
+    a = np.array([[0.0, 1.0, 1e-50, 0.5]]).astype(dtype)
+    cost = ag.binary_cross_entropy(a, np.array([[1.0, 0.0, 1.0, 1.0]]))
+    assert cost.item() == pytest.approx((3 * 100.0 + np.log(2.0)) / 4, rel=1e-3 if dtype is np.float16 else 1e-7)
+    assert ag.binary_cross_entropy(np.zeros((1, 1), dtype), np.ones((1, 1))).item() == 100.0
+
+
 def test_dropout_scales_kept_units_and_reuses_the_mask_backward():
     a = ag.Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
     mask = np.array([[1, 0, 1], [0, 1, 1]])
