@@ -336,7 +336,7 @@ class _Trace:
                     edges[p] = edges.get(p, 0) + 1
         single_leaves = {leaf for leaf in self.leaves if edges.get(leaf) == 1}
         counter = itertools.count()
-        for t in sorted(nodes, key=lambda n: n._seq, reverse=True):
+        for t in sorted(nodes, key=lambda n: n._seq):  # newest first
             if t in contributions:
                 grad[t] = self._accumulate(contributions.pop(t), code, fresh=False, shape=t._data.shape,
                                            dtype=t._data.dtype)

@@ -8,7 +8,7 @@ graph node inline (no separate node objects, to keep the per-op cost low;
     t._parents  its input Tensors, or None once backward() freed the graph
     t._params   keyword parameters of the op (axis, mask, keep_prob, ...)
     t._epoch    the count of in-place updates (``_State.mutations``) when the op ran
-    t._seq      its place in creation order
+    t._seq      its place in creation order, counting down (newer is lower)
     t._scope    the ``scope()`` names active when it was made
     t._site     the user's source line, recorded only in anomaly mode
 
@@ -26,20 +26,28 @@ import numpy as np
 from .errors import AnomalyError, GraphError, InplaceModificationError
 
 
-class _State:
-    """Process-wide switches, read on every op (class attributes: one lookup)."""
-    grad_enabled = True
-    anomaly = False
-    scope = ()
-    # Count of in-place updates (Tensor.data assignments) so far. A node recorded when it had
-    # its current value saw no update since: backward skips its in-place checks.
-    mutations = 0
-    tracer = None  # a list while ag.compile records a function: every op is appended to it
+class _Switches:
+    """Process-wide switches, read on every op. One instance, ``_State``: attributes of a
+    slotted instance are read faster than those of a class."""
+    __slots__ = ("grad_enabled", "anomaly", "scope", "mutations", "tracer")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scope = ()
+        # Count of in-place updates (Tensor.data assignments) so far. A node recorded when it had
+        # its current value saw no update since: backward skips its in-place checks.
+        self.mutations = 0
+        self.tracer = None  # a list while ag.compile records a function: every op is appended to it
 
 
-# Creation order of tensors: an op's output is always newer than its inputs, so
-# walking nodes newest-first visits each one after every node that consumes it.
-next_seq = itertools.count().__next__
+_State = _Switches()
+
+
+# Creation order of tensors, counting down: an op's output is always newer than its inputs,
+# so walking nodes newest (lowest) first visits each one after every node that consumes it.
+# Counting down lets a min-heap order them by the number itself, with no negation per push.
+next_seq = itertools.count(0, -1).__next__
 
 
 class _GradMode:
@@ -220,7 +228,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     grads = {root: seed}
     # Op outputs wait in the heap, newest first; leaves need no order and wait in `leaves`.
     # Sequence numbers are unique, so heap entries never compare their tensors.
-    heap, leaves = ([], [root]) if prim is None else ([(-root._seq, root)], [])
+    heap, leaves = ([], [root]) if prim is None else ([(root._seq, root)], [])
     to_write = []
     free = not retain_graph and not create_graph  # each node's graph is dropped once it is walked
     anomaly, mutations = _State.anomaly, _State.mutations
@@ -281,7 +289,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     if p._prim is None:
                         leaves.append(p)
                     else:
-                        push(heap, (-p._seq, p))
+                        push(heap, (p._seq, p))
                 else:
                     grads[p] = old + gi
         if wanted is None:
