@@ -212,8 +212,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     create_graph: gradients are Tensors recorded on the tape (higher order).
 
     Nodes are visited newest first (a heap on creation order), which is a reverse
-    topological order found without a separate graph search; unless retained, each
-    node's graph is dropped as soon as it is walked (as PyTorch frees saved tensors).
+    topological order found without a separate graph search. Only edges that carry a
+    gradient are followed (a VJP returning None ends its path, as binary_cross_entropy's
+    does towards a sigmoid it bypasses). Unless retained, each walked node's graph is
+    dropped as soon as it is walked (as PyTorch frees saved tensors).
     ``.grad`` is written only after the whole walk, so a refused backward leaves no
     partial gradients.
     """
