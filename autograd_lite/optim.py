@@ -2,11 +2,14 @@
 
 Each takes the parameters (an iterable of Tensors, or a dict name -> Tensor as
 ``ag.init.initialize`` returns), reads their ``.grad`` after ``backward()`` and
-updates them in ``step()``. Updates go through the ``Tensor.data`` setter, so
-each one bumps the parameter's version counter: a graph recorded before the
-step and reused after it is caught at ``backward()`` instead of giving a wrong
-gradient. Parameters whose ``.grad`` is None (not reached by the last
-backward) are left alone.
+updates them in ``step()``: ``p -= delta`` on the parameter's own array when it
+is writable (as hand-written NumPy does: no new array per step, and the
+parameter keeps its dtype), else into a new array. Either way the parameter's
+version counter is bumped, so a graph recorded before the step and reused after
+it is caught at ``backward()`` instead of giving a wrong gradient. Running
+moments (momentum, Adam) live in arrays of their own, updated in place.
+Parameters whose ``.grad`` is None (not reached by the last backward) are left
+alone.
 """
 import math
 import numbers
@@ -54,58 +57,64 @@ class Optimizer:
         self.state = [{} for _ in params]
 
     def step(self):
-        """Update every parameter that has a gradient, in place (version bumped)."""
+        """Update every parameter that has a gradient (version bumped)."""
         self.t += 1
-        for p, state in zip(self.params, self.state):
-            if p.grad is not None:
-                p.data = self._updated(p.data, p.grad, state)
+        kind = type(self).__name__
+        updated_in_place = []
+        for i, (p, state) in enumerate(zip(self.params, self.state)):
+            dp = p.grad
+            if dp is None:
+                continue
+            data = p._data
+            if np.shape(dp) != data.shape:
+                raise ValueError(f"{kind}: parameter {i} has shape {data.shape} but its .grad has shape "
+                                 f"{np.shape(dp)}; they must match")
+            delta = self._delta(np.asarray(dp), state)
+            try:
+                data -= delta  # in place, keeping data's dtype
+                updated_in_place.append(p)
+            except ValueError:  # read-only data (trying costs less than checking data.flags first)
+                p.data = data - delta
+        mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
         for p in self.params:
             p.grad = None
 
-    def _updated(self, p, dp, state):
-        """New value of one parameter from its value ``p``, gradient ``dp`` and ``state``."""
+    def _delta(self, dp, state):
+        """What to subtract from one parameter, given its gradient ``dp`` and its ``state``
+        (a dict of this optimizer's arrays for it); may be one of those arrays."""
         raise NotImplementedError
+
+    def _moment(self, state, key, dp):
+        """The running moment ``key`` of one parameter: an array of ``dp``'s shape and dtype,
+        zeros before the first step."""
+        moment = state.get(key)
+        if moment is None:
+            moment = state[key] = np.zeros_like(dp)
+        elif moment.shape != dp.shape:
+            raise ValueError(f"{type(self).__name__}: a parameter changed shape from {moment.shape} to "
+                             f"{dp.shape} since the last step, so its running '{key}' no longer applies; "
+                             "make a new optimizer for the new parameters")
+        return moment
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
 
 
 class GradientDescent(Optimizer):
-    """Plain gradient descent: ``p -= lr * dp``, on each parameter's own array when it is
-    writable (as hand-written NumPy does: no new array per step), so an array taken from
+    """Plain gradient descent: ``p -= lr * dp``. Updated in place, an array taken from
     ``.data`` or ``.detach()`` before the step sees the new values (copy it to keep the old
-    ones). The version counter is bumped either way.
+    ones).
 
     Args:
         params: iterable of Tensors or dict name -> Tensor.
         lr: learning rate, > 0.
     """
 
-    def step(self):
-        """Update every parameter that has a gradient (version bumped)."""
-        self.t += 1
-        lr = self.lr
-        updated_in_place = []
-        for p in self.params:
-            dp = p.grad
-            if dp is None:
-                continue
-            data = p._data
-            if type(dp) is np.ndarray and dp.shape == data.shape:
-                try:
-                    data -= lr * dp  # in place, keeping data's dtype (cheaper to call than np.subtract(out=))
-                    updated_in_place.append(p)
-                    continue
-                except ValueError:  # read-only data (trying costs less than checking data.flags first)
-                    pass
-            p.data = self._updated(data, dp, None)
-        mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
-
-    def _updated(self, p, dp, state):
-        return p - self.lr * dp
+    def _delta(self, dp, state):
+        return self.lr * dp
 
 
 class Momentum(Optimizer):
@@ -121,10 +130,11 @@ class Momentum(Optimizer):
         super().__init__(params, lr)
         self.beta = _check_rate("Momentum: beta", beta, upper_open=1)
 
-    def _updated(self, p, dp, state):
-        v = self.beta * state.get("v", 0.0) + (1 - self.beta) * dp
-        state["v"] = v
-        return p - self.lr * v
+    def _delta(self, dp, state):
+        v = self._moment(state, "v", dp)
+        v *= self.beta
+        v += (1 - self.beta) * dp
+        return self.lr * v
 
 
 class Adam(Optimizer):
@@ -133,6 +143,10 @@ class Adam(Optimizer):
         v = b1 v + (1 - b1) dp;   s = b2 s + (1 - b2) dp**2
         v_hat = v / (1 - b1**t);  s_hat = s / (1 - b2**t)
         p -= lr * v_hat / (sqrt(s_hat) + eps)
+
+    Every step works in the parameter's own buffers (the moments and two scratch
+    arrays): no new array of the parameter's size per step, and the values of the
+    formula above, operation for operation.
 
     Args:
         params: iterable of Tensors or dict name -> Tensor.
@@ -147,11 +161,17 @@ class Adam(Optimizer):
         self.beta2 = _check_rate("Adam: beta2", beta2, upper_open=1)
         self.eps = _check_rate("Adam: eps", eps)
 
-    def _updated(self, p, dp, state):
+    def _delta(self, dp, state):
         b1, b2, t = self.beta1, self.beta2, self.t
-        v = b1 * state.get("v", 0.0) + (1 - b1) * dp
-        s = b2 * state.get("s", 0.0) + (1 - b2) * np.square(dp)
-        state["v"], state["s"] = v, s
-        v_hat = v / (1 - b1 ** t)
-        s_hat = s / (1 - b2 ** t)
-        return p - self.lr * v_hat / (np.sqrt(s_hat) + self.eps)
+        v, s = self._moment(state, "v", dp), self._moment(state, "s", dp)
+        step, denominator = self._moment(state, "scratch", dp), self._moment(state, "scratch2", dp)
+        v *= b1
+        v += np.multiply(dp, 1 - b1, out=step)
+        s *= b2
+        s += np.multiply(np.square(dp, out=denominator), 1 - b2, out=denominator)
+        np.divide(v, 1 - b1 ** t, out=step)                              # v_hat
+        np.sqrt(np.divide(s, 1 - b2 ** t, out=denominator), out=denominator)  # sqrt(s_hat)
+        denominator += self.eps
+        step *= self.lr
+        step /= denominator
+        return step

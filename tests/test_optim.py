@@ -136,3 +136,53 @@ def test_gradient_descent_keeps_a_float32_parameter_float32():
     ag.optim.GradientDescent([p], lr=0.1).step()
     assert p.dtype == np.float32
     np.testing.assert_allclose(p.data, (P0 - 0.1 * G1).astype(np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [ag.optim.GradientDescent, ag.optim.Momentum, ag.optim.Adam])
+def test_every_optimizer_updates_the_parameters_own_array_and_bumps_its_version(cls):
+    p = ag.Tensor(P0.copy(), requires_grad=True)
+    array = p.data
+    opt = cls([p], lr=0.1)
+    for step, g in enumerate((G1, G2), start=1):
+        p.grad = g.copy()
+        opt.step()
+        assert p.data is array and p._version == step
+    assert not np.array_equal(array, P0)
+
+
+@pytest.mark.parametrize("cls", [ag.optim.Momentum, ag.optim.Adam])
+def test_moment_optimizers_keep_float32_and_fall_back_on_read_only_data(cls):
+    p = ag.Tensor(P0.astype(np.float32), requires_grad=True)
+    p.grad = G1.astype(np.float32)
+    cls([p], lr=0.1).step()
+    assert p.dtype == np.float32
+    frozen = P0.copy()
+    frozen.flags.writeable = False
+    q = ag.Tensor(P0, requires_grad=True)
+    q.data = frozen
+    q.grad = G1.copy()
+    opt = cls([q], lr=0.1)
+    opt.step()
+    np.testing.assert_array_equal(frozen, P0)  # left alone
+    expected = two_steps(cls, lr=0.1)  # the same first step on a writable parameter, then a second
+    q.grad = G2.copy()
+    opt.step()
+    np.testing.assert_array_equal(q.data, expected)
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused_naming_the_parameter():
+    p = ag.Tensor(P0, requires_grad=True)
+    p.grad = np.ones((1, 2))
+    with pytest.raises(ValueError, match=r"Adam: parameter 0 has shape \(2, 2\) but its .grad has shape \(1, 2\)"):
+        ag.optim.Adam([p], lr=0.1).step()
+    np.testing.assert_array_equal(p.data, P0)
+
+
+def test_a_parameter_that_changed_shape_is_refused_by_its_running_moments():
+    p = ag.Tensor(P0, requires_grad=True)
+    opt = ag.optim.Momentum([p], lr=0.1)
+    p.grad = G1.copy()
+    opt.step()
+    p.data, p.grad = np.ones((3, 2)), np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"Momentum: a parameter changed shape from \(2, 2\) to \(3, 2\)"):
+        opt.step()
