@@ -59,23 +59,30 @@ class Optimizer:
     def step(self):
         """Update every parameter that has a gradient (version bumped)."""
         self.t += 1
-        kind = type(self).__name__
         updated_in_place = []
-        for i, (p, state) in enumerate(zip(self.params, self.state)):
+        for p, state in zip(self.params, self.state):
             dp = p.grad
             if dp is None:
                 continue
             data = p._data
-            if np.shape(dp) != data.shape:
-                raise ValueError(f"{kind}: parameter {i} has shape {data.shape} but its .grad has shape "
-                                 f"{np.shape(dp)}; they must match")
-            delta = self._delta(np.asarray(dp), state)
+            if type(dp) is not np.ndarray or dp.shape != data.shape:
+                dp = self._checked_grad(p, dp)
+            delta = self._delta(dp, state)
             try:
                 data -= delta  # in place, keeping data's dtype
                 updated_in_place.append(p)
             except ValueError:  # read-only data (trying costs less than checking data.flags first)
                 p.data = data - delta
         mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
+
+    def _checked_grad(self, p, dp):
+        """``p.grad`` as an ndarray of p's shape, or a ValueError naming the parameter."""
+        dp = np.asarray(dp)
+        if dp.shape != p.shape:
+            index = next(i for i, q in enumerate(self.params) if q is p)
+            raise ValueError(f"{type(self).__name__}: parameter {index} has shape {p.shape} but its .grad "
+                             f"has shape {dp.shape}; they must match")
+        return dp
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
