@@ -9,7 +9,8 @@ your own (in the spirit of HIPS autograd's ``@primitive`` + ``defvjp``)::
     cube.defvjp(lambda g, out, x: g * 3 * x ** 2)
 
 A VJP is called as ``vjp(g, out, *inputs, **params)`` with ``g`` the gradient
-of the output. First-order, every argument is an ndarray. Under
+of the output. First-order, every argument is an ndarray (``g`` of a 0-d output may
+be a NumPy scalar, which supports the same arithmetic and methods). Under
 ``create_graph`` (``grad`` of ``grad``) they are Tensors, so a VJP written
 with operators and ``ag`` functions is differentiable again for free. A VJP
 may return None when its input gets no gradient through this op; an input

@@ -396,7 +396,7 @@ class _Trace:
 
     def gradients(self, g, out):
         """The leaves' gradients for seed ``g`` of the call that returned ``out``."""
-        if not isinstance(g, np.ndarray):
+        if isinstance(g, Tensor):
             raise GraphError(f"compiled {self.name}: higher-order gradients (create_graph) go through the "
                              "eager function; call it inside ag.grad, or use step.fn")
         if out is not self.last_out:

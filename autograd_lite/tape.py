@@ -279,7 +279,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     gi = vjp(g, out, *args, **params)
                 if gi is None:  # this edge carries no gradient (it flows through another input)
                     continue
-                if type(gi) is not np.ndarray and not create_graph:
+                # NumPy scalars (a 0-d output's seed, passed on) stay scalars: their arithmetic is cheaper
+                if type(gi) is not np.ndarray and not create_graph and not isinstance(gi, np.generic):
                     gi = np.asarray(getattr(gi, "_data", gi))
                 if gi.shape != p._data.shape:
                     gi = unbroadcast(gi, p._data.shape)

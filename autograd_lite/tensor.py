@@ -232,12 +232,17 @@ def mark_modified(tensors):
 
 
 def _unit_seed(shape, dtype):
-    """The seed 1.0 of a single-element output: one shared read-only array per shape and
-    dtype (read-only, so no VJP can change it, and ``.grad`` always gets a copy of it)."""
+    """The seed 1.0 of a single-element output. For a 0-d output (a cost) it is a NumPy
+    scalar: the VJPs that scale by it then do scalar arithmetic, which costs a fraction of a
+    0-d array operation. Otherwise one shared read-only array per shape and dtype. Neither
+    can be changed by a VJP, and ``.grad`` always gets a copy."""
     seed = _UNIT_SEEDS.get((shape, dtype))
     if seed is None:
-        seed = _UNIT_SEEDS[shape, dtype] = np.ones(shape, dtype)
-        seed.flags.writeable = False
+        if shape == ():
+            seed = _UNIT_SEEDS[shape, dtype] = dtype.type(1)
+        else:
+            seed = _UNIT_SEEDS[shape, dtype] = np.ones(shape, dtype)
+            seed.flags.writeable = False
     return seed
 
 

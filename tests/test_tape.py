@@ -174,3 +174,24 @@ def test_sum_and_mean_functions_accept_arrays():
     assert ag.sum(np.ones((2, 3)), axis=0).shape == (3,)
     assert ag.mean(np.ones((2, 3))).item() == 1.0
     assert ag.matmul(np.ones((2, 3)), np.ones((3, 1))).shape == (2, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_scalar_costs_seed_reaches_vjps_as_a_numpy_scalar_and_grads_are_arrays_of_their_own(dtype):
+    seen = []
+
+    @ag.primitive
+    def double(x):
+        return 2 * x
+    double.defvjp(lambda g, out, x: seen.append(g) or 2 * g)
+
+    x = ag.Tensor(np.array(1.5, dtype), requires_grad=True)
+    y = double(x).retain_grad()
+    y.backward()
+    assert type(seen[0]) is dtype and seen[0] == 1  # no 0-d array arithmetic for the cost's seed
+    for t in (x, y):
+        assert type(t.grad) is np.ndarray and t.grad.dtype == dtype and t.grad.shape == ()
+    assert x.grad == 2 and y.grad == 1
+    leaf = ag.Tensor(np.array(3.0, dtype), requires_grad=True)
+    leaf.backward()
+    assert type(leaf.grad) is np.ndarray and leaf.grad == 1 and leaf.grad.flags.writeable
