@@ -1,7 +1,8 @@
 """``python -m bench``: time one training step per implementation and workload.
 
 Repetitions are interleaved (every round runs each implementation once, in a
-rotating order) so that load from other processes hits all of them alike;
+rotating order) so that load from other processes hits all of them alike,
+and each timed block follows a few untimed steps of its own implementation;
 the table reports medians over rounds. Memory: the peak of NumPy/Python
 allocations during one step (tracemalloc; PyTorch's own allocator is not
 seen, so its column says n/a), and optionally RSS over many eager steps.
@@ -57,7 +58,8 @@ def time_steps(steps, reps, warmup, block_seconds):
     """Median seconds per step of each step function, over ``reps`` interleaved rounds.
 
     Each round times a block of consecutive steps per implementation, sized so a
-    block lasts about ``block_seconds``. Returns {name: [seconds per step, one per round]}.
+    block lasts about ``block_seconds``, after ``warmup`` untimed steps of the same
+    implementation. Returns {name: [seconds per step, one per round]}.
     """
     names = list(steps)
     # The libraries' own objects (PyTorch alone brings some 100,000) are not part of any
@@ -76,6 +78,10 @@ def time_steps(steps, reps, warmup, block_seconds):
     for r in range(reps):
         for name in names[r % len(names):] + names[:r % len(names)]:
             step, n = steps[name], block[name]
+            # Untimed steps first: each block is timed in its implementation's steady state,
+            # not paying for the caches that the implementation before it left cold.
+            for _ in range(warmup):
+                step()
             start = time.perf_counter()
             for _ in range(n):
                 step()
@@ -187,7 +193,8 @@ def main(argv=None):
     parser.add_argument("--impls", nargs="+", default=list(IMPLEMENTATIONS), choices=list(IMPLEMENTATIONS),
                         help="implementations to time (default: all; 'manual' is the reference)")
     parser.add_argument("--reps", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps before every timed block (default 3)")
     parser.add_argument("--block-seconds", type=float, default=0.05,
                         help="target duration of one timed block of steps (default 0.05)")
     parser.add_argument("--seed", type=int, default=0)
