@@ -57,16 +57,20 @@ class Optimizer:
         self.state = [{} for _ in params]
 
     def step(self):
-        """Update every parameter that has a gradient (version bumped)."""
-        self.t += 1
-        updated_in_place = []
+        """Update every parameter that has a gradient (version bumped). Every gradient is
+        checked before any parameter changes, so a refused step leaves them all as they were."""
+        updates = []
         for p, state in zip(self.params, self.state):
             dp = p.grad
             if dp is None:
                 continue
+            if type(dp) is not np.ndarray or dp.shape != p._data.shape or state and state["shape"] != dp.shape:
+                dp = self._checked_grad(p, dp, state)
+            updates.append((p, dp, state))
+        self.t += 1
+        updated_in_place = []
+        for p, dp, state in updates:
             data = p._data
-            if type(dp) is not np.ndarray or dp.shape != data.shape:
-                dp = self._checked_grad(p, dp)
             delta = self._delta(dp, state)
             try:
                 data -= delta  # in place, keeping data's dtype
@@ -75,13 +79,17 @@ class Optimizer:
                 p.data = data - delta
         mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
-    def _checked_grad(self, p, dp):
+    def _checked_grad(self, p, dp, state):
         """``p.grad`` as an ndarray of p's shape, or a ValueError naming the parameter."""
-        dp = np.asarray(dp)
+        kind, dp = type(self).__name__, np.asarray(dp)
+        index = next(i for i, q in enumerate(self.params) if q is p)
         if dp.shape != p.shape:
-            index = next(i for i, q in enumerate(self.params) if q is p)
-            raise ValueError(f"{type(self).__name__}: parameter {index} has shape {p.shape} but its .grad "
-                             f"has shape {dp.shape}; they must match")
+            raise ValueError(f"{kind}: parameter {index} has shape {p.shape} but its .grad has shape "
+                             f"{dp.shape}; they must match")
+        if state and state["shape"] != dp.shape:
+            raise ValueError(f"{kind}: parameter {index} changed shape from {state['shape']} to {dp.shape} "
+                             "since the last step, so its running moments no longer apply; make a new "
+                             "optimizer for the new parameters")
         return dp
 
     def zero_grad(self):
@@ -91,19 +99,17 @@ class Optimizer:
 
     def _delta(self, dp, state):
         """What to subtract from one parameter, given its gradient ``dp`` and its ``state``
-        (a dict of this optimizer's arrays for it); may be one of those arrays."""
+        (this optimizer's arrays for it, see ``_moment``); may return one of those arrays."""
         raise NotImplementedError
 
-    def _moment(self, state, key, dp):
-        """The running moment ``key`` of one parameter: an array of ``dp``'s shape and dtype,
-        zeros before the first step."""
+    @staticmethod
+    def _moment(state, key, dp):
+        """The running array ``key`` of one parameter, of ``dp``'s shape and dtype: zeros
+        before the first step. ``state["shape"]`` keeps the shape they were made for."""
         moment = state.get(key)
         if moment is None:
             moment = state[key] = np.zeros_like(dp)
-        elif moment.shape != dp.shape:
-            raise ValueError(f"{type(self).__name__}: a parameter changed shape from {moment.shape} to "
-                             f"{dp.shape} since the last step, so its running '{key}' no longer applies; "
-                             "make a new optimizer for the new parameters")
+            state["shape"] = dp.shape
         return moment
 
     def __repr__(self):

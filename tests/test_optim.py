@@ -170,12 +170,15 @@ def test_moment_optimizers_keep_float32_and_fall_back_on_read_only_data(cls):
     np.testing.assert_array_equal(q.data, expected)
 
 
-def test_a_gradient_of_the_wrong_shape_is_refused_naming_the_parameter():
-    p = ag.Tensor(P0, requires_grad=True)
-    p.grad = np.ones((1, 2))
-    with pytest.raises(ValueError, match=r"Adam: parameter 0 has shape \(2, 2\) but its .grad has shape \(1, 2\)"):
-        ag.optim.Adam([p], lr=0.1).step()
-    np.testing.assert_array_equal(p.data, P0)
+def test_a_gradient_of_the_wrong_shape_is_refused_naming_the_parameter_before_any_update():
+    ok, bad = ag.Tensor(P0, requires_grad=True), ag.Tensor(P0, requires_grad=True)
+    ok.grad, bad.grad = G1.copy(), np.ones((1, 2))
+    opt = ag.optim.Adam([ok, bad], lr=0.1)
+    with pytest.raises(ValueError, match=r"Adam: parameter 1 has shape \(2, 2\) but its .grad has shape \(1, 2\)"):
+        opt.step()
+    np.testing.assert_array_equal(ok.data, P0)  # nothing moved: the step is all or nothing
+    np.testing.assert_array_equal(bad.data, P0)
+    assert opt.t == 0 and ok._version == 0
 
 
 def test_a_parameter_that_changed_shape_is_refused_by_its_running_moments():
@@ -184,5 +187,5 @@ def test_a_parameter_that_changed_shape_is_refused_by_its_running_moments():
     p.grad = G1.copy()
     opt.step()
     p.data, p.grad = np.ones((3, 2)), np.ones((3, 2))
-    with pytest.raises(ValueError, match=r"Momentum: a parameter changed shape from \(2, 2\) to \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"Momentum: parameter 0 changed shape from \(2, 2\) to \(3, 2\)"):
         opt.step()
