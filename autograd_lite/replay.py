@@ -456,18 +456,18 @@ def _forward_code(trace, k, prim, t, parents, params, names, drawn_rng):
                 f"{v} = np.multiply({x[0]}, {mask}, out={trace.buffer(shape, dtype)})",
                 f"np.divide({v}, {keep!r}, out={v})"]
     if prim is functional._bce and same and len({a.dtype for a in arrays}) == 1 and arrays[0].ndim:
+        # As functional._bce: -(1/m) sum(log of each true label's probability), floored.
         a = arrays[0]
-        m = a.shape[-1]
-        log_a, log_b, not_y = (trace.buffer(a.shape, a.dtype) for _ in range(3))
-        floor = functional._LOG_FLOOR
-        return ["with np.errstate(divide='ignore'):",
-                f"    np.log({x[0]}, out={log_a})", f"    np.maximum({log_a}, {floor!r}, out={log_a})",
-                f"    np.subtract(1, {x[0]}, out={log_b})", f"    np.log({log_b}, out={log_b})",
-                f"    np.maximum({log_b}, {floor!r}, out={log_b})",
-                f"np.negative({log_a}, out={log_a})", f"np.multiply({log_a}, {x[1]}, out={log_a})",
-                f"np.subtract(1, {x[1]}, out={not_y})", f"np.multiply({log_b}, {not_y}, out={log_b})",
-                f"np.subtract({log_a}, {log_b}, out={log_a})",
-                f"{v} = np.asarray({1.0 / m!r} * np.add.reduce({log_a}, axis=None))"]
+        probability = f"{v}p"
+        lines = [f"{probability} = np.where({x[1]}, {x[0]}, np.subtract(1, {x[0]}, out={trace.buffer(a.shape, a.dtype)}))"]
+        if a.dtype == np.float64:
+            lines.append(f"np.log(np.maximum({probability}, {functional._PROBABILITY_FLOOR!r}, out={probability}), "
+                         f"out={probability})")
+        else:
+            lines += ["with np.errstate(divide='ignore'):",
+                      f"    np.maximum(np.log({probability}, out={probability}), {functional._LOG_FLOOR!r}, "
+                      f"out={probability})"]
+        return lines + [f"{v} = np.asarray({-(1.0 / a.shape[-1])!r} * np.add.reduce({probability}, axis=None))"]
     if prim is functional._l2_penalty and same:
         lambd, m = params["lambd"], params["m"]
         total = "0"

@@ -320,3 +320,25 @@ def test_retained_graphs_and_retain_grad_on_a_compiled_result():
     assert out.grad == pytest.approx(2.0)
     with pytest.raises(ag.GraphError, match="freed"):
         out.backward()
+
+
+def test_float32_replay_equals_eager_to_the_last_bit_even_with_saturated_predictions():
+    # float32 takes the cross-entropy's other floor (log first, then -100); a large weight
+    # saturates some sigmoids to exactly 0 or 1, so the floor is used.
+    start = {k: ag.Tensor(v.data.astype(np.float32)) for k, v in _params().items()}
+    start["W3"] = ag.Tensor(start["W3"].data * 400)
+    X, Y = _data()
+    X = X.astype(np.float32)
+    eager_params, replay_params = _leaves(start), _leaves(start)
+    step = ag.compile(net_cost)
+    for _ in range(3):
+        c_eager, g_eager = _step(net_cost, eager_params, X, Y, 0.7, 1.0, None)
+        c_replay, g_replay = _step(step, replay_params, X, Y, 0.7, 1.0, None)
+        assert c_eager == c_replay
+        for k in g_eager:
+            assert g_replay[k].dtype == np.float32
+            np.testing.assert_array_equal(g_replay[k], g_eager[k])
+    with ag.no_grad():
+        a = ag.sigmoid(replay_params["W3"] @ ag.relu(replay_params["W2"] @ ag.relu(
+            replay_params["W1"] @ X + replay_params["b1"]) + replay_params["b2"]) + replay_params["b3"]).data
+    assert np.any(np.where(Y, a, 1 - a) == 0)  # some true label got probability 0: the floor was used
