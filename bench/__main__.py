@@ -3,7 +3,9 @@
 Repetitions are interleaved (every round runs each implementation once, in a
 rotating order) so that load from other processes hits all of them alike,
 and each timed block follows a few untimed steps of its own implementation;
-the table reports medians over rounds. Memory: the peak of NumPy/Python
+the table reports medians over rounds, and each ratio to the hand-written
+step is the median over rounds of that round's ratio (paired, so load that
+comes and goes between rounds cancels out). Memory: the peak of NumPy/Python
 allocations during one step (tracemalloc; PyTorch's own allocator is not
 seen, so its column says n/a), and optionally RSS over many eager steps.
 """
@@ -98,7 +100,7 @@ def run(workload_names, impl_names, reps, warmup, block_seconds, seed):
         steps, skipped = build_steps(problem, impl_names, seed)
         samples = time_steps(steps, reps, warmup, block_seconds)
         medians = {name: statistics.median(s) for name, s in samples.items()}
-        base = medians.get("manual")
+        base = samples.get("manual")
         for name in impl_names:
             row = {"workload": wname, "implementation": name, "data": problem.source}
             if name in skipped:
@@ -106,7 +108,10 @@ def run(workload_names, impl_names, reps, warmup, block_seconds, seed):
             else:
                 peak = None if name == "torch" else step_peak_bytes(steps[name])
                 row.update(median_us=medians[name] * 1e6,
-                           ratio=None if base is None else medians[name] / base,
+                           # paired: each round's time over the hand-written step's in the same
+                           # round, so load that comes and goes between rounds cancels out
+                           ratio=None if base is None else statistics.median(
+                               t / t_base for t, t_base in zip(samples[name], base)),
                            peak_mb=None if peak is None else peak / 2 ** 20,
                            rounds=len(samples[name]))
             rows.append(row)
