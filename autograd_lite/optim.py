@@ -1,4 +1,4 @@
-"""Optimizers: gradient descent, momentum and Adam (SEEDS.md section 5).
+"""Optimizers: gradient descent, momentum and Adam.
 
 Each takes the parameters (an iterable of Tensors, or a dict name -> Tensor as
 ``ag.init.initialize`` returns), reads their ``.grad`` after ``backward()`` and
@@ -9,16 +9,25 @@ version counter is bumped, so a graph recorded before the step and reused after
 it is caught at ``backward()`` instead of giving a wrong gradient. Running
 moments (momentum, Adam) live in arrays of their own, updated in place.
 Parameters whose ``.grad`` is None (not reached by the last backward) are left
-alone.
+alone, and their step count (Adam's bias correction) does not advance.
+
+A step is all or nothing: every gradient is checked (a real floating array of
+its parameter's shape) before any parameter changes. As in PyTorch, NaN or
+infinite gradient *values* are not refused (that would cost a pass over every
+array per step); ``ag.detect_anomaly()`` finds where they come from.
+
+The learning rate ``lr`` is a plain attribute that may be changed between
+steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
 """
 import math
 import numbers
 
 import numpy as np
 
+from . import lr_schedule
 from .tensor import Tensor, mark_modified
 
-__all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam"]
+__all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam", "lr_schedule"]
 
 
 def _check_rate(name, value, upper_open=None):
@@ -32,39 +41,94 @@ def _check_rate(name, value, upper_open=None):
     return float(value)
 
 
+def _made_by_op(p):
+    """Whether ``p`` is the output of a recorded op rather than a leaf."""
+    is_leaf = getattr(type(p), "is_leaf", None)  # a public flag, should the Tensor grow one
+    if is_leaf is not None:
+        return not p.is_leaf
+    return getattr(p, "_prim", None) is not None
+
+
 class Optimizer:
     """Base class: holds the parameters and their per-parameter state, and runs
     the loop over them; subclasses only give the update of one parameter.
 
     Args:
-        params: iterable of Tensors, or dict name -> Tensor (any shapes).
-        lr: learning rate, finite and > 0.
+        params: iterable of Tensors, or dict name -> Tensor (any shapes). Each must be
+            a leaf (made by ``ag.Tensor``, not the output of an op) and appear once.
+        lr: learning rate, finite and > 0; may be changed between steps (``opt.lr = ...``).
+    Attributes:
+        params: the list of parameters; ``state``: one dict per parameter
+            (its running arrays and, for Adam, its own step count ``"t"``);
+        t: number of completed ``step()`` calls.
     """
 
     def __init__(self, params, lr):
-        params = list(params.values()) if isinstance(params, dict) else list(params)
         kind = type(self).__name__
+        if isinstance(params, dict):
+            names, params = [repr(k) for k in params], list(params.values())
+        else:
+            if isinstance(params, Tensor):
+                raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
+                                "or a dict name -> Tensor (write [p])")
+            params = list(params)
+            names = [None] * len(params)
+        self._names = names
         if not params:
             raise ValueError(f"{kind}: no parameters given; expected at least one Tensor "
                              "(a list of Tensors or a dict name -> Tensor)")
+        seen = {}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
-                raise TypeError(f"{kind}: parameter {i} is a {type(p).__name__}; expected a Tensor "
+                raise TypeError(f"{kind}: {self._label(i)} is a {type(p).__name__}; expected a Tensor "
                                 "with requires_grad=True")
+            if _made_by_op(p):
+                raise ValueError(f"{kind}: {self._label(i)} is the output of an op, not a leaf Tensor; "
+                                 "an optimizer updates leaves (made by ag.Tensor or ag.init.initialize), "
+                                 "since an op output is recomputed from them")
+            first = seen.setdefault(id(p), i)
+            if first != i:
+                raise ValueError(f"{kind}: {self._label(i)} is the same Tensor as {self._label(first)}; "
+                                 "each parameter must be listed once (else it would be updated twice "
+                                 "per step)")
         self.params = params
-        self.lr = _check_rate(f"{kind}: learning rate lr", lr)
-        self.t = 0  # steps taken; Adam's bias correction uses it (1 on the first step)
+        self.lr = lr
+        self.t = 0
         self.state = [{} for _ in params]
+
+    def _label(self, i):
+        """How errors name parameter ``i``: its index, and its key for a dict."""
+        return f"parameter {i}" if self._names[i] is None else f"parameter {i} ({self._names[i]})"
+
+    @property
+    def lr(self):
+        """The learning rate (a float > 0); may be set between steps, checked when set."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = _check_rate(f"{type(self).__name__}: learning rate lr", value)
 
     def step(self):
         """Update every parameter that has a gradient (version bumped). Every gradient is
-        checked before any parameter changes, so a refused step leaves them all as they were."""
+        checked before any parameter changes, so a refused step leaves them all as they were.
+
+        Raises:
+            TypeError: a ``.grad`` (or a parameter's data) that is not a real floating array
+                (complex, int, bool, str, object, ...), naming the parameter.
+            ValueError: a ``.grad`` whose shape differs from its parameter's, or a parameter
+                whose shape changed since its running moments were made.
+        """
         updates = []
         for p, state in zip(self.params, self.state):
             dp = p.grad
             if dp is None:
                 continue
-            if type(dp) is not np.ndarray or dp.shape != p._data.shape or state and state["shape"] != dp.shape:
+            data = p._data
+            # The cheap checks inline (dtype kinds and shapes, never the values); the slow
+            # path only explains what is wrong.
+            if (type(dp) is not np.ndarray or dp.dtype.kind != "f" or data.dtype.kind != "f"
+                    or dp.shape != data.shape or state and state["shape"] != dp.shape):
                 dp = self._checked_grad(p, dp, state)
             updates.append((p, dp, state))
         self.t += 1
@@ -80,14 +144,26 @@ class Optimizer:
         mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
     def _checked_grad(self, p, dp, state):
-        """``p.grad`` as an ndarray of p's shape, or a ValueError naming the parameter."""
-        kind, dp = type(self).__name__, np.asarray(dp)
-        index = next(i for i, q in enumerate(self.params) if q is p)
+        """``p.grad`` as a floating ndarray of p's shape, or an error naming the parameter."""
+        kind = type(self).__name__
+        label = self._label(next(i for i, q in enumerate(self.params) if q is p))
+        if p._data.dtype.kind != "f":
+            raise TypeError(f"{kind}: {label} holds data of dtype {p._data.dtype}; expected a real "
+                            "floating array (it was set through .data?)")
+        try:
+            dp = np.asarray(dp)
+        except Exception as error:  # an object NumPy cannot even convert
+            raise TypeError(f"{kind}: the .grad of {label} is a {type(p.grad).__name__}, not an array "
+                            f"({error}); expected a real floating ndarray of shape {p.shape}") from None
+        if dp.dtype.kind != "f":
+            what = "complex" if dp.dtype.kind == "c" else f"dtype {dp.dtype}"
+            raise TypeError(f"{kind}: the .grad of {label} is {what} ({type(p.grad).__name__}); expected "
+                            f"a real floating ndarray of shape {p.shape} (as backward() gives)")
         if dp.shape != p.shape:
-            raise ValueError(f"{kind}: parameter {index} has shape {p.shape} but its .grad has shape "
+            raise ValueError(f"{kind}: {label} has shape {p.shape} but its .grad has shape "
                              f"{dp.shape}; they must match")
         if state and state["shape"] != dp.shape:
-            raise ValueError(f"{kind}: parameter {index} changed shape from {state['shape']} to {dp.shape} "
+            raise ValueError(f"{kind}: {label} changed shape from {state['shape']} to {dp.shape} "
                              "since the last step, so its running moments no longer apply; make a new "
                              "optimizer for the new parameters")
         return dp
@@ -127,7 +203,7 @@ class GradientDescent(Optimizer):
     """
 
     def _delta(self, dp, state):
-        return self.lr * dp
+        return self._lr * dp
 
 
 class Momentum(Optimizer):
@@ -147,15 +223,20 @@ class Momentum(Optimizer):
         v = self._moment(state, "v", dp)
         v *= self.beta
         v += (1 - self.beta) * dp
-        return self.lr * v
+        return self._lr * v
 
 
 class Adam(Optimizer):
-    """Adam with bias correction (t = 1 on the first step)::
+    """Adam with bias correction, counted per parameter as PyTorch does::
 
+        t = this parameter's own number of steps, this one included (1 on its first)
         v = b1 v + (1 - b1) dp;   s = b2 s + (1 - b2) dp**2
         v_hat = v / (1 - b1**t);  s_hat = s / (1 - b2**t)
         p -= lr * v_hat / (sqrt(s_hat) + eps)
+
+    A parameter's ``t`` advances only on steps where it has a gradient, so one whose
+    first gradient arrives at the optimizer's sixth step is corrected with t = 1 (a
+    single global count would give t = 6 and shrink its first moves tenfold).
 
     Every step works in the parameter's own buffers (the moments and two scratch
     arrays): no new array of the parameter's size per step, and the values of the
@@ -175,7 +256,8 @@ class Adam(Optimizer):
         self.eps = _check_rate("Adam: eps", eps)
 
     def _delta(self, dp, state):
-        b1, b2, t = self.beta1, self.beta2, self.t
+        b1, b2 = self.beta1, self.beta2
+        t = state["t"] = state.get("t", 0) + 1
         v, s = self._moment(state, "v", dp), self._moment(state, "s", dp)
         step, denominator = self._moment(state, "scratch", dp), self._moment(state, "scratch2", dp)
         v *= b1
@@ -185,6 +267,6 @@ class Adam(Optimizer):
         np.divide(v, 1 - b1 ** t, out=step)                              # v_hat
         np.sqrt(np.divide(s, 1 - b2 ** t, out=denominator), out=denominator)  # sqrt(s_hat)
         denominator += self.eps
-        step *= self.lr
+        step *= self._lr
         step /= denominator
         return step
