@@ -1,17 +1,32 @@
-"""Parameter initialization for fully connected nets (SEEDS.md section 5)."""
+"""Parameter initialization for fully connected nets.
+
+``W[l]`` has shape ``(n_l, n_{l-1})`` and is drawn from a standard normal, then
+scaled by the method's rule; ``b[l]`` is zeros of shape ``(n_l, 1)`` (no draws for
+biases). Weights are drawn in layer order from one stream, so a seeded
+``numpy.random.RandomState`` reproduces the classic exercises exactly: for
+``"lecun"`` with ``np.random.RandomState(1)`` the weights equal, bit for bit, those of
+``np.random.seed(1)`` followed by ``np.random.randn(n_l, n_prev) / np.sqrt(n_prev)``
+for each layer.
+"""
 import numbers
 
 import numpy as np
 
+from .rng import as_generator
 from .tensor import Tensor
 
 __all__ = ["initialize", "METHODS"]
 
-# Scale of W[l] = randn(n_l, n_{l-1}) * scale(n_{l-1}).
+# method -> W[l] from the standard-normal draw ``z`` of shape (n_l, n_{l-1}) and n_{l-1}.
+# Each is written with the very operations of the course's code (``randn(...) * 0.01``,
+# ``randn(...) / np.sqrt(n_prev)``), since multiplying by 1/sqrt(n) instead of dividing
+# by sqrt(n) rounds differently in the last bit.
 METHODS = {
-    "he": lambda n_prev: np.sqrt(2 / n_prev),
-    "xavier": lambda n_prev: np.sqrt(1 / n_prev),
-    "random_normal": lambda n_prev: 10.0,  # deliberately too large: shows why scale matters
+    "he": lambda z, n_prev: z * np.sqrt(2 / n_prev),         # std sqrt(2 / n_prev), for ReLU layers
+    "xavier": lambda z, n_prev: z * np.sqrt(1 / n_prev),     # std sqrt(1 / n_prev)
+    "lecun": lambda z, n_prev: z / np.sqrt(n_prev),          # std 1 / sqrt(n_prev): the L-layer exercise
+    "small": lambda z, n_prev: z * 0.01,                     # std 0.01: the 2-layer exercise
+    "random_normal": lambda z, n_prev: z * 10.0,             # std 10: deliberately too large
 }
 
 
@@ -19,28 +34,40 @@ def initialize(layer_dims, method="he", rng=None):
     """Weights and zero biases of a fully connected net.
 
     Args:
-        layer_dims: [n_x, n_1, ..., n_L], at least two positive ints.
-        method: "he" (std sqrt(2 / n_{l-1})), "xavier" (std sqrt(1 / n_{l-1}))
-            or "random_normal" (std 10).
-        rng: numpy.random.Generator (``np.random.default_rng()`` when None).
+        layer_dims: sequence [n_x, n_1, ..., n_L] of at least two positive ints.
+        method: how W[l] of shape (n_l, n_{l-1}) is scaled from a standard-normal draw z:
+            "he" ``z * sqrt(2 / n_{l-1})``, "xavier" ``z * sqrt(1 / n_{l-1})``,
+            "lecun" ``z / sqrt(n_{l-1})``, "small" ``z * 0.01``,
+            "random_normal" ``z * 10``.
+        rng: None (the package's default generator, see ``ag.manual_seed``), an int seed,
+            a ``numpy.random.Generator`` or a ``numpy.random.RandomState`` (the legacy
+            stream of ``np.random.seed``/``np.random.randn``). Weights are drawn in layer
+            order with ``rng.standard_normal((n_l, n_{l-1}))``.
     Returns:
         dict {"W1": Tensor (n_1, n_x), "b1": Tensor (n_1, 1), ..., "bL": ...},
         every Tensor float64 with requires_grad=True and named after its key.
+    Raises:
+        ValueError: unknown method (the valid ones are listed) or bad layer_dims.
+        TypeError: layer_dims not a sequence, or an rng of another kind.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"initialize: unknown method {method!r}; expected one of {sorted(METHODS)}")
+    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
+        raise TypeError(f"initialize: layer_dims must be a sequence of layer sizes such as [2, 20, 3, 1], "
+                        f"got {type(layer_dims).__name__} {layer_dims!r}")
     dims = list(layer_dims)
     if len(dims) < 2:
         raise ValueError(f"initialize: layer_dims {dims} has {len(dims)} entries; expected at least 2 "
                          "([n_x, n_1, ...]: the input size and one layer)")
-    bad = [n for n in dims if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0]
+    bad = [n for n in dims if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n <= 0]
     if bad:
         raise ValueError(f"initialize: layer_dims {dims} holds {bad}; every size must be a positive int")
-    rng = np.random.default_rng() if rng is None else rng
+    dims = [int(n) for n in dims]
+    generator = as_generator(rng, "initialize")
     scale = METHODS[method]
     params = {}
     for l in range(1, len(dims)):
-        params[f"W{l}"] = Tensor(rng.standard_normal((dims[l], dims[l - 1])) * scale(dims[l - 1]),
-                                 requires_grad=True, name=f"W{l}")
+        W = scale(generator.standard_normal((dims[l], dims[l - 1])), dims[l - 1])
+        params[f"W{l}"] = Tensor(W, requires_grad=True, name=f"W{l}")
         params[f"b{l}"] = Tensor(np.zeros((dims[l], 1)), requires_grad=True, name=f"b{l}")
     return params
