@@ -1,16 +1,48 @@
 """Saving and loading parameters as ``.npz`` files, safely.
 
-Safe means three things. Nothing is ever pickled or unpickled, so loading a
-file cannot run code. A save is atomic: the archive is written to a temporary
-file next to the target and renamed over it only once complete, so a crash
-mid-save leaves either the old file or the new one, never half of one. A
-truncated or corrupted file is rejected with an error naming it, rather than
-yielding garbage parameters.
+The file is an ordinary uncompressed ``.npz`` (a zip of ``<name>.npy`` members,
+readable by ``np.load``) plus one more member, ``__manifest__.json``: the names
+in order, and each array's dtype, shape and SHA-256 checksum, followed by a
+checksum of the manifest itself. What "safely" means:
+
+- **Nothing is ever pickled or unpickled**, so loading a file cannot run code.
+  Only real numbers (bool, int, uint, float) are saved; complex, string,
+  structured, datetime and object arrays are refused both ways.
+- **A damaged file never loads as a partial or altered set.** ``load`` checks the
+  zip structure, the manifest against the members (every name present, none
+  extra, none twice), each header against the manifest, and each array's bytes
+  against its checksum. Any damage is a ``ValueError`` naming the file and,
+  where known, the parameter.
+- **Bounded memory.** Every size the file declares (the file itself, each array,
+  their total) is checked against ``max_bytes`` (default ``DEFAULT_MAX_BYTES``,
+  1 GiB) *before* anything of that size is allocated or read; a larger limit is
+  one keyword away for a trusted file. Files from ``save`` are never compressed,
+  so a compressed member in one is refused outright (no zip bombs).
+- **Atomic saves.** The archive is written to a temporary file next to the
+  target (``.<name>.<pid>.<random>.tmp``), flushed to disk, then renamed over
+  the target: a crash leaves the old file or the new one, never half of one.
+  A later save to the same path removes the temporaries of writers that died
+  (whose process no longer exists), never those of a live writer.
+- **Permissions as ``open()`` gives them.** A new file gets ``0o666 & ~umask``,
+  a re-saved file keeps its permission bits (a 0600 file stays 0600), and the
+  process umask is never changed (it is process-wide: changing it even for an
+  instant affects files other threads create). Saving through a symbolic link
+  writes the file the link points to and keeps the link.
+- **Names are plain.** ``check_name`` is the one rule for parameter names, used
+  by both ``save`` and ``load``: 1 to 200 characters of letters, digits, ``_``,
+  ``.`` and ``-``, not starting with ``.`` or ``-`` (so never a path such as
+  ``../../etc/W1``).
 """
+import hashlib
+import io
+import json
+import math
+import numbers
 import os
-import tempfile
+import re
+import secrets
+import stat
 import zipfile
-import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -18,61 +50,213 @@ import numpy as np
 from .errors import ShapeError
 from .tensor import Tensor
 
-# Member names inside the archive are "<key>.npy"; these would make a path of them.
-_FORBIDDEN_IN_KEYS = ("/", "\\", "\x00")
+__all__ = ["save", "load", "check_name", "DEFAULT_MAX_BYTES"]
 
-# mkstemp creates files readable by the owner only; a saved file should get the
-# usual permissions, as open() would give it. Read once: os.umask can only be read by setting it.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+DEFAULT_MAX_BYTES = 2 ** 30  # load's default limit on the bytes a file may hold or declare (1 GiB)
+
+MANIFEST = "__manifest__.json"  # never a "<name>.npy" member, so no parameter name can clash
+_FORMAT, _VERSION = "autograd_lite.params", 1
+_MAX_MANIFEST_BYTES = 16 * 2 ** 20
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}\Z")
+_NUMERIC_KINDS = "biuf"
 
 
+class _Refused(ValueError):
+    """A damage or refusal that ``load`` has already explained."""
+
+
+def check_name(op, name):
+    """``name`` if it may be a parameter name in a file, else a ValueError naming ``op``.
+
+    The one rule for ``save`` and ``load``: a str of 1 to 200 characters from letters,
+    digits, ``_``, ``.`` and ``-``, not starting with ``.`` or ``-``. Each name becomes
+    the archive member ``<name>.npy``, so nothing that could read as a path (``/``,
+    ``\\``, a leading ``..``) or confuse a zip tool (spaces, control characters) is allowed.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"{op}: parameter name {name!r} is not allowed; names must be 1 to 200 characters "
+                         "from letters, digits, '_', '.' and '-', not starting with '.' or '-' (no '/' or "
+                         "'\\': each becomes the member '<name>.npy' of the .npz archive)")
+    return name
+
+
+# --- save --------------------------------------------------------------------------------------
 def _checked_array(key, value):
-    """The ndarray to store for ``key``: numbers only, so no pickling is ever needed."""
-    if not isinstance(key, str) or not key or any(c in key for c in _FORBIDDEN_IN_KEYS):
-        raise ValueError(f"save: parameter names must be non-empty strings without '/', '\\' or NUL "
-                         f"(they become member names in the .npz), got {key!r}")
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
-    if array.dtype.kind not in "biuf":
+    """The C-ordered ndarray to store for ``key``: real numbers only, so no pickling is ever needed."""
+    check_name("save", key)
+    try:
+        array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    except Exception as error:
+        raise TypeError(f"save: parameter {key!r} is a {type(value).__name__} that is not an array "
+                        f"({error}); expected a Tensor or a real numeric ndarray") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"save: parameter {key!r} has dtype {array.dtype}; expected a real numeric "
-                        "array (object arrays would need pickling, which save never does)")
-    return array
+                        "array (bool, int or float: object arrays would need pickling, which save never "
+                        "does, and load refuses complex, string, structured and datetime arrays)")
+    return np.ascontiguousarray(array)
+
+
+def _npy_header(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(array))
+    return buffer.getvalue()
+
+
+def _raw_bytes(array):
+    """The array's bytes as stored in the .npy (C order), without a copy."""
+    return memoryview(array.reshape(-1).view(np.uint8))
+
+
+def _write_archive(file, arrays):
+    entries, members = [], []
+    for key, array in arrays.items():
+        data = _raw_bytes(array)
+        entries.append({"name": key, "dtype": array.dtype.str, "shape": list(array.shape),
+                        "sha256": hashlib.sha256(data).hexdigest()})
+        members.append((key, _npy_header(array), data))
+    body = json.dumps({"format": _FORMAT, "version": _VERSION, "arrays": entries}, indent=1).encode()
+    manifest = body + b"\nsha256:" + hashlib.sha256(body).hexdigest().encode()
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(_member_info(MANIFEST, len(manifest)), manifest)
+        for key, header, data in members:
+            # The size is known up front, so zipfile writes no zip64 records it does not need.
+            with archive.open(_member_info(key + ".npy", len(header) + len(data)), "w") as member:
+                member.write(header)
+                for start in range(0, len(data), 1 << 24):  # zipfile copies what it is given: bounded chunks
+                    member.write(data[start:start + (1 << 24)])
+
+
+def _member_info(name, size):
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed: same params, same bytes
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    info.file_size = size
+    return info
+
+
+def _temporary_name(base):
+    return f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+
+
+def _writer_is_gone(pid):
+    """Whether the process ``pid`` that named a temporary no longer exists."""
+    if os.name != "posix" or pid <= 0 or pid == os.getpid():  # our own pid: another thread may be saving
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError, ValueError):  # PermissionError: it exists under another user
+        return False
+    return False
+
+
+def _remove_stale_temporaries(directory, base):
+    """Remove the temporaries of saves to ``directory/base`` whose writer died (kill -9, power cut)."""
+    pattern = re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.[0-9a-f]{16}\.tmp\Z")
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and _writer_is_gone(int(match.group(1))):
+            try:
+                os.unlink(entry.path)
+            except OSError:  # removed by another saver meanwhile, or not ours to remove
+                pass
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (POSIX); best effort where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save(params, path):
-    """Write ``params`` to ``path`` as an uncompressed ``.npz`` archive, atomically.
+    """Write ``params`` to ``path`` as an uncompressed ``.npz`` archive with a manifest, atomically.
 
     Args:
-        params: mapping name -> Tensor or ndarray (any shapes), e.g.
-            {"W1": Tensor of shape (n1, n0), "b1": Tensor of shape (n1, 1), ...}.
-        path: file name (str or os.PathLike), used exactly as given (no suffix added).
+        params: mapping name -> Tensor or ndarray of real numbers (any shapes), e.g.
+            {"W1": Tensor of shape (n1, n0), "b1": Tensor of shape (n1, 1), ...}; names
+            follow ``check_name``.
+        path: file name (str or os.PathLike), used exactly as given (no suffix added). A
+            symbolic link is followed: the file it points to is written, the link kept.
     Returns:
-        ``path``. The file is complete once this returns; on any failure the
-        previous content of ``path`` (if any) is left untouched and no
-        temporary file remains.
+        ``path``. The file is complete and on disk once this returns; on any failure
+        the previous content of ``path`` (if any) is left untouched and no temporary
+        file of this save remains. An existing file keeps its permission bits; a new
+        one gets ``0o666 & ~umask``, as ``open()`` would give it.
+    Raises:
+        TypeError: params not a mapping, or a value that is not a real numeric array.
+        ValueError: no params, or a name ``check_name`` refuses.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
     if not params:
         raise ValueError("save: params is empty; expected at least one named Tensor or ndarray")
     arrays = {key: _checked_array(key, value) for key, value in params.items()}
-    target = os.fspath(path)
-    directory, base = os.path.split(os.path.abspath(target))
-    handle, temp_path = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    target = os.path.realpath(os.fspath(path))
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"save: {os.fspath(path)!r} is a directory; expected a file name")
+    directory, base = os.path.split(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
+    temp_path = os.path.join(directory, _temporary_name(base))
+    # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
+    # it (reading it means setting it, which is process-wide and races other threads).
+    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
-            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
-            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
-                for key, array in arrays.items():
-                    with archive.open(key + ".npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
+            if mode is not None:
+                os.fchmod(file.fileno(), mode)
+            _write_archive(file, arrays)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.replace(temp_path, target)
     except BaseException:
-        os.unlink(temp_path)
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
         raise
+    _fsync_directory(directory)
+    _remove_stale_temporaries(directory, base)
     return path
+
+
+# --- load --------------------------------------------------------------------------------------
+class _BoundedFile:
+    """A read-only file whose reads never ask for more than it holds: zipfile reads sizes
+    taken from the (possibly damaged) directory, and a huge one must not allocate."""
+
+    def __init__(self, file, size):
+        self._file, self._size = file, size
+
+    def read(self, n=-1):
+        remaining = max(self._size - self._file.tell(), 0)
+        if n is None or n < 0 or n > remaining:
+            n = remaining
+        return self._file.read(n)
+
+    def seek(self, *args):
+        return self._file.seek(*args)
+
+    def tell(self):
+        return self._file.tell()
+
+    def seekable(self):
+        return True
 
 
 def _expected_shapes(expected):
@@ -93,64 +277,224 @@ def _check_expected(path, arrays, expected):
                              f"but shape {shape} was expected")
 
 
-# What reading a damaged archive raises: zip structure, CRC, short reads, deflate streams.
-_DAMAGED = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
-
-
-def _read_arrays(path):
-    """name -> ndarray from the archive at ``path``, every member read and CRC-checked."""
-    try:
-        try:
-            archive = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            if "pickle" in str(error):
-                raise ValueError("it holds pickled data, which load never unpickles") from None
-            raise
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("it is a single .npy array, not an .npz archive of named parameters")
-        with archive:
-            return {key: _read_member(archive, key) for key in archive.files}
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except _DAMAGED as error:
-        raise ValueError(f"load: cannot read {os.fspath(path)!r}: the file is truncated or corrupted "
-                         f"({type(error).__name__}: {error})") from None
-    except ValueError as error:
-        raise ValueError(f"load: cannot read {os.fspath(path)!r}: {error}") from None
-
-
-def _read_member(archive, key):
-    try:
-        value = archive[key]
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ValueError(f"member {key!r} holds pickled data (an object array); "
-                             "load never unpickles") from None
-        raise
-    except _DAMAGED as error:
-        raise ValueError(f"member {key!r} is truncated or corrupted "
-                         f"({type(error).__name__}: {error})") from None
-    if not isinstance(value, np.ndarray):
-        raise ValueError(f"member {key!r} is not a .npy array")
-    return value
-
-
-def load(path, *, expected=None):
-    """Read parameters written by ``save``; never unpickles.
+def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=True):
+    """Read parameters written by ``save``, verified; never unpickles.
 
     Args:
         path: file name of an ``.npz`` archive.
         expected: optional mapping name -> shape tuple (or name -> Tensor/ndarray,
             e.g. freshly initialized params, whose shapes are used); the file must
             hold exactly these names with these shapes.
+        max_bytes: the most bytes the file may hold, any one array may declare, and all
+            its arrays may declare together (an int > 0, default ``DEFAULT_MAX_BYTES``,
+            1 GiB). Checked before reading or allocating; raise it for a trusted larger file.
+        require_manifest: True (default) refuses archives without ``save``'s manifest,
+            whose completeness cannot be verified. False also reads a plain ``np.savez``
+            / ``np.savez_compressed`` archive of real numeric arrays (names, sizes, dtypes
+            and the zip's CRCs are still checked; a member lost to damage is not detectable).
     Returns:
-        dict name -> Tensor(requires_grad=True, name=name), in the file's order;
-        float32/float64 data comes back bit for bit.
+        dict name -> Tensor(requires_grad=True, name=name), in the order they were
+        saved; float32/float64 data comes back bit for bit (ints and bools as float64).
     Raises:
-        ValueError: truncated/corrupted file, pickled content, or wrong names.
+        FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
+        ValueError: anything wrong with the file's content (truncated, corrupted, too
+            large for ``max_bytes``, pickled, non-real dtypes, bad names, no manifest),
+            naming the file and, where known, the parameter; or names not matching ``expected``.
         ShapeError: a parameter's shape differs from ``expected``.
     """
-    arrays = _read_arrays(path)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes <= 0:
+        raise ValueError(f"load: max_bytes must be an int > 0, got {max_bytes!r}")
+    name = os.fspath(path)
+    info = os.stat(name)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"load: {name!r} is a directory; expected an .npz file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"load: {name!r} is not a regular file; expected an .npz file")
+    if info.st_size > max_bytes:
+        raise ValueError(f"load: {name!r} is {info.st_size} bytes, more than max_bytes={max_bytes}; "
+                         "pass a larger max_bytes= to load a file this large that you trust")
+    with open(name, "rb") as file:
+        arrays = _Reader(name, _BoundedFile(file, info.st_size), int(max_bytes), require_manifest).read()
     if expected is not None:
-        _check_expected(path, arrays, expected)
+        _check_expected(name, arrays, expected)
     return {key: Tensor(array, requires_grad=True, name=key) for key, array in arrays.items()}
+
+
+class _Reader:
+    """One load: the archive's structure, its manifest, then each member, every check
+    before the allocation or read it guards."""
+
+    def __init__(self, name, file, max_bytes, require_manifest):
+        self.name, self.file, self.max_bytes, self.require_manifest = name, file, max_bytes, require_manifest
+        self.key = None  # the parameter being read, for error messages
+
+    def fail(self, reason):
+        where = f" (parameter {self.key!r})" if self.key is not None else ""
+        raise _Refused(f"load: cannot read {self.name!r}{where}: {reason}")
+
+    def read(self):
+        try:
+            return self._read()
+        except _Refused:
+            raise
+        except Exception as error:  # whatever a damaged archive makes zipfile, zlib, json or numpy raise
+            try:
+                self.fail(f"the file is truncated or corrupted ({type(error).__name__}: {error})")
+            except _Refused as refused:
+                raise refused from None
+
+    def _read(self):
+        head = self.file.read(8)
+        self.file.seek(0)
+        if head.startswith(b"\x93NUMPY"):
+            self.fail("it is a single .npy array, not an .npz archive of named parameters")
+        if head[:1] == b"\x80":
+            self.fail("it holds pickled data, which load never unpickles")
+        try:
+            archive = zipfile.ZipFile(self.file)
+        except zipfile.BadZipFile as error:
+            self.fail(f"it is not an .npz (zip) archive, or it is truncated or corrupted ({error})")
+        with archive:
+            return self._read_archive(archive)
+
+    def _read_archive(self, archive):
+        infos = archive.infolist()
+        names = [info.filename for info in infos]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            self.fail(f"the archive lists {twice} more than once; a file from save never does")
+        manifest_info = next((info for info in infos if info.filename == MANIFEST), None)
+        members = {}
+        for info in infos:
+            if info is manifest_info:
+                continue
+            if not info.filename.endswith(".npy"):
+                self.fail(f"member {info.filename!r} is not a .npy array")
+            key = info.filename[:-len(".npy")]
+            try:
+                check_name("load", key)
+            except ValueError as error:
+                self.fail(str(error).replace("load: ", "", 1))
+            members[key] = info
+        if manifest_info is not None:
+            entries = self._read_manifest(archive, manifest_info)
+        elif self.require_manifest:
+            self.fail("it has no manifest, so its completeness cannot be verified (it was not written by "
+                      "ag.save, or the manifest was lost to damage); pass require_manifest=False to read "
+                      "a plain np.savez archive that you trust")
+        else:
+            entries = {key: None for key in members}
+        missing = [key for key in entries if key not in members]
+        extra = [key for key in members if key not in entries]
+        if missing or extra:
+            self.fail(f"the manifest lists {list(entries)} but the archive holds {list(members)} (missing "
+                      f"{missing}, not in the manifest {extra}): the file is damaged or was altered")
+        # Every declared size is checked before the first array is allocated.
+        total = 0
+        for key in entries:
+            self.key, info = key, members[key]
+            if manifest_info is not None and info.compress_type != zipfile.ZIP_STORED:
+                self.fail("the member is compressed, which save never does: the file was altered")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                self.fail(f"the member uses zip compression method {info.compress_type}; expected none "
+                          "(stored) or deflate")
+            total += info.file_size
+            if info.file_size > self.max_bytes or total > self.max_bytes:
+                self.fail(f"it declares {total} bytes of data, more than max_bytes={self.max_bytes}; pass a "
+                          "larger max_bytes= to load a file this large that you trust")
+        arrays = {}
+        for key, entry in entries.items():
+            self.key = key
+            arrays[key] = self._read_member(archive, members[key], entry)
+        self.key = None
+        return arrays
+
+    def _read_manifest(self, archive, info):
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size > _MAX_MANIFEST_BYTES:
+            self.fail("its manifest is compressed or too large: the file is damaged or was altered")
+        data = archive.read(info)
+        body, _, tail = data.rpartition(b"\nsha256:")
+        if tail != hashlib.sha256(body).hexdigest().encode():
+            self.fail("its manifest does not match its own checksum: the file is damaged")
+        manifest = json.loads(body.decode("utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+            self.fail("its manifest is not an autograd_lite parameter manifest")
+        if manifest.get("version") != _VERSION:
+            self.fail(f"its manifest has format version {manifest.get('version')!r}; this version of "
+                      f"autograd_lite reads version {_VERSION}")
+        entries = {}
+        listed = manifest.get("arrays")
+        if not isinstance(listed, list) or not listed:
+            self.fail("its manifest lists no arrays")
+        for entry in listed:
+            ok = (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                  and isinstance(entry.get("dtype"), str) and isinstance(entry.get("shape"), list)
+                  and all(type(n) is int and n >= 0 for n in entry["shape"])
+                  and isinstance(entry.get("sha256"), str) and len(entry["sha256"]) == 64)
+            if not ok:
+                self.fail(f"its manifest holds a malformed entry {entry!r}")
+            try:
+                check_name("load", entry["name"])
+            except ValueError as error:
+                self.fail("its manifest: " + str(error).replace("load: ", "", 1))
+            if entry["name"] in entries:
+                self.fail(f"its manifest lists {entry['name']!r} twice")
+            entries[entry["name"]] = entry
+        return entries
+
+    def _read_member(self, archive, info, entry):
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                self.fail(f"the member is a .npy of format version {version}; expected 1.0 or 2.0")
+            self._check_dtype(dtype)
+            if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+                self.fail(f"the member's header declares the shape {shape!r}")
+            count = math.prod(shape)
+            nbytes = count * dtype.itemsize
+            if nbytes > self.max_bytes:
+                self.fail(f"its header declares shape {shape} of {dtype}, {nbytes} bytes, more than "
+                          f"max_bytes={self.max_bytes}; pass a larger max_bytes= to load a file this "
+                          "large that you trust")
+            if info.file_size != member.tell() + nbytes:
+                self.fail(f"its header declares shape {shape} of {dtype} ({nbytes} bytes of data) but the "
+                          f"member holds {info.file_size - member.tell()}: the file is truncated or corrupted")
+            if entry is not None and (dtype.str != entry["dtype"] or list(shape) != entry["shape"]):
+                self.fail(f"the member holds {dtype.str} of shape {shape} but the manifest says "
+                          f"{entry['dtype']} of shape {tuple(entry['shape'])}: the file is damaged")
+            array = np.empty(count, dtype=dtype)
+            view = _raw_bytes(array)
+            filled = 0
+            while filled < nbytes:
+                n = member.readinto(view[filled:])
+                if not n:
+                    self.fail(f"the member ends after {filled} of {nbytes} bytes of data: the file is "
+                              "truncated")
+                filled += n
+            if member.read(1):
+                self.fail("the member holds more data than its header declares")
+        if entry is not None and hashlib.sha256(view).hexdigest() != entry["sha256"]:
+            self.fail("its data does not match the manifest's checksum: the file is damaged")
+        array = array.reshape(shape, order="F" if fortran_order else "C")
+        if not dtype.isnative:
+            array = array.astype(dtype.newbyteorder("="))
+        return array
+
+    def _check_dtype(self, dtype):
+        kind = dtype.kind
+        if dtype.hasobject or kind == "O":
+            self.fail("it holds pickled data (an object array), which load never unpickles")
+        if kind == "c":
+            self.fail(f"it holds complex numbers ({dtype}); expected real numbers")
+        if kind in "US":
+            self.fail(f"it holds strings ({dtype}); expected real numbers")
+        if kind == "V":
+            self.fail(f"it holds a structured or raw-bytes array ({dtype}); expected real numbers")
+        if kind in "Mm":
+            self.fail(f"it holds dates or time spans ({dtype}); expected real numbers")
+        if kind not in _NUMERIC_KINDS:
+            self.fail(f"it holds an array of dtype {dtype}; expected real numbers")
