@@ -1,9 +1,15 @@
-"""The two classic exercises rebuilt on autograd_lite (see shared/spec/SEEDS.md).
+"""The two classic "from scratch" exercises rebuilt on autograd_lite.
 
-- ``models.three_layer``: the regularization study's [2, 20, 3, 1] network.
-- ``models.deep``: the L-layer network with mini-batches and optimizers.
-- ``models.manual``: the hand-derived NumPy reference the tests compare against.
-- ``models.data``: the data loaders; ``models.football``: the main job.
+- ``three_layer``: the regularization study's [2, 20, 3, 1] network.
+- ``deep``: the L-layer network with mini-batches, initializations and optimizers.
+- ``manual``: the hand-derived NumPy reference the tests compare against.
+- ``data``: the data loaders (this project's .npz files and the course's .mat / .h5 files).
+- ``football``, ``cat``: the jobs; ``cli``: the ``autograd-lite`` command that runs them.
+
+In a checkout this package is ``models`` (``python -m models.football``); installed
+with pip it is ``autograd_lite_models`` (README, "Layout"), so nothing generic
+named ``models`` lands in site-packages. The math behind every module is in
+docs/math.md.
 
 This module holds the checks both models share.
 """
@@ -24,10 +30,13 @@ def check_examples(model, X, Y=None, n_x=None):
         model: name used in messages, e.g. "three_layer.train".
         X: (n_x, m) ndarray; Y: None or (1, m); n_x: expected number of features (None: any).
     Raises:
-        ValueError: X not 2-D, rows that look like examples, a wrong feature count,
+        TypeError: X or Y not numeric (strings, objects).
+        ValueError: zero examples, X not 2-D, rows that look like examples, a wrong feature count,
             Y not (1, m) or a different number of examples than X, NaN/inf in X.
     """
     X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{model}: X has dtype {X.dtype}; expected numbers (float, int or bool features)")
     if X.ndim != 2:
         raise ValueError(f"{model}: X has shape {X.shape}; expected a 2-D array ({n_x or 'n_x'}, m) "
                          "with one column per example")
@@ -36,11 +45,16 @@ def check_examples(model, X, Y=None, n_x=None):
                 if X.shape[1] == n_x else "")
         raise ValueError(f"{model}: X has shape {X.shape}; expected ({n_x}, m): {n_x} features, "
                          f"examples as columns.{hint}")
+    if X.shape[1] == 0:
+        raise ValueError(f"{model}: X has shape {X.shape}: zero examples; expected at least one column")
     if not np.isfinite(X).all():
         raise ValueError(f"{model}: X holds NaN or inf; expected finite features")
     if Y is None:
         return
     Y = np.asarray(Y)
+    if Y.dtype.kind not in "fiub":
+        raise TypeError(f"{model}: Y has dtype {Y.dtype}; expected numeric labels 0 or 1 "
+                        "(map class names to 0/1 first)")
     m = X.shape[1]
     if Y.ndim != 2 or Y.shape[0] != 1:
         hint = (" It looks transposed: examples must be columns, pass Y.T."

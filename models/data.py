@@ -1,32 +1,125 @@
 """The exercises' data sets: the 2-D "football" set and the cat / non-cat images.
 
-Files are read with ``allow_pickle=False`` and checked key by key, so a
-wrong, truncated or hostile file gives a ``ValueError`` naming the file and
-the key instead of unpickling anything or failing later inside training.
+Each loader reads this project's ``.npz`` layout or the course's own files
+(the football set's ``data.mat``, the two cat ``.h5`` files) and returns the
+same arrays either way: examples as columns, float64, labels 0/1.
+
+Files are read without unpickling anything and checked key by key, so a
+wrong, truncated, damaged or hostile file gives a ``ValueError`` naming the
+file and the key instead of failing later inside training. ``.mat`` files
+need scipy and ``.h5`` files need h5py: ``pip install "autograd_lite[data]"``.
+
+The data folder. The jobs look for data in this order: their ``--data``
+option, else the folder named by the environment variable
+``AUTOGRAD_LITE_DATA`` (see ``data_folder``), else the synthetic stand-in
+where one exists (``synthetic_football``; the cat images have none).
 """
+import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_football", "load_catvnoncat", "synthetic_football"]
+__all__ = ["DATA_ENV", "FOOTBALL_FILES", "CAT_FILES", "data_folder", "find_data", "load_football",
+           "load_catvnoncat", "synthetic_football"]
+
+DATA_ENV = "AUTOGRAD_LITE_DATA"
+# What a data folder may hold for each set, in the order they are looked for.
+FOOTBALL_FILES = ("football.npz", "data.mat")
+CAT_FILES = ("catvnoncat.npz", "train_catvnoncat.h5")  # the .h5 pair: train_ and test_catvnoncat.h5
+CAT_H5 = ("train_catvnoncat.h5", "test_catvnoncat.h5")
 
 _FOOTBALL_SHAPES = {"train_X": (2, None), "train_Y": (1, None), "test_X": (2, None), "test_Y": (1, None)}
 _CAT_SHAPES = {"train_x_orig": (None, 64, 64, 3), "train_y": (1, None),
                "test_x_orig": (None, 64, 64, 3), "test_y": (1, None)}
+# The course's data.mat: examples as rows, labels uint8 columns.
+_MAT_SHAPES = {"X": (None, 2), "y": (None, 1), "Xval": (None, 2), "yval": (None, 1)}
+# The course's .h5 files: images (m, 64, 64, 3) uint8, labels (m,).
+_H5_SHAPES = {"train": {"train_set_x": (None, 64, 64, 3), "train_set_y": (None,)},
+              "test": {"test_set_x": (None, 64, 64, 3), "test_set_y": (None,)}}
+
+
+def data_folder():
+    """The folder named by ``AUTOGRAD_LITE_DATA``, or None when the variable is unset or empty.
+
+    Raises:
+        ValueError: the variable names something that is not a folder (a typo
+            should not silently fall back to synthetic data).
+    """
+    value = os.environ.get(DATA_ENV, "").strip()
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"{DATA_ENV}={value!r} is not a folder; point it at the folder holding the data "
+                         "files, or unset it")
+    return folder
+
+
+def find_data(option, names):
+    """Where a job's data comes from: the ``--data`` option, else the data folder.
+
+    Args:
+        option: the option's value: None, a file, or a folder to look in.
+        names: file names to look for in a folder, in order (e.g. ``FOOTBALL_FILES``).
+    Returns:
+        a Path (a file, or for the cat .h5 pair the folder holding it), or None when
+        ``option`` is None and ``AUTOGRAD_LITE_DATA`` is unset.
+    Raises:
+        FileNotFoundError: ``option`` does not exist, or a folder holds none of ``names``.
+        ValueError: ``AUTOGRAD_LITE_DATA`` is set to something that is not a folder.
+    """
+    if option is None:
+        folder = data_folder()
+        if folder is None:
+            return None
+        where = f"the data folder {str(folder)!r} (from {DATA_ENV})"
+    else:
+        folder = Path(option).expanduser()
+        if folder.is_file():
+            return folder
+        if not folder.is_dir():
+            raise FileNotFoundError(f"data path {str(option)!r} does not exist")
+        where = f"folder {str(folder)!r}"
+    for name in names:
+        if (folder / name).is_file():
+            return folder if name.endswith(".h5") else folder / name
+    raise FileNotFoundError(f"{where} holds none of {', '.join(names)}")
 
 
 def _fits(shape, pattern):
     return len(shape) == len(pattern) and all(p is None or p == n for n, p in zip(shape, pattern))
 
 
-def _read_npz(path, patterns):
-    """The arrays named in ``patterns`` (key -> shape with None for any size) from an
-    .npz file, each checked to be numeric and of its shape; examples must agree
-    between each X and its Y (the last axis of Y, the first or last of X)."""
+def _expected(pattern):
+    return "(" + ", ".join("m" if p is None else str(p) for p in pattern) + (",)" if len(pattern) == 1 else ")")
+
+
+def _check_array(path, key, array, pattern):
+    """A numeric array of the given shape pattern, else a ValueError naming file and key."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: dtype {array.dtype} is not numeric")
+    if not _fits(array.shape, pattern):
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: shape {array.shape}, "
+                         f"expected {_expected(pattern)}")
+    return array
+
+
+def _check_file(path, kind):
+    """A Path to an existing regular file; a folder or a missing path is said as such."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"data file {str(path)!r} is a directory; expected {kind}")
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    return path
+
+
+def _read_npz(path, patterns):
+    """The arrays named in ``patterns`` (key -> shape with None for any size) from an
+    .npz file, each checked to be numeric and of its shape."""
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -34,21 +127,72 @@ def _read_npz(path, patterns):
                 if key not in npz.files:
                     raise ValueError(f"data file {str(path)!r} has no key {key!r}; it holds {sorted(npz.files)}, "
                                      f"expected {sorted(patterns)}")
-                array = npz[key]
-                if array.dtype.kind not in "fiub":
-                    raise ValueError(f"data file {str(path)!r}, key {key!r}: dtype {array.dtype} is not numeric")
-                if not _fits(array.shape, pattern):
-                    expected = "(" + ", ".join("m" if p is None else str(p) for p in pattern) + ")"
-                    raise ValueError(f"data file {str(path)!r}, key {key!r}: shape {array.shape}, "
-                                     f"expected {expected}")
-                arrays[key] = array
+                arrays[key] = _check_array(path, key, npz[key], pattern)
     except ValueError as error:
         if str(path) in str(error):
             raise
         # numpy's own ValueErrors: pickled object arrays, a broken header, ...
         raise ValueError(f"data file {str(path)!r} cannot be read safely: {error}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ValueError(f"data file {str(path)!r} is unreadable, truncated or not an .npz archive: "
+                         f"{type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a damaged archive can raise anything from zip/zlib/numpy
+        # (NotImplementedError for an unknown compression, MemoryError for a header that claims
+        # billions of elements, ...): whatever it is, the file is damaged, and the caller must
+        # learn which file.
+        raise ValueError(f"data file {str(path)!r} is damaged: {type(error).__name__}: {error}") from None
+    return arrays
+
+
+def _need(module, path):
+    """Import scipy.io / h5py, or say how to install them."""
+    try:
+        if module == "scipy.io":
+            import scipy.io
+            return scipy.io
+        import h5py
+        return h5py
+    except ImportError:
+        package = "scipy" if module == "scipy.io" else "h5py"
+        raise ImportError(f"reading {str(path)!r} needs {package}, which is not installed: "
+                          f'pip install "autograd_lite[data]" (or pip install {package})') from None
+
+
+def _read_mat(path):
+    """The course's football ``data.mat`` (scipy.io.loadmat), checked key by key."""
+    scipy_io = _need("scipy.io", path)
+    try:
+        contents = scipy_io.loadmat(path)
+    except Exception as error:  # noqa: BLE001 - loadmat raises many kinds on a damaged file
+        raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not a MATLAB .mat file: "
+                         f"{type(error).__name__}: {error}") from None
+    arrays = {}
+    for key, pattern in _MAT_SHAPES.items():
+        if key not in contents:
+            found = sorted(k for k in contents if not k.startswith("__"))
+            raise ValueError(f"data file {str(path)!r} has no key {key!r}; it holds {found}, "
+                             f"expected {sorted(_MAT_SHAPES)}")
+        arrays[key] = _check_array(path, key, contents[key], pattern)
+    return arrays
+
+
+def _read_h5(path, patterns):
+    """The datasets named in ``patterns`` from one course .h5 file, checked."""
+    h5py = _need("h5py", path)
+    arrays = {}
+    try:
+        with h5py.File(path, "r") as f:
+            for key, pattern in patterns.items():
+                if key not in f or not isinstance(f[key], h5py.Dataset):
+                    raise ValueError(f"data file {str(path)!r} has no dataset {key!r}; it holds {sorted(f)}, "
+                                     f"expected {sorted(patterns)}")
+                arrays[key] = _check_array(path, key, f[key][()], pattern)
+    except ValueError as error:
+        if str(path) in str(error):
+            raise
+        raise ValueError(f"data file {str(path)!r} cannot be read: {error}") from None
+    except Exception as error:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError on damage
+        raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not an HDF5 file: "
                          f"{type(error).__name__}: {error}") from None
     return arrays
 
@@ -89,22 +233,33 @@ def load_football(path=None):
     """The regularization study's 2-D data.
 
     Args:
-        path: None for the shipped synthetic set (``synthetic_football()``), or an
-            .npz file with keys train_X (2, m), train_Y (1, m), test_X (2, n), test_Y (1, n),
-            e.g. the real set ``shared/data/football.npz``.
+        path: None for the synthetic stand-in (``synthetic_football()``); an .npz
+            file with keys train_X (2, m), train_Y (1, m), test_X (2, n), test_Y (1, n);
+            or the course's ``data.mat`` (keys X (m, 2), y (m, 1), Xval (n, 2),
+            yval (n, 1): examples as rows, uint8 labels; needs scipy).
     Returns:
         train_X (2, m), train_Y (1, m), test_X (2, n), test_Y (1, n), float64;
-        examples are columns, labels 0/1.
+        examples are columns, labels 0/1 (the same arrays from either file layout).
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: unreadable or truncated file, a missing key, a wrong shape,
-            non-numeric data or labels other than 0/1 (the message names file and key).
+        ValueError: a directory, an unreadable, truncated or damaged file, a missing
+            key, a wrong shape, non-numeric data or labels other than 0/1 (the
+            message names the file and the key).
+        ImportError: a .mat file without scipy installed (says what to install).
     """
     if path is None:
         return synthetic_football()
-    arrays = _read_npz(path, _FOOTBALL_SHAPES)
+    path = _check_file(path, "an .npz or the course's .mat file")
+    if path.suffix.lower() == ".mat":
+        mat = _read_mat(path)
+        # The course stores examples as rows: transpose to this project's columns.
+        arrays = {"train_X": mat["X"].T, "train_Y": mat["y"].T, "test_X": mat["Xval"].T, "test_Y": mat["yval"].T}
+        names = {"train_Y": "y", "test_Y": "yval", "train_X": "X", "test_X": "Xval"}
+    else:
+        arrays = _read_npz(path, _FOOTBALL_SHAPES)
+        names = {k: k for k in arrays}
     for x_key, y_key in (("train_X", "train_Y"), ("test_X", "test_Y")):
-        _check_labels(path, y_key, arrays[y_key], arrays[x_key].shape[1], x_key)
+        _check_labels(path, names[y_key], arrays[y_key], arrays[x_key].shape[1], names[x_key])
     return tuple(arrays[k].astype(np.float64) for k in _FOOTBALL_SHAPES)
 
 
@@ -112,18 +267,38 @@ def load_catvnoncat(path):
     """The L-layer exercise's 64x64 RGB cat / non-cat images, flattened and scaled.
 
     Args:
-        path: .npz with train_x_orig (m, 64, 64, 3), train_y (1, m), test_x_orig
-            (n, 64, 64, 3), test_y (1, n), e.g. ``shared/data/catvnoncat.npz``.
+        path: an .npz with train_x_orig (m, 64, 64, 3), train_y (1, m), test_x_orig
+            (n, 64, 64, 3), test_y (1, n); or a folder holding the course's
+            ``train_catvnoncat.h5`` (train_set_x (m, 64, 64, 3), train_set_y (m,))
+            and ``test_catvnoncat.h5`` (test_set_x, test_set_y); the .h5 files need h5py.
     Returns:
-        train_x (12288, m) and test_x (12288, n) scaled to [0, 1] (pixel / 255),
-        train_y (1, m) and test_y (1, n) float64 0/1.
+        train_x (12288, m) and test_x (12288, n) scaled to [0, 1] (pixel / 255; column
+        j is image j's pixels in (row, column, channel) order), train_y (1, m) and
+        test_y (1, n) float64 0/1. The same arrays from either layout.
     Raises:
-        FileNotFoundError, ValueError: as ``load_football``.
+        FileNotFoundError: no such file or folder, or a folder without both .h5 files.
+        ValueError, ImportError: as ``load_football``.
     """
-    arrays = _read_npz(path, _CAT_SHAPES)
+    path = Path(path)
+    if path.is_dir():
+        missing = [name for name in CAT_H5 if not (path / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"folder {str(path)!r} does not hold {' and '.join(missing)}; a folder "
+                                    f"given to load_catvnoncat must hold the course's {CAT_H5[0]} and {CAT_H5[1]}")
+        parts = []
+        for (split, patterns), name in zip(_H5_SHAPES.items(), CAT_H5):
+            file = path / name
+            h5 = _read_h5(file, patterns)
+            x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+            labels = h5[y_key].reshape(1, -1)  # the course keeps labels as (m,); this project as (1, m)
+            parts.append((file, x_key, h5[x_key], y_key, labels))
+    else:
+        path = _check_file(path, "an .npz file or a folder holding the course's .h5 files")
+        arrays = _read_npz(path, _CAT_SHAPES)
+        parts = [(path, x_key, arrays[x_key], y_key, arrays[y_key])
+                 for x_key, y_key in (("train_x_orig", "train_y"), ("test_x_orig", "test_y"))]
     result = []
-    for x_key, y_key in (("train_x_orig", "train_y"), ("test_x_orig", "test_y")):
-        images, labels = arrays[x_key], arrays[y_key]
-        _check_labels(path, y_key, labels, images.shape[0], x_key)
+    for file, x_key, images, y_key, labels in parts:
+        _check_labels(file, y_key, labels, images.shape[0], x_key)
         result += [images.reshape(images.shape[0], -1).T / 255.0, labels.astype(np.float64)]
     return tuple(result)

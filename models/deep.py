@@ -1,15 +1,28 @@
-"""The L-layer network of SEEDS.md section 5, on autograd_lite.
+"""The L-layer network (docs/math.md, "The L-layer network"), on autograd_lite.
 
 [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID, initialized by
-``ag.init.initialize`` (He / Xavier / random_normal), trained on shuffled
-mini-batches with gradient descent, momentum or Adam from ``ag.optim``. The
-cost is written once, as in ``three_layer``: cross-entropy of the (dropped-out)
-forward pass plus the L2 penalty on every weight; gradients come from
-``backward()`` only.
+``ag.init.initialize`` (he, xavier, random_normal, and the course's small and
+lecun), trained on shuffled mini-batches with gradient descent, momentum or
+Adam from ``ag.optim``, optionally with a learning-rate schedule. The cost is
+written once, as in ``three_layer``: cross-entropy of the (dropped-out) forward
+pass plus the L2 penalty on every weight; gradients come from ``backward()`` only.
+
+Random streams. ``rng`` (None, an int seed, a ``numpy.random.Generator`` or
+the legacy ``numpy.random.RandomState``) feeds every draw: the initial weights,
+the shuffles and the dropout masks, in that order. The course's notebooks seed
+these separately, which ``train`` expresses with ``init_rng`` (the weights'
+own stream, e.g. ``np.random.RandomState(3)`` for ``np.random.seed(3)``) and
+``shuffle_seed`` (each epoch's shuffle re-seeded, ``np.random.seed(s)`` then
+``permutation(m)``: an int s means epoch e uses seed s + e, a callable maps the
+epoch to its seed).
 """
+import math
+import numbers
+
 import numpy as np
 
 import autograd_lite as ag
+from autograd_lite.rng import as_generator
 
 from . import check_count, check_examples, check_finite, progress_range
 
@@ -24,14 +37,17 @@ def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
 
     Args:
         X: (n_x, m); Y: (1, m); mini_batch_size: int >= 1;
-        rng: numpy.random.Generator (a new default one when None).
+        rng: None (the package's default generator), an int seed, a
+            numpy.random.Generator or a numpy.random.RandomState; the
+            permutation is ``rng.permutation(m)``, so ``np.random.RandomState(s)``
+            gives the course's ``np.random.seed(s); np.random.permutation(m)``.
     Returns:
         list of (X_batch (n_x, k), Y_batch (1, k)), k = mini_batch_size except
         possibly the last; together they hold every example exactly once.
     """
     check_count("random_mini_batches", "mini_batch_size", mini_batch_size, 1)
     check_examples("random_mini_batches", X, Y)
-    rng = np.random.default_rng() if rng is None else rng
+    rng = as_generator(rng, "random_mini_batches")
     m = X.shape[1]
     permutation = rng.permutation(m)
     X_shuffled, Y_shuffled = X[:, permutation], Y[:, permutation]
@@ -46,7 +62,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
         params: dict of Tensors W1, b1, ..., WL, bL; X: (n_x, m) Tensor or array;
         keep_prob: dropout keep probability on every hidden layer (1: none);
         masks: None, or L-1 0/1 arrays (n_l, m), one per hidden layer; else
-            masks are drawn from rng; rng: numpy.random.Generator.
+            masks are drawn from rng; rng: as ``random_mini_batches``.
     Returns:
         AL, a (1, m) Tensor.
     """
@@ -84,21 +100,43 @@ def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
     return J
 
 
+def _epoch_seed(shuffle_seed, epoch):
+    """The seed of epoch ``epoch``'s shuffle: ``shuffle_seed + epoch`` for an int,
+    ``shuffle_seed(epoch)`` for a callable; checked to be an int >= 0."""
+    seed = shuffle_seed(epoch) if callable(shuffle_seed) else shuffle_seed + epoch
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"deep.train: shuffle_seed gave {seed!r} for epoch {epoch}; expected an int seed >= 0")
+    return int(seed)
+
+
 def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=3300, mini_batch_size=None,
-          init="he", lambd=0.0, keep_prob=1.0, rng=None, cost_every=100, print_cost=False, progress=False,
-          compiled=False, **optimizer_options):
+          init="he", lambd=0.0, keep_prob=1.0, rng=None, init_rng=None, shuffle_seed=None, lr_schedule=None,
+          cost_every=100, print_cost=False, progress=False, compiled=False, **optimizer_options):
     """Train the L-layer net.
 
     Args:
-        X: (n_x, m), examples as columns; Y: (1, m) labels 0/1.
+        X: (n_x, m), examples as columns, numeric; Y: (1, m) labels 0/1.
         layer_dims: [n_x, n_1, ..., 1].
         optimizer: "gd", "momentum" or "adam"; ``optimizer_options`` go to it
             (beta for momentum; beta1, beta2, eps for Adam).
-        learning_rate: > 0. num_epochs: passes over the data.
+        learning_rate: > 0 (the rate of every epoch unless ``lr_schedule`` is given).
+        num_epochs: passes over the data.
         mini_batch_size: None for full batch, else an int (reshuffled every epoch).
-        init: "he", "xavier" or "random_normal".
+        init: an ``ag.init.initialize`` method: "he", "xavier", "random_normal",
+            "small" (randn * 0.01) or "lecun" (randn / sqrt(n_prev)).
         lambd: L2 strength >= 0; keep_prob: dropout on hidden layers, in (0, 1].
-        rng: numpy.random.Generator for weights, shuffles and masks (new default one when None).
+        rng: None (the package's default generator), an int seed, a
+            numpy.random.Generator or a numpy.random.RandomState: the stream for
+            the weights, the shuffles and the masks unless given separately below.
+        init_rng: the weights' own stream (same kinds as rng); None: rng.
+        shuffle_seed: None: shuffles draw from rng. An int s: epoch e's shuffle is
+            ``np.random.RandomState(s + e).permutation(m)``, the course's
+            ``np.random.seed(seed); permutation(m)`` with the seed raised by one per
+            epoch (its optimization notebook starts at seed 10 and adds 1 before
+            each epoch: ``shuffle_seed=11``). A callable: epoch -> seed.
+        lr_schedule: None, or a callable epoch -> learning rate (e.g.
+            ``ag.optim.lr_schedule.exponential(lr0, decay_rate)``); the optimizer's
+            ``lr`` is set to ``lr_schedule(epoch)`` before each epoch, epochs from 0.
         cost_every: record the cost every this many epochs (from epoch 0).
         print_cost: also print it; progress: tqdm bar on stderr (a str: its label).
         compiled: replay recorded tapes (``ag.compile``, one per batch shape) instead
@@ -106,9 +144,12 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     Returns:
         (params, costs): dict of Tensors W1..bL; the epoch's cost every ``cost_every``
         epochs, the mean over its mini-batches weighted by their sizes, each batch's
-        cost taken before that batch's update.
+        cost taken before that batch's update (full batch: the cost before the
+        epoch's update, as the course prints it).
     Raises:
-        ValueError: bad shapes or orientation, unknown optimizer or init, bad counts.
+        TypeError: non-numeric X or Y (strings), an rng of another kind.
+        ValueError: zero examples, bad shapes or orientation, unknown optimizer or
+            init, bad counts, a schedule or shuffle seed giving a bad value.
         TrainingDivergedError: a NaN/inf cost or parameter (names the epoch and the parameter).
     """
     if optimizer not in OPTIMIZERS:
@@ -116,15 +157,33 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     check_examples("deep.train", X, Y, n_x=layer_dims[0])
     check_count("deep.train", "num_epochs", num_epochs, 0)
     check_count("deep.train", "cost_every", cost_every, 1)
-    rng = np.random.default_rng() if rng is None else rng
-    params = ag.init.initialize(layer_dims, method=init, rng=rng)
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"deep.train: lr_schedule must be a callable epoch -> learning rate, "
+                        f"got {type(lr_schedule).__name__}")
+    if shuffle_seed is not None and not callable(shuffle_seed):
+        _epoch_seed(shuffle_seed, 0)  # an int >= 0, checked before any work
+    # One stream for everything not seeded separately: an int seed becomes one generator here,
+    # not a fresh one per use (which would repeat the same draws for weights and shuffles).
+    rng = as_generator(rng, "deep.train")
+    init_stream = rng if init_rng is None else as_generator(init_rng, "deep.train (init_rng)")
+    params = ag.init.initialize(layer_dims, method=init, rng=init_stream)
     opt = OPTIMIZERS[optimizer](params, learning_rate, **optimizer_options)
     m = X.shape[1]
     full_batch = [(ag.Tensor(X, name="X"), ag.Tensor(Y, name="Y"))]
     cost_fn = ag.compile(cost) if compiled else cost
     costs = []
     for epoch in progress_range(num_epochs, progress):
-        batches = full_batch if mini_batch_size is None else random_mini_batches(X, Y, mini_batch_size, rng)
+        if lr_schedule is not None:
+            lr = lr_schedule(epoch)
+            if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+                raise ValueError(f"deep.train: lr_schedule({epoch}) returned {lr!r}; expected a finite "
+                                 "learning rate > 0")
+            opt.lr = float(lr)
+        if mini_batch_size is None:
+            batches = full_batch
+        else:
+            shuffle = rng if shuffle_seed is None else np.random.RandomState(_epoch_seed(shuffle_seed, epoch))
+            batches = random_mini_batches(X, Y, mini_batch_size, shuffle)
         batch_costs = []
         for X_batch, Y_batch in batches:
             J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)

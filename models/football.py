@@ -1,20 +1,30 @@
-"""The main job: the regularization study of SEEDS.md section 4, end to end.
+"""The main job: the regularization study, end to end.
 
     python -m models.football [--data PATH | --data synthetic] [--out DIR] [--iterations N]
+    autograd-lite football ...            (the same, once installed with pip)
 
 Trains the [2, 20, 3, 1] network four ways (no regularization, L2 with
 lambd = 0.7, dropout with keep_prob = 0.86, and both together) from the
 exercise's initialization, prints a results table (next to the published
-values when the data is the real set) and writes into DIR: the data scatter,
-the cost curves, each model's decision boundary, and the compute graph and
-formula of the regularized cost.
+values when the data is the real set) and writes into DIR:
 
-Data: ``--data PATH`` reads that .npz; without it the real set beside the
-clone (``../shared/data/football.npz``) is used when present, else the
-synthetic stand-in of ``models.data``; ``--data synthetic`` forces the latter.
+  results.md          the table (no timings: the file is the same on every run)
+  results.json        {model name: {"train_accuracy", "test_accuracy", "costs"}},
+                      costs every 1,000 iterations (before that iteration's update)
+  data.png            the train and test sets, by class
+  costs.png           the cost curves of the four models
+  boundary_<m>.png    each model's decision regions (m: none, l2, dropout, l2_dropout)
+  cost_formula.tex    the regularized cost as LaTeX (ag.formula)
+  cost_graph.svg/png  its drawn compute graph (needs Graphviz's dot; skipped with a note otherwise)
+
+Data: --data PATH reads that file (the project's football.npz or the course's
+data.mat) or looks in that folder; without --data, the folder named by the
+environment variable AUTOGRAD_LITE_DATA; without either, the synthetic
+stand-in of models.data (--data synthetic forces it).
 """
 import argparse
 import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +36,6 @@ import autograd_lite as ag
 
 from . import data, manual, three_layer
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "football.npz"
 # SHA-256 of the real set's four float64 arrays (train_X, train_Y, test_X, test_Y), to know
 # when the published numbers apply.
 REAL_DATA_SHA256 = "6d7306196c3bdeb9690261c31accf8dac21ab91e9aac794d8f357ac1e8cd2873"
@@ -36,8 +45,8 @@ MODELS = [("no regularization", 0.0, 1.0, "none"),
           ("L2, lambd = 0.7", 0.7, 1.0, "l2"),
           ("dropout, keep_prob = 0.86", 0.0, 0.86, "dropout"),
           ("L2 + dropout", 0.7, 0.86, "l2_dropout")]
-# SEEDS.md section 4 (30,000 iterations on the real set): train accuracy, test accuracy,
-# cost at iteration 20,000.
+# The published study (30,000 iterations on the real set; docs/reproduce.md): train accuracy,
+# test accuracy, cost at iteration 20,000.
 PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
              "l2": (0.9383886255924171, 0.93, 0.26809163371273004),
              "dropout": (0.9289099526066351, 0.95, 0.060582435798513114)}
@@ -54,10 +63,11 @@ def fingerprint(arrays):
 
 
 def resolve_data(option):
-    """(arrays, description) for the --data option (see the module docstring)."""
-    if option == "synthetic" or (option is None and not REAL_DATA.is_file()):
-        return data.load_football(None), "synthetic stand-in (models.data.synthetic_football)"
-    path = REAL_DATA if option is None else Path(option)
+    """(arrays, description) for the --data option: a file, a folder, "synthetic" or None
+    (then AUTOGRAD_LITE_DATA, else synthetic; see the module docstring)."""
+    path = None if option == "synthetic" else data.find_data(option, data.FOOTBALL_FILES)
+    if path is None:
+        return data.load_football(None), "synthetic stand-in (synthetic_football)"
     return data.load_football(path), str(path)
 
 
@@ -71,7 +81,7 @@ def run_models(train_X, train_Y, test_X, test_Y, iterations):
 
     Returns:
         list of dicts: name, slug, lambd, keep_prob, params, costs, train, test,
-        final_cost (after the last update), seconds.
+        final_cost (after the last update), seconds (printed, never written to a file).
     """
     results = []
     for name, lambd, keep_prob, slug in MODELS:
@@ -88,13 +98,14 @@ def run_models(train_X, train_Y, test_X, test_Y, iterations):
 
 
 def results_table(results, published):
-    """The results as a Markdown table; ``published`` adds SEEDS.md's values."""
-    columns = ["model", "train accuracy", "test accuracy", "final cost", "seconds"]
+    """The results as a Markdown table; ``published`` adds the published values. No
+    timings: the table is written to results.md, which should not change between runs."""
+    columns = ["model", "train accuracy", "test accuracy", "final cost"]
     if published:
         columns += ["published train", "published test", "cost at it. 20,000", "published cost at it. 20,000"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
-        cells = [r["name"], f"{r['train']:.4f}", f"{r['test']:.4f}", f"{r['final_cost']:.6f}", f"{r['seconds']:.1f}"]
+        cells = [r["name"], f"{r['train']:.4f}", f"{r['test']:.4f}", f"{r['final_cost']:.6f}"]
         if published:
             reference = PUBLISHED.get(r["slug"])
             ours_20k = f"{r['costs'][20]:.12f}" if len(r["costs"]) > 20 else "n/a"
@@ -102,6 +113,13 @@ def results_table(results, published):
                       if reference else ["n/a", "n/a", ours_20k, "n/a"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def results_json(results):
+    """The layout every job writes: {model name: {"train_accuracy": float,
+    "test_accuracy": float, "costs": [float, ...]}} (here a cost every 1,000 iterations)."""
+    return {r["name"]: {"train_accuracy": r["train"], "test_accuracy": r["test"],
+                        "costs": [float(c) for c in r["costs"]]} for r in results}
 
 
 def model_cost(result, X, Y):
@@ -122,10 +140,18 @@ def plot_data(path, train_X, train_Y, test_X, test_Y):
     fig.savefig(path, dpi=100)
 
 
+CLASS_COLOURS = {0: "tab:blue", 1: "tab:red"}  # the two ends of the regions' coolwarm map
+
+
 def _scatter(ax, X, Y):
-    ax.scatter(X[0], X[1], c=Y[0], s=18, cmap="coolwarm", edgecolors="k", linewidths=0.3)
+    """The points by class, one legend entry per class."""
+    for label, colour in CLASS_COLOURS.items():
+        chosen = Y[0] == label
+        ax.scatter(X[0, chosen], X[1, chosen], color=colour, s=18, edgecolors="k", linewidths=0.3,
+                   label=f"class {label} ({chosen.sum()} points)")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
+    ax.legend(loc="upper right", fontsize="small")
 
 
 def plot_costs(path, results):
@@ -149,8 +175,11 @@ def plot_boundary(path, result, train_X, train_Y, step=0.005):
     regions = three_layer.predict(result["params"], grid).reshape(xx.shape)
     fig = Figure(figsize=(6, 5))
     ax = fig.subplots()
-    ax.contourf(xx, yy, regions, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=0.35)
+    ax.contourf(xx, yy, regions, levels=[-0.5, 0.5, 1.5], colors=[CLASS_COLOURS[0], CLASS_COLOURS[1]],
+                alpha=0.2)
     _scatter(ax, train_X, train_Y)
+    ax.legend(loc="upper right", fontsize="small", title="training points (shaded: predicted class)",
+              title_fontsize="small")
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
     ax.set_title(f"{result['name']}: train {result['train']:.3f}, test {result['test']:.3f}")
@@ -173,10 +202,13 @@ def write_graph(out, result, train_X, train_Y):
         print(f"compute graph not drawn: {error}", file=sys.stderr)
 
 
-def main(argv=None):
-    """Run the study; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m models.football", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--data", help="football .npz, or 'synthetic' (default: the real set if present)")
+def main(argv=None, prog="python -m models.football"):
+    """Run the study with command-line arguments ``argv`` (None: sys.argv[1:]);
+    returns the process exit status (bad arguments or data exit with status 2)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="football.npz or data.mat, a folder holding one, or 'synthetic' "
+                                       f"(default: ${data.DATA_ENV}, else synthetic)")
     parser.add_argument("--out", default="out", help="output directory (default: out/)")
     parser.add_argument("--iterations", type=int, default=PUBLISHED_ITERATIONS,
                         help=f"gradient-descent iterations per model (default {PUBLISHED_ITERATIONS})")
@@ -200,6 +232,8 @@ def main(argv=None):
         note = f"\n(the published values are for {PUBLISHED_ITERATIONS:,} iterations; this run did {args.iterations:,})"
     print("\n" + table + note)
     (out / "results.md").write_text(f"data: {source}, {args.iterations} iterations\n\n{table}{note}\n")
+    (out / "results.json").write_text(json.dumps(results_json(results), indent=2) + "\n")
+    print("seconds per model: " + ", ".join(f"{r['name']} {r['seconds']:.1f}" for r in results))
 
     plot_data(out / "data.png", train_X, train_Y, test_X, test_Y)
     plot_costs(out / "costs.png", results)

@@ -1,4 +1,4 @@
-"""The hand-derived reference (SEEDS.md sections 2-4), in plain NumPy.
+"""The hand-derived reference (docs/math.md), in plain NumPy.
 
 This is the ONLY place in the project where backpropagation is written by
 hand. The models (``three_layer``, ``deep``) write their cost once as an
@@ -16,7 +16,7 @@ import numpy as np
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
 
 
-# --- the exercise's initialization and dropout masks (SEEDS.md sections 3-4) ---------------
+# --- the exercise's initialization and dropout masks (docs/math.md, "Inverted dropout") ---------------
 def initialize_reference(layer_dims=LAYERS_3):
     """The study's initialization: legacy global seed 3, then per layer
     ``W = randn(n_l, n_{l-1}) / sqrt(n_{l-1})`` and ``b = zeros((n_l, 1))``.
@@ -60,7 +60,7 @@ def sigmoid(Z):
 
 
 def compute_cost(A, Y):
-    """Cross-entropy as SEEDS.md section 4 writes it: the NaN-skipping sum drops
+    """Cross-entropy as the published study writes it: the NaN-skipping sum drops
     the 0 * log(0) terms where A is exactly 0 or 1.
 
     Args:
@@ -88,7 +88,7 @@ def compute_cost_with_regularization(A, Y, params, lambd):
     return compute_cost(A, Y) + l2
 
 
-# --- the 3-layer network, line by line as SEEDS.md sections 2-3 -----------------------------
+# --- the 3-layer network, line by line as docs/math.md writes it -----------------------------
 def forward_propagation(X, params, keep_prob=1.0, masks=None):
     """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID, inverted dropout on
     the two hidden layers when ``masks = (D1, D2)`` is given.
@@ -118,7 +118,7 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None):
 
 
 def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0):
-    """SEEDS.md section 2 with the L2 terms and section 3's dropout (same masks).
+    """The hand-derived backward pass (docs/math.md) with the L2 terms and inverted dropout (same masks).
 
     Args:
         X: (n_x, m); Y: (1, m); cache from ``forward_propagation``;
@@ -179,7 +179,7 @@ def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, mask
     return cost
 
 
-# --- the general L-layer network (SEEDS.md section 5) -----------------------------------------
+# --- the general L-layer network (docs/math.md, "The L-layer network") -----------------------------------------
 def L_model_forward(X, params, keep_prob=1.0, masks=None):
     """[LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID, inverted dropout on hidden
     layer l when ``masks[l - 1]`` is given.

@@ -1,4 +1,4 @@
-"""The regularization study's network [2, 20, 3, 1] (SEEDS.md section 4), on autograd_lite.
+"""The regularization study's network [2, 20, 3, 1] (docs/math.md, "The regularization study"), on autograd_lite.
 
 The cost is written once, as an expression of Tensors::
 
@@ -11,6 +11,7 @@ gradient comes from ``J.backward()``; nothing here differentiates by hand
 import numpy as np
 
 import autograd_lite as ag
+from autograd_lite.rng import as_generator
 
 from . import check_count, check_examples, check_finite, manual, progress_range
 
@@ -29,9 +30,10 @@ def initialize(init="reference", rng=None):
     """Parameters of the [2, 20, 3, 1] net as Tensors that require grad.
 
     Args:
-        init: "reference" (SEEDS.md section 4: legacy seed 3, randn / sqrt(n_prev)),
+        init: "reference" (the exercise's own: legacy seed 3, randn / sqrt(n_prev)),
             or "he" / "xavier" / "random_normal" (``ag.init.initialize``, drawing from rng).
-        rng: numpy.random.Generator for the non-reference inits.
+        rng: for the non-reference inits: None (the package's default generator), an
+            int seed, a numpy.random.Generator or a numpy.random.RandomState.
     Returns:
         dict {"W1": (20, 2), "b1": (20, 1), "W2": (3, 20), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}.
     """
@@ -49,7 +51,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
         params: dict of Tensors W1..b3; X: (2, m) Tensor or array;
         keep_prob: dropout keep probability on both hidden layers (1: no dropout);
         masks: (D1 (20, m), D2 (3, m)) 0/1 masks to use, else drawn from rng;
-        rng: numpy.random.Generator for fresh masks.
+        rng: where fresh masks are drawn from (as ``initialize``).
     Returns:
         A3, a (1, m) Tensor.
     """
@@ -92,14 +94,15 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     """Full-batch gradient descent on ``cost`` (``ag.optim.GradientDescent``).
 
     Args:
-        X: (2, m) features, examples as columns; Y: (1, m) labels 0/1.
+        X: (2, m) numeric features, examples as columns (m >= 1); Y: (1, m) labels 0/1.
         learning_rate: > 0; num_iterations: >= 0; lambd: L2 strength >= 0;
         keep_prob: in (0, 1], dropout on both hidden layers when < 1 (L2 and
             dropout may be combined).
-        init: "reference" reproduces SEEDS.md section 4: its initialization and,
+        init: "reference" reproduces the published study: its initialization and,
             when keep_prob < 1, its masks (legacy seed 1, ``rand(20, m)`` then
             ``rand(3, m)``). Other inits draw weights and fresh masks every
-            iteration from ``rng`` (a numpy Generator; a new default one when None).
+            iteration from ``rng`` (None: the package's default generator; an int
+            seed, a numpy.random.Generator or a numpy.random.RandomState).
         print_cost: print the cost every 10,000 iterations, as the exercise did.
         progress: show a tqdm bar on stderr; a string is used as the bar's label.
         compiled: replay the tape recorded on the first iteration (``ag.compile``)
@@ -108,14 +111,16 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
         (params, costs): dict of Tensors W1..b3, and the cost every 1,000
         iterations (entry k taken before the update of iteration 1000 k).
     Raises:
-        ValueError: bad shapes or orientation of X / Y, bad init or num_iterations.
+        TypeError: non-numeric X or Y (strings), an rng of another kind.
+        ValueError: zero examples, bad shapes or orientation of X / Y, bad init or num_iterations.
         TrainingDivergedError (a FloatingPointError): a NaN/inf cost or
             parameter; names the iteration and the parameter.
     """
     check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
     check_count("three_layer.train", "num_iterations", num_iterations, 0)
-    if init != "reference" and rng is None:
-        rng = np.random.default_rng()
+    if init != "reference":
+        # One stream for the weights and then the masks (an int seed becomes one generator here).
+        rng = as_generator(rng, "three_layer.train")
     params = initialize(init, rng)
     masks = None
     if init == "reference" and keep_prob < 1:

@@ -6,16 +6,6 @@ import pytest
 
 from models import data
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def real(name):
-    path = SHARED_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (the real data sets live beside the clone in shared/data)")
-    return path
-
-
 def write_npz(path, **arrays):
     np.savez(path, **arrays)
     return path
@@ -38,14 +28,14 @@ def test_synthetic_default_shapes_dtypes_and_determinism():
         assert 0.3 < Y.mean() < 0.7  # both classes well represented
 
 
-def test_real_football_matches_its_readme():
-    train_X, train_Y, test_X, test_Y = data.load_football(real("football.npz"))
+def test_real_football_matches_its_readme(real_data):
+    train_X, train_Y, test_X, test_Y = data.load_football(real_data("football.npz"))
     assert train_X.shape == (2, 211) and test_X.shape == (2, 200)
-    assert train_Y.sum() == 106 and test_Y.sum() == 87  # counts stated in shared/data/README.md
+    assert train_Y.sum() == 106 and test_Y.sum() == 87  # counts stated in the data folder's README
 
 
-def test_real_catvnoncat_flattened_and_scaled():
-    path = real("catvnoncat.npz")
+def test_real_catvnoncat_flattened_and_scaled(real_data):
+    path = real_data("catvnoncat.npz")
     train_x, train_y, test_x, test_y = data.load_catvnoncat(path)
     assert train_x.shape == (12288, 209) and test_x.shape == (12288, 50)
     assert train_y.shape == (1, 209) and test_y.shape == (1, 50) and train_y.dtype == np.float64

@@ -58,10 +58,8 @@ def test_l2_dropout_and_optimizer_options():
     assert list(params) == ["W1", "b1", "W2", "b2"]
 
 
-def test_cat_images_learn_with_full_batch():
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent: the real data sets live beside the clone in shared/data")
+def test_cat_images_learn_with_full_batch(real_data):
+    path = real_data("catvnoncat.npz")
     train_x, train_y, _, _ = data.load_catvnoncat(path)
     _, costs = deep.train(train_x, train_y, [12288, 7, 1], learning_rate=0.0075, num_epochs=3,
                           cost_every=2, rng=np.random.default_rng(1))

@@ -9,8 +9,6 @@ import pytest
 import autograd_lite as ag
 from models import TrainingDivergedError, data, manual, three_layer
 
-FOOTBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "football.npz"
-
 # Typed in from SEEDS.md section 4 (never produced by this code):
 # (lambd, keep_prob) -> train accuracy, test accuracy, costs at iterations 0, 10,000, 20,000.
 PUBLISHED = {
@@ -25,10 +23,8 @@ CORRECT = {"no regularization": (200, 183), "L2, lambd = 0.7": (198, 186), "drop
 
 
 @pytest.fixture(scope="module")
-def football():
-    if not FOOTBALL.is_file():
-        pytest.skip(f"{FOOTBALL} is absent: the real data set lives beside the clone in shared/data")
-    return data.load_football(FOOTBALL)
+def football(real_data):
+    return data.load_football(real_data("football.npz"))
 
 
 @pytest.fixture(scope="module", params=list(PUBLISHED))
