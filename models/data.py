@@ -6,7 +6,9 @@ same arrays either way: examples as columns, float64, labels 0/1.
 
 Files are read without unpickling anything and checked key by key, so a
 wrong, truncated, damaged or hostile file gives a ``ValueError`` naming the
-file and the key instead of failing later inside training. ``.mat`` files
+file and the key instead of failing later inside training. (An .npz carries a
+checksum per array, so a damaged one never loads; .mat and .h5 files carry
+none, so a flipped byte inside the numbers themselves cannot be noticed.) ``.mat`` files
 need scipy and ``.h5`` files need h5py: ``pip install "autograd_lite[data]"``.
 
 The data folder. The jobs look for data in this order: their ``--data``
@@ -15,6 +17,9 @@ option, else the folder named by the environment variable
 where one exists (``synthetic_football``; the cat images have none).
 """
 import os
+import subprocess
+import sys
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -117,9 +122,15 @@ def _check_file(path, kind):
     return path
 
 
-def _read_npz(path, patterns):
+def _read_npz(path, patterns, shown=None):
     """The arrays named in ``patterns`` (key -> shape with None for any size) from an
-    .npz file, each checked to be numeric and of its shape."""
+    .npz file, each checked to be numeric and of its shape; messages name ``shown``
+    (default: ``path``), the file the user gave."""
+    if shown is not None and shown != path:
+        try:
+            return _read_npz(path, patterns)
+        except ValueError as error:
+            raise ValueError(str(error).replace(str(path), str(shown))) from None
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -158,43 +169,56 @@ def _need(module, path):
                           f'pip install "autograd_lite[data]" (or pip install {package})') from None
 
 
+# scipy.io.loadmat and HDF5 can crash the interpreter itself (a segmentation fault) on some
+# damaged files; an exception handler never runs then. So the course's files are read in a
+# child process that copies the arrays into an .npz, which is then read and checked here like
+# any other: a crash of the child is reported as a damaged file, naming it.
+_CHILD_MAT = """
+import sys, numpy as np, scipy.io
+contents = scipy.io.loadmat(sys.argv[1])
+np.savez(sys.argv[2], **{k: v for k, v in contents.items() if not k.startswith("__")})
+"""
+_CHILD_H5 = """
+import sys, numpy as np, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset) and k in sys.argv[3:]}
+np.savez(sys.argv[2], **arrays)
+"""
+
+
+def _read_in_child(path, code, patterns, what):
+    """Run ``code`` (argv: path, out.npz, keys) in a child Python; return the numeric arrays of
+    ``patterns`` from what it wrote, checked as ``_read_npz`` checks them."""
+    with tempfile.TemporaryDirectory(prefix="autograd_lite_data_") as tmp:
+        out = Path(tmp) / "arrays.npz"
+        try:
+            run = subprocess.run([sys.executable, "-c", code, str(path), str(out), *patterns],
+                                 capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"data file {str(path)!r} could not be read within 300 s; is it {what}?") from None
+        if run.returncode != 0:
+            lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
+            reason = lines[-1] if lines and run.returncode > 0 else f"the reader crashed (exit status {run.returncode})"
+            raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not {what}: {reason}")
+        with np.load(out, allow_pickle=False) as npz:
+            found = sorted(npz.files)
+        missing = [key for key in patterns if key not in found]
+        if missing:
+            raise ValueError(f"data file {str(path)!r} has no key {missing[0]!r}; it holds {found}, "
+                             f"expected {sorted(patterns)}")
+        return _read_npz(out, patterns, shown=path)
+
+
 def _read_mat(path):
     """The course's football ``data.mat`` (scipy.io.loadmat), checked key by key."""
-    scipy_io = _need("scipy.io", path)
-    try:
-        contents = scipy_io.loadmat(path)
-    except Exception as error:  # noqa: BLE001 - loadmat raises many kinds on a damaged file
-        raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not a MATLAB .mat file: "
-                         f"{type(error).__name__}: {error}") from None
-    arrays = {}
-    for key, pattern in _MAT_SHAPES.items():
-        if key not in contents:
-            found = sorted(k for k in contents if not k.startswith("__"))
-            raise ValueError(f"data file {str(path)!r} has no key {key!r}; it holds {found}, "
-                             f"expected {sorted(_MAT_SHAPES)}")
-        arrays[key] = _check_array(path, key, contents[key], pattern)
-    return arrays
+    _need("scipy.io", path)
+    return _read_in_child(path, _CHILD_MAT, _MAT_SHAPES, "a MATLAB .mat file")
 
 
 def _read_h5(path, patterns):
     """The datasets named in ``patterns`` from one course .h5 file, checked."""
-    h5py = _need("h5py", path)
-    arrays = {}
-    try:
-        with h5py.File(path, "r") as f:
-            for key, pattern in patterns.items():
-                if key not in f or not isinstance(f[key], h5py.Dataset):
-                    raise ValueError(f"data file {str(path)!r} has no dataset {key!r}; it holds {sorted(f)}, "
-                                     f"expected {sorted(patterns)}")
-                arrays[key] = _check_array(path, key, f[key][()], pattern)
-    except ValueError as error:
-        if str(path) in str(error):
-            raise
-        raise ValueError(f"data file {str(path)!r} cannot be read: {error}") from None
-    except Exception as error:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError on damage
-        raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not an HDF5 file: "
-                         f"{type(error).__name__}: {error}") from None
-    return arrays
+    _need("h5py", path)
+    return _read_in_child(path, _CHILD_H5, patterns, "an HDF5 file")
 
 
 def _check_labels(path, key, Y, n_examples, x_key):
@@ -283,7 +307,7 @@ def load_catvnoncat(path):
     if path.is_dir():
         missing = [name for name in CAT_H5 if not (path / name).is_file()]
         if missing:
-            raise FileNotFoundError(f"folder {str(path)!r} does not hold {' and '.join(missing)}; a folder "
+            raise FileNotFoundError(f"{str(path)!r} is a directory that does not hold {' and '.join(missing)}; a folder "
                                     f"given to load_catvnoncat must hold the course's {CAT_H5[0]} and {CAT_H5[1]}")
         parts = []
         for (split, patterns), name in zip(_H5_SHAPES.items(), CAT_H5):
