@@ -334,14 +334,14 @@ class _Reader:
 
     def read(self):
         try:
-            return self._read()
-        except _Refused:
-            raise
-        except Exception as error:  # whatever a damaged archive makes zipfile, zlib, json or numpy raise
             try:
+                return self._read()
+            except _Refused:
+                raise
+            except Exception as error:  # whatever a damaged archive makes zipfile, zlib, json or numpy raise
                 self.fail(f"the file is truncated or corrupted ({type(error).__name__}: {error})")
-            except _Refused as refused:
-                raise refused from None
+        except _Refused as refused:
+            raise ValueError(str(refused)) from None  # a plain ValueError, without the inner traceback
 
     def _read(self):
         head = self.file.read(8)
