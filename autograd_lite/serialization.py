@@ -93,7 +93,8 @@ def _checked_array(key, value):
         raise TypeError(f"save: parameter {key!r} has dtype {array.dtype}; expected a real numeric "
                         "array (bool, int or float: object arrays would need pickling, which save never "
                         "does, and load refuses complex, string, structured and datetime arrays)")
-    return np.ascontiguousarray(array)
+    # np.ascontiguousarray would turn a 0-d array into shape (1,).
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def _npy_header(array):

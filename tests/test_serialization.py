@@ -188,3 +188,41 @@ def test_saved_file_gets_ordinary_permissions(tmp_path, params):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# --- property: any real arrays under any allowed names round trip exactly ----------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_names = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,20}", fullmatch=True)
+_arrays = hnp.arrays(dtype=st.sampled_from([np.float64, np.float32, np.float16]),
+                     shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+
+
+@settings(max_examples=30)  # each save fsyncs; 30 examples take about a second
+@given(st.dictionaries(_names, _arrays, min_size=1, max_size=4))
+def test_any_real_params_round_trip_bit_for_bit(tmp_path_factory, params):
+    path = tmp_path_factory.getbasetemp() / "roundtrip.npz"  # overwritten by each example
+    ag.save(params, path)
+    loaded = ag.load(path)
+    assert list(loaded) == list(params)
+    for key, value in params.items():
+        got = loaded[key].data
+        assert got.dtype == value.dtype and got.shape == value.shape
+        assert got.tobytes() == value.tobytes()
+
+
+def test_a_0_d_array_keeps_its_shape(tmp_path):
+    ag.save({"s": np.array(2.5), "t": np.float32(1.5)}, tmp_path / "scalar.npz")
+    loaded = ag.load(tmp_path / "scalar.npz")
+    assert loaded["s"].shape == () and loaded["s"].item() == 2.5
+    assert loaded["t"].shape == () and loaded["t"].dtype == np.float32
+
+
+def test_non_contiguous_arrays_are_saved_by_value(tmp_path):
+    W = np.arange(12.0).reshape(3, 4)
+    ag.save({"T": W.T, "strided": W[:, ::2], "tensor": ag.Tensor(W)[1:, :]}, tmp_path / "views.npz")
+    loaded = ag.load(tmp_path / "views.npz")
+    np.testing.assert_array_equal(loaded["T"].data, W.T)
+    np.testing.assert_array_equal(loaded["strided"].data, W[:, ::2])
+    np.testing.assert_array_equal(loaded["tensor"].data, W[1:, :])
