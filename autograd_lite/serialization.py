@@ -1,9 +1,12 @@
 """Saving and loading parameters as ``.npz`` files, safely.
 
 The file is an ordinary uncompressed ``.npz`` (a zip of ``<name>.npy`` members,
-readable by ``np.load``) plus one more member, ``__manifest__.json``: the names
-in order, and each array's dtype, shape and SHA-256 checksum, followed by a
-checksum of the manifest itself. What "safely" means:
+readable by ``np.load``) plus one more member, ``__manifest__.json``, stored
+first: the JSON object ``{"format": "autograd_lite.params", "version": 1,
+"arrays": [{"name", "dtype" (NumPy's dtype.str, e.g. "<f8"), "shape" (list of
+ints), "sha256" (hex digest of the array's C-ordered bytes)}, ...]}`` with the
+arrays in order, then the line ``\nsha256:<hex digest of the JSON bytes>``.
+What "safely" means:
 
 - **Nothing is ever pickled or unpickled**, so loading a file cannot run code.
   Only real numbers (bool, int, uint, float) are saved; complex, string,
