@@ -5,7 +5,7 @@ readable by ``np.load``) plus one more member, ``__manifest__.json``, stored
 first: the JSON object ``{"format": "autograd_lite.params", "version": 1,
 "arrays": [{"name", "dtype" (NumPy's dtype.str, e.g. "<f8"), "shape" (list of
 ints), "sha256" (hex digest of the array's C-ordered bytes)}, ...]}`` with the
-arrays in order, then the line ``\nsha256:<hex digest of the JSON bytes>``.
+arrays in order, then a newline and ``sha256:<hex digest of the JSON bytes>``.
 What "safely" means:
 
 - **Nothing is ever pickled or unpickled**, so loading a file cannot run code.
