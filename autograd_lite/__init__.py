@@ -1,12 +1,13 @@
 """autograd_lite: a small tape-based automatic differentiation engine over NumPy.
 
 Write a cost once as an expression of Tensors; ``cost.backward()`` fills every
-``.grad``. See README.md and shared/spec/API.md for the public surface.
+``.grad``. See README.md for the public surface.
 """
-from .tensor import Tensor, as_tensor  # first: the other modules build on it
-from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
+from .tensor import Tensor, as_tensor
+from .errors import AnomalyError, DomainError, GraphError, InplaceModificationError, ShapeError
 from .primitive import Primitive, primitive
-from .tape import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
+from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, scope,
+                    set_grad_enabled)
 from .ops import (abs, add, broadcast_to, concatenate, divide, exp, linear, log, matmul, max, maximum,
                   mean, minimum, multiply, negative, power, relu, reshape, sigmoid, sqrt, square, stack,
                   subtract, sum, tanh, transpose, where)

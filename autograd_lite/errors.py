@@ -21,3 +21,8 @@ class InplaceModificationError(RuntimeError):
 
 class AnomalyError(FloatingPointError):
     """Anomaly mode found a NaN or inf in an op's output or gradient."""
+
+
+class DomainError(ValueError):
+    """An input value the op does not accept (labels other than 0/1, probabilities
+    outside [0, 1], a mask holding other values than 0 and 1, ...)."""

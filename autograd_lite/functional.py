@@ -1,35 +1,65 @@
 """The mission's composite ops: inverted dropout, the L2 penalty and binary
-cross-entropy, each one recorded node with its own VJP (so drawings and
-formulas show them as the textbook terms they are)."""
+cross-entropy, each one recorded node with its own rules, so drawings and
+formulas show them as the textbook terms they are.
+
+Every value these ops depend on (the mask, the labels, the logits) is an input
+of the primitive, never a value read by the wrapper function: checks run in
+the forward functions, so ``ag.compile`` repeats them on every replay.
+"""
 import math
 import numbers
 
 import numpy as np
 
+from . import latex as tex
 from . import tape
-from .errors import ShapeError
+from .errors import DomainError, ShapeError
 from .ops import _raw, sigmoid
-from .primitive import primitive
+from .primitive import Primitive
+from .rng import as_generator, manual_seed
 from .tensor import Tensor, as_tensor
 
-_default_rng = np.random.default_rng()
-# ndarray.min/max/sum without their Python wrappers (same reductions, same results)
-_lowest, _highest, _add_all = np.minimum.reduce, np.maximum.reduce, np.add.reduce
+__all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "manual_seed"]
 
 
-def manual_seed(seed):
-    """Re-seed the generator that ``dropout`` uses when no ``rng`` is given."""
-    global _default_rng
-    _default_rng = np.random.default_rng(seed)
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --- dropout -------------------------------------------------------------------
-@primitive(name="dropout")
-def _dropout(a, mask, keep_prob):
-    return a * mask / keep_prob
+def _draw_mask(*, shape, keep_prob, rng, dtype):
+    # A float 0/1 mask: multiplying by it is exact, and faster than by a boolean one.
+    return (as_generator(rng, "dropout").random(shape) < keep_prob).astype(dtype)
 
 
-_dropout.defvjp(lambda g, out, a, mask, keep_prob: g * mask / keep_prob)
+def _check_mask(mask, *, shape, dtype):
+    if mask.shape != shape:
+        raise ShapeError(f"dropout: mask has shape {mask.shape} but the input has shape {shape}; they must match")
+    if mask.dtype != bool and np.count_nonzero(mask * (1 - mask)):
+        bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
+        raise DomainError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
+    return mask.astype(dtype, copy=False)
+
+
+def _dropout_drawing(node):
+    mask = node._parents[1]._data
+    kept = int(np.count_nonzero(mask))
+    return "dropout", ["dropout", f"keep_prob = {node._params['keep_prob']:.4g}",
+                       f"kept {kept}/{mask.size} = {kept / max(mask.size, 1):.1%}"]
+
+
+def _dropout_latex(terms, node):
+    x = tex.operand_of_product(terms[0], "odot", True)
+    mask = tex.mask_name(node._parents[0])
+    return tex.Term(f"\\frac{{{x.text} \\odot {mask}}}{{{tex.number_latex(node._params['keep_prob'])}}}")
+
+
+_new_mask = Primitive(_draw_mask, "dropout_mask")
+_given_mask = Primitive(_check_mask, "dropout_mask")
+_dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
+                     vjps=(lambda g, out, a, mask, keep_prob: g * mask / keep_prob, None),
+                     latex=_dropout_latex, draw=_dropout_drawing)
+_dropout.edge_labels = {1: None}  # the mask is shown inside the dropout node
 
 
 def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
@@ -38,52 +68,47 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     Args:
         a: Tensor or array of any shape.
         keep_prob: probability of keeping a unit, in (0, 1].
-        mask: 0/1 array of a's shape to use as is; else drawn as
+        mask: 0/1 array (or Tensor) of a's shape to use as is; else drawn as
             ``rng.random(a.shape) < keep_prob``.
-        rng: numpy.random.Generator (default: the module's, see ``manual_seed``).
+        rng: None (the package's default generator, see ``manual_seed``), an int
+            seed, a ``numpy.random.Generator`` or a ``numpy.random.RandomState``.
         training: False returns ``a`` unchanged (as does keep_prob == 1).
     Returns:
-        Tensor of a's shape; the node keeps ``mask`` and ``keep_prob`` in its params.
+        Tensor of a's shape. The mask is the node's second input (a constant), so
+        the drawing shows how many units it kept.
     """
-    if type(keep_prob) is not float or not 0 < keep_prob <= 1:  # the common case costs one test
-        if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real) or not 0 < keep_prob <= 1:
-            raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
-    if type(a) is not Tensor:
-        a = as_tensor(a)
+    if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
+        raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    keep_prob = float(keep_prob)
+    a = as_tensor(a)
     if not training or keep_prob == 1:
         return a
-    drawn = mask is None
-    if drawn:
-        # A float 0/1 mask: multiplying by it is exact, and faster than by a boolean one. The
-        # comparison is written into the draws' own array (float64), then cast to a's dtype if other.
-        draws = (rng or _default_rng).random(a._data.shape)
-        mask = np.less(draws, keep_prob, out=draws, casting="unsafe").astype(a._data.dtype, copy=False)
+    if mask is None:
+        as_generator(rng, "dropout")  # a bad rng is refused here, before anything is drawn
+        mask = _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype)
     else:
-        mask = np.asarray(_raw(mask))
-        if mask.shape != a.shape:
-            raise ShapeError(f"dropout: mask has shape {mask.shape} but the input has shape {a.shape}; "
-                             "they must match")
-        if mask.dtype != bool and not np.all((mask == 0) | (mask == 1)):
-            bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
-            raise ValueError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
-        mask = mask.astype(a._data.dtype, copy=False)  # as a drawn mask (a float32 model stays float32)
-    out = _dropout(a, mask=mask, keep_prob=float(keep_prob))
-    if drawn and tape._State.tracer is not None:  # ag.compile draws this mask afresh on every replay
-        tape._State.tracer.random_masks[out] = rng
-    return out
+        mask = _given_mask(mask, shape=a.shape, dtype=a.dtype)
+    return _dropout(a, mask, keep_prob=keep_prob)
 
 
 # --- L2 penalty ----------------------------------------------------------------
-@primitive(name="l2_penalty")
-def _l2_penalty(*weights, lambd, m):
-    # (1/m * lambd / 2) in the exercise's order of operations, so costs match it bit for bit.
+def _l2(*weights, lambd, m):
     total = 0
-    for w in weights:  # a loop, not sum() of a generator: no frame per weight
-        total += _add_all(np.square(w), axis=None)
-    return 1.0 / m * lambd / 2 * total
+    for w in weights:
+        total += np.sum(np.square(w))
+    return 1.0 / m * lambd / 2 * total  # the exercise's order of operations: costs match it bit for bit
 
 
-_l2_penalty.defvjp_argnum(lambda i, g, out, *weights, lambd, m: g * (lambd / m) * weights[i])
+def _l2_latex(terms, node):
+    norms = [tex.Term(f"\\Vert {t.text}\\Vert^2") for t in terms]
+    total = norms[0] if len(norms) == 1 else tex.parens(tex.Term(" + ".join(n.text for n in norms), tex.SUM),
+                                                        tall=True)
+    return tex.Term(f"\\frac{{\\lambda}}{{2m}}{total.text}", tex.PRODUCT, "scalar")
+
+
+_l2_penalty = Primitive(_l2, "l2_penalty", latex=_l2_latex, draw=lambda node: (
+    "cost-term", ["L2 penalty", "(λ/2m) Σ ‖W‖²", f"λ = {node._params['lambd']:.4g}, m = {node._params['m']}"]))
+_l2_penalty.vjp_all = lambda g, out, *weights, lambd, m: [g * (lambd / m) * w for w in weights]
 
 
 def l2_penalty(weights, lambd, m):
@@ -92,60 +117,112 @@ def l2_penalty(weights, lambd, m):
     Args:
         weights: iterable of Tensors (any shapes); biases are usually left out.
         lambd: regularization strength, finite and >= 0.
-        m: number of examples, > 0.
+        m: number of examples, finite and > 0.
     Returns:
         scalar Tensor; d/dW = (lambd / m) W.
     """
     weights = list(weights)
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
-    # The usual float lambd and int m cost one test each; anything else gets the full checks.
-    if type(lambd) is not float or not (math.isfinite(lambd) and lambd >= 0):
-        if isinstance(lambd, bool) or not isinstance(lambd, numbers.Real) or not np.isfinite(lambd) or lambd < 0:
-            raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
-    if type(m) is not int or m <= 0:
-        if isinstance(m, bool) or not isinstance(m, numbers.Real) or not m > 0:
-            raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}")
-    return _l2_penalty(*weights, lambd=float(lambd), m=m)
+    if not (_is_number(lambd) and lambd >= 0):
+        raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
+    if not (_is_number(m) and m > 0):
+        raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}; expected a finite number")
+    lambd = float(lambd)
+    return _l2_penalty(*weights, lambd=lambd, m=m)
 
 
 # --- binary cross-entropy ---------------------------------------------------------
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
-# The probability whose log is exactly the floor: log(max(p, it)) equals max(log(p), -100) for
-# every p (log is increasing), without the divide-by-zero warning of log(0) to silence.
-_PROBABILITY_FLOOR = math.exp(_LOG_FLOOR)
+# Below this probability of the true label, 1 - sigmoid(z) has lost digits to cancellation:
+# with the logits at hand, such terms are computed from z instead (exact for every finite z).
+_TRUST_PROBABILITY = 1e-6
 
 
-@primitive(name="binary_cross_entropy")
+def _check_labels(y):
+    # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"binary_cross_entropy: labels have dtype {y.dtype}; expected numbers 0 and 1")
+    if y.dtype != bool and np.count_nonzero(y * (1.0 - y)):
+        bad = y[(y != 0) & (y != 1)].ravel()[:3]
+        raise DomainError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
+
+
+def _check_probabilities(a):
+    if a.size and not (a.min() >= 0 and a.max() <= 1):
+        raise DomainError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
+                          f"values in [{a.min()}, {a.max()}]; apply sigmoid first, or use "
+                          "binary_cross_entropy_with_logits")
+
+
 def _bce(a, y, *logits):
+    if y.shape != a.shape:
+        raise ShapeError(f"binary_cross_entropy: labels have shape {y.shape} but predictions have shape "
+                         f"{a.shape}; they must match")
     m = a.shape[-1] if a.ndim else 1
-    # -log of the probability given to each true label: for 0/1 labels these are exactly the
-    # exercise's terms -y log a - (1 - y) log(1 - a) (the other product is a zero), with the
-    # floor standing in for its nansum of 0 * log(0); summed in the same order, so costs match.
-    log_p = np.where(y, a, 1.0 - a)
-    if log_p.dtype == np.float64:
-        np.log(np.maximum(log_p, _PROBABILITY_FLOOR, out=log_p), out=log_p)
-    else:  # in narrower floats that probability is subnormal, with a log other than -100
-        with np.errstate(divide="ignore"):
-            np.maximum(np.log(log_p, out=log_p), _LOG_FLOOR, out=log_p)
-    # -(1/m) sum(...) rather than (1/m) sum(-...): negation is exact, so the same value, one pass less
-    return -(1.0 / m) * _add_all(log_p, axis=None)
+    if m == 0:
+        raise ValueError(f"binary_cross_entropy: no examples (predictions of shape {a.shape}); expected m >= 1")
+    _check_labels(y)
+    if not logits:  # a sigmoid's output lies in [0, 1] unless NaN, which the result then shows
+        _check_probabilities(a)
+    # -log of the probability given to each true label: for 0/1 labels exactly the exercise's
+    # terms -y log a - (1 - y) log(1 - a), summed in the same order, so costs match it.
+    p = np.where(y, a, 1.0 - a)
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), _LOG_FLOOR)
+    if logits:
+        doubtful = p < _TRUST_PROBABILITY
+        if doubtful.any():  # log(sigmoid(s)) = -softplus(-s) with s = z for y = 1, -z for y = 0
+            s = np.where(y, logits[0], -logits[0])[doubtful]
+            log_p[doubtful] = -(np.maximum(-s, 0) + np.log1p(np.exp(-np.abs(s))))
+    cost = -(1.0 / m) * np.sum(log_p)
+    if logits and not math.isfinite(cost):
+        _check_probabilities(a)
+    return cost
 
 
-def _bce_vjp_a(g, out, a, y, *logits):
-    if logits:  # the gradient goes straight to the logits instead (see binary_cross_entropy)
-        return None
+def _bce_vjp_probabilities(g, out, a, y, *logits):
     m = a.shape[-1] if a.ndim else 1
-    a_raw = _raw(a)
-    return g * (a - y) / (np.maximum(a_raw * (1 - a_raw), 1e-12) * m)
+    p = y * a + (1 - y) * (1 - a)  # the true label's probability, written so it differentiates again
+    floor = (_raw(p) < 1e-12) * (1e-12 - _raw(p))  # keeps 1/p finite where p is 0 (a constant shift)
+    return g * (1 - 2 * y) / ((p + floor) * m)
 
 
-def _bce_vjp_logits(g, out, a, y, z):
-    m = a.shape[-1] if a.ndim else 1
-    return (a - y) * (g / m)  # g / m first: a scalar, so one array operation less
+class _CrossEntropy(Primitive):
+    """A sigmoid's output ``a`` comes with its logits ``z`` as a third input: the gradient
+    goes straight to ``z`` as ``(a - y) / m`` (the hand-derived dZ = A - Y), so a saturated
+    sigmoid never gives 0/0, and ``a``'s own edge is not walked. A ``retain_grad()`` on
+    ``a`` still receives dJ/da."""
+
+    def input_grads(self, g, out, parents, params, higher):
+        grads = super().input_grads(g, out, parents, params, higher)
+        a = parents[0]
+        if len(parents) == 3 and a._retain:
+            args = parents if higher else [p._data for p in parents]
+            da = np.array(_raw(_bce_vjp_probabilities(g, None, *args[:2])), dtype=a.dtype)
+            a.grad = da if a.grad is None else a.grad + da
+        return grads
 
 
-_bce.defvjp(_bce_vjp_a, None, _bce_vjp_logits)
+def _bce_latex(terms, node):
+    a, y = terms[0], terms[1]
+    labels = node._parents[1]
+    if labels._prim is None and not labels.name and not labels.requires_grad:
+        y = tex.Term("Y", simple=True)  # labels passed as a plain array
+    y_factor = y if y.prec == tex.ATOM else tex.parens(y)
+    one_minus_y = tex.parens(tex.Term(f"1 - {tex.right_of_sum(y, tex.PRODUCT).text}", tex.SUM))
+    one_minus_a = tex.Term(f"1 - {tex.right_of_sum(a, tex.PRODUCT).text}", tex.SUM)
+    inner = f"{y_factor.text}{tex.prefix(chr(92) + 'log', a).text} + {one_minus_y.text}\\log({one_minus_a.text})"
+    return tex.Term(f"-\\frac{{1}}{{m}}\\sum\\left({inner}\\right)", tex.NEG)
+
+
+_cross_entropy = _CrossEntropy(
+    _bce, "binary_cross_entropy", latex=_bce_latex,
+    vjps=(lambda g, out, a, y, *logits: None if logits else _bce_vjp_probabilities(g, out, a, y), None,
+          lambda g, out, a, y, z: (a - y) * (g / (a.shape[-1] if a.ndim else 1))),
+    draw=lambda node: ("cost-term", ["cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))",
+                                     f"m = {node._parents[0].shape[-1] if node._parents[0].ndim else 1}"]))
+_cross_entropy.edge_labels = {0: "a", 1: "y", 2: "grad (a-y)/m"}
 
 
 def binary_cross_entropy(a, y):
@@ -155,42 +232,14 @@ def binary_cross_entropy(a, y):
         a: predicted probabilities in [0, 1], shape (k, m) (usually (1, m)).
         y: labels of the same shape, each 0 or 1.
     Returns:
-        scalar Tensor. Finite even where ``a`` is exactly 0 or 1 (log is floored
-        at -100). When ``a`` came from ``sigmoid(z)`` the op also takes ``z`` and
-        sends ``(a - y) / m`` straight to it, as the hand-derived dZ = A - Y does,
-        so a saturated sigmoid never yields 0/0.
+        scalar Tensor. Finite even where ``a`` is exactly 0 or 1 (log is floored at
+        -100, as PyTorch's BCELoss). When ``a`` came from ``sigmoid(z)`` the op also
+        takes ``z``: terms where ``a`` saturates are computed from ``z`` exactly, and
+        the gradient ``(a - y) / m`` goes straight to ``z``, as the hand-derived
+        dZ = A - Y does, so a saturated sigmoid never gives 0/0.
     """
     a = as_tensor(a)
-    y_data = np.asarray(_raw(y))
-    if y_data.shape != a.shape:
-        raise ShapeError(f"binary_cross_entropy: labels have shape {y_data.shape} but predictions "
-                         f"have shape {a.shape}; they must match")
-    # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass, no temporaries kept
-    if y_data.dtype != bool and np.count_nonzero(y_data * (1.0 - y_data)):
-        bad = y_data[(y_data != 0) & (y_data != 1)].ravel()[:3]
-        raise ValueError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
-    a_data = a._data
-    from_sigmoid = a._prim is sigmoid and a._parents is not None
-    # A sigmoid's output lies in [0, 1] unless it is NaN, and a NaN makes the cost NaN: such
-    # predictions are checked only when the cost is not finite. Any other input is checked
-    # up front (a prediction above 1 could otherwise give a finite, wrong cost).
-    if not from_sigmoid or tape._State.tracer is not None:
-        _check_probabilities(a_data)
-    if y_data.dtype != a_data.dtype:  # 0/1 labels are exact in any float: a float32 model must stay float32
-        y = Tensor._wrap(y_data.astype(a_data.dtype))
-    elif not isinstance(y, Tensor):  # checked above already: wrap it without a second conversion
-        y = Tensor._wrap(y_data)
-    out = _bce(a, y, a._parents[0]) if from_sigmoid else _bce(a, y)
-    if not math.isfinite(out._data):
-        _check_probabilities(a_data)
-    return out
-
-
-def _check_probabilities(a_data):
-    """Raise unless every entry of ``a_data`` lies in [0, 1]."""
-    if a_data.size and not (_lowest(a_data, axis=None) >= 0 and _highest(a_data, axis=None) <= 1):
-        raise ValueError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
-                         f"values in [{a_data.min()}, {a_data.max()}]; apply sigmoid first")
-
-
-__all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "manual_seed", "Tensor"]
+    y = y if isinstance(y, Tensor) else Tensor._wrap(np.asarray(y))  # checked and cast in the forward
+    if a._prim is sigmoid and a._parents is not None:
+        return _cross_entropy(a, y, a._parents[0])
+    return _cross_entropy(a, y)

@@ -1,109 +1,119 @@
-"""The primitive ops: each forward next to its vector-Jacobian products.
+"""The op table: every primitive, its forward next to its rules.
 
-One VJP per input, read as "given g = dL/d(out), return dL/d(input)". VJPs see
-ndarrays on the first-order path and Tensors under ``create_graph``; they use
-only operators and methods both types share (or the ops below), so every rule
-is differentiable again. Broadcasting is undone once, by ``tape.unbroadcast``,
-never here.
+Each entry gives the NumPy forward, one vector-Jacobian product per input
+(``vjp(g, out, *inputs, **params)``: given g = dL/d(out), return dL/d(input)),
+the forward-mode rules (``jvps``, same signature with a tangent in place of g)
+and how ``ag.formula`` writes it (``latex(terms, node)``, with the helpers of
+``latex.py``). VJPs see ndarrays on the first-order path and Tensors under
+``create_graph``; they use only operators, methods both types share, and the
+ops here, so every rule differentiates again. Broadcasting is undone once, by
+the engine (``tape.conform``), never here.
+
+The Tensor operators and methods are installed at the end of this file.
 """
-import builtins
-
 import numpy as np
 
+from . import latex as tex
 from .errors import ShapeError
-from .primitive import Primitive, primitive
-from .tensor import Tensor
+from .modes import state
+from .primitive import Primitive
+from .tensor import Tensor, as_tensor
 
 
 def _raw(value):
+    """The array behind a Tensor (used for parts of a rule that are constants)."""
     return value._data if isinstance(value, Tensor) else value
 
 
-def _op(name, symbol=None):
-    return primitive(name=name, symbol=symbol)
+def _sum_of(a, b):
+    return tex.Term(f"{a.text} + {tex.right_of_sum(b, tex.SUM).text}", tex.SUM)
 
 
 # --- arithmetic --------------------------------------------------------------
-add = Primitive(np.add, "add", "+").defvjp(
-    lambda g, out, x, y: g,
-    lambda g, out, x, y: g)
-subtract = Primitive(np.subtract, "subtract", "-").defvjp(
-    lambda g, out, x, y: g,
-    lambda g, out, x, y: -g)
-multiply = Primitive(np.multiply, "multiply", "*").defvjp(
-    lambda g, out, x, y: g * y,
-    lambda g, out, x, y: g * x)
-divide = Primitive(np.true_divide, "divide", "/").defvjp(
-    lambda g, out, x, y: g / y,
-    lambda g, out, x, y: -g * out / y)
-negative = Primitive(np.negative, "negative", "-").defvjp(
-    lambda g, out, x: -g)
-power = Primitive(np.power, "power", "**").defvjp(
-    lambda g, out, x, p: g * p * x ** (p - 1),
-    lambda g, out, x, p: g * out * log(where(_raw(x) > 0, x, 1.0)))
-square = Primitive(np.square, "square").defvjp(
-    lambda g, out, x: g * 2 * x)
-sqrt = Primitive(np.sqrt, "sqrt").defvjp(
-    lambda g, out, x: g * 0.5 / out)
-abs = Primitive(np.abs, "abs").defvjp(
-    lambda g, out, x: g * np.sign(_raw(x)))
+add = Primitive(np.add, "add", symbol="+",
+                vjps=(lambda g, out, x, y: g, lambda g, out, x, y: g),
+                latex=lambda t, node: _sum_of(*t))
+subtract = Primitive(np.subtract, "subtract", symbol="-",
+                     vjps=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
+                     latex=lambda t, node: tex.Term(f"{t[0].text} - {tex.right_of_sum(t[1], tex.PRODUCT).text}",
+                                                    tex.SUM))
+multiply = Primitive(np.multiply, "multiply", symbol="*",
+                     vjps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+                     latex=lambda t, node: tex.product(*t, "scalar" if any(p.size == 1 for p in node._parents)
+                                                       else "odot"))
+divide = Primitive(np.true_divide, "divide", symbol="/",
+                   vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+                   latex=lambda t, node: tex.Term(f"\\frac{{{t[0].text}}}{{{t[1].text}}}"))
+negative = Primitive(np.negative, "negative", symbol="-",
+                     vjps=(lambda g, out, x: -g,),
+                     latex=lambda t, node: tex.Term("-" + tex.at_least(t[0], tex.PRODUCT).text, tex.NEG))
+
+
+def _power_vjp_base(g, out, x, p):
+    # p * x ** (p - 1), with the exponent 0 giving exactly 0 (not 0 * inf at x = 0), as PyTorch and JAX
+    p_raw = _raw(p)
+    return g * p * x ** (p - 1 + (p_raw == 0))
+
+
+def _power_vjp_exponent(g, out, x, p):
+    # out * log(x); where x is 0 the derivative is taken as 0 (x ** p is flat in p there for p > 0)
+    return g * out * log(where(_raw(x) > 0, x, 1.0))
+
+
+power = Primitive(np.power, "power", symbol="**", vjps=(_power_vjp_base, _power_vjp_exponent),
+                  latex=lambda t, node: tex.superscript(t[0], t[1].text))
+square = Primitive(np.square, "square", vjps=(lambda g, out, x: g * 2 * x,),
+                   latex=lambda t, node: tex.superscript(t[0], "2"))
+sqrt = Primitive(np.sqrt, "sqrt", vjps=(lambda g, out, x: g * 0.5 / out,),
+                 latex=lambda t, node: tex.Term(f"\\sqrt{{{t[0].text}}}", simple=True))
+abs = Primitive(np.abs, "abs", vjps=(lambda g, out, x: g * np.sign(_raw(x)),),
+                latex=lambda t, node: tex.Term(f"|{t[0].text}|", simple=True))
 
 
 def _tie_share(x, y):
-    # 1 where x wins, 0 where it loses, 1/2 on ties, so the gradient is split fairly.
+    # 1 where x wins, 0 where it loses, 1/2 on ties: the gradient is split fairly.
     x, y = _raw(x), _raw(y)
     return (x > y) + 0.5 * (x == y)
 
 
-maximum = Primitive(np.maximum, "maximum").defvjp(
-    lambda g, out, x, y: g * _tie_share(x, y),
-    lambda g, out, x, y: g * _tie_share(y, x))
-minimum = Primitive(np.minimum, "minimum").defvjp(
-    lambda g, out, x, y: g * _tie_share(y, x),
-    lambda g, out, x, y: g * _tie_share(x, y))
-
-
-@_op("where")
-def _where(x, y, condition):
-    return np.where(condition, x, y)
-
-
-_where.defvjp(lambda g, out, x, y, condition: g * condition,
-              lambda g, out, x, y, condition: g * ~condition)
+maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: g * _tie_share(x, y),
+                                                 lambda g, out, x, y: g * _tie_share(y, x)),
+                    latex=lambda t, node: tex.call("\\max", *t))
+minimum = Primitive(np.minimum, "minimum", vjps=(lambda g, out, x, y: g * _tie_share(y, x),
+                                                 lambda g, out, x, y: g * _tie_share(x, y)),
+                    latex=lambda t, node: tex.call("\\min", *t))
+_where = Primitive(lambda x, y, condition: np.where(condition != 0, x, y), "where",
+                   vjps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None),
+                   latex=lambda t, node: tex.call("\\mathrm{where}", t[2], t[0], t[1]))
 
 
 def where(condition, x, y):
-    """Elementwise ``x`` where ``condition`` else ``y`` (all broadcast together).
-    ``condition`` is a constant boolean array (e.g. ``t > 0``)."""
-    return _where(x, y, condition=np.asarray(_raw(condition), dtype=bool))
+    """Elementwise ``x`` where ``condition`` is true (nonzero) else ``y``, all three
+    broadcast together; ``condition`` (e.g. ``t > 0``) gets no gradient."""
+    return _where(x, y, condition)
 
 
 # --- elementwise functions -----------------------------------------------------
-exp = Primitive(np.exp, "exp").defvjp(
-    lambda g, out, x: g * out)
-log = Primitive(np.log, "log").defvjp(
-    lambda g, out, x: g / x)
+exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,),
+                latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}}"))
+log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,),
+                latex=lambda t, node: tex.prefix("\\log", t[0]))
+relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
+                 vjps=(lambda g, out, x: g * (_raw(x) > 0.0),),
+                 latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
+relu.__doc__ = "max(0, x) elementwise; its derivative is taken as (x > 0)."
 
 
-@_op("relu")
-def relu(x):
-    """max(0, x) elementwise; its derivative is taken as (x > 0)."""
-    return np.maximum(x, 0.0)  # a float 0: NumPy converts an int scalar on every call
-
-
-relu.defvjp(lambda g, out, x: g * (x > 0.0))
-
-
-@_op("sigmoid")
-def sigmoid(x):
-    """1 / (1 + exp(-x)) elementwise (exactly the exercise's formula)."""
+def _sigmoid(x):
+    """1 / (1 + exp(-x)) elementwise (the exercise's formula)."""
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0, giving the right 0
         return 1.0 / (1.0 + np.exp(-x))
 
 
-sigmoid.defvjp(lambda g, out, x: g * out * (1 - out))
-tanh = Primitive(np.tanh, "tanh").defvjp(
-    lambda g, out, x: g * (1 - out * out))
+sigmoid = Primitive(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),),
+                    latex=lambda t, node: tex.call("\\sigma", *t))
+tanh = Primitive(np.tanh, "tanh", vjps=(lambda g, out, x: g * (1 - out * out),),
+                 latex=lambda t, node: tex.call("\\tanh", *t))
 
 
 # --- linear algebra --------------------------------------------------------------
@@ -112,15 +122,14 @@ def _explain_matmul(a, b, op):
         return f"{op}: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}"
     inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
     if inner_a != inner_b:
-        return (f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied "
-                f"({inner_a} columns vs {inner_b} rows)")
+        return f"{op}: shapes {a.shape} and {b.shape} cannot be multiplied ({inner_a} columns vs {inner_b} rows)"
     return f"{op}: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
 
 
-def _matmul_forward(a, b, op="matmul (@)"):
+def _matmul(a, b, op="matmul (@)"):
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        return np.dot(a, b)  # for matrices the same BLAS product as matmul, with less call overhead
     try:
-        if a.ndim == 2 and b.ndim == 2:
-            return np.dot(a, b)  # for matrices the same BLAS product as matmul, with less call overhead
         return np.matmul(a, b)
     except ValueError:
         raise ShapeError(_explain_matmul(a, b, op)) from None
@@ -130,10 +139,8 @@ def _swap(x):
     return x.T if x.ndim == 2 else x.swapaxes(-1, -2)
 
 
-# `bias` is linear's third input, which these two VJPs serve as well (it plays no part in them).
+# These two serve linear too, whose third input (the bias) plays no part in them.
 def _matmul_vjp_a(g, out, a, b, bias=None):
-    if type(g) is np.ndarray and g.ndim == 2 and b.ndim == 2:  # matrices (then a is one too), first order
-        return np.dot(g, b.T)
     if b.ndim == 1:
         return g * b if a.ndim == 1 else g.reshape(g.shape + (1,)) * b
     if a.ndim == 1:
@@ -142,8 +149,6 @@ def _matmul_vjp_a(g, out, a, b, bias=None):
 
 
 def _matmul_vjp_b(g, out, a, b, bias=None):
-    if type(g) is np.ndarray and g.ndim == 2 and a.ndim == 2:  # matrices (then b is one too), first order
-        return np.dot(a.T, g)
     if a.ndim == 1:
         return g * a if b.ndim == 1 else a.reshape((-1, 1)) * g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
     if b.ndim == 1:
@@ -151,36 +156,32 @@ def _matmul_vjp_b(g, out, a, b, bias=None):
     return _swap(a) @ g
 
 
-matmul = Primitive(_matmul_forward, "matmul", "@").defvjp(_matmul_vjp_a, _matmul_vjp_b)
+matmul = Primitive(_matmul, "matmul", symbol="@", vjps=(_matmul_vjp_a, _matmul_vjp_b),
+                   latex=lambda t, node: tex.product(*t, "matmul"))
 
 
-def _linear_forward(w, a, b):
-    z = _matmul_forward(w, a, "linear (weights @ inputs)")
-    if type(z) is np.ndarray and b.dtype == z.dtype:
-        try:
-            z += b  # into the product's fresh array: no second (n_out, m) array per layer
-            return z
-        except ValueError:  # b does not broadcast to z's shape
-            pass
+def _linear(w, a, b):
+    z = _matmul(w, a, "linear (weights @ inputs)")
     try:
-        out = z + b
+        fits = np.broadcast_shapes(z.shape, b.shape) == z.shape  # a bias may not enlarge the product
     except ValueError:
-        out = None
-    if out is None or out.shape != np.shape(z):  # a bias that would enlarge the product is a mistake
-        expected = z.shape[:-1] + (1,) if np.ndim(z) >= 2 else np.shape(z)
-        raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {np.shape(z)} of "
-                         f"weights {w.shape} @ inputs {a.shape}; expected e.g. {expected}")
-    return out
+        fits = False
+    if not fits:
+        raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {z.shape} of "
+                         f"weights {w.shape} @ inputs {a.shape}; expected e.g. {z.shape[:-1] + (1,)}")
+    if b.dtype != z.dtype:
+        return z + b  # promotes as the expression w @ a + b does
+    z += b  # into the product's fresh array: no second (n_out, m) array per layer
+    return z
 
 
-_linear = Primitive(_linear_forward, "linear").defvjp(
-    _matmul_vjp_a, _matmul_vjp_b,
-    lambda g, out, w, a, b: g)  # tape.unbroadcast sums it over the examples
+_linear_op = Primitive(_linear, "linear", vjps=(_matmul_vjp_a, _matmul_vjp_b, lambda g, out, w, a, b: g),
+                       latex=lambda t, node: _sum_of(tex.product(t[0], t[1], "matmul"), t[2]))
 
 
 def linear(w, a, b=None):
     """``w @ a + b`` recorded as one op (as PyTorch's ``F.linear``): the same values and
-    gradients as writing the expression, one node instead of two.
+    gradients as the expression, one node instead of two.
 
     Args:
         w: (n_out, n_in) weights; a: (n_in, m) inputs, one column per example;
@@ -188,15 +189,14 @@ def linear(w, a, b=None):
     Returns:
         Tensor of shape (n_out, m) (``matmul``'s rules for other ranks).
     """
-    return matmul(w, a) if b is None else _linear(w, a, b)
+    return matmul(w, a) if b is None else _linear_op(w, a, b)
 
 
 # --- reductions -------------------------------------------------------------------
 def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    return tuple(a % ndim if ndim else a for a in axes)
+    return tuple(a % ndim if ndim else a for a in (axis if isinstance(axis, tuple) else (axis,)))
 
 
 def _kept_shape(shape, axis):
@@ -205,7 +205,7 @@ def _kept_shape(shape, axis):
 
 
 def _spread(g, shape, axis):
-    """Broadcast a reduction's gradient back over the reduced axes."""
+    """A reduction's gradient, broadcast back over the reduced axes."""
     g = g.reshape(_kept_shape(shape, axis))
     return broadcast_to(g, shape=shape) if isinstance(g, Tensor) else np.broadcast_to(g, shape)
 
@@ -214,52 +214,94 @@ def _count(shape, axis):
     return int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
 
 
-sum = Primitive(np.sum, "sum").defvjp(
-    lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis))
-mean = Primitive(np.mean, "mean").defvjp(
-    lambda g, out, x, axis=None, keepdims=False: _spread(g / _count(x.shape, axis), x.shape, axis))
-max = Primitive(np.max, "max").defvjp(
-    lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis) * _argmax_share(x, out, axis))
-
-
 def _argmax_share(x, out, axis):
     # The maxima share the gradient equally; constant with respect to x.
     hits = _raw(x) == _raw(out).reshape(_kept_shape(x.shape, axis))
     return hits / hits.sum(axis=_axes(axis, x.ndim), keepdims=True)
 
 
+def _reduction_latex(symbol, as_prefix=False):
+    def latex(t, node):
+        function = symbol + tex.axis_subscript(node._params)
+        return tex.prefix(function, t[0]) if as_prefix else tex.call(function, *t)
+    return latex
+
+
+sum = Primitive(np.sum, "sum", vjps=(lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis),),
+                latex=_reduction_latex("\\sum", as_prefix=True))
+mean = Primitive(np.mean, "mean", vjps=(
+    lambda g, out, x, axis=None, keepdims=False: _spread(g / _count(x.shape, axis), x.shape, axis),),
+    latex=_reduction_latex("\\mathrm{mean}"))
+max = Primitive(np.max, "max", vjps=(
+    lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis) * _argmax_share(x, out, axis),),
+    latex=_reduction_latex("\\max"))
+
+
 # --- shape -------------------------------------------------------------------------
-reshape = Primitive(np.reshape, "reshape").defvjp(
-    lambda g, out, x, shape: g.reshape(x.shape))
+reshape = Primitive(np.reshape, "reshape", view=True, vjps=(lambda g, out, x, shape: g.reshape(x.shape),),
+                    latex=lambda t, node: t[0])
 
 
 def _transpose_back(g, out, x, axes=None):
-    if axes is None:
-        return g.transpose()
-    return g.transpose(tuple(np.argsort(axes)))
+    return g.transpose() if axes is None else g.transpose(tuple(np.argsort([a % x.ndim for a in axes])))
 
 
-transpose = Primitive(np.transpose, "transpose").defvjp(_transpose_back)
-broadcast_to = Primitive(np.broadcast_to, "broadcast_to").defvjp(
-    lambda g, out, x, shape: g)  # tape.unbroadcast sums it back to x's shape
+transpose = Primitive(np.transpose, "transpose", view=True, vjps=(_transpose_back,),
+                      latex=lambda t, node: tex.superscript(t[0], "T") if node._params.get("axes") is None
+                      else tex.call("\\mathrm{transpose}", *t))
+broadcast_to = Primitive(np.broadcast_to, "broadcast_to", view=True,
+                         vjps=(lambda g, out, x, shape: g,),  # the engine sums it back to x's shape
+                         latex=lambda t, node: t[0])          # broadcasting is implicit in the notation
 
 
-@_op("getitem")
-def getitem(x, index):
-    """``x[index]`` (basic and advanced indexing)."""
-    return x[index]
+def _getitem_latex(t, node):
+    base = t[0] if t[0].simple else tex.parens(t[0])
+    return tex.Term(f"{base.text}_{{[{tex.index_latex(node._params['index'])}]}}")
 
 
-@_op("scatter_add")
-def _scatter_add(g, shape, index):
-    # Inverse of getitem: a zero array of `shape` with g added at `index` (repeats add up).
+getitem = Primitive(lambda x, index: x[index], "getitem", view=True, latex=_getitem_latex,
+                    vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),))
+getitem.__doc__ = "``x[index]`` (basic and advanced indexing)."
+
+
+def _scatter(g, shape, index):
+    # getitem's inverse: zeros of `shape` with g added at `index` (repeated indices add up)
     result = np.zeros(shape, dtype=g.dtype)
     np.add.at(result, index, g)
     return result
 
 
-getitem.defvjp(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index))
-_scatter_add.defvjp(lambda g, out, grad, shape, index: g[index])
+_scatter_add = Primitive(_scatter, "scatter_add", vjps=(lambda g, out, grad, shape, index: g[index],))
+
+
+def _offsets(arrays, axis):
+    sizes = [a.size if axis is None else a.shape[axis] for a in arrays]
+    return np.concatenate([[0], np.cumsum(sizes)]).tolist()
+
+
+def _concatenate_vjps(g, out, *arrays, axis=0):
+    """Every input's slice of g at once: one pass, not one pass per input."""
+    bounds = _offsets(arrays, axis)
+    if axis is None:
+        return [g[bounds[i]:bounds[i + 1]].reshape(a.shape) for i, a in enumerate(arrays)]
+    lead = (slice(None),) * (axis % out.ndim)
+    return [g[lead + (slice(bounds[i], bounds[i + 1]),)] for i in range(len(arrays))]
+
+
+def _stack_vjps(g, out, *arrays, axis=0):
+    lead = (slice(None),) * (axis % out.ndim)
+    return [g[lead + (i,)] for i in range(len(arrays))]
+
+
+_concatenate = Primitive(lambda *arrays, axis=0: np.concatenate(arrays, axis=axis), "concatenate")
+_concatenate.vjp_all = _concatenate_vjps
+_stack = Primitive(lambda *arrays, axis=0: np.stack(arrays, axis=axis), "stack")
+_stack.vjp_all = _stack_vjps
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis (``axis=None``: flattened first), as NumPy."""
+    return _concatenate(*tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
@@ -267,27 +309,61 @@ def stack(tensors, axis=0):
     return _stack(*tensors, axis=axis)
 
 
-@_op("stack")
-def _stack(*arrays, axis=0):
-    return np.stack(arrays, axis=axis)
+# --- comparisons: constant boolean arrays, as NumPy gives ---------------------
+def _compare(ufunc):
+    def compare(a, b):
+        result = ufunc(_raw(a), _raw(b))
+        if state.tracer is not None:  # ag.compile recomputes it on every replay
+            result = state.tracer.comparison(ufunc, a, b, result)
+        return result
+    return compare
 
 
-_stack.defvjp_argnum(lambda i, g, out, *arrays, axis=0: g[(slice(None),) * (axis % out.ndim) + (i,)])
+# --- Tensor operators and methods ----------------------------------------------
+def _install():
+    def reflected(op):
+        return lambda self, other: op(other, self)
+
+    def shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
+        return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+
+    for name, op in [("add", add), ("sub", subtract), ("mul", multiply), ("truediv", divide),
+                     ("pow", power), ("matmul", matmul)]:
+        setattr(Tensor, f"__{name}__", lambda self, other, op=op: op(self, other))
+        setattr(Tensor, f"__r{name}__", reflected(op))
+    for name, ufunc in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                        ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
+        setattr(Tensor, f"__{name}__", _compare(ufunc))
+    Tensor.__neg__ = lambda self: negative(self)
+    Tensor.__pos__ = lambda self: self
+    Tensor.__abs__ = lambda self: abs(self)
+    Tensor.__getitem__ = lambda self, index: getitem(self, index=index)
+    Tensor.T = property(lambda self: transpose(self), doc="Transpose (all axes reversed), recorded.")
+    Tensor.sum = lambda self, axis=None, keepdims=False: sum(self, axis=axis, keepdims=keepdims)
+    Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis=axis, keepdims=keepdims)
+    Tensor.max = lambda self, axis=None, keepdims=False: max(self, axis=axis, keepdims=keepdims)
+    Tensor.reshape = lambda self, *shape: reshape(self, shape=shape_args(shape))
+    Tensor.transpose = lambda self, *axes: transpose(self, axes=tuple(shape_args(axes)) if axes else None)
+    Tensor.swapaxes = lambda self, a, b: transpose(self, axes=tuple(
+        b if i == a % self.ndim else a if i == b % self.ndim else i for i in range(self.ndim)))
+    Tensor.__array_ufunc__ = _array_ufunc
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
-    return _concatenate(*tensors, axis=axis)
+_UFUNCS = {np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+           np.power: power, np.negative: negative, np.matmul: matmul, np.exp: exp, np.log: log,
+           np.sqrt: sqrt, np.square: square, np.tanh: tanh, np.maximum: maximum, np.minimum: minimum,
+           np.absolute: abs}
 
 
-@_op("concatenate")
-def _concatenate(*arrays, axis=0):
-    return np.concatenate(arrays, axis=axis)
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    # `ndarray * tensor` and `np.exp(tensor)` land here: they become the recorded ops.
+    if ufunc in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal) and not kwargs:
+        return _compare(ufunc)(*inputs)
+    op = _UFUNCS.get(ufunc)
+    if method != "__call__" or kwargs or op is None:
+        raise TypeError(f"numpy.{ufunc.__name__} ({method}) is not differentiable in autograd_lite; "
+                        "use the autograd_lite function of the same name, or apply it to t.data")
+    return op(*inputs)
 
 
-def _concatenate_vjp(i, g, out, *arrays, axis=0):
-    start = builtins.sum(a.shape[axis] for a in arrays[:i])
-    return g[(slice(None),) * (axis % out.ndim) + (slice(start, start + arrays[i].shape[axis]),)]
-
-
-_concatenate.defvjp_argnum(_concatenate_vjp)
+_install()

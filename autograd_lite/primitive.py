@@ -1,145 +1,136 @@
-"""Primitives: a NumPy forward function plus one VJP per input.
+"""Primitives: the one mechanism behind every op, built in or your own.
 
-This is the one mechanism behind every built-in op, and the public way to add
-your own (in the spirit of HIPS autograd's ``@primitive`` + ``defvjp``)::
+A primitive is a NumPy forward function plus, per input, a vector-Jacobian
+product (VJP, reverse mode) and a Jacobian-vector product (JVP, forward mode),
+in the spirit of HIPS autograd's ``@primitive`` / ``defvjp``::
 
     @ag.primitive
-    def cube(x):                      # receives and returns ndarrays
+    def cube(x):                                   # ndarrays in, ndarray out
         return x ** 3
-    cube.defvjp(lambda g, out, x: g * 3 * x ** 2)
+    cube.defvjp(lambda g, out, x: g * 3 * x ** 2)  # g = dL/d(out); returns dL/dx
+    cube.defjvp(lambda t, out, x: t * 3 * x ** 2)  # t = dx; returns d(out)
 
-A VJP is called as ``vjp(g, out, *inputs, **params)`` with ``g`` the gradient
-of the output. First-order, every argument is an ndarray (``g`` of a 0-d output may
-be a NumPy scalar, which supports the same arithmetic and methods). Under
-``create_graph`` (``grad`` of ``grad``) they are Tensors, so a VJP written
-with operators and ``ag`` functions is differentiable again for free. A VJP
-may return None when its input gets no gradient through this op; an input
-without any VJP (``defvjp(..., None)``) is not differentiable.
+Both are called with the output and every input, and the op's keyword
+parameters: ``vjp(g, out, *inputs, **params)``. First-order they get ndarrays;
+under ``create_graph`` Tensors, so rules written with operators and ``ag``
+functions differentiate again. A rule may return None (no gradient flows
+there); ``None`` in ``defvjp`` marks an input as not differentiable. The
+engine checks every gradient against its input's shape and dtype and undoes
+broadcasting (``tape.conform``): a VJP returns the gradient at the broadcast
+shape. ``label`` and ``latex`` tell the drawing and the formula how to show
+the op (see ``ops.py``); ``view=True`` marks an op whose output may share its
+first input's memory (its version counter is shared too).
 """
-import functools
-
 import numpy as np
 
 from . import tape
-from .errors import ShapeError
-from .tensor import Tensor, _new, _next_seq, _State, as_tensor
+from .errors import GraphError, ShapeError
+from .modes import VersionCounter, clock, state
+from .tensor import Tensor, as_tensor
 
 
 class Primitive:
-    """A differentiable op: call it with Tensors, arrays or scalars."""
+    """A differentiable op: call it with Tensors, arrays or scalars.
 
-    # __dict__ holds __doc__. vjp_all: optional vjp_all(g, out, *inputs, **params) -> list of
-    # every input's gradient at once; backward() uses it when all inputs are leaves.
-    __slots__ = ("forward", "name", "symbol", "vjps", "vjp_all", "__wrapped__", "__dict__")
+    ``vjp_all(g, out, *inputs, **params)``, when set, gives every input's gradient in one
+    call (a list), for ops with many inputs (``concatenate``) or one shared computation."""
 
-    def __init__(self, forward, name=None, symbol=None):
-        self.forward = forward
-        self.__wrapped__ = forward
+    vjp_all = None
+    edge_labels = None  # {input index: label} for the drawing's edges, e.g. cross-entropy's
+
+    def __init__(self, forward, name=None, *, symbol=None, vjps=(), jvps=None, latex=None, draw=None,
+                 view=False):
+        self.forward = self.__wrapped__ = forward
         self.name = name or forward.__name__
-        self.symbol = symbol
-        self.vjps = ()
-        self.vjp_all = None
+        self.label = f"{self.name} ({symbol})" if symbol else self.name
+        self.vjps, self.jvps = tuple(vjps), jvps
+        self.latex, self.draw, self.view = latex, draw, view
         self.__doc__ = forward.__doc__
 
     def defvjp(self, *vjps):
-        """Set the VJPs, one per positional input (None: not differentiable)."""
+        """Set the VJPs, one per positional input (None: not differentiable there)."""
         self.vjps = vjps
         return self
 
-    def defvjp_argnum(self, vjp):
-        """One VJP for any number of inputs: ``vjp(argnum, g, out, *inputs, **params)``."""
-        self.vjps = _VJPByArgnum(vjp)
+    def defjvp(self, *jvps):
+        """Set the JVPs, one per positional input (None: that input's tangent is ignored)."""
+        self.jvps = jvps
         return self
 
-    def display_name(self):
-        return f"{self.name} ({self.symbol})" if self.symbol else self.name
-
     def __call__(self, *args, **params):
-        for a in args:
-            if type(a) is not Tensor:
-                parents = _as_parents(args)
-                break
-        else:
-            parents = args
+        parents = _as_parents(args)
+        arrays = [p._data for p in parents]
         try:
-            n = len(parents)
-            if n == 2 and not params:  # most ops: no argument list, no keyword unpacking
-                data = self.forward(parents[0]._data, parents[1]._data)
-            elif n == 1:
-                data = self.forward(parents[0]._data, **params) if params else self.forward(parents[0]._data)
-            elif n == 3 and not params:
-                data = self.forward(parents[0]._data, parents[1]._data, parents[2]._data)
-            else:
-                data = self.forward(*[p._data for p in parents], **params)
-        except ShapeError:
-            raise
+            data = self.forward(*arrays, **params)
         except ValueError as error:
+            if isinstance(error, ShapeError) or type(error) is not ValueError:
+                raise
             raise ShapeError(_explain_failure(self, parents, error)) from None
-        if type(data) is not np.ndarray:
-            data = np.asarray(data)
-        # Record: the output carries its node inline (see tape.py), written out here
-        # rather than in a helper because this runs for every op.
-        out = _new(Tensor)
-        out._data = data
-        out._seq = _next_seq()
-        out._scope = _State.scope
-        for p in parents:
-            if p.requires_grad and _State.grad_enabled:
-                out.requires_grad = True
-                out._prim = self
-                out._parents = parents
-                out._params = params
-                out._epoch = _State.mutations
-                break
-        else:
-            out.requires_grad = False
-            out._prim = out._parents = out._params = None
-            out._epoch = 0
-        if _State.tracer is not None:
-            _State.tracer.append((self, out, parents, params))
-        if _State.anomaly:
+        out = Tensor._wrap(data if type(data) is np.ndarray else np.asarray(data))
+        if state.grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad, out._prim, out._parents, out._params = True, self, parents, params
+            out._epoch = clock.now
+        if self.view and parents and np.may_share_memory(out._data, arrays[0]):
+            base = parents[0]
+            base._vc = out._vc = base._vc or VersionCounter()
+        if state.tracer is not None:
+            state.tracer.record(self, out, parents, params, args)
+        if state.anomaly:
             out._site = tape.user_site()
             tape.raise_if_not_finite(data, "forward", out, self, parents)
         return out
+
+    def input_grads(self, g, out, parents, params, higher):
+        """Each input's gradient from ``g`` = dL/d(out) (None for inputs that need none);
+        ``higher``: on Tensors, recorded (``create_graph``)."""
+        args = parents if higher else [p._data for p in parents]
+        return self.apply_vjps(g, out if higher else out._data, args, params,
+                               [p.requires_grad for p in parents], out)
+
+    def apply_vjps(self, g, out, args, params, needed, node=None):
+        """The VJPs on plain values: a list with the gradient of each input where ``needed``."""
+        if self.vjp_all is not None:
+            return [gi if need else None for need, gi in zip(needed, self.vjp_all(g, out, *args, **params))]
+        grads = []
+        for i, need in enumerate(needed):
+            vjp = self.vjps[i] if need and i < len(self.vjps) else None
+            if need and vjp is None:
+                shape = getattr(args[i], "shape", ())
+                where = tape.describe(node) if node is not None else f"op '{self.name}'"
+                raise GraphError(f"{where} is not differentiable with respect to input {i} (shape {shape}), "
+                                 "which requires grad")
+            grads.append(vjp(g, out, *args, **params) if need else None)
+        return grads
 
     def __repr__(self):
         return f"<primitive {self.name}>"
 
 
 def primitive(forward=None, *, name=None, symbol=None):
-    """Decorator turning ``forward(*ndarrays, **params) -> ndarray`` into a
-    differentiable op; attach its VJPs with ``.defvjp``."""
+    """Decorator turning ``forward(*ndarrays, **params) -> ndarray`` into a differentiable
+    op; attach its rules with ``.defvjp`` (and ``.defjvp`` for forward mode)."""
     if forward is None:
-        return lambda f: Primitive(f, name, symbol)
-    return Primitive(forward, name, symbol)
+        return lambda f: Primitive(f, name, symbol=symbol)
+    return Primitive(forward, name, symbol=symbol)
 
 
-class _VJPByArgnum:
-    """Indexable like a tuple of VJPs, for ops with a variable number of inputs."""
-
-    __slots__ = ("vjp", "cache")
-
-    def __init__(self, vjp):
-        self.vjp, self.cache = vjp, {}
-
-    def __getitem__(self, argnum):
-        vjp = self.cache.get(argnum)
-        if vjp is None:  # partial calls vjp(argnum, g, out, ...) without a Python frame of its own
-            vjp = self.cache[argnum] = functools.partial(self.vjp, argnum)
-        return vjp
+def _as_parents(args):
+    """Tensors as they are; constants wrapped, Python scalars taking the first Tensor's
+    dtype so float32 stays float32."""
+    if all(type(a) is Tensor for a in args):
+        return args
+    like = next((a._data.dtype for a in args if isinstance(a, Tensor)), None)
+    return tuple(as_tensor(a, like) for a in args)
 
 
 def _explain_failure(prim, parents, error):
-    """Error message for a forward that raised ValueError (only built on that error path)."""
+    """Error message for a forward that NumPy refused with a ValueError."""
     shapes = [p.shape for p in parents]
     listed = " and ".join(str(shape) for shape in shapes)
     if len(shapes) > 1 and "broadcast" in str(error):
-        try:
-            np.broadcast_shapes(*shapes)
-        except ValueError:
-            return (f"{prim.display_name()}: shapes {listed} do not broadcast ({_clash(shapes)}; "
-                    "expected each axis, aligned from the right, to be equal or 1 in one of them)")
-    return f"{prim.display_name()}: cannot apply to shapes {listed}: {error}"
+        return (f"{prim.label}: shapes {listed} do not broadcast ({_clash(shapes)}; expected each axis, "
+                "aligned from the right, to be equal or 1 in one of them)")
+    return f"{prim.label}: cannot apply to shapes {listed}: {error}"
 
 
 def _clash(shapes):
@@ -149,17 +140,3 @@ def _clash(shapes):
         if len(sizes) > 1:
             return f"axis {-axis} has sizes {' vs '.join(str(n) for n in sorted(sizes))}"
     return "their sizes disagree"
-
-
-def _as_parents(args):
-    """Tensors as they are; constants wrapped, Python scalars taking the
-    dtype of the first Tensor so float32 stays float32."""
-    like = None
-    for a in args:  # plain loops: generator expressions and comprehensions cost a frame each, per op
-        if type(a) is Tensor:
-            like = a._data.dtype
-            break
-    parents = []
-    for a in args:
-        parents.append(a if isinstance(a, Tensor) else as_tensor(a, like))
-    return tuple(parents)

@@ -10,11 +10,8 @@ import numpy as np
 
 from . import tape
 from .errors import GraphError
+from .modes import enable_grad, state
 from .tensor import Tensor
-
-
-class _Nesting:
-    depth = 0  # how many grad() evaluations are running right now
 
 
 def _argnums_tuple(argnums, nargs, op):
@@ -39,7 +36,7 @@ def value_and_grad(f, argnums=0):
     """
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
-        nested = _Nesting.depth > 0
+        nested = state.grad_depth > 0
         args = list(args)
         inputs = []
         for n in nums:
@@ -48,12 +45,12 @@ def value_and_grad(f, argnums=0):
                 a = Tensor(a, requires_grad=True)
             args[n] = a
             inputs.append(a)
-        _Nesting.depth += 1
+        state.grad_depth += 1
         try:
-            with tape.enable_grad():
+            with enable_grad():
                 out = f(*args, **kwargs)
         finally:
-            _Nesting.depth -= 1
+            state.grad_depth -= 1
         if not isinstance(out, Tensor) or out.size != 1:
             what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
             raise GraphError(f"grad: f must return a single-element Tensor (a scalar cost), got {what}")

@@ -34,12 +34,6 @@ _STYLE = {
     "cost-term": {"shape": "box", "style": "filled,bold", "fillcolor": "#fecaca", "color": "#b91c1c"},
 }
 
-# Text of the composite ops' nodes: a name a reader knows and the term itself.
-_TERM_TITLES = {
-    "binary_cross_entropy": ("cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))"),
-    "l2_penalty": ("L2 penalty", "(λ/2m) Σ ‖W‖²"),
-}
-
 _INSTALL_HINT = ("install Graphviz, e.g. `apt-get install graphviz` (Debian/Ubuntu), "
                  "`dnf install graphviz` (Fedora), `brew install graphviz` (macOS), "
                  "`conda install graphviz` or the installer from https://graphviz.org/download/")
@@ -64,9 +58,16 @@ def walk_graph(root, caller, expand=None):
                 f"{caller}: the graph behind this tensor was freed by backward() (at op "
                 f"'{t._prim.name}', output shape {t.shape}); draw it before backward(), or call "
                 "backward(retain_graph=True) to keep it")
-        return t._parents
+        return drawn_inputs(t)
 
     return tape.topological_order(root, inputs)
+
+
+def drawn_inputs(t):
+    """The inputs of op output ``t`` that drawings show (``edge_labels`` maps an input to
+    None to leave it out, as dropout does with its mask, shown inside its node)."""
+    labels = t._prim.edge_labels or {}
+    return [p for i, p in enumerate(t._parents) if labels.get(i, "") is not None]
 
 
 def role(t):
@@ -75,9 +76,7 @@ def role(t):
         if t.requires_grad:
             return "parameter"
         return "data" if t.name else "constant"
-    if t._prim.name == "dropout":
-        return "dropout"
-    return "cost-term" if t._prim.name in _TERM_TITLES else "op"
+    return t._prim.draw(t)[0] if t._prim.draw else "op"
 
 
 def _shape_text(shape):
@@ -107,23 +106,12 @@ def _label(t, show_grads, show_values):
         lines.append(_number(t._data.item()) if t.size == 1 else f"constant {_shape_text(t.shape)}")
     elif kind in ("parameter", "data"):
         lines += [t.name or "parameter", _shape_text(t.shape)]
+    elif t._prim.draw:
+        lines += t._prim.draw(t)[1]
     else:
-        prim, params = t._prim, t._params
-        if kind == "cost-term":
-            title, term = _TERM_TITLES[prim.name]
-            lines += [title, term]
-            if prim.name == "l2_penalty":
-                lines.append(f"λ = {_number(params['lambd'])}, m = {params['m']}")
-            else:
-                lines.append(f"m = {t._parents[0].shape[-1] if t._parents[0].ndim else 1}")
-        elif kind == "dropout":
-            mask = params["mask"]
-            kept = int(np.count_nonzero(mask))
-            lines += ["dropout", f"keep_prob = {_number(params['keep_prob'])}",
-                      f"kept {kept}/{mask.size} = {kept / max(mask.size, 1):.1%}"]
-        else:
-            lines.append(prim.display_name())
-            lines += _op_params_text(t)
+        lines.append(t._prim.label)
+        lines += _op_params_text(t)
+    if t._prim is not None:
         if t.name:
             lines[0] = f"{t.name} = {lines[0]}"
         lines.append(_shape_text(t.shape))
@@ -141,12 +129,13 @@ def _label(t, show_grads, show_values):
 
 
 def _edge_attributes(child, position):
-    """Edge style: the cross-entropy's inputs are labelled by role, its shortcut to the logits dashed."""
-    if child._prim.name != "binary_cross_entropy":
+    """Edge style from the op's ``edge_labels``: inputs labelled by role, a gradient shortcut dashed."""
+    labels = child._prim.edge_labels
+    if not labels or position not in labels:
         return {}
-    if position == 2:
-        return {"style": "dashed", "color": "#b91c1c", "label": "grad (a-y)/m", "fontcolor": "#b91c1c"}
-    return {"label": "ay"[position]}
+    if labels[position].startswith("grad"):  # a gradient's shortcut, not a value's path
+        return {"style": "dashed", "color": "#b91c1c", "label": labels[position], "fontcolor": "#b91c1c"}
+    return {"label": labels[position]}
 
 
 def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="autograd_lite"):
@@ -194,7 +183,8 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
             continue
         head = node_id[id(n)]
         for position, p in enumerate(n._parents):
-            dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
+            if id(p) in node_id and (n._prim.edge_labels or {}).get(position, "") is not None:
+                dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
     return dot
 
 

@@ -104,9 +104,9 @@ def test_mode_is_restored_after_an_error_and_when_nested():
     with pytest.raises(ag.AnomalyError):
         with ag.detect_anomaly():
             ag.log(ag.Tensor([0.0], requires_grad=True))
-    assert not tape._State.anomaly
+    assert not ag.is_anomaly_enabled()
     with ag.detect_anomaly():
         with ag.detect_anomaly():
             pass
-        assert tape._State.anomaly
-    assert not tape._State.anomaly
+        assert ag.is_anomaly_enabled()
+    assert not ag.is_anomaly_enabled()

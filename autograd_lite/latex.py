@@ -1,0 +1,152 @@
+"""LaTeX terms: the small algebra ``formula`` and the op table (``ops.py``) write with.
+
+A ``Term`` is a rendered subexpression with its binding strength, so an op's
+``latex`` rule (``ops.py``) only says how it combines its inputs' terms and the
+helpers here add exactly the parentheses the notation needs. Only constructs
+that matplotlib's mathtext renders are used (``\\left( \\right)`` rather than
+``\\big``, ``\\Vert`` rather than ``\\lVert``).
+"""
+import re
+
+import numpy as np
+
+# Binding strength of a rendered term: an operand weaker than its operator needs parentheses.
+SUM, NEG, PRODUCT, PREFIX, ATOM = range(5)
+
+
+class Term:
+    """A rendered subexpression.
+
+    prec: binding strength (SUM ... ATOM). kind: for products, 'scalar',
+    'odot' or 'matmul' (products of different kinds do not associate).
+    simple: a symbol, number or bracketed group that takes a superscript as is.
+    name: (base, superscript) of a named tensor, so a transpose can write ``A^{[2]T}``.
+    """
+
+    __slots__ = ("text", "prec", "kind", "simple", "name")
+
+    def __init__(self, text, prec=ATOM, kind=None, simple=False, name=None):
+        self.text, self.prec, self.kind, self.simple, self.name = text, prec, kind, simple, name
+
+
+ESCAPES = {"_": r"\_", "#": r"\#", "%": r"\%", "$": r"\$"}
+
+
+def name_latex(name):
+    """LaTeX for a tensor name: 'W1' -> 'W^{[1]}', 'X' -> 'X', 'cost' -> '\\mathrm{cost}'.
+
+    A name made of letters then digits gets the digits as a bracketed
+    superscript (the layer index, as in the course).
+    """
+    match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
+    letters, layer = (match.group(1), match.group(2)) if match else (name, None)
+    base = letters if re.fullmatch(r"[A-Za-z]", letters) else roman(letters)
+    return base if layer is None else f"{base}^{{[{layer}]}}"
+
+
+def roman(text):
+    """``text`` upright, with the characters mathtext cannot take dropped or escaped."""
+    kept = "".join(ESCAPES.get(c, c) for c in text if c.isalnum() or c in ESCAPES or c in " .,:;'!?+-=/()[]")
+    return "\\mathrm{" + kept + "}"
+
+
+def name_term(name):
+    text = name_latex(name)
+    base, _, sup = text.partition("^")
+    return Term(text, simple=not sup, name=(base, sup[1:-1]) if sup else None)
+
+
+def number_latex(value):
+    """A scalar as LaTeX: 0.5 -> '0.5', 1e-08 -> '1\\times 10^{-8}'."""
+    text = f"{float(value):.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}\\times 10^{{{int(exponent)}}}"
+    return text
+
+
+def parens(term, tall=False):
+    """``term`` inside parentheses, tall ones around fractions and sums (or when asked)."""
+    if tall or "\\frac" in term.text or "\\sum" in term.text:
+        return Term(f"\\left({term.text}\\right)", simple=True)
+    return Term(f"({term.text})", simple=True)
+
+
+def at_least(term, prec):
+    return term if term.prec >= prec else parens(term)
+
+
+def operand_of_product(term, kind, left):
+    """Parenthesize a factor unless it binds tighter than, or associates with, the product."""
+    if term.prec == PRODUCT and term.kind != kind and "scalar" not in (term.kind, kind):
+        return parens(term)
+    if term.prec == PREFIX and left:  # '\log a \odot b' would read as '\log(a \odot b)'
+        return parens(term)
+    return at_least(term, PRODUCT)
+
+
+def right_of_sum(term, prec):
+    term = at_least(term, prec)
+    return parens(term) if term.text.startswith("-") else term
+
+
+def call(function, *arguments):
+    return Term(f"{function}(" + ", ".join(a.text for a in arguments) + ")")
+
+
+def prefix(operator, term):
+    """'\\log x' for a symbol or bracketed group, '\\log(x + y)' otherwise."""
+    if term.simple or term.name is not None:
+        return Term(f"{operator} {term.text}", PREFIX)
+    return Term(f"{operator}({term.text})")
+
+
+def superscript(term, script):
+    """``term^{script}``; a base that already carries a superscript gets parentheses."""
+    if term.name is not None:
+        base, sup = term.name
+        if script == "T":
+            return Term(f"{base}^{{{sup}T}}")
+    if not term.simple:
+        term = parens(term)
+    return Term(f"{term.text}^{{{script}}}")
+
+
+def product(x, y, kind):
+    x, y = operand_of_product(x, kind, True), operand_of_product(y, kind, False)
+    if kind == "odot":
+        joiner = " \\odot "
+    elif y.text[:1].isdigit() or kind == "scalar" and not x.text[:1].isdigit():
+        joiner = " \\cdot "
+    else:
+        joiner = " "
+    return Term(x.text + joiner + y.text, PRODUCT, kind)
+
+
+def axis_subscript(params):
+    axis = (params or {}).get("axis")
+    return "" if axis is None else f"_{{\\mathrm{{axis}}={axis}}}"
+
+
+def index_latex(index):
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(part):
+        if isinstance(part, slice):
+            text = ":".join("" if v is None else str(v) for v in (part.start, part.stop))
+            return text + ("" if part.step is None else f":{part.step}")
+        if part is Ellipsis or isinstance(part, (np.ndarray, list)):
+            return "\\ldots"
+        return "\\mathrm{new}" if part is None else str(part)
+    return ", ".join(one(p) for p in parts)
+
+
+def mask_name(x):
+    """The dropout mask of layer l is D^{[l]}, read from the name of the layer's A^{[l]}."""
+    match = re.fullmatch(r"[A-Za-z]+(\d+)", x.name or "")
+    return f"D^{{[{match.group(1)}]}}" if match else "D"
+
+
+def function(name, *terms):
+    """The generic rendering of an op without a rule of its own: ``\\mathrm{name}(a, b)``."""
+    return call(roman(name), *terms)

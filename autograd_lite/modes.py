@@ -1,0 +1,99 @@
+"""Modes that change what the engine records, kept per thread (as PyTorch keeps grad mode).
+
+``state`` is a ``threading.local``: each thread sees its own grad mode, anomaly
+mode, scope names, ``grad`` nesting depth and compile tracer, so one thread's
+``no_grad()``, ``backward()`` or tracing never changes what another records.
+Every context manager restores the value it found in its own thread.
+"""
+import threading
+from contextlib import contextmanager
+
+
+class _ThreadState(threading.local):
+    def __init__(self):  # runs once in every thread that reads ``state``
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scope = ()
+        self.grad_depth = 0   # how many ag.grad evaluations are running in this thread
+        self.tracer = None    # the trace being recorded by ag.compile in this thread, if any
+
+
+state = _ThreadState()
+
+
+@contextmanager
+def _switch(name, value):
+    previous = getattr(state, name)
+    setattr(state, name, value)
+    try:
+        yield
+    finally:
+        setattr(state, name, previous)
+
+
+def no_grad():
+    """Context manager: nothing computed inside is recorded (evaluation, parameter updates)."""
+    return _switch("grad_enabled", False)
+
+
+def enable_grad():
+    """Context manager: recording is on inside, even within ``no_grad`` (``grad`` uses it)."""
+    return _switch("grad_enabled", True)
+
+
+def set_grad_enabled(enabled):
+    """Context manager: recording on or off inside, as ``enabled`` says."""
+    return _switch("grad_enabled", bool(enabled))
+
+
+def is_grad_enabled():
+    """True when this thread records new ops."""
+    return state.grad_enabled
+
+
+def detect_anomaly():
+    """Context manager: the first op whose output or gradient holds NaN/inf raises
+    ``AnomalyError`` naming the op, its input shapes and the user's source line."""
+    return _switch("anomaly", True)
+
+
+def is_anomaly_enabled():
+    """True inside ``detect_anomaly()`` in this thread."""
+    return state.anomaly
+
+
+def scope(name):
+    """Context manager: tag every tensor made inside with ``name`` (nests), e.g. to draw
+    each layer as a cluster."""
+    return _switch("scope", state.scope + (str(name),))
+
+
+class VersionCounter:
+    """How often a tensor's data was changed in place; views and ``detach()`` share their
+    base's counter, so an edit through any of them is seen by all.
+
+    ``stamp`` is the value of the process-wide ``clock`` at the last change: a node recorded
+    at a later clock value saw no change since, so backward can skip comparing versions."""
+    __slots__ = ("version", "stamp")
+
+    def __init__(self):
+        self.version = 0
+        self.stamp = 0
+
+
+class _Clock:
+    __slots__ = ("now",)
+
+
+clock = _Clock()
+clock.now = 0
+_clock_lock = threading.Lock()
+
+
+def bump_versions(counters):
+    """Record one in-place change of each of ``counters`` (one clock tick for all)."""
+    with _clock_lock:
+        clock.now += 1
+        for counter in counters:
+            counter.version += 1
+            counter.stamp = clock.now
