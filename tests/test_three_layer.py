@@ -127,3 +127,26 @@ def test_divergence_names_iteration_and_parameter():
     assert isinstance(error.value, FloatingPointError)
     assert re.search(r"parameter W1 \(20, 2\) holds (NaN|inf) after the update of iteration \d+", message)
     assert "smaller learning rate" in message
+
+
+def test_zero_examples_and_strings_are_clear_errors():
+    X, Y = data.load_football()[:2]
+    with pytest.raises(ValueError, match=r"three_layer.train: X has shape \(2, 0\): zero examples"):
+        three_layer.train(np.zeros((2, 0)), np.zeros((1, 0)), num_iterations=1)
+    with pytest.raises(TypeError, match="three_layer.train: Y has dtype <U.*expected numeric labels 0 or 1"):
+        three_layer.train(X, np.where(Y == 1, "yes", "no"), num_iterations=1)
+    with pytest.raises(TypeError, match="three_layer.train: X has dtype <U.*expected numbers"):
+        three_layer.train(X.astype(str), Y, num_iterations=1)
+    with pytest.raises(TypeError, match="three_layer.train: X has dtype object"):
+        three_layer.train(X.astype(object), Y, num_iterations=1)
+
+
+@pytest.mark.parametrize("rng", [7, np.random.default_rng(7), np.random.RandomState(7)])
+def test_rng_of_every_kind(rng):
+    """An int seed, a Generator and a RandomState all seed the non-reference inits and masks."""
+    X, Y = data.load_football()[:2]
+    params, costs = three_layer.train(X, Y, num_iterations=3, init="he", keep_prob=0.8, rng=rng)
+    assert np.isfinite(costs).all()
+    if isinstance(rng, int):  # an int seed is repeatable
+        again, costs_again = three_layer.train(X, Y, num_iterations=3, init="he", keep_prob=0.8, rng=7)
+        assert costs_again == costs
