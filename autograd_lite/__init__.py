@@ -8,12 +8,17 @@ from .errors import AnomalyError, DomainError, GraphError, InplaceModificationEr
 from .primitive import Primitive, primitive
 from .modes import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, scope,
                     set_grad_enabled)
-from .ops import (abs, add, broadcast_to, concatenate, divide, exp, linear, log, matmul, max, maximum,
-                  mean, minimum, multiply, negative, power, relu, reshape, sigmoid, sqrt, square, stack,
-                  subtract, sum, tanh, transpose, where)
-from .functional import binary_cross_entropy, dropout, l2_penalty, manual_seed
-from .transforms import grad, hvp, value_and_grad
-from .gradcheck import GradcheckResult, gradcheck, numerical_gradient
+from .ops import (abs, add, broadcast_to, clip, concatenate, cos, divide, exp, expand_dims, expm1, leaky_relu,
+                  linear, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, multiply,
+                  negative, power, relu, reshape, sigmoid, sin, softmax, softplus, sqrt, square, squeeze, stack,
+                  std, subtract, sum, tanh, transpose, var, where)
+from .functional import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, dropout,
+                         l2_penalty, manual_seed)
+from . import numpy_api  # noqa: F401  (np.sum(t), np.exp(t), ... and the Tensor methods)
+from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .gradcheck import (GradcheckResult, GradientComparison, compare_gradients, gradcheck, gradgradcheck,
+                        numerical_gradient)
+from . import pytree, testing  # noqa: F401
 # Bound eagerly (it is light): a lazy name would be shadowed by the submodule of the
 # same name as soon as anything imports autograd_lite.formula.
 from .formula import formula

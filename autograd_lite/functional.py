@@ -14,12 +14,13 @@ import numpy as np
 from . import latex as tex
 from . import tape
 from .errors import DomainError, ShapeError
-from .ops import _raw, sigmoid
+from .ops import _apply, _axes, _log_softmax, _raw, sigmoid, softmax
 from .primitive import Primitive
 from .rng import as_generator, manual_seed
 from .tensor import Tensor, as_tensor
 
-__all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "manual_seed"]
+__all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "manual_seed"]
 
 
 def _is_number(value):
@@ -55,9 +56,10 @@ def _dropout_latex(terms, node):
 
 
 _new_mask = Primitive(_draw_mask, "dropout_mask")
-_given_mask = Primitive(_check_mask, "dropout_mask")
+_given_mask = Primitive(_check_mask, "dropout_mask", jvps=(None,))  # the mask is a constant
 _dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
                      vjps=(lambda g, out, a, mask, keep_prob: g * mask / keep_prob, None),
+                     jvps=(lambda t, out, a, mask, keep_prob: t * mask / keep_prob, None),
                      latex=_dropout_latex, draw=_dropout_drawing)
 _dropout.edge_labels = {1: None}  # the mask is shown inside the dropout node
 
@@ -109,6 +111,8 @@ def _l2_latex(terms, node):
 _l2_penalty = Primitive(_l2, "l2_penalty", latex=_l2_latex, draw=lambda node: (
     "cost-term", ["L2 penalty", "(λ/2m) Σ ‖W‖²", f"λ = {node._params['lambd']:.4g}, m = {node._params['m']}"]))
 _l2_penalty.vjp_all = lambda g, out, *weights, lambd, m: [g * (lambd / m) * w for w in weights]
+_l2_penalty.jvp_all = lambda tangents, out, *weights, lambd, m: (lambd / m) * np.sum(
+    [np.sum(w * t) for w, t in zip(weights, tangents) if t is not None])
 
 
 def l2_penalty(weights, lambd, m):
@@ -220,6 +224,9 @@ _cross_entropy = _CrossEntropy(
     _bce, "binary_cross_entropy", latex=_bce_latex,
     vjps=(lambda g, out, a, y, *logits: None if logits else _bce_vjp_probabilities(g, out, a, y), None,
           lambda g, out, a, y, z: (a - y) * (g / (a.shape[-1] if a.ndim else 1))),
+    # forward mode follows the same edges: through z when the logits are there, else through a
+    jvps=(lambda t, out, a, y, *logits: None if logits else np.sum(_bce_vjp_probabilities(1.0, out, a, y) * t),
+          None, lambda t, out, a, y, z: np.sum((a - y) * t) / (a.shape[-1] if a.ndim else 1)),
     draw=lambda node: ("cost-term", ["cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))",
                                      f"m = {node._parents[0].shape[-1] if node._parents[0].ndim else 1}"]))
 _cross_entropy.edge_labels = {0: "a", 1: "y", 2: "grad (a-y)/m"}
@@ -243,3 +250,121 @@ def binary_cross_entropy(a, y):
     if a._prim is sigmoid and a._parents is not None:
         return _cross_entropy(a, y, a._parents[0])
     return _cross_entropy(a, y)
+
+
+# --- cross-entropy from logits -------------------------------------------------------
+def _examples(shape, op):
+    m = shape[-1] if len(shape) else 1
+    if m == 0:
+        raise ValueError(f"{op}: no examples (input of shape {shape}); expected m >= 1 columns")
+    return m
+
+
+def _bce_logits(z, y):
+    """-(1/m) sum(y log sigmoid(z) + (1-y) log(1 - sigmoid(z))) in the log-sum-exp form
+    max(z, 0) - z y + log(1 + exp(-|z|)), exact for every finite z."""
+    op = "binary_cross_entropy_with_logits"
+    if y.shape != z.shape:
+        raise ShapeError(f"{op}: labels have shape {y.shape} but logits have shape {z.shape}; they must match")
+    m = _examples(z.shape, op)
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
+        raise DomainError(f"{op}: labels must lie in [0, 1] (0/1 or probabilities), found values in "
+                          f"[{y.min()}, {y.max()}]")
+    y = y.astype(z.dtype, copy=False)
+    terms = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return np.sum(terms) / z.dtype.type(m)
+
+
+_bce_with_logits = Primitive(
+    _bce_logits, "binary_cross_entropy_with_logits",
+    vjps=(lambda g, out, z, y: (_apply(sigmoid, z) - y) * (g / _examples(z.shape, "")),
+          lambda g, out, z, y: -z * (g / _examples(z.shape, ""))),
+    jvps=(lambda t, out, z, y: np.sum((_apply(sigmoid, z) - y) * t) / _examples(z.shape, ""),
+          lambda t, out, z, y: -np.sum(z * t) / _examples(z.shape, "")),
+    latex=lambda t, node: tex.function("BCEWithLogits", *t))
+
+
+def binary_cross_entropy_with_logits(z, y):
+    """Binary cross-entropy of ``sigmoid(z)``, computed from the logits z.
+
+    Args:
+        z: logits, shape (k, m) (usually (1, m)), examples as columns.
+        y: labels of z's shape, in [0, 1] (0/1, or soft labels).
+    Returns:
+        scalar Tensor ``-(1/m) sum(y log sigmoid(z) + (1-y) log(1 - sigmoid(z)))``, exact for
+        every finite z (z = 40, y = 0 gives 40 / m, not a floored log); d/dz = (sigmoid(z) - y) / m.
+    """
+    return _bce_with_logits(z, y)
+
+
+def _one_hot(labels, logits_shape, axis, dtype):
+    """(k, m) one-hot (or given probability) labels for ``cross_entropy``, checked."""
+    op = "cross_entropy"
+    if labels.shape == tuple(logits_shape):
+        if labels.size and not (labels.min() >= 0 and labels.max() <= 1):
+            raise DomainError(f"{op}: one-hot labels must lie in [0, 1], found values in "
+                              f"[{labels.min()}, {labels.max()}]")
+        return labels.astype(dtype, copy=False)
+    k = logits_shape[axis]
+    index_shape = tuple(n for i, n in enumerate(logits_shape) if i != axis)
+    if labels.shape != index_shape:
+        raise ShapeError(f"{op}: labels have shape {labels.shape}; expected class indices of shape {index_shape} "
+                         f"or one-hot labels of the logits' shape {tuple(logits_shape)} (classes along axis {axis})")
+    if labels.dtype.kind not in "iuf" or (labels.size and not np.all(np.mod(labels, 1) == 0)):
+        raise DomainError(f"{op}: class indices must be whole numbers, got dtype {labels.dtype}")
+    if labels.size and not (labels.min() >= 0 and labels.max() < k):
+        raise DomainError(f"{op}: class indices must lie in [0, {k - 1}] ({k} classes), found values in "
+                          f"[{labels.min()}, {labels.max()}]")
+    classes = np.arange(k).reshape([k if i == axis else 1 for i in range(len(logits_shape))])
+    return (classes == np.expand_dims(labels, axis)).astype(dtype)
+
+
+def _class_axis(logits, axis):
+    if logits.ndim == 0:
+        raise ShapeError("cross_entropy: logits must have a class axis, got a 0-d array")
+    return _axes(axis, logits.ndim)[0]
+
+
+def _ce(logits, labels, axis=0):
+    axis = _class_axis(logits, axis)
+    target = _one_hot(labels, logits.shape, axis, logits.dtype)
+    m = logits.size // logits.shape[axis] if logits.shape[axis] else 0
+    if m == 0:
+        raise ValueError(f"cross_entropy: no examples (logits of shape {logits.shape}); expected m >= 1")
+    picked = np.where(target != 0, target * _log_softmax(logits, axis), 0)  # 0 * -inf counts 0
+    return -np.sum(picked) / logits.dtype.type(m)
+
+
+def _ce_residual(logits, labels, axis):
+    # softmax - target, and m: the gradient of the mean cross-entropy is (softmax - target) / m
+    axis = _class_axis(_raw(logits), axis)
+    target = _one_hot(_raw(labels), logits.shape, axis, _raw(logits).dtype)
+    return _apply(softmax, logits, axis=axis) - target, logits.size // logits.shape[axis]
+
+
+def _ce_vjp(g, out, logits, labels, axis=0):
+    residual, m = _ce_residual(logits, labels, axis)
+    return residual * (g / m)
+
+
+def _ce_jvp(t, out, logits, labels, axis=0):
+    residual, m = _ce_residual(logits, labels, axis)
+    return np.sum(residual * t) / m
+
+
+_multiclass = Primitive(_ce, "cross_entropy", vjps=(_ce_vjp, None), jvps=(_ce_jvp, None),
+                        latex=lambda t, node: tex.function("CE", *t))
+
+
+def cross_entropy(logits, labels, axis=0):
+    """Multi-class cross-entropy: ``-(1/m) sum over examples of log_softmax(logits)`` at the true class.
+
+    Args:
+        logits: (k, m) scores, k classes along ``axis`` (0: examples are columns).
+        labels: (m,) class indices in [0, k) (ints or whole floats), or (k, m) one-hot
+            (or probability) labels of the logits' shape.
+        axis: the class axis.
+    Returns:
+        scalar Tensor; d/dlogits = (softmax(logits) - one_hot) / m. Labels get no gradient.
+    """
+    return _multiclass(logits, labels, axis=axis)

@@ -1,16 +1,28 @@
-"""Numerical gradient checking (central differences, SEEDS.md section 6)."""
+"""Checking gradients: against central differences (``gradcheck``, ``gradgradcheck``,
+``numerical_gradient``) and against gradients derived by hand (``compare_gradients``).
+
+The measure is the relative difference ||a - b|| / (||a|| + ||b||) (0 when both are
+zero), over everything and per leaf. Inputs may be arrays, Tensors or pytrees of them
+(a dict of parameters); leaves are named by their dict keys in reports.
+"""
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tape
+from . import pytree, tape
 from .errors import GraphError
+from .modes import no_grad
+from .rng import as_generator
 from .tensor import Tensor
+
+__all__ = ["gradcheck", "gradgradcheck", "numerical_gradient", "compare_gradients", "GradcheckResult",
+           "GradientComparison"]
 
 
 @dataclass
 class InputCheck:
-    """Comparison for one input: its relative difference and worst entry."""
+    """Comparison for one input leaf: its relative difference and worst entry (in fast
+    mode ``worst_entry`` is () and the values are the directional derivatives)."""
     index: int
     name: str
     shape: tuple
@@ -26,6 +38,7 @@ class GradcheckResult:
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
+    mode: str = "full"
 
     @property
     def passed(self):
@@ -36,81 +49,316 @@ class GradcheckResult:
 
     def __str__(self):
         verdict = "passed" if self.passed else "FAILED"
-        lines = [f"gradcheck {verdict}: difference {self.difference:.3e} (threshold {self.threshold:.0e})"]
+        what = {"full": "", "fast": " (fast: one random direction per input)",
+                "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
+        lines = [f"gradcheck{what} {verdict}: difference {self.difference:.3e} (threshold {self.threshold:.0e})"]
         worst = max(self.inputs, key=lambda c: c.difference, default=None)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
-            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {c.difference:.3e}, worst entry "
-                         f"{c.worst_entry}: autodiff {c.analytic:.10g} vs numerical {c.numeric:.10g}{mark}")
+            where = f"worst entry {c.worst_entry}: " if self.mode == "full" else "along the direction: "
+            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {c.difference:.3e}, {where}"
+                         f"autodiff {c.analytic:.10g} vs numerical {c.numeric:.10g}{mark}")
         return "\n".join(lines)
 
 
-def _relative_difference(analytic, numeric):
-    denominator = np.linalg.norm(analytic) + np.linalg.norm(numeric)
-    return 0.0 if denominator == 0 else float(np.linalg.norm(analytic - numeric) / denominator)
+def relative_difference(a, b):
+    """||a - b|| / (||a|| + ||b||) in float64; 0.0 when both are zero."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denominator = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)
+
+
+_relative_difference = relative_difference
+
+
+def _check_eps(eps, op):
+    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
+        raise ValueError(f"{op}: eps must be a finite number > 0 (the finite-difference step), got {eps!r}")
+    return float(eps)
+
+
+def _leaf_array(x, op, name):
+    data = x._data if isinstance(x, Tensor) else x
+    array = np.asarray(data)
+    if array.dtype.kind == "c":
+        raise TypeError(f"{op}: input '{name}' is complex (dtype {array.dtype}); gradients here are of real "
+                        "functions of real inputs, so a complex input cannot be checked (take .real first)")
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: input '{name}' has dtype {array.dtype}; expected real numbers")
+    return np.array(array, dtype=np.float64)
+
+
+class _Flat:
+    """``inputs`` (a sequence of arrays/Tensors/pytrees) flattened to float64 leaves with names."""
+
+    def __init__(self, inputs, op):
+        if isinstance(inputs, (dict, np.ndarray, Tensor)) or not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"{op}: inputs must be a list or tuple of f's arguments (each an array, a Tensor or "
+                            f"a pytree), got {type(inputs).__name__}; wrap a single one as [x]")
+        if not inputs:
+            raise ValueError(f"{op}: no inputs given; expected at least one array to differentiate")
+        self.defs, self.names, self.arrays, self.counts = [], [], [], []
+        for i, x in enumerate(inputs):
+            leaves, treedef = pytree.flatten(x)
+            paths = pytree.leaf_names(treedef)
+            for leaf, path in zip(leaves, paths):
+                name = path or getattr(leaf, "name", None) or f"x{i}"
+                if len(inputs) > 1 and path:
+                    name = f"x{i}.{path}" if not path.startswith("[") else f"x{i}{path}"
+                self.names.append(name)
+                self.arrays.append(_leaf_array(leaf, op, name))
+            self.defs.append(treedef)
+            self.counts.append(len(leaves))
+
+    def args(self, arrays, make=Tensor):
+        out, start = [], 0
+        for treedef, n in zip(self.defs, self.counts):
+            out.append(pytree.unflatten(treedef, [make(a) for a in arrays[start:start + n]]))
+            start += n
+        return out
+
+
+def _scalar_output(out, op="gradcheck"):
+    if not isinstance(out, Tensor) or out.size != 1:
+        what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
+        raise GraphError(f"{op}: f must return a single-element Tensor (a scalar), got {what}")
+    return out
+
+
+def _value(f, flat, arrays):
+    with no_grad():
+        return _scalar_output(f(*flat.args(arrays))).item()
+
+
+def _autodiff(f, flat):
+    tensors = [Tensor(a, requires_grad=True) for a in flat.arrays]
+    out = _scalar_output(f(*flat.args(tensors, make=lambda t: t)))
+    found = tape.backward(out, np.ones_like(out._data), inputs=tensors) if out.requires_grad else [None] * len(tensors)
+    return [np.zeros_like(t._data) if g is None else np.asarray(getattr(g, "_data", g), dtype=np.float64)
+            for g, t in zip(found, tensors)]
 
 
 def numerical_gradient(f, inputs, eps=1e-7):
     """Central differences of scalar ``f(*inputs)`` for each input, in float64.
 
-    Returns a list of ndarrays, one per input, of the inputs' shapes.
+    Args:
+        f: function returning a single-element Tensor; inputs: list of arrays, Tensors
+            or pytrees (every leaf is differentiated); eps: the step (> 0).
+    Returns:
+        a list with one entry per input, in its structure: ndarrays of the leaves' shapes.
     """
-    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
-
-    def evaluate():
-        with tape.no_grad():
-            return _scalar_output(f(*[Tensor(a) for a in arrays])).item()
+    eps = _check_eps(eps, "numerical_gradient")
+    flat = _Flat(inputs, "numerical_gradient")
     grads = []
-    for x in arrays:
+    for x in flat.arrays:
         g = np.zeros_like(x)
-        flat, gflat = x.reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            original = flat[i]
-            flat[i] = original + eps
-            plus = evaluate()
-            flat[i] = original - eps
-            minus = evaluate()
-            flat[i] = original
-            gflat[i] = (plus - minus) / (2 * eps)
+        xf, gf = x.reshape(-1), g.reshape(-1)
+        for i in range(xf.size):
+            original = xf[i]
+            xf[i] = original + eps
+            plus = _value(f, flat, flat.arrays)
+            xf[i] = original - eps
+            minus = _value(f, flat, flat.arrays)
+            xf[i] = original
+            gf[i] = (plus - minus) / (2 * eps)
         grads.append(g)
-    return grads
+    return flat.args(grads, make=lambda a: a)
 
 
-def _scalar_output(out):
-    if not isinstance(out, Tensor) or out.size != 1:
-        what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
-        raise GraphError(f"gradcheck: f must return a single-element Tensor (a scalar), got {what}")
-    return out
-
-
-def gradcheck(f, inputs, eps=1e-7, threshold=1e-7):
+def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     """Compare autodiff gradients of scalar ``f(*inputs)`` with central differences.
 
     Args:
-        f: function of Tensors returning a single-element Tensor. Anything random
-            in it (dropout) must be held fixed, e.g. by passing ``mask=``.
-        inputs: sequence of arrays/Tensors (any shapes); all are differentiated.
-        eps: finite-difference step.
+        f: function returning a single-element Tensor. Anything random in it (dropout)
+            must be held fixed, e.g. by passing ``mask=``.
+        inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
+            them (a dict of parameters); every leaf is differentiated, in float64.
+        eps: finite-difference step, > 0.
+        threshold: ``passed`` is ``difference < threshold``; default 1e-7, or 1e-5 with fast.
+        fast: compare, per input leaf, the derivative along one random unit direction u
+            (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
+            two evaluations per leaf instead of two per entry (HIPS autograd's
+            ``check_grads``, PyTorch's fast mode).
+        rng: seed / Generator / RandomState for the directions (fast mode).
+    Returns:
+        GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
+        ``.inputs`` per-leaf detail (named by dict keys), ``str()`` a readable report.
+    """
+    eps = _check_eps(eps, "gradcheck")
+    flat = _Flat(inputs, "gradcheck")
+    threshold = (1e-5 if fast else 1e-7) if threshold is None else threshold
+    analytic = _autodiff(f, flat)
+    if not fast:
+        numeric = [np.asarray(n) for tree in numerical_gradient(f, inputs_of(flat), eps)
+                   for n in pytree.flatten(tree)[0]]
+        checks = []
+        for i, (a, n, name) in enumerate(zip(analytic, numeric, flat.names)):
+            worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
+            checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
+                                     float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
+        difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
+                                         np.concatenate([n.ravel() for n in numeric]))
+        return GradcheckResult(difference, threshold, checks)
+    generator = as_generator(rng if rng is not None else 0, "gradcheck")
+    checks, along, numeric_along = [], [], []
+    for i, (x, a, name) in enumerate(zip(flat.arrays, analytic, flat.names)):
+        u = generator.standard_normal(x.shape)
+        norm = np.linalg.norm(u)
+        u = u / norm if norm else u
+        shifted = list(flat.arrays)
+        shifted[i] = x + eps * u
+        plus = _value(f, flat, shifted)
+        shifted[i] = x - eps * u
+        minus = _value(f, flat, shifted)
+        n = (plus - minus) / (2 * eps)
+        d = float(np.sum(a * u))
+        along.append(d)
+        numeric_along.append(n)
+        checks.append(InputCheck(i, name, x.shape, relative_difference(d, n), (), d, n))
+    return GradcheckResult(relative_difference(along, numeric_along), threshold, checks, mode="fast")
+
+
+def inputs_of(flat):
+    return flat.args(flat.arrays, make=lambda a: a)
+
+
+def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
+    """Second-order check (in the spirit of PyTorch's ``gradgradcheck``): for one random
+    unit direction v over all input leaves, the Hessian-vector product from autodiff
+    (the gradient of <grad f, v>, differentiating the VJPs themselves) against the
+    central difference (grad f(x + eps v) - grad f(x - eps v)) / (2 eps).
+
+    Same arguments as ``gradcheck``; returns a GradcheckResult (mode 'second order')
+    whose per-leaf values are the worst entries of the two Hessian-vector products.
+    """
+    from .transforms import grad
+
+    eps = _check_eps(eps, "gradgradcheck")
+    flat = _Flat(inputs, "gradgradcheck")
+    generator = as_generator(rng if rng is not None else 0, "gradgradcheck")
+    directions = [generator.standard_normal(x.shape) for x in flat.arrays]
+    norm = np.sqrt(sum(float(np.sum(v * v)) for v in directions)) or 1.0
+    directions = [v / norm for v in directions]
+    count = len(flat.arrays)
+
+    def flat_f(*leaves):
+        return f(*flat.args(list(leaves), make=lambda t: t))
+
+    def directional(*leaves):
+        gs = grad(flat_f, tuple(range(count)))(*leaves)
+        total = (gs[0] * directions[0]).sum()
+        for g, v in zip(gs[1:], directions[1:]):
+            total = total + (g * v).sum()
+        return total
+
+    analytic = [np.asarray(h, dtype=np.float64) for h in grad(directional, tuple(range(count)))(*flat.arrays)]
+    gradient = grad(flat_f, tuple(range(count)))
+    plus = gradient(*[x + eps * v for x, v in zip(flat.arrays, directions)])
+    minus = gradient(*[x - eps * v for x, v in zip(flat.arrays, directions)])
+    numeric = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+    checks = []
+    for i, (a, n, name) in enumerate(zip(analytic, numeric, flat.names)):
+        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
+        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
+                                 float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
+    difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
+                                     np.concatenate([n.ravel() for n in numeric]))
+    return GradcheckResult(difference, threshold, checks, mode="second order")
+
+
+# --- autodiff against hand-derived gradients ------------------------------------------
+@dataclass
+class LeafComparison:
+    """One leaf of ``compare_gradients``: its name (dict key or index path), shape,
+    relative difference, the worst entry's index and the two values there."""
+    name: str
+    shape: tuple
+    difference: float
+    worst_entry: tuple
+    actual: float
+    expected: float
+
+
+@dataclass
+class GradientComparison:
+    """Outcome of ``compare_gradients``; ``passed`` is ``difference < threshold``."""
+    difference: float
+    threshold: float
+    leaves: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return bool(self.difference < self.threshold)
+
+    def __bool__(self):
+        return self.passed
+
+    @property
+    def worst(self):
+        """The leaf with the largest relative difference (None if there are none)."""
+        return max(self.leaves, key=lambda c: c.difference, default=None)
+
+    def __str__(self):
+        verdict = "match" if self.passed else "DIFFER"
+        lines = [f"gradients {verdict}: relative difference {self.difference:.3e} over all "
+                 f"{len(self.leaves)} leaves (threshold {self.threshold:.0e}; "
+                 "||actual - expected|| / (||actual|| + ||expected||))"]
+        worst = self.worst
+        width = max((len(c.name) for c in self.leaves), default=0)
+        for c in self.leaves:
+            mark = "  <- worst" if c is worst and len(self.leaves) > 1 else ""
+            flag = "" if c.difference < self.threshold else "  FAIL"
+            lines.append(f"  {c.name:<{width}} {str(c.shape):<12} difference {c.difference:.3e}{flag}, "
+                         f"worst entry {c.worst_entry}: actual {c.actual:.10g} vs expected {c.expected:.10g}{mark}")
+        if worst is not None and not self.passed:
+            ratio = (f" (actual/expected = {worst.actual / worst.expected:.4g})" if worst.expected else "")
+            lines.append(f"worst leaf: '{worst.name}' at {worst.worst_entry}{ratio}")
+        return "\n".join(lines)
+
+
+def _paired_dicts(actual, expected):
+    # autodiff grads keyed like the parameters ("W1") against hand-derived ones keyed "dW1"
+    if (isinstance(actual, dict) and isinstance(expected, dict) and set(actual) != set(expected)
+            and {f"d{k}" for k in actual} == set(expected)):
+        return actual, {k: expected[f"d{k}"] for k in actual}
+    return actual, expected
+
+
+def compare_gradients(actual, expected, threshold=1e-7):
+    """Compare gradients (e.g. autodiff's) with reference ones (e.g. derived by hand).
+
+    Args:
+        actual, expected: arrays, Tensors or pytrees of the same structure
+            (``{"W1": dW1, ...}``); dict keys are matched by name, and keys "W1" in
+            ``actual`` also match "dW1" in ``expected``. Shapes must agree.
         threshold: ``passed`` is ``difference < threshold``.
     Returns:
-        GradcheckResult: ``.difference`` = ||g - g_num|| / (||g|| + ||g_num||) over
-        all inputs flattened together, ``.passed``, ``.inputs`` per-input detail.
+        GradientComparison: ``.difference`` (||a - e|| / (||a|| + ||e||) over every leaf
+        together), ``.passed``, ``.leaves`` (per leaf: ``.name``, ``.shape``,
+        ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``), ``.worst``; its
+        ``str()`` is a readable report naming the worst leaf.
     """
-    arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
-    if not arrays:
-        raise ValueError("gradcheck: no inputs given; expected at least one array to differentiate")
-    tensors = [Tensor(a, requires_grad=True) for a in arrays]
-    out = _scalar_output(f(*tensors))
-    if out.requires_grad:
-        out.backward()
-    analytic = [t.grad if t.grad is not None else np.zeros_like(t.data) for t in tensors]
-    numeric = numerical_gradient(f, arrays, eps)
-    checks = []
-    for i, (a, n, x) in enumerate(zip(analytic, numeric, inputs)):
-        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
-        checks.append(InputCheck(i, getattr(x, "name", None) or f"x{i}", a.shape,
-                                 _relative_difference(a, n), tuple(int(k) for k in worst),
-                                 float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
-    difference = _relative_difference(np.concatenate([a.ravel() for a in analytic]),
-                                      np.concatenate([n.ravel() for n in numeric]))
-    return GradcheckResult(difference, threshold, checks)
+    actual, expected = _paired_dicts(actual, expected)
+    a_leaves, a_def = pytree.flatten(actual)
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        missing, extra = set(actual) - set(expected), set(expected) - set(actual)
+        if missing or extra:
+            raise ValueError(f"compare_gradients: the keys differ: only in actual {sorted(map(str, missing))}, "
+                             f"only in expected {sorted(map(str, extra))}")
+        expected = {k: expected[k] for k in actual}  # same order
+    e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
+    names = pytree.leaf_names(a_def)
+    records, all_a, all_e = [], [], []
+    for name, a, e in zip(names, a_leaves, e_leaves):
+        name = name or "x"
+        a, e = _leaf_array(a, "compare_gradients", name), _leaf_array(e, "compare_gradients", name)
+        if a.shape != e.shape:
+            raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
+                             "expected; they must match")
+        worst = np.unravel_index(np.argmax(np.abs(a - e)), a.shape) if a.size else ()
+        records.append(LeafComparison(name, a.shape, relative_difference(a, e), tuple(int(k) for k in worst),
+                                      float(a[worst]) if a.size else 0.0, float(e[worst]) if e.size else 0.0))
+        all_a.append(a.ravel())
+        all_e.append(e.ravel())
+    difference = relative_difference(np.concatenate(all_a), np.concatenate(all_e)) if all_a else 0.0
+    return GradientComparison(difference, threshold, records)

@@ -2,12 +2,18 @@
 
 Each entry gives the NumPy forward, one vector-Jacobian product per input
 (``vjp(g, out, *inputs, **params)``: given g = dL/d(out), return dL/d(input)),
-the forward-mode rules (``jvps``, same signature with a tangent in place of g)
+the forward-mode rules (``jvps``: ``jvp(t, out, *inputs, **params)``, given the
+tangent t of that input (at the input's shape), its contribution to d(out);
+``forward.py`` sums the contributions and broadcasts them to the output's shape)
 and how ``ag.formula`` writes it (``latex(terms, node)``, with the helpers of
 ``latex.py``). VJPs see ndarrays on the first-order path and Tensors under
 ``create_graph``; they use only operators, methods both types share, and the
 ops here, so every rule differentiates again. Broadcasting is undone once, by
-the engine (``tape.conform``), never here.
+the engine (``tape.conform``), never here. For an elementwise op the Jacobian is
+diagonal, so its JVP is its VJP (``jvps=vjps``). JVP rules run on ndarrays.
+
+Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
+``ag.reshape(x, (4, 6))``) are ``_Op`` primitives, which name their parameters.
 
 The Tensor operators and methods are installed at the end of this file.
 """
@@ -25,27 +31,56 @@ def _raw(value):
     return value._data if isinstance(value, Tensor) else value
 
 
+def _apply(prim, *args, **params):
+    """``prim`` inside a rule: recorded on Tensors (under create_graph), its bare forward on
+    ndarrays (the first-order path builds no graph)."""
+    if any(isinstance(a, Tensor) for a in args):
+        return prim(*args, **params)
+    return prim.forward(*args, **params)
+
+
+class _Op(Primitive):
+    """A primitive whose parameters may also follow its inputs positionally, as NumPy's
+    functions take them: ``sum(x, 1)`` is ``sum(x, axis=1)``."""
+
+    def __init__(self, forward, name, *, inputs=1, params=(), **rules):
+        super().__init__(forward, name, **rules)
+        self.n_inputs, self.param_names = inputs, tuple(params)
+
+    def __call__(self, *args, **params):
+        if len(args) > self.n_inputs:
+            extra, args = args[self.n_inputs:], args[:self.n_inputs]
+            if len(extra) > len(self.param_names):
+                raise TypeError(f"{self.name}: takes {self.n_inputs} input(s) then the parameters "
+                                f"({', '.join(self.param_names)}); got {len(extra)} more positional arguments")
+            for key, value in zip(self.param_names, extra):
+                if key in params:
+                    raise TypeError(f"{self.name}: got {key!r} both positionally and as a keyword")
+                params[key] = value
+        return super().__call__(*args, **params)
+
+
 def _sum_of(a, b):
     return tex.Term(f"{a.text} + {tex.right_of_sum(b, tex.SUM).text}", tex.SUM)
 
 
 # --- arithmetic --------------------------------------------------------------
 add = Primitive(np.add, "add", symbol="+",
-                vjps=(lambda g, out, x, y: g, lambda g, out, x, y: g),
+                vjps=(lambda g, out, x, y: g, lambda g, out, x, y: g), jvps=(lambda g, out, x, y: g, lambda g, out, x, y: g),
                 latex=lambda t, node: _sum_of(*t))
 subtract = Primitive(np.subtract, "subtract", symbol="-",
-                     vjps=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
+                     vjps=(lambda g, out, x, y: g, lambda g, out, x, y: -g), jvps=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
                      latex=lambda t, node: tex.Term(f"{t[0].text} - {tex.right_of_sum(t[1], tex.PRODUCT).text}",
                                                     tex.SUM))
 multiply = Primitive(np.multiply, "multiply", symbol="*",
-                     vjps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+                     vjps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x), jvps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
                      latex=lambda t, node: tex.product(*t, "scalar" if any(p.size == 1 for p in node._parents)
                                                        else "odot"))
 divide = Primitive(np.true_divide, "divide", symbol="/",
-                   vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+                   vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y), jvps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
                    latex=lambda t, node: tex.Term(f"\\frac{{{t[0].text}}}{{{t[1].text}}}"))
 negative = Primitive(np.negative, "negative", symbol="-",
-                     vjps=(lambda g, out, x: -g,),
+                     vjps=(lambda g, out, x: -g,), jvps=(lambda g, out, x: -g,),
                      latex=lambda t, node: tex.Term("-" + tex.at_least(t[0], tex.PRODUCT).text, tex.NEG))
 
 
@@ -61,12 +96,13 @@ def _power_vjp_exponent(g, out, x, p):
 
 
 power = Primitive(np.power, "power", symbol="**", vjps=(_power_vjp_base, _power_vjp_exponent),
+                  jvps=(_power_vjp_base, _power_vjp_exponent),
                   latex=lambda t, node: tex.superscript(t[0], t[1].text))
-square = Primitive(np.square, "square", vjps=(lambda g, out, x: g * 2 * x,),
+square = Primitive(np.square, "square", vjps=(lambda g, out, x: g * 2 * x,), jvps=(lambda g, out, x: g * 2 * x,),
                    latex=lambda t, node: tex.superscript(t[0], "2"))
-sqrt = Primitive(np.sqrt, "sqrt", vjps=(lambda g, out, x: g * 0.5 / out,),
+sqrt = Primitive(np.sqrt, "sqrt", vjps=(lambda g, out, x: g * 0.5 / out,), jvps=(lambda g, out, x: g * 0.5 / out,),
                  latex=lambda t, node: tex.Term(f"\\sqrt{{{t[0].text}}}", simple=True))
-abs = Primitive(np.abs, "abs", vjps=(lambda g, out, x: g * np.sign(_raw(x)),),
+abs = Primitive(np.abs, "abs", vjps=(lambda g, out, x: g * np.sign(_raw(x)),), jvps=(lambda g, out, x: g * np.sign(_raw(x)),),
                 latex=lambda t, node: tex.Term(f"|{t[0].text}|", simple=True))
 
 
@@ -77,13 +113,15 @@ def _tie_share(x, y):
 
 
 maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: g * _tie_share(x, y),
+                                                 lambda g, out, x, y: g * _tie_share(y, x)), jvps=(lambda g, out, x, y: g * _tie_share(x, y),
                                                  lambda g, out, x, y: g * _tie_share(y, x)),
                     latex=lambda t, node: tex.call("\\max", *t))
 minimum = Primitive(np.minimum, "minimum", vjps=(lambda g, out, x, y: g * _tie_share(y, x),
+                                                 lambda g, out, x, y: g * _tie_share(x, y)), jvps=(lambda g, out, x, y: g * _tie_share(y, x),
                                                  lambda g, out, x, y: g * _tie_share(x, y)),
                     latex=lambda t, node: tex.call("\\min", *t))
 _where = Primitive(lambda x, y, condition: np.where(condition != 0, x, y), "where",
-                   vjps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None),
+                   vjps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None), jvps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None),
                    latex=lambda t, node: tex.call("\\mathrm{where}", t[2], t[0], t[1]))
 
 
@@ -94,12 +132,12 @@ def where(condition, x, y):
 
 
 # --- elementwise functions -----------------------------------------------------
-exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,),
+exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,), jvps=(lambda g, out, x: g * out,),
                 latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}}"))
-log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,),
+log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
                 latex=lambda t, node: tex.prefix("\\log", t[0]))
 relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
-                 vjps=(lambda g, out, x: g * (_raw(x) > 0.0),),
+                 vjps=(lambda g, out, x: g * (_raw(x) > 0.0),), jvps=(lambda g, out, x: g * (_raw(x) > 0.0),),
                  latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
 relu.__doc__ = "max(0, x) elementwise; its derivative is taken as (x > 0)."
 
@@ -110,9 +148,9 @@ def _sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-sigmoid = Primitive(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),),
+sigmoid = Primitive(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
-tanh = Primitive(np.tanh, "tanh", vjps=(lambda g, out, x: g * (1 - out * out),),
+tanh = Primitive(np.tanh, "tanh", vjps=(lambda g, out, x: g * (1 - out * out),), jvps=(lambda g, out, x: g * (1 - out * out),),
                  latex=lambda t, node: tex.call("\\tanh", *t))
 
 
@@ -156,7 +194,16 @@ def _matmul_vjp_b(g, out, a, b, bias=None):
     return _swap(a) @ g
 
 
+def _matmul_jvp_a(t, out, a, b, bias=None):
+    return np.matmul(t, b)
+
+
+def _matmul_jvp_b(t, out, a, b, bias=None):
+    return np.matmul(a, t)
+
+
 matmul = Primitive(_matmul, "matmul", symbol="@", vjps=(_matmul_vjp_a, _matmul_vjp_b),
+                   jvps=(_matmul_jvp_a, _matmul_jvp_b),
                    latex=lambda t, node: tex.product(*t, "matmul"))
 
 
@@ -176,6 +223,7 @@ def _linear(w, a, b):
 
 
 _linear_op = Primitive(_linear, "linear", vjps=(_matmul_vjp_a, _matmul_vjp_b, lambda g, out, w, a, b: g),
+                       jvps=(_matmul_jvp_a, _matmul_jvp_b, lambda t, out, w, a, b: t),
                        latex=lambda t, node: _sum_of(tex.product(t[0], t[1], "matmul"), t[2]))
 
 
@@ -194,9 +242,11 @@ def linear(w, a, b=None):
 
 # --- reductions -------------------------------------------------------------------
 def _axes(axis, ndim):
+    """``axis`` (None, an int or a sequence of ints, negative counting from the end) as a
+    tuple of non-negative axes: the one place reductions read it."""
     if axis is None:
         return tuple(range(ndim))
-    return tuple(a % ndim if ndim else a for a in (axis if isinstance(axis, tuple) else (axis,)))
+    return tuple(int(a) % ndim if ndim else int(a) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
 
 
 def _kept_shape(shape, axis):
@@ -227,18 +277,46 @@ def _reduction_latex(symbol, as_prefix=False):
     return latex
 
 
-sum = Primitive(np.sum, "sum", vjps=(lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis),),
-                latex=_reduction_latex("\\sum", as_prefix=True))
-mean = Primitive(np.mean, "mean", vjps=(
+def _reduce(np_reduction):
+    # NumPy reads a list of axes as an array; a reduction's axis is always made a tuple here
+    def forward(x, axis=None, keepdims=False):
+        return np_reduction(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
+    forward.__name__, forward.__doc__ = np_reduction.__name__, np_reduction.__doc__
+    return forward
+
+
+def _extreme_vjp(g, out, x, axis=None, keepdims=False):
+    return _spread(g, x.shape, axis) * _argmax_share(x, out, axis)
+
+
+def _extreme_jvp(t, out, x, axis=None, keepdims=False):
+    return np.sum(t * _argmax_share(x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+_REDUCTION_PARAMS = dict(params=("axis", "keepdims"))
+sum = _Op(_reduce(np.sum), "sum", **_REDUCTION_PARAMS,
+          vjps=(lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis),),
+          jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(t, axis=_axes(axis, x.ndim),
+                                                                     keepdims=keepdims),),
+          latex=_reduction_latex("\\sum", as_prefix=True))
+mean = _Op(_reduce(np.mean), "mean", **_REDUCTION_PARAMS, vjps=(
     lambda g, out, x, axis=None, keepdims=False: _spread(g / _count(x.shape, axis), x.shape, axis),),
+    jvps=(lambda t, out, x, axis=None, keepdims=False: np.mean(t, axis=_axes(axis, x.ndim), keepdims=keepdims),),
     latex=_reduction_latex("\\mathrm{mean}"))
-max = Primitive(np.max, "max", vjps=(
-    lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis) * _argmax_share(x, out, axis),),
-    latex=_reduction_latex("\\max"))
+max = _Op(_reduce(np.max), "max", **_REDUCTION_PARAMS, vjps=(_extreme_vjp,), jvps=(_extreme_jvp,),
+          latex=_reduction_latex("\\max"))
+min = _Op(_reduce(np.min), "min", **_REDUCTION_PARAMS, vjps=(_extreme_vjp,), jvps=(_extreme_jvp,),
+          latex=_reduction_latex("\\min"))
+max.__doc__ = ("max(x, axis=None, keepdims=False): the largest entries (NumPy's shapes); tied maxima share "
+               "the gradient equally.")
+min.__doc__ = ("min(x, axis=None, keepdims=False): the smallest entries (NumPy's shapes); tied minima share "
+               "the gradient equally.")
 
 
 # --- shape -------------------------------------------------------------------------
-reshape = Primitive(np.reshape, "reshape", view=True, vjps=(lambda g, out, x, shape: g.reshape(x.shape),),
+reshape = _Op(np.reshape, "reshape", params=("shape",), view=True,
+              vjps=(lambda g, out, x, shape: g.reshape(x.shape),),
+              jvps=(lambda t, out, x, shape: t.reshape(out.shape),),
                     latex=lambda t, node: t[0])
 
 
@@ -246,11 +324,12 @@ def _transpose_back(g, out, x, axes=None):
     return g.transpose() if axes is None else g.transpose(tuple(np.argsort([a % x.ndim for a in axes])))
 
 
-transpose = Primitive(np.transpose, "transpose", view=True, vjps=(_transpose_back,),
+transpose = _Op(np.transpose, "transpose", params=("axes",), view=True, vjps=(_transpose_back,),
+                jvps=(lambda t, out, x, axes=None: np.transpose(t, axes),),
                       latex=lambda t, node: tex.superscript(t[0], "T") if node._params.get("axes") is None
                       else tex.call("\\mathrm{transpose}", *t))
-broadcast_to = Primitive(np.broadcast_to, "broadcast_to", view=True,
-                         vjps=(lambda g, out, x, shape: g,),  # the engine sums it back to x's shape
+broadcast_to = _Op(np.broadcast_to, "broadcast_to", params=("shape",), view=True,
+                   vjps=(lambda g, out, x, shape: g,), jvps=(lambda t, out, x, shape: np.broadcast_to(t, shape),),  # the engine sums it back to x's shape
                          latex=lambda t, node: t[0])          # broadcasting is implicit in the notation
 
 
@@ -260,7 +339,8 @@ def _getitem_latex(t, node):
 
 
 getitem = Primitive(lambda x, index: x[index], "getitem", view=True, latex=_getitem_latex,
-                    vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),))
+                    vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),),
+                    jvps=(lambda t, out, x, index: t[index],))
 getitem.__doc__ = "``x[index]`` (basic and advanced indexing)."
 
 
@@ -271,7 +351,8 @@ def _scatter(g, shape, index):
     return result
 
 
-_scatter_add = Primitive(_scatter, "scatter_add", vjps=(lambda g, out, grad, shape, index: g[index],))
+_scatter_add = Primitive(_scatter, "scatter_add", vjps=(lambda g, out, grad, shape, index: g[index],),
+                         jvps=(lambda t, out, grad, shape, index: _scatter(t, shape, index),))
 
 
 def _offsets(arrays, axis):
@@ -295,8 +376,12 @@ def _stack_vjps(g, out, *arrays, axis=0):
 
 _concatenate = Primitive(lambda *arrays, axis=0: np.concatenate(arrays, axis=axis), "concatenate")
 _concatenate.vjp_all = _concatenate_vjps
+_concatenate.jvp_all = lambda tangents, out, *arrays, axis=0: np.concatenate(
+    [np.zeros_like(a) if t is None else t for t, a in zip(tangents, arrays)], axis=axis)
 _stack = Primitive(lambda *arrays, axis=0: np.stack(arrays, axis=axis), "stack")
 _stack.vjp_all = _stack_vjps
+_stack.jvp_all = lambda tangents, out, *arrays, axis=0: np.stack(
+    [np.zeros_like(a) if t is None else t for t, a in zip(tangents, arrays)], axis=axis)
 
 
 def concatenate(tensors, axis=0):
@@ -307,6 +392,209 @@ def concatenate(tensors, axis=0):
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
     return _stack(*tensors, axis=axis)
+
+
+# --- more elementwise functions ------------------------------------------------
+def _softplus(x):
+    """log(1 + exp(x)) elementwise, without overflow (NumPy's logaddexp(0, x))."""
+    return np.logaddexp(x.dtype.type(0), x)
+
+
+def _sigmoid_of(x):
+    return _apply(sigmoid, x)
+
+
+softplus = Primitive(_softplus, "softplus", vjps=(lambda g, out, x: g * _sigmoid_of(x),),
+                     jvps=(lambda t, out, x: t * _sigmoid_of(x),),
+                     latex=lambda t, node: tex.function("softplus", *t))
+log1p = Primitive(np.log1p, "log1p", vjps=(lambda g, out, x: g / (1 + x),), jvps=(lambda t, out, x: t / (1 + x),),
+                  latex=lambda t, node: tex.call("\\log", tex.Term(f"1 + {tex.right_of_sum(t[0], tex.SUM).text}")))
+expm1 = Primitive(np.expm1, "expm1", vjps=(lambda g, out, x: g * (out + 1),), jvps=(lambda t, out, x: t * (out + 1),),
+                  latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}} - 1", tex.SUM))
+sin = Primitive(np.sin, "sin", vjps=(lambda g, out, x: g * _apply(cos, x),),
+                jvps=(lambda t, out, x: t * np.cos(x),), latex=lambda t, node: tex.prefix("\\sin", t[0]))
+cos = Primitive(np.cos, "cos", vjps=(lambda g, out, x: -g * _apply(sin, x),),
+                jvps=(lambda t, out, x: -t * np.sin(x),), latex=lambda t, node: tex.prefix("\\cos", t[0]))
+softplus.__doc__ = "softplus(x) = log(1 + exp(x)) elementwise, exact for large |x|; derivative sigmoid(x)."
+log1p.__doc__ = "log1p(x) = log(1 + x) elementwise, accurate for small x; shape of x."
+expm1.__doc__ = "expm1(x) = exp(x) - 1 elementwise, accurate for small x; shape of x."
+sin.__doc__ = "sin(x) elementwise; shape of x."
+cos.__doc__ = "cos(x) elementwise; shape of x."
+
+
+def _leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x (elementwise, x's shape and dtype)."""
+    return np.where(x > 0, x, x * x.dtype.type(negative_slope))
+
+
+def _leaky_slope(g, out, x, negative_slope=0.01):
+    return g * np.where(_raw(x) > 0, 1.0, negative_slope).astype(_raw(x).dtype)
+
+
+leaky_relu = _Op(_leaky_relu, "leaky_relu", params=("negative_slope",), vjps=(_leaky_slope,), jvps=(_leaky_slope,),
+                 latex=lambda t, node: tex.function("LeakyReLU", *t))
+
+
+def _in_bounds(x, lo, hi):
+    x = _raw(x)
+    return (x >= _raw(lo)) & (x <= _raw(hi))
+
+
+_clip = Primitive(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), "clip",
+                  vjps=(lambda g, out, x, lo, hi: g * _in_bounds(x, lo, hi),
+                        lambda g, out, x, lo, hi: g * (_raw(x) < _raw(lo)),
+                        lambda g, out, x, lo, hi: g * (_raw(x) > _raw(hi)) * (_raw(lo) <= _raw(hi))),
+                  latex=lambda t, node: tex.function("clip", *t))
+_clip.jvps = _clip.vjps  # elementwise
+
+
+def clip(x, lo=None, hi=None):
+    """``x`` limited to [lo, hi] elementwise (NumPy's ``clip``; None: no bound on that side).
+
+    Args:
+        x: Tensor or array; lo, hi: scalars, arrays or Tensors broadcasting with x.
+    Returns:
+        Tensor of the broadcast shape. The gradient passes to x where lo <= x <= hi
+        (as PyTorch's clamp), to lo where x < lo and to hi where x > hi.
+    """
+    if lo is None and hi is None:
+        raise ValueError("clip: give at least one of lo and hi (both are None)")
+    return _clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+# --- softmax family: examples are columns, classes along axis 0 by default ----------
+def _logsumexp_kept(x, axis):
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along the axis: no shift
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over ``axis``, shifted by the maximum so it never overflows."""
+    axes = _axes(axis, x.ndim)
+    out = _logsumexp_kept(x, axes)
+    return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+
+def _softmax_weights(x, out, axis):
+    # exp(x - logsumexp): the softmax along the reduced axes (differentiable under create_graph)
+    return _apply(exp, x - out.reshape(_kept_shape(x.shape, axis)))
+
+
+logsumexp = _Op(_logsumexp, "logsumexp", **_REDUCTION_PARAMS,
+                vjps=(lambda g, out, x, axis=None, keepdims=False:
+                      _spread(g, x.shape, axis) * _softmax_weights(x, out, axis),),
+                jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(
+                    t * _softmax_weights(x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims),),
+                latex=lambda t, node: tex.call("\\log\\sum" + tex.axis_subscript(node._params) + " \\exp", *t))
+logsumexp.__doc__ = """logsumexp(x, axis=None, keepdims=False): log(sum(exp(x), axis)), stable for any finite x.
+
+    x of any shape; the result has NumPy's reduction shape. d/dx = softmax of x along axis."""
+
+
+def _softmax(x, axis=0):
+    """exp(x) / sum(exp(x)) along ``axis`` (classes), shifted by the maximum."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_rule(g, out, x, axis=0):  # the Jacobian is symmetric: the same rule both ways
+    return out * (g - (g * out).sum(axis=axis, keepdims=True))
+
+
+softmax = _Op(_softmax, "softmax", params=("axis",), vjps=(_softmax_rule,), jvps=(_softmax_rule,),
+              latex=lambda t, node: tex.call("\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
+softmax.__doc__ = """softmax(x, axis=0): exp(x) / sum(exp(x), axis, keepdims), x's shape.
+
+    Column-as-example layout: (k, m) logits, k classes, m examples; each column sums to 1."""
+
+
+def _log_softmax(x, axis=0):
+    """x - logsumexp(x) along ``axis``: exact log-probabilities, even where softmax underflows."""
+    return x - _logsumexp_kept(x, axis)
+
+
+log_softmax = _Op(_log_softmax, "log_softmax", params=("axis",),
+                  vjps=(lambda g, out, x, axis=0: g - _apply(exp, out) * g.sum(axis=axis, keepdims=True),),
+                  jvps=(lambda t, out, x, axis=0: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),),
+                  latex=lambda t, node: tex.call("\\log\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
+log_softmax.__doc__ = """log_softmax(x, axis=0): x - logsumexp(x, axis, keepdims=True), x's shape.
+
+    (k, m) logits with examples as columns; exact where softmax would underflow to 0."""
+
+
+# --- variance and standard deviation (NumPy's ddof=0 by default) --------------------
+def _dof(x, axis, ddof, op):
+    n = _count(x.shape, axis)
+    if n - ddof <= 0:
+        raise ValueError(f"{op}: ddof={ddof} leaves no degrees of freedom over {n} entries "
+                         f"(shape {x.shape}, axis {axis}); expected ddof < {n}")
+    return n - ddof
+
+
+def _var(x, axis=None, keepdims=False, ddof=0):
+    """Mean squared deviation from the mean over ``axis``, divided by N - ddof."""
+    _dof(x, axis, ddof, "var")
+    return np.var(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std(x, axis=None, keepdims=False, ddof=0):
+    """sqrt(var(x, axis, ddof))."""
+    _dof(x, axis, ddof, "std")
+    return np.std(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
+
+
+def _centered(x, axis):
+    return x - x.mean(axis=_axes(axis, x.ndim), keepdims=True)
+
+
+def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    return _spread(g, x.shape, axis) * _centered(x, axis) * (2.0 / (_count(x.shape, axis) - ddof))
+
+
+def _var_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
+    return np.sum(t * _centered(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims) * (
+        2.0 / (_count(x.shape, axis) - ddof))
+
+
+def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
+    scale = out.reshape(_kept_shape(x.shape, axis)) * (_count(x.shape, axis) - ddof)
+    return _spread(g, x.shape, axis) * _centered(x, axis) / scale
+
+
+def _std_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
+    return _var_jvp(t, out, x, axis, keepdims, ddof) / (2 * out)
+
+
+_VAR_PARAMS = dict(params=("axis", "keepdims", "ddof"))
+var = _Op(_var, "var", **_VAR_PARAMS, vjps=(_var_vjp,), jvps=(_var_jvp,),
+          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.axis_subscript(node._params), *t))
+std = _Op(_std, "std", **_VAR_PARAMS, vjps=(_std_vjp,), jvps=(_std_jvp,),
+          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.axis_subscript(node._params), *t))
+var.__doc__ = """var(x, axis=None, keepdims=False, ddof=0): NumPy's variance (divided by N - ddof).
+
+    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof)."""
+std.__doc__ = """std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof."""
+
+
+# --- adding and removing axes of length 1 ----------------------------------------------
+def _squeeze(x, axis=None):
+    """x without the given length-1 axes (all of them when axis is None)."""
+    for a in _axes(axis, x.ndim) if axis is not None else ():
+        if x.shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}; "
+                             "only axes of length 1 can be removed")
+    return np.squeeze(x, axis=tuple(axis) if isinstance(axis, list) else axis)
+
+
+_RESHAPED = dict(vjps=(lambda g, out, x, axis=None: g.reshape(x.shape),),
+                 jvps=(lambda t, out, x, axis=None: t.reshape(out.shape),), latex=lambda t, node: t[0])
+squeeze = _Op(_squeeze, "squeeze", params=("axis",), view=True, **_RESHAPED)
+expand_dims = _Op(lambda x, axis: np.expand_dims(x, tuple(axis) if isinstance(axis, list) else axis),
+                  "expand_dims", params=("axis",), view=True, **_RESHAPED)
+squeeze.__doc__ = "squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data."
+expand_dims.__doc__ = "expand_dims(x, axis): x with a new length-1 axis at ``axis`` (NumPy's), sharing its data."
 
 
 # --- comparisons: constant boolean arrays, as NumPy gives ---------------------
@@ -346,24 +634,7 @@ def _install():
     Tensor.transpose = lambda self, *axes: transpose(self, axes=tuple(shape_args(axes)) if axes else None)
     Tensor.swapaxes = lambda self, a, b: transpose(self, axes=tuple(
         b if i == a % self.ndim else a if i == b % self.ndim else i for i in range(self.ndim)))
-    Tensor.__array_ufunc__ = _array_ufunc
 
 
-_UFUNCS = {np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
-           np.power: power, np.negative: negative, np.matmul: matmul, np.exp: exp, np.log: log,
-           np.sqrt: sqrt, np.square: square, np.tanh: tanh, np.maximum: maximum, np.minimum: minimum,
-           np.absolute: abs}
-
-
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    # `ndarray * tensor` and `np.exp(tensor)` land here: they become the recorded ops.
-    if ufunc in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal) and not kwargs:
-        return _compare(ufunc)(*inputs)
-    op = _UFUNCS.get(ufunc)
-    if method != "__call__" or kwargs or op is None:
-        raise TypeError(f"numpy.{ufunc.__name__} ({method}) is not differentiable in autograd_lite; "
-                        "use the autograd_lite function of the same name, or apply it to t.data")
-    return op(*inputs)
-
-
+# NumPy's protocols (np.sum(t), ndarray * t) and the further Tensor methods: numpy_api.py
 _install()

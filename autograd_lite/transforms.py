@@ -1,71 +1,79 @@
-"""Function transformations in the JAX / HIPS style: ``grad``, ``value_and_grad``, ``hvp``.
+"""Function transformations in the JAX / HIPS style: ``grad``, ``value_and_grad``, ``hvp``,
+``jvp`` (forward mode), ``vjp``, ``jacobian`` and ``hessian``.
 
-They nest: inside an outer ``grad``, an inner one differentiates with
-``create_graph`` and returns Tensors, so ``grad(grad(f))`` is the second
-derivative. The first-order path never builds a second graph.
+Every argument being differentiated may be a pytree (nested dicts, lists and tuples
+of arrays or Tensors, see ``pytree.py``); results come back in the same structure.
+They nest: inside an outer transform, an inner ``grad`` differentiates with
+``create_graph`` and returns Tensors, so ``grad(grad(f))`` is the second derivative
+and ``hessian`` is the Jacobian of the gradient. The first-order path never builds a
+second graph.
 """
 import numbers
 
 import numpy as np
 
-from . import tape
-from .errors import GraphError
+from . import pytree, tape
+from .errors import GraphError, ShapeError
+from .forward import push_forward
 from .modes import enable_grad, state
-from .tensor import Tensor
+from .tensor import Tensor, to_float_array
+
+__all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
 
 
 def _argnums_tuple(argnums, nargs, op):
     single = isinstance(argnums, numbers.Integral)
     nums = (argnums,) if single else tuple(argnums)
+    if not nums:
+        raise ValueError(f"{op}: argnums is empty; expected an int or a non-empty tuple of ints")
     for n in nums:
-        if not -nargs <= n < nargs:
+        if not isinstance(n, numbers.Integral) or not -nargs <= n < nargs:
             raise ValueError(f"{op}: argnums {argnums!r} is out of range for {nargs} positional arguments")
-    return single, tuple(n % nargs for n in nums)
+    normalized = tuple(int(n) % nargs for n in nums)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: argnums {argnums!r} names the same argument twice; list each argument once")
+    return single, normalized
 
 
-def value_and_grad(f, argnums=0):
-    """Turn ``f(*args) -> scalar Tensor`` into ``(*args) -> (value, gradients)``.
+class _Inputs:
+    """The differentiated arguments: each flattened to leaves that are Tensors requiring
+    grad, and rebuilt in its structure for ``f``."""
 
-    Args:
-        f: function of Tensors/arrays returning a single-element Tensor.
-        argnums: int or tuple of ints, which positional arguments to differentiate.
-    Returns:
-        A function returning ``(value, g)``: at top level value is a float and g an
-        ndarray of the argument's shape (a tuple of them for tuple argnums);
-        nested inside another ``grad``, both are Tensors on the outer graph.
-    """
-    def value_and_grad_f(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "grad")
+    def __init__(self, args, nums, op):
         nested = state.grad_depth > 0
-        args = list(args)
-        inputs = []
+        self.args, self.nums, self.defs, self.leaves = list(args), nums, [], []
         for n in nums:
-            a = args[n]
-            if not (nested and isinstance(a, Tensor) and a.requires_grad):
-                a = Tensor(a, requires_grad=True)
-            args[n] = a
-            inputs.append(a)
-        state.grad_depth += 1
-        try:
-            with enable_grad():
-                out = f(*args, **kwargs)
-        finally:
-            state.grad_depth -= 1
-        if not isinstance(out, Tensor) or out.size != 1:
-            what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
-            raise GraphError(f"grad: f must return a single-element Tensor (a scalar cost), got {what}")
-        create = nested  # an enclosing grad will differentiate these gradients again
-        if out.requires_grad:
-            seed = np.ones_like(out._data)
-            found = tape.backward(out, Tensor._wrap(seed) if create else seed, inputs=inputs,
-                                  retain_graph=create, create_graph=create)
-        else:
-            found = [None] * len(inputs)
-        grads = tuple(_zeros_if_none(g, x, create) for g, x in zip(found, inputs))
-        value = out if nested else out.item()
-        return value, (grads[0] if single else grads)
-    value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
-    return value_and_grad_f
+            leaves, treedef = pytree.flatten(self.args[n])
+            tensors = []
+            for leaf in leaves:
+                if not (nested and isinstance(leaf, Tensor) and leaf.requires_grad):
+                    leaf = Tensor(to_float_array(leaf, op), requires_grad=True)
+                tensors.append(leaf)
+            self.args[n] = pytree.unflatten(treedef, tensors)
+            self.defs.append(treedef)
+            self.leaves.append(tensors)
+
+    @property
+    def flat(self):
+        return [t for leaves in self.leaves for t in leaves]
+
+    def rebuild(self, flat_values):
+        """Per differentiated argument, its tree holding the matching slice of ``flat_values``."""
+        out, start = [], 0
+        for treedef, leaves in zip(self.defs, self.leaves):
+            out.append(pytree.unflatten(treedef, flat_values[start:start + len(leaves)]))
+            start += len(leaves)
+        return out
+
+
+def _evaluate(f, args, kwargs):
+    """``f(*args)`` recorded, with inner ``grad`` calls told to build differentiable graphs."""
+    state.grad_depth += 1
+    try:
+        with enable_grad():
+            return f(*args, **kwargs)
+    finally:
+        state.grad_depth -= 1
 
 
 def _zeros_if_none(g, x, as_tensor):
@@ -74,15 +82,50 @@ def _zeros_if_none(g, x, as_tensor):
         g = np.zeros_like(x._data)
         return Tensor._wrap(g) if as_tensor else g
     if not as_tensor:
-        g = np.asarray(g, dtype=x._data.dtype)
+        g = np.asarray(getattr(g, "_data", g), dtype=x._data.dtype)
     return g
+
+
+def value_and_grad(f, argnums=0):
+    """Turn ``f(*args) -> scalar Tensor`` into ``(*args) -> (value, gradients)``.
+
+    Args:
+        f: function of Tensors/arrays (or pytrees of them) returning a single-element Tensor.
+        argnums: int or tuple of distinct ints, which positional arguments to differentiate.
+    Returns:
+        A function returning ``(value, g)``: at top level value is a float and g has the
+        argument's structure with an ndarray of each leaf's shape (``{"W1": ndarray, ...}``
+        for a dict of parameters; a tuple of those for tuple argnums); nested inside
+        another transform, both are Tensors on the outer graph.
+    """
+    def value_and_grad_f(*args, **kwargs):
+        single, nums = _argnums_tuple(argnums, len(args), "grad")
+        nested = state.grad_depth > 0
+        inputs = _Inputs(args, nums, "grad")
+        out = _evaluate(f, inputs.args, kwargs)
+        if not isinstance(out, Tensor) or out.size != 1:
+            what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
+            raise GraphError(f"grad: f must return a single-element Tensor (a scalar cost), got {what}")
+        create = nested  # an enclosing transform will differentiate these gradients again
+        flat = inputs.flat
+        if out.requires_grad:
+            seed = np.ones_like(out._data)
+            found = tape.backward(out, Tensor._wrap(seed) if create else seed, inputs=flat,
+                                  retain_graph=create, create_graph=create)
+        else:
+            found = [None] * len(flat)
+        grads = inputs.rebuild([_zeros_if_none(g, x, create) for g, x in zip(found, flat)])
+        value = out if nested else out.item()
+        return value, (grads[0] if single else tuple(grads))
+    value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
+    return value_and_grad_f
 
 
 def grad(f, argnums=0):
     """Gradient of ``f(*args) -> scalar Tensor`` with respect to ``args[argnums]``.
 
-    Returns a function giving an ndarray of that argument's shape (a tuple for
-    tuple argnums); ``grad(grad(f))`` gives second derivatives.
+    Returns a function giving the argument's structure with an ndarray of each leaf's
+    shape (a tuple for tuple argnums); ``grad(grad(f))`` gives second derivatives.
     """
     value_and_grad_f = value_and_grad(f, argnums)
 
@@ -92,18 +135,161 @@ def grad(f, argnums=0):
     return grad_f
 
 
+def _checked_like(leaves, names, others, op, what):
+    """``others`` (leaves of a tree of the same structure) as float arrays of the leaves' shapes."""
+    out = []
+    for leaf, name, other in zip(leaves, names, others):
+        array = to_float_array(other, f"{op} ({what})", copy=False)
+        shape = pytree.shape_of(leaf)
+        if array.shape != shape:
+            where = f" for '{name}'" if name else ""
+            raise ShapeError(f"{op}: the {what}{where} has shape {array.shape}; expected {shape}, the shape of "
+                             "the argument it goes with (it is not broadcast)")
+        out.append(array)
+    return out
+
+
 def hvp(f, argnums=0):
     """Hessian-vector product: ``hvp(f)(*args, v)`` = (d^2 f / dx^2) v for x = args[argnums].
 
-    v has x's shape; returns an ndarray of that shape (Pearlmutter's trick:
-    the gradient of <grad f(x), v>).
+    x may be a pytree; v has x's structure and every leaf x's shape exactly (a
+    different shape is refused, never broadcast). Returns x's structure of ndarrays
+    (Pearlmutter's trick: the gradient of <grad f(x), v>).
     """
     def hvp_f(*args_and_v):
+        if len(args_and_v) < 2:
+            raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
         *args, v = args_and_v
         _, (n,) = _argnums_tuple(argnums, len(args), "hvp")
-        v = np.asarray(v)
+        leaves, treedef = pytree.flatten(args[n])
+        directions = _checked_like(leaves, pytree.leaf_names(treedef),
+                                   pytree.match(treedef, v, "hvp", "direction v"), "hvp", "direction v")
 
         def directional(*inner_args):
-            return (grad(f, n)(*inner_args) * v).sum()
+            g = pytree.flatten(grad(f, n)(*inner_args))[0]
+            total = (g[0] * directions[0]).sum()
+            for gi, vi in zip(g[1:], directions[1:]):
+                total = total + (gi * vi).sum()
+            return total
         return grad(directional, n)(*args)
     return hvp_f
+
+
+def _as_output_array(x):
+    return np.array(x._data) if isinstance(x, Tensor) else np.asarray(x)
+
+
+def jvp(f, primals, tangents):
+    """Forward mode: ``(f(*primals), J t)``, the directional derivative along ``tangents``.
+
+    Args:
+        f: function of the primals returning a Tensor (or a pytree of Tensors).
+        primals: tuple of arrays / Tensors / pytrees, f's positional arguments.
+        tangents: tuple of the same structure, each leaf of its primal's shape.
+    Returns:
+        ``(out, tangent_out)``: f's output as ndarrays and its derivative along the
+        tangents, both in the structure of f's output. One evaluation of f, with each
+        op's JVP rule applied as it comes (no backward pass).
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; expected one tangent "
+                         "per primal, of the same structure")
+    inputs = _Inputs(primals, tuple(range(len(primals))), "jvp")
+    seeds = {}
+    for i, (treedef, leaves) in enumerate(zip(inputs.defs, inputs.leaves)):
+        names = [f"primal {i}" + (f" '{nm}'" if nm else "") for nm in pytree.leaf_names(treedef)]
+        given = _checked_like(leaves, names, pytree.match(treedef, tangents[i], "jvp", f"tangent {i}"), "jvp",
+                              "tangent")
+        for leaf, t in zip(leaves, given):
+            seeds[id(leaf)] = t.astype(leaf.dtype, copy=False)
+    out = _evaluate(f, inputs.args, {})
+    out_leaves, out_def = pytree.flatten(out)
+    found = push_forward(out_leaves, seeds)
+    values = [_as_output_array(o) for o in out_leaves]
+    derivs = [np.zeros_like(v, dtype=v.dtype if v.dtype.kind == "f" else float) if d is None else np.array(d)
+              for d, v in zip(found, values)]
+    return pytree.unflatten(out_def, values), pytree.unflatten(out_def, derivs)
+
+
+def vjp(f, *primals):
+    """Reverse mode as a function: ``(f(*primals), vjp_fn)``.
+
+    ``vjp_fn(cotangent)``, cotangent of f's output structure and shapes, returns a
+    tuple with one entry per primal (each in its primal's structure): the
+    cotangent pulled back through f. vjp_fn may be called many times.
+    """
+    inputs = _Inputs(primals, tuple(range(len(primals))), "vjp")
+    out = _evaluate(f, inputs.args, {})
+    out_leaves, out_def = pytree.flatten(out)
+    flat = inputs.flat
+
+    def vjp_fn(cotangent):
+        names = pytree.leaf_names(out_def)
+        cts = _checked_like(out_leaves, names, pytree.match(out_def, cotangent, "vjp", "cotangent"), "vjp",
+                            "cotangent")
+        total = [None] * len(flat)
+        for o, ct in zip(out_leaves, cts):
+            if not (isinstance(o, Tensor) and o.requires_grad):
+                continue
+            found = tape.backward(o, ct.astype(o.dtype, copy=False), inputs=flat, retain_graph=True)
+            total = [g if t is None else t if g is None else t + g for t, g in zip(total, found)]
+        return tuple(inputs.rebuild([_zeros_if_none(g, x, False) for g, x in zip(total, flat)]))
+    return pytree.unflatten(out_def, [_as_output_array(o) for o in out_leaves]), vjp_fn
+
+
+def jacobian(f, argnums=0):
+    """The Jacobian of ``f`` with respect to ``args[argnums]``, JAX's layout.
+
+    Returns a function of f's arguments giving, for an output of shape S and an
+    argument leaf of shape X, an ndarray of shape ``S + X`` (entry [i, j] = d out[i] /
+    d x[j]). Pytrees: the output's structure, each leaf holding the argument's
+    structure (a tuple over tuple argnums). Computed row by row in reverse mode.
+    """
+    def jacobian_f(*args, **kwargs):
+        single, nums = _argnums_tuple(argnums, len(args), "jacobian")
+        create = state.grad_depth > 0
+        inputs = _Inputs(args, nums, "jacobian")
+        out = _evaluate(f, inputs.args, kwargs)
+        out_leaves, out_def = pytree.flatten(out)
+        flat = inputs.flat
+        blocks = []
+        for o in out_leaves:
+            o = o if isinstance(o, Tensor) else Tensor(o)
+            rows = [[] for _ in flat]
+            for k in range(o.size):
+                seed = np.zeros(o.size, dtype=o.dtype)
+                seed[k] = 1
+                seed = seed.reshape(o.shape)
+                if o.requires_grad:
+                    found = tape.backward(o, Tensor._wrap(seed) if create else seed, inputs=flat,
+                                          retain_graph=True, create_graph=create)
+                else:
+                    found = [None] * len(flat)
+                for r, g, x in zip(rows, found, flat):
+                    r.append(_zeros_if_none(g, x, create))
+            per_leaf = [_stack_rows(r, o.shape, x.shape, create) for r, x in zip(rows, flat)]
+            rebuilt = inputs.rebuild(per_leaf)
+            blocks.append(rebuilt[0] if single else tuple(rebuilt))
+        return pytree.unflatten(out_def, blocks)
+    jacobian_f.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
+    return jacobian_f
+
+
+def _stack_rows(rows, out_shape, in_shape, create):
+    if create:
+        from .ops import reshape, stack
+        return reshape(stack(rows, axis=0), shape=tuple(out_shape) + tuple(in_shape)) if rows else \
+            Tensor._wrap(np.zeros(tuple(out_shape) + tuple(in_shape)))
+    if not rows:
+        return np.zeros(tuple(out_shape) + tuple(in_shape))
+    return np.stack(rows).reshape(tuple(out_shape) + tuple(in_shape))
+
+
+def hessian(f, argnums=0):
+    """Second derivatives of scalar ``f``: a function giving ``x.shape + x.shape`` arrays
+    (for pytrees, h[k1][k2] of shape ``x[k1].shape + x[k2].shape``; for tuple argnums,
+    h[i][j]). It is ``jacobian(grad(f))``, so symmetric up to rounding."""
+    hessian_f = jacobian(grad(f, argnums), argnums)
+    hessian_f.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
+    return hessian_f

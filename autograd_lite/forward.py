@@ -1,0 +1,96 @@
+"""Forward mode: Jacobian-vector products from each primitive's JVP rule.
+
+``jvp(f, primals, tangents)`` evaluates ``f`` once, recording its ops as usual, and
+carries the tangents along the recorded ops in the order they ran: each op's
+tangent is the sum of its JVP rules (``Primitive.jvps``, beside the VJPs in the op
+table) over the inputs that carry a tangent. No backward pass is involved, so the
+cost is one evaluation plus one JVP per op, whatever the size of the output.
+Ops with many inputs (``concatenate``) may give ``jvp_all(tangents, out, *inputs,
+**params)`` instead, ``tangents`` holding None for inputs without one.
+"""
+import numpy as np
+
+from . import tape
+from .errors import GraphError, ShapeError
+from .tensor import Tensor
+
+
+def _rule_error(prim, i, parents):
+    shape = parents[i].shape
+    return GraphError(f"forward mode (jvp): op '{prim.name}' has no JVP rule for input {i} (shape {shape}); "
+                      f"give it one with {prim.name}.defjvp(...) beside its defvjp, or use reverse mode "
+                      "(ag.grad, ag.vjp)")
+
+
+def node_tangent(node, tangents):
+    """The tangent of op output ``node`` given its inputs' tangents (None: zero)."""
+    prim, parents, params = node._prim, node._parents, node._params or {}
+    if parents is None:
+        raise GraphError(f"forward mode (jvp): the graph of {tape.describe(node)} was freed by a backward()")
+    inputs, out = [p._data for p in parents], node._data
+    jvp_all = getattr(prim, "jvp_all", None)
+    if jvp_all is not None:
+        result = jvp_all(tangents, out, *inputs, **params)
+    else:
+        rules = getattr(prim, "jvps", None)
+        if rules is None:
+            raise _rule_error(prim, next(i for i, t in enumerate(tangents) if t is not None), parents)
+        result = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            rule = rules[i] if i < len(rules) else None
+            if rule is None:
+                vjps = getattr(prim, "vjps", ())
+                if i < len(vjps) and vjps[i] is not None or getattr(prim, "vjp_all", None) is not None:
+                    raise _rule_error(prim, i, parents)  # differentiable in reverse mode: a rule is missing
+                continue  # not differentiable there (a mask, labels, a condition)
+            contribution = rule(t, out, *inputs, **params)
+            if contribution is not None:
+                result = contribution if result is None else result + contribution
+        if result is None:
+            return None
+    result = np.asarray(getattr(result, "_data", result))
+    if result.shape != out.shape:
+        try:
+            result = np.broadcast_to(result, out.shape)
+        except ValueError:
+            raise ShapeError(f"forward mode (jvp): the JVP of op '{prim.name}' has shape {result.shape}; "
+                             f"expected the output's shape {out.shape} or one broadcasting to it") from None
+    return result.astype(out.dtype, copy=False)
+
+
+def _in_order(roots):
+    """Tensors leading to ``roots``, each after all its inputs (iterative: any depth)."""
+    order, visited = [], set()
+    for root in roots:
+        if not isinstance(root, Tensor) or id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root._parents or ()))]
+        while stack:
+            node, pending = stack[-1]
+            for p in pending:
+                if id(p) not in visited:
+                    visited.add(id(p))
+                    stack.append((p, iter(p._parents or ())))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def push_forward(roots, seeds):
+    """Tangents of every tensor in ``roots`` (a list; None where no tangent reaches it)
+    given ``seeds`` = {id(leaf): tangent} on the leaves of their recorded graph."""
+    known = dict(seeds)
+    for t in _in_order(roots):
+        if t._prim is None or id(t) in known or not t._parents:
+            continue
+        incoming = [known.get(id(p)) for p in t._parents]
+        if any(x is not None for x in incoming):
+            value = node_tangent(t, incoming)
+            if value is not None:
+                known[id(t)] = value
+    return [known.get(id(r)) if isinstance(r, Tensor) else None for r in roots]

@@ -1,0 +1,120 @@
+"""Pytrees: nested dicts, lists and tuples whose leaves are arrays, Tensors or numbers.
+
+Every transform (``grad``, ``jvp``, ``jacobian``, ...) and checker (``gradcheck``,
+``compare_gradients``) flattens its arguments with ``flatten`` and rebuilds its
+results in the same structure with ``unflatten``, as JAX does. A list or tuple of
+plain numbers (``[1.0, 2.0]``, ``[[1, 2], [3, 4]]``) is one array-like leaf, as
+``np.array`` reads it; a container holding any array, Tensor or dict is a tree.
+Leaves are named by their path: the dict key (``"W1"``), an index (``"[0]"``), joined
+with dots for nesting (``"layers[1].W"``).
+"""
+import numbers
+
+import numpy as np
+
+__all__ = ["flatten", "unflatten", "leaf_names", "tree_map"]
+
+
+class TreeDef:
+    """The structure of a pytree: ``kind`` is 'leaf', 'dict', 'list' or 'tuple' (a
+    namedtuple keeps its class in ``cls``); ``keys`` the dict keys; ``children`` TreeDefs."""
+    __slots__ = ("kind", "keys", "children", "cls", "count")
+
+    def __init__(self, kind, keys=(), children=(), cls=None):
+        self.kind, self.keys, self.children, self.cls = kind, tuple(keys), tuple(children), cls
+        self.count = 1 if kind == "leaf" else sum(c.count for c in children)
+
+    def __eq__(self, other):
+        return (isinstance(other, TreeDef) and self.kind == other.kind and self.keys == other.keys
+                and self.children == other.children)
+
+    def __hash__(self):
+        return hash((self.kind, self.keys, self.children))
+
+    def __repr__(self):
+        if self.kind == "leaf":
+            return "*"
+        if self.kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.keys, self.children)) + "}"
+        inner = ", ".join(repr(c) for c in self.children)
+        return f"[{inner}]" if self.kind == "list" else f"({inner}{',' if len(self.children) == 1 else ''})"
+
+
+def _is_array_like_list(x):
+    # [1.0, 2.0] or [[1, 2], [3, 4]]: numbers only, at any depth
+    return all(isinstance(v, numbers.Number) or (isinstance(v, (list, tuple)) and _is_array_like_list(v))
+               for v in x)
+
+
+def is_container(x):
+    """True for a dict, or a list/tuple that is a tree rather than one array-like leaf."""
+    if isinstance(x, dict):
+        return True
+    return isinstance(x, (list, tuple)) and not (len(x) and _is_array_like_list(x))
+
+
+def flatten(tree):
+    """``(leaves, treedef)``: the leaves in order (dicts in their own key order)."""
+    leaves = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            keys = list(x)
+            return TreeDef("dict", keys, [walk(x[k]) for k in keys])
+        if is_container(x):
+            kind = "list" if isinstance(x, list) else "tuple"
+            cls = type(x) if kind == "tuple" and type(x) is not tuple else None
+            return TreeDef(kind, (), [walk(v) for v in x], cls)
+        leaves.append(x)
+        return TreeDef("leaf")
+    return leaves, walk(tree)
+
+
+def unflatten(treedef, leaves):
+    """The tree of ``treedef``'s structure holding ``leaves`` (an iterable, in flatten's order)."""
+    it = iter(leaves)
+
+    def build(d):
+        if d.kind == "leaf":
+            return next(it)
+        children = [build(c) for c in d.children]
+        if d.kind == "dict":
+            return dict(zip(d.keys, children))
+        if d.kind == "list":
+            return children
+        return d.cls(*children) if d.cls is not None else tuple(children)
+    return build(treedef)
+
+
+def leaf_names(treedef, prefix=""):
+    """The path of every leaf, in flatten's order: 'W1', '[0]', 'layers[1].W'."""
+    if treedef.kind == "leaf":
+        return [prefix]
+    names = []
+    for i, child in enumerate(treedef.children):
+        if treedef.kind == "dict":
+            key = str(treedef.keys[i])
+            step = f"{prefix}.{key}" if prefix else key
+        else:
+            step = f"{prefix}[{i}]"
+        names.extend(leaf_names(child, step))
+    return names
+
+
+def tree_map(fn, tree, *rest):
+    """``fn`` applied leaf by leaf to ``tree`` (and to trees of the same structure in ``rest``)."""
+    leaves, treedef = flatten(tree)
+    others = [match(treedef, r, "tree_map") for r in rest]
+    return unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
+
+
+def match(treedef, tree, op, what="argument"):
+    """The leaves of ``tree``, which must have ``treedef``'s structure (ValueError naming both)."""
+    leaves, other = flatten(tree)
+    if other != treedef:
+        raise ValueError(f"{op}: the {what} has structure {other!r}; expected {treedef!r}")
+    return leaves
+
+
+def shape_of(leaf):
+    return np.shape(leaf.data if hasattr(leaf, "_data") else leaf)
