@@ -21,9 +21,11 @@ shape. ``label`` and ``latex`` tell the drawing and the formula how to show
 the op (see ``ops.py``); ``view=True`` marks an op whose output may share its
 first input's memory (its version counter is shared too).
 """
+import operator
+
 import numpy as np
 
-from . import tape
+from . import diagnostics
 from .errors import GraphError, ShapeError
 from .modes import VersionCounter, clock, state
 from .tensor import Tensor, as_tensor
@@ -59,32 +61,35 @@ class Primitive:
 
     def __call__(self, *args, **params):
         parents = _as_parents(args)
-        arrays = [p._data for p in parents]
         try:
-            data = self.forward(*arrays, **params)
+            data = self.forward(*map(_data_of, parents), **params)
         except ValueError as error:
             if isinstance(error, ShapeError) or type(error) is not ValueError:
                 raise
-            raise ShapeError(_explain_failure(self, parents, error)) from None
+            raise ShapeError(diagnostics.explain_failure(self, parents, error)) from None
         out = Tensor._wrap(data if type(data) is np.ndarray else np.asarray(data))
-        if state.grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad, out._prim, out._parents, out._params = True, self, parents, params
-            out._epoch = clock.now
-        if self.view and parents and np.may_share_memory(out._data, arrays[0]):
+        if state.grad_enabled:
+            for p in parents:  # a plain loop: a generator in any() costs a frame per op
+                if p.requires_grad:
+                    out.requires_grad, out._prim, out._parents, out._params = True, self, parents, params
+                    out._epoch = clock.now
+                    break
+        if self.view and parents and np.may_share_memory(data, parents[0]._data):
             base = parents[0]
             base._vc = out._vc = base._vc or VersionCounter()
         if state.tracer is not None:
             state.tracer.record(self, out, parents, params, args)
         if state.anomaly:
-            out._site = tape.user_site()
-            tape.raise_if_not_finite(data, "forward", out, self, parents)
+            out._site = diagnostics.user_site()
+            diagnostics.raise_if_not_finite(data, "forward", out, self, parents)
         return out
 
     def input_grads(self, g, out, parents, params, higher):
         """Each input's gradient from ``g`` = dL/d(out) (None for inputs that need none);
         ``higher``: on Tensors, recorded (``create_graph``)."""
-        args = parents if higher else [p._data for p in parents]
-        return self.apply_vjps(g, out if higher else out._data, args, params,
+        if higher:
+            return self.apply_vjps(g, out, parents, params, [p.requires_grad for p in parents], out)
+        return self.apply_vjps(g, out._data, list(map(_data_of, parents)), params,
                                [p.requires_grad for p in parents], out)
 
     def apply_vjps(self, g, out, args, params, needed, node=None):
@@ -93,13 +98,15 @@ class Primitive:
             return [gi if need else None for need, gi in zip(needed, self.vjp_all(g, out, *args, **params))]
         grads = []
         for i, need in enumerate(needed):
-            vjp = self.vjps[i] if need and i < len(self.vjps) else None
-            if need and vjp is None:
-                shape = getattr(args[i], "shape", ())
-                where = tape.describe(node) if node is not None else f"op '{self.name}'"
-                raise GraphError(f"{where} is not differentiable with respect to input {i} (shape {shape}), "
-                                 "which requires grad")
-            grads.append(vjp(g, out, *args, **params) if need else None)
+            if not need:
+                grads.append(None)
+                continue
+            vjp = self.vjps[i] if i < len(self.vjps) else None
+            if vjp is None:
+                where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
+                raise GraphError(f"{where} is not differentiable with respect to input {i} "
+                                 f"(shape {getattr(args[i], 'shape', ())}), which requires grad")
+            grads.append(vjp(g, out, *args, **params))
         return grads
 
     def __repr__(self):
@@ -117,26 +124,13 @@ def primitive(forward=None, *, name=None, symbol=None):
 def _as_parents(args):
     """Tensors as they are; constants wrapped, Python scalars taking the first Tensor's
     dtype so float32 stays float32."""
-    if all(type(a) is Tensor for a in args):
+    for a in args:
+        if type(a) is not Tensor:
+            break
+    else:
         return args
     like = next((a._data.dtype for a in args if isinstance(a, Tensor)), None)
     return tuple(as_tensor(a, like) for a in args)
 
 
-def _explain_failure(prim, parents, error):
-    """Error message for a forward that NumPy refused with a ValueError."""
-    shapes = [p.shape for p in parents]
-    listed = " and ".join(str(shape) for shape in shapes)
-    if len(shapes) > 1 and "broadcast" in str(error):
-        return (f"{prim.label}: shapes {listed} do not broadcast ({_clash(shapes)}; expected each axis, "
-                "aligned from the right, to be equal or 1 in one of them)")
-    return f"{prim.label}: cannot apply to shapes {listed}: {error}"
-
-
-def _clash(shapes):
-    """The first axis, counted from the right, where the shapes' sizes disagree."""
-    for axis in range(1, max(len(s) for s in shapes) + 1):
-        sizes = {s[-axis] for s in shapes if len(s) >= axis} - {1}
-        if len(sizes) > 1:
-            return f"axis {-axis} has sizes {' vs '.join(str(n) for n in sorted(sizes))}"
-    return "their sizes disagree"
+_data_of = operator.attrgetter("_data")

@@ -244,9 +244,14 @@ class _Trace:
         self.node = _Replayed(f"compiled {name}", self)
         # slots whose value depends on a source that requires grad: only their steps get a backward
         self.differentiable = {slot for slot in self.source_slots if tracer.keep[slot].requires_grad}
+        self.backward_steps = []
         for prim, refs, params, out_slot, _, _ in self.steps:
-            if isinstance(prim, Primitive) and any(r in self.differentiable for r in refs):
+            wanted = [r in self.differentiable for r in refs]
+            if isinstance(prim, Primitive) and any(wanted):
                 self.differentiable.add(out_slot)
+                self.backward_steps.append((prim, refs, params, out_slot, wanted))
+        self.backward_steps.reverse()
+        self.guarded_sources = [slot for slot in self.source_slots if slot in self.guards]
 
     def source(self):
         lines = [f"s{slot} = input" for slot, _ in self.inputs]
@@ -272,19 +277,19 @@ class _Trace:
             sources.append(t)
         for slot, value in self.constants:
             values[slot] = value
-        for slot in self.source_slots:
+        for slot in self.guarded_sources:
             self._check_guards(slot, values[slot])
         for prim, refs, params, out_slot, shape, dtype in self.steps:
-            if params:
-                params = {k: values[v] if isinstance(v, _Slot) else v for k, v in params.items()}
-            value = prim.forward(*[values[r] for r in refs], **params)
-            if np.shape(value) != shape or getattr(value, "dtype", None) != dtype:
+            value = prim.forward(*[values[r] for r in refs], **_resolve(params, values))
+            if not isinstance(value, (np.ndarray, np.generic)):
+                value = np.asarray(value)
+            if value.shape != shape or value.dtype != dtype:
                 raise _Retrace
             values[out_slot] = value
             if out_slot in self.guards:
                 self._check_guards(out_slot, value)
         out = Tensor._wrap(np.array(values[self.out_slot]))
-        if state.grad_enabled and any(t.requires_grad for t in sources):
+        if state.grad_enabled and self.differentiable:
             out.requires_grad, out._prim, out._parents = True, self.node, tuple(sources)
             out._params, out._epoch = {"values": values}, tape.clock.now
         return out
@@ -297,20 +302,25 @@ class _Trace:
     def backward(self, g, values, needed):
         """The gradient of each source (inputs, then captured tensors) from the output's ``g``."""
         grads = {self.out_slot: g}
-        for prim, refs, params, out_slot, _, _ in reversed(self.steps):
+        for prim, refs, params, out_slot, wanted in self.backward_steps:
             g_out = grads.pop(out_slot, None)
-            if g_out is None or out_slot not in self.differentiable:
+            if g_out is None:
                 continue
-            if params:
-                params = {k: values[v] if isinstance(v, _Slot) else v for k, v in params.items()}
             args = [values[r] for r in refs]
-            wanted = [r in self.differentiable for r in refs]
-            for i, gi in enumerate(prim.apply_vjps(g_out, values[out_slot], args, params, wanted)):
+            for i, gi in enumerate(prim.apply_vjps(g_out, values[out_slot], args, _resolve(params, values), wanted)):
                 if gi is not None:
                     gi = tape.conform(gi, args[i], prim, i)
-                    r = refs[i]
-                    grads[r] = gi if r not in grads else grads[r] + gi
+                    old = grads.get(refs[i])
+                    grads[refs[i]] = gi if old is None else old + gi
         return [grads.get(slot) if need else None for slot, need in zip(self.source_slots, needed)]
+
+
+def _resolve(params, values):
+    """The step's parameters, those that refer to traced values (``_Slot``) read from ``values``."""
+    for v in params.values():
+        if type(v) is _Slot:
+            return {k: values[v] if type(v) is _Slot else v for k, v in params.items()}
+    return params
 
 
 class _Replayed(Primitive):

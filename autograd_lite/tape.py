@@ -14,11 +14,11 @@ place that checks a gradient against its input and undoes broadcasting.
 """
 import heapq
 import itertools
-import sys
 
 import numpy as np
 
-from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
+from .diagnostics import describe, raise_if_not_finite
+from .errors import GraphError, InplaceModificationError, ShapeError
 from .modes import clock, enable_grad, no_grad, state
 
 # Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
@@ -42,28 +42,32 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
         while heap:
             t = heapq.heappop(heap)[1]
             g = grads.pop(t)
-            if t in wanted:
+            if wanted and t in wanted:
                 found[wanted[t]] = g
                 continue
             if t._prim is None or t._retain:
                 to_write.append((t, g))
                 if t._prim is None:
                     continue
-            parents, params = _usable_node(t), t._params
+            parents, params = t._parents, t._params
+            if parents is None or t._epoch != clock.now:
+                _check_usable(t)
             if not (retain_graph or create_graph):
                 t._parents = t._params = None  # free the graph as it is walked, as PyTorch does
             for i, gi in enumerate(t._prim.input_grads(g, t, parents, params, create_graph)):
                 if gi is None:
                     continue
                 p = parents[i]
-                gi = conform(gi, p._data, t._prim, i)
+                if type(gi) is not np.ndarray or gi.shape != p._data.shape or gi.dtype != p._data.dtype:
+                    gi = conform(gi, p._data, t._prim, i)
                 if state.anomaly:
                     raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, t._prim, parents)
-                if p in grads:
-                    grads[p] = grads[p] + gi
-                else:
+                old = grads.get(p)
+                if old is None:
                     grads[p] = gi
                     heapq.heappush(heap, (p._seq, p))
+                else:
+                    grads[p] = old + gi
     if inputs is not None:
         return found
     for t, g in to_write:
@@ -114,59 +118,17 @@ def unbroadcast(grad, shape):
 _REDUCTIONS = {}  # (gradient shape, input shape) -> (axes to sum, number of leading axes)
 
 
-def _usable_node(t):
-    """The inputs of op output ``t``; raises if the graph was freed or an input was
-    changed in place since the op ran (its VJP would use the new value)."""
-    parents = t._parents
-    if parents is None:
+def _check_usable(t):
+    """Raise if op output ``t``'s graph was freed, or if it or an input was changed in
+    place since the op ran (its VJP would use the new value)."""
+    if t._parents is None:
         raise GraphError(f"backward through a freed graph: {describe(t)} was freed by an earlier "
                          "backward(); pass retain_graph=True to the first call to go through it again")
-    if t._epoch != clock.now:  # something changed in place since the op ran: which?
-        for i, x in enumerate((t,) + parents):
-            if x._vc is not None and x._vc.stamp > t._epoch:
-                which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
-                raise InplaceModificationError(
-                    f"{describe(t)}: {which} was modified in place after the op was recorded (it is now "
-                    f"at version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
-    return parents
+    for i, x in enumerate((t,) + t._parents):
+        if x._vc is not None and x._vc.stamp > t._epoch:
+            which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
+            raise InplaceModificationError(
+                f"{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
+                f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
 
 
-def topological_order(root, inputs):
-    """Tensors that lead to ``root``, each after all its inputs; ``inputs(t)`` lists the
-    inputs to follow. Iterative, so graph depth is not bounded by recursion."""
-    order, visited, stack = [], {id(root)}, [(root, iter(inputs(root)))]
-    while stack:
-        node, pending = stack[-1]
-        for p in pending:
-            if id(p) not in visited:
-                visited.add(id(p))
-                stack.append((p, iter(inputs(p))))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
-def user_site():
-    """'file:line' of the innermost caller outside this package (for error messages)."""
-    package_dir = __file__.rsplit("/", 1)[0]
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
-        frame = frame.f_back
-    return "<unknown>" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-def describe(t, prim=None, parents=None):
-    """Short description of a graph node for error messages."""
-    prim, parents = prim or t._prim, parents or t._parents
-    what = (f"op '{prim.name}'" if prim is not None else "leaf") + (f" named '{t.name}'" if t.name else "")
-    shapes = " from inputs of shape " + ", ".join(str(p.shape) for p in parents) if parents else ""
-    return f"{what} (output shape {t.shape}{shapes}{f', created at {t._site}' if t._site else ''})"
-
-
-def raise_if_not_finite(array, stage, t, prim=None, parents=None):
-    """Anomaly mode's check: raise ``AnomalyError`` if ``array`` holds NaN or inf."""
-    if not np.all(np.isfinite(array)):
-        bad = "NaN" if np.isnan(array).any() else "inf"
-        raise AnomalyError(f"{stage} of {describe(t, prim, parents)} produced {bad}")

@@ -19,7 +19,6 @@ import os
 
 import numpy as np
 
-from . import tape
 from .errors import GraphError
 from .tensor import Tensor
 
@@ -60,7 +59,7 @@ def walk_graph(root, caller, expand=None):
                 "backward(retain_graph=True) to keep it")
         return drawn_inputs(t)
 
-    return tape.topological_order(root, inputs)
+    return topological_order(root, inputs)
 
 
 def drawn_inputs(t):
@@ -239,3 +238,20 @@ def draw(t, path, format="svg", **options):
         raise RuntimeError(f"draw: Graphviz's `dot` program was not found on PATH, so the graph cannot "
                            f"be rendered; {_INSTALL_HINT}. The DOT text needs no Graphviz: "
                            "ag.to_dot(t).source") from error
+
+
+def topological_order(root, inputs):
+    """Tensors that lead to ``root``, each after all its inputs; ``inputs(t)`` lists the
+    inputs to follow. Iterative, so graph depth is not bounded by recursion."""
+    order, visited, stack = [], {id(root)}, [(root, iter(inputs(root)))]
+    while stack:
+        node, pending = stack[-1]
+        for p in pending:
+            if id(p) not in visited:
+                visited.add(id(p))
+                stack.append((p, iter(inputs(p))))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order

@@ -136,8 +136,8 @@ def test_mixed_operands_give_tensors(make):
 
 def test_unsupported_numpy_function_raises_instead_of_dropping_the_gradient():
     x = ag.Tensor([0.5], requires_grad=True)
-    with pytest.raises(TypeError, match="sin"):
-        np.sin(x)
+    with pytest.raises(TypeError, match="arccosh"):
+        np.arccosh(x)
     with pytest.raises(TypeError, match="drop its gradient"):
         np.asarray(x)
     np.testing.assert_array_equal(np.asarray(ag.Tensor([0.5])), [0.5])
