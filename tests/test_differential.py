@@ -43,11 +43,30 @@ class Lite:
     l2_penalty = staticmethod(ag.l2_penalty)
     binary_cross_entropy = staticmethod(ag.binary_cross_entropy)
     shape = staticmethod(lambda x: x.shape)
+    sin, cos, expm1, log1p, softplus = ag.sin, ag.cos, ag.expm1, ag.log1p, ag.softplus
+    clip = staticmethod(lambda x, lo, hi: ag.clip(x, lo, hi))
+    leaky_relu = staticmethod(lambda x, slope: ag.leaky_relu(x, slope))
+    expand_dims = staticmethod(lambda x, axis: ag.expand_dims(x, axis))
+    squeeze = staticmethod(lambda x, axis: ag.squeeze(x, axis))
+    min = staticmethod(lambda x, axis, keepdims: ag.min(x, axis=axis, keepdims=keepdims))
+    var = staticmethod(lambda x, axis, keepdims, ddof: ag.var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    std = staticmethod(lambda x, axis, keepdims, ddof: ag.std(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    logsumexp = staticmethod(lambda x, axis, keepdims: ag.logsumexp(x, axis=axis, keepdims=keepdims))
+    softmax = staticmethod(lambda x, axis: ag.softmax(x, axis=axis))
+    log_softmax = staticmethod(lambda x, axis: ag.log_softmax(x, axis=axis))
+    cross_entropy = staticmethod(lambda z, y: ag.cross_entropy(z, y, axis=0))
+    binary_cross_entropy_with_logits = staticmethod(ag.binary_cross_entropy_with_logits)
 
 
 def _grow(x, *others):
     shape = np.broadcast_shapes(*(np.shape(v) for v in (x,) + others))
     return x + np.zeros(shape) if np.shape(x) != shape else x
+
+
+def _count(x, axis):
+    ndim = np.ndim(x)
+    axes = range(ndim) if axis is None else [a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))]
+    return int(np.prod([np.shape(x)[a] for a in axes]))
 
 
 def _keep(out, x, axis, keepdims):
@@ -84,6 +103,21 @@ class Hips:
     binary_cross_entropy = staticmethod(lambda a, y: -(1.0 / a.shape[-1]) * anp.sum(
         y * anp.log(a) + (1 - y) * anp.log(1 - a)))
     shape = staticmethod(anp.shape)
+    sin, cos, expm1, log1p = anp.sin, anp.cos, anp.expm1, anp.log1p
+    softplus = staticmethod(lambda x: anp.log(1.0 + anp.exp(x)))
+    clip = staticmethod(lambda x, lo, hi: anp.where(x < lo, lo, anp.where(x > hi, hi, x)))
+    leaky_relu = staticmethod(lambda x, slope: anp.where(x > 0, x, slope * x))
+    expand_dims = staticmethod(lambda x, axis: anp.expand_dims(x, axis))
+    squeeze = staticmethod(lambda x, axis: anp.squeeze(x, axis))
+    min = staticmethod(lambda x, axis, keepdims: _keep(-anp.max(-x, axis=axis), x, axis, keepdims))
+    var = staticmethod(lambda x, axis, keepdims, ddof: _keep(anp.sum(anp.square(x - _keep(anp.mean(x, axis=axis), x, axis, True)),
+                                                                     axis=axis) / (_count(x, axis) - ddof), x, axis, keepdims))
+    std = staticmethod(lambda x, axis, keepdims, ddof: anp.sqrt(Hips.var(x, axis, keepdims, ddof)))
+    logsumexp = staticmethod(lambda x, axis, keepdims: _keep(anp.log(anp.sum(anp.exp(x), axis=axis)), x, axis, keepdims))
+    softmax = staticmethod(lambda x, axis: anp.exp(x) / _keep(anp.sum(anp.exp(x), axis=axis), x, axis, True))
+    log_softmax = staticmethod(lambda x, axis: x - _keep(anp.log(anp.sum(anp.exp(x), axis=axis)), x, axis, True))
+    cross_entropy = staticmethod(lambda z, y: -anp.sum(y * Hips.log_softmax(z, 0)) / z.shape[1])
+    binary_cross_entropy_with_logits = staticmethod(lambda z, y: Hips.binary_cross_entropy(Hips.sigmoid(z), y))
 
 
 class Consts:
@@ -106,6 +140,10 @@ class Consts:
             return self.rng.normal(size=shape)
         value = self._get((name, shape, kind), make)
         return value.astype(self.dtype)
+
+    def onehot(self, name, k, m):
+        classes = self._get((name, k, m), lambda: self.rng.integers(k, size=m))
+        return np.eye(k, dtype=self.dtype)[:, classes]
 
     def pick(self, name, options):
         return options[self._get(name, lambda: int(self.rng.integers(len(options))))]
@@ -176,6 +214,29 @@ OPS = {
         lambda: ns.binary_cross_entropy(ns.sigmoid(lift(ns, a, K, (1, 3))), K.array("y", (1, 3), "bits")),
         lambda: ns.binary_cross_entropy(ns.add(ns.multiply(ns.add(ns.tanh(lift(ns, a, K, (2, 3))), 1.0), 0.45), 0.05),
                                         K.array("y", (2, 3), "bits"))])(), True),
+    # added with the ops of another issue
+    "sin": (lambda ns, a, b, c, K: ns.sin(a), True),
+    "cos": (lambda ns, a, b, c, K: ns.cos(a), True),
+    "expm1": (lambda ns, a, b, c, K: ns.expm1(ns.tanh(a)), True),
+    "log1p": (lambda ns, a, b, c, K: ns.log1p(ns.square(a)), True),
+    "softplus": (lambda ns, a, b, c, K: ns.softplus(a), True),
+    "clip": (lambda ns, a, b, c, K: ns.clip(a, -0.5, 0.7), False),
+    "leaky_relu": (lambda ns, a, b, c, K: ns.leaky_relu(a, 0.1), False),
+    "expand_dims": (lambda ns, a, b, c, K: ns.expand_dims(lift(ns, a, K, (2, 3)), K.pick("axis", [0, 1, 2, -1])), True),
+    "squeeze": (lambda ns, a, b, c, K: ns.squeeze(lift(ns, a, K, (1, 3, 1)), K.pick("axis", [None, 0, -1])), True),
+    "min": (lambda ns, a, b, c, K: ns.min(lift(ns, a, K, (2, 3)), K.pick("axis", [None, 0, 1, -1]),
+                                          K.pick("keep", [False, True])), False),
+    "var": (lambda ns, a, b, c, K: ns.var(lift(ns, a, K, (2, 3)), K.pick("axis", [None, 0, 1]),
+                                          K.pick("keep", [False, True]), K.pick("ddof", [0, 1])), True),
+    "std": (lambda ns, a, b, c, K: ns.std(lift(ns, a, K, (2, 3)), K.pick("axis", [None, 0, 1]),
+                                          K.pick("keep", [False, True]), 0), True),
+    "logsumexp": (lambda ns, a, b, c, K: ns.logsumexp(lift(ns, a, K, (2, 3)), K.pick("axis", [None, 0, 1, -1]),
+                                                      K.pick("keep", [False, True])), True),
+    "softmax": (lambda ns, a, b, c, K: ns.softmax(lift(ns, a, K, (2, 3)), K.pick("axis", [0, 1, -1])), True),
+    "log_softmax": (lambda ns, a, b, c, K: ns.log_softmax(lift(ns, a, K, (2, 3)), K.pick("axis", [0, 1, -1])), True),
+    "cross_entropy": (lambda ns, a, b, c, K: ns.cross_entropy(lift(ns, a, K, (3, 4)), K.onehot("y", 3, 4)), True),
+    "binary_cross_entropy_with_logits": (lambda ns, a, b, c, K: ns.binary_cross_entropy_with_logits(
+        lift(ns, a, K, (2, 3)), K.array("y", (2, 3), "bits")), True),
 }
 
 NOT_OPS = {"manual_seed"}  # public functions of ops/functional that are not differentiable ops
