@@ -164,6 +164,17 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
                     f"{_suggestion(ufunc.__name__)}")
 
 
+def _round(self, ndigits=None):
+    """``round(t)`` / ``round(t, 3)``: as for a NumPy array (a Python number for one element)."""
+    data = self._read()
+    if data.size == 1:
+        return round(data.item(), ndigits)
+    if ndigits is None:
+        raise TypeError(f"round(): a tensor of shape {self.shape} has {self.size} elements; round(t, ndigits) or "
+                        "np.round(t.data) rounds each")
+    return np.round(data, ndigits)
+
+
 def _install():
     Tensor.__array_function__ = array_function
     Tensor.__array_ufunc__ = array_ufunc
@@ -190,6 +201,7 @@ def _install():
     Tensor.flatten = lambda self: ops.reshape(self, shape=(-1,))
     Tensor.ravel = Tensor.flatten
     Tensor.dot = lambda self, other: _dot(self, other)
+    Tensor.__round__ = _round
     for name in ("exp", "log", "sqrt", "square", "tanh", "sigmoid", "relu", "abs", "log1p", "expm1", "sin",
                  "cos", "softplus", "min", "max", "var", "std", "clip", "leaky_relu", "softmax", "log_softmax",
                  "logsumexp", "squeeze", "expand_dims", "flatten", "dot"):
