@@ -189,7 +189,7 @@ class _Tracer:
 
     def comparison(self, ufunc, a, b, result):
         refs = [self.ref(v) if isinstance(v, (Tensor, np.ndarray)) else self.ref(np.asarray(v)) for v in (a, b)]
-        result = result.view(_TracedBools) if isinstance(result, np.ndarray) else result
+        result = np.asarray(result).view(_TracedBools)  # 0-d too: `if x > 0:` must become a guard
         self.steps.append((_Comparison(ufunc), refs, {}, self._new_slot(result), np.shape(result),
                            np.asarray(result).dtype))
         return result

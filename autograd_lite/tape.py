@@ -70,6 +70,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     grads[p] = old + gi
     if inputs is not None:
         return found
+    for t, _ in to_write:  # every check before any write: a refused backward writes nothing
+        if t.grad is not None and np.shape(t.grad) != t._data.shape:
+            raise ShapeError(f"backward: {describe(t)} has a .grad of shape {np.shape(t.grad)} to add to; "
+                             f"expected {t._data.shape} (set .grad = None to start afresh)")
     for t, g in to_write:
         own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
         t.grad = own if t.grad is None else t.grad + own

@@ -263,13 +263,8 @@ def _quietly(step, *args):
         return step(*args)
 
 
-_FROZEN_0D = pytest.mark.xfail(strict=True, reason="engine bug: a comparison of a 0-d tensor while tracing "
-                               "gives a NumPy bool scalar, not a guarded array: the branch is frozen silently")
-
-
 @pytest.mark.parametrize("read", ["float", "item", "bool_size1", "if_tensor_size1",
-                                  pytest.param("bool_0d", marks=_FROZEN_0D),
-                                  pytest.param("if_tensor_0d", marks=_FROZEN_0D)])
+                                  "bool_0d", "if_tensor_0d"])
 def test_control_flow_on_values_retraces(read):
     branch = {"float": lambda t: float(t.sum()) > 0, "item": lambda t: t.sum().item() > 0,
               "bool_size1": lambda t: bool(t.sum(keepdims=True) > 0),

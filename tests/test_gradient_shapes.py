@@ -125,8 +125,6 @@ def test_float64_gradient_reaching_float32_intermediate_is_cast():
 
 
 # --- a preset .grad of another shape ---------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="engine bug: a preset .grad of shape (2, 1) on a (2, 2) leaf is "
-                   "silently broadcast to (2, 2) by accumulation (PyTorch refuses a mismatched .grad)")
 def test_preset_grad_of_other_shape_is_refused():
     x = ag.Tensor(np.ones((2, 2)), requires_grad=True)
     with pytest.raises((ag.ShapeError, ValueError, TypeError)):
