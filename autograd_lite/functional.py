@@ -14,7 +14,7 @@ import numpy as np
 from . import latex as tex
 from . import tape
 from .errors import DomainError, ShapeError
-from .ops import _apply, _axes, _log_softmax, _raw, sigmoid, softmax
+from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
 from .rng import as_generator, manual_seed
 from .tensor import Tensor, as_tensor
@@ -247,8 +247,9 @@ def binary_cross_entropy(a, y):
     """
     a = as_tensor(a)
     y = y if isinstance(y, Tensor) else Tensor._wrap(np.asarray(y))  # checked and cast in the forward
-    if a._prim is sigmoid and a._parents is not None:
-        return _cross_entropy(a, y, a._parents[0])
+    z = logits_of(a)
+    if z is not None:
+        return _cross_entropy(a, y, z)
     return _cross_entropy(a, y)
 
 

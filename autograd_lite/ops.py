@@ -148,7 +148,27 @@ def _sigmoid(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-sigmoid = Primitive(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
+class _Sigmoid(Primitive):
+    """sigmoid's output remembers its logits even when nothing is recorded (``no_grad``,
+    constant inputs), so ``binary_cross_entropy`` computes the same exact value at
+    saturation whether or not a graph is being built (finite differences agree with it)."""
+
+    def __call__(self, x):
+        x = x if isinstance(x, Tensor) else as_tensor(x)
+        out = super().__call__(x)
+        if out._prim is None:
+            out._logits = x
+        return out
+
+
+def logits_of(a):
+    """The input z of ``a = sigmoid(z)`` (recorded or not), else None."""
+    if a._prim is sigmoid and a._parents is not None:
+        return a._parents[0]
+    return a.__dict__.get("_logits") if hasattr(a, "__dict__") else None
+
+
+sigmoid = _Sigmoid(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
 tanh = Primitive(np.tanh, "tanh", vjps=(lambda g, out, x: g * (1 - out * out),), jvps=(lambda g, out, x: g * (1 - out * out),),
                  latex=lambda t, node: tex.call("\\tanh", *t))
