@@ -90,10 +90,12 @@ clock.now = 0
 _clock_lock = threading.Lock()
 
 
-def bump_versions(counters):
-    """Record one in-place change of each of ``counters`` (one clock tick for all)."""
-    with _clock_lock:
+def mark_modified(tensors):
+    """Note an in-place change of each of ``tensors``: a graph recorded before it is
+    refused at backward()."""
+    with _clock_lock:  # one tick for all, so no thread sees half of the change
         clock.now += 1
-        for counter in counters:
-            counter.version += 1
-            counter.stamp = clock.now
+        for t in tensors:
+            t._vc = t._vc or VersionCounter()
+            t._vc.version += 1
+            t._vc.stamp = clock.now

@@ -1,25 +1,15 @@
 """Primitives: the one mechanism behind every op, built in or your own.
 
 A primitive is a NumPy forward function plus, per input, a vector-Jacobian
-product (VJP, reverse mode) and a Jacobian-vector product (JVP, forward mode),
-in the spirit of HIPS autograd's ``@primitive`` / ``defvjp``::
-
-    @ag.primitive
-    def cube(x):                                   # ndarrays in, ndarray out
-        return x ** 3
-    cube.defvjp(lambda g, out, x: g * 3 * x ** 2)  # g = dL/d(out); returns dL/dx
-    cube.defjvp(lambda t, out, x: t * 3 * x ** 2)  # t = dx; returns d(out)
-
-Both are called with the output and every input, and the op's keyword
-parameters: ``vjp(g, out, *inputs, **params)``. First-order they get ndarrays;
-under ``create_graph`` Tensors, so rules written with operators and ``ag``
-functions differentiate again. A rule may return None (no gradient flows
-there); ``None`` in ``defvjp`` marks an input as not differentiable. The
-engine checks every gradient against its input's shape and dtype and undoes
-broadcasting (``tape.conform``): a VJP returns the gradient at the broadcast
-shape. ``label`` and ``latex`` tell the drawing and the formula how to show
-the op (see ``ops.py``); ``view=True`` marks an op whose output may share its
-first input's memory (its version counter is shared too).
+product (``vjp(g, out, *inputs, **params)``: g = dL/d(out) in, dL/d(input) out)
+and a Jacobian-vector product (same call, a tangent in place of g), as HIPS
+autograd's ``@primitive`` / ``defvjp``. First order the rules get ndarrays;
+under ``create_graph`` Tensors, so rules written with operators differentiate
+again. A rule may return None (no gradient flows there); ``None`` in
+``defvjp`` marks an input as not differentiable. The engine checks every
+gradient against its input and undoes broadcasting (``tape.conform``).
+``latex`` and ``draw`` tell the formula and the drawing how to show the op;
+``view=True`` marks an output that may share its first input's memory.
 """
 import operator
 

@@ -27,14 +27,13 @@ next_seq = itertools.count(0, -1).__next__
 
 
 def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
-    """Propagate ``seed`` (d root / d root) back through the graph of ``root``.
+    """Propagate ``seed`` (d root / d root) back through the graph of ``root``, newest node
+    first (a heap on creation order), each node once, after all its consumers.
 
-    inputs None: add into ``.grad`` of every leaf that requires grad (and of every
-    ``retain_grad()`` tensor). inputs given: return their gradients as a list (None
-    where no path leads to one), leaving ``.grad`` alone, and stop at them.
-    create_graph: the VJPs run on Tensors and are recorded (higher order).
-    ``.grad`` is written only after the whole walk: a refused backward writes nothing.
-    """
+    inputs None: add into ``.grad`` of every leaf that requires grad and every
+    ``retain_grad()`` tensor, after the whole walk. inputs given: return their gradients
+    (None where no path leads), stopping at them. create_graph: VJPs run on Tensors and
+    are recorded (higher order)."""
     wanted = {} if inputs is None else {x: i for i, x in enumerate(inputs)}
     found, to_write = [None] * len(wanted), []
     grads, heap = {root: seed}, [(root._seq, root)]
@@ -70,7 +69,13 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     grads[p] = old + gi
     if inputs is not None:
         return found
-    for t, _ in to_write:  # every check before any write: a refused backward writes nothing
+    _write_grads(to_write)
+
+
+def _write_grads(to_write):
+    """Add each (tensor, gradient) into ``tensor.grad``, an ndarray of its own; every check
+    comes before any write, so a refused backward writes nothing."""
+    for t, _ in to_write:
         if t.grad is not None and np.shape(t.grad) != t._data.shape:
             raise ShapeError(f"backward: {describe(t)} has a .grad of shape {np.shape(t.grad)} to add to; "
                              f"expected {t._data.shape} (set .grad = None to start afresh)")

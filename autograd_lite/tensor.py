@@ -3,36 +3,12 @@
 The arithmetic operators and array methods (``+``, ``@``, ``.sum()``, ``.T``,
 ...) are the primitives of ``ops.py``, which installs them on the class.
 """
-import numbers
-
 import numpy as np
 
 from . import tape
+from .convert import to_float_array
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, bump_versions, state
-
-
-def to_float_array(data, op="Tensor", copy=True):
-    """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become float64; strings, objects and complex numbers are refused, naming ``op``."""
-    if isinstance(data, Tensor):
-        data = data._data
-    try:
-        array = np.array(data, copy=copy) if copy else np.asarray(data)
-        if array.dtype == object and isinstance(data, numbers.Real):  # an int beyond int64, e.g. 10**30
-            array = np.array(float(data))
-    except (ValueError, TypeError, OverflowError) as error:
-        raise TypeError(f"{op}: cannot make a numeric array from {type(data).__name__}: {error}") from None
-    kind = array.dtype.kind
-    if kind == "f":
-        return array
-    if kind in "iub":
-        return array.astype(np.float64)
-    if kind == "c":
-        raise TypeError(f"{op}: complex data (dtype {array.dtype}) is not supported; "
-                        "expected real numbers (take .real or abs() first)")
-    raise TypeError(f"{op}: data of dtype {array.dtype} ({type(data).__name__}) is not numeric; "
-                    "expected numbers, a list of numbers or a numeric ndarray")
+from .modes import VersionCounter, mark_modified, state
 
 
 class Tensor:
@@ -61,8 +37,8 @@ class Tensor:
         self._init(to_float_array(data), bool(requires_grad))
         if name is not None:
             self.name = name
-        if state.tracer is not None and isinstance(data, Tensor):
-            state.tracer.copy_of(data, self)
+        if state.tracer is not None and isinstance(data, (Tensor, np.ndarray)):
+            state.tracer.copy_of(data, self)  # ag.compile converts it again on every replay
 
     def _init(self, array, requires_grad=False):
         self._data, self.requires_grad = array, requires_grad
@@ -213,16 +189,6 @@ class Tensor:
     def __isub__(self, other): return self._inplace(np.subtract, other, "-", "__sub__")
     def __imul__(self, other): return self._inplace(np.multiply, other, "*", "__mul__")
     def __itruediv__(self, other): return self._inplace(np.true_divide, other, "/", "__truediv__")
-
-
-def mark_modified(tensors):
-    """Note an in-place change of each of ``tensors``: a graph recorded before it is
-    refused at backward()."""
-    counters = []
-    for t in tensors:
-        t._vc = t._vc or VersionCounter()
-        counters.append(t._vc)
-    bump_versions(counters)
 
 
 def as_tensor(value, like_dtype=None):
