@@ -41,7 +41,7 @@ def check_examples(model, X, Y=None, n_x=None):
         raise ValueError(f"{model}: X has shape {X.shape}; expected a 2-D array ({n_x or 'n_x'}, m) "
                          "with one column per example")
     if n_x is not None and X.shape[0] != n_x:
-        hint = (f" It looks transposed (its rows look like examples): examples must be columns, pass X.T."
+        hint = (" It looks transposed (its rows look like examples): examples must be columns, pass X.T."
                 if X.shape[1] == n_x else "")
         raise ValueError(f"{model}: X has shape {X.shape}; expected ({n_x}, m): {n_x} features, "
                          f"examples as columns.{hint}")

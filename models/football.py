@@ -151,7 +151,7 @@ def _scatter(ax, X, Y):
                    label=f"class {label} ({chosen.sum()} points)")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
 
 
 def plot_costs(path, results):
@@ -173,13 +173,14 @@ def plot_boundary(path, result, train_X, train_Y, step=0.005):
     xx, yy = np.meshgrid(np.arange(x_min, x_max, step), np.arange(y_min, y_max, step))
     grid = np.vstack([xx.ravel(), yy.ravel()])
     regions = three_layer.predict(result["params"], grid).reshape(xx.shape)
-    fig = Figure(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5.8), layout="constrained")
     ax = fig.subplots()
     ax.contourf(xx, yy, regions, levels=[-0.5, 0.5, 1.5], colors=[CLASS_COLOURS[0], CLASS_COLOURS[1]],
                 alpha=0.2)
     _scatter(ax, train_X, train_Y)
-    ax.legend(loc="upper right", fontsize="small", title="training points (shaded: predicted class)",
-              title_fontsize="small")
+    # Below the axes: inside, any corner would hide training points.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize="small",
+              title="training points (shaded: the class the model predicts there)", title_fontsize="small")
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
     ax.set_title(f"{result['name']}: train {result['train']:.3f}, test {result['test']:.3f}")

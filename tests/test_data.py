@@ -1,5 +1,4 @@
 """models.data: the synthetic default, the real files, and clear errors for bad files."""
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """models.deep: mini-batch partition, training with each optimizer, errors."""
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """models.three_layer: exact reproduction of SEEDS.md section 4's table on the real
 data, the recorded costs, prediction, and the input / divergence errors."""
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
