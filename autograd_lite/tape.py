@@ -19,7 +19,7 @@ import numpy as np
 
 from .diagnostics import describe, raise_if_not_finite
 from .errors import GraphError, InplaceModificationError, ShapeError
-from .modes import clock, enable_grad, no_grad, state
+from .modes import clock, state
 
 # Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
 # the lowest number first visits every node after all the nodes that consume it.
@@ -37,7 +37,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     wanted = {} if inputs is None else {x: i for i, x in enumerate(inputs)}
     found, to_write = [None] * len(wanted), []
     grads, heap = {root: seed}, [(root._seq, root)]
-    with (enable_grad() if create_graph else no_grad()):
+    recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for higher order
+    try:
         while heap:
             t = heapq.heappop(heap)[1]
             g = grads.pop(t)
@@ -67,6 +68,8 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     heapq.heappush(heap, (p._seq, p))
                 else:
                     grads[p] = old + gi
+    finally:
+        state.grad_enabled = recording
     if inputs is not None:
         return found
     _write_grads(to_write)
@@ -120,7 +123,8 @@ def unbroadcast(grad, shape):
             _REDUCTIONS.clear()
         plan = _REDUCTIONS[grad.shape, shape] = (axes, lead)
     axes, lead = plan
-    grad = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if axes:  # (np.add.reduce is ndarray.sum without its Python wrapper)
+        grad = np.add.reduce(grad, axis=axes, keepdims=True) if type(grad) is np.ndarray else grad.sum(axes, True)
     return grad.reshape(shape) if lead else grad
 
 

@@ -8,14 +8,12 @@ module: hand-written NumPy and autograd_lite) and ``bench.peers`` (other
 libraries); a factory raises ``Unavailable`` when it cannot run here.
 """
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 import autograd_lite as ag
-from models import manual
+from models import data, manual
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 class Unavailable(Exception):
@@ -43,6 +41,10 @@ class Workload:
 WORKLOADS = {
     "football": Workload("football", (2, 20, 3, 1), 211, 0.7, 0.86, "gd", 0.3,
                          "[2,20,3,1], m=211, L2 0.7 + dropout 0.86, gradient descent"),
+    "football_l2": Workload("football_l2", (2, 20, 3, 1), 211, 0.7, 1.0, "gd", 0.3,
+                            "[2,20,3,1], m=211, L2 0.7 alone, gradient descent"),
+    "football_dropout": Workload("football_dropout", (2, 20, 3, 1), 211, 0.0, 0.86, "gd", 0.3,
+                                 "[2,20,3,1], m=211, dropout 0.86 alone, gradient descent"),
     "cat": Workload("cat", (12288, 20, 7, 5, 1), 209, 0.7, 1.0, "gd", 0.0075,
                     "[12288,20,7,5,1], m=209, L2 0.7, gradient descent"),
     "minibatch": Workload("minibatch", (784, 128, 64, 1), 64, 0.0, 1.0, "adam", 1e-3,
@@ -73,14 +75,12 @@ def make_problem(workload, seed=0):
     He-initialized parameters for ``workload``."""
     rng = np.random.default_rng(seed)
     n_x, m = workload.layer_dims[0], workload.m
-    source = "random"
-    if workload.name == "football" and (DATA_DIR / "football.npz").is_file():
-        from models.data import load_football
-        X, Y = load_football(DATA_DIR / "football.npz")[:2]
+    source, folder = "random", data.data_folder()
+    if workload.name.startswith("football") and folder is not None and (folder / "football.npz").is_file():
+        X, Y = data.load_football(folder / "football.npz")[:2]
         batches, source = [(X, Y)], "football.npz"
-    elif workload.name == "cat" and (DATA_DIR / "catvnoncat.npz").is_file():
-        from models.data import load_catvnoncat
-        X, Y = load_catvnoncat(DATA_DIR / "catvnoncat.npz")[:2]
+    elif workload.name == "cat" and folder is not None and (folder / "catvnoncat.npz").is_file():
+        X, Y = data.load_catvnoncat(folder / "catvnoncat.npz")[:2]
         batches, source = [(X, Y)], "catvnoncat.npz"
     else:
         batches = [(rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(np.float64))
@@ -93,7 +93,7 @@ def dropout_masks(rng, workload, m):
     """Fresh inverted-dropout masks for the hidden layers (None when keep_prob is 1)."""
     if workload.keep_prob == 1:
         return None
-    return [rng.random((n, m)) < workload.keep_prob for n in workload.layer_dims[1:-1]]
+    return [(rng.random((n, m)) < workload.keep_prob).astype(np.float64) for n in workload.layer_dims[1:-1]]
 
 
 def numpy_updater(workload, params):
@@ -141,6 +141,59 @@ def make_manual(problem, seed):
                 else manual.compute_cost(AL, Y))
         update(manual.L_model_backward(Y, caches, w.lambd, w.keep_prob))
         return cost
+    return step
+
+
+# --- the leanest hand-written NumPy ------------------------------------------------------
+def lean_step(params, X, Y, lr, lambd, keep_prob, masks):
+    """One gradient-descent step of the L-layer net in as few NumPy calls as we could write:
+    the same math as ``manual`` (cost included), with (A - Y) / m scaled once, biases added
+    and masks applied in place, and parameters updated in place. Returns the cost."""
+    L, m = len(params) // 2, Y.shape[1]
+    activations, A = [X], X
+    for l in range(1, L):
+        A = np.dot(params[f"W{l}"], A)
+        A += params[f"b{l}"]
+        np.maximum(A, 0.0, out=A)
+        if masks is not None:
+            A *= masks[l - 1]
+            A /= keep_prob
+        activations.append(A)
+    Z = np.dot(params[f"W{L}"], A)
+    Z += params[f"b{L}"]
+    AL = 1.0 / (1.0 + np.exp(-Z))
+    cost = -np.sum(np.log(np.where(Y == 1, AL, 1.0 - AL))) / m
+    if lambd:
+        cost += lambd / (2 * m) * sum(np.sum(np.square(params[f"W{l}"])) for l in range(1, L + 1))
+    dZ = (AL - Y) / m
+    for l in range(L, 0, -1):
+        W, A_prev = params[f"W{l}"], activations[l - 1]
+        dW = np.dot(dZ, A_prev.T)
+        if lambd:
+            dW += lambd / m * W
+        db = dZ.sum(axis=1, keepdims=True)
+        if l > 1:
+            dA = np.dot(W.T, dZ)
+            if masks is not None:
+                dA *= masks[l - 2]
+                dA /= keep_prob
+            dZ = dA * (A_prev > 0)
+        W -= lr * dW
+        params[f"b{l}"] -= lr * db
+    return cost
+
+
+def make_lean(problem, seed):
+    """The leanest hand-written step (``lean_step``), for gradient-descent workloads."""
+    w = problem.workload
+    if w.optimizer != "gd":
+        raise Unavailable("the lean step is written for gradient descent only")
+    params = {k: v.copy() for k, v in problem.params.items()}
+    rng, batches = np.random.default_rng(seed), problem.batch_cycle()
+
+    def step():
+        X, Y = next(batches)
+        return lean_step(params, X, Y, w.lr, w.lambd, w.keep_prob, dropout_masks(rng, w, Y.shape[1]))
     return step
 
 
@@ -211,5 +264,5 @@ def make_replay(problem, seed):
     return _autograd_lite_step(problem, seed, compiled)
 
 
-FACTORIES = {"manual": make_manual, "eager": make_eager, "eager_written": make_eager_written,
+FACTORIES = {"manual": make_manual, "lean": make_lean, "eager": make_eager, "eager_written": make_eager_written,
              "replay": make_replay}
