@@ -29,8 +29,10 @@ def _is_number(value):
 
 # --- dropout -------------------------------------------------------------------
 def _draw_mask(*, shape, keep_prob, rng, dtype):
-    # A float 0/1 mask: multiplying by it is exact, and faster than by a boolean one.
-    return (as_generator(rng, "dropout").random(shape) < keep_prob).astype(dtype)
+    # A float 0/1 mask: multiplying by it is exact, and faster than by a boolean one. The
+    # comparison is written into the draws' own (float64) array: one array, not two.
+    draws = as_generator(rng, "dropout").random(shape)
+    return np.less(draws, keep_prob, out=draws, casting="unsafe").astype(dtype, copy=False)
 
 
 def _check_mask(mask, *, shape, dtype):
@@ -86,7 +88,6 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     if not training or keep_prob == 1:
         return a
     if mask is None:
-        as_generator(rng, "dropout")  # a bad rng is refused here, before anything is drawn
         mask = _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype)
     else:
         mask = _given_mask(mask, shape=a.shape, dtype=a.dtype)
@@ -97,7 +98,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
 def _l2(*weights, lambd, m):
     total = 0
     for w in weights:
-        total += np.sum(np.square(w))
+        total += np.add.reduce(np.square(w), axis=None)
     return 1.0 / m * lambd / 2 * total  # the exercise's order of operations: costs match it bit for bit
 
 
@@ -138,6 +139,7 @@ def l2_penalty(weights, lambd, m):
 
 # --- binary cross-entropy ---------------------------------------------------------
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
+_FLOAT64_FLOOR = math.exp(_LOG_FLOOR)  # its log is exactly -100.0 in float64
 # Below this probability of the true label, 1 - sigmoid(z) has lost digits to cancellation:
 # with the logits at hand, such terms are computed from z instead (exact for every finite z).
 _TRUST_PROBABILITY = 1e-6
@@ -172,14 +174,17 @@ def _bce(a, y, *logits):
     # -log of the probability given to each true label: for 0/1 labels exactly the exercise's
     # terms -y log a - (1 - y) log(1 - a), summed in the same order, so costs match it.
     p = np.where(y, a, 1.0 - a)
-    with np.errstate(divide="ignore"):
-        log_p = np.maximum(np.log(p), _LOG_FLOOR)
+    if p.dtype == np.float64:  # log(max(p, e^-100)) is max(log p, -100) without log(0)'s warning
+        log_p = np.log(np.maximum(p, _FLOAT64_FLOOR))
+    else:  # in narrower floats e^-100 is subnormal or 0, with another log
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), _LOG_FLOOR)
     if logits:
-        doubtful = p < _TRUST_PROBABILITY
-        if doubtful.any():  # log(sigmoid(s)) = -softplus(-s) with s = z for y = 1, -z for y = 0
+        if np.minimum.reduce(p, axis=None) < _TRUST_PROBABILITY:  # log(sigmoid(s)) = -softplus(-s), s = ±z
+            doubtful = p < _TRUST_PROBABILITY
             s = np.where(y, logits[0], -logits[0])[doubtful]
             log_p[doubtful] = -(np.maximum(-s, 0) + np.log1p(np.exp(-np.abs(s))))
-    cost = -(1.0 / m) * np.sum(log_p)
+    cost = -(1.0 / m) * np.add.reduce(log_p, axis=None)  # (np.sum without its Python wrapper)
     if logits and not math.isfinite(cost):
         _check_probabilities(a)
     return cost

@@ -199,6 +199,8 @@ def _swap(x):
 
 # These two serve linear too, whose third input (the bias) plays no part in them.
 def _matmul_vjp_a(g, out, a, b, bias=None):
+    if type(g) is np.ndarray and g.ndim == 2 and b.ndim == 2:  # matrices, first order: one BLAS call
+        return np.dot(g, b.T)
     if b.ndim == 1:
         return g * b if a.ndim == 1 else g.reshape(g.shape + (1,)) * b
     if a.ndim == 1:
@@ -207,6 +209,8 @@ def _matmul_vjp_a(g, out, a, b, bias=None):
 
 
 def _matmul_vjp_b(g, out, a, b, bias=None):
+    if type(g) is np.ndarray and g.ndim == 2 and a.ndim == 2:  # matrices, first order: one BLAS call
+        return np.dot(a.T, g)
     if a.ndim == 1:
         return g * a if b.ndim == 1 else a.reshape((-1, 1)) * g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
     if b.ndim == 1:
@@ -230,16 +234,16 @@ matmul = Primitive(_matmul, "matmul", symbol="@", vjps=(_matmul_vjp_a, _matmul_v
 def _linear(w, a, b):
     z = _matmul(w, a, "linear (weights @ inputs)")
     try:
-        fits = np.broadcast_shapes(z.shape, b.shape) == z.shape  # a bias may not enlarge the product
+        if b.dtype == z.dtype:
+            z += b  # into the product's fresh array; refused unless b broadcasts to z's shape
+            return z
+        out = z + b  # promotes as the expression w @ a + b does
+        if out.shape == z.shape:
+            return out
     except ValueError:
-        fits = False
-    if not fits:
-        raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {z.shape} of "
-                         f"weights {w.shape} @ inputs {a.shape}; expected e.g. {z.shape[:-1] + (1,)}")
-    if b.dtype != z.dtype:
-        return z + b  # promotes as the expression w @ a + b does
-    z += b  # into the product's fresh array: no second (n_out, m) array per layer
-    return z
+        pass
+    raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {z.shape} of "
+                     f"weights {w.shape} @ inputs {a.shape}; expected e.g. {z.shape[:-1] + (1,)}")
 
 
 _linear_op = Primitive(_linear, "linear", vjps=(_matmul_vjp_a, _matmul_vjp_b, lambda g, out, w, a, b: g),
