@@ -35,6 +35,7 @@ In anomaly mode, and inside ``ag.grad`` (higher order), the function runs
 eagerly. Replays keep no shared buffers, so any number of threads may call one
 compiled function at once, and each result can backward at any time.
 """
+import builtins
 import threading
 import types
 from collections import OrderedDict
@@ -87,6 +88,7 @@ class CompiledFunction:
         self.__name__ = getattr(fn, "__name__", "fn")
         self.__doc__ = getattr(fn, "__doc__", None)
         self._traces, self._lock, self._latest = OrderedDict(), threading.Lock(), None
+        self._reached = _reachable(fn)
 
     def __repr__(self):
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
@@ -98,7 +100,7 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
             return self.fn(*[_as_input(a) for a in args], **{k: _as_input(v) for k, v in kwargs.items()})
-        key = (_key(args, kwargs), tuple(_describe(v) for v in _reachable(self.fn)))
+        key = (_key(args, kwargs), self._reached())
         with self._lock:
             trace = self._traces.get(key)
             if trace is not None:
@@ -160,7 +162,7 @@ class _Tracer:
             return slot
         if isinstance(value, Tensor) and value._seq > self.start:  # made before the call: read by identity
             slot = self._new_slot(value)
-            self.captured.append((slot, value, value.shape, value.dtype))
+            self.captured.append((slot, value, value.shape, value.dtype, value.requires_grad))
             return slot
         slot = self._new_slot(value)
         self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
@@ -230,32 +232,33 @@ class _Comparison:
 
 
 class _Trace:
-    """One recorded call, replayable: its steps, guards, inputs and captured tensors."""
+    """One recorded call, replayable: its steps, guards, inputs and captured tensors, and
+    the two functions generated from them (``_generate``)."""
 
     def __init__(self, name, tracer, out):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.constants, self.size = tracer.constants, len(tracer.keep)
-        self.guards = {}
+        self.constants, self.guards = tracer.constants, {}
         for slot, value in tracer.guards:
             self.guards.setdefault(slot, []).append(value)
-        self.out_slot = tracer.ref(out)
-        self.size = len(tracer.keep)
+        self.out_slot, self.size = tracer.ref(out), len(tracer.keep)
         self.source_slots = [slot for slot, _ in tracer.inputs] + [c[0] for c in tracer.captured]
+        self.guarded_sources = [slot for slot in self.source_slots if slot in self.guards]
         self.node = _Replayed(f"compiled {name}", self)
         # slots whose value depends on a source that requires grad: only their steps get a backward
         self.differentiable = {slot for slot in self.source_slots if tracer.keep[slot].requires_grad}
-        self.backward_steps = []
-        for prim, refs, params, out_slot, _, _ in self.steps:
-            wanted = [r in self.differentiable for r in refs]
-            if isinstance(prim, Primitive) and any(wanted):
+        for prim, refs, _, out_slot, _, _ in self.steps:
+            if isinstance(prim, Primitive) and any(r in self.differentiable for r in refs):
                 self.differentiable.add(out_slot)
-                self.backward_steps.append((prim, refs, params, out_slot, wanted))
-        self.backward_steps.reverse()
-        self.guarded_sources = [slot for slot in self.source_slots if slot in self.guards]
+        self.generated = _generate(self)
+        traced = [np.asarray(getattr(v, "_data", v)) for v in tracer.keep]  # each slot's value when traced
+        namespace = dict(_RUNTIME, trace=self, steps=self.steps, shapes=[v.shape for v in traced],
+                         dtypes=[v.dtype for v in traced])
+        exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
+        self.forward, self.backward = namespace["forward"], namespace["backward"]
 
     def source(self):
         lines = [f"s{slot} = input" for slot, _ in self.inputs]
-        lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _ in self.captured]
+        lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _, _ in self.captured]
         for prim, refs, params, out_slot, shape, dtype in self.steps:
             extras = "".join(f", {k}=s{v}" if isinstance(v, _Slot) else f", {k}=..." for k, v in params.items())
             lines.append(f"s{out_slot} = {prim.name}({', '.join(f's{r}' for r in refs)}{extras})  # {shape} {dtype}")
@@ -263,64 +266,87 @@ class _Trace:
 
     def replay(self, args, kwargs):
         values = [None] * self.size
-        given = list(args) + [v for _, v in sorted(kwargs.items())]
-        given = [v for v in given if isinstance(v, (Tensor, np.ndarray))]
-        sources = []
-        for (slot, _), value in zip(self.inputs, given):
-            t = as_tensor(value)
+        given = [v for v in list(args) + [v for _, v in sorted(kwargs.items())] if isinstance(v, (Tensor, np.ndarray))]
+        sources = [as_tensor(value) for value in given]
+        for (slot, _), t in zip(self.inputs, sources):
             values[slot] = t._data
-            sources.append(t)
-        for slot, t, shape, dtype in self.captured:
-            if t._data.shape != shape or t._data.dtype != dtype:
+        for slot, t, shape, dtype, requires_grad in self.captured:
+            if t._data.shape != shape or t._data.dtype != dtype or t.requires_grad != requires_grad:
                 raise _Retrace
             values[slot] = t._data
             sources.append(t)
         for slot, value in self.constants:
             values[slot] = value
         for slot in self.guarded_sources:
-            self._check_guards(slot, values[slot])
-        for prim, refs, params, out_slot, shape, dtype in self.steps:
-            value = prim.forward(*[values[r] for r in refs], **_resolve(params, values))
-            if not isinstance(value, (np.ndarray, np.generic)):
-                value = np.asarray(value)
-            if value.shape != shape or value.dtype != dtype:
-                raise _Retrace
-            values[out_slot] = value
-            if out_slot in self.guards:
-                self._check_guards(out_slot, value)
-        out = Tensor._wrap(np.array(values[self.out_slot]))
+            self.check_guards(slot, values[slot])
+        out = Tensor._wrap(np.array(self.forward(values)))
         if state.grad_enabled and self.differentiable:
             out.requires_grad, out._prim, out._parents = True, self.node, tuple(sources)
             out._params, out._epoch = {"values": values}, tape.clock.now
         return out
 
-    def _check_guards(self, slot, value):
+    def check_guards(self, slot, value):
         for expected in self.guards.get(slot, ()):
             if not np.array_equal(value, expected, equal_nan=True):
                 raise _Retrace
 
-    def backward(self, g, values, needed):
-        """The gradient of each source (inputs, then captured tensors) from the output's ``g``."""
-        grads = {self.out_slot: g}
-        for prim, refs, params, out_slot, wanted in self.backward_steps:
-            g_out = grads.pop(out_slot, None)
-            if g_out is None:
-                continue
-            args = [values[r] for r in refs]
-            for i, gi in enumerate(prim.apply_vjps(g_out, values[out_slot], args, _resolve(params, values), wanted)):
-                if gi is not None:
-                    gi = tape.conform(gi, args[i], prim, i)
-                    old = grads.get(refs[i])
-                    grads[refs[i]] = gi if old is None else old + gi
-        return [grads.get(slot) if need else None for slot, need in zip(self.source_slots, needed)]
+
+def _resolve(value, values):
+    """A step's parameter, with the parts that refer to traced values (``_Slot``) read."""
+    if type(value) is _Slot:
+        return values[value]
+    return tuple(_resolve(v, values) for v in value) if type(value) is tuple else value
 
 
-def _resolve(params, values):
-    """The step's parameters, those that refer to traced values (``_Slot``) read from ``values``."""
-    for v in params.values():
-        if type(v) is _Slot:
-            return {k: values[v] if type(v) is _Slot else v for k, v in params.items()}
-    return params
+_RUNTIME = {"ndarray": np.ndarray, "generic": np.generic, "asarray": np.asarray, "Retrace": _Retrace,
+            "resolve": _resolve, "conform": tape.conform}
+
+
+def _generate(trace):
+    """The trace as Python source of two straight-line functions. ``forward(values)`` fills
+    the slot values step by step, calling each primitive's own forward and checking the
+    shape and dtype it gave when traced; ``backward(g, values)`` calls each primitive's own
+    VJPs in reverse, with the engine's gradient check, and returns the sources' gradients."""
+    forward, backward = ["def forward(values):"], []
+    for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
+        step = f"steps[{k}]"
+        args = "".join(f"values[{r}], " for r in refs)
+        kw = "".join(f"{name}=resolve({step}[2][{name!r}], values), " if _has_slot(v) else
+                     f"{name}={step}[2][{name!r}], " for name, v in params.items())
+        forward += [f"    v = {step}[0].forward({args}{kw})",
+                    "    if type(v) is not ndarray and not isinstance(v, generic):",
+                    "        v = asarray(v)",
+                    f"    if v.shape != {shape!r} or v.dtype != {step}[5]:",
+                    "        raise Retrace",
+                    f"    values[{out}] = v"]
+        if out in trace.guards:
+            forward.append(f"    trace.check_guards({out}, v)")
+        if out not in trace.differentiable:
+            continue
+        wanted = [r in trace.differentiable for r in refs]
+        block = [f"    if g{out} is not None:", f"        out = values[{out}]"]
+        all_at_once = prim.vjp_all is not None or any(  # apply_vjps also names a missing VJP
+            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
+        if all_at_once:
+            block.append(f"        gs = {step}[0].apply_vjps(g{out}, out, [{args}], dict({kw}), {wanted})")
+        for i, r in enumerate(refs):
+            if wanted[i]:
+                block += [f"        gi = gs[{i}]" if all_at_once else
+                          f"        gi = {step}[0].vjps[{i}](g{out}, out, {args}{kw})",
+                          "        if gi is not None:",
+                          f"            if type(gi) is not ndarray or gi.shape != shapes[{r}] or gi.dtype != dtypes[{r}]:",
+                          f"                gi = conform(gi, values[{r}], {step}[0], {i})",
+                          f"            g{r} = gi if g{r} is None else g{r} + gi"]
+        backward[:0] = block  # reverse order: consumers before producers
+    forward.append(f"    return values[{trace.out_slot}]")
+    start = [f"    g{slot} = None" for slot in sorted(trace.differentiable - {trace.out_slot})]
+    result = ", ".join(f"g{slot}" if slot in trace.differentiable else "None" for slot in trace.source_slots)
+    backward = ["def backward(g, values):"] + start + [f"    g{trace.out_slot} = g"] + backward
+    return "\n".join(forward + [""] + backward + [f"    return [{result}]", ""])
+
+
+def _has_slot(value):
+    return type(value) is _Slot or type(value) is tuple and any(_has_slot(v) for v in value)
 
 
 class _Replayed(Primitive):
@@ -334,7 +360,7 @@ class _Replayed(Primitive):
         if higher:
             raise GraphError(f"{self.name}: a replayed result gives first-order gradients only; call the "
                              "function itself (step.fn) for higher-order ones")
-        return self.trace.backward(g, params["values"], [p.requires_grad for p in parents])
+        return self.trace.backward(g, params["values"])
 
 
 def _as_input(value):
@@ -343,40 +369,45 @@ def _as_input(value):
 
 def _key(args, kwargs):
     """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
-    return tuple(_describe(a, top=True) for a in args) + tuple(
-        (k, _describe(v, top=True)) for k, v in sorted(kwargs.items()))
+    key = tuple([_describe(a, True) for a in args])
+    return key + tuple([(k, _describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
 
 
 def _describe(value, top=False, depth=0):
+    kind = type(value)
+    if kind is float or kind is int or kind is bool or kind is str or value is None:
+        return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
     if isinstance(value, Tensor):
-        return ("T", None if top else id(value), value.shape, value.dtype, value.requires_grad)
+        return ("T", None if top else id(value), value._data.shape, value._data.dtype, value.requires_grad)
     if isinstance(value, np.ndarray):
         return ("A", None if top else id(value), value.shape, value.dtype)
-    if isinstance(value, (dict, list, tuple)) and depth < 4:
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        return (type(value).__name__, id(value) if not top else None,
-                tuple((k, _describe(v, depth=depth + 1)) for k, v in items))
+    if (kind is dict or kind is list or kind is tuple) and depth < 4:
+        items = value.items() if kind is dict else enumerate(value)
+        return (kind, None if top else id(value), tuple([(k, _describe(v, False, depth + 1)) for k, v in items]))
     try:
         hash(value)
     except TypeError:
         return ("id", id(value))
-    return (type(value), value) if not isinstance(value, (types.FunctionType, np.random.Generator)) else ("id", id(value))
+    return ("id", id(value)) if isinstance(value, (types.FunctionType, np.random.Generator)) else (kind, value)
 
 
 def _reachable(fn):
-    """Values the function reaches besides its arguments: closure cells, the globals it
-    names, and the object a bound method belongs to (Tensors, arrays and containers only)."""
-    found = []
+    """A function listing what ``fn`` reaches besides its arguments: its closure cells, the
+    globals it names, and the object a bound method belongs to (Tensors, arrays, containers)."""
     owner = getattr(fn, "__self__", None)
-    if owner is not None:
-        found += [v for v in vars(owner).values() if isinstance(v, (Tensor, np.ndarray, dict, list))]
     fn = getattr(fn, "__func__", fn)
-    for cell in getattr(fn, "__closure__", None) or ():
-        try:
-            found.append(cell.cell_contents)
-        except ValueError:  # an empty cell
-            pass
+    cells = getattr(fn, "__closure__", None) or ()
     code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    if code is not None:
-        found += [names[n] for n in code.co_names if isinstance(names.get(n), (Tensor, np.ndarray, dict, list))]
-    return [v for v in found if isinstance(v, (Tensor, np.ndarray, dict, list, tuple))]
+    global_names = code.co_names if code is not None else ()
+    kinds = (Tensor, np.ndarray, dict, list, tuple)
+
+    def reached():
+        found = [v for v in vars(owner).values() if isinstance(v, kinds)] if owner is not None else []
+        for cell in cells:
+            try:
+                found.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                pass
+        found += [names[n] for n in global_names if isinstance(names.get(n), kinds)]
+        return tuple([_describe(v) for v in found if isinstance(v, kinds)])
+    return reached
