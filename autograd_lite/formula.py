@@ -10,6 +10,8 @@ Named tensors stand for themselves (``A3`` -> ``A^{[3]}``) unless
 constructs that matplotlib's mathtext renders are used (``\\left( \\right)``
 rather than ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
+import collections
+
 from . import latex as tex
 from .latex import name_latex  # noqa: F401  (part of this module's surface)
 from .viz import walk_graph
@@ -30,14 +32,24 @@ def formula(t, expand=False):
     Raises:
         GraphError when the graph was freed by backward().
     """
-    nodes = walk_graph(t, "formula", expand=lambda n: expand or n is t or not n.name)
+    def expanded(n):
+        return expand or n is t or not n.name
+
+    nodes = walk_graph(t, "formula", expand=expanded)
+    # How many renderings still need each term: a term is dropped once its last consumer has
+    # used it, so memory follows the live terms, not the whole graph (a long chain stays linear).
+    pending = collections.Counter(id(p) for n in nodes if n._prim is not None and expanded(n) for p in n._parents)
     terms, unnamed_parameters = {}, 0
     for n in nodes:
-        if n.name and (n._prim is None or not (expand or n is t)):
+        if n.name and (n._prim is None or not expanded(n)):
             term = tex.name_term(n.name)
         elif n._prim is not None:
             inputs = [terms.get(id(p)) for p in n._parents]  # None: an input drawings leave out
             term = n._prim.latex(inputs, n) if n._prim.latex else tex.function(n._prim.name, *inputs)
+            for p in n._parents:
+                pending[id(p)] -= 1
+                if not pending[id(p)]:
+                    terms.pop(id(p), None)
         elif n.requires_grad:
             unnamed_parameters += 1
             term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")

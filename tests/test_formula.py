@@ -158,3 +158,27 @@ def test_linear_prints_as_the_expression_it_fuses():
                (("W2", (3, 4)), ("A1", (4, 5)), ("b2", (3, 1))))
     assert ag.formula(ag.linear(W, A, b)) == ag.formula(W @ A + b) == r"W^{[2]} A^{[1]} + b^{[2]}"
     assert ag.formula(ag.relu(ag.linear(W, A, b)) * 2.0) == r"\mathrm{ReLU}(W^{[2]} A^{[1]} + b^{[2]}) \cdot 2"
+
+
+def test_formula_memory_grows_with_the_output_not_with_depth_squared():
+    # A long chain: every intermediate term used to stay alive, so memory grew with depth
+    # squared (4,000 ops: 63 MB for 32 KB of text). Now only the live terms are kept.
+    import tracemalloc
+
+    def peak_bytes(depth):
+        x = ag.Tensor(np.ones(3), requires_grad=True, name="x")
+        y = x
+        for i in range(depth):
+            y = ag.tanh(y) * 0.5 if i % 2 else y + 1.0
+        tracemalloc.start()
+        try:
+            text = ag.formula(y, expand=True)
+            return tracemalloc.get_traced_memory()[1], len(text)
+        finally:
+            tracemalloc.stop()
+
+    small, small_text = peak_bytes(1000)
+    large, large_text = peak_bytes(4000)
+    assert large_text > 3.5 * small_text
+    assert large < 8 * small            # quadratic growth would be about 16x
+    assert large < 200 * large_text     # a small multiple of the text, not of depth * text
