@@ -377,10 +377,12 @@ def _describe(value, top=False, depth=0):
     kind = type(value)
     if kind is float or kind is int or kind is bool or kind is str or value is None:
         return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if isinstance(value, Tensor):
-        return ("T", None if top else id(value), value._data.shape, value._data.dtype, value.requires_grad)
-    if isinstance(value, np.ndarray):
-        return ("A", None if top else id(value), value.shape, value.dtype)
+    if isinstance(value, (Tensor, np.ndarray)):  # an input by its signature, else by identity (a
+        if not top:                                # captured tensor's shape, dtype and requires_grad
+            return id(value)                       # are checked on every replay)
+        if kind is np.ndarray:
+            return ("A", value.shape, value.dtype)
+        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if (kind is dict or kind is list or kind is tuple) and depth < 4:
         items = value.items() if kind is dict else enumerate(value)
         return (kind, None if top else id(value), tuple([(k, _describe(v, False, depth + 1)) for k, v in items]))
@@ -392,17 +394,20 @@ def _describe(value, top=False, depth=0):
 
 
 def _reachable(fn):
-    """A function listing what ``fn`` reaches besides its arguments: its closure cells, the
-    globals it names, and the object a bound method belongs to (Tensors, arrays, containers)."""
+    """A function listing what ``fn`` reaches besides its arguments: its closure cells, default
+    values, the globals it names, and the object a bound method belongs to (Tensors, arrays,
+    containers)."""
     owner = getattr(fn, "__self__", None)
     fn = getattr(fn, "__func__", fn)
     cells = getattr(fn, "__closure__", None) or ()
+    defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
     code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
     global_names = code.co_names if code is not None else ()
     kinds = (Tensor, np.ndarray, dict, list, tuple)
 
     def reached():
         found = [v for v in vars(owner).values() if isinstance(v, kinds)] if owner is not None else []
+        found += defaults
         for cell in cells:
             try:
                 found.append(cell.cell_contents)
