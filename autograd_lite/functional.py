@@ -24,7 +24,10 @@ __all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "binary_cross_entrop
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if type(value) is not float and type(value) is not int:  # the usual types cost one test each
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            return False
+    return math.isfinite(value)
 
 
 # --- dropout -------------------------------------------------------------------

@@ -77,26 +77,25 @@ class Primitive:
     def input_grads(self, g, out, parents, params, higher):
         """Each input's gradient from ``g`` = dL/d(out) (None for inputs that need none);
         ``higher``: on Tensors, recorded (``create_graph``)."""
-        if higher:
-            return self.apply_vjps(g, out, parents, params, [p.requires_grad for p in parents], out)
-        return self.apply_vjps(g, out._data, list(map(_data_of, parents)), params,
+        args = parents if higher else list(map(_data_of, parents))
+        return self.apply_vjps(g, out if higher else out._data, args, params,
                                [p.requires_grad for p in parents], out)
 
     def apply_vjps(self, g, out, args, params, needed, node=None):
         """The VJPs on plain values: a list with the gradient of each input where ``needed``."""
         if self.vjp_all is not None:
             return [gi if need else None for need, gi in zip(needed, self.vjp_all(g, out, *args, **params))]
-        grads = []
-        for i, need in enumerate(needed):
-            if not need:
-                grads.append(None)
-                continue
-            vjp = self.vjps[i] if i < len(self.vjps) else None
-            if vjp is None:
+        grads, vjps = [], self.vjps
+        for i in range(len(needed)):
+            vjp = vjps[i] if needed[i] and i < len(vjps) else None
+            if vjp is not None:
+                grads.append(vjp(g, out, *args, **params))
+            elif needed[i]:
                 where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
                 raise GraphError(f"{where} is not differentiable with respect to input {i} "
                                  f"(shape {getattr(args[i], 'shape', ())}), which requires grad")
-            grads.append(vjp(g, out, *args, **params))
+            else:
+                grads.append(None)
         return grads
 
     def __repr__(self):

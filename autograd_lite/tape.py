@@ -27,29 +27,24 @@ next_seq = itertools.count(0, -1).__next__
 
 
 def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
-    """Propagate ``seed`` (d root / d root) back through the graph of ``root``, newest node
-    first (a heap on creation order), each node once, after all its consumers.
+    """Propagate ``seed`` (d root / d root) back through the graph of ``root``: newest node
+    first (a heap on creation order), so each node is walked once, after all its consumers.
 
     inputs None: add into ``.grad`` of every leaf that requires grad and every
     ``retain_grad()`` tensor, after the whole walk. inputs given: return their gradients
-    (None where no path leads), stopping at them. create_graph: VJPs run on Tensors and
-    are recorded (higher order)."""
-    wanted = {} if inputs is None else {x: i for i, x in enumerate(inputs)}
-    found, to_write = [None] * len(wanted), []
-    grads, heap = {root: seed}, [(root._seq, root)]
+    (None where no path leads), stopping at them. create_graph: VJPs are recorded too."""
+    wanted, to_write = set(inputs or ()), []
+    # Op outputs wait in a heap; leaves need no order and wait in a list.
+    grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for higher order
     try:
         while heap:
             t = heapq.heappop(heap)[1]
-            g = grads.pop(t)
-            if wanted and t in wanted:
-                found[wanted[t]] = g
-                continue
-            if t._prim is None or t._retain:
+            if t in wanted:
+                continue  # its gradient stays in grads, to be returned
+            g, parents, params = grads.pop(t), t._parents, t._params
+            if t._retain:
                 to_write.append((t, g))
-                if t._prim is None:
-                    continue
-            parents, params = t._parents, t._params
             if parents is None or t._epoch != clock.now:
                 _check_usable(t)
             if not (retain_graph or create_graph):
@@ -65,14 +60,14 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 old = grads.get(p)
                 if old is None:
                     grads[p] = gi
-                    heapq.heappush(heap, (p._seq, p))
+                    heapq.heappush(heap, (p._seq, p)) if p._prim else leaves.append(p)
                 else:
                     grads[p] = old + gi
     finally:
         state.grad_enabled = recording
     if inputs is not None:
-        return found
-    _write_grads(to_write)
+        return [grads.get(x) for x in inputs]
+    _write_grads(to_write + [(t, grads[t]) for t in leaves])
 
 
 def _write_grads(to_write):
