@@ -7,7 +7,7 @@
 - ``football``, ``cat``: the jobs; ``cli``: the ``autograd-lite`` command that runs them.
 
 In a checkout this package is ``models`` (``python -m models.football``); installed
-with pip it is ``autograd_lite_models`` (README, "Layout"), so nothing generic
+with pip it is ``autograd_lite_models`` (README, "Install and layout"), so nothing generic
 named ``models`` lands in site-packages. The math behind every module is in
 docs/math.md.
 
