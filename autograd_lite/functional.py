@@ -12,7 +12,6 @@ import numbers
 import numpy as np
 
 from . import latex as tex
-from . import tape
 from .errors import DomainError, ShapeError
 from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive

@@ -7,13 +7,13 @@
     cost.backward()                     # ... whose backward() fills every .grad
     print(step.source)                  # what is replayed
 
-The first call with a given key runs ``fn`` eagerly while a tracer notes every
-primitive it calls (in this thread only). Later calls replay that list: each
-step calls the primitive's own ``forward`` on the current arrays, and
-``backward()`` calls the primitive's own VJPs in reverse, through the engine's
-one gradient check (``tape.conform``). There is no second copy of any op's
-rules, and every check inside a forward runs on every replay. What the replay
-saves is the bookkeeping: no Tensor per step, no graph, no heap.
+The first call with a given key runs ``fn`` eagerly while a ``Tracer`` (this
+thread only) notes every primitive it calls. From that list two straight-line
+functions are generated (``step.generated``): the forward calls each
+primitive's own ``forward``, the backward its own VJPs in reverse, through the
+engine's one gradient check (``tape.conform``). No rule is written twice, and
+every check inside a forward runs on every replay; what is saved is the
+bookkeeping (no Tensor per step, no graph, no heap).
 
 A replay is exact or it does not happen:
 
@@ -37,7 +37,6 @@ compiled function at once, and each result can backward at any time.
 """
 import builtins
 import threading
-import types
 from collections import OrderedDict
 
 import numpy as np
@@ -46,7 +45,8 @@ from . import tape
 from .errors import GraphError
 from .modes import state
 from .primitive import Primitive
-from .tensor import Tensor, as_tensor, to_float_array
+from .tensor import Tensor, as_tensor
+from .tracer import Slot, Tracer, as_input, call_key, reachable
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -77,6 +77,7 @@ class CompiledFunction:
         fn: the original function (``step.fn(*args)`` runs it eagerly).
         recordings: how many times ``fn`` was traced so far.
         source: the steps of the most recent trace, one line each.
+        generated: the Python source replayed for the most recent trace.
     """
 
     def __init__(self, fn, max_traces=8):
@@ -88,19 +89,18 @@ class CompiledFunction:
         self.__name__ = getattr(fn, "__name__", "fn")
         self.__doc__ = getattr(fn, "__doc__", None)
         self._traces, self._lock, self._latest = OrderedDict(), threading.Lock(), None
-        self._reached = _reachable(fn)
+        self._reached = reachable(fn)
 
     def __repr__(self):
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
 
-    @property
-    def source(self):
-        return self._latest.source() if self._latest else "(not traced yet)"
+    source = property(lambda self: self._latest.source() if self._latest else "(not traced yet)")
+    generated = property(lambda self: self._latest.generated if self._latest else "(not traced yet)")
 
     def __call__(self, *args, **kwargs):
         if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
-            return self.fn(*[_as_input(a) for a in args], **{k: _as_input(v) for k, v in kwargs.items()})
-        key = (_key(args, kwargs), self._reached())
+            return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
+        key = (call_key(args, kwargs), self._reached())
         with self._lock:
             trace = self._traces.get(key)
             if trace is not None:
@@ -113,7 +113,7 @@ class CompiledFunction:
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
-        tracer = _Tracer()
+        tracer = Tracer()
         args = [tracer.input(a) for a in args]
         kwargs = {k: tracer.input(v) for k, v in sorted(kwargs.items())}
         state.tracer = tracer
@@ -131,104 +131,6 @@ class CompiledFunction:
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
         return out
-
-
-class _Tracer:
-    """What a traced call did: steps (function, argument references, parameters, output
-    slot) in order, and the guards. A reference is a slot number; ``slots`` maps the
-    id of every traced Tensor or array to its slot (``keep`` keeps them alive)."""
-
-    def __init__(self):
-        self.slots, self.keep, self.steps, self.guards = {}, [], [], []
-        self.inputs, self.captured, self.constants = [], [], []
-        self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
-
-    def _new_slot(self, obj):
-        self.keep.append(obj)
-        self.slots[id(obj)] = slot = len(self.keep) - 1
-        return slot
-
-    def input(self, value):
-        if not isinstance(value, (Tensor, np.ndarray)):
-            return value
-        t = _as_input(value)
-        self.inputs.append((self._new_slot(t), value.dtype if isinstance(value, np.ndarray) else None))
-        return t
-
-    def ref(self, value):
-        """The slot of a step's argument, making one for what the trace has not seen."""
-        slot = self.slots.get(id(value))
-        if slot is not None:
-            return slot
-        if isinstance(value, Tensor) and value._seq > self.start:  # made before the call: read by identity
-            slot = self._new_slot(value)
-            self.captured.append((slot, value, value.shape, value.dtype, value.requires_grad))
-            return slot
-        slot = self._new_slot(value)
-        self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
-        return slot
-
-    def record(self, prim, out, parents, params, args=()):
-        refs = []
-        for i, p in enumerate(parents):
-            source = args[i] if i < len(args) and args[i] is not p else None
-            if source is not None and id(p) not in self.slots and isinstance(source, (np.ndarray, Tensor)):
-                self.copy_of(source, p)  # an array converted on the way in: convert it on every replay
-            refs.append(self.ref(p))
-        params = {k: self._param_ref(v) for k, v in params.items()}
-        self.steps.append((prim, refs, params, self._new_slot(out), out.shape, out.dtype))
-
-    def _param_ref(self, value):
-        if isinstance(value, tuple):
-            return tuple(self._param_ref(v) for v in value)
-        slot = self.slots.get(id(value)) if isinstance(value, np.ndarray) else None
-        return value if slot is None else _Slot(slot)
-
-    def copy_of(self, source, t):
-        """``t`` (a new Tensor) was made from ``source``: a step converts it on every replay."""
-        convert = _Conversion(t.dtype)
-        self.steps.append((convert, [self.ref(source)], {}, self._new_slot(t), t.shape, t.dtype))
-
-    def comparison(self, ufunc, a, b, result):
-        refs = [self.ref(v) if isinstance(v, (Tensor, np.ndarray)) else self.ref(np.asarray(v)) for v in (a, b)]
-        result = np.asarray(result).view(_TracedBools)  # 0-d too: `if x > 0:` must become a guard
-        self.steps.append((_Comparison(ufunc), refs, {}, self._new_slot(result), np.shape(result),
-                           np.asarray(result).dtype))
-        return result
-
-    def guard(self, t):
-        slot = self.slots.get(id(t))
-        if slot is not None and all(slot != s for s, _ in self.constants):
-            self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
-
-
-class _Slot(int):
-    """A parameter that refers to a traced value (e.g. a boolean-mask index)."""
-
-
-class _TracedBools(np.ndarray):
-    """A comparison's result while tracing: Python branching on it becomes a guard."""
-
-    def __bool__(self):
-        if state.tracer is not None:
-            state.tracer.guard(self)
-        return bool(self.view(np.ndarray))
-
-
-class _Conversion:
-    """A replay step: an array or Tensor made into a float array of ``dtype``."""
-
-    def __init__(self, dtype):
-        self.dtype, self.name, self.vjps, self.vjp_all = dtype, "convert", (), None
-
-    def forward(self, value):
-        array = to_float_array(value, copy=False)
-        return array if array.dtype == self.dtype else array.astype(self.dtype)
-
-
-class _Comparison:
-    def __init__(self, ufunc):
-        self.forward, self.name, self.vjps, self.vjp_all = ufunc, ufunc.__name__, (), None
 
 
 class _Trace:
@@ -260,7 +162,7 @@ class _Trace:
         lines = [f"s{slot} = input" for slot, _ in self.inputs]
         lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _, _ in self.captured]
         for prim, refs, params, out_slot, shape, dtype in self.steps:
-            extras = "".join(f", {k}=s{v}" if isinstance(v, _Slot) else f", {k}=..." for k, v in params.items())
+            extras = "".join(f", {k}=s{v}" if isinstance(v, Slot) else f", {k}=..." for k, v in params.items())
             lines.append(f"s{out_slot} = {prim.name}({', '.join(f's{r}' for r in refs)}{extras})  # {shape} {dtype}")
         return "\n".join(lines + [f"return s{self.out_slot}"])
 
@@ -292,8 +194,8 @@ class _Trace:
 
 
 def _resolve(value, values):
-    """A step's parameter, with the parts that refer to traced values (``_Slot``) read."""
-    if type(value) is _Slot:
+    """A step's parameter, with the parts that refer to traced values (``Slot``) read."""
+    if type(value) is Slot:
         return values[value]
     return tuple(_resolve(v, values) for v in value) if type(value) is tuple else value
 
@@ -346,7 +248,7 @@ def _generate(trace):
 
 
 def _has_slot(value):
-    return type(value) is _Slot or type(value) is tuple and any(_has_slot(v) for v in value)
+    return type(value) is Slot or type(value) is tuple and any(_has_slot(v) for v in value)
 
 
 class _Replayed(Primitive):
@@ -361,58 +263,3 @@ class _Replayed(Primitive):
             raise GraphError(f"{self.name}: a replayed result gives first-order gradients only; call the "
                              "function itself (step.fn) for higher-order ones")
         return self.trace.backward(g, params["values"])
-
-
-def _as_input(value):
-    return as_tensor(value) if isinstance(value, np.ndarray) else value
-
-
-def _key(args, kwargs):
-    """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
-    key = tuple([_describe(a, True) for a in args])
-    return key + tuple([(k, _describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
-
-
-def _describe(value, top=False, depth=0):
-    kind = type(value)
-    if kind is float or kind is int or kind is bool or kind is str or value is None:
-        return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if isinstance(value, (Tensor, np.ndarray)):  # an input by its signature, else by identity (a
-        if not top:                                # captured tensor's shape, dtype and requires_grad
-            return id(value)                       # are checked on every replay)
-        if kind is np.ndarray:
-            return ("A", value.shape, value.dtype)
-        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
-    if (kind is dict or kind is list or kind is tuple) and depth < 4:
-        items = value.items() if kind is dict else enumerate(value)
-        return (kind, None if top else id(value), tuple([(k, _describe(v, False, depth + 1)) for k, v in items]))
-    try:
-        hash(value)
-    except TypeError:
-        return ("id", id(value))
-    return ("id", id(value)) if isinstance(value, (types.FunctionType, np.random.Generator)) else (kind, value)
-
-
-def _reachable(fn):
-    """A function listing what ``fn`` reaches besides its arguments: its closure cells, default
-    values, the globals it names, and the object a bound method belongs to (Tensors, arrays,
-    containers)."""
-    owner = getattr(fn, "__self__", None)
-    fn = getattr(fn, "__func__", fn)
-    cells = getattr(fn, "__closure__", None) or ()
-    defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
-    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    global_names = code.co_names if code is not None else ()
-    kinds = (Tensor, np.ndarray, dict, list, tuple)
-
-    def reached():
-        found = [v for v in vars(owner).values() if isinstance(v, kinds)] if owner is not None else []
-        found += defaults
-        for cell in cells:
-            try:
-                found.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-        found += [names[n] for n in global_names if isinstance(names.get(n), kinds)]
-        return tuple([_describe(v) for v in found if isinstance(v, kinds)])
-    return reached
