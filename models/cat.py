@@ -145,7 +145,8 @@ def main(argv=None, prog="python -m models.cat"):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="catvnoncat.npz, or a folder holding it or the course's two .h5 files "
                                        f"(default: ${data.DATA_ENV})")
-    parser.add_argument("--out", default="out/cat", help="output directory (default: out/cat/, beside the football job's out/)")
+    parser.add_argument("--out", default="out/cat",
+                        help="output directory (default: out/cat/, beside the football job's out/)")
     parser.add_argument("--iterations", type=int, default=ITERATIONS,
                         help=f"gradient-descent iterations per model (default {ITERATIONS})")
     args = parser.parse_args(argv)
