@@ -28,7 +28,7 @@ def node_tangent(node, tangents):
     if parents is None:
         raise GraphError(f"forward mode (jvp): the graph of {tape.describe(node)} was freed by a backward()")
     inputs, out = [p._data for p in parents], node._data
-    jvp_all = getattr(prim, "jvp_all", None)
+    jvp_all = prim.jvp_all
     if jvp_all is not None:
         result = jvp_all(tangents, out, *inputs, **params)
     else:

@@ -10,6 +10,7 @@ read the data. Installed onto Tensor when the package is imported.
 import numpy as np
 
 from . import ops
+from .modes import state
 from .tensor import Tensor
 
 
@@ -175,7 +176,17 @@ def _round(self, ndigits=None):
     return np.round(data, ndigits)
 
 
+def _array(self, dtype=None, copy=None):
+    """``np.asarray(t)``: the data, refused for a tensor whose gradient it would drop."""
+    if self.requires_grad and state.grad_enabled:
+        raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
+                        "drop its gradient; use t.data or t.detach() if that is what you want")
+    data = self._read()
+    return data if dtype is None else data.astype(dtype)
+
+
 def _install():
+    Tensor.__array__ = _array
     Tensor.__array_function__ = array_function
     Tensor.__array_ufunc__ = array_ufunc
     methods = {

@@ -9,7 +9,7 @@ and how ``ag.formula`` writes it (``latex(terms, node)``, with the helpers of
 ``latex.py``). VJPs see ndarrays on the first-order path and Tensors under
 ``create_graph``; they use only operators, methods both types share, and the
 ops here, so every rule differentiates again. Broadcasting is undone once, by
-the engine (``tape.conform``), never here. For an elementwise op the Jacobian is
+the engine (``conform.conform``), never here. For an elementwise op the Jacobian is
 diagonal, so its JVP is its VJP (``jvps=vjps``). JVP rules run on ndarrays.
 
 Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
@@ -20,8 +20,8 @@ The Tensor operators and methods are installed at the end of this file.
 import numpy as np
 
 from . import latex as tex
-from .errors import ShapeError
-from .modes import state
+from .errors import GraphError, ShapeError
+from .modes import mark_modified, state
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -631,10 +631,28 @@ def _compare(ufunc):
     return compare
 
 
+def _inplace(self, ufunc, other, symbol, method):
+    """``self <symbol>= other``: under ``no_grad`` (parameter updates) the tensor's own array
+    changes and its version is bumped, as PyTorch does; on a tensor that requires grad while
+    recording it is refused; a recorded ``other`` makes it ``self = self <symbol> other``."""
+    if state.grad_enabled and isinstance(other, Tensor) and other.requires_grad and not self.requires_grad:
+        return getattr(self, method)(other)
+    if state.grad_enabled and self.requires_grad:
+        raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
+                         "its graph may still need the old value; do parameter updates inside "
+                         "`with ag.no_grad():`")
+    ufunc(self._data, other._read() if isinstance(other, Tensor) else other, out=self._data)
+    mark_modified((self,))
+    return self
+
+
 # --- Tensor operators and methods ----------------------------------------------
 def _install():
     def reflected(op):
         return lambda self, other: op(other, self)
+
+    def in_place(ufunc, symbol, method):
+        return lambda self, other: _inplace(self, ufunc, other, symbol, method)
 
     def shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
         return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
@@ -643,6 +661,9 @@ def _install():
                      ("pow", power), ("matmul", matmul)]:
         setattr(Tensor, f"__{name}__", lambda self, other, op=op: op(self, other))
         setattr(Tensor, f"__r{name}__", reflected(op))
+    for name, ufunc, symbol in [("add", np.add, "+"), ("sub", np.subtract, "-"), ("mul", np.multiply, "*"),
+                                ("truediv", np.true_divide, "/")]:
+        setattr(Tensor, f"__i{name}__", in_place(ufunc, symbol, f"__{name}__"))
     for name, ufunc in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                         ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
         setattr(Tensor, f"__{name}__", _compare(ufunc))

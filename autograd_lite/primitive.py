@@ -7,7 +7,7 @@ autograd's ``@primitive`` / ``defvjp``. First order the rules get ndarrays;
 under ``create_graph`` Tensors, so rules written with operators differentiate
 again. A rule may return None (no gradient flows there); ``None`` in
 ``defvjp`` marks an input as not differentiable. The engine checks every
-gradient against its input and undoes broadcasting (``tape.conform``).
+gradient against its input and undoes broadcasting (``conform.conform``).
 ``latex`` and ``draw`` tell the formula and the drawing how to show the op;
 ``view=True`` marks an output that may share its first input's memory.
 """
@@ -22,12 +22,11 @@ from .tensor import Tensor, as_tensor
 
 
 class Primitive:
-    """A differentiable op: call it with Tensors, arrays or scalars.
+    """A differentiable op: call it with Tensors, arrays or scalars."""
 
-    ``vjp_all(g, out, *inputs, **params)``, when set, gives every input's gradient in one
-    call (a list), for ops with many inputs (``concatenate``) or one shared computation."""
-
-    vjp_all = None
+    # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
+    # give every input's gradient (a list) / the whole tangent in one call (many-input ops).
+    vjp_all = jvp_all = None
     edge_labels = None  # {input index: label} for the drawing's edges, e.g. cross-entropy's
 
     def __init__(self, forward, name=None, *, symbol=None, vjps=(), jvps=None, latex=None, draw=None,

@@ -11,7 +11,7 @@ The first call with a given key runs ``fn`` eagerly while a ``Tracer`` (this
 thread only) notes every primitive it calls. From that list two straight-line
 functions are generated (``step.generated``): the forward calls each
 primitive's own ``forward``, the backward its own VJPs in reverse, through the
-engine's one gradient check (``tape.conform``). No rule is written twice, and
+engine's one gradient check (``conform.conform``). No rule is written twice, and
 every check inside a forward runs on every replay; what is saved is the
 bookkeeping (no Tensor per step, no graph, no heap).
 
@@ -42,6 +42,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import tape
+from .conform import conform
 from .errors import GraphError
 from .modes import state
 from .primitive import Primitive
@@ -201,7 +202,7 @@ def _resolve(value, values):
 
 
 _RUNTIME = {"ndarray": np.ndarray, "generic": np.generic, "asarray": np.asarray, "Retrace": _Retrace,
-            "resolve": _resolve, "conform": tape.conform}
+            "resolve": _resolve, "conform": conform}
 
 
 def _generate(trace):

@@ -1,7 +1,6 @@
 """The tape: walking recorded ops back in reverse to get gradients.
 
-Every op output that depends on a tensor with ``requires_grad`` carries its
-graph node inline (``Primitive.__call__`` fills it in):
+An op output that depends on a tensor with ``requires_grad`` carries its node inline:
 
     t._prim     the Primitive that made it (None for leaves)
     t._parents  its input Tensors, or None once backward() freed the graph
@@ -9,14 +8,14 @@ graph node inline (``Primitive.__call__`` fills it in):
     t._epoch    ``modes.clock.now`` when the op ran (for the in-place check)
     t._seq      its place in creation order, counting down (newer is lower)
 
-``backward`` is the only place that applies VJPs, and ``conform`` the only
-place that checks a gradient against its input and undoes broadcasting.
+``backward`` is the only place that applies VJPs; each gradient goes through ``conform``.
 """
 import heapq
 import itertools
 
 import numpy as np
 
+from .conform import conform
 from .diagnostics import describe, raise_if_not_finite
 from .errors import GraphError, InplaceModificationError, ShapeError
 from .modes import clock, state
@@ -80,50 +79,6 @@ def _write_grads(to_write):
     for t, g in to_write:
         own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
         t.grad = own if t.grad is None else t.grad + own
-
-
-def conform(grad, like, prim, i):
-    """``grad`` for input ``i`` of ``prim``, whose value was the array ``like``, checked: of
-    like's dtype and shape, with broadcasting summed out where the input was broadcast. A
-    gradient that no broadcast of the input explains is refused, naming the op, the input
-    and both shapes."""
-    if not hasattr(grad, "shape"):
-        grad = np.asarray(grad)
-    shape = like.shape
-    if grad.shape != shape:
-        try:
-            grad = unbroadcast(grad, shape)
-        except ShapeError:
-            raise ShapeError(f"{prim.label}: the gradient for input {i} has shape {grad.shape}, but the "
-                             f"input has shape {shape}; expected {shape} or a broadcast of it") from None
-    if grad.dtype != like.dtype and hasattr(grad, "astype"):  # (a Tensor of create_graph is cast at the end)
-        if grad.dtype.kind not in "fiub":
-            raise TypeError(f"{prim.label}: the gradient for input {i} has dtype {grad.dtype}; "
-                            f"expected real numbers ({like.dtype})")
-        grad = grad.astype(like.dtype)
-    return grad
-
-
-def unbroadcast(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added or stretched, so it takes
-    ``shape`` again (ndarrays and Tensors alike); ShapeError if ``grad`` is no broadcast
-    of ``shape``. The one place where broadcasting is undone."""
-    plan = _REDUCTIONS.get((grad.shape, shape))
-    if plan is None:
-        lead = len(grad.shape) - len(shape)
-        if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, grad.shape[lead:])):
-            raise ShapeError(f"unbroadcast: shape {grad.shape} is not a broadcast of {shape}")
-        axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and grad.shape[lead + k] != 1)
-        if len(_REDUCTIONS) > 4096:  # a bound, for programs whose shapes never repeat
-            _REDUCTIONS.clear()
-        plan = _REDUCTIONS[grad.shape, shape] = (axes, lead)
-    axes, lead = plan
-    if axes:  # (np.add.reduce is ndarray.sum without its Python wrapper)
-        grad = np.add.reduce(grad, axis=axes, keepdims=True) if type(grad) is np.ndarray else grad.sum(axes, True)
-    return grad.reshape(shape) if lead else grad
-
-
-_REDUCTIONS = {}  # (gradient shape, input shape) -> (axes to sum, number of leading axes)
 
 
 def _check_usable(t):

@@ -1,7 +1,8 @@
 """Tensor: a NumPy array that remembers how it was computed.
 
-The arithmetic operators and array methods (``+``, ``@``, ``.sum()``, ``.T``,
-...) are the primitives of ``ops.py``, which installs them on the class.
+The arithmetic operators (in place too) and array methods (``+``, ``-=``, ``@``,
+``.sum()``, ``.T``, ...) are the primitives of ``ops.py``, which installs them on the
+class; ``numpy_api.py`` installs the NumPy protocol (``np.sum(t)``, ``np.asarray(t)``).
 """
 import numpy as np
 
@@ -87,8 +88,7 @@ class Tensor:
                         doc="How many in-place changes the data (or a view of it) has had.")
     is_leaf = property(lambda self: self._prim is None, doc="True unless an op recorded this tensor.")
 
-    def __len__(self):
-        return len(self._data)
+    def __len__(self): return len(self._data)
 
     def __repr__(self):
         extras = "".join([f", name={self.name!r}" if self.name else "",
@@ -115,13 +115,6 @@ class Tensor:
     def __int__(self): return int(self._read())
     def __bool__(self): return bool(self._read())
     def __format__(self, spec): return format(self._read().item() if self.ndim == 0 else self._read(), spec)
-
-    def __array__(self, dtype=None, copy=None):
-        if self.requires_grad and state.grad_enabled:
-            raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
-                            "drop its gradient; use t.data or t.detach() if that is what you want")
-        data = self._read()
-        return data if dtype is None else data.astype(dtype)
 
     def detach(self):
         """A new leaf sharing the data (and its version counter), cut from the graph."""
@@ -172,23 +165,6 @@ class Tensor:
             raise GraphError("requires_grad_(False) on an op output; use detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
-
-    # --- in-place arithmetic: parameter updates ----------------------------------
-    def _inplace(self, ufunc, other, symbol, method):
-        if state.grad_enabled and isinstance(other, Tensor) and other.requires_grad and not self.requires_grad:
-            return getattr(self, method)(other)  # a recorded result, as ``t = t + other`` would give
-        if state.grad_enabled and self.requires_grad:
-            raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
-                             "its graph may still need the old value; do parameter updates inside "
-                             "`with ag.no_grad():`")
-        ufunc(self._data, other._read() if isinstance(other, Tensor) else other, out=self._data)
-        mark_modified((self,))
-        return self
-
-    def __iadd__(self, other): return self._inplace(np.add, other, "+", "__add__")
-    def __isub__(self, other): return self._inplace(np.subtract, other, "-", "__sub__")
-    def __imul__(self, other): return self._inplace(np.multiply, other, "*", "__mul__")
-    def __itruediv__(self, other): return self._inplace(np.true_divide, other, "/", "__truediv__")
 
 
 def as_tensor(value, like_dtype=None):
