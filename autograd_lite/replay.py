@@ -36,6 +36,7 @@ eagerly. Replays keep no shared buffers, so any number of threads may call one
 compiled function at once, and each result can backward at any time.
 """
 import builtins
+import re
 import threading
 from collections import OrderedDict
 
@@ -152,9 +153,9 @@ class _Trace:
         for prim, refs, _, out_slot, _, _ in self.steps:
             if isinstance(prim, Primitive) and any(r in self.differentiable for r in refs):
                 self.differentiable.add(out_slot)
-        self.generated = _generate(self)
+        self.generated, names = _generate(self)
         traced = [np.asarray(getattr(v, "_data", v)) for v in tracer.keep]  # each slot's value when traced
-        namespace = dict(_RUNTIME, trace=self, steps=self.steps, shapes=[v.shape for v in traced],
+        namespace = dict(_RUNTIME, **names, trace=self, shapes=[v.shape for v in traced],
                          dtypes=[v.dtype for v in traced])
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
         self.forward, self.backward = namespace["forward"], namespace["backward"]
@@ -206,20 +207,23 @@ _RUNTIME = {"ndarray": np.ndarray, "generic": np.generic, "asarray": np.asarray,
 
 
 def _generate(trace):
-    """The trace as Python source of two straight-line functions. ``forward(values)`` fills
-    the slot values step by step, calling each primitive's own forward and checking the
-    shape and dtype it gave when traced; ``backward(g, values)`` calls each primitive's own
-    VJPs in reverse, with the engine's gradient check, and returns the sources' gradients."""
-    forward, backward = ["def forward(values):"], []
+    """The trace as Python source of two straight-line functions, and the names it uses.
+    ``forward(values)`` fills the slot values step by step, calling each primitive's own
+    forward and checking the shape and dtype it gave when traced; ``backward(g, values)``
+    calls each primitive's own VJPs in reverse, with the engine's gradient check, and
+    returns the sources' gradients."""
+    names, forward, backward = {}, ["def forward(values):"], []
     for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
-        step = f"steps[{k}]"
+        op = f"op{k}_" + re.sub(r"\W", "_", prim.name)  # a valid identifier for any op's name
+        names.update({op: prim, f"{op}_forward": prim.forward, f"{op}_dtype": dtype})
+        names.update({f"{op}_{key}": value for key, value in params.items()})
         args = "".join(f"values[{r}], " for r in refs)
-        kw = "".join(f"{name}=resolve({step}[2][{name!r}], values), " if _has_slot(v) else
-                     f"{name}={step}[2][{name!r}], " for name, v in params.items())
-        forward += [f"    v = {step}[0].forward({args}{kw})",
+        kw = "".join(f"{key}=resolve({op}_{key}, values), " if _has_slot(v) else f"{key}={op}_{key}, "
+                     for key, v in params.items())
+        forward += [f"    v = {op}_forward({args}{kw})",
                     "    if type(v) is not ndarray and not isinstance(v, generic):",
                     "        v = asarray(v)",
-                    f"    if v.shape != {shape!r} or v.dtype != {step}[5]:",
+                    f"    if v.shape != {shape!r} or v.dtype != {op}_dtype:",
                     "        raise Retrace",
                     f"    values[{out}] = v"]
         if out in trace.guards:
@@ -231,21 +235,22 @@ def _generate(trace):
         all_at_once = prim.vjp_all is not None or any(  # apply_vjps also names a missing VJP
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         if all_at_once:
-            block.append(f"        gs = {step}[0].apply_vjps(g{out}, out, [{args}], dict({kw}), {wanted})")
+            block.append(f"        gs = {op}.apply_vjps(g{out}, out, [{args}], dict({kw}), {wanted})")
         for i, r in enumerate(refs):
             if wanted[i]:
-                block += [f"        gi = gs[{i}]" if all_at_once else
-                          f"        gi = {step}[0].vjps[{i}](g{out}, out, {args}{kw})",
+                if not all_at_once:
+                    names[f"{op}_vjp{i}"] = prim.vjps[i]
+                block += [f"        gi = gs[{i}]" if all_at_once else f"        gi = {op}_vjp{i}(g{out}, out, {args}{kw})",
                           "        if gi is not None:",
                           f"            if type(gi) is not ndarray or gi.shape != shapes[{r}] or gi.dtype != dtypes[{r}]:",
-                          f"                gi = conform(gi, values[{r}], {step}[0], {i})",
+                          f"                gi = conform(gi, values[{r}], {op}, {i})",
                           f"            g{r} = gi if g{r} is None else g{r} + gi"]
         backward[:0] = block  # reverse order: consumers before producers
     forward.append(f"    return values[{trace.out_slot}]")
     start = [f"    g{slot} = None" for slot in sorted(trace.differentiable - {trace.out_slot})]
     result = ", ".join(f"g{slot}" if slot in trace.differentiable else "None" for slot in trace.source_slots)
     backward = ["def backward(g, values):"] + start + [f"    g{trace.out_slot} = g"] + backward
-    return "\n".join(forward + [""] + backward + [f"    return [{result}]", ""])
+    return "\n".join(forward + [""] + backward + [f"    return [{result}]", ""]), names
 
 
 def _has_slot(value):
