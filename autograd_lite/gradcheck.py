@@ -165,6 +165,18 @@ def numerical_gradient(f, inputs, eps=1e-7):
     return flat.args(grads, make=lambda a: a)
 
 
+def _per_leaf(analytic, numeric, names):
+    """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry)."""
+    checks = []
+    for i, (a, n, name) in enumerate(zip(analytic, numeric, names)):
+        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
+        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
+                                 float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
+    difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
+                                     np.concatenate([n.ravel() for n in numeric]))
+    return difference, checks
+
+
 def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     """Compare autodiff gradients of scalar ``f(*inputs)`` with central differences.
 
@@ -191,13 +203,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     if not fast:
         numeric = [np.asarray(n) for tree in numerical_gradient(f, inputs_of(flat), eps)
                    for n in pytree.flatten(tree)[0]]
-        checks = []
-        for i, (a, n, name) in enumerate(zip(analytic, numeric, flat.names)):
-            worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
-            checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
-                                     float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
-        difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
-                                         np.concatenate([n.ravel() for n in numeric]))
+        difference, checks = _per_leaf(analytic, numeric, flat.names)
         return GradcheckResult(difference, threshold, checks)
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
     checks, along, numeric_along = [], [], []
@@ -256,13 +262,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     plus = gradient(*[x + eps * v for x, v in zip(flat.arrays, directions)])
     minus = gradient(*[x - eps * v for x, v in zip(flat.arrays, directions)])
     numeric = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-    checks = []
-    for i, (a, n, name) in enumerate(zip(analytic, numeric, flat.names)):
-        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
-        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
-                                 float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
-    difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
-                                     np.concatenate([n.ravel() for n in numeric]))
+    difference, checks = _per_leaf(analytic, numeric, flat.names)
     return GradcheckResult(difference, threshold, checks, mode="second order")
 
 
