@@ -112,3 +112,16 @@ def test_readme_l2_dropout_row_is_what_the_job_computes(real_data):
     train = np.mean(three_layer.predict(params, train_X) == train_Y)
     test = np.mean(three_layer.predict(params, test_X) == test_Y)
     assert (f"{train:.4f}", f"{test:.4f}") == (f"{train_shown:.4f}", f"{test_shown:.4f}")
+
+
+def test_readme_names_every_engine_module():
+    """README's "Where things are" table keeps up with the engine's files."""
+    table = README[README.index("## Where things are"):README.index("## Install and layout")]
+    rows = [line for line in table.splitlines() if line.startswith("| `autograd_lite/")]
+    named = {name for row in rows for name in re.findall(r"`(?:autograd_lite/)?([a-z_]+\.py)`", row.split("|")[1])}
+    tracked = subprocess.run(["git", "ls-files", "autograd_lite"], cwd=REPO, capture_output=True, text=True,
+                             check=True).stdout.split()  # committed files: a colleague's draft is not yet news
+    modules = {Path(p).name for p in tracked if p.endswith(".py") and Path(p).parent.name == "autograd_lite"
+               and Path(p).name != "__init__.py"}
+    assert not modules - named, f"README's table does not mention {sorted(modules - named)}"
+    assert not named - modules, f"README's table names {sorted(named - modules)}, which no longer exist"
