@@ -125,3 +125,10 @@ def test_readme_names_every_engine_module():
                and Path(p).name != "__init__.py"}
     assert not modules - named, f"README's table does not mention {sorted(modules - named)}"
     assert not named - modules, f"README's table names {sorted(named - modules)}, which no longer exist"
+
+
+def test_every_ag_name_in_readme_and_docs_exists():
+    for path in (REPO / "README.md", REPO / "docs" / "math.md", REPO / "docs" / "reproduce.md"):
+        names = set(re.findall(r"\bag\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)", path.read_text()))
+        missing = sorted(n for n in names if resolve("ag." + n) is None)
+        assert not missing, f"{path.name} names ag.{missing}, which autograd_lite does not have"
