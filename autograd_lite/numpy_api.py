@@ -10,7 +10,7 @@ read the data. Installed onto Tensor when the package is imported.
 import numpy as np
 
 from . import ops
-from .modes import state
+from .modes import current
 from .tensor import Tensor
 
 
@@ -178,7 +178,7 @@ def _round(self, ndigits=None):
 
 def _array(self, dtype=None, copy=None):
     """``np.asarray(t)``: the data, refused for a tensor whose gradient it would drop."""
-    if self.requires_grad and state.grad_enabled:
+    if self.requires_grad and current().grad_enabled:
         raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
                         "drop its gradient; use t.data or t.detach() if that is what you want")
     data = self._read()

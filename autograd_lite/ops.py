@@ -21,7 +21,7 @@ import numpy as np
 
 from . import latex as tex
 from .errors import GraphError, ShapeError
-from .modes import mark_modified, state
+from .modes import mark_modified, current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -625,8 +625,8 @@ expand_dims.__doc__ = "expand_dims(x, axis): x with a new length-1 axis at ``axi
 def _compare(ufunc):
     def compare(a, b):
         result = ufunc(_raw(a), _raw(b))
-        if state.tracer is not None:  # ag.compile recomputes it on every replay
-            result = state.tracer.comparison(ufunc, a, b, result)
+        if current().tracer is not None:  # ag.compile recomputes it on every replay
+            result = current().tracer.comparison(ufunc, a, b, result)
         return result
     return compare
 
@@ -635,9 +635,9 @@ def _inplace(self, ufunc, other, symbol, method):
     """``self <symbol>= other``: under ``no_grad`` (parameter updates) the tensor's own array
     changes and its version is bumped, as PyTorch does; on a tensor that requires grad while
     recording it is refused; a recorded ``other`` makes it ``self = self <symbol> other``."""
-    if state.grad_enabled and isinstance(other, Tensor) and other.requires_grad and not self.requires_grad:
+    if current().grad_enabled and isinstance(other, Tensor) and other.requires_grad and not self.requires_grad:
         return getattr(self, method)(other)
-    if state.grad_enabled and self.requires_grad:
+    if current().grad_enabled and self.requires_grad:
         raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import diagnostics
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, clock, state
+from .modes import VersionCounter, clock, current
 from .tensor import Tensor, as_tensor
 
 
@@ -49,14 +49,25 @@ class Primitive:
         return self
 
     def __call__(self, *args, **params):
-        parents = _as_parents(args)
-        try:
-            data = self.forward(*map(_data_of, parents), **params)
+        for a in args:  # constants (arrays, numbers) are wrapped; Tensors pass as they are
+            if type(a) is not Tensor:
+                parents = _as_parents(args)
+                break
+        else:
+            parents = args
+        try:  # one and two inputs without parameters (most ops): a call without unpacking, ~3x cheaper
+            if len(parents) == 2 and not params:
+                data = self.forward(parents[0]._data, parents[1]._data)
+            elif len(parents) == 1 and not params:
+                data = self.forward(parents[0]._data)
+            else:
+                data = self.forward(*map(_data_of, parents), **params)
         except ValueError as error:
             if isinstance(error, ShapeError) or type(error) is not ValueError:
                 raise
             raise ShapeError(diagnostics.explain_failure(self, parents, error)) from None
-        out = Tensor._wrap(data if type(data) is np.ndarray else np.asarray(data))
+        state = current()
+        out = Tensor._wrap(data if type(data) is np.ndarray else np.asarray(data), state.scope)
         if state.grad_enabled:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
                 if p.requires_grad:
@@ -78,7 +89,7 @@ class Primitive:
         ``higher``: on Tensors, recorded (``create_graph``)."""
         args = parents if higher else list(map(_data_of, parents))
         return self.apply_vjps(g, out if higher else out._data, args, params,
-                               [p.requires_grad for p in parents], out)
+                               list(map(_requires_grad_of, parents)), out)
 
     def apply_vjps(self, g, out, args, params, needed, node=None):
         """The VJPs on plain values: a list with the gradient of each input where ``needed``."""
@@ -88,7 +99,7 @@ class Primitive:
         for i in range(len(needed)):
             vjp = vjps[i] if needed[i] and i < len(vjps) else None
             if vjp is not None:
-                grads.append(vjp(g, out, *args, **params))
+                grads.append(vjp(g, out, *args, **params) if params else vjp(g, out, *args))
             elif needed[i]:
                 where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
                 raise GraphError(f"{where} is not differentiable with respect to input {i} "
@@ -112,13 +123,9 @@ def primitive(forward=None, *, name=None, symbol=None):
 def _as_parents(args):
     """Tensors as they are; constants wrapped, Python scalars taking the first Tensor's
     dtype so float32 stays float32."""
-    for a in args:
-        if type(a) is not Tensor:
-            break
-    else:
-        return args
     like = next((a._data.dtype for a in args if isinstance(a, Tensor)), None)
     return tuple(as_tensor(a, like) for a in args)
 
 
 _data_of = operator.attrgetter("_data")
+_requires_grad_of = operator.attrgetter("requires_grad")

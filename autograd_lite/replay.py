@@ -45,7 +45,7 @@ import numpy as np
 from . import tape
 from .conform import conform
 from .errors import GraphError
-from .modes import state
+from .modes import current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 from .tracer import Slot, Tracer, as_input, call_key, reachable
@@ -100,7 +100,7 @@ class CompiledFunction:
     generated = property(lambda self: self._latest.generated if self._latest else "(not traced yet)")
 
     def __call__(self, *args, **kwargs):
-        if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
+        if current().anomaly or current().grad_depth or current().tracer is not None:  # eagerly, arrays as Tensors
             return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
         key = (call_key(args, kwargs), self._reached())
         with self._lock:
@@ -118,11 +118,11 @@ class CompiledFunction:
         tracer = Tracer()
         args = [tracer.input(a) for a in args]
         kwargs = {k: tracer.input(v) for k, v in sorted(kwargs.items())}
-        state.tracer = tracer
+        current().tracer = tracer
         try:
             out = self.fn(*args, **kwargs)
         finally:
-            state.tracer = None
+            current().tracer = None
         if not isinstance(out, Tensor):
             raise TypeError(f"ag.compile({self.__name__}): the function must return one Tensor, "
                             f"got {type(out).__name__}")
@@ -184,7 +184,7 @@ class _Trace:
         for slot in self.guarded_sources:
             self.check_guards(slot, values[slot])
         out = Tensor._wrap(np.array(self.forward(values)))
-        if state.grad_enabled and self.differentiable:
+        if current().grad_enabled and self.differentiable:
             out.requires_grad, out._prim, out._parents = True, self.node, tuple(sources)
             out._params, out._epoch = {"values": values}, tape.clock.now
         return out

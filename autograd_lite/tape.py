@@ -18,7 +18,7 @@ import numpy as np
 from .conform import conform
 from .diagnostics import describe, raise_if_not_finite
 from .errors import GraphError, InplaceModificationError, ShapeError
-from .modes import clock, state
+from .modes import clock, current
 
 # Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
 # the lowest number first visits every node after all the nodes that consume it.
@@ -35,6 +35,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     wanted, to_write = set(inputs or ()), []
     # Op outputs wait in a heap; leaves need no order and wait in a list.
     grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
+    state = current()
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for higher order
     try:
         while heap:

@@ -9,7 +9,7 @@ import numpy as np
 from . import tape
 from .convert import to_float_array
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, mark_modified, state
+from .modes import VersionCounter, mark_modified, current
 
 
 class Tensor:
@@ -38,19 +38,23 @@ class Tensor:
         self._init(to_float_array(data), bool(requires_grad))
         if name is not None:
             self.name = name
-        if state.tracer is not None and isinstance(data, (Tensor, np.ndarray)):
-            state.tracer.copy_of(data, self)  # ag.compile converts it again on every replay
+        if current().tracer is not None and isinstance(data, (Tensor, np.ndarray)):
+            current().tracer.copy_of(data, self)  # ag.compile converts it again on every replay
 
-    def _init(self, array, requires_grad=False):
-        self._data, self.requires_grad = array, requires_grad
+    def _init(self, array, requires_grad=False, scope=None):
+        self._data = array
+        self.requires_grad = requires_grad
         self._prim = self._parents = self._params = None
-        self._epoch, self._seq, self._scope = 0, tape.next_seq(), state.scope
+        self._epoch = 0
+        self._seq = _next_seq()
+        self._scope = current().scope if scope is None else scope
 
     @classmethod
-    def _wrap(cls, array):
-        """A tensor outside the graph around ``array``: no copy, no checks."""
+    def _wrap(cls, array, scope=None):
+        """A tensor outside the graph around ``array``: no copy, no checks (``scope``: the
+        caller's ``current().scope``, when it has read it already)."""
         t = object.__new__(cls)
-        t._init(array)
+        t._init(array, False, scope)
         return t
 
     # --- the array ---------------------------------------------------------
@@ -76,8 +80,8 @@ class Tensor:
     def _read(self):
         """The data, for a read that leaves the graph (values into Python or NumPy code);
         ``ag.compile`` notes such reads so that a replay with other values traces again."""
-        if state.tracer is not None:
-            state.tracer.guard(self)
+        if current().tracer is not None:
+            current().tracer.guard(self)
         return self._data
 
     shape = property(lambda self: self._data.shape, doc="Shape tuple of the data.")
@@ -120,8 +124,8 @@ class Tensor:
         """A new leaf sharing the data (and its version counter), cut from the graph."""
         t = Tensor._wrap(self._data)
         t._vc = self._vc = self._vc or VersionCounter()
-        if state.tracer is not None:
-            state.tracer.copy_of(self, t)
+        if current().tracer is not None:
+            current().tracer.copy_of(self, t)
         return t
 
     # --- gradients ---------------------------------------------------------
@@ -165,6 +169,9 @@ class Tensor:
             raise GraphError("requires_grad_(False) on an op output; use detach() instead")
         self.requires_grad = bool(requires_grad)
         return self
+
+
+_next_seq = tape.next_seq
 
 
 def as_tensor(value, like_dtype=None):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import tape
 from .convert import to_float_array
-from .modes import state
+from .modes import current
 from .tensor import Tensor, as_tensor
 
 
@@ -96,8 +96,8 @@ class TracedBools(np.ndarray):
     """A comparison's result while tracing: Python branching on it becomes a guard."""
 
     def __bool__(self):
-        if state.tracer is not None:
-            state.tracer.guard(self)
+        if current().tracer is not None:
+            current().tracer.guard(self)
         return bool(self.view(np.ndarray))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from . import pytree, tape
 from .errors import GraphError, ShapeError
 from .forward import push_forward
-from .modes import enable_grad, state
+from .modes import enable_grad, current
 from .tensor import Tensor, to_float_array
 
 __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
@@ -40,7 +40,7 @@ class _Inputs:
     grad, and rebuilt in its structure for ``f``."""
 
     def __init__(self, args, nums, op):
-        nested = state.grad_depth > 0
+        nested = current().grad_depth > 0
         self.args, self.nums, self.defs, self.leaves = list(args), nums, [], []
         for n in nums:
             leaves, treedef = pytree.flatten(self.args[n])
@@ -68,12 +68,12 @@ class _Inputs:
 
 def _evaluate(f, args, kwargs):
     """``f(*args)`` recorded, with inner ``grad`` calls told to build differentiable graphs."""
-    state.grad_depth += 1
+    current().grad_depth += 1
     try:
         with enable_grad():
             return f(*args, **kwargs)
     finally:
-        state.grad_depth -= 1
+        current().grad_depth -= 1
 
 
 def _zeros_if_none(g, x, as_tensor):
@@ -100,7 +100,7 @@ def value_and_grad(f, argnums=0):
     """
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
-        nested = state.grad_depth > 0
+        nested = current().grad_depth > 0
         inputs = _Inputs(args, nums, "grad")
         out = _evaluate(f, inputs.args, kwargs)
         if not isinstance(out, Tensor) or out.size != 1:
@@ -248,7 +248,7 @@ def jacobian(f, argnums=0):
     """
     def jacobian_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "jacobian")
-        create = state.grad_depth > 0
+        create = current().grad_depth > 0
         inputs = _Inputs(args, nums, "jacobian")
         out = _evaluate(f, inputs.args, kwargs)
         out_leaves, out_def = pytree.flatten(out)

@@ -232,9 +232,13 @@ def draw(t, path, format="svg", **options):
     path = os.fspath(path)
     if not path.endswith("." + format):
         path += "." + format
+    source = os.path.splitext(path)[0] + ".gv"  # where graphviz writes the DOT text before running dot
+    source_was_there = os.path.exists(source)
     try:
         return dot.render(outfile=path, format=format, cleanup=True)
     except graphviz.ExecutableNotFound as error:
+        if not source_was_there and os.path.exists(source):
+            os.remove(source)  # graphviz leaves it behind when dot is missing
         raise RuntimeError(f"draw: Graphviz's `dot` program was not found on PATH, so the graph cannot "
                            f"be rendered; {_INSTALL_HINT}. The DOT text needs no Graphviz: "
                            "ag.to_dot(t).source") from error

@@ -197,6 +197,7 @@ def test_draw_without_dot_says_how_to_install_it_and_to_dot_still_works(tmp_path
     monkeypatch.setenv("PATH", str(empty))
     with pytest.raises(RuntimeError, match=r"`dot` program was not found.*apt-get install graphviz"):
         ag.draw(out, tmp_path / "graph", format="svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no DOT file left behind either
     assert "matmul" in ag.to_dot(out).source
 
 
