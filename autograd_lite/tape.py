@@ -7,7 +7,6 @@ An op output that depends on a tensor with ``requires_grad`` carries its node in
     t._params   the op's keyword parameters (axis, keep_prob, ...)
     t._epoch    ``modes.clock.now`` when the op ran (for the in-place check)
     t._seq      its place in creation order, counting down (newer is lower)
-
 ``backward`` is the only place that applies VJPs; each gradient goes through ``conform``.
 """
 import heapq
@@ -33,7 +32,6 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     ``retain_grad()`` tensor, after the whole walk. inputs given: return their gradients
     (None where no path leads), stopping at them. create_graph: VJPs are recorded too."""
     wanted, to_write = set(inputs or ()), []
-    # Op outputs wait in a heap; leaves need no order and wait in a list.
     grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
     state = current()
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for higher order
@@ -58,11 +56,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 if state.anomaly:
                     raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, t._prim, parents)
                 old = grads.get(p)
-                if old is None:
-                    grads[p] = gi
+                grads[p] = gi if old is None else old + gi
+                if old is None:  # first seen: op outputs wait in the heap, leaves in a list
                     heapq.heappush(heap, (p._seq, p)) if p._prim else leaves.append(p)
-                else:
-                    grads[p] = old + gi
     finally:
         state.grad_enabled = recording
     if inputs is not None:

@@ -1,9 +1,6 @@
-"""Tensor: a NumPy array that remembers how it was computed.
-
-The arithmetic operators (in place too) and array methods (``+``, ``-=``, ``@``,
-``.sum()``, ``.T``, ...) are the primitives of ``ops.py``, which installs them on the
-class; ``numpy_api.py`` installs the NumPy protocol (``np.sum(t)``, ``np.asarray(t)``).
-"""
+"""Tensor: a NumPy array that remembers how it was computed. Its operators and array
+methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``, ...) are installed by ``ops.py``, the
+NumPy protocol (``np.sum(t)``, ``np.asarray(t)``) by ``numpy_api.py``."""
 import numpy as np
 
 from . import tape
@@ -38,21 +35,18 @@ class Tensor:
         self._init(to_float_array(data), bool(requires_grad))
         if name is not None:
             self.name = name
-        if current().tracer is not None and isinstance(data, (Tensor, np.ndarray)):
-            current().tracer.copy_of(data, self)  # ag.compile converts it again on every replay
+        tracer = current().tracer
+        if tracer is not None and isinstance(data, (Tensor, np.ndarray)):
+            tracer.copy_of(data, self)  # ag.compile converts it again on every replay
 
     def _init(self, array, requires_grad=False, scope=None):
-        self._data = array
-        self.requires_grad = requires_grad
+        self._data, self.requires_grad, self._epoch, self._seq = array, requires_grad, 0, _next_seq()
         self._prim = self._parents = self._params = None
-        self._epoch = 0
-        self._seq = _next_seq()
         self._scope = current().scope if scope is None else scope
 
     @classmethod
     def _wrap(cls, array, scope=None):
-        """A tensor outside the graph around ``array``: no copy, no checks (``scope``: the
-        caller's ``current().scope``, when it has read it already)."""
+        """A tensor outside the graph around ``array``: no copy, no checks."""
         t = object.__new__(cls)
         t._init(array, False, scope)
         return t
@@ -78,8 +72,7 @@ class Tensor:
         mark_modified((self,))
 
     def _read(self):
-        """The data, for a read that leaves the graph (values into Python or NumPy code);
-        ``ag.compile`` notes such reads so that a replay with other values traces again."""
+        """The data, read out of the graph: while ``ag.compile`` traces, a guard on its value."""
         if current().tracer is not None:
             current().tracer.guard(self)
         return self._data
@@ -125,7 +118,7 @@ class Tensor:
         t = Tensor._wrap(self._data)
         t._vc = self._vc = self._vc or VersionCounter()
         if current().tracer is not None:
-            current().tracer.copy_of(self, t)
+            current().tracer.copy_of(self, t)  # ag.compile repeats it on every replay
         return t
 
     # --- gradients ---------------------------------------------------------
