@@ -145,7 +145,7 @@ class _Trace:
         for slot, value in tracer.guards:
             self.guards.setdefault(slot, []).append(value)
         self.out_slot, self.size = tracer.ref(out), len(tracer.keep)
-        self.source_slots = [slot for slot, _ in tracer.inputs] + [c[0] for c in tracer.captured]
+        self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.guarded_sources = [slot for slot in self.source_slots if slot in self.guards]
         self.node = _Replayed(f"compiled {name}", self)
         # slots whose value depends on a source that requires grad: only their steps get a backward
@@ -161,7 +161,7 @@ class _Trace:
         self.forward, self.backward = namespace["forward"], namespace["backward"]
 
     def source(self):
-        lines = [f"s{slot} = input" for slot, _ in self.inputs]
+        lines = [f"s{slot} = input" for slot in self.inputs]
         lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _, _ in self.captured]
         for prim, refs, params, out_slot, shape, dtype in self.steps:
             extras = "".join(f", {k}=s{v}" if isinstance(v, Slot) else f", {k}=..." for k, v in params.items())
@@ -172,7 +172,7 @@ class _Trace:
         values = [None] * self.size
         given = [v for v in list(args) + [v for _, v in sorted(kwargs.items())] if isinstance(v, (Tensor, np.ndarray))]
         sources = [as_tensor(value) for value in given]
-        for (slot, _), t in zip(self.inputs, sources):
+        for slot, t in zip(self.inputs, sources):
             values[slot] = t._data
         for slot, t, shape, dtype, requires_grad in self.captured:
             if t._data.shape != shape or t._data.dtype != dtype or t.requires_grad != requires_grad:

@@ -35,10 +35,11 @@ class Tracer:
         return slot
 
     def input(self, value):
+        """An argument of the traced call: arrays and Tensors get a slot, read on every replay."""
         if not isinstance(value, (Tensor, np.ndarray)):
             return value
         t = as_input(value)
-        self.inputs.append((self._new_slot(t), value.dtype if isinstance(value, np.ndarray) else None))
+        self.inputs.append(self._new_slot(t))
         return t
 
     def ref(self, value):
@@ -140,7 +141,8 @@ def describe(value, top=False, depth=0):
         return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if (kind is dict or kind is list or kind is tuple) and depth < 4:
         items = value.items() if kind is dict else enumerate(value)
-        return (kind, None if top else id(value), tuple([(k, describe(v, False, depth + 1)) for k, v in items]))
+        return (kind, None if top else id(value), tuple([  # (a tensor in a container: its identity, inline)
+            (k, id(v) if type(v) is Tensor else describe(v, False, depth + 1)) for k, v in items]))
     try:
         hash(value)
     except TypeError:
