@@ -137,7 +137,7 @@ exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,), jvps=(lambda g
 log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
                 latex=lambda t, node: tex.prefix("\\log", t[0]))
 relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
-                 vjps=(lambda g, out, x: g * (_raw(x) > 0.0),), jvps=(lambda g, out, x: g * (_raw(x) > 0.0),),
+                 vjps=(lambda g, out, x: g * (x > 0.0),), jvps=(lambda g, out, x: g * (x > 0.0),),  # (a Tensor's > is an array)
                  latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
 relu.__doc__ = "max(0, x) elementwise; its derivative is taken as (x > 0)."
 
