@@ -57,16 +57,16 @@ def walk_graph(root, caller, expand=None):
                 f"{caller}: the graph behind this tensor was freed by backward() (at op "
                 f"'{t._prim.name}', output shape {t.shape}); draw it before backward(), or call "
                 "backward(retain_graph=True) to keep it")
-        return drawn_inputs(t)
+        return [p for _, p in drawn_inputs(t)]
 
     return topological_order(root, inputs)
 
 
 def drawn_inputs(t):
-    """The inputs of op output ``t`` that drawings show (``edge_labels`` maps an input to
-    None to leave it out, as dropout does with its mask, shown inside its node)."""
+    """(position, input) of each input of op output ``t`` that drawings show (``edge_labels``
+    maps an input to None to leave it out, as dropout does with its mask, shown inside its node)."""
     labels = t._prim.edge_labels or {}
-    return [p for i, p in enumerate(t._parents) if labels.get(i, "") is not None]
+    return [(i, p) for i, p in enumerate(t._parents) if labels.get(i, "") is not None]
 
 
 def role(t):
@@ -181,9 +181,8 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
         if n._prim is None:
             continue
         head = node_id[id(n)]
-        for position, p in enumerate(n._parents):
-            if id(p) in node_id and (n._prim.edge_labels or {}).get(position, "") is not None:
-                dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
+        for position, p in drawn_inputs(n):
+            dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
     return dot
 
 
