@@ -27,12 +27,12 @@ class _PerThread(threading.local):
         self.state = ThreadState()
 
 
-_per_thread = _PerThread()
+per_thread = _PerThread()  # its .state is this thread's ThreadState
 
 
 def current():
     """This thread's ``ThreadState``."""
-    return _per_thread.state
+    return per_thread.state
 
 
 @contextmanager

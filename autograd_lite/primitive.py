@@ -17,8 +17,8 @@ import numpy as np
 
 from . import diagnostics
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, clock, current
-from .tensor import Tensor, as_tensor
+from .modes import VersionCounter, clock, per_thread
+from .tensor import Tensor, _fill, as_tensor
 
 
 class Primitive:
@@ -49,12 +49,11 @@ class Primitive:
         return self
 
     def __call__(self, *args, **params):
+        parents = args
         for a in args:  # constants (arrays, numbers) are wrapped; Tensors pass as they are
             if type(a) is not Tensor:
                 parents = _as_parents(args)
                 break
-        else:
-            parents = args
         try:  # two inputs, no parameters (most ops): a call without unpacking costs a third
             if len(parents) == 2 and not params:
                 data = self.forward(parents[0]._data, parents[1]._data)
@@ -64,8 +63,8 @@ class Primitive:
             if isinstance(error, ShapeError) or type(error) is not ValueError:
                 raise
             raise ShapeError(diagnostics.explain_failure(self, parents, error)) from None
-        state = current()
-        out = Tensor._wrap(data if type(data) is np.ndarray else np.asarray(data), state.scope)
+        state = per_thread.state  # (current()'s record, read without the call: this runs per op)
+        out = _fill(_new(Tensor), data if type(data) is np.ndarray else np.asarray(data), state.scope)
         if state.grad_enabled:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
                 if p.requires_grad:
@@ -93,11 +92,11 @@ class Primitive:
         if self.vjp_all is not None:
             return [gi if need else None for need, gi in zip(needed, self.vjp_all(g, out, *args, **params))]
         grads, vjps = [], self.vjps
-        for i in range(len(needed)):
-            vjp = vjps[i] if needed[i] and i < len(vjps) else None
+        for i, need in enumerate(needed):
+            vjp = vjps[i] if need and i < len(vjps) else None
             if vjp is not None:
                 grads.append(vjp(g, out, *args, **params) if params else vjp(g, out, *args))
-            elif needed[i]:
+            elif need:
                 where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
                 raise GraphError(f"{where} is not differentiable with respect to input {i} "
                                  f"(shape {getattr(args[i], 'shape', ())}), which requires grad")
@@ -124,4 +123,5 @@ def _as_parents(args):
 
 
 _data_of = operator.attrgetter("_data")
+_new = object.__new__
 _requires_grad_of = operator.attrgetter("requires_grad")

@@ -27,29 +27,23 @@ class Tensor:
     __hash__ = object.__hash__  # by identity, although == compares elementwise
     grad = None
     name = None
-    _vc = None        # VersionCounter, made at the first in-place change (shared with views)
     _retain = False   # retain_grad() was called
+    _vc = None        # VersionCounter, made at the first in-place change (shared with views)
     _site = None      # the user's source line, recorded only in anomaly mode
 
     def __init__(self, data, requires_grad=False, name=None):
-        self._init(to_float_array(data), bool(requires_grad))
+        _fill(self, to_float_array(data), current().scope)
+        self.requires_grad = bool(requires_grad)
         if name is not None:
             self.name = name
         tracer = current().tracer
         if tracer is not None and isinstance(data, (Tensor, np.ndarray)):
             tracer.copy_of(data, self)  # ag.compile converts it again on every replay
 
-    def _init(self, array, requires_grad=False, scope=None):
-        self._data, self.requires_grad, self._epoch, self._seq = array, requires_grad, 0, _next_seq()
-        self._prim = self._parents = self._params = None
-        self._scope = current().scope if scope is None else scope
-
     @classmethod
     def _wrap(cls, array, scope=None):
         """A tensor outside the graph around ``array``: no copy, no checks."""
-        t = object.__new__(cls)
-        t._init(array, False, scope)
-        return t
+        return _fill(object.__new__(cls), array, current().scope if scope is None else scope)
 
     # --- the array ---------------------------------------------------------
     @property
@@ -164,7 +158,12 @@ class Tensor:
         return self
 
 
-_next_seq = tape.next_seq
+def _fill(t, array, scope):
+    """``t`` (new) as a tensor outside the graph holding ``array``: every field set in one frame."""
+    t._data, t._scope, t._seq, t.requires_grad = array, scope, tape.next_seq(), False
+    t._prim = t._parents = t._params = None
+    t._epoch = 0
+    return t
 
 
 def as_tensor(value, like_dtype=None):
