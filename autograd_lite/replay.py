@@ -88,9 +88,8 @@ class CompiledFunction:
         if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
             raise ValueError(f"ag.compile: max_traces must be an int >= 1, got {max_traces!r}")
         self.fn, self.max_traces, self.recordings = fn, max_traces, 0
-        self.__name__ = getattr(fn, "__name__", "fn")
-        self.__doc__ = getattr(fn, "__doc__", None)
-        self._traces, self._lock, self._latest = OrderedDict(), threading.Lock(), None
+        self.__name__, self.__doc__ = getattr(fn, "__name__", "fn"), getattr(fn, "__doc__", None)
+        self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.Lock(), None, None
         self._reached = reachable(fn)
 
     def __repr__(self):
@@ -100,24 +99,26 @@ class CompiledFunction:
     generated = property(lambda self: self._latest.generated if self._latest else "(not traced yet)")
 
     def __call__(self, *args, **kwargs):
-        if current().anomaly or current().grad_depth or current().tracer is not None:  # eagerly, arrays as Tensors
+        state = current()
+        if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
             return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
         key = (call_key(args, kwargs), self._reached())
         with self._lock:
             trace = self._traces.get(key)
-            if trace is not None:
+            if trace is not None and trace is not self._recent:  # _recent's key is already the last
                 self._traces.move_to_end(key)
+                self._recent = trace
         if trace is not None:
             try:
-                return trace.replay(args, kwargs)
+                return trace.replay(args, kwargs, state)
             except _Retrace:
                 pass
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
-        tracer = Tracer()
-        args = [tracer.input(a) for a in args]
-        kwargs = {k: tracer.input(v) for k, v in sorted(kwargs.items())}
+        tracer, kwargs = Tracer(), dict(sorted(kwargs.items()))
+        where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
+        args, kwargs = [tracer.input(a) for a in args], {k: tracer.input(v) for k, v in kwargs.items()}
         current().tracer = tracer
         try:
             out = self.fn(*args, **kwargs)
@@ -126,37 +127,37 @@ class CompiledFunction:
         if not isinstance(out, Tensor):
             raise TypeError(f"ag.compile({self.__name__}): the function must return one Tensor, "
                             f"got {type(out).__name__}")
-        trace = _Trace(self.__name__, tracer, out)
+        trace = _Trace(self.__name__, tracer, out, where)
         with self._lock:
             self.recordings += 1
-            self._traces[key], self._latest = trace, trace
+            self._traces[key], self._latest, self._recent = trace, trace, trace
+            self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
         return out
 
 
 class _Trace:
-    """One recorded call, replayable: its steps, guards, inputs and captured tensors, and
-    the two functions generated from them (``_generate``)."""
+    """One recorded call, replayable: its steps, guards, inputs (``where``: their positions
+    or keywords in the call) and captured tensors, and the two functions generated from
+    them (``_generate``)."""
 
-    def __init__(self, name, tracer, out):
+    def __init__(self, name, tracer, out, where):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.constants, self.guards = tracer.constants, {}
+        self.constants, self.where, self.guards = tracer.constants, where, {}
         for slot, value in tracer.guards:
             self.guards.setdefault(slot, []).append(value)
-        self.out_slot, self.size = tracer.ref(out), len(tracer.keep)
+        self.out_slot = tracer.ref(out)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
-        self.guarded_sources = [slot for slot in self.source_slots if slot in self.guards]
         self.node = _Replayed(f"compiled {name}", self)
         # slots whose value depends on a source that requires grad: only their steps get a backward
         self.differentiable = {slot for slot in self.source_slots if tracer.keep[slot].requires_grad}
         for prim, refs, _, out_slot, _, _ in self.steps:
             if isinstance(prim, Primitive) and any(r in self.differentiable for r in refs):
                 self.differentiable.add(out_slot)
-        self.generated, names = _generate(self)
-        traced = [np.asarray(getattr(v, "_data", v)) for v in tracer.keep]  # each slot's value when traced
-        namespace = dict(_RUNTIME, **names, trace=self, shapes=[v.shape for v in traced],
-                         dtypes=[v.dtype for v in traced])
+        self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
+        self.generated, names = _generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
+        namespace = dict(_RUNTIME, **names)
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
         self.forward, self.backward = namespace["forward"], namespace["backward"]
 
@@ -168,89 +169,117 @@ class _Trace:
             lines.append(f"s{out_slot} = {prim.name}({', '.join(f's{r}' for r in refs)}{extras})  # {shape} {dtype}")
         return "\n".join(lines + [f"return s{self.out_slot}"])
 
-    def replay(self, args, kwargs):
-        values = [None] * self.size
-        given = [v for v in list(args) + [v for _, v in sorted(kwargs.items())] if isinstance(v, (Tensor, np.ndarray))]
-        sources = [as_tensor(value) for value in given]
-        for slot, t in zip(self.inputs, sources):
-            values[slot] = t._data
-        for slot, t, shape, dtype, requires_grad in self.captured:
-            if t._data.shape != shape or t._data.dtype != dtype or t.requires_grad != requires_grad:
-                raise _Retrace
-            values[slot] = t._data
-            sources.append(t)
-        for slot, value in self.constants:
-            values[slot] = value
-        for slot in self.guarded_sources:
-            self.check_guards(slot, values[slot])
-        out = Tensor._wrap(np.array(self.forward(values)))
-        if current().grad_enabled and self.differentiable:
-            out.requires_grad, out._prim, out._parents = True, self.node, tuple(sources)
-            out._params, out._epoch = {"values": values}, tape.clock.now
+    def replay(self, args, kwargs, state):
+        value, sources, saved = self.forward(args, kwargs)
+        out = Tensor._wrap(np.array(value), state.scope)
+        if self.grad and state.grad_enabled:
+            out.requires_grad, out._prim, out._parents = True, self.node, sources
+            out._params, out._epoch = {"values": saved}, tape.clock.now
         return out
 
-    def check_guards(self, slot, value):
-        for expected in self.guards.get(slot, ()):
-            if not np.array_equal(value, expected, equal_nan=True):
-                raise _Retrace
+
+def _guard(value, expected):
+    """Raise ``_Retrace`` unless ``value`` equals every value the traced call read from it."""
+    if not all(np.array_equal(value, e, equal_nan=True) for e in expected):
+        raise _Retrace
 
 
-def _resolve(value, values):
-    """A step's parameter, with the parts that refer to traced values (``Slot``) read."""
-    if type(value) is Slot:
-        return values[value]
-    return tuple(_resolve(v, values) for v in value) if type(value) is tuple else value
+# Types with .shape and .dtype, compared at once (a step's other results are made arrays, as
+# eager does, but NumPy scalars stay as they are; other gradients go through conform)
+_PLAIN = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
+_RUNTIME = {"plain": _PLAIN, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
+            "Retrace": _Retrace, "guard": _guard, "conform": conform}
 
 
-_RUNTIME = {"ndarray": np.ndarray, "generic": np.generic, "asarray": np.asarray, "Retrace": _Retrace,
-            "resolve": _resolve, "conform": conform}
-
-
-def _generate(trace):
+def _generate(trace, traced):
     """The trace as Python source of two straight-line functions, and the names it uses.
-    ``forward(values)`` fills the slot values step by step, calling each primitive's own
-    forward and checking the shape and dtype it gave when traced; ``backward(g, values)``
-    calls each primitive's own VJPs in reverse, with the engine's gradient check, and
-    returns the sources' gradients."""
-    names, forward, backward = {}, ["def forward(values):"], []
+    ``forward(args, kwargs)`` reads the sources, calls each primitive's own forward and checks
+    the shape and dtype it gave when traced; it returns (result, source Tensors, the values
+    the backward needs). ``backward(g, saved)`` calls each primitive's own VJPs in reverse,
+    with the engine's gradient check, and returns the sources' gradients. Slot 3's value is
+    the local ``s3`` (``k3`` if a constant), its gradient ``g3``; ``traced[3]`` its value
+    when traced."""
+    constant = {slot for slot, _ in trace.constants}
+    names = {f"k{slot}": value for slot, value in trace.constants}
+    name = lambda r: f"k{r}" if r in constant else f"s{r}"
+    calls = []  # per step: its op's name, the call's arguments as source, the slots they read
     for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
-        op = f"op{k}_" + re.sub(r"\W", "_", prim.name)  # a valid identifier for any op's name
-        names.update({op: prim, f"{op}_forward": prim.forward, f"{op}_dtype": dtype})
-        names.update({f"{op}_{key}": value for key, value in params.items()})
-        args = "".join(f"values[{r}], " for r in refs)
-        kw = "".join(f"{key}=resolve({op}_{key}, values), " if _has_slot(v) else f"{key}={op}_{key}, "
-                     for key, v in params.items())
-        forward += [f"    v = {op}_forward({args}{kw})",
-                    "    if type(v) is not ndarray and not isinstance(v, generic):",
-                    "        v = asarray(v)",
-                    f"    if v.shape != {shape!r} or v.dtype != {op}_dtype:",
-                    "        raise Retrace",
-                    f"    values[{out}] = v"]
-        if out in trace.guards:
-            forward.append(f"    trace.check_guards({out}, v)")
-        if out not in trace.differentiable:
+        op, used = f"op{k}_" + re.sub(r"\W", "_", prim.name), set(refs)  # a valid identifier for any op's name
+        names.update({op: prim, f"{op}_forward": prim.forward, f"sig{out}": (shape, dtype)})
+        kw = {key: _expr(v, f"{op}_{key}", name, names, used) for key, v in params.items()}
+        calls.append((op, ", ".join([*map(name, refs), *(f"{key}={v}" for key, v in kw.items())]),
+                      "".join(f"{name(r)}, " for r in refs), "{" + ", ".join(f"{key!r}: {v}" for key, v in kw.items()) + "}", used))
+    backward, saved = _backward_source(trace, calls, traced, names)
+    return "\n".join(_forward_source(trace, calls, names, saved, name) + [""] + backward + [""]), names
+
+
+def _forward_source(trace, calls, names, saved, name):
+    """The lines of ``forward`` (see ``_generate``)."""
+    lines = ["def forward(args, kwargs):"]
+    for slot, at in zip(trace.inputs, trace.where):
+        lines += [f"    t{slot} = as_tensor({f'args[{at}]' if type(at) is int else f'kwargs[{at!r}]'})",
+                  f"    s{slot} = t{slot}._data"]
+    for slot, t, *held in trace.captured:  # read by identity, as traced (or re-traced)
+        names[f"t{slot}"], names[f"held{slot}"] = t, tuple(held)
+        lines += [f"    s{slot} = t{slot}._data",
+                  f"    if (s{slot}.shape, s{slot}.dtype, t{slot}.requires_grad) != held{slot}:", "        raise Retrace"]
+    names.update({f"guards{slot}": expected for slot, expected in trace.guards.items()})
+    lines += [f"    guard(s{slot}, guards{slot})" for slot in trace.source_slots if slot in trace.guards]
+    for (op, args, _, _, _), (_, _, _, out, _, _) in zip(calls, trace.steps):
+        lines += [f"    s{out} = {op}_forward({args})",
+                  f"    if type(s{out}) not in plain:",
+                  f"        s{out} = s{out} if isinstance(s{out}, generic) else asarray(s{out})",
+                  f"    if (s{out}.shape, s{out}.dtype) != sig{out}:", "        raise Retrace"]
+        lines += [f"    guard(s{out}, guards{out})"] * (out in trace.guards)
+    sources = "".join(f"t{slot}, " for slot in trace.source_slots)
+    return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({''.join(f's{r}, ' for r in saved)})"]
+
+
+def _backward_source(trace, calls, traced, names):
+    """The lines of ``backward`` (see ``_generate``), and the slots whose values it reads.
+    Only steps a gradient can reach get a block; a slot's later gradients are added to the
+    first (any may be None: a VJP may return None)."""
+    reached, blocks, saved = {trace.out_slot}, [], set()
+    for (op, args, listed, params, used), (prim, refs, _, out, _, _) in reversed(list(zip(calls, trace.steps))):
+        if out not in reached or out not in trace.differentiable:
             continue
-        wanted = [r in trace.differentiable for r in refs]
-        block = [f"    if g{out} is not None:", f"        out = values[{out}]"]
+        saved |= used | {out}
+        wanted = tuple(r in trace.differentiable for r in refs)
         all_at_once = prim.vjp_all is not None or any(  # apply_vjps also names a missing VJP
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
+        blocks.append(f"    if g{out} is not None:")
         if all_at_once:
-            block.append(f"        gs = {op}.apply_vjps(g{out}, out, [{args}], dict({kw}), {wanted})")
+            blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, ({listed}), {params}, {wanted})")
         for i, r in enumerate(refs):
-            if wanted[i]:
-                if not all_at_once:
-                    names[f"{op}_vjp{i}"] = prim.vjps[i]
-                block += [f"        gi = gs[{i}]" if all_at_once else f"        gi = {op}_vjp{i}(g{out}, out, {args}{kw})",
-                          "        if gi is not None:",
-                          f"            if type(gi) is not ndarray or gi.shape != shapes[{r}] or gi.dtype != dtypes[{r}]:",
-                          f"                gi = conform(gi, values[{r}], {op}, {i})",
-                          f"            g{r} = gi if g{r} is None else g{r} + gi"]
-        backward[:0] = block  # reverse order: consumers before producers
-    forward.append(f"    return values[{trace.out_slot}]")
-    start = [f"    g{slot} = None" for slot in sorted(trace.differentiable - {trace.out_slot})]
-    result = ", ".join(f"g{slot}" if slot in trace.differentiable else "None" for slot in trace.source_slots)
-    backward = ["def backward(g, values):"] + start + [f"    g{trace.out_slot} = g"] + backward
-    return "\n".join(forward + [""] + backward + [f"    return [{result}]", ""]), names
+            if not wanted[i]:
+                continue
+            if not all_at_once:
+                names[f"{op}_vjp{i}"] = prim.vjps[i]
+            names[f"sig{r}"] = (traced[r].shape, traced[r].dtype)
+            x = "gi" if r in reached else f"g{r}"  # the first gradient is stored as it is
+            blocks += [f"        {x} = " + (f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"),
+                       f"        if {x} is not None and (type({x}) not in plain or ({x}.shape, {x}.dtype) != sig{r}):",
+                       f"            {x} = conform({x}, s{r}, {op}, {i})"]
+            if r in reached:
+                blocks += ["        if gi is not None:", f"            g{r} = gi if g{r} is None else g{r} + gi"]
+            reached.add(r)
+    saved = sorted(saved - {slot for slot, _ in trace.constants})
+    result = "".join(f"g{slot}, " if slot in reached else "None, " for slot in trace.source_slots)
+    return ([f"def backward(g{trace.out_slot}, saved):"] + [f"    {''.join(f's{r}, ' for r in saved)}= saved"] * bool(saved)
+            + [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})] + blocks
+            + [f"    return [{result}]"]), saved
+
+
+def _expr(value, label, name, names, used):
+    """Source of a step's parameter: a traced value (``Slot``) by its variable (noted in
+    ``used``), a tuple holding one as a tuple of sources, anything else bound as ``label``."""
+    if type(value) is Slot:
+        used.add(value)
+        return name(value)
+    if type(value) is tuple and _has_slot(value):
+        return "(" + "".join(_expr(v, f"{label}_{j}", name, names, used) + ", " for j, v in enumerate(value)) + ")"
+    names[label] = value
+    return label
 
 
 def _has_slot(value):

@@ -9,6 +9,8 @@ recomputes them. A value read out of the graph (``float(t)``, ``bool(x > 0)``, `
 becomes a guard: the replay checks it is unchanged. ``call_key`` and ``reachable`` say
 which traced call a new call may replay.
 """
+import dis
+import itertools
 import types
 
 import numpy as np
@@ -125,51 +127,82 @@ def as_input(value):
 
 def call_key(args, kwargs):
     """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
-    key = tuple([describe(a, True) for a in args])
+    key = tuple(map(describe, args, _TOP))
     return key + tuple([(k, describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
 
 
+_TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
+_ARRAYS = frozenset([Tensor, np.ndarray])  # in a container, keyed by identity: no Python call per member
+
+
 def describe(value, top=False, depth=0):
+    """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
+    by shape, dtype (and requires_grad) at the top level, else by identity; containers by
+    what they hold (and their own identity below the top); other objects by value if
+    hashable, else (and functions and generators always) by identity."""
     kind = type(value)
     if kind is float or kind is int or kind is bool or kind is str or value is None:
         return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if isinstance(value, (Tensor, np.ndarray)):  # an input by its signature, else by identity (a
-        if not top:                                # captured tensor's shape, dtype and requires_grad
-            return id(value)                       # are checked on every replay)
-        if kind is np.ndarray:
+    if kind in _ARRAYS or isinstance(value, (Tensor, np.ndarray)):  # an input by its signature, else
+        if not top:                                                 # by identity (a captured tensor's
+            return id(value)                                        # shape, dtype and requires_grad are
+        if kind is np.ndarray:                                      # checked on every replay)
             return ("A", value.shape, value.dtype)
         return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if (kind is dict or kind is list or kind is tuple) and depth < 4:
-        items = value.items() if kind is dict else enumerate(value)
-        return (kind, None if top else id(value), tuple([  # (a tensor in a container: its identity, inline)
-            (k, id(v) if type(v) is Tensor else describe(v, False, depth + 1)) for k, v in items]))
+        members = value.values() if kind is dict else value
+        if all(map(_ARRAYS.__contains__, map(type, members))):  # (what the loop below gives them)
+            inner = tuple(map(id, members))
+        else:
+            inner = tuple([id(v) if type(v) is Tensor else describe(v, False, depth + 1) for v in members])
+        return (kind, None if top else id(value), tuple(value) if kind is dict else None, inner)
+    if isinstance(value, (types.FunctionType, np.random.Generator)):
+        return ("id", id(value))
     try:
         hash(value)
     except TypeError:
         return ("id", id(value))
-    return ("id", id(value)) if isinstance(value, (types.FunctionType, np.random.Generator)) else (kind, value)
+    return (kind, value)
 
 
 def reachable(fn):
     """A function listing what ``fn`` reaches besides its arguments: its closure cells, default
-    values, the globals it names, and the object a bound method belongs to (Tensors, arrays,
-    containers)."""
+    values, the globals it (or a function or comprehension inside it) loads, and the object a
+    bound method belongs to (Tensors, arrays, containers)."""
     owner = getattr(fn, "__self__", None)
     fn = getattr(fn, "__func__", fn)
     cells = getattr(fn, "__closure__", None) or ()
-    defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
-    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    global_names = code.co_names if code is not None else ()
     kinds = (Tensor, np.ndarray, dict, list, tuple)
+    defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
+    defaults = [v for v in defaults if isinstance(v, kinds)]  # (the defaults themselves are fixed)
+    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    global_names = _global_names(code) if code is not None else ()
 
     def reached():
         found = [v for v in vars(owner).values() if isinstance(v, kinds)] if owner is not None else []
         found += defaults
         for cell in cells:
             try:
-                found.append(cell.cell_contents)
+                value = cell.cell_contents
             except ValueError:  # an empty cell
-                pass
-        found += [names[n] for n in global_names if isinstance(names.get(n), kinds)]
-        return tuple([describe(v) for v in found if isinstance(v, kinds)])
+                continue
+            if isinstance(value, kinds):
+                found.append(value)
+        for name in global_names:
+            value = names.get(name)
+            if isinstance(value, kinds):
+                found.append(value)
+        return tuple(map(describe, found)) if found else ()
     return reached
+
+
+def _global_names(code):
+    """The global names ``code`` loads, with those of the functions and comprehensions in it."""
+    found = {op.argval for op in dis.get_instructions(code) if op.opname in _LOADS}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= set(_global_names(const))
+    return tuple(sorted(found))
+
+
+_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS")
