@@ -165,6 +165,29 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
                     f"{_suggestion(ufunc.__name__)}")
 
 
+# --- values out, as ndarray gives them (each read is a guard while ag.compile traces) --------
+def _item(self):
+    """The single element as a Python float (size-1 tensors only)."""
+    if self._data.size != 1:
+        raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements; expected 1")
+    return self._read().item()
+
+
+def _numpy(self):
+    """The data as an ndarray (shared, not a copy)."""
+    return self._read()
+
+
+def _tolist(self):
+    """The data as nested Python lists (a float for a 0-d tensor)."""
+    return self._read().tolist()
+
+
+def _format(self, spec):
+    """``f"{t:.3f}"``: formatted as the number (one element, 0-d) or as the array."""
+    return format(self._read().item() if self.ndim == 0 else self._read(), spec)
+
+
 def _round(self, ndigits=None):
     """``round(t)`` / ``round(t, 3)``: as for a NumPy array (a Python number for one element)."""
     data = self._read()
@@ -213,6 +236,10 @@ def _install():
     Tensor.ravel = Tensor.flatten
     Tensor.dot = lambda self, other: _dot(self, other)
     Tensor.__round__ = _round
+    Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
+    Tensor.__float__ = lambda self: float(self._read())
+    Tensor.__int__ = lambda self: int(self._read())
+    Tensor.__bool__ = lambda self: bool(self._read())
     for name in ("exp", "log", "sqrt", "square", "tanh", "sigmoid", "relu", "abs", "log1p", "expm1", "sin",
                  "cos", "softplus", "min", "max", "var", "std", "clip", "leaky_relu", "softmax", "log_softmax",
                  "logsumexp", "squeeze", "expand_dims", "flatten", "dot"):

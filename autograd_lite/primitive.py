@@ -83,6 +83,21 @@ class Primitive:
     def input_grads(self, g, out, parents, params, higher):
         """Each input's gradient from ``g`` = dL/d(out) (None for inputs that need none);
         ``higher``: on Tensors, recorded (``create_graph``)."""
+        vjps, n = self.vjps, len(parents)
+        if n == len(vjps) < 4 and not (higher or params) and None not in vjps and self.vjp_all is None:
+            # Up to three inputs, first order (most nodes): each rule called with plain arguments,
+            # since unpacking them and looping cost as much again as a small rule (bench.instructions)
+            value, a = out._data, parents[0]._data
+            if n == 1:
+                return (vjps[0](g, value, a) if parents[0].requires_grad else None,)
+            b = parents[1]._data
+            if n == 2:
+                return (vjps[0](g, value, a, b) if parents[0].requires_grad else None,
+                        vjps[1](g, value, a, b) if parents[1].requires_grad else None)
+            c = parents[2]._data
+            return (vjps[0](g, value, a, b, c) if parents[0].requires_grad else None,
+                    vjps[1](g, value, a, b, c) if parents[1].requires_grad else None,
+                    vjps[2](g, value, a, b, c) if parents[2].requires_grad else None)
         args = parents if higher else list(map(_data_of, parents))
         return self.apply_vjps(g, out if higher else out._data, args, params,
                                list(map(_requires_grad_of, parents)), out)

@@ -1,6 +1,7 @@
 """Tensor: a NumPy array that remembers how it was computed. Its operators and array
 methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``, ...) are installed by ``ops.py``, the
-NumPy protocol (``np.sum(t)``, ``np.asarray(t)``) by ``numpy_api.py``."""
+NumPy protocol (``np.sum(t)``, ``np.asarray(t)``) and the values out (``t.item()``,
+``float(t)``, ``t.tolist()``) by ``numpy_api.py``."""
 import numpy as np
 
 from . import tape
@@ -86,26 +87,6 @@ class Tensor:
                           f", op={self._prim.name}" if self._prim is not None else "",
                           ", requires_grad=True" if self.requires_grad else ""])
         return f"Tensor({np.array2string(self._data, prefix='Tensor(')}{extras})"
-
-    # --- values out, as ndarray gives them ----------------------------------
-    def item(self):
-        """The single element as a Python float (size-1 tensors only)."""
-        if self._data.size != 1:
-            raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements; expected 1")
-        return self._read().item()
-
-    def numpy(self):
-        """The data as an ndarray (shared, not a copy)."""
-        return self._read()
-
-    def tolist(self):
-        """The data as nested Python lists (a float for a 0-d tensor)."""
-        return self._read().tolist()
-
-    def __float__(self): return float(self._read())
-    def __int__(self): return int(self._read())
-    def __bool__(self): return bool(self._read())
-    def __format__(self, spec): return format(self._read().item() if self.ndim == 0 else self._read(), spec)
 
     def detach(self):
         """A new leaf sharing the data (and its version counter), cut from the graph."""
