@@ -54,11 +54,15 @@ class Primitive:
             if type(a) is not Tensor:
                 parents = _as_parents(args)
                 break
-        try:  # two inputs, no parameters (most ops): a call without unpacking costs a third
-            if len(parents) == 2 and not params:
-                data = self.forward(parents[0]._data, parents[1]._data)
-            else:
+        n = len(parents)
+        try:  # up to three inputs, no parameters (most ops): plain arguments, as in input_grads
+            if params or not 0 < n < 4:
                 data = self.forward(*map(_data_of, parents), **params)
+            elif n == 1:
+                data = self.forward(parents[0]._data)
+            else:
+                data = (self.forward(parents[0]._data, parents[1]._data) if n == 2 else
+                        self.forward(parents[0]._data, parents[1]._data, parents[2]._data))
         except ValueError as error:
             if isinstance(error, ShapeError) or type(error) is not ValueError:
                 raise
