@@ -125,10 +125,10 @@ class Optimizer:
             if dp is None:
                 continue
             data = p._data
-            # The cheap checks inline (dtype kinds and shapes, never the values); the slow
-            # path only explains what is wrong.
-            if (type(dp) is not np.ndarray or dp.dtype.kind != "f" or data.dtype.kind != "f"
-                    or dp.shape != data.shape or state and state["shape"] != dp.shape):
+            # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
+            # slow path accepts other float dtypes and explains what is wrong.
+            if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
+                    or state and state["shape"] != dp.shape):
                 dp = self._checked_grad(p, dp, state)
             updates.append((p, dp, state))
         self.t += 1

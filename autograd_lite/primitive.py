@@ -24,13 +24,12 @@ from .tensor import Tensor, _fill, as_tensor
 class Primitive:
     """A differentiable op: call it with Tensors, arrays or scalars."""
 
-    # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
-    # give every input's gradient (a list) / the whole tangent in one call (many-input ops).
-    vjp_all = jvp_all = None
-    edge_labels = None  # {input index: label} for the drawing's edges, e.g. cross-entropy's
-
     def __init__(self, forward, name=None, *, symbol=None, vjps=(), jvps=None, latex=None, draw=None,
                  view=False):
+        # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
+        # give every input's gradient (a list) / the whole tangent in one call (many-input ops);
+        # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's.
+        self.vjp_all = self.jvp_all = self.edge_labels = None
         self.forward = self.__wrapped__ = forward
         self.name = name or forward.__name__
         self.label = f"{self.name} ({symbol})" if symbol else self.name
