@@ -64,3 +64,40 @@ def test_builtin_ops_are_primitives_of_the_same_kind():
     assert ag.sigmoid(np.array([0.0]))._prim is None  # nothing to differentiate: no node
     x = ag.Tensor([0.0], requires_grad=True)
     assert ag.sigmoid(x)._prim is ag.sigmoid
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3, 4])
+def test_each_rule_runs_only_for_inputs_that_need_a_gradient_whatever_the_number_of_inputs(n_inputs):
+    # w0*x0 + w1*x1 + ...: d/dx_i = w_i, by hand; every input count takes the same route
+    # to its rules (up to three inputs they are called with plain arguments)
+    called = []
+
+    def rule(i):
+        def vjp(g, out, *xs):
+            called.append(i)
+            return g * (i + 1.0)
+        return vjp
+
+    weighted = ag.Primitive(lambda *xs: sum((i + 1.0) * x for i, x in enumerate(xs)), "weighted",
+                            vjps=[rule(i) for i in range(n_inputs)])
+    rng = np.random.default_rng(n_inputs)
+    xs = [ag.Tensor(rng.normal(size=(2, 3)), requires_grad=i % 2 == 0) for i in range(n_inputs)]
+    weighted(*xs).sum().backward()
+    assert called == [i for i in range(n_inputs) if i % 2 == 0]
+    for i, x in enumerate(xs):
+        if i % 2 == 0:
+            np.testing.assert_array_equal(x.grad, np.full((2, 3), i + 1.0))
+        else:
+            assert x.grad is None
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3])
+def test_a_missing_rule_is_named_for_every_number_of_inputs(n_inputs):
+    rules = [lambda g, out, *xs: g] * (n_inputs - 1) + [None]
+    op = ag.Primitive(lambda *xs: sum(xs), "partial", vjps=rules)
+    xs = [ag.Tensor(np.ones(2), requires_grad=True) for _ in range(n_inputs)]
+    with pytest.raises(ag.GraphError, match=f"not differentiable with respect to input {n_inputs - 1}"):
+        op(*xs).sum().backward()
+    short = ag.Primitive(lambda *xs: sum(xs), "short", vjps=rules[:-1])  # fewer rules than inputs
+    with pytest.raises(ag.GraphError, match=f"not differentiable with respect to input {n_inputs - 1}"):
+        short(*xs).sum().backward()
