@@ -103,11 +103,12 @@ class CompiledFunction:
         if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
             return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
         key = (call_key(args, kwargs), self._reached())
-        with self._lock:
-            trace = self._traces.get(key)
-            if trace is not None and trace is not self._recent:  # _recent's key is already the last
-                self._traces.move_to_end(key)
-                self._recent = trace
+        trace = self._traces.get(key)  # (one lookup is atomic; reordering takes the lock)
+        if trace is not None and trace is not self._recent:  # _recent's key is already the last
+            with self._lock:
+                if key in self._traces:
+                    self._traces.move_to_end(key)
+                    self._recent = trace
         if trace is not None:
             try:
                 return trace.replay(args, kwargs, state)
@@ -144,9 +145,8 @@ class _Trace:
 
     def __init__(self, name, tracer, out, where):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.constants, self.where, self.guards = tracer.constants, where, {}
-        for slot, value in tracer.guards:
-            self.guards.setdefault(slot, []).append(value)
+        self.constants, self.where = tracer.constants, where
+        self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
         self.out_slot = tracer.ref(out)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.node = _Replayed(f"compiled {name}", self)
@@ -178,69 +178,63 @@ class _Trace:
         return out
 
 
-def _guard(value, expected):
-    """Raise ``_Retrace`` unless ``value`` equals every value the traced call read from it."""
-    if not all(np.array_equal(value, e, equal_nan=True) for e in expected):
-        raise _Retrace
-
-
-# Types with .shape and .dtype, compared at once (a step's other results are made arrays, as
-# eager does, but NumPy scalars stay as they are; other gradients go through conform)
-_PLAIN = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
-_RUNTIME = {"plain": _PLAIN, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
-            "Retrace": _Retrace, "guard": _guard, "conform": conform}
+# Types with .shape and .dtype as they are (a step's other results are made arrays, as eager does)
+_SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
+_RUNTIME = {"shaped": _SHAPED, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
+            "Retrace": _Retrace, "array_equal": np.array_equal, "conform": conform}
 
 
 def _generate(trace, traced):
     """The trace as Python source of two straight-line functions, and the names it uses.
-    ``forward(args, kwargs)`` reads the sources, calls each primitive's own forward and checks
-    the shape and dtype it gave when traced; it returns (result, source Tensors, the values
-    the backward needs). ``backward(g, saved)`` calls each primitive's own VJPs in reverse,
-    with the engine's gradient check, and returns the sources' gradients. Slot 3's value is
-    the local ``s3`` (``k3`` if a constant), its gradient ``g3``; ``traced[3]`` its value
-    when traced."""
+    ``forward(args, kwargs)`` reads the sources, calls each primitive's own forward and checks the
+    shape and dtype it gave when traced; it returns (result, source Tensors, the values the
+    backward needs). ``backward(g, *saved)`` calls each primitive's own VJPs in reverse, with the
+    engine's gradient check, and returns the sources' gradients. Slot 3's value is the local
+    ``s3`` (``k3`` if a constant), its gradient ``g3``; ``traced[3]`` its value when traced."""
     constant = {slot for slot, _ in trace.constants}
     names = {f"k{slot}": value for slot, value in trace.constants}
     name = lambda r: f"k{r}" if r in constant else f"s{r}"
-    calls = []  # per step: its op's name, the call's arguments as source, the slots they read
+    calls = []  # per step: its op's name, arguments as source (all, positional, keywords), slots read
     for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
-        op, used = f"op{k}_" + re.sub(r"\W", "_", prim.name), set(refs)  # a valid identifier for any op's name
-        names.update({op: prim, f"{op}_forward": prim.forward, f"sig{out}": (shape, dtype)})
-        kw = {key: _expr(v, f"{op}_{key}", name, names, used) for key, v in params.items()}
-        calls.append((op, ", ".join([*map(name, refs), *(f"{key}={v}" for key, v in kw.items())]),
-                      "".join(f"{name(r)}, " for r in refs), "{" + ", ".join(f"{key!r}: {v}" for key, v in kw.items()) + "}", used))
+        op, used = f"op{k}_" + re.sub(r"\W", "_", prim.name), set(refs)  # an identifier for any name
+        names.update({op: prim, f"{op}_forward": prim.forward, f"dtype{out}": dtype})
+        listed = ", ".join(map(name, refs))
+        kw = ", ".join(f"{key}={_expr(v, f'{op}_{key}', name, names, used)}" for key, v in params.items())
+        calls.append((op, ", ".join(filter(None, (listed, kw))), listed, kw, used - constant))
     backward, saved = _backward_source(trace, calls, traced, names)
     return "\n".join(_forward_source(trace, calls, names, saved, name) + [""] + backward + [""]), names
 
 
 def _forward_source(trace, calls, names, saved, name):
-    """The lines of ``forward`` (see ``_generate``)."""
+    """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source."""
     lines = ["def forward(args, kwargs):"]
     for slot, at in zip(trace.inputs, trace.where):
-        lines += [f"    t{slot} = as_tensor({f'args[{at}]' if type(at) is int else f'kwargs[{at!r}]'})",
-                  f"    s{slot} = t{slot}._data"]
-    for slot, t, *held in trace.captured:  # read by identity, as traced (or re-traced)
-        names[f"t{slot}"], names[f"held{slot}"] = t, tuple(held)
-        lines += [f"    s{slot} = t{slot}._data",
-                  f"    if (s{slot}.shape, s{slot}.dtype, t{slot}.requires_grad) != held{slot}:", "        raise Retrace"]
+        given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
+        lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._data"]
+    for slot, t, shape, dtype, requires_grad in trace.captured:  # read by identity, as traced (or re-traced)
+        names[f"t{slot}"], names[f"dtype{slot}"] = t, dtype
+        held = f"t{slot}.requires_grad != {bool(requires_grad)}"
+        lines += [f"    s{slot} = t{slot}._data", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
+                  "        raise Retrace"]
     names.update({f"guards{slot}": expected for slot, expected in trace.guards.items()})
-    lines += [f"    guard(s{slot}, guards{slot})" for slot in trace.source_slots if slot in trace.guards]
-    for (op, args, _, _, _), (_, _, _, out, _, _) in zip(calls, trace.steps):
-        lines += [f"    s{out} = {op}_forward({args})",
-                  f"    if type(s{out}) not in plain:",
+    guard = lambda slot: [f"    if not all(array_equal(s{slot}, e, equal_nan=True) for e in guards{slot}):",
+                          "        raise Retrace"] if slot in trace.guards else []
+    lines += [line for slot in trace.source_slots for line in guard(slot)]
+    for (op, args, _, _, _), (_, _, _, out, shape, _) in zip(calls, trace.steps):
+        lines += [f"    s{out} = {op}_forward({args})", f"    if type(s{out}) not in shaped:",
                   f"        s{out} = s{out} if isinstance(s{out}, generic) else asarray(s{out})",
-                  f"    if (s{out}.shape, s{out}.dtype) != sig{out}:", "        raise Retrace"]
-        lines += [f"    guard(s{out}, guards{out})"] * (out in trace.guards)
+                  f"    if {_differs(f's{out}', out, shape)}:", "        raise Retrace"]
+        lines += guard(out)
     sources = "".join(f"t{slot}, " for slot in trace.source_slots)
-    return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({''.join(f's{r}, ' for r in saved)})"]
+    return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({saved})"]
 
 
 def _backward_source(trace, calls, traced, names):
-    """The lines of ``backward`` (see ``_generate``), and the slots whose values it reads.
-    Only steps a gradient can reach get a block; a slot's later gradients are added to the
-    first (any may be None: a VJP may return None)."""
+    """The lines of ``backward`` (see ``_generate``), and the values it takes, as source. Only
+    steps a gradient can reach get a block; a slot's later gradients are added to the first
+    (any may be None: a VJP may return None)."""
     reached, blocks, saved = {trace.out_slot}, [], set()
-    for (op, args, listed, params, used), (prim, refs, _, out, _, _) in reversed(list(zip(calls, trace.steps))):
+    for (op, args, listed, kw, used), (prim, refs, _, out, _, _) in zip(calls[::-1], trace.steps[::-1]):
         if out not in reached or out not in trace.differentiable:
             continue
         saved |= used | {out}
@@ -249,25 +243,29 @@ def _backward_source(trace, calls, traced, names):
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         blocks.append(f"    if g{out} is not None:")
         if all_at_once:
-            blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, ({listed}), {params}, {wanted})")
-        for i, r in enumerate(refs):
-            if not wanted[i]:
-                continue
+            blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})")
+        for i, r in ((i, r) for i, r in enumerate(refs) if wanted[i]):
+            names[f"dtype{r}"] = traced[r].dtype
             if not all_at_once:
                 names[f"{op}_vjp{i}"] = prim.vjps[i]
-            names[f"sig{r}"] = (traced[r].shape, traced[r].dtype)
             x = "gi" if r in reached else f"g{r}"  # the first gradient is stored as it is
-            blocks += [f"        {x} = " + (f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"),
-                       f"        if {x} is not None and (type({x}) not in plain or ({x}.shape, {x}.dtype) != sig{r}):",
+            gi = f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"
+            check = f"type({x}) not in shaped or {_differs(x, r, traced[r].shape)}"
+            blocks += [f"        {x} = {gi}", f"        if {x} is not None and ({check}):",
                        f"            {x} = conform({x}, s{r}, {op}, {i})"]
             if r in reached:
-                blocks += ["        if gi is not None:", f"            g{r} = gi if g{r} is None else g{r} + gi"]
+                blocks += ["        if gi is not None:",
+                           f"            g{r} = gi if g{r} is None else g{r} + gi"]
             reached.add(r)
-    saved = sorted(saved - {slot for slot, _ in trace.constants})
+    saved = "".join(f"s{r}, " for r in sorted(saved))
     result = "".join(f"g{slot}, " if slot in reached else "None, " for slot in trace.source_slots)
-    return ([f"def backward(g{trace.out_slot}, saved):"] + [f"    {''.join(f's{r}, ' for r in saved)}= saved"] * bool(saved)
-            + [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})] + blocks
-            + [f"    return [{result}]"]), saved
+    inits = [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})]
+    return [f"def backward(g{trace.out_slot}, {saved}):", *inits, *blocks, f"    return [{result}]"], saved
+
+
+def _differs(x, slot, shape):
+    """Source testing that ``x``'s shape or dtype is not slot's when traced (``dtype3`` is bound)."""
+    return f"{x}.shape != {shape!r} or {x}.dtype is not dtype{slot} and {x}.dtype != dtype{slot}"
 
 
 def _expr(value, label, name, names, used):
@@ -277,7 +275,8 @@ def _expr(value, label, name, names, used):
         used.add(value)
         return name(value)
     if type(value) is tuple and _has_slot(value):
-        return "(" + "".join(_expr(v, f"{label}_{j}", name, names, used) + ", " for j, v in enumerate(value)) + ")"
+        parts = [_expr(v, f"{label}_{j}", name, names, used) for j, v in enumerate(value)]
+        return "(" + "".join(f"{part}, " for part in parts) + ")"
     names[label] = value
     return label
 
@@ -297,4 +296,4 @@ class _Replayed(Primitive):
         if higher:
             raise GraphError(f"{self.name}: a replayed result gives first-order gradients only; call the "
                              "function itself (step.fn) for higher-order ones")
-        return self.trace.backward(g, params["values"])
+        return self.trace.backward(g, *params["values"])

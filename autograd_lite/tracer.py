@@ -133,6 +133,9 @@ def call_key(args, kwargs):
 
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
 _ARRAYS = frozenset([Tensor, np.ndarray])  # in a container, keyed by identity: no Python call per member
+# Exact types that are no Tensor, array or container (isinstance would also look up __class__)
+_NOT_ARRAYS = frozenset([type(None), bool, int, float, str, type, types.ModuleType, types.FunctionType,
+                    types.BuiltinFunctionType, np.random.Generator])
 
 
 def describe(value, top=False, depth=0):
@@ -143,20 +146,20 @@ def describe(value, top=False, depth=0):
     kind = type(value)
     if kind is float or kind is int or kind is bool or kind is str or value is None:
         return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if kind in _ARRAYS or isinstance(value, (Tensor, np.ndarray)):  # an input by its signature, else
-        if not top:                                                 # by identity (a captured tensor's
-            return id(value)                                        # shape, dtype and requires_grad are
-        if kind is np.ndarray:                                      # checked on every replay)
-            return ("A", value.shape, value.dtype)
-        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if (kind is dict or kind is list or kind is tuple) and depth < 4:
         members = value.values() if kind is dict else value
-        if all(map(_ARRAYS.__contains__, map(type, members))):  # (what the loop below gives them)
+        if _ARRAYS.issuperset(map(type, members)):  # (what the loop below gives them)
             inner = tuple(map(id, members))
         else:
             inner = tuple([id(v) if type(v) is Tensor else describe(v, False, depth + 1) for v in members])
         return (kind, None if top else id(value), tuple(value) if kind is dict else None, inner)
-    if isinstance(value, (types.FunctionType, np.random.Generator)):
+    if kind in _ARRAYS or kind not in _NOT_ARRAYS and isinstance(value, (Tensor, np.ndarray)):  # an input by its
+        if not top:  # signature, else by identity (a captured tensor's shape, dtype and requires_grad
+            return id(value)  # are checked on every replay)
+        if kind is np.ndarray:
+            return ("A", value.shape, value.dtype)
+        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
+    if isinstance(value, (np.random.Generator, types.FunctionType)):
         return ("id", id(value))
     try:
         hash(value)
@@ -186,11 +189,11 @@ def reachable(fn):
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            if isinstance(value, kinds):
+            if type(value) not in _NOT_ARRAYS and isinstance(value, kinds):
                 found.append(value)
         for name in global_names:
             value = names.get(name)
-            if isinstance(value, kinds):
+            if type(value) not in _NOT_ARRAYS and isinstance(value, kinds):
                 found.append(value)
         return tuple(map(describe, found)) if found else ()
     return reached
