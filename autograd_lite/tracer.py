@@ -132,10 +132,13 @@ def call_key(args, kwargs):
 
 
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
-_ARRAYS = frozenset([Tensor, np.ndarray])  # in a container, keyed by identity: no Python call per member
-# Exact types that are no Tensor, array or container (isinstance would also look up __class__)
-_NOT_ARRAYS = frozenset([type(None), bool, int, float, str, type, types.ModuleType, types.FunctionType,
-                    types.BuiltinFunctionType, np.random.Generator])
+# Exact types, each told by one set lookup. A container's Tensors and arrays are keyed by identity
+# without a call each; _PLAIN values are no Tensor, array or container (isinstance would also
+# look up their __class__).
+_ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
+_SCALARS = frozenset([float, int, bool, str, type(None)])
+_PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                     np.random.Generator}
 
 
 def describe(value, top=False, depth=0):
@@ -144,18 +147,18 @@ def describe(value, top=False, depth=0):
     what they hold (and their own identity below the top); other objects by value if
     hashable, else (and functions and generators always) by identity."""
     kind = type(value)
-    if kind is float or kind is int or kind is bool or kind is str or value is None:
+    if kind in _SCALARS:
         return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if (kind is dict or kind is list or kind is tuple) and depth < 4:
+    if kind in _CONTAINERS and depth < 4:
         members = value.values() if kind is dict else value
-        if _ARRAYS.issuperset(map(type, members)):  # (what the loop below gives them)
+        if _ARRAYS.issuperset(map(type, members)):  # what the loop below gives them, at once
             inner = tuple(map(id, members))
         else:
             inner = tuple([id(v) if type(v) is Tensor else describe(v, False, depth + 1) for v in members])
         return (kind, None if top else id(value), tuple(value) if kind is dict else None, inner)
-    if kind in _ARRAYS or kind not in _NOT_ARRAYS and isinstance(value, (Tensor, np.ndarray)):  # an input by its
-        if not top:  # signature, else by identity (a captured tensor's shape, dtype and requires_grad
-            return id(value)  # are checked on every replay)
+    if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
+        if not top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
+            return id(value)
         if kind is np.ndarray:
             return ("A", value.shape, value.dtype)
         return ("T", value._data.shape, value._data.dtype, value.requires_grad)
@@ -177,7 +180,7 @@ def reachable(fn):
     cells = getattr(fn, "__closure__", None) or ()
     kinds = (Tensor, np.ndarray, dict, list, tuple)
     defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
-    defaults = [v for v in defaults if isinstance(v, kinds)]  # (the defaults themselves are fixed)
+    defaults = [v for v in defaults if isinstance(v, kinds)]  # (which objects they are is fixed)
     code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
     global_names = _global_names(code) if code is not None else ()
 
@@ -189,11 +192,11 @@ def reachable(fn):
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            if type(value) not in _NOT_ARRAYS and isinstance(value, kinds):
+            if type(value) not in _PLAIN and isinstance(value, kinds):
                 found.append(value)
         for name in global_names:
             value = names.get(name)
-            if type(value) not in _NOT_ARRAYS and isinstance(value, kinds):
+            if type(value) not in _PLAIN and isinstance(value, kinds):
                 found.append(value)
         return tuple(map(describe, found)) if found else ()
     return reached
