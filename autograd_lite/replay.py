@@ -239,15 +239,16 @@ def _backward_source(trace, calls, traced, names):
             continue
         saved |= used | {out}
         wanted = tuple(r in trace.differentiable for r in refs)
-        all_at_once = prim.vjp_all is not None or any(  # apply_vjps also names a missing VJP
+        all_at_once = prim.vjp_all is not None or any(  # apply_vjps names a missing VJP
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         blocks.append(f"    if g{out} is not None:")
-        if all_at_once:
-            blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})")
+        if all_at_once:  # (vjp_all's result may be any iterable, as apply_vjps takes it)
+            each = f"{op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})"
+            every = f"tuple({op}.vjp_all(g{out}, s{out}, {args}))"
+            blocks.append(f"        gs = {every if prim.vjp_all is not None else each}")
+        names.update({f"{op}_vjp{i}": vjp for i, vjp in enumerate(prim.vjps)})
         for i, r in ((i, r) for i, r in enumerate(refs) if wanted[i]):
             names[f"dtype{r}"] = traced[r].dtype
-            if not all_at_once:
-                names[f"{op}_vjp{i}"] = prim.vjps[i]
             x = "gi" if r in reached else f"g{r}"  # the first gradient is stored as it is
             gi = f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"
             check = f"type({x}) not in shaped or {_differs(x, r, traced[r].shape)}"

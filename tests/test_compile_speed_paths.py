@@ -151,3 +151,31 @@ def test_a_guard_on_an_input_itself_retraces_when_it_changes():
         step(x).backward()
         assert step(x).item() == want
         np.testing.assert_array_equal(x.grad, [want / first] * 2)
+
+
+@ag.primitive
+def _pair(x, y):
+    return x * y
+
+
+_pair.vjp_all = lambda g, out, x, y: (gi for gi in (g * y, g * x))  # any iterable, as eager takes it
+
+
+@ag.primitive
+def _left_fixed(x, y):
+    return x + 2.0 * y
+
+
+_left_fixed.defvjp(None, lambda g, out, x, y: 2.0 * g)
+
+
+def test_gradients_given_all_at_once_and_a_missing_rule_as_in_eager_mode():
+    rng = np.random.default_rng(6)
+    _compare(lambda x, y: (_pair(x, y) * _pair(x, x)).sum(), [[rng.normal(size=3), rng.normal(size=3)]
+                                                            for _ in range(3)], grad_of=(0, 1))
+    _compare(lambda x, y: _left_fixed(x, y).sum(), [[rng.normal(size=2), rng.normal(size=2)]], grad_of=(1,))
+    step = ag.compile(lambda x, y: _left_fixed(x, y).sum())
+    for f in (lambda x, y: _left_fixed(x, y).sum(), step, step):
+        x, y = ag.Tensor([1.0], requires_grad=True), ag.Tensor([2.0], requires_grad=True)
+        with pytest.raises(GraphError, match="not differentiable with respect to input 0"):
+            f(x, y).backward()
