@@ -109,7 +109,8 @@ def test_a_global_tensor_read_only_by_an_inner_function_keys_the_trace():
     global _SCALE
 
     def fn(x):
-        scaled = lambda: x * _SCALE  # noqa: E731  (the global is loaded in here, not in fn itself)
+        def scaled():  # the global is loaded in here, not in fn itself
+            return x * _SCALE
         return scaled().sum()
     step, x = ag.compile(fn), np.array([1.0, 1.0])
     assert step(x).item() == 5.0
