@@ -17,11 +17,11 @@ bookkeeping (no Tensor per step, no graph, no heap).
 
 A replay is exact or it does not happen:
 
-- Arguments that are Tensors or arrays are inputs, read (and converted) on
-  every call. Other arguments are static and key the trace: numbers and
-  strings by value; containers by the identity of the Tensors and arrays in
-  them, so replacing ``params["W1"]`` traces again. Tensors and arrays in the
-  function's closure, the globals it names and its bound object key it too.
+- Arguments that are Tensors or arrays are inputs, read (and converted) on every
+  call. Other arguments are static and key the trace: numbers and strings by value;
+  containers by the identity of the Tensors and arrays in them, so replacing
+  ``params["W1"]`` traces again. Tensors and arrays in the function's closure, the
+  globals it (or a function in it) reads and its bound object key it too.
 - Tensors reached that way are read by identity on every replay.
 - Comparisons (``x > 0``), ``where`` conditions, boolean-mask indices,
   ``Tensor(x)``, ``x.detach()`` and conversions of arrays are steps of the
@@ -178,7 +178,7 @@ class _Trace:
         return out
 
 
-# Types with .shape and .dtype as they are (a step's other results are made arrays, as eager does)
+# A step's results of these types are used as they are (NumPy scalars too); others are made arrays
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 _RUNTIME = {"shaped": _SHAPED, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
             "Retrace": _Retrace, "array_equal": np.array_equal, "conform": conform}
