@@ -125,9 +125,7 @@ class CompiledFunction:
             out = self.fn(*args, **kwargs)
         finally:
             current().tracer = None
-        if not isinstance(out, Tensor):
-            raise TypeError(f"ag.compile({self.__name__}): the function must return one Tensor, "
-                            f"got {type(out).__name__}")
+        tracer.check_result(out, self.__name__)
         trace = _Trace(self.__name__, tracer, out, where)
         with self._lock:
             self.recordings += 1

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import tape
 from .convert import to_float_array
+from .errors import GraphError
 from .modes import current
 from .tensor import Tensor, as_tensor
 
@@ -89,6 +90,18 @@ class Tracer:
         slot = self.slots.get(id(t))
         if slot is not None and all(slot != s for s, _ in self.constants):
             self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
+
+    def check_result(self, out, name):
+        """Refuse what a replay could not reproduce: a result that is not one Tensor, or a leaf
+        that requires grad made while the function ran (a replay could not fill its .grad)."""
+        if not isinstance(out, Tensor):
+            raise TypeError(f"ag.compile({name}): the function must return one Tensor, got {type(out).__name__}")
+        for t in self.keep:
+            if isinstance(t, Tensor) and t._prim is None and t.requires_grad and t._seq < self.start:
+                raise GraphError(
+                    f"ag.compile({name}): the function made a tensor that requires grad while it ran (shape "
+                    f"{t.shape}{', ' + repr(t.name) if t.name else ''}); a replay could not fill its .grad. Make "
+                    "it outside the function (pass it in, or close over it), or call the function uncompiled")
 
 
 class Slot(int):

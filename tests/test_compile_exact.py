@@ -330,3 +330,20 @@ def test_dropout_masks_fresh_on_every_replay_with_manual_seed():
     got = [step(a).item() for _ in range(5)]
     assert got == want
     assert len(set(want)) > 1
+
+
+def test_a_leaf_that_requires_grad_made_inside_the_function_is_refused():
+    # eager fills the new leaf's .grad on every call; a replay could not, so compile refuses
+    made = []
+
+    def cost(x):
+        w = ag.Tensor(np.ones(3), requires_grad=True, name="w")
+        made.append(w)
+        return (w * x).sum()
+
+    cost(np.arange(3.0)).backward()
+    np.testing.assert_array_equal(made[-1].grad, np.arange(3.0))
+    with pytest.raises(ag.GraphError, match=r"made a tensor that requires grad while it ran \(shape \(3,\), 'w'\)"):
+        ag.compile(cost)(np.arange(3.0))
+    inner = ag.compile(lambda x: (ag.Tensor([1.0, 2.0, 3.0]) * x).sum())  # no grad wanted: replayed
+    assert inner(np.ones(3)).item() == 6.0 and inner(np.full(3, 2.0)).item() == 12.0
