@@ -185,43 +185,74 @@ def describe(value, top=False, depth=0):
 
 
 def reachable(fn):
-    """A function listing what ``fn`` reaches besides its arguments: its closure cells, default
-    values, the globals it (or a function or comprehension inside it) loads, and the object a
-    bound method belongs to (Tensors, arrays, containers)."""
+    """A function listing what ``fn`` reaches besides its arguments, each described for the key
+    (Tensors, arrays, containers, and numbers and strings by value): its closure cells,
+    default values, the globals it (or a function or comprehension inside it) loads, the
+    attributes it reads straight off one of those (``mod.W``, ``holder.scale``), and the
+    attributes of the object a bound method belongs to."""
     owner = getattr(fn, "__self__", None)
     fn = getattr(fn, "__func__", fn)
-    cells = getattr(fn, "__closure__", None) or ()
+    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ())) if code is not None else {}
     kinds = (Tensor, np.ndarray, dict, list, tuple)
     defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
     defaults = [v for v in defaults if isinstance(v, kinds)]  # (which objects they are is fixed)
-    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    global_names = _global_names(code) if code is not None else ()
+    # functions, classes, modules and builtins are taken as they were when traced (like JAX's
+    # jit): only the loads that may hold a Tensor, array, container or number are read per call
+    loads = [(name, attribute) for name, attribute in (_loads(code) if code is not None else ())
+             if (name in cells or name in names) and not _fixed(_resolve(name, attribute, cells, names))]
 
     def reached():
-        found = [v for v in vars(owner).values() if isinstance(v, kinds)] if owner is not None else []
+        found = ([v for v in vars(owner).values() if type(v) in _SCALARS or isinstance(v, kinds)]
+                 if owner is not None else [])
         found += defaults
-        for cell in cells:
-            try:
-                value = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            if type(value) not in _PLAIN and isinstance(value, kinds):
-                found.append(value)
-        for name in global_names:
-            value = names.get(name)
-            if type(value) not in _PLAIN and isinstance(value, kinds):
+        for name, attribute in loads:
+            value = _resolve(name, attribute, cells, names)
+            if type(value) in _SCALARS or type(value) not in _PLAIN and isinstance(value, kinds):
                 found.append(value)
         return tuple(map(describe, found)) if found else ()
     return reached
 
 
-def _global_names(code):
-    """The global names ``code`` loads, with those of the functions and comprehensions in it."""
-    found = {op.argval for op in dis.get_instructions(code) if op.opname in _LOADS}
+def _resolve(name, attribute, cells, names):
+    """What a load of ``name`` (``.attribute``) in the function finds now; None for an empty
+    cell or a name neither the closure nor the globals hold (a builtin)."""
+    if name in cells:
+        try:
+            value = cells[name].cell_contents
+        except ValueError:  # an empty cell
+            return None
+    else:
+        value = names.get(name)
+    return value if attribute is None or value is None else _own_attribute(value, attribute)
+
+
+def _fixed(value):
+    return callable(value) and not isinstance(value, Tensor) or isinstance(value, types.ModuleType)
+
+
+def _own_attribute(obj, name):
+    """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or None."""
+    try:
+        return object.__getattribute__(obj, "__dict__").get(name)
+    except (AttributeError, TypeError):
+        return None
+
+
+def _loads(code):
+    """(name, None) for each global or closure variable ``code`` (or a function or comprehension
+    inside it) loads, and (name, attribute) for each attribute read straight off one."""
+    ops = list(dis.get_instructions(code))
+    found = set()
+    for op, following in zip(ops, ops[1:] + [None]):
+        if op.opname in _LOADS:
+            found.add((op.argval, None))
+            if following is not None and following.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                found.add((op.argval, following.argval))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            found |= set(_global_names(const))
-    return tuple(sorted(found))
+            found |= set(_loads(const))
+    return tuple(sorted(found, key=lambda pair: (pair[0], pair[1] or "")))
 
 
-_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS")
+_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_DEREF", "LOAD_CLASSDEREF")

@@ -3,6 +3,8 @@ eager over several calls with changing inputs (values and gradients). Eager is t
 reference here only because the issue defines compile by it; each expectation below is
 also pinned to a hand-computed NumPy value where the case is small.
 """
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -347,3 +349,49 @@ def test_a_leaf_that_requires_grad_made_inside_the_function_is_refused():
         ag.compile(cost)(np.arange(3.0))
     inner = ag.compile(lambda x: (ag.Tensor([1.0, 2.0, 3.0]) * x).sum())  # no grad wanted: replayed
     assert inner(np.ones(3)).item() == 6.0 and inner(np.full(3, 2.0)).item() == 12.0
+
+
+# Globals the compiled functions below read; each test rebinds them with monkeypatch.
+_SCALE = 2.0
+_HOLDER = types.SimpleNamespace(W=None, shift=1.0)
+
+
+def _scaled_sum(x):
+    return (x * _SCALE).sum()
+
+
+def _holder_cost(x):
+    return ((_HOLDER.W * x).sum() + _HOLDER.shift) ** 2
+
+
+def test_a_rebound_global_number_traces_again(monkeypatch):
+    step, x = ag.compile(_scaled_sum), np.array([1.0, 2.0])
+    assert step(x).item() == 6.0 and step(x).item() == 6.0
+    monkeypatch.setattr(sys.modules[__name__], "_SCALE", 5.0)
+    assert step(x).item() == _scaled_sum(ag.as_tensor(x)).item() == 15.0
+    assert step.recordings == 2
+
+
+def test_a_rebound_closure_number_traces_again():
+    k = 2.0
+    step, x = ag.compile(lambda x: (x * k).sum()), np.array([1.0, 2.0])
+    assert step(x).item() == 6.0 and step(x).item() == 6.0
+    k = 4.0
+    assert step(x).item() == 12.0 and step.recordings == 2
+
+
+def test_attributes_read_off_a_global_object_are_seen_when_rebound(monkeypatch):
+    # eager reads _HOLDER.W and _HOLDER.shift on every call: the gradient goes to the new W
+    monkeypatch.setattr(_HOLDER, "W", ag.Tensor([1.0, -1.0], requires_grad=True))
+    step, x = ag.compile(_holder_cost), np.array([3.0, 1.0])
+    step(x).backward()
+    first = _HOLDER.W
+    new = ag.Tensor([2.0, 0.5], requires_grad=True)
+    monkeypatch.setattr(_HOLDER, "W", new)
+    monkeypatch.setattr(_HOLDER, "shift", -1.0)
+    out = step(x)
+    out.backward()
+    s = 2.0 * 3.0 + 0.5 * 1.0 - 1.0  # by hand: d/dW (W.x + shift)^2 = 2 (W.x + shift) x
+    assert out.item() == pytest.approx(s ** 2)
+    np.testing.assert_allclose(new.grad, 2 * s * x, rtol=1e-12)
+    np.testing.assert_allclose(first.grad, 2 * (3.0 - 1.0 + 1.0) * x, rtol=1e-12)  # the first call's only
