@@ -150,27 +150,32 @@ def test_parameter_replaced_in_params_dict():
         params["v"].grad = None
 
 
+def _check_rebinding(step, rebind, current, rng):
+    """Four calls, each after ``rebind(new tensor)``: the value uses ``current()`` (W . x, by
+    hand), its gradient is x, and the tensor it replaced gets nothing more."""
+    for _ in range(4):
+        old = current()
+        old_grad = None if old.grad is None else old.grad.copy()
+        rebind(ag.Tensor(rng.normal(size=3), requires_grad=True))
+        x = rng.normal(size=3)
+        out = step(x)
+        out.backward()
+        assert out.item() == pytest.approx(float(current().data @ x), rel=1e-12)
+        np.testing.assert_array_equal(current().grad, x)
+        np.testing.assert_array_equal(old.grad, old_grad)
+
+
 def test_closure_tensor_rebound_nonlocal():
     rng = np.random.default_rng(6)
     W = ag.Tensor(rng.normal(size=(3,)), requires_grad=True)
 
     def fn(x):
         return (W * x).sum()
-    step = ag.compile(fn)
 
-    def rebind():
+    def rebind(new):
         nonlocal W
-        W = ag.Tensor(rng.normal(size=(3,)), requires_grad=True)
-    for _ in range(4):
-        old = W
-        old_grad = None if old.grad is None else old.grad.copy()
-        rebind()
-        x = rng.normal(size=3)
-        out = step(x)
-        out.backward()
-        assert out.item() == pytest.approx(float(W.data @ x), rel=1e-12)
-        np.testing.assert_array_equal(W.grad, x)
-        np.testing.assert_array_equal(old.grad, old_grad)
+        W = new
+    _check_rebinding(ag.compile(fn), rebind, lambda: W, rng)
 
 
 _GLOBAL_W = ag.Tensor(np.ones(3), requires_grad=True)
@@ -180,23 +185,10 @@ def _uses_global(x):
     return (_GLOBAL_W * x).sum()
 
 
-def test_closure_tensor_rebound_global():
-    global _GLOBAL_W
-    step = ag.compile(_uses_global)
-    rng = np.random.default_rng(7)
-    try:
-        for _ in range(4):
-            old = _GLOBAL_W
-            old_grad = None if old.grad is None else old.grad.copy()
-            _GLOBAL_W = ag.Tensor(rng.normal(size=3), requires_grad=True)
-            x = rng.normal(size=3)
-            out = step(x)
-            out.backward()
-            assert out.item() == pytest.approx(float(_GLOBAL_W.data @ x), rel=1e-12)
-            np.testing.assert_array_equal(_GLOBAL_W.grad, x)
-            np.testing.assert_array_equal(old.grad, old_grad)
-    finally:
-        _GLOBAL_W = ag.Tensor(np.ones(3), requires_grad=True)
+def test_closure_tensor_rebound_global(monkeypatch):
+    module = sys.modules[__name__]
+    _check_rebinding(ag.compile(_uses_global), lambda new: monkeypatch.setattr(module, "_GLOBAL_W", new),
+                     lambda: module._GLOBAL_W, np.random.default_rng(7))
 
 
 def test_closure_tensor_updated_in_place_is_read_on_replay():
