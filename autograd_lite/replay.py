@@ -20,9 +20,13 @@ A replay is exact or it does not happen:
 - Arguments that are Tensors or arrays are inputs, read (and converted) on every
   call. Other arguments are static and key the trace: numbers and strings by value;
   containers by the identity of the Tensors and arrays in them, so replacing
-  ``params["W1"]`` traces again. Tensors and arrays in the function's closure, the
-  globals it (or a function in it) reads and its bound object key it too.
-- Tensors reached that way are read by identity on every replay.
+  ``params["W1"]`` traces again; other objects by their attributes. What the function
+  reaches besides its arguments keys it too (``tracer.reachable``): its closure,
+  defaults and globals, attributes of modules, classes and of its own object, and the
+  same for every function of the user's code it reaches.
+- Tensors reached that way are read by identity on every replay. A call that reads a
+  tensor the key cannot see runs eagerly (with a ``RuntimeWarning``): a replay could
+  not tell if it was replaced.
 - Comparisons (``x > 0``), ``where`` conditions, boolean-mask indices,
   ``Tensor(x)``, ``x.detach()`` and conversions of arrays are steps of the
   replay, recomputed every time; dropout masks are drawn afresh, in order.
@@ -38,6 +42,7 @@ compiled function at once, and each result can backward at any time.
 import builtins
 import re
 import threading
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -48,7 +53,7 @@ from .errors import GraphError
 from .modes import current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
-from .tracer import Slot, Tracer, as_input, call_key, reachable
+from .tracer import Slot, Tracer, as_input, call_key, describe, reachable
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -100,8 +105,8 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         state = current()
-        if state.anomaly or state.grad_depth or state.tracer is not None:  # eagerly, arrays as Tensors
-            return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
+        if state.anomaly or state.grad_depth or state.tracer is not None:
+            return _Eager(self.fn).replay(args, kwargs, state)
         key = (call_key(args, kwargs), self._reached())
         trace = self._traces.get(key)  # (one lookup is atomic; reordering takes the lock)
         if trace is not None and trace is not self._recent:  # _recent's key is already the last
@@ -117,6 +122,12 @@ class CompiledFunction:
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
+        # What fn reaches is found again now: helpers it calls may have been defined (or
+        # rebound) since compile(). ``seen``: the tensors the key holds by identity.
+        seen, self._reached = set(), reachable(self.fn)
+        key = (key[0], self._reached(seen))
+        for value in [*args, *kwargs.values()]:
+            describe(value, True, 0, seen)
         tracer, kwargs = Tracer(), dict(sorted(kwargs.items()))
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [tracer.input(a) for a in args], {k: tracer.input(v) for k, v in kwargs.items()}
@@ -126,14 +137,38 @@ class CompiledFunction:
         finally:
             current().tracer = None
         tracer.check_result(out, self.__name__)
-        trace = _Trace(self.__name__, tracer, out, where)
+        unseen = [t for _, t, _, _, _ in tracer.captured if id(t) not in seen]
+        trace = _Trace(self.__name__, tracer, out, where) if not unseen else _Eager(self.fn)
+        if unseen:
+            warnings.warn(_eager_reason(self.__name__, unseen[0]), RuntimeWarning, stacklevel=3)
         with self._lock:
             self.recordings += 1
-            self._traces[key], self._latest, self._recent = trace, trace, trace
+            self._traces[key], self._recent = trace, trace
+            self._latest = trace if not unseen else self._latest
             self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
         return out
+
+
+def _eager_reason(name, t):
+    named = f", {t.name!r}" if t.name else ""
+    return (f"ag.compile({name}): the function reads a tensor (shape {t.shape}{named}) "
+            "that is not an argument and that the compile key cannot see (it holds the closure, the globals "
+            "and the attributes of the objects the function reads, and containers up to 4 levels deep); a "
+            "replay could not tell if it was replaced, so calls like this one run the function eagerly. "
+            "Pass the tensor as an argument to replay it")
+
+
+class _Eager:
+    """Stands for a trace where there is none to replay: the function runs eagerly, arrays
+    among its arguments as Tensors."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def replay(self, args, kwargs, state):
+        return self.fn(*[as_input(a) for a in args], **{k: as_input(v) for k, v in kwargs.items()})
 
 
 class _Trace:

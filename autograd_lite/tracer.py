@@ -10,7 +10,10 @@ becomes a guard: the replay checks it is unchanged. ``call_key`` and ``reachable
 which traced call a new call may replay.
 """
 import dis
+import functools
+import inspect
 import itertools
+import sys
 import types
 
 import numpy as np
@@ -154,11 +157,13 @@ _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFu
                      np.random.Generator}
 
 
-def describe(value, top=False, depth=0):
+def describe(value, top=False, depth=0, seen=None):
     """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
-    by shape, dtype (and requires_grad) at the top level, else by identity; containers by
-    what they hold (and their own identity below the top); other objects by value if
-    hashable, else (and functions and generators always) by identity."""
+    by shape, dtype (and requires_grad) at the top level, else by identity; containers, and
+    objects with attributes of their own (``obj.__dict__``) that are not callable, by what they hold
+    (and their own identity below the top); other objects by value if hashable, else (and
+    functions and generators always) by identity. ``seen``, a set, collects the ids of the
+    Tensors and arrays the key holds by identity."""
     kind = type(value)
     if kind in _SCALARS:
         return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
@@ -166,17 +171,24 @@ def describe(value, top=False, depth=0):
         members = value.values() if kind is dict else value
         if _ARRAYS.issuperset(map(type, members)):  # what the loop below gives them, at once
             inner = tuple(map(id, members))
+            if seen is not None:
+                seen.update(inner)
         else:
-            inner = tuple([id(v) if type(v) is Tensor else describe(v, False, depth + 1) for v in members])
+            inner = tuple([describe(v, False, depth + 1, seen) for v in members])
         return (kind, None if top else id(value), tuple(value) if kind is dict else None, inner)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if not top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
+            if seen is not None:
+                seen.add(id(value))
             return id(value)
         if kind is np.ndarray:
             return ("A", value.shape, value.dtype)
         return ("T", value._data.shape, value._data.dtype, value.requires_grad)
     if isinstance(value, (np.random.Generator, types.FunctionType)):
         return ("id", id(value))
+    attributes = _own_attribute(value, None) if kind not in _PLAIN and depth < 4 else None
+    if attributes is not None and not callable(value):  # an object holding values: a SimpleNamespace, a model
+        return (kind, id(value), tuple([describe(v, False, depth + 1, seen) for v in attributes.values()]))
     try:
         hash(value)
     except TypeError:
@@ -185,33 +197,101 @@ def describe(value, top=False, depth=0):
 
 
 def reachable(fn):
-    """A function listing what ``fn`` reaches besides its arguments, each described for the key
-    (Tensors, arrays, containers, and numbers and strings by value): its closure cells,
-    default values, the globals it (or a function or comprehension inside it) loads, the
-    attributes it reads straight off one of those (``mod.W``, ``holder.scale``), and the
-    attributes of the object a bound method belongs to."""
-    owner = getattr(fn, "__self__", None)
-    fn = getattr(fn, "__func__", fn)
-    code, names = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    cells = dict(zip(code.co_freevars, fn.__closure__ or ())) if code is not None else {}
-    kinds = (Tensor, np.ndarray, dict, list, tuple)
-    defaults = (getattr(fn, "__defaults__", None) or ()) + tuple((getattr(fn, "__kwdefaults__", None) or {}).values())
-    defaults = [v for v in defaults if isinstance(v, kinds)]  # (which objects they are is fixed)
-    # functions, classes, modules and builtins are taken as they were when traced (like JAX's
-    # jit): only the loads that may hold a Tensor, array, container or number are read per call
-    loads = [(name, attribute) for name, attribute in (_loads(code) if code is not None else ())
-             if (name in cells or name in names) and not _fixed(_resolve(name, attribute, cells, names))]
+    """A function ``reached(seen=None)`` listing what calling ``fn`` reaches besides its
+    arguments, each described for the key (see ``describe``): the closure cells, default values
+    and globals it loads, the attributes it reads straight off one of those (``mod.W``,
+    ``Holder.scale``), the object a method or callable object belongs to, and the same for every
+    function of the user's code it reaches that way (helpers it calls, methods, properties)."""
+    objects, loads = [], []
+    _follow(fn, None, objects, loads, set())
 
-    def reached():
-        found = ([v for v in vars(owner).values() if type(v) in _SCALARS or isinstance(v, kinds)]
-                 if owner is not None else [])
-        found += defaults
-        for name, attribute in loads:
-            value = _resolve(name, attribute, cells, names)
-            if type(value) in _SCALARS or type(value) not in _PLAIN and isinstance(value, kinds):
-                found.append(value)
-        return tuple(map(describe, found)) if found else ()
+    def reached(seen=None):
+        found = objects + [_resolve(*load) for load in loads]
+        return tuple([describe(v, False, 0, seen) for v in found]) if found else ()
     return reached
+
+
+def _follow(fn, owner, objects, loads, visited):
+    """Note in ``objects`` and ``loads`` what calling ``fn`` (bound to ``owner``) reads besides its
+    arguments. The user's functions, classes and modules are keyed by identity and followed
+    into; library code (this package, NumPy, the standard library, builtins) is taken as it was
+    when traced, like JAX's jit does."""
+    if isinstance(fn, functools.partial):
+        _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
+        return
+    if isinstance(fn, (staticmethod, classmethod, property)):
+        fn = fn.__func__ if not isinstance(fn, property) else fn.fget
+    if isinstance(fn, types.MethodType):
+        owner, fn = fn.__self__, fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        if isinstance(fn, (type, types.ModuleType)) or not callable(fn):
+            return
+        owner, fn = fn, getattr(type(fn), "__call__", None)  # a callable object
+        if not isinstance(fn, types.FunctionType):
+            return
+    if _library_code(fn) or (fn, id(owner)) in visited:
+        return
+    visited.add((fn, id(owner)))
+    if owner is not None and not isinstance(owner, type) and _own_attribute(owner, None) is not None:
+        objects.append(_own_attribute(owner, None))  # its attributes: the owner may be callable (describe)
+    code, names = fn.__code__, fn.__globals__
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
+    self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
+    for name, attribute in _loads(code, self_name):
+        if name == self_name:  # self.helper(x), self.W: methods are followed, data is in owner
+            if attribute is not None:
+                _follow_attribute(owner, attribute, objects, loads, visited)
+        elif name in cells or name in names:
+            value = _resolve(name, None, cells, names)
+            if attribute is None:
+                if not _library_code(value):  # data by what it holds, the user's code by identity
+                    loads.append((name, None, cells, names))
+                if _fixed(value):
+                    _follow(value, None, objects, loads, visited)
+            else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
+                _follow_attribute(value, attribute, objects, loads, visited)
+                if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
+                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
+
+
+def _follow_values(values, objects, loads, visited):
+    """Values bound once (defaults, a partial's arguments): code is followed, what may change
+    inside (containers, objects, arrays) is keyed; a number or string bound there cannot change."""
+    for value in values:
+        if _fixed(value):
+            _follow(value, None, objects, loads, visited)
+        elif type(value) not in _SCALARS:
+            objects.append(value)
+
+
+def _follow_attribute(obj, attribute, objects, loads, visited):
+    """Follow ``obj.attribute`` when it is code (a method, property or function): found without
+    running any descriptor, bound to ``obj`` unless it is a module's or class's own."""
+    try:
+        value = inspect.getattr_static(obj, attribute)
+    except AttributeError:
+        return
+    own = _own_attribute(obj, None) or {}
+    bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
+    if isinstance(value, (types.FunctionType, property)) and bound:
+        _follow(value, obj, objects, loads, visited)
+    elif isinstance(value, classmethod):
+        _follow(value, obj if isinstance(obj, type) else type(obj), objects, loads, visited)
+    elif _fixed(value) or isinstance(value, staticmethod):
+        _follow(value, None, objects, loads, visited)
+
+
+def _library_code(value):
+    """Whether ``value`` is a module, class or callable of this package, NumPy or the standard
+    library (taken as it was when traced, not looked into)."""
+    if not _fixed(value):
+        return False
+    module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    return (module or type(value).__module__).partition(".")[0] in _LIBRARY
+
+
+_LIBRARY = frozenset({"autograd_lite", "numpy", *sys.stdlib_module_names})
 
 
 def _resolve(name, attribute, cells, names):
@@ -232,26 +312,29 @@ def _fixed(value):
 
 
 def _own_attribute(obj, name):
-    """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or None."""
+    """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or
+    None; ``name`` None: that ``__dict__`` itself (None for an object without one)."""
     try:
-        return object.__getattribute__(obj, "__dict__").get(name)
+        attributes = object.__getattribute__(obj, "__dict__")
     except (AttributeError, TypeError):
         return None
+    return attributes if name is None else attributes.get(name)
 
 
-def _loads(code):
+def _loads(code, self_name=None):
     """(name, None) for each global or closure variable ``code`` (or a function or comprehension
-    inside it) loads, and (name, attribute) for each attribute read straight off one."""
+    inside it) loads, and (name, attribute) for each attribute read straight off one; the same
+    for the local ``self_name`` (a method's ``self``)."""
     ops = list(dis.get_instructions(code))
     found = set()
     for op, following in zip(ops, ops[1:] + [None]):
-        if op.opname in _LOADS:
+        if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
             found.add((op.argval, None))
             if following is not None and following.opname in ("LOAD_ATTR", "LOAD_METHOD"):
                 found.add((op.argval, following.argval))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            found |= set(_loads(const))
+            found |= set(_loads(const, self_name))
     return tuple(sorted(found, key=lambda pair: (pair[0], pair[1] or "")))
 
 

@@ -387,3 +387,163 @@ def test_attributes_read_off_a_global_object_are_seen_when_rebound(monkeypatch):
     assert out.item() == pytest.approx(s ** 2)
     np.testing.assert_allclose(new.grad, 2 * s * x, rtol=1e-12)
     np.testing.assert_allclose(first.grad, 2 * (3.0 - 1.0 + 1.0) * x, rtol=1e-12)  # the first call's only
+
+
+# --- what the function reaches through helpers, objects and attribute chains --------------
+# Each case below replayed the tensor (or number) it first traced after the user rebound it:
+# the value was the old one and the gradient went to the old tensor, with no error.
+_HELPER_W = ag.Tensor(np.ones(3), requires_grad=True)
+_HELPER_SCALE = 2.0
+
+
+def _helper_product(x):
+    return _HELPER_W * x
+
+
+def _calls_a_helper(x):
+    return _helper_product(x).sum()
+
+
+def test_a_global_read_by_a_called_helper_is_seen_when_rebound(monkeypatch):
+    module = sys.modules[__name__]
+    _check_rebinding(ag.compile(_calls_a_helper), lambda new: monkeypatch.setattr(module, "_HELPER_W", new),
+                     lambda: module._HELPER_W, np.random.default_rng(31))
+
+
+def _scaled_by_helper(x):
+    return _helper_scale(x).sum()
+
+
+def _helper_scale(x):
+    return x * _HELPER_SCALE
+
+
+def test_a_global_number_read_by_a_called_helper_traces_again(monkeypatch):
+    step, x = ag.compile(_scaled_by_helper), np.array([1.0, 2.0])
+    assert step(x).item() == 6.0 and step(x).item() == 6.0
+    monkeypatch.setattr(sys.modules[__name__], "_HELPER_SCALE", 5.0)
+    assert step(x).item() == 15.0 and step.recordings == 2
+
+
+class _Model:
+    """A callable object whose __call__ reads its own tensor, and a method that reads one
+    through a list of layer objects (self.layers[0].W)."""
+
+    def __init__(self, rng):
+        self.W = ag.Tensor(rng.normal(size=3), requires_grad=True)
+        self.layers = [types.SimpleNamespace(W=ag.Tensor(rng.normal(size=3), requires_grad=True))]
+
+    def __call__(self, x):
+        return (self.W * x).sum()
+
+    def first_layer(self, x):
+        return (self.layers[0].W * x).sum()
+
+
+def test_a_callable_objects_own_tensor_is_seen_when_rebound():
+    rng = np.random.default_rng(32)
+    model = _Model(rng)
+    _check_rebinding(ag.compile(model), lambda new: setattr(model, "W", new), lambda: model.W, rng)
+
+
+def test_a_tensor_read_through_a_list_of_objects_is_seen_when_rebound():
+    rng = np.random.default_rng(33)
+    model = _Model(rng)
+    _check_rebinding(ag.compile(model.first_layer), lambda new: setattr(model.layers[0], "W", new),
+                     lambda: model.layers[0].W, rng)
+
+
+_NET = types.SimpleNamespace(layer=types.SimpleNamespace(W=ag.Tensor(np.ones(3), requires_grad=True)))
+
+
+def _two_attributes_deep(x):
+    return (_NET.layer.W * x).sum()
+
+
+def test_a_tensor_two_attributes_deep_is_seen_when_rebound(monkeypatch):
+    _check_rebinding(ag.compile(_two_attributes_deep), lambda new: monkeypatch.setattr(_NET.layer, "W", new),
+                     lambda: _NET.layer.W, np.random.default_rng(34))
+
+
+def test_an_object_argument_is_keyed_by_the_tensors_it_holds():
+    rng = np.random.default_rng(35)
+    holder = types.SimpleNamespace(W=ag.Tensor(rng.normal(size=3), requires_grad=True))
+    compiled = ag.compile(lambda h, x: (h.W * x).sum())
+    _check_rebinding(lambda x: compiled(holder, x), lambda new: setattr(holder, "W", new),
+                     lambda: holder.W, rng)
+
+
+def test_a_tensor_read_through_a_property_is_seen_when_rebound():
+    rng = np.random.default_rng(36)
+    store = {"W": ag.Tensor(rng.normal(size=3), requires_grad=True)}
+
+    class Reader:
+        W = property(lambda self: store["W"])
+
+    reader = Reader()
+    _check_rebinding(ag.compile(lambda x: (reader.W * x).sum()), lambda new: store.__setitem__("W", new),
+                     lambda: store["W"], rng)
+
+
+def test_a_tensor_the_key_cannot_see_runs_eagerly_with_a_warning():
+    # a deque's items are not part of the key: the replay could not tell a replaced tensor,
+    # so every call runs the function itself, and a warning says which tensor and why
+    import collections
+    rng = np.random.default_rng(37)
+    queue = collections.deque([ag.Tensor(rng.normal(size=3), requires_grad=True)])
+    step = ag.compile(lambda x: (queue[0] * x).sum())
+    with pytest.warns(RuntimeWarning, match=r"shape \(3,\).*eagerly"):
+        step(np.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per function, not per call
+        _check_rebinding(step, lambda new: queue.__setitem__(0, new), lambda: queue[0], rng)
+
+
+class _Layer:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return self.W * x
+
+
+class _Trainer:
+    """Keeps its compiled step beside its weights, and calls a layer object (self.layer(x))."""
+
+    def __init__(self, rng):
+        self.layer = _Layer(ag.Tensor(rng.normal(size=3), requires_grad=True))
+        self.step = ag.compile(self.cost)
+
+    def cost(self, x):
+        return self.layer(x).sum()
+
+
+def test_a_tensor_of_a_called_layer_object_is_seen_when_rebound():
+    rng = np.random.default_rng(38)
+    trainer = _Trainer(rng)
+    _check_rebinding(trainer.step, lambda new: setattr(trainer.layer, "W", new), lambda: trainer.layer.W, rng)
+
+
+def test_a_compiled_step_kept_on_its_own_object_traces_once():
+    # the object's attributes key the trace, the compiled step among them: by identity, not
+    # by its changing insides (a key that changed with every recording would never be found)
+    trainer = _Trainer(np.random.default_rng(39))
+    for k in range(5):
+        trainer.step(np.full(3, float(k))).backward()
+    assert trainer.step.recordings == 1
+
+
+def _doubled(x):
+    return 2.0 * x
+
+
+def _calls_a_rebindable_helper(x):
+    return _doubled(x).sum()
+
+
+def test_a_helper_redefined_between_calls_traces_again(monkeypatch):
+    # as when a notebook cell defining the helper runs again: the new definition is used
+    step, x = ag.compile(_calls_a_rebindable_helper), np.array([1.0, 2.0])
+    assert step(x).item() == 6.0 and step(x).item() == 6.0
+    monkeypatch.setattr(sys.modules[__name__], "_doubled", lambda x: 10.0 * x)
+    assert step(x).item() == 30.0 and step.recordings == 2
