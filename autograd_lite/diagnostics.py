@@ -1,4 +1,5 @@
 """Error messages that name the op, the shapes and the user's line (shared by the engine)."""
+import re
 import sys
 
 import numpy as np
@@ -31,7 +32,11 @@ def raise_if_not_finite(array, stage, t, prim=None, parents=None):
 
 
 def explain_failure(prim, parents, error):
-    """Error message for a forward that NumPy refused with a ValueError."""
+    """Error message for a forward that NumPy refused with a ValueError (an axis out of range
+    too); None for an error that already names an op ("dropout: ...") or has a type of its
+    own (ShapeError, DomainError): it passes as it is."""
+    if type(error) not in (ValueError, np.exceptions.AxisError) or _NAMES_AN_OP.match(str(error)):
+        return None
     shapes = [p.shape for p in parents]
     listed = " and ".join(str(shape) for shape in shapes)
     if len(shapes) > 1 and "broadcast" in str(error):
@@ -47,3 +52,6 @@ def _clash(shapes):
         if len(sizes) > 1:
             return f"axis {-axis} has sizes {' vs '.join(str(n) for n in sorted(sizes))}"
     return "their sizes disagree"
+
+
+_NAMES_AN_OP = re.compile(r"[\w.]+( \([^)]*\))?: ")  # "l2_penalty: ...", "matmul (@): ..."

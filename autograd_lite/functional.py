@@ -128,6 +128,9 @@ def l2_penalty(weights, lambd, m):
     Returns:
         scalar Tensor; d/dW = (lambd / m) W.
     """
+    if isinstance(weights, (dict, Tensor, np.ndarray)):
+        raise TypeError(f"l2_penalty: weights must be a list (or other iterable) of tensors, got a "
+                        f"{type(weights).__name__}; e.g. [params['W1'], params['W2']]")
     weights = list(weights)
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
@@ -344,10 +347,12 @@ def _ce(logits, labels, axis=0):
 
 
 def _ce_residual(logits, labels, axis):
-    # softmax - target, and m: the gradient of the mean cross-entropy is (softmax - target) / m
+    # softmax * (labels summed over classes) - target, and m: the gradient of the mean cross-entropy
+    # is that over m (softmax - one_hot for labels that sum to 1 in each example, as one-hot ones do)
     axis = _class_axis(_raw(logits), axis)
     target = _one_hot(_raw(labels), logits.shape, axis, _raw(logits).dtype)
-    return _apply(softmax, logits, axis=axis) - target, logits.size // logits.shape[axis]
+    total = np.add.reduce(target, axis=axis, keepdims=True)
+    return _apply(softmax, logits, axis=axis) * total - target, logits.size // logits.shape[axis]
 
 
 def _ce_vjp(g, out, logits, labels, axis=0):
@@ -373,6 +378,8 @@ def cross_entropy(logits, labels, axis=0):
             (or probability) labels of the logits' shape.
         axis: the class axis.
     Returns:
-        scalar Tensor; d/dlogits = (softmax(logits) - one_hot) / m. Labels get no gradient.
+        scalar Tensor; d/dlogits = (softmax(logits) - one_hot) / m (softmax times each
+        example's label sum, minus the labels, for labels that do not sum to 1). Labels get
+        no gradient.
     """
     return _multiclass(logits, labels, axis=axis)

@@ -91,8 +91,10 @@ def _power_vjp_base(g, out, x, p):
 
 
 def _power_vjp_exponent(g, out, x, p):
-    # out * log(x); where x is 0 the derivative is taken as 0 (x ** p is flat in p there for p > 0)
-    return g * out * log(where(_raw(x) > 0, x, 1.0))
+    # out * log(x); where x is 0 the derivative is taken as 0 (x ** p is flat in p there for p > 0);
+    # where x < 0 it does not exist (log of a negative number): NaN, as PyTorch gives
+    undefined = np.where(_raw(x) < 0, np.nan, 0.0)
+    return g * out * (log(where(_raw(x) > 0, x, 1.0)) + undefined)
 
 
 power = Primitive(np.power, "power", symbol="**", vjps=(_power_vjp_base, _power_vjp_exponent),
@@ -162,7 +164,10 @@ class _Sigmoid(Primitive):
 
 
 def logits_of(a):
-    """The input z of ``a = sigmoid(z)`` (recorded or not), else None."""
+    """The input z of ``a = sigmoid(z)`` (recorded or not) while ``a`` is as sigmoid made it,
+    else None (after an in-place edit of ``a`` its values no longer follow from z)."""
+    if a._vc is not None and a._vc.stamp > a._epoch:
+        return None
     if a._prim is sigmoid and a._parents is not None:
         return a._parents[0]
     return a.__dict__.get("_logits") if hasattr(a, "__dict__") else None
@@ -465,9 +470,10 @@ def _in_bounds(x, lo, hi):
 
 
 _clip = Primitive(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), "clip",
+                  # the output is hi wherever max(x, lo) > hi (everywhere when lo > hi, as NumPy)
                   vjps=(lambda g, out, x, lo, hi: g * _in_bounds(x, lo, hi),
-                        lambda g, out, x, lo, hi: g * (_raw(x) < _raw(lo)),
-                        lambda g, out, x, lo, hi: g * (_raw(x) > _raw(hi)) * (_raw(lo) <= _raw(hi))),
+                        lambda g, out, x, lo, hi: g * ((_raw(x) < _raw(lo)) & (_raw(lo) <= _raw(hi))),
+                        lambda g, out, x, lo, hi: g * (np.maximum(_raw(x), _raw(lo)) > _raw(hi))),
                   latex=lambda t, node: tex.function("clip", *t))
 _clip.jvps = _clip.vjps  # elementwise
 
@@ -624,10 +630,9 @@ expand_dims.__doc__ = "expand_dims(x, axis): x with a new length-1 axis at ``axi
 # --- comparisons: constant boolean arrays, as NumPy gives ---------------------
 def _compare(ufunc):
     def compare(a, b):
-        result = ufunc(_raw(a), _raw(b))
         if current().tracer is not None:  # ag.compile recomputes it on every replay
-            result = current().tracer.comparison(ufunc, a, b, result)
-        return result
+            return current().tracer.numpy_call(ufunc, (a, b), {})
+        return ufunc(_raw(a), _raw(b))
     return compare
 
 
@@ -641,7 +646,13 @@ def _inplace(self, ufunc, other, symbol, method):
         raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
-    ufunc(self._data, other._read() if isinstance(other, Tensor) else other, out=self._data)
+    value = other._read() if isinstance(other, Tensor) else other
+    try:
+        ufunc(self._data, value, out=self._data)
+    except ValueError:
+        raise ShapeError(f"'{symbol}=': the right side has shape {np.shape(value)}, which does not broadcast "
+                         f"to the tensor's shape {self.shape}; expected a shape that does (an in-place "
+                         "update keeps the tensor's shape)") from None
     mark_modified((self,))
     return self
 

@@ -63,9 +63,10 @@ class Primitive:
                 data = (self.forward(parents[0]._data, parents[1]._data) if n == 2 else
                         self.forward(parents[0]._data, parents[1]._data, parents[2]._data))
         except ValueError as error:
-            if isinstance(error, ShapeError) or type(error) is not ValueError:
+            message = diagnostics.explain_failure(self, parents, error)
+            if message is None:
                 raise
-            raise ShapeError(diagnostics.explain_failure(self, parents, error)) from None
+            raise ShapeError(message) from None
         state = per_thread.state  # (current()'s record, read without the call: this runs per op)
         out = _fill(_new(Tensor), data if type(data) is np.ndarray else np.asarray(data), state.scope)
         if state.grad_enabled:

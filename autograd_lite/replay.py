@@ -7,37 +7,22 @@
     cost.backward()                     # ... whose backward() fills every .grad
     print(step.source)                  # what is replayed
 
-The first call with a given key runs ``fn`` eagerly while a ``Tracer`` (this
-thread only) notes every primitive it calls. From that list two straight-line
-functions are generated (``step.generated``): the forward calls each
-primitive's own ``forward``, the backward its own VJPs in reverse, through the
-engine's one gradient check (``conform.conform``). No rule is written twice, and
-every check inside a forward runs on every replay; what is saved is the
-bookkeeping (no Tensor per step, no graph, no heap).
+The first call with a given key (``compile_key.py``: argument shapes, grad mode, and
+what the function reaches, by value or identity) runs ``fn`` eagerly while a ``Tracer``
+(this thread only) notes every primitive it calls. From that list two straight-line
+functions are generated (``step.generated``): the forward calls each primitive's own
+``forward``, the backward its own VJPs in reverse, through the engine's one gradient
+check (``conform.conform``). No rule is written twice, and every check inside a forward
+runs on every replay; what is saved is the bookkeeping (no Tensor per step, no graph).
 
-A replay is exact or it does not happen:
-
-- Arguments that are Tensors or arrays are inputs, read (and converted) on every
-  call. Other arguments are static and key the trace: numbers and strings by value;
-  containers by the identity of the Tensors and arrays in them, so replacing
-  ``params["W1"]`` traces again; other objects by their attributes. What the function
-  reaches besides its arguments keys it too (``tracer.reachable``): its closure,
-  defaults and globals, attributes of modules, classes and of its own object, and the
-  same for every function of the user's code it reaches.
-- Tensors reached that way are read by identity on every replay. A call that reads a
-  tensor the key cannot see runs eagerly (with a ``RuntimeWarning``): a replay could
-  not tell if it was replaced.
-- Comparisons (``x > 0``), ``where`` conditions, boolean-mask indices,
-  ``Tensor(x)``, ``x.detach()`` and conversions of arrays are steps of the
-  replay, recomputed every time; dropout masks are drawn afresh, in order.
-- Every value the function read out of the graph while tracing (``float(t)``,
-  ``t.item()``, ``bool(x > 0)``, ``t.data``) is a guard: a replay computes it
-  again, and if it differs, or any step's output changes shape or dtype, the
-  call runs eagerly and records a new trace instead.
-
-In anomaly mode, and inside ``ag.grad`` (higher order), the function runs
-eagerly. Replays keep no shared buffers, so any number of threads may call one
-compiled function at once, and each result can backward at any time.
+A replay is exact or it does not happen: inputs are read and converted on every call,
+tensors from outside by identity; comparisons, NumPy on their results, conversions and
+dropout masks are recomputed; values read out of the graph while tracing are guards,
+and a changed guard, shape or dtype makes the call trace anew; what a replay could not
+repeat (``Tracer.why_not_replayable``) makes it run eagerly, with a ``RuntimeWarning``.
+In anomaly mode and inside ``ag.grad`` the function runs eagerly. Replays keep no shared
+buffers, so threads may call one compiled function at once, and each result can
+backward at any time.
 """
 import builtins
 import re
@@ -48,12 +33,13 @@ from collections import OrderedDict
 import numpy as np
 
 from . import tape
+from .compile_key import call_key, reachable
 from .conform import conform
 from .errors import GraphError
 from .modes import current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
-from .tracer import Slot, Tracer, as_input, call_key, describe, reachable
+from .tracer import Slot, Tracer, as_input
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -107,7 +93,7 @@ class CompiledFunction:
         state = current()
         if state.anomaly or state.grad_depth or state.tracer is not None:
             return _Eager(self.fn).replay(args, kwargs, state)
-        key = (call_key(args, kwargs), self._reached())
+        key = (call_key(args, kwargs), self._reached(), state.grad_enabled)
         trace = self._traces.get(key)  # (one lookup is atomic; reordering takes the lock)
         if trace is not None and trace is not self._recent:  # _recent's key is already the last
             with self._lock:
@@ -123,41 +109,22 @@ class CompiledFunction:
 
     def _record(self, key, args, kwargs):
         # What fn reaches is found again now: helpers it calls may have been defined (or
-        # rebound) since compile(). ``seen``: the tensors the key holds by identity.
-        seen, self._reached = set(), reachable(self.fn)
-        key = (key[0], self._reached(seen))
-        for value in [*args, *kwargs.values()]:
-            describe(value, True, 0, seen)
-        tracer, kwargs = Tracer(), dict(sorted(kwargs.items()))
-        where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
-        args, kwargs = [tracer.input(a) for a in args], {k: tracer.input(v) for k, v in kwargs.items()}
-        current().tracer = tracer
-        try:
-            out = self.fn(*args, **kwargs)
-        finally:
-            current().tracer = None
-        tracer.check_result(out, self.__name__)
-        unseen = [t for _, t, _, _, _ in tracer.captured if id(t) not in seen]
-        trace = _Trace(self.__name__, tracer, out, where) if not unseen else _Eager(self.fn)
-        if unseen:
-            warnings.warn(_eager_reason(self.__name__, unseen[0]), RuntimeWarning, stacklevel=3)
+        # rebound) since compile(). ``seen``: the ids of what the key holds by identity.
+        seen, values, self._reached = set(), [*args, *kwargs.values()], reachable(self.fn)
+        key, tracer = (key[0], self._reached(seen, values), key[2]), Tracer()
+        out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen, values)
+        trace = _Trace(self.__name__, tracer, out, where) if reason is None else _Eager(self.fn)
+        if reason is not None:
+            warnings.warn(f"ag.compile({self.__name__}): the function {reason}; calls like this one run "
+                          "it eagerly", RuntimeWarning, stacklevel=3)
         with self._lock:
             self.recordings += 1
             self._traces[key], self._recent = trace, trace
-            self._latest = trace if not unseen else self._latest
+            self._latest = trace if reason is None else self._latest
             self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
         return out
-
-
-def _eager_reason(name, t):
-    named = f", {t.name!r}" if t.name else ""
-    return (f"ag.compile({name}): the function reads a tensor (shape {t.shape}{named}) "
-            "that is not an argument and that the compile key cannot see (it holds the closure, the globals "
-            "and the attributes of the objects the function reads, and containers up to 4 levels deep); a "
-            "replay could not tell if it was replaced, so calls like this one run the function eagerly. "
-            "Pass the tensor as an argument to replay it")
 
 
 class _Eager:
@@ -178,15 +145,17 @@ class _Trace:
 
     def __init__(self, name, tracer, out, where):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.constants, self.where = tracer.constants, where
+        self.constants, self.where, self.aliases = tracer.constants, where, tracer.aliases
+        self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
         self.out_slot = tracer.ref(out)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.node = _Replayed(f"compiled {name}", self)
         # slots whose value depends on a source that requires grad: only their steps get a backward
         self.differentiable = {slot for slot in self.source_slots if tracer.keep[slot].requires_grad}
-        for prim, refs, _, out_slot, _, _ in self.steps:
-            if isinstance(prim, Primitive) and any(r in self.differentiable for r in refs):
+        for prim, refs, _, out_slot, _, _ in self.steps:  # (not those made under no_grad)
+            if isinstance(prim, Primitive) and out_slot not in tracer.detached and any(
+                    r in self.differentiable for r in refs):
                 self.differentiable.add(out_slot)
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
         self.generated, names = _generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
@@ -244,6 +213,11 @@ def _forward_source(trace, calls, names, saved, name):
     for slot, at in zip(trace.inputs, trace.where):
         given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
         lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._data"]
+    for earlier, later in trace.aliases:  # traced as one Tensor: replayed only while they are
+        lines += [f"    if t{later} is not t{earlier}:", "        raise Retrace"]
+    for slot, t in trace.pinned.items():
+        names[f"pinned{slot}"] = t
+        lines += [f"    if t{slot} is not pinned{slot}:", "        raise Retrace"]
     for slot, t, shape, dtype, requires_grad in trace.captured:  # read by identity, as traced (or re-traced)
         names[f"t{slot}"], names[f"dtype{slot}"] = t, dtype
         held = f"t{slot}.requires_grad != {bool(requires_grad)}"

@@ -103,7 +103,7 @@ class Tensor:
         Args:
             grad: seed of self's shape; may be omitted for a single-element tensor (1.0).
             retain_graph: keep the graph so backward() can run through it again.
-            create_graph: record the backward pass too (for higher-order gradients).
+            create_graph: record the backward pass too (.grad stays an ndarray; ag.grad nests).
         """
         if not self.requires_grad:
             raise GraphError("backward(): this tensor does not require grad and has no graph "

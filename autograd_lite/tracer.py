@@ -6,20 +6,18 @@ identity), constants, and the output of every step. A step is (function, argumen
 parameters, output slot, traced shape, traced dtype); comparisons (``x > 0``) and
 conversions (``Tensor(x)``, ``x.detach()``, an array made float) are steps too, so a replay
 recomputes them. A value read out of the graph (``float(t)``, ``bool(x > 0)``, ``t.data``)
-becomes a guard: the replay checks it is unchanged. ``call_key`` and ``reachable`` say
-which traced call a new call may replay.
+becomes a guard: the replay checks it is unchanged. ``compile_key.py`` says which traced call
+a new call may replay.
 """
-import dis
-import functools
-import inspect
-import itertools
-import sys
-import types
+import copy
+import operator
+import pickle
 
 import numpy as np
 
 from . import tape
 from .convert import to_float_array
+from .compile_key import describe
 from .errors import GraphError
 from .modes import current
 from .tensor import Tensor, as_tensor
@@ -33,6 +31,11 @@ class Tracer:
     def __init__(self):
         self.slots, self.keep, self.steps, self.guards = {}, [], [], []
         self.inputs, self.captured, self.constants = [], [], []
+        # aliases: (earlier, later) input slots given the same Tensor; detached: step outputs
+        # made under no_grad; arrays: NumPy arrays the steps read as they are; refusals: why
+        # this call cannot be replayed (it then runs eagerly)
+        self.aliases, self.detached, self.arrays, self.refusals = [], set(), [], []
+        self.drew_random, self.pinned = False, []  # (see run)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
     def _new_slot(self, obj):
@@ -40,12 +43,38 @@ class Tracer:
         self.slots[id(obj)] = slot = len(self.keep) - 1
         return slot
 
+    def run(self, fn, name, args, kwargs, seen, values):
+        """Call ``fn(*args, **kwargs)`` (``name`` for messages) recording it. ``seen``: ids of what
+        the key holds by identity (the arguments' contents are added); ``values``: what the call
+        reaches (its random streams are watched). Returns (the result, where the inputs are among
+        the arguments, why a replay could differ from calling ``fn`` or None)."""
+        for value in [*args, *kwargs.values()]:
+            describe(value, True, 0, seen)
+        reached, streams = set(seen), random_streams(values)  # (not the arguments' own Tensors)
+        kwargs = dict(sorted(kwargs.items()))
+        where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
+        args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
+        current().tracer = self
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            current().tracer = None
+        self.check_result(out, name)
+        self.drew_random = self.drew_beyond_steps(*streams)
+        # an argument that is also a tensor the function reads from outside: the trace holds the
+        # two as one, so it is replayed only while that argument is this very tensor
+        self.pinned = [slot for slot in self.inputs if id(self.keep[slot]) in reached]
+        return out, where, self.why_not_replayable(seen)
+
     def input(self, value):
         """An argument of the traced call: arrays and Tensors get a slot, read on every replay."""
         if not isinstance(value, (Tensor, np.ndarray)):
             return value
         t = as_input(value)
+        earlier = self.slots.get(id(t))
         self.inputs.append(self._new_slot(t))
+        if earlier is not None:  # the same Tensor twice: the trace holds only while it is
+            self.aliases.append((earlier, self.inputs[-1]))
         return t
 
     def ref(self, value):
@@ -59,6 +88,8 @@ class Tracer:
             return slot
         slot = self._new_slot(value)
         self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
+        if isinstance(value, np.ndarray):
+            self.arrays.append(value)
         return slot
 
     def record(self, prim, out, parents, params, args=()):
@@ -70,6 +101,8 @@ class Tracer:
             refs.append(self.ref(p))
         params = {k: self._param_ref(v) for k, v in params.items()}
         self.steps.append((prim, refs, params, self._new_slot(out), out.shape, out.dtype))
+        if not current().grad_enabled:
+            self.detached.add(self.steps[-1][3])
 
     def _param_ref(self, value):
         if isinstance(value, tuple):
@@ -82,17 +115,57 @@ class Tracer:
         convert = _Conversion(t.dtype)
         self.steps.append((convert, [self.ref(source)], {}, self._new_slot(t), t.shape, t.dtype))
 
-    def comparison(self, ufunc, a, b, result):
-        refs = [self.ref(v) if isinstance(v, (Tensor, np.ndarray)) else self.ref(np.asarray(v)) for v in (a, b)]
-        result = np.asarray(result).view(TracedBools)  # 0-d too: `if x > 0:` must become a guard
-        self.steps.append((_Comparison(ufunc), refs, {}, self._new_slot(result), np.shape(result),
-                           np.asarray(result).dtype))
+    def numpy_call(self, func, args, kwargs):
+        """``func(*args, **kwargs)`` on the arrays of Tensors and traced values (a comparison
+        ``x > 0``, NumPy on its result) as a step recomputed on every replay; the result is a
+        ``TracedArray`` (0-d for a scalar: ``if (x > 0).any():`` must become a guard)."""
+        refs = []
+        call = _NumpyCall(func, _holes(args, refs, self), _holes(kwargs, refs, self))
+        result = call.forward(*[_plain(self.keep[r]) for r in refs])
+        if not isinstance(result, (np.ndarray, np.generic, bool, int, float)):
+            self.refusals.append(f"NumPy's {call.name} on a traced value gave a {type(result).__name__}, "
+                                 "which a replay cannot check")
+            return result
+        result = np.asarray(result).view(TracedArray)
+        self.steps.append((call, refs, {}, self._new_slot(result), result.shape, result.dtype))
         return result
 
     def guard(self, t):
         slot = self.slots.get(id(t))
         if slot is not None and all(slot != s for s, _ in self.constants):
             self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
+
+    def drew_beyond_steps(self, streams, starts, global_state):
+        """Whether the call drew random numbers other than its steps' own (``ag.dropout``'s masks,
+        drawn again on each replay): the steps' draws are repeated on copies of the streams as they
+        were (``random_streams``), which must then match the streams as they are."""
+        copies = {id(s): c for s, c in zip(streams, starts)}
+        for prim, refs, params, _, _, _ in self.steps:
+            rng = params.get("rng")
+            if id(rng) in copies:
+                if refs or any(type(v) is Slot for v in params.values()):
+                    return True  # (no such step today; not worth repeating)
+                prim.forward(**dict(params, rng=copies[id(rng)]))
+        moved = _random_state(np.random) != global_state
+        return moved or any(_random_state(s) != _random_state(c) for s, c in zip(streams, starts))
+
+    def why_not_replayable(self, seen):
+        """Why a replay of this call could differ from running the function (None if it could
+        not). ``seen``: ids of the Tensors and arrays the key holds by identity."""
+        unseen = [t for _, t, _, _, _ in self.captured if id(t) not in seen]
+        if unseen:
+            return (f"reads a tensor (shape {unseen[0].shape}{_named(unseen[0])}) that is not an argument and "
+                    "that the compile key cannot see (it holds the closure, the globals, the attributes of "
+                    "the objects the function reads, and containers up to 4 levels deep), so a replay "
+                    "could not tell if it was replaced. Pass the tensor as an argument")
+        made = [a for a in self.arrays if not _derived_from(a, seen)]
+        if made and self.drew_random:
+            return (f"draws random numbers with NumPy while it runs and uses an array it made (shape "
+                    f"{made[0].shape}): a replay could only repeat its old values. Use ag.dropout (a replay "
+                    "draws fresh masks), or draw outside and pass the array in")
+        if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
+            return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
+        return self.refusals[0] if self.refusals else None
 
     def check_result(self, out, name):
         """Refuse what a replay could not reproduce: a result that is not one Tensor, or a leaf
@@ -103,21 +176,126 @@ class Tracer:
             if isinstance(t, Tensor) and t._prim is None and t.requires_grad and t._seq < self.start:
                 raise GraphError(
                     f"ag.compile({name}): the function made a tensor that requires grad while it ran (shape "
-                    f"{t.shape}{', ' + repr(t.name) if t.name else ''}); a replay could not fill its .grad. Make "
-                    "it outside the function (pass it in, or close over it), or call the function uncompiled")
+                    f"{t.shape}{_named(t)}); a replay could not fill its .grad. Make it outside the function "
+                    "(pass it in, or close over it), or call the function uncompiled (ag.grad and ag.jacobian "
+                    "inside a function make such tensors too)")
 
 
 class Slot(int):
     """A parameter that refers to a traced value (e.g. a boolean-mask index)."""
 
 
-class TracedBools(np.ndarray):
-    """A comparison's result while tracing: Python branching on it becomes a guard."""
+class TracedArray(np.ndarray):
+    """A value computed outside the graph from traced values while tracing (``x > 0``, NumPy
+    applied to one): NumPy on it is a step of the replay too, and Python reading its values
+    (``bool``, ``int``, ``float``, ``.item()``, an element) is a guard."""
 
-    def __bool__(self):
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _numpy_on_traced(getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _numpy_on_traced(func, args, kwargs)
+
+    def astype(self, *args, **kwargs):
+        return _numpy_on_traced(np.ndarray.astype, (self,) + args, kwargs)
+
+    def __getitem__(self, index):
+        return _numpy_on_traced(operator.getitem, (self, index), {})
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def _read(self):
         if current().tracer is not None:
             current().tracer.guard(self)
-        return bool(self.view(np.ndarray))
+        return self.view(np.ndarray)
+
+    def __bool__(self): return bool(self._read())
+    def __int__(self): return int(self._read())
+    def __float__(self): return float(self._read())
+    def __index__(self): return operator.index(self._read()[()])
+    def item(self, *args): return self._read().item(*args)
+    def tolist(self): return self._read().tolist()
+
+
+def _numpy_on_traced(func, args, kwargs):
+    tracer = current().tracer
+    if tracer is None:  # after the trace it is an ndarray like any other
+        return func(*_holes(args, [], None, _plain), **_holes(kwargs, [], None, _plain))
+    if _has_tensor(args) or _has_tensor(kwargs):
+        return NotImplemented  # the Tensor's own NumPy protocol records it
+    return tracer.numpy_call(func, args, kwargs)
+
+
+def _plain(value):
+    """A Tensor's or traced value's array, as NumPy functions get it on a replay."""
+    return value._data if isinstance(value, Tensor) else value.view(np.ndarray) if isinstance(value, np.ndarray) else value
+
+
+class _Hole(int):
+    """In a recorded NumPy call's arguments: the n-th traced value."""
+
+
+def _holes(value, refs, tracer, fill=None):
+    """``value`` (arguments, nested in lists, tuples and dicts) with every Tensor and array
+    replaced: by a ``_Hole`` whose slot is appended to ``refs`` (``fill`` None), else by
+    ``fill(it)``."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        if fill is not None:
+            return fill(value)
+        refs.append(tracer.ref(value))
+        return _Hole(len(refs) - 1)
+    if type(value) in (list, tuple):
+        return type(value)([_holes(v, refs, tracer, fill) for v in value])
+    if type(value) is dict:
+        return {k: _holes(v, refs, tracer, fill) for k, v in value.items()}
+    return value
+
+
+def _filled(value, values):
+    if type(value) is _Hole:
+        return values[value]
+    if type(value) in (list, tuple):
+        return type(value)([_filled(v, values) for v in value])
+    if type(value) is dict:
+        return {k: _filled(v, values) for k, v in value.items()}
+    return value
+
+
+def _has_tensor(value):
+    if type(value) in (list, tuple):
+        return any(map(_has_tensor, value))
+    if type(value) is dict:
+        return any(map(_has_tensor, value.values()))
+    return isinstance(value, Tensor)
+
+
+def _derived_from(array, seen):
+    """Whether ``array`` is one the key holds, or a view of one."""
+    while array is not None:
+        if id(array) in seen:
+            return True
+        array = getattr(array, "base", None)
+    return False
+
+
+def random_streams(values):
+    """The NumPy generators among ``values`` (and in lists, tuples and dicts there), and a copy of
+    each with NumPy's global random state: what a traced call starts from."""
+    streams = []
+    for value in values:
+        members = value.values() if type(value) is dict else value if type(value) in (list, tuple) else (value,)
+        streams += [v for v in members if isinstance(v, (np.random.Generator, np.random.RandomState))]
+    return streams, [copy.deepcopy(s) for s in streams], _random_state(np.random)
+
+
+def _random_state(stream):
+    state = stream.bit_generator.state if isinstance(stream, np.random.Generator) else stream.get_state()
+    return pickle.dumps(state)
+
+
+def _named(t):
+    return f", {t.name!r}" if t.name else ""
 
 
 class _Conversion:
@@ -131,211 +309,18 @@ class _Conversion:
         return array if array.dtype == self.dtype else array.astype(self.dtype)
 
 
-class _Comparison:
-    def __init__(self, ufunc):
-        self.forward, self.name, self.vjps, self.vjp_all = ufunc, ufunc.__name__, (), None
+class _NumpyCall:
+    """A replay step: a NumPy function called with the step's values put into its recorded
+    arguments (``_Hole`` n: the n-th value)."""
+
+    def __init__(self, func, args, kwargs):
+        self.func, self.args, self.kwargs, self.vjps, self.vjp_all = func, args, kwargs, (), None
+        self.name = getattr(func, "__name__", "numpy")
+
+    def forward(self, *values):
+        return self.func(*_filled(self.args, values), **_filled(self.kwargs, values))
 
 
 def as_input(value):
     """An argument as the traced function sees it: arrays become (constant) Tensors."""
     return as_tensor(value) if isinstance(value, np.ndarray) else value
-
-
-def call_key(args, kwargs):
-    """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
-    key = tuple(map(describe, args, _TOP))
-    return key + tuple([(k, describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
-
-
-_TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
-# Exact types, each told by one set lookup. A container's Tensors and arrays are keyed by identity
-# without a call each; _PLAIN values are no Tensor, array or container (isinstance would also
-# look up their __class__).
-_ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
-_SCALARS = frozenset([float, int, bool, str, type(None)])
-_PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-                     np.random.Generator}
-
-
-def describe(value, top=False, depth=0, seen=None):
-    """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
-    by shape, dtype (and requires_grad) at the top level, else by identity; containers, and
-    objects with attributes of their own (``obj.__dict__``) that are not callable, by what they hold
-    (and their own identity below the top); other objects by value if hashable, else (and
-    functions and generators always) by identity. ``seen``, a set, collects the ids of the
-    Tensors and arrays the key holds by identity."""
-    kind = type(value)
-    if kind in _SCALARS:
-        return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if kind in _CONTAINERS and depth < 4:
-        members = value.values() if kind is dict else value
-        if _ARRAYS.issuperset(map(type, members)):  # what the loop below gives them, at once
-            inner = tuple(map(id, members))
-            if seen is not None:
-                seen.update(inner)
-        else:
-            inner = tuple([describe(v, False, depth + 1, seen) for v in members])
-        return (kind, None if top else id(value), tuple(value) if kind is dict else None, inner)
-    if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
-        if not top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
-            if seen is not None:
-                seen.add(id(value))
-            return id(value)
-        if kind is np.ndarray:
-            return ("A", value.shape, value.dtype)
-        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
-    if isinstance(value, (np.random.Generator, types.FunctionType)):
-        return ("id", id(value))
-    attributes = _own_attribute(value, None) if kind not in _PLAIN and depth < 4 else None
-    if attributes is not None and not callable(value):  # an object holding values: a SimpleNamespace, a model
-        return (kind, id(value), tuple([describe(v, False, depth + 1, seen) for v in attributes.values()]))
-    try:
-        hash(value)
-    except TypeError:
-        return ("id", id(value))
-    return (kind, value)
-
-
-def reachable(fn):
-    """A function ``reached(seen=None)`` listing what calling ``fn`` reaches besides its
-    arguments, each described for the key (see ``describe``): the closure cells, default values
-    and globals it loads, the attributes it reads straight off one of those (``mod.W``,
-    ``Holder.scale``), the object a method or callable object belongs to, and the same for every
-    function of the user's code it reaches that way (helpers it calls, methods, properties)."""
-    objects, loads = [], []
-    _follow(fn, None, objects, loads, set())
-
-    def reached(seen=None):
-        found = objects + [_resolve(*load) for load in loads]
-        return tuple([describe(v, False, 0, seen) for v in found]) if found else ()
-    return reached
-
-
-def _follow(fn, owner, objects, loads, visited):
-    """Note in ``objects`` and ``loads`` what calling ``fn`` (bound to ``owner``) reads besides its
-    arguments. The user's functions, classes and modules are keyed by identity and followed
-    into; library code (this package, NumPy, the standard library, builtins) is taken as it was
-    when traced, like JAX's jit does."""
-    if isinstance(fn, functools.partial):
-        _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
-        return
-    if isinstance(fn, (staticmethod, classmethod, property)):
-        fn = fn.__func__ if not isinstance(fn, property) else fn.fget
-    if isinstance(fn, types.MethodType):
-        owner, fn = fn.__self__, fn.__func__
-    if not isinstance(fn, types.FunctionType):
-        if isinstance(fn, (type, types.ModuleType)) or not callable(fn):
-            return
-        owner, fn = fn, getattr(type(fn), "__call__", None)  # a callable object
-        if not isinstance(fn, types.FunctionType):
-            return
-    if _library_code(fn) or (fn, id(owner)) in visited:
-        return
-    visited.add((fn, id(owner)))
-    if owner is not None and not isinstance(owner, type) and _own_attribute(owner, None) is not None:
-        objects.append(_own_attribute(owner, None))  # its attributes: the owner may be callable (describe)
-    code, names = fn.__code__, fn.__globals__
-    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
-    self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
-    for name, attribute in _loads(code, self_name):
-        if name == self_name:  # self.helper(x), self.W: methods are followed, data is in owner
-            if attribute is not None:
-                _follow_attribute(owner, attribute, objects, loads, visited)
-        elif name in cells or name in names:
-            value = _resolve(name, None, cells, names)
-            if attribute is None:
-                if not _library_code(value):  # data by what it holds, the user's code by identity
-                    loads.append((name, None, cells, names))
-                if _fixed(value):
-                    _follow(value, None, objects, loads, visited)
-            else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
-                _follow_attribute(value, attribute, objects, loads, visited)
-                if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
-                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
-
-
-def _follow_values(values, objects, loads, visited):
-    """Values bound once (defaults, a partial's arguments): code is followed, what may change
-    inside (containers, objects, arrays) is keyed; a number or string bound there cannot change."""
-    for value in values:
-        if _fixed(value):
-            _follow(value, None, objects, loads, visited)
-        elif type(value) not in _SCALARS:
-            objects.append(value)
-
-
-def _follow_attribute(obj, attribute, objects, loads, visited):
-    """Follow ``obj.attribute`` when it is code (a method, property or function): found without
-    running any descriptor, bound to ``obj`` unless it is a module's or class's own."""
-    try:
-        value = inspect.getattr_static(obj, attribute)
-    except AttributeError:
-        return
-    own = _own_attribute(obj, None) or {}
-    bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
-    if isinstance(value, (types.FunctionType, property)) and bound:
-        _follow(value, obj, objects, loads, visited)
-    elif isinstance(value, classmethod):
-        _follow(value, obj if isinstance(obj, type) else type(obj), objects, loads, visited)
-    elif _fixed(value) or isinstance(value, staticmethod):
-        _follow(value, None, objects, loads, visited)
-
-
-def _library_code(value):
-    """Whether ``value`` is a module, class or callable of this package, NumPy or the standard
-    library (taken as it was when traced, not looked into)."""
-    if not _fixed(value):
-        return False
-    module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-    return (module or type(value).__module__).partition(".")[0] in _LIBRARY
-
-
-_LIBRARY = frozenset({"autograd_lite", "numpy", *sys.stdlib_module_names})
-
-
-def _resolve(name, attribute, cells, names):
-    """What a load of ``name`` (``.attribute``) in the function finds now; None for an empty
-    cell or a name neither the closure nor the globals hold (a builtin)."""
-    if name in cells:
-        try:
-            value = cells[name].cell_contents
-        except ValueError:  # an empty cell
-            return None
-    else:
-        value = names.get(name)
-    return value if attribute is None or value is None else _own_attribute(value, attribute)
-
-
-def _fixed(value):
-    return callable(value) and not isinstance(value, Tensor) or isinstance(value, types.ModuleType)
-
-
-def _own_attribute(obj, name):
-    """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or
-    None; ``name`` None: that ``__dict__`` itself (None for an object without one)."""
-    try:
-        attributes = object.__getattribute__(obj, "__dict__")
-    except (AttributeError, TypeError):
-        return None
-    return attributes if name is None else attributes.get(name)
-
-
-def _loads(code, self_name=None):
-    """(name, None) for each global or closure variable ``code`` (or a function or comprehension
-    inside it) loads, and (name, attribute) for each attribute read straight off one; the same
-    for the local ``self_name`` (a method's ``self``)."""
-    ops = list(dis.get_instructions(code))
-    found = set()
-    for op, following in zip(ops, ops[1:] + [None]):
-        if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
-            found.add((op.argval, None))
-            if following is not None and following.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-                found.add((op.argval, following.argval))
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            found |= set(_loads(const, self_name))
-    return tuple(sorted(found, key=lambda pair: (pair[0], pair[1] or "")))
-
-
-_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_DEREF", "LOAD_CLASSDEREF")

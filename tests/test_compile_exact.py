@@ -486,17 +486,23 @@ def test_a_tensor_read_through_a_property_is_seen_when_rebound():
 
 
 def test_a_tensor_the_key_cannot_see_runs_eagerly_with_a_warning():
-    # a deque's items are not part of the key: the replay could not tell a replaced tensor,
-    # so every call runs the function itself, and a warning says which tensor and why
-    import collections
+    # a weak reference's target is not part of the key: the replay could not tell a replaced
+    # tensor, so every call runs the function itself, and a warning says which tensor and why
+    import weakref
     rng = np.random.default_rng(37)
-    queue = collections.deque([ag.Tensor(rng.normal(size=3), requires_grad=True)])
-    step = ag.compile(lambda x: (queue[0] * x).sum())
+    alive = [ag.Tensor(rng.normal(size=3), requires_grad=True)]
+    target = weakref.ref(alive[0])
+    step = ag.compile(lambda x: (target() * x).sum())
     with pytest.warns(RuntimeWarning, match=r"shape \(3,\).*eagerly"):
         step(np.ones(3))
+
+    def rebind(new):
+        nonlocal target
+        alive.append(new)
+        target = weakref.ref(new)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # once per function, not per call
-        _check_rebinding(step, lambda new: queue.__setitem__(0, new), lambda: queue[0], rng)
+        warnings.simplefilter("error")  # once per key, not per call
+        _check_rebinding(step, rebind, lambda: alive[-1], rng)
 
 
 class _Layer:
@@ -547,3 +553,219 @@ def test_a_helper_redefined_between_calls_traces_again(monkeypatch):
     assert step(x).item() == 6.0 and step(x).item() == 6.0
     monkeypatch.setattr(sys.modules[__name__], "_doubled", lambda x: 10.0 * x)
     assert step(x).item() == 30.0 and step.recordings == 2
+
+
+# --- found by an adversarial review: values computed outside the graph while tracing ----------
+_COMPARISON_USES = {
+    "astype": lambda z: (z * (z > 0).astype(float)).sum(),
+    "times a number": lambda z: (z * (1.0 * (z > 0))).sum(),
+    "invert": lambda z: ag.where(~(z > 0), z, 0.0).sum(),
+    "and": lambda z: ag.where((z > 0) & (z < 1), z, 0.0).sum(),
+    "logical_not": lambda z: ag.where(np.logical_not(z > 0), z, 0.0).sum(),
+    "method sum": lambda z: z.sum() * (z > 0).sum(),
+    "np.sum": lambda z: z.sum() * np.sum(z > 0),
+    "flatnonzero": lambda z: z[np.flatnonzero(z > 0)].sum(),
+    "if all()": lambda z: (z * 2).sum() if (z > 0).all() else (z * 3).sum(),
+    "if any()": lambda z: (z * 2).sum() if (z > 0).any() else (z * 3).sum(),
+    "if an element": lambda z: (z * 2).sum() if (z > 0)[0] else (z * 3).sum(),
+    "builtin any": lambda z: (z * 2).sum() if any(z > 0) else (z * 3).sum(),
+    "int count": lambda z: z[: int(np.count_nonzero(z > 0))].sum(),
+}
+
+
+@pytest.mark.parametrize("use", sorted(_COMPARISON_USES))
+def test_numpy_applied_to_a_comparison_is_recomputed_on_every_replay(use):
+    # each replayed the traced comparison's result after NumPy touched it (e.g. -8.0 for 0.0)
+    rng = np.random.default_rng(41)
+    calls = [[rng.normal(size=4)] for _ in range(6)] + [[np.full(4, -1.0)], [np.full(4, 0.5)], [rng.normal(size=4)]]
+    assert_matches_eager(_COMPARISON_USES[use], calls)
+
+
+def test_the_same_tensor_passed_for_two_arguments_then_two_tensors():
+    step = ag.compile(lambda a, b: (a * b).sum())
+    x, y = ag.Tensor([1.0, 2.0], requires_grad=True), ag.Tensor([3.0, 4.0], requires_grad=True)
+    for a, b, value in [(x, x, 5.0), (x, y, 11.0), (x, x, 5.0), (y, x, 11.0), (y, y, 25.0)]:
+        x.grad = y.grad = None
+        out = step(a, b)
+        out.backward()
+        assert out.item() == value  # by hand: a . b
+        if a is b:
+            np.testing.assert_array_equal(a.grad, 2 * a.data)
+        else:
+            np.testing.assert_array_equal(a.grad, b.data)
+            np.testing.assert_array_equal(b.grad, a.data)
+
+
+_ALIASED_W = ag.Tensor([5.0, 6.0], requires_grad=True)
+
+
+def _times_aliased_global(v):
+    return (v * _ALIASED_W).sum()
+
+
+def test_an_argument_that_is_also_a_global_the_function_reads():
+    step = ag.compile(_times_aliased_global)
+    assert step(_ALIASED_W).item() == 61.0
+    other = ag.Tensor([1.0, 1.0], requires_grad=True)
+    out = step(other)
+    out.backward()
+    assert out.item() == 11.0  # 1*5 + 1*6, not other . other
+    np.testing.assert_array_equal(other.grad, [5.0, 6.0])
+    _ALIASED_W.grad = None
+    out = step(_ALIASED_W)
+    out.backward()
+    assert out.item() == 61.0
+    np.testing.assert_array_equal(_ALIASED_W.grad, [10.0, 12.0])
+    _ALIASED_W.grad = None
+
+
+def _scaled_under_no_grad(x, w):
+    with ag.no_grad():
+        c = w * 2
+    return (c * x).sum()
+
+
+def test_no_grad_inside_the_function_holds_on_every_replay():
+    step = ag.compile(_scaled_under_no_grad)
+    for k in range(4):
+        x = ag.Tensor([1.0, 2.0], requires_grad=True)
+        w = ag.Tensor([3.0, 4.0 + k], requires_grad=True)
+        out = step(x, w)
+        out.backward()
+        assert w.grad is None  # eager: c is a constant, no gradient reaches w
+        np.testing.assert_array_equal(x.grad, 2 * w.data)
+
+
+def test_a_trace_made_under_no_grad_and_a_call_with_grad():
+    step = ag.compile(lambda x: (x * x).sum())
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    with ag.no_grad():
+        assert not step(x).requires_grad
+    out = step(x)
+    out.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    f = lambda a: ag.dropout(a, 0.5, training=ag.is_grad_enabled(), rng=np.random.default_rng(0)).sum()
+    dropout_step, ones = ag.compile(f), np.ones(8)
+    with_grad = dropout_step(ones).item()
+    with ag.no_grad():
+        assert dropout_step(ones).item() == 8.0  # not training: no mask
+    assert dropout_step(ones).item() == with_grad == f(ag.Tensor(ones)).item()
+
+
+def test_random_numbers_drawn_with_numpy_inside_the_function_run_it_eagerly():
+    # a replay could only repeat the traced draw: the call runs eagerly, with a warning
+    masked = lambda a, rng: ag.dropout(a, 0.5, mask=rng.random(a.shape) < 0.5).sum()
+    step, ones = ag.compile(masked), np.ones(8)
+    mine, theirs = np.random.default_rng(3), np.random.default_rng(3)
+    with pytest.warns(RuntimeWarning, match=r"draws random numbers.*eagerly"):
+        values = [step(ones, mine).item() for _ in range(4)]
+    assert values == [masked(ag.Tensor(ones), theirs).item() for _ in range(4)]
+    assert len(set(values)) > 1
+
+    noisy = ag.compile(lambda a: (a * (np.random.rand(*a.shape) < 0.5)).sum())
+    np.random.seed(5)
+    with pytest.warns(RuntimeWarning, match="draws random numbers"):
+        got = [noisy(ones).item() for _ in range(4)]
+    np.random.seed(5)
+    assert got == [(ones * (np.random.rand(8) < 0.5)).sum() for _ in range(4)]
+
+
+def test_dropout_masks_and_numpy_constants_still_replay():
+    # ag.dropout's own draws are repeated by a replay: with them, an np.arange is no reason to stop
+    rng = np.random.default_rng(4)
+    step = ag.compile(lambda a: (ag.dropout(a, 0.5, rng=rng) * np.arange(8.0)).sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            step(np.ones(8))
+    assert step.recordings == 1
+
+
+def _retains(x):
+    h = (x * 3.0).retain_grad()
+    _retains.last = h
+    return (h * h).sum()
+
+
+def test_retain_grad_inside_the_function_is_filled_on_every_call():
+    step = ag.compile(_retains)
+    with pytest.warns(RuntimeWarning, match="retain_grad"):
+        step(ag.Tensor([1.0, 2.0], requires_grad=True)).backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for k in range(3):
+            step(ag.Tensor([1.0, 2.0 + k], requires_grad=True)).backward()
+            np.testing.assert_array_equal(_retains.last.grad, 2 * 3.0 * np.array([1.0, 2.0 + k]))
+
+
+class _Slotted:
+    __slots__ = ("scale",)
+
+
+class _ClassScale:
+    scale = 2.0
+
+    def cost(self, z):
+        return (z * self.scale).sum()
+
+
+_SMALL = np.array(2.0)
+_HELPERS = {"f": lambda z: z * _HELPER_SCALE}
+
+
+class _Box(dict):
+    pass
+
+
+_BOXED = _Box(scale=2.0)
+
+
+def _reads_boxed(z):
+    return (z * _BOXED["scale"]).sum()
+
+
+def _reads_small_array(z):
+    return (z * float(_SMALL)).sum()
+
+
+def _calls_helper_in_dict(z):
+    return _HELPERS["f"](z).sum()
+
+
+def test_numbers_reached_in_other_ways_trace_again(monkeypatch):
+    z = np.array([1.0, 2.0])
+    slotted = _Slotted()
+    slotted.scale = 2.0
+    step = ag.compile(lambda z, c: (z * c.scale).sum())
+    assert step(z, slotted).item() == 6.0
+    slotted.scale = 3.0
+    assert step(z, slotted).item() == 9.0  # an argument with __slots__
+
+    owner = _ClassScale()
+    step = ag.compile(owner.cost)
+    assert step(z).item() == 6.0
+    monkeypatch.setattr(_ClassScale, "scale", 5.0)
+    assert step(z).item() == 15.0  # a class attribute read through self
+
+    k = 2.0
+    step = ag.compile(lambda z, f: f(z).sum())
+    assert step(z, lambda z: z * k).item() == 6.0
+    scaler = lambda z: z * k
+    assert step(z, scaler).item() == 6.0
+    k = 7.0
+    assert step(z, scaler).item() == 21.0  # the closure of a function passed as an argument
+
+    holder = types.SimpleNamespace(scale=2.0, f=None)
+    holder.f = types.MethodType(lambda self, z: z * self.scale, holder)
+    assert step(z, holder.f).item() == 6.0
+    holder.scale = 10.0
+    assert step(z, holder.f).item() == 30.0  # a bound method whose object changed
+
+    for fn, rebind, value in [
+            (_calls_helper_in_dict, lambda: monkeypatch.setattr(sys.modules[__name__], "_HELPER_SCALE", 9.0), 27.0),
+            (_reads_boxed, lambda: _BOXED.__setitem__("scale", 11.0), 33.0),
+            (_reads_small_array, lambda: _SMALL.__setitem__((), 6.0), 18.0)]:
+        step = ag.compile(fn)
+        assert step(z).item() == 6.0 and step(z).item() == 6.0
+        rebind()
+        assert step(z).item() == value == fn(ag.Tensor(z)).item()

@@ -6,7 +6,7 @@ import pytest
 
 import autograd_lite as ag
 from autograd_lite.errors import GraphError
-from autograd_lite.tracer import call_key
+from autograd_lite.compile_key import call_key
 
 
 def _compare(fn, calls, grad_of):

@@ -1,0 +1,265 @@
+"""What keys a trace of ``ag.compile`` (see ``replay.py``): ``call_key`` describes a call's
+arguments, ``reachable`` what its function reaches besides them (closure, globals, objects,
+helpers it calls), each value by what may change in it: numbers by value, Tensors and arrays
+by identity (small arrays by value too), containers and objects by what they hold, the
+user's code by identity. Two calls with equal keys may share one trace.
+"""
+import collections
+import dis
+import functools
+import inspect
+import itertools
+import sys
+import types
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def call_key(args, kwargs):
+    """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
+    key = tuple(map(describe, args, _TOP))
+    return key + tuple([(k, describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
+
+
+_TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
+# Exact types, each told by one set lookup. A container's Tensors and arrays are keyed by identity
+# without a call each; _PLAIN values are no Tensor, array or container (isinstance would also
+# look up their __class__).
+_ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
+_SCALARS = frozenset([float, int, bool, str, type(None)])
+_SEQUENCES = (dict, list, tuple, collections.deque)  # their subclasses too (OrderedDict, namedtuple)
+_PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+                     np.random.Generator}
+
+
+def describe(value, top=False, depth=0, seen=None):
+    """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
+    by shape, dtype (and requires_grad) at the top level, else by identity (a small array by
+    its values too); containers, and objects that are not callable by their own attributes
+    (``__dict__``, ``__slots__``), by what they hold (and their own identity below the top);
+    functions by identity and their closure, methods by function and object; other objects by
+    value if hashable, else by identity. ``seen``, a set, collects the ids of the Tensors and
+    arrays the key holds by identity."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
+    if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 4:
+        members = value.values() if isinstance(value, dict) else value
+        if _ARRAYS.issuperset(map(type, members)):  # what the loop below gives them, at once
+            inner = tuple(map(id, members))
+            if seen is not None:
+                seen.update(inner)
+        else:
+            inner = tuple([describe(v, False, depth + 1, seen) for v in members])
+        return (kind, None if top else id(value), tuple(value) if isinstance(value, dict) else None, inner)
+    if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
+        if not top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
+            if seen is not None:
+                seen.add(id(value))
+            # a small array may be read as a number (float(A)): its values key the trace too
+            return id(value) if kind is Tensor or value.size > 16 else (id(value), value.tobytes())
+        if kind is np.ndarray:
+            return ("A", value.shape, value.dtype)
+        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
+    if kind is types.FunctionType or kind is types.MethodType:  # its closure or object: what it reads
+        held = _closure_values(value) if kind is types.FunctionType else [value.__self__]
+        return ("id", id(getattr(value, "__func__", value)),
+                tuple([describe(v, False, depth + 1, seen) for v in held]) if depth < 4 else ())
+    if isinstance(value, np.random.Generator):
+        return ("id", id(value))
+    attributes = _attributes(value) if kind not in _PLAIN and depth < 4 else None
+    if attributes is not None and not callable(value):  # an object holding values: a SimpleNamespace, a model
+        return (kind, id(value), tuple([describe(v, False, depth + 1, seen) for v in attributes]))
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return (kind, value)
+
+
+def reachable(fn):
+    """A function ``reached(seen=None, values=None)`` listing what calling ``fn`` reaches besides its
+    arguments, each described for the key (see ``describe``): the closure cells, default values
+    and globals it loads, the attributes it reads straight off one of those (``mod.W``,
+    ``Holder.scale``), the object a method or callable object belongs to, and the same for every
+    function of the user's code it reaches that way (helpers it calls, methods, properties)."""
+    objects, loads = [], []
+    _follow(fn, None, objects, loads, set())
+
+    def reached(seen=None, values=None):
+        found = objects + [_resolve(*load) for load in loads]
+        if values is not None:
+            values += found
+        return tuple([describe(v, False, 0, seen) for v in found]) if found else ()
+    return reached
+
+
+def _follow(fn, owner, objects, loads, visited):
+    """Note in ``objects`` and ``loads`` what calling ``fn`` (bound to ``owner``) reads besides its
+    arguments. The user's functions, classes and modules are keyed by identity and followed
+    into; library code (this package, NumPy, the standard library, builtins) is taken as it was
+    when traced, like JAX's jit does."""
+    if isinstance(fn, functools.partial):
+        _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
+        return
+    if isinstance(fn, (staticmethod, classmethod, property)):
+        fn = fn.__func__ if not isinstance(fn, property) else fn.fget
+    if isinstance(fn, types.MethodType):
+        owner, fn = fn.__self__, fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        if isinstance(fn, (type, types.ModuleType)) or not callable(fn):
+            return
+        owner, fn = fn, getattr(type(fn), "__call__", None)  # a callable object
+        if not isinstance(fn, types.FunctionType):
+            return
+    if _library_code(fn) or (fn, id(owner)) in visited:
+        return
+    visited.add((fn, id(owner)))
+    if owner is not None and not isinstance(owner, type):  # its attributes (a callable owner's too)
+        objects.append(owner if _own_attribute(owner, None) is None else _own_attribute(owner, None))
+    code, names = fn.__code__, fn.__globals__
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
+    self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
+    for name, attribute in _loads(code, self_name):
+        if name == self_name:  # self.helper(x), self.W: methods are followed, data is in owner
+            if attribute is not None:
+                _follow_attribute(owner, attribute, objects, loads, visited)
+                _class_attribute(owner, attribute, loads)
+        elif name in cells or name in names:
+            value = _resolve(name, None, cells, names)
+            if attribute is None:
+                if not _library_code(value):  # data by what it holds, the user's code by identity
+                    loads.append((name, None, cells, names))
+                for member in (value.values() if isinstance(value, dict) else value
+                               if isinstance(value, (list, tuple)) else (value,)):
+                    if _fixed(member):  # a helper, or helpers kept in a dict or list
+                        _follow(member, None, objects, loads, visited)
+            else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
+                _follow_attribute(value, attribute, objects, loads, visited)
+                if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
+                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
+
+
+def _class_attribute(owner, attribute, loads):
+    """Key ``self.attribute`` when it is a class's value (``scale = 2.0`` in the class body), not
+    the object's own (keyed with the object) or code (followed)."""
+    if attribute in (_own_attribute(owner, None) or {}):
+        return
+    cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
+    if cls is not None and not _fixed(cls.__dict__[attribute]) and not hasattr(type(cls.__dict__[attribute]), "__get__"):
+        loads.append((attribute, None, {}, cls.__dict__))
+
+
+def _follow_values(values, objects, loads, visited):
+    """Values bound once (defaults, a partial's arguments): code is followed, what may change
+    inside (containers, objects, arrays) is keyed; a number or string bound there cannot change."""
+    for value in values:
+        if _fixed(value):
+            _follow(value, None, objects, loads, visited)
+        elif type(value) not in _SCALARS:
+            objects.append(value)
+
+
+def _follow_attribute(obj, attribute, objects, loads, visited):
+    """Follow ``obj.attribute`` when it is code (a method, property or function): found without
+    running any descriptor, bound to ``obj`` unless it is a module's or class's own."""
+    try:
+        value = inspect.getattr_static(obj, attribute)
+    except AttributeError:
+        return
+    own = _own_attribute(obj, None) or {}
+    bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
+    if isinstance(value, (types.FunctionType, property)) and bound:
+        _follow(value, obj, objects, loads, visited)
+    elif isinstance(value, classmethod):
+        _follow(value, obj if isinstance(obj, type) else type(obj), objects, loads, visited)
+    elif _fixed(value) or isinstance(value, staticmethod):
+        _follow(value, None, objects, loads, visited)
+
+
+def _library_code(value):
+    """Whether ``value`` is a module, class or callable of this package, NumPy or the standard
+    library (taken as it was when traced, not looked into)."""
+    if not _fixed(value):
+        return False
+    module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+    return (module or type(value).__module__).partition(".")[0] in _LIBRARY
+
+
+_LIBRARY = frozenset({"autograd_lite", "numpy", *sys.stdlib_module_names})
+
+
+def _resolve(name, attribute, cells, names):
+    """What a load of ``name`` (``.attribute``) in the function finds now; None for an empty
+    cell or a name neither the closure nor the globals hold (a builtin)."""
+    if name in cells:
+        try:
+            value = cells[name].cell_contents
+        except ValueError:  # an empty cell
+            return None
+    else:
+        value = names.get(name)
+    return value if attribute is None or value is None else _own_attribute(value, attribute)
+
+
+def _fixed(value):
+    return callable(value) and not isinstance(value, Tensor) or isinstance(value, types.ModuleType)
+
+
+def _attributes(obj):
+    """The values of ``obj``'s own attributes (``__dict__`` and ``__slots__``), None without any."""
+    own = _own_attribute(obj, None)
+    values = list(own.values()) if own is not None else []
+    for cls in type(obj).__mro__[:-1]:
+        names = cls.__dict__.get("__slots__", ())
+        for name in (names,) if isinstance(names, str) else names:
+            slot = cls.__dict__.get(name)
+            if isinstance(slot, types.MemberDescriptorType):
+                try:
+                    values.append(slot.__get__(obj))
+                except AttributeError:  # a slot never set
+                    values.append(None)
+    return values if own is not None or values else None
+
+
+def _closure_values(fn):
+    values = []
+    for cell in fn.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            values.append(None)
+    return values
+
+
+def _own_attribute(obj, name):
+    """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or
+    None; ``name`` None: that ``__dict__`` itself (None for an object without one)."""
+    try:
+        attributes = object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        return None
+    return attributes if name is None else attributes.get(name)
+
+
+def _loads(code, self_name=None):
+    """(name, None) for each global or closure variable ``code`` (or a function or comprehension
+    inside it) loads, and (name, attribute) for each attribute read straight off one; the same
+    for the local ``self_name`` (a method's ``self``)."""
+    ops = list(dis.get_instructions(code))
+    found = set()
+    for op, following in zip(ops, ops[1:] + [None]):
+        if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
+            found.add((op.argval, None))
+            if following is not None and following.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+                found.add((op.argval, following.argval))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= set(_loads(const, self_name))
+    return tuple(sorted(found, key=lambda pair: (pair[0], pair[1] or "")))
+
+
+_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_DEREF", "LOAD_CLASSDEREF")
