@@ -86,7 +86,7 @@ class CompiledFunction:
     def __repr__(self):
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
 
-    source = property(lambda self: self._latest.source() if self._latest else "(not traced yet)")
+    source = property(lambda self: self._latest.listing if self._latest else "(not traced yet)")
     generated = property(lambda self: self._latest.generated if self._latest else "(not traced yet)")
 
     def __call__(self, *args, **kwargs):
@@ -150,26 +150,13 @@ class _Trace:
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
         self.out_slot = tracer.ref(out)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
-        self.node = _Replayed(f"compiled {name}", self)
-        # slots whose value depends on a source that requires grad: only their steps get a backward
-        self.differentiable = {slot for slot in self.source_slots if tracer.keep[slot].requires_grad}
-        for prim, refs, _, out_slot, _, _ in self.steps:  # (not those made under no_grad)
-            if isinstance(prim, Primitive) and out_slot not in tracer.detached and any(
-                    r in self.differentiable for r in refs):
-                self.differentiable.add(out_slot)
+        self.node, self.listing = _Replayed(f"compiled {name}", self), tracer.listing(self.out_slot)
+        self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
         self.generated, names = _generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
         namespace = dict(_RUNTIME, **names)
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
         self.forward, self.backward = namespace["forward"], namespace["backward"]
-
-    def source(self):
-        lines = [f"s{slot} = input" for slot in self.inputs]
-        lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _, _ in self.captured]
-        for prim, refs, params, out_slot, shape, dtype in self.steps:
-            extras = "".join(f", {k}=s{v}" if isinstance(v, Slot) else f", {k}=..." for k, v in params.items())
-            lines.append(f"s{out_slot} = {prim.name}({', '.join(f's{r}' for r in refs)}{extras})  # {shape} {dtype}")
-        return "\n".join(lines + [f"return s{self.out_slot}"])
 
     def replay(self, args, kwargs, state):
         value, sources, saved = self.forward(args, kwargs)

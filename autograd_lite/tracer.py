@@ -16,10 +16,11 @@ import pickle
 import numpy as np
 
 from . import tape
-from .convert import to_float_array
 from .compile_key import describe
+from .convert import to_float_array
 from .errors import GraphError
 from .modes import current
+from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
 
@@ -166,6 +167,24 @@ class Tracer:
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         return self.refusals[0] if self.refusals else None
+
+    def differentiable(self, sources):
+        """The slots whose value depends on one of ``sources`` that requires grad, through
+        primitives called while recording (not under ``no_grad``)."""
+        found = {slot for slot in sources if self.keep[slot].requires_grad}
+        for prim, refs, _, out_slot, _, _ in self.steps:
+            if isinstance(prim, Primitive) and out_slot not in self.detached and any(r in found for r in refs):
+                found.add(out_slot)
+        return found
+
+    def listing(self, out_slot):
+        """The recorded steps, one line each (``step.source``)."""
+        lines = [f"s{slot} = input" for slot in self.inputs]
+        lines += [f"s{slot} = captured {t.name or 'tensor'} {shape}" for slot, t, shape, _, _ in self.captured]
+        for prim, refs, params, out, shape, dtype in self.steps:
+            extras = "".join(f", {k}=s{v}" if isinstance(v, Slot) else f", {k}=..." for k, v in params.items())
+            lines.append(f"s{out} = {prim.name}({', '.join(f's{r}' for r in refs)}{extras})  # {shape} {dtype}")
+        return "\n".join(lines + [f"return s{out_slot}"])
 
     def check_result(self, out, name):
         """Refuse what a replay could not reproduce: a result that is not one Tensor, or a leaf
