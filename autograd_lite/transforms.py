@@ -16,6 +16,7 @@ from . import pytree, tape
 from .errors import GraphError, ShapeError
 from .forward import push_forward
 from .modes import enable_grad, current
+from .primitive import Primitive
 from .tensor import Tensor, to_float_array
 
 __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
@@ -35,9 +36,17 @@ def _argnums_tuple(argnums, nargs, op):
     return single, normalized
 
 
+# A nested transform's variable is a node of its own, equal to the outer value: the outer
+# derivative flows through it, while a closure's use of the outer value stays a separate
+# path (taking the outer Tensor itself would sum d/dy and d/dx of f(x, y) at y = x).
+_variable_of = Primitive(lambda x: x, "variable", view=True, vjps=(lambda g, out, x: g,),
+                         jvps=(lambda t, out, x: t,), latex=lambda terms, node: terms[0])
+
+
 class _Inputs:
-    """The differentiated arguments: each flattened to leaves that are Tensors requiring
-    grad, and rebuilt in its structure for ``f``."""
+    """The differentiated arguments: each flattened to Tensors requiring grad (new leaves at
+    top level; inside another transform, new nodes depending on the outer values), and
+    rebuilt in its structure for ``f``."""
 
     def __init__(self, args, nums, op):
         nested = current().grad_depth > 0
@@ -46,7 +55,10 @@ class _Inputs:
             leaves, treedef = pytree.flatten(self.args[n])
             tensors = []
             for leaf in leaves:
-                if not (nested and isinstance(leaf, Tensor) and leaf.requires_grad):
+                if nested and isinstance(leaf, Tensor) and leaf.requires_grad:
+                    with enable_grad():  # even under the caller's no_grad(): the inner backward must reach it
+                        leaf = _variable_of(leaf)
+                else:
                     leaf = Tensor(to_float_array(leaf, op), requires_grad=True)
                 tensors.append(leaf)
             self.args[n] = pytree.unflatten(treedef, tensors)
