@@ -36,6 +36,7 @@ What "safely" means:
   ``.`` and ``-``, not starting with ``.`` or ``-`` (so never a path such as
   ``../../etc/W1``).
 """
+import errno
 import hashlib
 import io
 import json
@@ -142,6 +143,22 @@ def _temporary_name(base):
     return f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
 
 
+def _create_temporary(temp_path, path):
+    """Open the new temporary ``temp_path`` for the save to ``path`` (as the user gave it)."""
+    try:
+        # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
+        # it (reading it means setting it, which is process-wide and races other threads).
+        return os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except FileNotFoundError:
+        directory = os.path.dirname(temp_path)
+        if os.path.isdir(directory):
+            raise
+        # the temporary's hidden name would tell the user nothing: name their path and its folder
+        raise FileNotFoundError(errno.ENOENT, f"save: cannot write {os.fspath(path)!r}: the folder {directory!r} "
+                                "does not exist; expected an existing folder (create it first, e.g. "
+                                "os.makedirs)", os.fspath(path)) from None
+
+
 def _writer_is_gone(pid):
     """Whether the process ``pid`` that named a temporary no longer exists."""
     if os.name != "posix" or pid <= 0 or pid == os.getpid():  # our own pid: another thread may be saving
@@ -217,9 +234,7 @@ def save(params, path):
     except FileNotFoundError:
         mode = None
     temp_path = os.path.join(directory, _temporary_name(base))
-    # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
-    # it (reading it means setting it, which is process-wide and races other threads).
-    handle = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    handle = _create_temporary(temp_path, path)
     try:
         with os.fdopen(handle, "wb") as file:
             if mode is not None:
