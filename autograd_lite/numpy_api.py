@@ -3,10 +3,15 @@ recorded ops (``__array_function__`` / ``__array_ufunc__``), and the Tensor meth
 NumPy or PyTorch user reaches for (``t.exp()``, ``t.clip(lo, hi)``, ``t.min(axis)``).
 
 Where no op exists the call raises a TypeError naming the ``ag`` function to use (or
-``t.data`` for a value outside the graph), rather than silently leaving the graph.
-Functions that only look at shapes or compare values (``np.shape``, ``np.allclose``)
-read the data. Installed onto Tensor when the package is imported.
+``t.data`` for a value outside the graph), rather than silently leaving the graph. A call
+is bound by the NumPy function's own signature: every argument is honoured (the same
+result as NumPy's) or refused with a TypeError naming it. Functions that only look at
+shapes (``np.shape``) read the data; those that read values (``np.allclose``,
+``np.argmax``, ``np.sign``) read them as ``float(t)`` does, a guard while ``ag.compile``
+traces. Installed onto Tensor when the package is imported.
 """
+import inspect
+
 import numpy as np
 
 from . import ops
@@ -14,35 +19,65 @@ from .modes import current
 from .tensor import Tensor
 
 
-def _no_out(name, kwargs, allowed=()):
-    for key, value in kwargs.items():
-        if key in allowed:
-            continue
-        if key in ("out", "dtype", "where", "initial", "casting", "order", "subok", "signature") and value is None:
-            continue
-        if key == "where" and value is True:
-            continue
-        raise TypeError(f"numpy.{name} on a Tensor: the argument {key}={value!r} is not supported (the result "
-                        f"is a new recorded Tensor); use ag.{name} without it, or apply numpy to t.data")
+_NO_VALUE = inspect.signature(np.sum).parameters["keepdims"].default  # NumPy's "not given"
 
 
-def _reduction(op, name):
-    def call(a, axis=None, *rest, keepdims=False, **kwargs):
-        _no_out(name, dict(zip(("dtype", "out"), rest)) if name in ("sum", "mean") else dict(zip(("out",), rest)))
-        _no_out(name, kwargs)
+class _Bound:
+    """A NumPy function on Tensors. The call is bound by NumPy's own signature (read once), so
+    positional and keyword forms mean what they mean to NumPy. The arguments named in
+    ``honoured`` go to ``handler``, the first (the input) by position, the others by name,
+    NumPy's defaults filled in; any other argument must be NumPy's default or a value in
+    ``neutral`` (the same result), else TypeError. ``honoured`` None: ``handler`` gets the
+    ``inspect.BoundArguments`` (a function applied to the data takes every argument)."""
+
+    def __init__(self, func, handler, honoured=None, neutral=None, name=None):
+        self.name, self.handler = name or func.__name__, handler
+        self.signature = inspect.signature(func)
+        params = self.signature.parameters.values()
+        self.honoured = honoured
+        self.neutral = {p.name: (p.default,) for p in params if p.default is not p.empty}
+        self.neutral.update(neutral or {})
+        self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        self.first = next(iter(self.signature.parameters))
+
+    def __call__(self, *args, **kwargs):
+        bound = self.signature.bind(*args, **kwargs)  # NumPy's dispatcher has checked the arity already
+        if self.honoured is None:
+            return self.handler(bound)
+        bound.apply_defaults()  # NumPy's defaults for what was left out (ufunc.reduce's axis is 0)
+        given = dict(bound.arguments)
+        given.update(given.pop(self.var_keyword, None) or {})
+        for key, value in given.items():
+            if key not in self.honoured and not _is_neutral(value, self.neutral.get(key, ())):
+                raise TypeError(f"numpy.{self.name} on a Tensor: the argument {key}={value!r} is not supported "
+                                f"(expected it left out; the result is a new recorded Tensor); call it without "
+                                f"{key}, or apply numpy to t.data")
+        honoured = {k: v for k, v in given.items() if k in self.honoured and v is not _NO_VALUE}
+        return self.handler(honoured.pop(self.first), **honoured)  # the input by position: a, array, arrays
+
+
+def _is_neutral(value, neutral):
+    return value is _NO_VALUE or any(value is n or isinstance(value, str) and value == n for n in neutral)
+
+
+def _reduction(op):
+    def call(a, axis=None, keepdims=False):
         return op(a, axis=axis, keepdims=bool(keepdims))
     return call
 
 
 def _var_like(op, name):
-    def call(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kwargs):
-        _no_out(name, dict(dtype=dtype, out=out, **kwargs))
+    def call(a, axis=None, ddof=0, keepdims=False, correction=None):
+        if correction is not None:
+            if ddof != 0:  # as NumPy: they are two names for one number
+                raise ValueError(f"numpy.{name} on a Tensor: ddof={ddof!r} and correction={correction!r} given; "
+                                 "expected one of them (they are two names for the same number)")
+            ddof = correction
         return op(a, axis=axis, keepdims=bool(keepdims), ddof=ddof)
     return call
 
 
-def _dot(a, b, out=None):
-    _no_out("dot", dict(out=out))
+def _dot(a, b):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return ops.multiply(a, b)
     if np.ndim(b) > 2:
@@ -52,56 +87,94 @@ def _dot(a, b, out=None):
 
 
 def _where(condition, x=None, y=None):
-    if x is None or y is None:
+    if x is None and y is None:
         raise TypeError("numpy.where(condition) with one argument (the indices) is not differentiable; "
                         "use np.where(t.data) or ag.where(condition, x, y)")
+    if x is None or y is None:
+        raise ValueError(f"numpy.where on a Tensor: only {'y' if x is None else 'x'} given; expected both x and "
+                         "y or neither, as NumPy")
     return ops.where(condition, x, y)
 
 
-def _clip(a, a_min=None, a_max=None, out=None, **kwargs):
-    _no_out("clip", dict(out=out, **{k: v for k, v in kwargs.items() if k not in ("min", "max")}))
-    a_min = kwargs.get("min", a_min)
-    a_max = kwargs.get("max", a_max)
+def _clip(a, a_min=None, a_max=None, min=None, max=None):
+    if min is not None or max is not None:
+        if a_min is not None or a_max is not None:  # NumPy refuses both spellings at once
+            raise ValueError(f"numpy.clip on a Tensor: a_min={a_min!r}, a_max={a_max!r} and min={min!r}, "
+                             f"max={max!r} given; expected the bounds by one pair of names")
+        a_min, a_max = min, max
     return ops.clip(a, a_min, a_max)
 
 
-def _squeeze(a, axis=None):
-    return ops.squeeze(a, axis=axis)
+def _reshape(a, shape, order="C"):
+    if order == "C":
+        return ops.reshape(a, shape=shape)
+    if order != "F":
+        raise TypeError(f"numpy.reshape on a Tensor: order={order!r} is not supported; expected 'C' or 'F' "
+                        "('A' depends on the memory layout, which a Tensor does not promise)")
+    # Fortran order is C order over the axes reversed: reverse them, reshape, reverse back
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    return ops.transpose(ops.reshape(ops.transpose(a), shape=shape[::-1]))
 
 
-def _value(fn):
-    # a function that reads values only (shapes, comparisons): applied to the data
-    def call(*args, **kwargs):
-        return fn(*[a._data if isinstance(a, Tensor) else a for a in args],
-                  **{k: v._data if isinstance(v, Tensor) else v for k, v in kwargs.items()})
-    return call
+def _concatenate(arrays, axis=0):
+    if axis is None:  # as NumPy: each array flattened first
+        return ops.concatenate([ops.reshape(x, shape=(-1,)) for x in arrays], axis=0)
+    return ops.concatenate(arrays, axis=axis)
 
 
+def _on_data(func, read):
+    """``func`` (NumPy's own) applied to the data; ``read`` takes the array out of a Tensor."""
+    def call(bound):
+        out = bound.arguments.get("out")
+        if isinstance(out, Tensor):  # NumPy would write into its array behind the graph's back
+            raise TypeError(f"numpy.{func.__name__} on a Tensor: out= a Tensor (shape {out.shape}) is not "
+                            "supported; expected an ndarray or no out")
+        return func(*map(read, bound.args), **{key: read(value) for key, value in bound.kwargs.items()})
+    return _Bound(func, call)
+
+
+def _values(x):
+    # a value read out of the graph: while ag.compile traces, a guard (a replay rechecks it)
+    return x._read() if isinstance(x, Tensor) else x
+
+
+def _layout(x):
+    # shapes and dtypes only, which key a compiled trace already: no guard needed
+    return x._data if isinstance(x, Tensor) else x
+
+
+_REDUCTION_ARGS = ("a", "axis", "keepdims")
+_UFUNC_KEYWORDS = {"dtype": (None,), "casting": ("same_kind",), "order": ("K", None), "subok": (True,),
+                   "where": (True,)}
 FUNCTIONS = {
-    np.sum: _reduction(ops.sum, "sum"), np.mean: _reduction(ops.mean, "mean"),
-    np.max: _reduction(ops.max, "max"), np.min: _reduction(ops.min, "min"),
-    np.amax: _reduction(ops.max, "max"), np.amin: _reduction(ops.min, "min"),
-    np.var: _var_like(ops.var, "var"), np.std: _var_like(ops.std, "std"),
-    np.dot: _dot, np.where: _where, np.clip: _clip,
-    np.transpose: lambda a, axes=None: ops.transpose(a, axes=axes),
-    np.reshape: lambda a, shape=None, *rest, newshape=None, **kw: ops.reshape(
-        a, shape=shape if shape is not None else newshape),
-    np.squeeze: _squeeze, np.expand_dims: lambda a, axis: ops.expand_dims(a, axis=axis),
-    np.concatenate: lambda arrays, axis=0, out=None, **kw: (_no_out("concatenate", dict(out=out, **kw)),
-                                                           ops.concatenate(arrays, axis=axis))[1],
-    np.stack: lambda arrays, axis=0, out=None, **kw: (_no_out("stack", dict(out=out, **kw)),
-                                                     ops.stack(arrays, axis=axis))[1],
-    np.broadcast_to: lambda array, shape, subok=False: ops.broadcast_to(array, shape=shape),
-    np.abs: lambda x: ops.abs(x),
-    np.shape: _value(np.shape), np.ndim: _value(np.ndim), np.size: _value(np.size),
-    np.allclose: _value(np.allclose), np.isclose: _value(np.isclose), np.array_equal: _value(np.array_equal),
-    np.array_equiv: _value(np.array_equiv), np.result_type: _value(np.result_type),
-    np.may_share_memory: _value(np.may_share_memory), np.shares_memory: _value(np.shares_memory),
-    np.iscomplexobj: _value(np.iscomplexobj), np.isrealobj: _value(np.isrealobj),
-    np.argmax: _value(np.argmax), np.argmin: _value(np.argmin), np.argsort: _value(np.argsort),
-    np.count_nonzero: _value(np.count_nonzero), np.array_repr: _value(np.array_repr),
-    np.array_str: _value(np.array_str), np.array2string: _value(np.array2string),
+    np.sum: _Bound(np.sum, _reduction(ops.sum), _REDUCTION_ARGS, {"where": (True,), "initial": (None,)}),
+    np.mean: _Bound(np.mean, _reduction(ops.mean), _REDUCTION_ARGS, {"where": (True,)}),
+    np.var: _Bound(np.var, _var_like(ops.var, "var"), _REDUCTION_ARGS + ("ddof", "correction"), {"where": (True,)}),
+    np.std: _Bound(np.std, _var_like(ops.std, "std"), _REDUCTION_ARGS + ("ddof", "correction"), {"where": (True,)}),
+    np.dot: _Bound(np.dot, _dot, ("a", "b")),
+    np.where: _Bound(np.where, _where, ("condition", "x", "y")),
+    np.clip: _Bound(np.clip, _clip, ("a", "a_min", "a_max", "min", "max"), _UFUNC_KEYWORDS),
+    np.transpose: _Bound(np.transpose, lambda a, axes: ops.transpose(a, axes=axes), ("a", "axes")),
+    np.reshape: _Bound(np.reshape, _reshape, ("a", "shape", "order")),
+    np.squeeze: _Bound(np.squeeze, lambda a, axis: ops.squeeze(a, axis=axis), ("a", "axis")),
+    np.expand_dims: _Bound(np.expand_dims, lambda a, axis: ops.expand_dims(a, axis=axis), ("a", "axis")),
+    np.concatenate: _Bound(np.concatenate, _concatenate, ("arrays", "axis")),
+    np.stack: _Bound(np.stack, lambda arrays, axis: ops.stack(arrays, axis=axis), ("arrays", "axis")),
+    np.broadcast_to: _Bound(np.broadcast_to, lambda array, shape: ops.broadcast_to(array, shape=shape),
+                            ("array", "shape")),
 }
+FUNCTIONS.update({func: _Bound(func, _reduction(op), _REDUCTION_ARGS, {"where": (True,), "initial": (None,)})
+                  for func, op in ((np.max, ops.max), (np.amax, ops.max), (np.min, ops.min), (np.amin, ops.min))})
+FUNCTIONS.update({func: _on_data(func, _layout) for func in (
+    np.shape, np.ndim, np.size, np.result_type, np.may_share_memory, np.shares_memory, np.iscomplexobj, np.isrealobj)})
+FUNCTIONS.update({func: _on_data(func, _values) for func in (
+    np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
+    np.array_repr, np.array_str, np.array2string)})
+# ufunc.reduce (np.add.reduce(t, 1)): the same reductions, NumPy's default axis 0
+_REDUCES = {ufunc: _Bound(ufunc.reduce, _reduction(op), ("array", "axis", "keepdims"), {"where": (True,)},
+                          name=f"{ufunc.__name__}.reduce")
+            for ufunc, op in ((np.add, ops.sum), (np.maximum, ops.max), (np.minimum, ops.min))}
+
 
 # numpy names that have an ag function of another name
 _SUGGEST = {"amax": "max", "amin": "min", "logaddexp": "softplus / logsumexp", "mean": "mean",
@@ -149,14 +222,12 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
         if ufunc in _COMPARISONS:
             return ops._compare(ufunc)(*inputs)
         if ufunc in _CONSTANT_UFUNCS:
-            return ufunc(*[x._data if isinstance(x, Tensor) else x for x in inputs])
+            return ufunc(*map(_values, inputs))
         op = UFUNCS.get(ufunc)
         if op is not None:
             return op(*inputs)
-    if method == "reduce" and ufunc in (np.add, np.maximum, np.minimum) and len(inputs) == 1:
-        reduction = {np.add: ops.sum, np.maximum: ops.max, np.minimum: ops.min}[ufunc]
-        _no_out(f"{ufunc.__name__}.reduce", kwargs, allowed=("axis", "keepdims"))
-        return reduction(inputs[0], axis=kwargs.get("axis", 0), keepdims=kwargs.get("keepdims", False))
+    if method == "reduce" and ufunc in _REDUCES:
+        return _REDUCES[ufunc](*inputs, **kwargs)
     detail = "" if method == "__call__" else f".{method}"
     if kwargs and method == "__call__" and ufunc in UFUNCS:
         raise TypeError(f"numpy.{ufunc.__name__} on a Tensor with {', '.join(kwargs)}= is not supported (the "
