@@ -9,8 +9,12 @@ import dis
 import functools
 import inspect
 import itertools
+import math
+import site
 import sys
+import sysconfig
 import types
+import weakref
 
 import numpy as np
 
@@ -29,7 +33,7 @@ _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument,
 # look up their __class__).
 _ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
 _SCALARS = frozenset([float, int, bool, str, type(None)])
-_SEQUENCES = (dict, list, tuple, collections.deque)  # their subclasses too (OrderedDict, namedtuple)
+_SEQUENCES = (dict, list, tuple, collections.deque, set, frozenset)  # subclasses too (OrderedDict, namedtuple)
 _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
                      np.random.Generator}
 
@@ -37,50 +41,74 @@ _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFu
 def describe(value, top=False, depth=0, seen=None):
     """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
     by shape, dtype (and requires_grad) at the top level, else by identity (a small array by
-    its values too); containers, and objects that are not callable by their own attributes
+    its values too); containers, and objects of the user's classes by their own attributes
     (``__dict__``, ``__slots__``), by what they hold (and their own identity below the top);
-    functions by identity and their closure, methods by function and object; other objects by
-    value if hashable, else by identity. ``seen``, a set, collects the ids of the Tensors and
-    arrays the key holds by identity."""
+    the user's functions by identity and what they reach, methods by function and object;
+    other objects by value if hashable, else by identity. ``seen``, a dict, gets
+    {id: object} of everything the key holds by identity (a trace keeps them alive, so no
+    new object can take their ids) and of the random generators in it."""
     kind = type(value)
-    if kind in _SCALARS:
-        return (kind, value)  # by type too: 1, 1.0 and True are equal keys otherwise
-    if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 4:
+    if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
+        return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
+    if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
         members = value.values() if isinstance(value, dict) else value
-        if _ARRAYS.issuperset(map(type, members)):  # what the loop below gives them, at once
+        if all(type(v) is Tensor for v in members):  # (params dicts: no call per tensor)
             inner = tuple(map(id, members))
             if seen is not None:
-                seen.update(inner)
+                seen.update(zip(inner, members))
         else:
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
-        return (kind, None if top else id(value), tuple(value) if isinstance(value, dict) else None, inner)
+        keys = tuple(value) if isinstance(value, dict) else None
+        return (kind, None if top else _held(value, seen), keys, inner)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
-        if not top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
-            if seen is not None:
-                seen.add(id(value))
-            # a small array may be read as a number (float(A)): its values key the trace too
-            return id(value) if kind is Tensor or value.size > 16 else (id(value), value.tobytes())
-        if kind is np.ndarray:
-            return ("A", value.shape, value.dtype)
-        return ("T", value._data.shape, value._data.dtype, value.requires_grad)
-    if kind is types.FunctionType or kind is types.MethodType:  # its closure or object: what it reads
-        held = _closure_values(value) if kind is types.FunctionType else [value.__self__]
-        return ("id", id(getattr(value, "__func__", value)),
-                tuple([describe(v, False, depth + 1, seen) for v in held]) if depth < 4 else ())
-    if isinstance(value, np.random.Generator):
-        return ("id", id(value))
-    attributes = _attributes(value) if kind not in _PLAIN and depth < 4 else None
-    if attributes is not None and not callable(value):  # an object holding values: a SimpleNamespace, a model
-        return (kind, id(value), tuple([describe(v, False, depth + 1, seen) for v in attributes]))
+        if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
+            if isinstance(value, Tensor):
+                return ("T", value._data.shape, value._data.dtype, value.requires_grad)
+            return ("A", value.shape, value.dtype, kind)
+        # a small array may be read as a number (float(A)): its values key the trace too
+        return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
+    if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
+        return _code_key(value, depth, seen)
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return ("id", _held(value, seen))
+    # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace: a
+    # library's objects (a logger, a primitive) are taken by identity, as its code is
+    expand = kind not in _PLAIN and depth < 8 and (kind is types.SimpleNamespace or not _library(kind))
+    attributes = _attributes(value) if expand else None
+    if attributes is not None:
+        return (kind, _held(value, seen), tuple([describe(v, False, depth + 1, seen) for v in attributes]))
     try:
         hash(value)
     except TypeError:
-        return ("id", id(value))
+        return ("id", _held(value, seen))
     return (kind, value)
 
 
+def _held(value, seen):
+    if seen is not None:
+        seen[id(value)] = value
+    return id(value)
+
+
+def _code_key(value, depth, seen):
+    """A function (what it reaches too, for the user's), method or partial given as a value."""
+    if type(value) is functools.partial:
+        parts = (value.func, value.args, value.keywords)
+    elif type(value) is types.MethodType:
+        parts = (value.__func__, value.__self__)
+    elif depth < 8 and not _library_code(value):
+        reached = _REACHED.get(value) or _REACHED.setdefault(value, reachable(value))
+        return ("fn", _held(value, seen), reached(seen, depth=depth + 1))
+    else:
+        return ("id", _held(value, seen))
+    return (type(value), tuple([describe(v, False, depth + 1, seen) for v in parts]))
+
+
+_REACHED = weakref.WeakKeyDictionary()  # function -> its reachable(): found once per function
+
+
 def reachable(fn):
-    """A function ``reached(seen=None, values=None)`` listing what calling ``fn`` reaches besides its
+    """A function ``reached(seen=None, depth=0)`` listing what calling ``fn`` reaches besides its
     arguments, each described for the key (see ``describe``): the closure cells, default values
     and globals it loads, the attributes it reads straight off one of those (``mod.W``,
     ``Holder.scale``), the object a method or callable object belongs to, and the same for every
@@ -88,11 +116,11 @@ def reachable(fn):
     objects, loads = [], []
     _follow(fn, None, objects, loads, set())
 
-    def reached(seen=None, values=None):
+    def reached(seen=None, depth=0):
         found = objects + [_resolve(*load) for load in loads]
-        if values is not None:
-            values += found
-        return tuple([describe(v, False, 0, seen) for v in found]) if found else ()
+        # (functions it reaches were followed already: here they are keyed by identity)
+        return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType
+                      else describe(v, False, depth, seen) for v in found]) if found else ()
     return reached
 
 
@@ -108,6 +136,8 @@ def _follow(fn, owner, objects, loads, visited):
         fn = fn.__func__ if not isinstance(fn, property) else fn.fget
     if isinstance(fn, types.MethodType):
         owner, fn = fn.__self__, fn.__func__
+    if not isinstance(fn, types.FunctionType) and callable(getattr(fn, "__wrapped__", None)):
+        fn = fn.__wrapped__  # a compiled function (ag.compile) or a custom primitive: what it runs
     if not isinstance(fn, types.FunctionType):
         if isinstance(fn, (type, types.ModuleType)) or not callable(fn):
             return
@@ -119,6 +149,7 @@ def _follow(fn, owner, objects, loads, visited):
     visited.add((fn, id(owner)))
     if owner is not None and not isinstance(owner, type):  # its attributes (a callable owner's too)
         objects.append(owner if _own_attribute(owner, None) is None else _own_attribute(owner, None))
+        _follow_objects(owner, objects, loads, visited, 0)
     code, names = fn.__code__, fn.__globals__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
@@ -133,14 +164,38 @@ def _follow(fn, owner, objects, loads, visited):
             if attribute is None:
                 if not _library_code(value):  # data by what it holds, the user's code by identity
                     loads.append((name, None, cells, names))
-                for member in (value.values() if isinstance(value, dict) else value
-                               if isinstance(value, (list, tuple)) else (value,)):
-                    if _fixed(member):  # a helper, or helpers kept in a dict or list
-                        _follow(member, None, objects, loads, visited)
+                if _fixed(value):
+                    _follow(value, None, objects, loads, visited)
+                else:  # helpers kept in a dict or list, methods of the objects it holds
+                    _follow_objects(value, objects, loads, visited, 0)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
                 _follow_attribute(value, attribute, objects, loads, visited)
                 if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
                     loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
+
+
+def _follow_objects(value, objects, loads, visited, depth):
+    """Follow the functions in ``value`` (a container or an object of the user's classes, and
+    those inside it, to a few levels) and the methods of its objects: code may reach them
+    through a loop (``for layer in self.layers: layer.forward(x)``)."""
+    if depth > 4 or ("object", id(value)) in visited:
+        return
+    visited.add(("object", id(value)))
+    if _fixed(value):
+        return _follow(value, None, objects, loads, visited)
+    if isinstance(value, (dict, list, tuple)):
+        members = value.values() if isinstance(value, dict) else value
+    elif not _library(type(value)) and _own_attribute(value, None) is not None:
+        for cls in type(value).__mro__[:-1]:
+            if not _library(cls):
+                for member in cls.__dict__.values():
+                    if isinstance(member, (types.FunctionType, property)):
+                        _follow(member, value, objects, loads, visited)
+        members = _own_attribute(value, None).values()
+    else:
+        return
+    for member in list(members):
+        _follow_objects(member, objects, loads, visited, depth + 1)
 
 
 def _class_attribute(owner, attribute, loads):
@@ -149,7 +204,8 @@ def _class_attribute(owner, attribute, loads):
     if attribute in (_own_attribute(owner, None) or {}):
         return
     cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
-    if cls is not None and not _fixed(cls.__dict__[attribute]) and not hasattr(type(cls.__dict__[attribute]), "__get__"):
+    value = cls.__dict__[attribute] if cls is not None else None
+    if cls is not None and not _fixed(value) and not hasattr(type(value), "__get__"):
         loads.append((attribute, None, {}, cls.__dict__))
 
 
@@ -181,15 +237,35 @@ def _follow_attribute(obj, attribute, objects, loads, visited):
 
 
 def _library_code(value):
-    """Whether ``value`` is a module, class or callable of this package, NumPy or the standard
-    library (taken as it was when traced, not looked into)."""
+    """Whether ``value`` is a module, class or callable of installed code (``_library_module``):
+    taken as it was when traced, not looked into."""
     if not _fixed(value):
         return False
-    module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-    return (module or type(value).__module__).partition(".")[0] in _LIBRARY
+    if isinstance(value, types.ModuleType):
+        return _library_module(value.__name__)
+    module = getattr(value, "__module__", None)
+    return _library_module(module) if isinstance(module, str) else _library(type(value))
 
 
-_LIBRARY = frozenset({"autograd_lite", "numpy", *sys.stdlib_module_names})
+def _library(kind):
+    """Whether the class ``kind`` is installed code's (see ``_library_module``)."""
+    return _library_module(getattr(kind, "__module__", None) or "builtins")
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_module(name):
+    """Whether the module ``name`` is installed code (this package, the standard library,
+    anything in site-packages: NumPy, pytest) rather than the user's own (a script, a notebook,
+    a project's modules, even one named like a standard module)."""
+    top = name.partition(".")[0]
+    if top in ("autograd_lite", "numpy", "builtins") or top in sys.builtin_module_names:
+        return True
+    file = getattr(sys.modules.get(top), "__file__", None)
+    return file is not None and file.startswith(_INSTALLED)
+
+
+_INSTALLED = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdlib", "purelib", "platlib")}
+                   | set(site.getsitepackages()) | {site.getusersitepackages()})
 
 
 def _resolve(name, attribute, cells, names):

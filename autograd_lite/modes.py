@@ -56,9 +56,19 @@ def enable_grad():
     return _switch("grad_enabled", True)
 
 
-def set_grad_enabled(enabled):
-    """Context manager: recording on or off inside, as ``enabled`` says."""
-    return _switch("grad_enabled", bool(enabled))
+class set_grad_enabled:
+    """Recording on or off as ``enabled`` says: at once when called, and in a ``with`` block
+    only inside it (the previous mode comes back at its end), as PyTorch's."""
+
+    def __init__(self, enabled):
+        state = current()
+        self._previous, state.grad_enabled = state.grad_enabled, bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        current().grad_enabled = self._previous
 
 
 def is_grad_enabled():

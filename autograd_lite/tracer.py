@@ -15,11 +15,11 @@ import pickle
 
 import numpy as np
 
-from . import tape
+from . import rng, tape
 from .compile_key import describe
 from .convert import to_float_array
 from .errors import GraphError
-from .modes import current
+from .modes import clock, current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -33,9 +33,8 @@ class Tracer:
         self.slots, self.keep, self.steps, self.guards = {}, [], [], []
         self.inputs, self.captured, self.constants = [], [], []
         # aliases: (earlier, later) input slots given the same Tensor; detached: step outputs
-        # made under no_grad; arrays: NumPy arrays the steps read as they are; refusals: why
-        # this call cannot be replayed (it then runs eagerly)
-        self.aliases, self.detached, self.arrays, self.refusals = [], set(), [], []
+        # made under no_grad; refusals: why this call cannot be replayed (it then runs eagerly)
+        self.aliases, self.detached, self.refusals, self.traced_memory = [], set(), [], set()
         self.drew_random, self.pinned = False, []  # (see run)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
@@ -44,14 +43,15 @@ class Tracer:
         self.slots[id(obj)] = slot = len(self.keep) - 1
         return slot
 
-    def run(self, fn, name, args, kwargs, seen, values):
-        """Call ``fn(*args, **kwargs)`` (``name`` for messages) recording it. ``seen``: ids of what
-        the key holds by identity (the arguments' contents are added); ``values``: what the call
-        reaches (its random streams are watched). Returns (the result, where the inputs are among
-        the arguments, why a replay could differ from calling ``fn`` or None)."""
+    def run(self, fn, name, args, kwargs, seen):
+        """Call ``fn(*args, **kwargs)`` (``name`` for messages) recording it. ``seen``: {id: object}
+        of what the key holds by identity (the arguments' contents are added; the random
+        generators among them are watched). Returns (the result, where the inputs are among the
+        arguments, why a replay could differ from calling ``fn`` or None)."""
         for value in [*args, *kwargs.values()]:
             describe(value, True, 0, seen)
-        reached, streams = set(seen), random_streams(values)  # (not the arguments' own Tensors)
+        reached, streams = set(seen), random_streams(seen.values())  # (not the arguments' own Tensors)
+        self.clock, self.default_rng = clock.now, rng._default  # to see in-place edits and reseeding
         kwargs = dict(sorted(kwargs.items()))
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
@@ -87,10 +87,13 @@ class Tracer:
             slot = self._new_slot(value)
             self.captured.append((slot, value, value.shape, value.dtype, value.requires_grad))
             return slot
+        derived = isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
+        if isinstance(value, np.ndarray) and derived:
+            self.refusals.append("uses a value made from a comparison (x > 0) by an array method the replay "
+                                 "does not recompute (.reshape, .T, np.asarray, ...); use NumPy functions "
+                                 "(np.reshape) or ag's ops on it")
         slot = self._new_slot(value)
         self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
-        if isinstance(value, np.ndarray):
-            self.arrays.append(value)
         return slot
 
     def record(self, prim, out, parents, params, args=()):
@@ -129,6 +132,7 @@ class Tracer:
             return result
         result = np.asarray(result).view(TracedArray)
         self.steps.append((call, refs, {}, self._new_slot(result), result.shape, result.dtype))
+        self.traced_memory.add(id(result.base))  # (a view of it, np.asarray(m), has this base)
         return result
 
     def guard(self, t):
@@ -152,18 +156,27 @@ class Tracer:
 
     def why_not_replayable(self, seen):
         """Why a replay of this call could differ from running the function (None if it could
-        not). ``seen``: ids of the Tensors and arrays the key holds by identity."""
+        not). ``seen``: {id: object} of what the key holds by identity."""
         unseen = [t for _, t, _, _, _ in self.captured if id(t) not in seen]
         if unseen:
             return (f"reads a tensor (shape {unseen[0].shape}{_named(unseen[0])}) that is not an argument and "
                     "that the compile key cannot see (it holds the closure, the globals, the attributes of "
-                    "the objects the function reads, and containers up to 4 levels deep), so a replay "
+                    "the objects the function reads, and containers up to 8 levels deep), so a replay "
                     "could not tell if it was replaced. Pass the tensor as an argument")
-        made = [a for a in self.arrays if not _derived_from(a, seen)]
-        if made and self.drew_random:
-            return (f"draws random numbers with NumPy while it runs and uses an array it made (shape "
-                    f"{made[0].shape}): a replay could only repeat its old values. Use ag.dropout (a replay "
-                    "draws fresh masks), or draw outside and pass the array in")
+        if self.drew_random:
+            return ("draws random numbers with NumPy while it runs: a replay could only repeat the old ones. "
+                    "Use ag.dropout (a replay draws fresh masks), or draw outside and pass the values in")
+        made = [p["rng"] for _, _, p, _, _, _ in self.steps if isinstance(p.get("rng"), _STREAMS)
+                and id(p["rng"]) not in seen]
+        if made or rng._default is not self.default_rng:
+            return ("makes or reseeds a random generator while it runs (np.random.default_rng(seed), "
+                    "ag.manual_seed): a replay would go on drawing from the old one. Seed outside, or pass "
+                    "the generator in")
+        edited = [t for t in self.keep if isinstance(t, Tensor) and t._vc is not None
+                  and t._vc.stamp > self.clock]
+        if edited or any(not np.array_equal(_plain(self.keep[s]), v, equal_nan=True) for s, v in self.guards):
+            return ("changes a tensor in place while it runs (+=, .data, a write into .data[...]); a replay "
+                    "does not repeat that. Write it as an expression (y = y + 1), or update outside")
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         return self.refusals[0] if self.refusals else None
@@ -236,6 +249,29 @@ class TracedArray(np.ndarray):
     def item(self, *args): return self._read().item(*args)
     def tolist(self): return self._read().tolist()
 
+    def __setitem__(self, index, value):
+        _refuse("writes into a comparison's result (m[i] = v); a replay does not repeat that")
+        self.view(np.ndarray)[index] = value
+
+
+def _method_step(name):
+    """``TracedArray.name``: NumPy's own method, as a replay step."""
+    method = getattr(np.ndarray, name)
+    return lambda self, *args, **kwargs: _numpy_on_traced(method, (self,) + args, kwargs)
+
+
+def _refuse(reason):
+    if current().tracer is not None:
+        current().tracer.refusals.append(reason)
+
+
+# Every other method of an array is a step too (m.copy(), m.argmax(), m.reshape(...)); those that
+# change it in place are refused above (__setitem__) or as steps (their result is None).
+for _name in dir(np.ndarray):
+    if not _name.startswith("_") and _name not in TracedArray.__dict__ and _name != "view" and callable(
+            getattr(np.ndarray, _name)):
+        setattr(TracedArray, _name, _method_step(_name))
+
 
 def _numpy_on_traced(func, args, kwargs):
     tracer = current().tracer
@@ -248,7 +284,9 @@ def _numpy_on_traced(func, args, kwargs):
 
 def _plain(value):
     """A Tensor's or traced value's array, as NumPy functions get it on a replay."""
-    return value._data if isinstance(value, Tensor) else value.view(np.ndarray) if isinstance(value, np.ndarray) else value
+    if isinstance(value, Tensor):
+        return value._data
+    return np.ndarray.view(value, np.ndarray) if isinstance(value, np.ndarray) else value
 
 
 class _Hole(int):
@@ -289,23 +327,14 @@ def _has_tensor(value):
     return isinstance(value, Tensor)
 
 
-def _derived_from(array, seen):
-    """Whether ``array`` is one the key holds, or a view of one."""
-    while array is not None:
-        if id(array) in seen:
-            return True
-        array = getattr(array, "base", None)
-    return False
-
-
 def random_streams(values):
-    """The NumPy generators among ``values`` (and in lists, tuples and dicts there), and a copy of
-    each with NumPy's global random state: what a traced call starts from."""
-    streams = []
-    for value in values:
-        members = value.values() if type(value) is dict else value if type(value) in (list, tuple) else (value,)
-        streams += [v for v in members if isinstance(v, (np.random.Generator, np.random.RandomState))]
+    """The NumPy generators among ``values``, and a copy of each with NumPy's global random
+    state: what a traced call starts from."""
+    streams = [v for v in values if isinstance(v, _STREAMS)]
     return streams, [copy.deepcopy(s) for s in streams], _random_state(np.random)
+
+
+_STREAMS = (np.random.Generator, np.random.RandomState)
 
 
 def _random_state(stream):
@@ -337,7 +366,8 @@ class _NumpyCall:
         self.name = getattr(func, "__name__", "numpy")
 
     def forward(self, *values):
-        return self.func(*_filled(self.args, values), **_filled(self.kwargs, values))
+        result = self.func(*_filled(self.args, values), **_filled(self.kwargs, values))
+        return np.asarray(result) if isinstance(result, np.generic) else result  # (0-d, as traced: out= takes it)
 
 
 def as_input(value):

@@ -1,0 +1,136 @@
+"""The source ``ag.compile`` replays (see ``replay.py``): a trace's steps as two straight-line
+Python functions, each step calling its primitive's own forward and VJPs, with the shape and
+dtype checks a replay needs and the engine's one gradient check (``conform``).
+"""
+import keyword
+import re
+
+import numpy as np
+
+from .conform import conform
+from .tensor import as_tensor
+from .tracer import Slot
+
+
+class Retrace(Exception):
+    """A guard, shape or dtype of this call differs from the trace's."""
+
+
+# A step's results of these types are used as they are (NumPy scalars too); others are made arrays
+_SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
+RUNTIME = {"shaped": _SHAPED, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
+            "Retrace": Retrace, "array_equal": np.array_equal, "conform": conform}
+
+
+def generate(trace, traced):
+    """The trace as Python source of two straight-line functions, and the names it uses.
+    ``forward(args, kwargs)`` reads the sources, calls each primitive's own forward and checks the
+    shape and dtype it gave when traced; it returns (result, source Tensors, the values the
+    backward needs). ``backward(g, *saved)`` calls each primitive's own VJPs in reverse, with the
+    engine's gradient check, and returns the sources' gradients. Slot 3's value is the local
+    ``s3`` (``k3`` if a constant), its gradient ``g3``; ``traced[3]`` its value when traced."""
+    constant = {slot for slot, _ in trace.constants}
+    names = {f"k{slot}": value for slot, value in trace.constants}
+    name = lambda r: f"k{r}" if r in constant else f"s{r}"
+    calls = []  # per step: its op's name, arguments as source (all, positional, keywords), slots read
+    for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
+        op, used = f"op{k}_" + re.sub(r"\W", "_", prim.name), set(refs)  # an identifier for any name
+        names.update({op: prim, f"{op}_forward": prim.forward, f"dtype{out}": dtype})
+        listed = ", ".join(map(name, refs))
+        kw = ", ".join(_keyword(key, _expr(v, f"{op}_param{j}", name, names, used))
+                       for j, (key, v) in enumerate(params.items()))
+        calls.append((op, ", ".join(filter(None, (listed, kw))), listed, kw, used - constant))
+    backward, saved = _backward_source(trace, calls, traced, names)
+    return "\n".join(_forward_source(trace, calls, names, saved, name) + [""] + backward + [""]), names
+
+
+def _forward_source(trace, calls, names, saved, name):
+    """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source."""
+    lines = ["def forward(args, kwargs):"]
+    for slot, at in zip(trace.inputs, trace.where):
+        given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
+        lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._data"]
+    for earlier, later in trace.aliases:  # traced as one Tensor: replayed only while they are
+        lines += [f"    if t{later} is not t{earlier}:", "        raise Retrace"]
+    for slot, t in trace.pinned.items():
+        names[f"pinned{slot}"] = t
+        lines += [f"    if t{slot} is not pinned{slot}:", "        raise Retrace"]
+    for slot, t, shape, dtype, requires_grad in trace.captured:  # read by identity, as traced (or re-traced)
+        names[f"t{slot}"], names[f"dtype{slot}"] = t, dtype
+        held = f"t{slot}.requires_grad != {bool(requires_grad)}"
+        lines += [f"    s{slot} = t{slot}._data", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
+                  "        raise Retrace"]
+    names.update({f"guards{slot}": expected for slot, expected in trace.guards.items()})
+    guard = lambda slot: [f"    if not all(array_equal(s{slot}, e, equal_nan=True) for e in guards{slot}):",
+                          "        raise Retrace"] if slot in trace.guards else []
+    lines += [line for slot in trace.source_slots for line in guard(slot)]
+    for (op, args, _, _, _), (_, _, _, out, shape, _) in zip(calls, trace.steps):
+        lines += [f"    s{out} = {op}_forward({args})", f"    if type(s{out}) not in shaped:",
+                  f"        s{out} = s{out} if isinstance(s{out}, generic) else asarray(s{out})",
+                  f"    if {_differs(f's{out}', out, shape)}:", "        raise Retrace"]
+        lines += guard(out)
+    sources = "".join(f"t{slot}, " for slot in trace.source_slots)
+    return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({saved})"]
+
+
+def _backward_source(trace, calls, traced, names):
+    """The lines of ``backward`` (see ``_generate``), and the values it takes, as source. Only
+    steps a gradient can reach get a block; a slot's later gradients are added to the first
+    (any may be None: a VJP may return None)."""
+    reached, blocks, saved = {trace.out_slot}, [], set()
+    for (op, args, listed, kw, used), (prim, refs, _, out, _, _) in zip(calls[::-1], trace.steps[::-1]):
+        if out not in reached or out not in trace.differentiable:
+            continue
+        saved |= used | {out}
+        wanted = tuple(r in trace.differentiable for r in refs)
+        all_at_once = prim.vjp_all is not None or any(  # apply_vjps names a missing VJP
+            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
+        blocks.append(f"    if g{out} is not None:")
+        if all_at_once:  # (vjp_all's result may be any iterable, as apply_vjps takes it)
+            each = f"{op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})"
+            every = f"tuple({op}.vjp_all(g{out}, s{out}, {args}))"
+            blocks.append(f"        gs = {every if prim.vjp_all is not None else each}")
+        names.update({f"{op}_vjp{i}": vjp for i, vjp in enumerate(prim.vjps)})
+        for i, r in ((i, r) for i, r in enumerate(refs) if wanted[i]):
+            names[f"dtype{r}"] = traced[r].dtype
+            x = "gi" if r in reached else f"g{r}"  # the first gradient is stored as it is
+            gi = f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"
+            check = f"type({x}) not in shaped or {_differs(x, r, traced[r].shape)}"
+            blocks += [f"        {x} = {gi}", f"        if {x} is not None and ({check}):",
+                       f"            {x} = conform({x}, s{r}, {op}, {i})"]
+            if r in reached:
+                blocks += ["        if gi is not None:",
+                           f"            g{r} = gi if g{r} is None else g{r} + gi"]
+            reached.add(r)
+    saved = "".join(f"s{r}, " for r in sorted(saved))
+    result = "".join(f"g{slot}, " if slot in reached else "None, " for slot in trace.source_slots)
+    inits = [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})]
+    return [f"def backward(g{trace.out_slot}, {saved}):", *inits, *blocks, f"    return [{result}]"], saved
+
+
+def _differs(x, slot, shape):
+    """Source testing that ``x``'s shape or dtype is not slot's when traced (``dtype3`` is bound)."""
+    return f"{x}.shape != {shape!r} or {x}.dtype is not dtype{slot} and {x}.dtype != dtype{slot}"
+
+
+def _keyword(key, source):
+    """``key=source`` in a call, or ``**{'lambda': source}`` for a name Python cannot take there."""
+    plain = key.isidentifier() and not keyword.iskeyword(key)
+    return f"{key}={source}" if plain else f"**{{{key!r}: {source}}}"
+
+
+def _expr(value, label, name, names, used):
+    """Source of a step's parameter: a traced value (``Slot``) by its variable (noted in
+    ``used``), a tuple holding one as a tuple of sources, anything else bound as ``label``."""
+    if type(value) is Slot:
+        used.add(value)
+        return name(value)
+    if type(value) is tuple and _has_slot(value):
+        parts = [_expr(v, f"{label}_{j}", name, names, used) for j, v in enumerate(value)]
+        return "(" + "".join(f"{part}, " for part in parts) + ")"
+    names[label] = value
+    return label
+
+
+def _has_slot(value):
+    return type(value) is Slot or type(value) is tuple and any(_has_slot(v) for v in value)
