@@ -5,6 +5,8 @@ The measure is the relative difference ||a - b|| / (||a|| + ||b||) (0 when both 
 zero), over everything and per leaf. Inputs may be arrays, Tensors or pytrees of them
 (a dict of parameters); leaves are named by their dict keys in reports.
 """
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -338,6 +340,8 @@ def compare_gradients(actual, expected, threshold=1e-7):
         ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``), ``.worst``; its
         ``str()`` is a readable report naming the worst leaf.
     """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
+        raise ValueError(f"compare_gradients: threshold must be a finite number > 0, got {threshold!r}")
     actual, expected = _paired_dicts(actual, expected)
     a_leaves, a_def = pytree.flatten(actual)
     if isinstance(actual, dict) and isinstance(expected, dict):

@@ -209,26 +209,33 @@ def _add_clusters(dot, by_scope, escape):
     dot.body += ["}\n"] * len(open_scope)
 
 
-def draw(t, path, format="svg", **options):
+def draw(t, path, format=None, **options):
     """Render the graph of ``t`` to ``path`` with Graphviz's ``dot``; returns the written path.
 
     Args:
         t: Tensor whose graph is recorded (see ``to_dot``; after ``backward()``
             only with ``retain_graph=True``).
         path: output file; the extension ``.<format>`` is added when missing.
-        format: "svg", "png" or "pdf".
+        format: "svg", "png" or "pdf"; None: the path's extension when it is one of
+            those, else "svg".
         **options: passed to ``to_dot`` (rankdir, show_grads, show_values).
     Returns:
         str, the path of the rendered file.
     Raises:
         RuntimeError saying how to install Graphviz when ``dot`` is not on PATH; ``to_dot(t).source`` works without it.
     """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1][1:].lower()
+    if format is None:
+        format = extension if extension in FORMATS else "svg"
     if format not in FORMATS:
         raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if extension in FORMATS and extension != format:
+        raise ValueError(f"draw: the path {path!r} ends in .{extension} but format is {format!r}; "
+                         "expected them to agree (or a path without one of those extensions)")
     import graphviz
 
     dot = to_dot(t, **options)
-    path = os.fspath(path)
     if not path.endswith("." + format):
         path += "." + format
     source = os.path.splitext(path)[0] + ".gv"  # where graphviz writes the DOT text before running dot

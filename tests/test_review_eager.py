@@ -95,3 +95,21 @@ def test_an_in_place_update_of_another_shape_names_both_shapes():
     with pytest.raises(ag.ShapeError, match=r"'\+=': the right side has shape \(3, 2\).*shape \(2,\)"):
         t += np.ones((3, 2))
     np.testing.assert_array_equal(t.data, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("threshold", [-1, 0, float("nan"), float("inf"), True, "1e-7"])
+def test_compare_gradients_refuses_a_threshold_that_cannot_pass_or_fail(threshold):
+    with pytest.raises(ValueError, match="compare_gradients: threshold must be a finite number > 0"):
+        ag.compare_gradients(np.ones(2), np.ones(2), threshold=threshold)
+
+
+def test_draw_takes_the_format_from_the_path(tmp_path):
+    pytest.importorskip("graphviz")
+    import shutil
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    out = (ag.Tensor([1.0, 2.0], requires_grad=True) * 2.0).sum()
+    path = ag.draw(out, tmp_path / "graph.png")
+    assert path.endswith("graph.png") and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match=r"ends in .svg but format is 'png'"):
+        ag.draw(out, tmp_path / "graph.svg", format="png")
