@@ -113,7 +113,12 @@ def _l2_latex(terms, node):
 
 _l2_penalty = Primitive(_l2, "l2_penalty", latex=_l2_latex, draw=lambda node: (
     "cost-term", ["L2 penalty", "(λ/2m) Σ ‖W‖²", f"λ = {node._params['lambd']:.4g}, m = {node._params['m']}"]))
-_l2_penalty.vjp_all = lambda g, out, *weights, lambd, m: [g * (lambd / m) * w for w in weights]
+def _l2_vjp_all(g, out, *weights, lambd, m):
+    scale = g * (lambd / m)  # once, not per weight (same order of operations): ~2k instructions a step
+    return [scale * w for w in weights]
+
+
+_l2_penalty.vjp_all = _l2_vjp_all
 _l2_penalty.jvp_all = lambda tangents, out, *weights, lambd, m: (lambd / m) * np.sum(
     [np.sum(w * t) for w, t in zip(weights, tangents) if t is not None])
 
@@ -145,6 +150,7 @@ def l2_penalty(weights, lambd, m):
 # --- binary cross-entropy ---------------------------------------------------------
 _LOG_FLOOR = -100.0  # as PyTorch's BCELoss: log(0) counts as -100, so the cost stays finite
 _FLOAT64_FLOOR = math.exp(_LOG_FLOOR)  # its log is exactly -100.0 in float64
+_FLOAT64_FLOOR_ARRAY = np.array(_FLOAT64_FLOOR)
 # Below this probability of the true label, 1 - sigmoid(z) has lost digits to cancellation:
 # with the logits at hand, such terms are computed from z instead (exact for every finite z).
 _TRUST_PROBABILITY = 1e-6
@@ -154,7 +160,11 @@ def _check_labels(y):
     # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass
     if y.dtype.kind not in "fiub":
         raise TypeError(f"binary_cross_entropy: labels have dtype {y.dtype}; expected numbers 0 and 1")
-    if y.dtype != bool and np.count_nonzero(y * (1.0 - y)):
+    if y.dtype == bool:
+        return
+    product = 1.0 - y
+    product *= y  # y (1 - y) in place, no second new array; with the 0-d floor below ~2.5k instructions a call
+    if np.count_nonzero(product):
         bad = y[(y != 0) & (y != 1)].ravel()[:3]
         raise DomainError(f"binary_cross_entropy: labels must be 0 or 1, found {bad.tolist()}")
 
@@ -180,7 +190,7 @@ def _bce(a, y, *logits):
     # terms -y log a - (1 - y) log(1 - a), summed in the same order, so costs match it.
     p = np.where(y, a, 1.0 - a)
     if p.dtype == np.float64:  # log(max(p, e^-100)) is max(log p, -100) without log(0)'s warning
-        log_p = np.log(np.maximum(p, _FLOAT64_FLOOR))
+        log_p = np.log(np.maximum(p, _FLOAT64_FLOOR_ARRAY))  # (0-d array: no Python float to convert)
     else:  # in narrower floats e^-100 is subnormal or 0, with another log
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)
