@@ -4,7 +4,10 @@ helpers it calls), each value by what may change in it: numbers by value, Tensor
 by identity (small arrays by value too), containers and objects by what they hold, the
 user's code by identity. Two calls with equal keys may share one trace.
 """
+import argparse
+import array
 import collections
+import collections.abc
 import dis
 import functools
 import inspect
@@ -33,7 +36,9 @@ _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument,
 # look up their __class__).
 _ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
 _SCALARS = frozenset([float, int, bool, str, type(None)])
-_SEQUENCES = (dict, list, tuple, collections.deque, set, frozenset)  # subclasses too (OrderedDict, namedtuple)
+# (their subclasses too: OrderedDict, namedtuple, ChainMap, a mapping proxy)
+_SEQUENCES = (dict, list, tuple, collections.deque, set, frozenset, collections.abc.Mapping, array.array)
+_NAMESPACES = (types.SimpleNamespace, argparse.Namespace)  # the library's plain holders of values
 _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
                      np.random.Generator}
 
@@ -51,14 +56,14 @@ def describe(value, top=False, depth=0, seen=None):
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
     if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
-        members = value.values() if isinstance(value, dict) else value
+        members = list(value.values()) if isinstance(value, collections.abc.Mapping) else value
         if all(type(v) is Tensor for v in members):  # (params dicts: no call per tensor)
             inner = tuple(map(id, members))
             if seen is not None:
                 seen.update(zip(inner, members))
         else:
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
-        keys = tuple(value) if isinstance(value, dict) else None
+        keys = tuple(value) if isinstance(value, collections.abc.Mapping) else None
         return (kind, None if top else _held(value, seen), keys, inner)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
@@ -69,11 +74,13 @@ def describe(value, top=False, depth=0, seen=None):
         return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
-    if isinstance(value, (np.random.Generator, np.random.RandomState)):
-        return ("id", _held(value, seen))
+    if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
+        return ("id", _held(value, seen))  # (an iterator is refused by the tracer: a replay cannot advance it)
+    if isinstance(value, np.floating) and not value:
+        return (kind, value, math.copysign(1.0, value))
     # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace: a
     # library's objects (a logger, a primitive) are taken by identity, as its code is
-    expand = kind not in _PLAIN and depth < 8 and (kind is types.SimpleNamespace or not _library(kind))
+    expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
     attributes = _attributes(value) if expand else None
     if attributes is not None:
         return (kind, _held(value, seen), tuple([describe(v, False, depth + 1, seen) for v in attributes]))
@@ -147,16 +154,20 @@ def _follow(fn, owner, objects, loads, visited):
     if _library_code(fn) or (fn, id(owner)) in visited:
         return
     visited.add((fn, id(owner)))
-    if owner is not None and not isinstance(owner, type):  # its attributes (a callable owner's too)
-        objects.append(owner if _own_attribute(owner, None) is None else _own_attribute(owner, None))
+    own = _own_attribute(owner, None) if owner is not None and not isinstance(owner, type) else None
+    if owner is not None and not isinstance(owner, type):
+        if own is None:  # (__slots__: the object, by all its attributes)
+            objects.append(owner)
         _follow_objects(owner, objects, loads, visited, 0)
     code, names = fn.__code__, fn.__globals__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
-        if name == self_name:  # self.helper(x), self.W: methods are followed, data is in owner
+        if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
             if attribute is not None:
+                if own is not None:
+                    loads.append((attribute, None, {}, own))
                 _follow_attribute(owner, attribute, objects, loads, visited)
                 _class_attribute(owner, attribute, loads)
         elif name in cells or name in names:
@@ -170,6 +181,8 @@ def _follow(fn, owner, objects, loads, visited):
                     _follow_objects(value, objects, loads, visited, 0)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
                 _follow_attribute(value, attribute, objects, loads, visited)
+                if not _fixed(value):
+                    _class_attribute(value, attribute, loads)  # cfg.lambd, set in cfg's class
                 if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
                     loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
 
@@ -178,7 +191,7 @@ def _follow_objects(value, objects, loads, visited, depth):
     """Follow the functions in ``value`` (a container or an object of the user's classes, and
     those inside it, to a few levels) and the methods of its objects: code may reach them
     through a loop (``for layer in self.layers: layer.forward(x)``)."""
-    if depth > 4 or ("object", id(value)) in visited:
+    if depth > 8 or ("object", id(value)) in visited:
         return
     visited.add(("object", id(value)))
     if _fixed(value):

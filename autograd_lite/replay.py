@@ -122,8 +122,9 @@ class CompiledFunction:
                 calls = self.recordings + self.replays
                 warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times in {calls} calls: "
                               "what it reaches changes on every call (a counter or a list of costs on its "
-                              "object, a new generator per call, a value read with .data); from now on it "
-                              "runs eagerly. Pass changing values as arguments", RuntimeWarning, stacklevel=3)
+                              "object, a new generator per call, a value read with .item() or .data, arrays "
+                              "in a tuple argument); from now on it runs eagerly. Pass changing values as "
+                              "arguments", RuntimeWarning, stacklevel=3)
         return out
 
 

@@ -9,9 +9,11 @@ recomputes them. A value read out of the graph (``float(t)``, ``bool(x > 0)``, `
 becomes a guard: the replay checks it is unchanged. ``compile_key.py`` says which traced call
 a new call may replay.
 """
+import collections.abc
 import copy
 import operator
 import pickle
+import random
 
 import numpy as np
 
@@ -52,6 +54,8 @@ class Tracer:
             describe(value, True, 0, seen)
         reached, streams = set(seen), random_streams(seen.values())  # (not the arguments' own Tensors)
         self.clock, self.default_rng = clock.now, rng._default  # to see in-place edits and reseeding
+        if any(isinstance(v, collections.abc.Iterator) for v in seen.values()):
+            self.refusals.append("takes an iterator (or reads one): a replay could not advance it")
         kwargs = dict(sorted(kwargs.items()))
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
@@ -127,8 +131,8 @@ class Tracer:
         call = _NumpyCall(func, _holes(args, refs, self), _holes(kwargs, refs, self))
         result = call.forward(*[_plain(self.keep[r]) for r in refs])
         if not isinstance(result, (np.ndarray, np.generic, bool, int, float)):
-            self.refusals.append(f"NumPy's {call.name} on a traced value gave a {type(result).__name__}, "
-                                 "which a replay cannot check")
+            self.refusals.append(f"calls NumPy's {call.name} on a comparison's result, which gives a "
+                                 f"{type(result).__name__} a replay cannot check (use a boolean mask: x[x > 0])")
             return result
         result = np.asarray(result).view(TracedArray)
         self.steps.append((call, refs, {}, self._new_slot(result), result.shape, result.dtype))
@@ -137,6 +141,8 @@ class Tracer:
 
     def guard(self, t):
         slot = self.slots.get(id(t))
+        if slot is None and isinstance(t, Tensor) and t._seq > self.start:
+            slot = self.ref(t)  # a tensor from outside, read before any op used it (T.item())
         if slot is not None and all(slot != s for s, _ in self.constants):
             self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
 
@@ -151,7 +157,7 @@ class Tracer:
                 if refs or any(type(v) is Slot for v in params.values()):
                     return True  # (no such step today; not worth repeating)
                 prim.forward(**dict(params, rng=copies[id(rng)]))
-        moved = _random_state(np.random) != global_state
+        moved = _random_state(np.random) != global_state[0] or pickle.dumps(random.getstate()) != global_state[1]
         return moved or any(_random_state(s) != _random_state(c) for s, c in zip(streams, starts))
 
     def why_not_replayable(self, seen):
@@ -177,6 +183,11 @@ class Tracer:
         if edited or any(not np.array_equal(_plain(self.keep[s]), v, equal_nan=True) for s, v in self.guards):
             return ("changes a tensor in place while it runs (+=, .data, a write into .data[...]); a replay "
                     "does not repeat that. Write it as an expression (y = y + 1), or update outside")
+        traced = [np.ndarray.view(v, np.ndarray) for v in self.keep if isinstance(v, TracedArray)]
+        if any(_same_values(c, m) for _, c in self.constants if type(c) is np.ndarray and id(c) not in seen
+               for m in traced):
+            return ("uses a copy of a comparison's result (np.array(x > 0, dtype=float)?) that a replay would "
+                    "not recompute; use (x > 0).astype(float)")
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         return self.refusals[0] if self.refusals else None
@@ -328,10 +339,11 @@ def _has_tensor(value):
 
 
 def random_streams(values):
-    """The NumPy generators among ``values``, and a copy of each with NumPy's global random
-    state: what a traced call starts from."""
+    """The NumPy generators among ``values``, a copy of each, and NumPy's and Python's global
+    random states: what a traced call starts from."""
     streams = [v for v in values if isinstance(v, _STREAMS)]
-    return streams, [copy.deepcopy(s) for s in streams], _random_state(np.random)
+    global_states = (_random_state(np.random), pickle.dumps(random.getstate()))  # NumPy's and Python's
+    return streams, [copy.deepcopy(s) for s in streams], global_states
 
 
 _STREAMS = (np.random.Generator, np.random.RandomState)
@@ -340,6 +352,10 @@ _STREAMS = (np.random.Generator, np.random.RandomState)
 def _random_state(stream):
     state = stream.bit_generator.state if isinstance(stream, np.random.Generator) else stream.get_state()
     return pickle.dumps(state)
+
+
+def _same_values(a, b):
+    return a.shape == b.shape and a.size > 1 and np.array_equal(a, b)
 
 
 def _named(t):

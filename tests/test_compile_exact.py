@@ -1008,3 +1008,103 @@ def test_set_grad_enabled_as_a_call():
         ag.set_grad_enabled(True)
     (y + x.sum()).backward()
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])  # y is a constant, as in PyTorch
+
+
+# --- a third adversarial round ------------------------------------------------------------------
+_READ_FIRST = ag.Tensor(2.0)
+
+
+def _divided_by_a_read(x):
+    return x.sum() / _READ_FIRST.item()
+
+
+def test_a_value_read_before_any_op_uses_the_tensor_is_a_guard():
+    step, x = ag.compile(_divided_by_a_read), np.ones(3)
+    for k in range(3):
+        _READ_FIRST.data = np.array(2.0 + k)
+        assert step(x).item() == pytest.approx(3.0 / (2.0 + k))
+    written = ag.Tensor(np.zeros(3))
+
+    def writes(x):
+        written.data[0] += 1
+        return (x * written).sum()
+    step = ag.compile(writes)
+    with pytest.warns(RuntimeWarning, match="in place"):
+        values = [step(np.ones(3)).item() for _ in range(3)]
+    assert values == [1.0, 2.0, 3.0]
+
+
+def test_a_copy_of_a_comparison_made_with_np_array_runs_eagerly():
+    fn = lambda x: (x * np.array(x > 0, dtype=float)).sum()
+    step = ag.compile(fn)
+    with pytest.warns(RuntimeWarning, match="copy of a comparison"):
+        step(np.array([1.0, -1.0, 2.0]))
+    assert step(np.array([-1.0, 1.0, 3.0])).item() == 4.0
+
+
+def test_pythons_random_module_inside_the_function_runs_it_eagerly():
+    import random
+    random.seed(4)
+    step = ag.compile(lambda x: (x * random.random()).sum())
+    with pytest.warns(RuntimeWarning, match="random numbers"):
+        got = [step(np.ones(2)).item() for _ in range(3)]
+    random.seed(4)
+    assert got == [2.0 * random.random() for _ in range(3)]
+
+
+def test_an_iterator_argument_runs_it_eagerly():
+    fn = lambda x, it: (x * next(it)).sum()
+    step, it = ag.compile(fn), iter([1.0, 2.0, 3.0])
+    with pytest.warns(RuntimeWarning, match="iterator"):
+        assert [step(np.ones(2), it).item() for _ in range(3)] == [2.0, 4.0, 6.0]
+
+
+class _WithClassDefault:
+    lambd = 1.0
+
+
+_CFG = _WithClassDefault()
+
+
+def _reads_class_default(x):
+    return (x * _CFG.lambd).sum()
+
+
+def test_namespaces_and_class_attributes_through_an_instance_are_keyed(monkeypatch):
+    import argparse
+    step, x = ag.compile(_reads_class_default), np.ones(3)
+    assert step(x).item() == 3.0
+    monkeypatch.setattr(_WithClassDefault, "lambd", 2.0)
+    assert step(x).item() == 6.0
+    args = argparse.Namespace(lambd=1.0)
+    step = ag.compile(lambda x: (x * args.lambd).sum())
+    assert step(x).item() == 3.0
+    args.lambd = 4.0
+    assert step(x).item() == 12.0
+    step = ag.compile(lambda x, s: (x / s).sum())
+    with np.errstate(divide="ignore"):
+        assert step(np.ones(2), np.float64(0.0)).item() == np.inf
+        assert step(np.ones(2), np.float64(-0.0)).item() == -np.inf
+
+
+class _Tracked:
+    """A model that keeps a list of its costs and a step counter, which its cost never reads."""
+
+    def __init__(self):
+        self.params = {"W": ag.Tensor(np.ones((1, 3)), requires_grad=True)}
+        self.losses, self.steps = [], 0
+
+    def cost(self, X):
+        return ag.square(self.params["W"] @ X).sum()
+
+
+def test_a_model_keyed_by_what_its_cost_reads_replays_while_its_history_grows():
+    model = _Tracked()
+    step, X = ag.compile(model.cost), np.ones((3, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(20):
+            J = step(X)
+            model.losses.append(J.item())
+            model.steps += 1
+    assert step.recordings == 1 and model.losses[-1] == 36.0
