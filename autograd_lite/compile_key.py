@@ -35,6 +35,7 @@ _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument,
 # without a call each; _PLAIN values are no Tensor, array or container (isinstance would also
 # look up their __class__).
 _ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
+_TENSORS = frozenset([Tensor])
 _SCALARS = frozenset([float, int, bool, str, type(None)])
 # (their subclasses too: OrderedDict, namedtuple, ChainMap, a mapping proxy)
 _SEQUENCES = (dict, list, tuple, collections.deque, set, frozenset, collections.abc.Mapping, array.array)
@@ -56,14 +57,15 @@ def describe(value, top=False, depth=0, seen=None):
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
     if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
-        members = list(value.values()) if isinstance(value, collections.abc.Mapping) else value
-        if all(type(v) is Tensor for v in members):  # (params dicts: no call per tensor)
+        mapping = kind is dict or isinstance(value, collections.abc.Mapping)
+        members = value.values() if kind is dict else list(value.values()) if mapping else value
+        if _TENSORS.issuperset(map(type, members)):  # (a dict of parameters: no call per tensor)
             inner = tuple(map(id, members))
             if seen is not None:
                 seen.update(zip(inner, members))
         else:
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
-        keys = tuple(value) if isinstance(value, collections.abc.Mapping) else None
+        keys = tuple(value) if mapping else None
         return (kind, None if top else _held(value, seen), keys, inner)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
