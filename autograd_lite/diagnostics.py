@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from .errors import AnomalyError
+from .modes import current
 
 
 def user_site():
@@ -35,6 +36,10 @@ def explain_failure(prim, parents, error):
     """Error message for a forward that NumPy refused with a ValueError (an axis out of range
     too); None for an error that already names an op ("dropout: ...") or has a type of its
     own (ShapeError, DomainError): it passes as it is."""
+    tracer = current().tracer
+    if tracer is not None:  # should the function catch it and go on, a replay would not raise it
+        tracer.refusals.append(f"catches an error of op '{prim.name}' ({error}) while it runs: a replay "
+                               "would take the other path; check the values before the op instead")
     if type(error) not in (ValueError, np.exceptions.AxisError) or _NAMES_AN_OP.match(str(error)):
         return None
     shapes = [p.shape for p in parents]
