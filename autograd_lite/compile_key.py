@@ -316,16 +316,6 @@ def _attributes(obj):
     return values if own is not None or values else None
 
 
-def _closure_values(fn):
-    values = []
-    for cell in fn.__closure__ or ():
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:  # an empty cell
-            values.append(None)
-    return values
-
-
 def _own_attribute(obj, name):
     """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or
     None; ``name`` None: that ``__dict__`` itself (None for an object without one)."""
