@@ -120,8 +120,9 @@ def reachable(fn):
     """A function ``reached(seen=None, depth=0)`` listing what calling ``fn`` reaches besides its
     arguments, each described for the key (see ``describe``): the closure cells, default values
     and globals it loads, the attributes it reads straight off one of those (``mod.W``,
-    ``Holder.scale``), the object a method or callable object belongs to, and the same for every
-    function of the user's code it reaches that way (helpers it calls, methods, properties)."""
+    ``Holder.scale``), the attributes a method or callable object reads off its own object, and
+    the same for every function of the user's code it reaches (helpers it calls, methods,
+    properties, methods of the objects it holds)."""
     objects, loads = [], []
     _follow(fn, None, objects, loads, set())
 
@@ -136,8 +137,7 @@ def reachable(fn):
 def _follow(fn, owner, objects, loads, visited):
     """Note in ``objects`` and ``loads`` what calling ``fn`` (bound to ``owner``) reads besides its
     arguments. The user's functions, classes and modules are keyed by identity and followed
-    into; library code (this package, NumPy, the standard library, builtins) is taken as it was
-    when traced, like JAX's jit does."""
+    into; installed code (``_library_module``) is taken as it was when traced, like JAX's jit."""
     if isinstance(fn, functools.partial):
         _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
         return
@@ -156,8 +156,9 @@ def _follow(fn, owner, objects, loads, visited):
     if _library_code(fn) or (fn, id(owner)) in visited:
         return
     visited.add((fn, id(owner)))
-    own = _own_attribute(owner, None) if owner is not None and not isinstance(owner, type) else None
+    own = None  # the owner's __dict__: the attributes the code reads off it key the trace
     if owner is not None and not isinstance(owner, type):
+        own = _own_attribute(owner, None)
         if own is None:  # (__slots__: the object, by all its attributes)
             objects.append(owner)
         _follow_objects(owner, objects, loads, visited, 0)
@@ -197,7 +198,8 @@ def _follow_objects(value, objects, loads, visited, depth):
         return
     visited.add(("object", id(value)))
     if _fixed(value):
-        return _follow(value, None, objects, loads, visited)
+        _follow(value, None, objects, loads, visited)
+        return
     if isinstance(value, (dict, list, tuple)):
         members = value.values() if isinstance(value, dict) else value
     elif not _library(type(value)) and _own_attribute(value, None) is not None:
