@@ -172,7 +172,11 @@ def hvp(f, argnums=0):
         if len(args_and_v) < 2:
             raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
         *args, v = args_and_v
-        _, (n,) = _argnums_tuple(argnums, len(args), "hvp")
+        _, nums = _argnums_tuple(argnums, len(args), "hvp")
+        if len(nums) != 1:  # one direction v goes with one argument (which may itself be a pytree)
+            raise ValueError(f"hvp: argnums must name one argument, got {argnums!r}; to take several "
+                             "together, pass them to f as one tuple and v as a tuple of the same structure")
+        (n,) = nums
         leaves, treedef = pytree.flatten(args[n])
         directions = _checked_like(leaves, pytree.leaf_names(treedef),
                                    pytree.match(treedef, v, "hvp", "direction v"), "hvp", "direction v")
@@ -191,6 +195,45 @@ def _as_output_array(x):
     return np.array(x._data) if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _as_args_tuple(value, op, what):
+    """``value`` (f's positional arguments, or what goes with them) as a tuple; an array is
+    refused, since iterating it would pass each of its rows as an argument of its own."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{op}: {what} must be a tuple (or list) with one entry per positional argument of f, "
+                        f"got a {type(value).__name__}; write ({what}_value,) for a function of one argument")
+    return tuple(value)
+
+
+def _values_like(given, names, like, op, what, keep_tensors):
+    """The leaves ``given`` (tangents or cotangents) checked against the shapes of ``like``,
+    as float arrays in the dtype of the Tensor each goes with. ``keep_tensors`` (inside an
+    outer transform): a Tensor is kept as it is, since it may depend on the outer variables."""
+    arrays = _checked_like(like, names, [getattr(g, "_data", g) for g in given], op, what)
+    return [g if keep_tensors and isinstance(g, Tensor) else a.astype(x.dtype, copy=False) if isinstance(x, Tensor)
+            else a for g, a, x in zip(given, arrays, like)]
+
+
+def _jvp_by_reverse(out, flat, directions):
+    """J t for output Tensor ``out`` as a Tensor on the outer graph, by two reverse passes
+    (``directions`` gives each of ``flat``'s tangents): g(u) = J^T u is recorded with u a
+    variable, and J t is the gradient of <g(u), t> with respect to u (g is linear in u).
+    Forward mode's rules run on ndarrays, so an enclosing transform could not differentiate
+    them; VJPs record themselves. None where ``out`` does not depend on ``flat``."""
+    if not out.requires_grad:
+        return None
+    u = Tensor(np.zeros_like(out._data), requires_grad=True)
+    pulled = tape.backward(out, u, inputs=flat, retain_graph=True, create_graph=True)
+    total = None
+    for g, t in zip(pulled, directions):
+        if g is not None:
+            term = (g * t).sum()
+            total = term if total is None else total + term
+    if total is None or not total.requires_grad:
+        return None
+    (tangent,) = tape.backward(total, Tensor._wrap(np.ones_like(total._data)), inputs=[u], create_graph=True)
+    return tangent
+
+
 def jvp(f, primals, tangents):
     """Forward mode: ``(f(*primals), J t)``, the directional derivative along ``tangents``.
 
@@ -201,23 +244,32 @@ def jvp(f, primals, tangents):
     Returns:
         ``(out, tangent_out)``: f's output as ndarrays and its derivative along the
         tangents, both in the structure of f's output. One evaluation of f, with each
-        op's JVP rule applied as it comes (no backward pass).
+        op's JVP rule applied as it comes (no backward pass). Inside another transform
+        (``ag.grad(lambda x: ag.jvp(f, (x,), (v,))[1].sum())``) both are Tensors on the
+        outer graph, so the outer transform differentiates them (the tangent is then
+        computed by two recorded reverse passes, which differentiate again).
     """
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals = _as_args_tuple(primals, "jvp", "primals")
+    tangents = _as_args_tuple(tangents, "jvp", "tangents")
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; expected one tangent "
                          "per primal, of the same structure")
+    nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "jvp")
-    seeds = {}
+    directions = []
     for i, (treedef, leaves) in enumerate(zip(inputs.defs, inputs.leaves)):
         names = [f"primal {i}" + (f" '{nm}'" if nm else "") for nm in pytree.leaf_names(treedef)]
-        given = _checked_like(leaves, names, pytree.match(treedef, tangents[i], "jvp", f"tangent {i}"), "jvp",
-                              "tangent")
-        for leaf, t in zip(leaves, given):
-            seeds[id(leaf)] = t.astype(leaf.dtype, copy=False)
+        given = pytree.match(treedef, tangents[i], "jvp", f"tangent {i}")
+        directions += _values_like(given, names, leaves, "jvp", "tangent", keep_tensors=nested)
+    flat = inputs.flat
     out = _evaluate(f, inputs.args, {})
     out_leaves, out_def = pytree.flatten(out)
-    found = push_forward(out_leaves, seeds)
+    if nested:
+        values = [o if isinstance(o, Tensor) else Tensor(o) for o in out_leaves]
+        found = [_jvp_by_reverse(o, flat, directions) for o in values]
+        derivs = [Tensor._wrap(np.zeros_like(v._data)) if d is None else d for d, v in zip(found, values)]
+        return pytree.unflatten(out_def, values), pytree.unflatten(out_def, derivs)
+    found = push_forward(out_leaves, {id(leaf): t for leaf, t in zip(flat, directions)})
     values = [_as_output_array(o) for o in out_leaves]
     derivs = [np.zeros_like(v, dtype=v.dtype if v.dtype.kind == "f" else float) if d is None else np.array(d)
               for d, v in zip(found, values)]
@@ -229,8 +281,11 @@ def vjp(f, *primals):
 
     ``vjp_fn(cotangent)``, cotangent of f's output structure and shapes, returns a
     tuple with one entry per primal (each in its primal's structure): the
-    cotangent pulled back through f. vjp_fn may be called many times.
+    cotangent pulled back through f. vjp_fn may be called many times. Inside another
+    transform, f's output and the pulled-back cotangents are Tensors on the outer graph
+    (the pull-back is recorded), so the outer transform differentiates them.
     """
+    nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "vjp")
     out = _evaluate(f, inputs.args, {})
     out_leaves, out_def = pytree.flatten(out)
@@ -238,15 +293,18 @@ def vjp(f, *primals):
 
     def vjp_fn(cotangent):
         names = pytree.leaf_names(out_def)
-        cts = _checked_like(out_leaves, names, pytree.match(out_def, cotangent, "vjp", "cotangent"), "vjp",
-                            "cotangent")
+        given = pytree.match(out_def, cotangent, "vjp", "cotangent")
+        cts = _values_like(given, names, out_leaves, "vjp", "cotangent", keep_tensors=nested)
         total = [None] * len(flat)
         for o, ct in zip(out_leaves, cts):
             if not (isinstance(o, Tensor) and o.requires_grad):
                 continue
-            found = tape.backward(o, ct.astype(o.dtype, copy=False), inputs=flat, retain_graph=True)
+            seed = Tensor._wrap(ct) if nested and not isinstance(ct, Tensor) else ct
+            found = tape.backward(o, seed, inputs=flat, retain_graph=True, create_graph=nested)
             total = [g if t is None else t if g is None else t + g for t, g in zip(total, found)]
-        return tuple(inputs.rebuild([_zeros_if_none(g, x, False) for g, x in zip(total, flat)]))
+        return tuple(inputs.rebuild([_zeros_if_none(g, x, nested) for g, x in zip(total, flat)]))
+    if nested:
+        return pytree.unflatten(out_def, [o if isinstance(o, Tensor) else Tensor(o) for o in out_leaves]), vjp_fn
     return pytree.unflatten(out_def, [_as_output_array(o) for o in out_leaves]), vjp_fn
 
 
