@@ -133,8 +133,12 @@ def _value(f, flat, arrays):
 
 
 def _autodiff(f, flat):
+    from .transforms import _evaluate
+
     tensors = [Tensor(a, requires_grad=True) for a in flat.arrays]
-    out = _scalar_output(f(*flat.args(tensors, make=lambda t: t)))
+    # evaluated as ag.grad evaluates f, so that transforms inside f (ag.grad, ag.jvp) record
+    # their results on this graph instead of returning constants
+    out = _scalar_output(_evaluate(f, flat.args(tensors, make=lambda t: t), {}))
     found = tape.backward(out, np.ones_like(out._data), inputs=tensors) if out.requires_grad else [None] * len(tensors)
     return [np.zeros_like(t._data) if g is None else np.asarray(getattr(g, "_data", g), dtype=np.float64)
             for g, t in zip(found, tensors)]

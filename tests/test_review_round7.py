@@ -77,3 +77,15 @@ def test_hvp_with_two_argnums_says_it_takes_one_argument():
     # a one-element tuple still names one argument: d^2/dy^2 of sum(x y^2) is 2 x, times v
     np.testing.assert_allclose(ag.hvp(lambda x, y: ag.sum(x * y ** 2), argnums=(1,))(X, X, V), 2 * X * V,
                                rtol=1e-14)
+
+
+# --- 3. gradcheck of a function that uses a transform inside ---------------------------------
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradcheck_passes_a_function_that_takes_a_gradient_inside(fast):
+    # d/dx sum(3 x^2) = 6 x: f is right, so gradcheck must pass (the inner gradient was a
+    # constant to gradcheck's own backward pass: "autodiff 0 vs numerical 7.2", FAILED)
+    def f(x):
+        return ag.sum(ag.grad(lambda y: ag.sum(y ** 3))(x))
+    result = ag.gradcheck(f, [X], fast=fast)
+    assert result.passed, str(result)
+    np.testing.assert_allclose(ag.grad(f)(X), 6 * X, rtol=1e-14)
