@@ -6,6 +6,7 @@ helpers here add exactly the parentheses the notation needs. Only constructs
 that matplotlib's mathtext renders are used (``\\left( \\right)`` rather than
 ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
+import math
 import re
 
 import numpy as np
@@ -57,8 +58,14 @@ def name_term(name):
 
 
 def number_latex(value):
-    """A scalar as LaTeX: 0.5 -> '0.5', 1e-08 -> '1\\times 10^{-8}'."""
-    text = f"{float(value):.6g}"
+    """A scalar as LaTeX: 0.5 -> '0.5', 1e-08 -> '1\\times 10^{-8}', inf -> '\\infty',
+    nan -> '\\mathrm{NaN}' (Python's 'inf' and 'nan' are not LaTeX)."""
+    value = float(value)
+    if math.isnan(value):
+        return "\\mathrm{NaN}"
+    if math.isinf(value):
+        return "\\infty" if value > 0 else "-\\infty"
+    text = f"{value:.6g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         text = f"{mantissa}\\times 10^{{{int(exponent)}}}"

@@ -89,3 +89,13 @@ def test_gradcheck_passes_a_function_that_takes_a_gradient_inside(fast):
     result = ag.gradcheck(f, [X], fast=fast)
     assert result.passed, str(result)
     np.testing.assert_allclose(ag.grad(f)(X), 6 * X, rtol=1e-14)
+
+
+# --- 4. formulas: infinite and NaN constants in LaTeX --------------------------------------
+def test_formula_writes_infinity_and_nan_as_latex():
+    # Python's 'inf' / 'nan' are not LaTeX (mathtext shows them as the letters i-n-f)
+    x = ag.Tensor(np.ones(3), requires_grad=True, name="x")
+    assert ag.formula(x + np.inf) == "x + \\infty"
+    assert ag.formula(x * -np.inf) == "x \\cdot (-\\infty)"
+    assert ag.formula(x * np.nan) == "x \\cdot \\mathrm{NaN}"
+    assert ag.formula(ag.clip(x, 0)) == "\\mathrm{clip}(x, 0, \\infty)"   # the missing bound
