@@ -3,6 +3,8 @@
 
 Expected values come from HIPS autograd, PyTorch, central differences or hand
 derivations, never from autograd_lite itself."""
+import threading
+
 import autograd
 import autograd.numpy as anp
 import numpy as np
@@ -60,6 +62,32 @@ def test_nested_jvp_keeps_float32():
     got = ag.grad(lambda x: ag.sum(ag.jvp(_f_ag, (x,), (V,))[1] * W))(x32)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, NESTED["grad_of_jvp_tangent"][1](x32.astype(np.float64)), rtol=1e-4)
+
+
+def test_nested_jvp_is_decided_per_thread():
+    # one thread is inside ag.grad (its jvp records on the outer graph) while another calls
+    # jvp at top level (plain ndarrays): neither sees the other's nesting depth
+    inside, resume, out = threading.Event(), threading.Event(), {}
+
+    def nested():
+        def f(x):
+            inside.set()
+            resume.wait(timeout=10)
+            return ag.sum(ag.jvp(lambda y: y ** 3, (x,), (np.ones(3),))[1])
+        out["nested"] = ag.grad(f)(X)
+
+    def top_level():
+        inside.wait(timeout=10)
+        out["top"] = ag.jvp(lambda y: y ** 3, (X,), (np.ones(3),))[1]
+        resume.set()
+    threads = [threading.Thread(target=nested), threading.Thread(target=top_level)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_allclose(out["nested"], 6 * X, rtol=1e-14)          # d/dx sum(3 x^2)
+    assert type(out["top"]) is np.ndarray
+    np.testing.assert_allclose(out["top"], 3 * X ** 2, rtol=1e-14)
 
 
 # --- 2. misused transforms: errors that say what was expected -------------------------------
