@@ -78,8 +78,8 @@ def test_jvp_and_vjp_inside_grad_differentiate_their_own_argument_only():
         return ag.sum(x ** 2)
     ag.grad(outer)(X)
     # d(x y^2)/dy = 2 x y at y = x (the closure's x is a constant here): 2 x^2 times the direction
-    np.testing.assert_allclose(seen["jvp"], 2 * X ** 2 * V, rtol=1e-14)
-    np.testing.assert_allclose(seen["vjp"], 2 * X ** 2 * V, rtol=1e-14)
+    np.testing.assert_allclose(seen["jvp"].data, 2 * X ** 2 * V, rtol=1e-14)
+    np.testing.assert_allclose(seen["vjp"].data, 2 * X ** 2 * V, rtol=1e-14)
 
 
 # --- 4. save into a folder that does not exist --------------------------------------------
