@@ -143,7 +143,8 @@ def l2_penalty(weights, lambd, m):
         raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
     if not (_is_number(m) and m > 0):
         raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}; expected a finite number")
-    lambd = float(lambd)
+    lambd = float(lambd)  # Python numbers: a NumPy int m would make a float32 cost float64
+    m = int(m) if isinstance(m, numbers.Integral) else float(m)
     return _l2_penalty(*weights, lambd=lambd, m=m)
 
 
@@ -343,7 +344,12 @@ def _one_hot(labels, logits_shape, axis, dtype):
 def _class_axis(logits, axis):
     if logits.ndim == 0:
         raise ShapeError("cross_entropy: logits must have a class axis, got a 0-d array")
-    return _axes(axis, logits.ndim)[0]
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):
+        raise TypeError(f"cross_entropy: axis must be one int (the class axis), got {axis!r}")
+    if not -logits.ndim <= axis < logits.ndim:
+        raise ShapeError(f"cross_entropy: axis {axis} is out of range for logits of shape {logits.shape}; "
+                         f"expected an int in [{-logits.ndim}, {logits.ndim - 1}]")
+    return int(axis) % logits.ndim
 
 
 def _ce(logits, labels, axis=0):

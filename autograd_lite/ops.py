@@ -18,10 +18,11 @@ Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
 The Tensor operators and methods are installed at the end of this file.
 """
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import latex as tex
 from .errors import GraphError, ShapeError
-from .modes import mark_modified, current
+from .modes import clock, current, mark_modified
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -158,19 +159,36 @@ class _Sigmoid(Primitive):
     def __call__(self, x):
         x = x if isinstance(x, Tensor) else as_tensor(x)
         out = super().__call__(x)
-        if out._prim is None:
-            out._logits = x
+        if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
+            out._logits, out._epoch = x.detach(), clock.now
         return out
 
 
 def logits_of(a):
-    """The input z of ``a = sigmoid(z)`` (recorded or not) while ``a`` is as sigmoid made it,
-    else None (after an in-place edit of ``a`` its values no longer follow from z)."""
+    """The input z of ``a = sigmoid(z)`` while both are as they were when sigmoid ran, else
+    None: a recorded sigmoid gives its input, an unrecorded one (``no_grad``, constant input)
+    a detached copy, unless ``a`` itself requires grad (``requires_grad_()``: a variable whose
+    own gradient is wanted). While ``ag.compile`` traces, a replay checks the answer again."""
+    tracer = current().tracer
+    if tracer is not None:
+        tracer.fact(a, _has_logits)
+    return _logits(a)
+
+
+def _logits(a):
     if a._vc is not None and a._vc.stamp > a._epoch:
         return None
     if a._prim is sigmoid and a._parents is not None:
-        return a._parents[0]
-    return a.__dict__.get("_logits") if hasattr(a, "__dict__") else None
+        z = a._parents[0]
+    elif a.requires_grad or not hasattr(a, "__dict__"):
+        return None
+    else:
+        z = a.__dict__.get("_logits")
+    return None if z is None or z._vc is not None and z._vc.stamp > a._epoch else z
+
+
+def _has_logits(a):
+    return _logits(a) is not None
 
 
 sigmoid = _Sigmoid(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
@@ -272,10 +290,11 @@ def linear(w, a, b=None):
 # --- reductions -------------------------------------------------------------------
 def _axes(axis, ndim):
     """``axis`` (None, an int or a sequence of ints, negative counting from the end) as a
-    tuple of non-negative axes: the one place reductions read it."""
+    tuple of non-negative axes: the one place reductions read it. Out of range or repeated:
+    NumPy's own AxisError / ValueError (never wrapped around), which ops report by name."""
     if axis is None:
         return tuple(range(ndim))
-    return tuple(int(a) % ndim if ndim else int(a) for a in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    return normalize_axis_tuple(list(axis) if isinstance(axis, list) else axis, ndim)
 
 
 def _kept_shape(shape, axis):
@@ -647,6 +666,10 @@ def _inplace(self, ufunc, other, symbol, method):
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
     value = other._read() if isinstance(other, Tensor) else other
+    if not self._data.flags.writeable:
+        raise GraphError(f"'{symbol}=': the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
+                         "view, whose entries share memory, or an array made read-only); expected a writable "
+                         f"tensor: write t = t {symbol} other, or copy it first (ag.Tensor(t.data))")
     try:
         ufunc(self._data, value, out=self._data)
     except ValueError:

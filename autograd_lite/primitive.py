@@ -130,9 +130,8 @@ class Primitive:
 def primitive(forward=None, *, name=None, symbol=None):
     """Decorator turning ``forward(*ndarrays, **params) -> ndarray`` into a differentiable
     op; attach its rules with ``.defvjp`` (and ``.defjvp`` for forward mode)."""
-    if forward is None:
-        return lambda f: Primitive(f, name, symbol=symbol)
-    return Primitive(forward, name, symbol=symbol)
+    make = lambda f: Primitive(f, name, symbol=symbol)
+    return make if forward is None else make(forward)
 
 
 def _as_parents(args):

@@ -145,7 +145,7 @@ class _Trace:
 
     def __init__(self, name, tracer, out, where):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.constants, self.where, self.aliases = tracer.constants, where, tracer.aliases
+        self.constants, self.where, self.aliases, self.facts = tracer.constants, where, tracer.aliases, tracer.facts
         self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
         self.out_slot = tracer.ref(out)

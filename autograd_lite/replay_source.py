@@ -60,6 +60,9 @@ def _forward_source(trace, calls, names, saved, name):
         held = f"t{slot}.requires_grad != {bool(requires_grad)}"
         lines += [f"    s{slot} = t{slot}._data", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
                   "        raise Retrace"]
+    for k, (slot, read, value) in enumerate(trace.facts):
+        names[f"fact{k}"] = read
+        lines += [f"    if fact{k}(t{slot}) is not {value}:", "        raise Retrace"]
     names.update({f"guards{slot}": expected for slot, expected in trace.guards.items()})
     guard = lambda slot: [f"    if not all(array_equal(s{slot}, e, equal_nan=True) for e in guards{slot}):",
                           "        raise Retrace"] if slot in trace.guards else []

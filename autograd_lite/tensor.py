@@ -1,7 +1,6 @@
-"""Tensor: a NumPy array that remembers how it was computed. Its operators and array
-methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``, ...) are installed by ``ops.py``, the
-NumPy protocol (``np.sum(t)``, ``np.asarray(t)``) and the values out (``t.item()``,
-``float(t)``, ``t.tolist()``) by ``numpy_api.py``."""
+"""Tensor: a NumPy array that remembers how it was computed. ``ops.py`` installs its operators
+and array methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``); ``numpy_api.py`` the NumPy protocol
+(``np.sum(t)``, ``np.asarray(t)``) and the values out (``t.item()``, ``float(t)``)."""
 import numpy as np
 
 from . import tape
@@ -148,12 +147,15 @@ def _fill(t, array, scope):
 
 
 def as_tensor(value, like_dtype=None):
-    """``value`` as a Tensor (no copy for float ndarrays). Python scalars take ``like_dtype``
-    when given, so ``2 * float32_tensor`` stays float32."""
+    """``value`` as a Tensor (no copy for float ndarrays). Python scalars, bool and int arrays
+    take ``like_dtype`` when given (they carry no float precision of their own), so
+    ``2 * t32`` and ``t32 * mask`` stay float32, as in PyTorch and JAX."""
     if isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
-    if like_dtype is not None and type(value) in (int, float):
-        return Tensor._wrap(np.asarray(value, dtype=like_dtype))
-    return Tensor._wrap(to_float_array(value, copy=False))
+    exact = type(value) in (int, float) or isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biu"
+    t = Tensor._wrap(np.asarray(value, like_dtype) if exact and like_dtype is not None else to_float_array(value, copy=False))
+    if isinstance(value, np.ndarray) and current().tracer is not None:
+        current().tracer.copy_of(value, t)  # a converted copy: ag.compile converts it on every replay
+    return t

@@ -37,7 +37,7 @@ class Tracer:
         # aliases: (earlier, later) input slots given the same Tensor; detached: step outputs
         # made under no_grad; refusals: why this call cannot be replayed (it then runs eagerly)
         self.aliases, self.detached, self.refusals, self.traced_memory = [], set(), [], set()
-        self.drew_random, self.pinned = False, []  # (see run)
+        self.drew_random, self.pinned, self.facts = False, [], []  # (see run, fact)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
     def _new_slot(self, obj):
@@ -138,6 +138,15 @@ class Tracer:
         self.steps.append((call, refs, {}, self._new_slot(result), result.shape, result.dtype))
         self.traced_memory.add(id(result.base))  # (a view of it, np.asarray(m), has this base)
         return result
+
+    def fact(self, t, read):
+        """An op decided by ``read(t)`` (True or False), ``t`` a tensor from outside the call
+        (``binary_cross_entropy``: whether ``t`` is a sigmoid's output): a replay checks it again."""
+        slot = self.slots.get(id(t))
+        if slot is None and t._seq > self.start:
+            slot = self.ref(t)
+        if slot in self.inputs or any(slot == s for s, *_ in self.captured):
+            self.facts.append((slot, read, read(t)))
 
     def guard(self, t):
         slot = self.slots.get(id(t))
