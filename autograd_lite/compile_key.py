@@ -85,7 +85,9 @@ def describe(value, top=False, depth=0, seen=None):
     expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
     attributes = _attributes(value) if expand else None
     if attributes is not None:
-        return (kind, _held(value, seen), tuple([describe(v, False, depth + 1, seen) for v in attributes]))
+        own = tuple([describe(v, False, depth + 1, seen) for v in attributes])
+        # an argument (a model): what its methods reach too (class attributes, globals, helpers)
+        return (kind, _held(value, seen), own, _methods_reach(value)(seen, depth + 1) if top else ())
     try:
         hash(value)
     except TypeError:
@@ -103,8 +105,8 @@ def _code_key(value, depth, seen):
     """A function (what it reaches too, for the user's), method or partial given as a value."""
     if type(value) is functools.partial:
         parts = (value.func, value.args, value.keywords)
-    elif type(value) is types.MethodType:
-        parts = (value.__func__, value.__self__)
+    elif type(value) is types.MethodType:  # (its object as an argument: by what its methods reach)
+        parts = (value.__func__, value.__self__, _methods_reach(value.__self__)(seen, depth + 1))
     elif depth < 8 and not _library_code(value):
         reached = _REACHED.get(value) or _REACHED.setdefault(value, reachable(value))
         return ("fn", _held(value, seen), reached(seen, depth=depth + 1))
@@ -116,22 +118,49 @@ def _code_key(value, depth, seen):
 _REACHED = weakref.WeakKeyDictionary()  # function -> its reachable(): found once per function
 
 
-def reachable(fn):
+def _methods_reach(obj):
+    """``reachable`` of all the methods of ``obj`` (an argument, a bound method's object): found once
+    per object (by identity: equal objects may hold different attributes) that takes a weak reference."""
+    found = _OBJECTS_REACHED.get(id(obj))
+    if found is not None and found[0]() is obj:
+        return found[1]
+    reach, key, cache = reachable(obj, methods=True), id(obj), _OBJECTS_REACHED
+    try:  # (the callback holds the dict itself: at exit the module's names may be gone first)
+        cache[key] = (weakref.ref(obj, lambda _: cache.pop(key, None)), reach)
+    except TypeError:  # (no weak reference: found anew on each call)
+        pass
+    return reach
+
+
+_OBJECTS_REACHED = {}  # id(object) -> (a weak reference to it, its _methods_reach)
+
+
+def reachable(fn, methods=False):
     """A function ``reached(seen=None, depth=0)`` listing what calling ``fn`` reaches besides its
     arguments, each described for the key (see ``describe``): the closure cells, default values
     and globals it loads, the attributes it reads straight off one of those (``mod.W``,
     ``Holder.scale``), the attributes a method or callable object reads off its own object, and
     the same for every function of the user's code it reaches (helpers it calls, methods,
     properties, methods of the objects it holds)."""
-    objects, loads = [], []
-    _follow(fn, None, objects, loads, set())
+    plan = None  # (objects, loads, the code those loads found): followed anew when that code changed
 
     def reached(seen=None, depth=0):
-        found = objects + [_resolve(*load) for load in loads]
+        nonlocal plan
+        now = plan  # (one read: another thread may follow anew meanwhile)
+        found = None if now is None else now[0] + [_resolve(*load) for load in now[1]]
+        if found is None or _code_in(found) != now[2]:  # (a helper rebound: what it reads differs)
+            objects, loads = [], []
+            (_follow_objects if methods else _follow)(fn, None, objects, loads, set())
+            found = objects + [_resolve(*load) for load in loads]
+            plan = (objects, loads, _code_in(found))
         # (functions it reaches were followed already: here they are keyed by identity)
         return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType
                       else describe(v, False, depth, seen) for v in found]) if found else ()
     return reached
+
+
+def _code_in(values):
+    return tuple([id(v) for v in values if type(v) is types.FunctionType])
 
 
 def _follow(fn, owner, objects, loads, visited):
@@ -139,6 +168,7 @@ def _follow(fn, owner, objects, loads, visited):
     arguments. The user's functions, classes and modules are keyed by identity and followed
     into; installed code (``_library_module``) is taken as it was when traced, like JAX's jit."""
     if isinstance(fn, functools.partial):
+        loads.extend([("args", None, {}, _Fields(fn)), ("keywords", None, {}, _Fields(fn))])  # (may be changed)
         _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
         return
     if isinstance(fn, (staticmethod, classmethod, property)):
@@ -161,10 +191,11 @@ def _follow(fn, owner, objects, loads, visited):
         own = _own_attribute(owner, None)
         if own is None:  # (__slots__: the object, by all its attributes)
             objects.append(owner)
-        _follow_objects(owner, objects, loads, visited, 0)
+        _follow_objects(owner, None, objects, loads, visited)
     code, names = fn.__code__, fn.__globals__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
+    loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__") if getattr(fn, field)])
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
         if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
@@ -181,7 +212,7 @@ def _follow(fn, owner, objects, loads, visited):
                 if _fixed(value):
                     _follow(value, None, objects, loads, visited)
                 else:  # helpers kept in a dict or list, methods of the objects it holds
-                    _follow_objects(value, objects, loads, visited, 0)
+                    _follow_objects(value, None, objects, loads, visited)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
                 _follow_attribute(value, attribute, objects, loads, visited)
                 if not _fixed(value):
@@ -190,7 +221,7 @@ def _follow(fn, owner, objects, loads, visited):
                     loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
 
 
-def _follow_objects(value, objects, loads, visited, depth):
+def _follow_objects(value, _, objects, loads, visited, depth=0):
     """Follow the functions in ``value`` (a container or an object of the user's classes, and
     those inside it, to a few levels) and the methods of its objects: code may reach them
     through a loop (``for layer in self.layers: layer.forward(x)``)."""
@@ -202,17 +233,18 @@ def _follow_objects(value, objects, loads, visited, depth):
         return
     if isinstance(value, (dict, list, tuple)):
         members = value.values() if isinstance(value, dict) else value
-    elif not _library(type(value)) and _own_attribute(value, None) is not None:
+    elif not _library(type(value)) and _attributes(value) is not None:
         for cls in type(value).__mro__[:-1]:
             if not _library(cls):
-                for member in cls.__dict__.values():
-                    if isinstance(member, (types.FunctionType, property)):
+                for name, member in cls.__dict__.items():
+                    if isinstance(member, (types.FunctionType, property)):  # (a method replaced: followed anew)
+                        loads.append(("class", name, {}, {"class": type(value)}))
                         _follow(member, value, objects, loads, visited)
-        members = _own_attribute(value, None).values()
+        members = _attributes(value)
     else:
         return
     for member in list(members):
-        _follow_objects(member, objects, loads, visited, depth + 1)
+        _follow_objects(member, None, objects, loads, visited, depth + 1)
 
 
 def _class_attribute(owner, attribute, loads):
@@ -223,7 +255,7 @@ def _class_attribute(owner, attribute, loads):
     cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
     value = cls.__dict__[attribute] if cls is not None else None
     if cls is not None and not _fixed(value) and not hasattr(type(value), "__get__"):
-        loads.append((attribute, None, {}, cls.__dict__))
+        loads.append(("class", attribute, {}, {"class": type(owner)}))  # (found along the MRO anew)
 
 
 def _follow_values(values, objects, loads, visited):
@@ -295,7 +327,22 @@ def _resolve(name, attribute, cells, names):
             return None
     else:
         value = names.get(name)
-    return value if attribute is None or value is None else _own_attribute(value, attribute)
+    if attribute is None or value is None:
+        return value
+    if isinstance(value, type):  # a class attribute: where the class's MRO finds it now (a base's too)
+        return next((c.__dict__[attribute] for c in value.__mro__ if attribute in c.__dict__), None)
+    return _own_attribute(value, attribute)
+
+
+class _Fields:
+    """A function's (or a partial's) fields, read as a load reads a global: replaced or changed
+    (``f.__defaults__ = (4.0,)``, ``p.keywords["s"] = 5.0``), they change the key."""
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def get(self, field):
+        return getattr(self.owner, field)
 
 
 def _fixed(value):

@@ -18,6 +18,7 @@ anew; what a replay could not repeat (``Tracer.why_not_replayable``) runs eagerl
 once, and each result can backward at any time.
 """
 import builtins
+import numbers
 import threading
 import warnings
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from .compile_key import call_key, reachable
 from .errors import GraphError
 from .modes import current
 from .primitive import Primitive
+from .rng import as_generator
 from .replay_source import RUNTIME, Retrace, generate
 from .tensor import Tensor
 from .tracer import Tracer, as_input
@@ -103,7 +105,13 @@ class CompiledFunction:
         # holds by identity, kept alive by the trace so that no new object takes one of those ids.
         seen, self._reached = {}, reachable(self.fn)
         key, tracer = (key[0], self._reached(seen), key[2]), Tracer()
-        out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen)
+        unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key
+        try:
+            out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen)
+        except GraphError:  # (another thread made that tensor, replacing what fn reads: fn's result stands)
+            if tracer.result is None or unchanged():
+                raise
+            return tracer.result
         trace = _Trace(self.__name__, tracer, out, where) if reason is None else _Eager(self.fn)
         trace.held = seen
         if reason is not None:
@@ -111,7 +119,7 @@ class CompiledFunction:
                           "it eagerly", RuntimeWarning, stacklevel=3)
         with self._lock:
             self.recordings += 1
-            if (call_key(args, kwargs), self._reached(), key[2]) == key:  # (else it changed meanwhile)
+            if unchanged():  # (else it changed meanwhile)
                 self._traces[key], self._recent = trace, trace
                 self._latest = trace if reason is None else self._latest
                 self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)
@@ -151,6 +159,9 @@ class _Trace:
         self.out_slot = tracer.ref(out)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.node, self.listing = _Replayed(f"compiled {name}", self), tracer.listing(self.out_slot)
+        # the generators its steps draw from (ag.dropout's; None: the default; an int seeds anew)
+        self.streams = list({id(p["rng"]): p["rng"] for _, _, p, _, _, _ in self.steps
+                             if "rng" in p and not isinstance(p["rng"], numbers.Integral)}.values())
         self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
         self.generated, names = generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
@@ -159,7 +170,15 @@ class _Trace:
         self.forward, self.backward = namespace["forward"], namespace["backward"]
 
     def replay(self, args, kwargs, state):
-        value, sources, saved = self.forward(args, kwargs)
+        streams = [as_generator(r) for r in self.streams]
+        drawn_from = [(g, g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state())
+                      for g in streams]
+        try:
+            value, sources, saved = self.forward(args, kwargs)
+        except Retrace:  # (after a draw: the call traced anew must draw what the function would)
+            for g, before in drawn_from:
+                setattr(g.bit_generator, "state", before) if isinstance(g, np.random.Generator) else g.set_state(before)
+            raise
         out = Tensor._wrap(np.array(value), state.scope)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
             out.requires_grad, out._prim, out._parents = True, self.node, sources

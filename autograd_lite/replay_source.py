@@ -16,10 +16,17 @@ class Retrace(Exception):
     """A guard, shape or dtype of this call differs from the trace's."""
 
 
+def _same_bits(value, expected):
+    """A guard's check: ``value`` is ``expected`` bit for bit (so -0.0 is not 0.0, which np.signbit
+    and 1 / x tell apart; a NaN is the same NaN)."""
+    value = np.asarray(value)
+    return value.dtype == expected.dtype and value.shape == expected.shape and value.tobytes() == expected.tobytes()
+
+
 # A step's results of these types are used as they are (NumPy scalars too); others are made arrays
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 RUNTIME = {"shaped": _SHAPED, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
-            "Retrace": Retrace, "array_equal": np.array_equal, "conform": conform}
+            "Retrace": Retrace, "same_bits": _same_bits, "conform": conform}
 
 
 def generate(trace, traced):
@@ -64,7 +71,7 @@ def _forward_source(trace, calls, names, saved, name):
         names[f"fact{k}"] = read
         lines += [f"    if fact{k}(t{slot}) is not {value}:", "        raise Retrace"]
     names.update({f"guards{slot}": expected for slot, expected in trace.guards.items()})
-    guard = lambda slot: [f"    if not all(array_equal(s{slot}, e, equal_nan=True) for e in guards{slot}):",
+    guard = lambda slot: [f"    if not all(same_bits(s{slot}, e) for e in guards{slot}):",
                           "        raise Retrace"] if slot in trace.guards else []
     lines += [line for slot in trace.source_slots for line in guard(slot)]
     for (op, args, _, _, _), (_, _, _, out, shape, _) in zip(calls, trace.steps):

@@ -37,7 +37,7 @@ class Tracer:
         # aliases: (earlier, later) input slots given the same Tensor; detached: step outputs
         # made under no_grad; refusals: why this call cannot be replayed (it then runs eagerly)
         self.aliases, self.detached, self.refusals, self.traced_memory = [], set(), [], set()
-        self.drew_random, self.pinned, self.facts = False, [], []  # (see run, fact)
+        self.drew_random, self.pinned, self.facts, self.result = False, [], [], None  # (see run, fact)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
     def _new_slot(self, obj):
@@ -59,11 +59,13 @@ class Tracer:
         kwargs = dict(sorted(kwargs.items()))
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
+        self.retained = [self.keep[slot]._retain for slot in self.inputs]
         current().tracer = self
         try:
             out = fn(*args, **kwargs)
         finally:
             current().tracer = None
+        self.result = out  # (a plain call's result, whatever check_result says of replaying it)
         self.check_result(out, name)
         self.drew_random = self.drew_beyond_steps(*streams)
         # an argument that is also a tensor the function reads from outside: the trace holds the
@@ -199,6 +201,8 @@ class Tracer:
                     "not recompute; use (x > 0).astype(float)")
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
+        if any(self.keep[slot]._retain and not kept for slot, kept in zip(self.inputs, self.retained)):
+            return "calls retain_grad() on an argument; a replay could not fill the next argument's .grad"
         return self.refusals[0] if self.refusals else None
 
     def differentiable(self, sources):
@@ -261,6 +265,11 @@ class TracedArray(np.ndarray):
         if current().tracer is not None:
             current().tracer.guard(self)
         return self.view(np.ndarray)
+
+    def __hash__(self):  # a 0-d value stands for a NumPy scalar (a count as a dict key)
+        if self.ndim:
+            raise TypeError("unhashable type: 'numpy.ndarray'")
+        return hash(self._read()[()])
 
     def __bool__(self): return bool(self._read())
     def __int__(self): return int(self._read())
