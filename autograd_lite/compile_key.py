@@ -56,6 +56,13 @@ def describe(value, top=False, depth=0, seen=None):
     kind = type(value)
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
+    if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
+        if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
+            if isinstance(value, Tensor):
+                return ("T", value._data.shape, value._data.dtype, value.requires_grad)
+            return ("A", value.shape, value.dtype, kind)
+        # a small array may be read as a number (float(A)): its values key the trace too
+        return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
     if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
         mapping = kind is dict or isinstance(value, collections.abc.Mapping)
         members = value.values() if kind is dict else list(value.values()) if mapping else value
@@ -67,13 +74,6 @@ def describe(value, top=False, depth=0, seen=None):
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
         keys = tuple(value) if mapping else None
         return (kind, None if top else _held(value, seen), keys, inner)
-    if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
-        if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
-            if isinstance(value, Tensor):
-                return ("T", value._data.shape, value._data.dtype, value.requires_grad)
-            return ("A", value.shape, value.dtype, kind)
-        # a small array may be read as a number (float(A)): its values key the trace too
-        return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
@@ -195,7 +195,8 @@ def _follow(fn, owner, objects, loads, visited):
     code, names = fn.__code__, fn.__globals__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
-    loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__") if getattr(fn, field)])
+    if fn.__kwdefaults__ or any(type(v) in _SCALARS for v in fn.__defaults__ or ()):  # (numbers: only so)
+        loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
         if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
