@@ -144,7 +144,8 @@ def l2_penalty(weights, lambd, m):
     if not (_is_number(m) and m > 0):
         raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}; expected a finite number")
     lambd = float(lambd)  # Python numbers: a NumPy int m would make a float32 cost float64
-    m = int(m) if isinstance(m, numbers.Integral) else float(m)
+    if type(m) is not int and type(m) is not float:
+        m = int(m) if isinstance(m, numbers.Integral) else float(m)
     return _l2_penalty(*weights, lambd=lambd, m=m)
 
 
