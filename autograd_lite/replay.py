@@ -177,7 +177,10 @@ class _Trace:
             value, sources, saved = self.forward(args, kwargs)
         except Retrace:  # (after a draw: the call traced anew must draw what the function would)
             for g, before in drawn_from:
-                setattr(g.bit_generator, "state", before) if isinstance(g, np.random.Generator) else g.set_state(before)
+                if isinstance(g, np.random.Generator):
+                    g.bit_generator.state = before
+                else:
+                    g.set_state(before)
             raise
         out = Tensor._wrap(np.array(value), state.scope)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
