@@ -4,9 +4,18 @@
 compiled replay); ``unbroadcast`` is the only place where broadcasting is undone, so no
 op handles broadcasting on its own.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .errors import ShapeError
+
+
+class ForGradOnly(NamedTuple):
+    """What a VJP returns for an input whose gradient is wanted in its ``.grad`` alone (it called
+    ``retain_grad()``) while the op sends that share on by another edge (cross-entropy's logits):
+    the backward walk adds it to ``.grad`` with the other gradients, and does not walk it further."""
+    grad: object
 
 
 def conform(grad, like, prim, i):

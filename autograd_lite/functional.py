@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from . import latex as tex
+from .conform import ForGradOnly
 from .errors import DomainError, ShapeError
 from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -223,10 +224,9 @@ class _CrossEntropy(Primitive):
     def input_grads(self, g, out, parents, params, higher):
         grads = super().input_grads(g, out, parents, params, higher)
         a = parents[0]
-        if len(parents) == 3 and a._retain:
+        if len(parents) == 3 and a._retain:  # (written with the other gradients, once the walk succeeds)
             args = parents if higher else [p._data for p in parents]
-            da = np.array(_raw(_bce_vjp_probabilities(g, None, *args[:2])), dtype=a.dtype)
-            a.grad = da if a.grad is None else a.grad + da
+            grads = [ForGradOnly(_raw(_bce_vjp_probabilities(g, None, *args[:2])))] + list(grads[1:])
         return grads
 
 

@@ -1,12 +1,9 @@
 """The tape: walking recorded ops back in reverse to get gradients.
 
-An op output that depends on a tensor with ``requires_grad`` carries its node inline:
-
-    t._prim     the Primitive that made it (None for leaves)
-    t._parents  its input Tensors, or None once backward() freed the graph
-    t._params   the op's keyword parameters (axis, keep_prob, ...)
-    t._epoch    ``modes.clock.now`` when the op ran (for the in-place check)
-    t._seq      its place in creation order, counting down (newer is lower)
+An op output that depends on a tensor with ``requires_grad`` carries its node inline: ``t._prim``
+the Primitive that made it (None for leaves), ``t._parents`` its inputs (None once backward()
+freed the graph), ``t._params`` the op's keyword parameters, ``t._epoch`` the ``modes.clock`` when
+it ran (for the in-place check), ``t._seq`` its place in creation order (counting down: newer is lower).
 ``backward`` is the only place that applies VJPs; each gradient goes through ``conform``.
 """
 import heapq
@@ -14,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from .conform import conform
+from .conform import ForGradOnly, conform
 from .diagnostics import describe, raise_if_not_finite
 from .errors import GraphError, InplaceModificationError, ShapeError
 from .modes import clock, current
@@ -51,6 +48,9 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 if gi is None:
                     continue
                 p = parents[i]
+                if type(gi) is ForGradOnly:
+                    to_write.append((p, gi.grad))
+                    continue
                 if type(gi) is not np.ndarray or gi.shape != p._data.shape or gi.dtype is not p._data.dtype:
                     gi = conform(gi, p._data, t._prim, i)
                 if state.anomaly:
