@@ -17,6 +17,8 @@ Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
 
 The Tensor operators and methods are installed at the end of this file.
 """
+import copy
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
@@ -386,9 +388,22 @@ def _getitem_latex(t, node):
     return tex.Term(f"{base.text}_{{[{tex.index_latex(node._params['index'])}]}}")
 
 
-getitem = Primitive(lambda x, index: x[index], "getitem", view=True, latex=_getitem_latex,
-                    vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),),
-                    jvps=(lambda t, out, x, index: t[index],))
+class _GetItem(Primitive):
+    """A recorded node keeps its own copy of an index holding arrays or lists: the VJP reads
+    the index at backward(), after the caller may have reused that buffer (PyTorch, too,
+    turns a NumPy index into a tensor of its own). Slices and integers need no copy."""
+
+    def __call__(self, x, index):
+        out = super().__call__(x, index=index)
+        parts = index if type(index) is tuple else (index,)
+        if out._prim is self and any(isinstance(part, (np.ndarray, list)) for part in parts):
+            out._params = {"index": copy.deepcopy(index)}
+        return out
+
+
+getitem = _GetItem(lambda x, index: x[index], "getitem", view=True, latex=_getitem_latex,
+                   vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),),
+                   jvps=(lambda t, out, x, index: t[index],))
 getitem.__doc__ = "``x[index]`` (basic and advanced indexing)."
 
 
@@ -681,6 +696,13 @@ def _inplace(self, ufunc, other, symbol, method):
 
 
 # --- Tensor operators and methods ----------------------------------------------
+def _rows(t):
+    """``for row in t``: t[0], t[1], ... (recorded, as indexing is); a 0-d tensor has no rows."""
+    if t.ndim == 0:  # (else Python would call t[0] until IndexError: silently no rows at all)
+        raise TypeError(f"iteration over a 0-d Tensor (value {t._data.item()!r}); use t.item() for the number")
+    return (getitem(t, index=i) for i in range(len(t)))
+
+
 def _install():
     def reflected(op):
         return lambda self, other: op(other, self)
@@ -705,6 +727,7 @@ def _install():
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = lambda self: abs(self)
     Tensor.__getitem__ = lambda self, index: getitem(self, index=index)
+    Tensor.__iter__ = _rows
     Tensor.T = property(lambda self: transpose(self), doc="Transpose (all axes reversed), recorded.")
     Tensor.sum = lambda self, axis=None, keepdims=False: sum(self, axis=axis, keepdims=keepdims)
     Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis=axis, keepdims=keepdims)

@@ -86,7 +86,7 @@ def check_name(op, name):
 
 # --- save --------------------------------------------------------------------------------------
 def _checked_array(key, value):
-    """The C-ordered ndarray to store for ``key``: real numbers only, so no pickling is ever needed."""
+    """A C-ordered copy of the array to store for ``key``: real numbers only, so no pickling is ever needed."""
     check_name("save", key)
     try:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
@@ -97,8 +97,9 @@ def _checked_array(key, value):
         raise TypeError(f"save: parameter {key!r} has dtype {array.dtype}; expected a real numeric "
                         "array (bool, int or float: object arrays would need pickling, which save never "
                         "does, and load refuses complex, string, structured and datetime arrays)")
-    # np.ascontiguousarray would turn a 0-d array into shape (1,).
-    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+    # A snapshot (np.array copies): the checksums must describe the bytes written even if
+    # another thread updates the parameter meanwhile (an optimizer step during a checkpoint).
+    return np.array(array, order="C")
 
 
 def _npy_header(array):

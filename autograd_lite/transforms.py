@@ -338,7 +338,7 @@ def jacobian(f, argnums=0):
                     found = [None] * len(flat)
                 for r, g, x in zip(rows, found, flat):
                     r.append(_zeros_if_none(g, x, create))
-            per_leaf = [_stack_rows(r, o.shape, x.shape, create) for r, x in zip(rows, flat)]
+            per_leaf = [_stack_rows(r, o.shape, x, create) for r, x in zip(rows, flat)]
             rebuilt = inputs.rebuild(per_leaf)
             blocks.append(rebuilt[0] if single else tuple(rebuilt))
         return pytree.unflatten(out_def, blocks)
@@ -346,14 +346,16 @@ def jacobian(f, argnums=0):
     return jacobian_f
 
 
-def _stack_rows(rows, out_shape, in_shape, create):
+def _stack_rows(rows, out_shape, x, create):
+    """The rows d out[k] / d x stacked into one array of shape out_shape + x.shape (x's dtype)."""
+    shape = tuple(out_shape) + tuple(x.shape)
+    if not rows:  # (an empty output: zeros in x's dtype, as a row would have)
+        empty = np.zeros(shape, dtype=x.dtype)
+        return Tensor._wrap(empty) if create else empty
     if create:
         from .ops import reshape, stack
-        return reshape(stack(rows, axis=0), shape=tuple(out_shape) + tuple(in_shape)) if rows else \
-            Tensor._wrap(np.zeros(tuple(out_shape) + tuple(in_shape)))
-    if not rows:
-        return np.zeros(tuple(out_shape) + tuple(in_shape))
-    return np.stack(rows).reshape(tuple(out_shape) + tuple(in_shape))
+        return reshape(stack(rows, axis=0), shape=shape)
+    return np.stack(rows).reshape(shape)
 
 
 def hessian(f, argnums=0):
