@@ -394,9 +394,15 @@ class _GetItem(Primitive):
     turns a NumPy index into a tensor of its own). Slices and integers need no copy."""
 
     def __call__(self, x, index):
-        out = super().__call__(x, index=index)
         parts = index if type(index) is tuple else (index,)
-        if out._prim is self and any(isinstance(part, (np.ndarray, list)) for part in parts):
+        held = [part for part in parts if isinstance(part, (np.ndarray, list, Tensor))]
+        for part in held:
+            if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
+                raise TypeError(f"getitem: an index is a Tensor of shape {part.shape} ({part.dtype}); expected "
+                                "integers, slices or an integer or boolean ndarray (inside ag.compile, arrays "
+                                "passed as arguments are Tensors: reach an index array another way)")
+        out = super().__call__(x, index=index)
+        if held and out._prim is self:
             out._params = {"index": copy.deepcopy(index)}
         return out
 

@@ -117,3 +117,12 @@ def test_iterating_a_tensor_gives_its_rows_recorded():
     total.backward()
     np.testing.assert_array_equal(x.grad, [[1, 1], [2, 2], [3, 3]])
     assert total.item() == 1 * 1 + 2 * 5 + 3 * 9
+
+
+def test_a_tensor_index_is_refused_naming_getitem_and_what_is_expected():
+    t = ag.Tensor(np.arange(4.0), requires_grad=True)
+    with pytest.raises(TypeError, match=r"getitem: an index is a Tensor of shape \(2,\)"):
+        t[ag.Tensor([0, 1])]
+    compiled = ag.compile(lambda t, idx: t[idx].sum())  # array arguments become Tensors there
+    with pytest.raises(TypeError, match="inside ag.compile"):
+        compiled(t, np.array([0, 1]))
