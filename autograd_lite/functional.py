@@ -44,7 +44,7 @@ def _check_mask(mask, *, shape, dtype):
     if mask.dtype != bool and np.count_nonzero(mask * (1 - mask)):
         bad = mask[(mask != 0) & (mask != 1)].ravel()[:3]
         raise DomainError(f"dropout: mask must hold only 0 and 1, found values such as {bad.tolist()}")
-    return mask.astype(dtype, copy=False)
+    return mask.astype(dtype)  # a copy: the backward reads it, after the caller may reuse the mask
 
 
 def _dropout_drawing(node):

@@ -79,6 +79,14 @@ def _check_eps(eps, op):
     return float(eps)
 
 
+def _check_threshold(threshold, op):
+    """A threshold must be a finite number > 0: NaN or a negative one would fail every check."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
+        raise ValueError(f"{op}: threshold must be a finite number > 0 (passed is difference < threshold), "
+                         f"got {threshold!r}")
+    return float(threshold)
+
+
 def _leaf_array(x, op, name):
     data = x._data if isinstance(x, Tensor) else x
     array = np.asarray(data)
@@ -204,7 +212,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     """
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
-    threshold = (1e-5 if fast else 1e-7) if threshold is None else threshold
+    threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
     analytic = _autodiff(f, flat)
     if not fast:
         numeric = [np.asarray(n) for tree in numerical_gradient(f, inputs_of(flat), eps)
@@ -245,7 +253,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     """
     from .transforms import grad
 
-    eps = _check_eps(eps, "gradgradcheck")
+    eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")
     flat = _Flat(inputs, "gradgradcheck")
     generator = as_generator(rng if rng is not None else 0, "gradgradcheck")
     directions = [generator.standard_normal(x.shape) for x in flat.arrays]
@@ -344,8 +352,7 @@ def compare_gradients(actual, expected, threshold=1e-7):
         ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``), ``.worst``; its
         ``str()`` is a readable report naming the worst leaf.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
-        raise ValueError(f"compare_gradients: threshold must be a finite number > 0, got {threshold!r}")
+    threshold = _check_threshold(threshold, "compare_gradients")
     actual, expected = _paired_dicts(actual, expected)
     a_leaves, a_def = pytree.flatten(actual)
     if isinstance(actual, dict) and isinstance(expected, dict):

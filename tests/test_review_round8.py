@@ -126,3 +126,19 @@ def test_a_tensor_index_is_refused_naming_getitem_and_what_is_expected():
     compiled = ag.compile(lambda t, idx: t[idx].sum())  # array arguments become Tensors there
     with pytest.raises(TypeError, match="inside ag.compile"):
         compiled(t, np.array([0, 1]))
+
+
+def test_a_dropout_mask_reused_before_backward_does_not_change_the_gradient():
+    x = ag.Tensor(np.arange(1.0, 5.0), requires_grad=True)
+    mask = np.array([1.0, 1.0, 0.0, 0.0])
+    y = ag.dropout(x, 0.5, mask=mask).sum()
+    mask[:] = 1 - mask
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2, 2, 0, 0])  # d/dx = mask / keep_prob, the mask it ran with
+
+
+@pytest.mark.parametrize("check", [ag.gradcheck, ag.gradgradcheck])
+@pytest.mark.parametrize("threshold", [float("nan"), -1.0, 0.0, float("inf"), True])
+def test_gradchecks_refuse_a_threshold_that_would_decide_every_check(check, threshold):
+    with pytest.raises(ValueError, match=rf"{check.__name__}: threshold must be a finite number > 0"):
+        check(lambda t: (t * t).sum(), [np.array([1.0, -2.0, 3.0])], threshold=threshold)
