@@ -221,6 +221,19 @@ def _read_h5(path, patterns):
     return _read_in_child(path, _CHILD_H5, patterns, "an HDF5 file")
 
 
+def _check_features(path, key, X, n_examples):
+    """Refuse an empty set or NaN/inf features here, naming the file and key: training would
+    otherwise fail later (or, for a test set, after a model has trained) without naming them."""
+    if n_examples == 0:
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: 0 examples (shape {X.shape}); "
+                         "expected at least one")
+    if not np.isfinite(X).all():  # one pass; the details below only on failure
+        bad = ~np.isfinite(X)
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: holds NaN or inf ({int(bad.sum())} of "
+                         f"{X.size} values, the first {X[first]} at index {first}); expected finite features")
+
+
 def _check_labels(path, key, Y, n_examples, x_key):
     if Y.shape[-1] != n_examples:
         raise ValueError(f"data file {str(path)!r}: {key!r} has {Y.shape[-1]} examples but {x_key!r} "
@@ -267,8 +280,8 @@ def load_football(path=None):
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: a directory, an unreadable, truncated or damaged file, a missing
-            key, a wrong shape, non-numeric data or labels other than 0/1 (the
-            message names the file and the key).
+            key, a wrong shape, non-numeric data, NaN/inf features, a set of zero
+            examples or labels other than 0/1 (the message names the file and the key).
         ImportError: a .mat file without scipy installed (says what to install).
     """
     if path is None:
@@ -283,6 +296,7 @@ def load_football(path=None):
         arrays = _read_npz(path, _FOOTBALL_SHAPES)
         names = {k: k for k in arrays}
     for x_key, y_key in (("train_X", "train_Y"), ("test_X", "test_Y")):
+        _check_features(path, names[x_key], arrays[x_key], arrays[x_key].shape[1])
         _check_labels(path, names[y_key], arrays[y_key], arrays[x_key].shape[1], names[x_key])
     return tuple(arrays[k].astype(np.float64) for k in _FOOTBALL_SHAPES)
 
@@ -323,6 +337,7 @@ def load_catvnoncat(path):
                  for x_key, y_key in (("train_x_orig", "train_y"), ("test_x_orig", "test_y"))]
     result = []
     for file, x_key, images, y_key, labels in parts:
+        _check_features(file, x_key, images, images.shape[0])
         _check_labels(file, y_key, labels, images.shape[0], x_key)
         result += [images.reshape(images.shape[0], -1).T / 255.0, labels.astype(np.float64)]
     return tuple(result)

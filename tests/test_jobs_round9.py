@@ -1,0 +1,125 @@
+"""Round 9 review of the jobs and the data loaders: unusable data (NaN/inf features, empty sets)
+and a bad --out exit with status 2 and a message before any training; the closing "wrote" line
+lists what the run wrote; a file that is not an .npz is called that, without suggesting an
+unsafe load."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import cat, data, deep, football, three_layer
+
+REPO = Path(__file__).resolve().parents[1]
+FOOTBALL_KEYS = "train_X, train_Y, test_X, test_Y"
+
+
+def football_copy(real_data, tmp_path, **changes):
+    """The real football set with some arrays replaced, saved in tmp_path/football.npz."""
+    arrays = dict(np.load(real_data("football.npz")))
+    arrays.update(changes)
+    path = tmp_path / "football.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def small_cat_arrays(m=4, n=2):
+    """A few random images in the catvnoncat.npz layout (the real set takes minutes to train on)."""
+    rng = np.random.default_rng(9)
+    return {"train_x_orig": rng.integers(0, 256, (m, 64, 64, 3)).astype(np.float64),
+            "train_y": (np.arange(m) % 2).reshape(1, m).astype(np.float64),
+            "test_x_orig": rng.integers(0, 256, (n, 64, 64, 3)).astype(np.float64),
+            "test_y": (np.arange(n) % 2).reshape(1, n).astype(np.float64)}
+
+
+def write_cat(tmp_path, **changes):
+    arrays = small_cat_arrays()
+    arrays.update(changes)
+    path = tmp_path / "catvnoncat.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Makes any training call fail the test: the jobs must refuse bad input before training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started before the bad input was refused")
+    monkeypatch.setattr(three_layer, "train", refuse)
+    monkeypatch.setattr(deep, "train", refuse)
+
+
+def exit_status(job, argv):
+    with pytest.raises(SystemExit) as info:
+        job.main(argv)
+    return info.value.code
+
+
+def with_nan(array, where):
+    array = np.array(array, dtype=np.float64)
+    array[where] = np.nan
+    return array
+
+
+# --- finding 3: NaN/inf features and empty sets ---------------------------------------------------
+@pytest.mark.parametrize("key, bad", [("train_X", np.nan), ("test_X", np.inf), ("test_X", -np.inf)])
+def test_football_job_refuses_non_finite_features_before_training(real_data, tmp_path, capsys, no_training,
+                                                                    key, bad):
+    arrays = dict(np.load(real_data("football.npz")))
+    arrays[key] = np.array(arrays[key], dtype=np.float64)
+    arrays[key][1, 7] = bad
+    path = football_copy(real_data, tmp_path, **{key: arrays[key]})
+    out = tmp_path / "out"
+    assert exit_status(football, ["--data", str(path), "--out", str(out), "--iterations", "2"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and repr(key) in err and "NaN or inf" in err and "expected finite" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("key, label_key", [("train_X", "train_Y"), ("test_X", "test_Y")])
+def test_football_job_refuses_an_empty_set(real_data, tmp_path, capsys, no_training, key, label_key):
+    path = football_copy(real_data, tmp_path, **{key: np.zeros((2, 0)), label_key: np.zeros((1, 0))})
+    out = tmp_path / "out"
+    assert exit_status(football, ["--data", str(path), "--out", str(out), "--iterations", "2"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and repr(key) in err and "0 examples" in err and "at least one" in err
+    assert not out.exists()
+
+
+def test_football_mat_with_nan_names_the_course_key(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    train_X, train_Y, test_X, test_Y = data.synthetic_football(n_train=5, n_test=3)
+    path = tmp_path / "data.mat"
+    scipy_io.savemat(path, {"X": with_nan(train_X, (0, 2)).T, "y": train_Y.T.astype(np.uint8),
+                            "Xval": test_X.T, "yval": test_Y.T.astype(np.uint8)})
+    with pytest.raises(ValueError, match=r"data\.mat.*'X'.*NaN or inf"):
+        data.load_football(path)
+
+
+def test_cat_job_refuses_nan_pixels_before_training(tmp_path, capsys, no_training):
+    path = write_cat(tmp_path, train_x_orig=with_nan(small_cat_arrays()["train_x_orig"], (1, 5, 6, 2)))
+    out = tmp_path / "out"
+    assert exit_status(cat, ["--data", str(path), "--out", str(out), "--iterations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "'train_x_orig'" in err and "NaN or inf" in err
+    assert not out.exists()
+
+
+def test_cat_loader_refuses_an_empty_test_set(tmp_path):
+    path = write_cat(tmp_path, test_x_orig=np.zeros((0, 64, 64, 3)), test_y=np.zeros((1, 0)))
+    with pytest.raises(ValueError, match=r"catvnoncat\.npz.*'test_x_orig'.*0 examples"):
+        data.load_catvnoncat(path)
+
+
+def test_cat_h5_with_inf_pixels_names_the_file_and_key(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    arrays = small_cat_arrays()
+    arrays["test_x_orig"][0, 0, 0, 0] = np.inf
+    for split, x_key, y_key in (("train", "train_x_orig", "train_y"), ("test", "test_x_orig", "test_y")):
+        with h5py.File(tmp_path / f"{split}_catvnoncat.h5", "w") as f:
+            f[f"{split}_set_x"] = arrays[x_key]
+            f[f"{split}_set_y"] = arrays[y_key][0]
+    with pytest.raises(ValueError, match=r"test_catvnoncat\.h5.*'test_set_x'.*NaN or inf"):
+        data.load_catvnoncat(tmp_path)
