@@ -200,7 +200,7 @@ def _follow(fn, owner, objects, loads, visited):
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
         if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
-            if attribute is not None:
+            if attribute is not None and "." not in attribute:  # (self.layer.W: self.layer keys it)
                 if own is not None:
                     loads.append((attribute, None, {}, own))
                 _follow_attribute(owner, attribute, objects, loads, visited)
@@ -215,11 +215,15 @@ def _follow(fn, owner, objects, loads, visited):
                 else:  # helpers kept in a dict or list, methods of the objects it holds
                     _follow_objects(value, None, objects, loads, visited)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
-                _follow_attribute(value, attribute, objects, loads, visited)
-                if not _fixed(value):
-                    _class_attribute(value, attribute, loads)  # cfg.lambd, set in cfg's class
-                if _fixed(value) and not _library_code(_resolve(name, attribute, cells, names)):
-                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, mod.helper
+                head, _, last = attribute.rpartition(".")
+                holder = _resolve(name, head or None, cells, names)  # (pkg.sub.lambd: the module pkg.sub)
+                if head and not (_fixed(holder) and not _library_code(holder)):
+                    continue  # (through an object: keyed with it; through installed code: as traced)
+                _follow_attribute(holder, last, objects, loads, visited)
+                if not _fixed(holder):
+                    _class_attribute(holder, last, loads)  # cfg.lambd, set in cfg's class
+                if _fixed(holder) and not _library_code(_resolve(name, attribute, cells, names)):
+                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, pkg.sub.lambd
 
 
 def _follow_objects(value, _, objects, loads, visited, depth=0):
@@ -319,8 +323,8 @@ _INSTALLED = tuple({sysconfig.get_paths()[kind] for kind in ("stdlib", "platstdl
 
 
 def _resolve(name, attribute, cells, names):
-    """What a load of ``name`` (``.attribute``) in the function finds now; None for an empty
-    cell or a name neither the closure nor the globals hold (a builtin)."""
+    """What a load of ``name`` (``.attribute``, a chain such as "sub.lambd") in the function finds
+    now; None for an empty cell or a name neither the closure nor the globals hold (a builtin)."""
     if name in cells:
         try:
             value = cells[name].cell_contents
@@ -328,11 +332,14 @@ def _resolve(name, attribute, cells, names):
             return None
     else:
         value = names.get(name)
-    if attribute is None or value is None:
-        return value
-    if isinstance(value, type):  # a class attribute: where the class's MRO finds it now (a base's too)
-        return next((c.__dict__[attribute] for c in value.__mro__ if attribute in c.__dict__), None)
-    return _own_attribute(value, attribute)
+    for part in attribute.split(".") if attribute is not None else ():
+        if value is None:
+            return None
+        if isinstance(value, type):  # a class attribute: where the class's MRO finds it now (a base's too)
+            value = next((c.__dict__[part] for c in value.__mro__ if part in c.__dict__), None)
+        else:
+            value = _own_attribute(value, part)
+    return value
 
 
 class _Fields:
@@ -378,15 +385,17 @@ def _own_attribute(obj, name):
 
 def _loads(code, self_name=None):
     """(name, None) for each global or closure variable ``code`` (or a function or comprehension
-    inside it) loads, and (name, attribute) for each attribute read straight off one; the same
-    for the local ``self_name`` (a method's ``self``)."""
+    inside it) loads, and (name, attribute) for each attribute chain read off one (attribute
+    "sub.lambd" for ``mod.sub.lambd``); the same for the local ``self_name`` (a method's ``self``)."""
     ops = list(dis.get_instructions(code))
     found = set()
-    for op, following in zip(ops, ops[1:] + [None]):
+    for i, op in enumerate(ops):
         if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
             found.add((op.argval, None))
-            if following is not None and following.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-                found.add((op.argval, following.argval))
+            path = []  # a chain read off it, each step: mod.sub.lambd gives "sub" and "sub.lambd"
+            for following in itertools.takewhile(lambda o: o.opname in ("LOAD_ATTR", "LOAD_METHOD"), ops[i + 1:]):
+                path.append(following.argval)
+                found.add((op.argval, ".".join(path)))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found |= set(_loads(const, self_name))

@@ -142,3 +142,34 @@ def test_a_dropout_mask_reused_before_backward_does_not_change_the_gradient():
 def test_gradchecks_refuse_a_threshold_that_would_decide_every_check(check, threshold):
     with pytest.raises(ValueError, match=rf"{check.__name__}: threshold must be a finite number > 0"):
         check(lambda t: (t * t).sum(), [np.array([1.0, -2.0, 3.0])], threshold=threshold)
+
+
+def test_compile_keys_a_number_read_through_a_chain_of_modules_and_classes(tmp_path, monkeypatch):
+    import sys
+    import warnings
+
+    (tmp_path / "round8cfg").mkdir()
+    (tmp_path / "round8cfg" / "__init__.py").write_text("from . import settings\n")
+    (tmp_path / "round8cfg" / "settings.py").write_text("lambd = 0.7\n\nclass Train:\n    scale = 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import round8cfg
+
+    def cost(W):
+        return round8cfg.settings.lambd * round8cfg.settings.Train.scale * (W * W).sum()
+
+    step = ag.compile(cost)
+    W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    try:
+        for lambd, scale in [(0.7, 1.0), (0.7, 1.0), (0.0, 1.0), (5.0, 1.0), (5.0, 3.0)]:
+            round8cfg.settings.lambd, round8cfg.settings.Train.scale = lambd, scale
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # (a key that sees the change replays or re-traces quietly)
+                value = step(W)
+            value.backward()
+            assert value.item() == pytest.approx(lambd * scale * 5.0)  # lambd scale (1 + 4)
+            np.testing.assert_allclose(W.grad, 2 * lambd * scale * np.array([1.0, 2.0]))
+            W.grad = None
+        assert step.recordings == 4  # (0.7, 1.0) replayed once; every change traced anew
+    finally:
+        sys.modules.pop("round8cfg", None)
+        sys.modules.pop("round8cfg.settings", None)
