@@ -30,13 +30,12 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
 from . import data, deep
-from .football import fingerprint
+from .football import fingerprint, output_folder
 
 LEARNING_RATE = 0.0075
 ITERATIONS = 2500
@@ -165,8 +164,7 @@ def main(argv=None, prog="python -m models.cat"):
     real = fingerprint((train_x, train_y, test_x, test_y)) == REAL_DATA_SHA256
     print(f"data: {path} ({train_x.shape[1]} train / {test_x.shape[1]} test images)"
           f"{' - the real set' if real else ''}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(parser, args.out)
 
     start = time.perf_counter()
     results, trained = {}, {}

@@ -71,6 +71,22 @@ def resolve_data(option):
     return data.load_football(path), str(path)
 
 
+def output_folder(parser, value):
+    """The --out folder, created. An empty value would write into the current folder and a
+    file in the way would end in a traceback: both exit with status 2 via ``parser.error``."""
+    if not value.strip():
+        parser.error("--out is empty; expected a folder (e.g. --out out)")
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {value!r} is a file; expected a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file further up the path, no permission, ...
+        parser.error(f"--out {value!r}: cannot create the folder ({error.strerror or error}); expected a "
+                     "folder that can be created")
+    return out
+
+
 def accuracy(params, X, Y):
     """Fraction of examples (columns) whose prediction equals the label."""
     return float(np.mean(three_layer.predict(params, X) == Y))
@@ -220,8 +236,7 @@ def main(argv=None, prog="python -m models.football"):
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
     except (OSError, ValueError) as error:
         parser.error(str(error))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(parser, args.out)
     real = fingerprint((train_X, train_Y, test_X, test_Y)) == REAL_DATA_SHA256
     print(f"data: {source} ({train_X.shape[1]} train / {test_X.shape[1]} test points)"
           f"{' - the real set' if real else ''}")

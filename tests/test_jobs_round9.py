@@ -123,3 +123,43 @@ def test_cat_h5_with_inf_pixels_names_the_file_and_key(tmp_path):
             f[f"{split}_set_y"] = arrays[y_key][0]
     with pytest.raises(ValueError, match=r"test_catvnoncat\.h5.*'test_set_x'.*NaN or inf"):
         data.load_catvnoncat(tmp_path)
+
+
+# --- finding 4: --out naming a file, or empty -----------------------------------------------------
+def test_football_out_naming_a_file_exits_2(tmp_path, capsys, no_training):
+    target = tmp_path / "not_a_dir"
+    target.write_text("keep me")
+    assert exit_status(football, ["--data", "synthetic", "--out", str(target), "--iterations", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {str(target)!r} is a file; expected a folder" in err
+    assert target.read_text() == "keep me"
+
+
+def test_cat_out_naming_a_file_exits_2(tmp_path, capsys, no_training):
+    target = tmp_path / "not_a_dir"
+    target.write_text("keep me")
+    path = write_cat(tmp_path)
+    assert exit_status(cat, ["--data", str(path), "--out", str(target), "--iterations", "1"]) == 2
+    assert f"--out {str(target)!r} is a file; expected a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("job", [football, cat])
+def test_empty_out_exits_2_and_writes_nothing_here(tmp_path, monkeypatch, capsys, no_training, job):
+    data_path = write_cat(tmp_path)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    argv = ["--data", "synthetic" if job is football else str(data_path), "--out", "", "--iterations", "1"]
+    assert exit_status(job, argv) == 2
+    assert "--out is empty; expected a folder" in capsys.readouterr().err
+    assert list(here.iterdir()) == []
+
+
+def test_out_naming_a_file_from_the_command_line_has_no_traceback(tmp_path):
+    target = tmp_path / "not_a_dir"
+    target.write_text("")
+    run = subprocess.run([sys.executable, "-m", "models.football", "--data", "synthetic", "--out", str(target),
+                          "--iterations", "1"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "is a file; expected a folder" in run.stderr
