@@ -183,12 +183,14 @@ def main(argv=None, prog="python -m models.cat"):
         f"\n(the published values are for {ITERATIONS:,} iterations; this run did {args.iterations:,})")
     table = results_table(results, published)
     print("\n" + table + note)
-    (out / "results.md").write_text(f"data: {path}, {args.iterations} iterations\n\n{table}{note}\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    plot_costs(out / "costs.png", results)
-    wrong = plot_misclassified(out / "misclassified.png", trained["L-layer"], test_x, test_y)
+    # The "wrote" line names these, not the folder's contents: it may hold the user's own files.
+    files = {name: out / name for name in ("costs.png", "misclassified.png", "results.json", "results.md")}
+    files["results.md"].write_text(f"data: {path}, {args.iterations} iterations\n\n{table}{note}\n")
+    files["results.json"].write_text(json.dumps(results, indent=2) + "\n")
+    plot_costs(files["costs.png"], results)
+    wrong = plot_misclassified(files["misclassified.png"], trained["L-layer"], test_x, test_y)
     print(f"\nL-layer model: {wrong} misclassified test images (misclassified.png shows the first few)")
-    print(f"training took {seconds:.1f} s; wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}/")
+    print(f"training took {seconds:.1f} s; wrote {', '.join(files)} to {out}/")
     return 0
 
 

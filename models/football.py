@@ -206,17 +206,30 @@ def plot_boundary(path, result, train_X, train_Y, step=0.005):
 def write_graph(out, result, train_X, train_Y):
     """Write the formula of the regularized cost (L2 + dropout, the exercise's masks)
     at the trained parameters, and draw its graph as SVG and PNG when Graphviz's
-    ``dot`` is installed (a note on stderr otherwise)."""
+    ``dot`` is installed (a note on stderr otherwise); returns the names written."""
     J = model_cost(result, train_X, train_Y)
-    (out / "cost_formula.tex").write_text(
+    written = ["cost_formula.tex"]
+    (out / written[0]).write_text(
         "% The regularized cost of models/three_layer.py (L2 + dropout), as ag.formula writes it.\n"
         f"$$ {ag.formula(J)} $$\n\n% Expanded down to the parameters and data:\n"
         f"$$ {ag.formula(J, expand=True)} $$\n")
     try:
         for fmt in ("svg", "png"):
-            ag.draw(J, out / f"cost_graph.{fmt}", format=fmt)
+            written.append(Path(ag.draw(J, out / f"cost_graph.{fmt}", format=fmt)).name)
     except RuntimeError as error:  # no `dot` on PATH: the rest of the job still stands
         print(f"compute graph not drawn: {error}", file=sys.stderr)
+    return written
+
+
+def write_plots(out, results, train_X, train_Y, test_X, test_Y):
+    """The data, cost and decision-region plots; returns the names written."""
+    plot_data(out / "data.png", train_X, train_Y, test_X, test_Y)
+    plot_costs(out / "costs.png", results)
+    written = ["data.png", "costs.png"]
+    for r in results:
+        written.append(f"boundary_{r['slug']}.png")
+        plot_boundary(out / written[-1], r, train_X, train_Y)
+    return written
 
 
 def main(argv=None, prog="python -m models.football"):
@@ -251,12 +264,10 @@ def main(argv=None, prog="python -m models.football"):
     (out / "results.json").write_text(json.dumps(results_json(results), indent=2) + "\n")
     print("seconds per model: " + ", ".join(f"{r['name']} {r['seconds']:.1f}" for r in results))
 
-    plot_data(out / "data.png", train_X, train_Y, test_X, test_Y)
-    plot_costs(out / "costs.png", results)
-    for r in results:
-        plot_boundary(out / f"boundary_{r['slug']}.png", r, train_X, train_Y)
-    write_graph(out, results[-1], train_X, train_Y)
-    print(f"\nwrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}/")
+    # Only what this run wrote: the folder may hold the user's own files or an older run's.
+    written = ["results.md", "results.json", *write_plots(out, results, train_X, train_Y, test_X, test_Y),
+               *write_graph(out, results[-1], train_X, train_Y)]
+    print(f"\nwrote {', '.join(sorted(written))} to {out}/")
     return 0
 
 

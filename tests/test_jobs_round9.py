@@ -160,6 +160,30 @@ def test_out_naming_a_file_from_the_command_line_has_no_traceback(tmp_path):
     target = tmp_path / "not_a_dir"
     target.write_text("")
     run = subprocess.run([sys.executable, "-m", "models.football", "--data", "synthetic", "--out", str(target),
-                          "--iterations", "1"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+                          "--iterations", "1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "is a file; expected a folder" in run.stderr
+
+
+# --- finding 5: the "wrote" line lists what this run wrote ----------------------------------------
+def wrote_names(stdout):
+    line = next(line for line in stdout.splitlines() if "wrote " in line)
+    return set(re.search(r"wrote (.*) to ", line).group(1).split(", "))
+
+
+def test_football_wrote_line_lists_exactly_the_files_written(tmp_path, capsys):
+    (tmp_path / "my_thesis.tex").write_text("precious")
+    assert football.main(["--data", "synthetic", "--out", str(tmp_path), "--iterations", "2"]) == 0
+    names = wrote_names(capsys.readouterr().out)
+    assert names == {p.name for p in tmp_path.iterdir()} - {"my_thesis.tex"}
+    assert {"results.md", "results.json", "data.png", "costs.png", "boundary_none.png"} <= names
+
+
+def test_cat_wrote_line_lists_exactly_the_files_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    path = write_cat(tmp_path)
+    assert cat.main(["--data", str(path), "--out", str(out), "--iterations", "1"]) == 0
+    assert wrote_names(capsys.readouterr().out) == {"results.json", "results.md", "costs.png", "misclassified.png"}
