@@ -1,7 +1,8 @@
 """What keys a trace of ``ag.compile`` (see ``replay.py``): ``call_key`` describes a call's
 arguments, ``reachable`` what its function reaches besides them (closure, globals, objects,
 helpers it calls), each value by what may change in it: numbers by value, Tensors and arrays
-by identity (small arrays by value too), containers and objects by what they hold, the
+by identity (small arrays by value too; a replay checks the values of larger ones, see
+``Tracer.watched``), containers and objects by what they hold, the
 user's code by identity. Two calls with equal keys may share one trace.
 """
 import argparse

@@ -112,7 +112,7 @@ class CompiledFunction:
             if tracer.result is None or unchanged():
                 raise
             return tracer.result
-        trace = _Trace(self.__name__, tracer, out, where) if reason is None else _Eager(self.fn)
+        trace = _Trace(self.__name__, tracer, out, where, seen) if reason is None else _Eager(self.fn)
         trace.held = seen
         if reason is not None:
             warnings.warn(f"ag.compile({self.__name__}): the function {reason}; calls like this one run "
@@ -151,8 +151,9 @@ class _Trace:
     or keywords in the call) and captured tensors, and the two functions generated from
     them (``replay_source.generate``)."""
 
-    def __init__(self, name, tracer, out, where):
+    def __init__(self, name, tracer, out, where, seen):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
+        self.watched = tracer.watched(seen)
         self.constants, self.where, self.aliases, self.facts = tracer.constants, where, tracer.aliases, tracer.facts
         self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}

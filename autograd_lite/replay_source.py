@@ -67,6 +67,9 @@ def _forward_source(trace, calls, names, saved, name):
         held = f"t{slot}.requires_grad != {bool(requires_grad)}"
         lines += [f"    s{slot} = t{slot}._data", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
                   "        raise Retrace"]
+    for k, (array, copy) in enumerate(trace.watched):  # (read by plain NumPy, perhaps: by value)
+        names[f"watched{k}"], names[f"copy{k}"] = array, copy
+        lines += [f"    if not same_bits(watched{k}, copy{k}):", "        raise Retrace"]
     for k, (slot, read, value) in enumerate(trace.facts):
         names[f"fact{k}"] = read
         lines += [f"    if fact{k}(t{slot}) is not {value}:", "        raise Retrace"]

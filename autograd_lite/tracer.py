@@ -205,6 +205,12 @@ class Tracer:
             return "calls retain_grad() on an argument; a replay could not fill the next argument's .grad"
         return self.refusals[0] if self.refusals else None
 
+    def watched(self, seen):
+        """The arrays the key holds by identity alone (more than 16 elements, reached outside the
+        arguments), each with a copy of its values now: plain NumPy may have read them
+        (``float(w.mean())``) where no step sees it, so a replay checks them bit for bit."""
+        return [(v, v.copy()) for v in seen.values() if type(v) is np.ndarray and v.size > 16]
+
     def differentiable(self, sources):
         """The slots whose value depends on one of ``sources`` that requires grad, through
         primitives called while recording (not under ``no_grad``)."""

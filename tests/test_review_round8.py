@@ -173,3 +173,35 @@ def test_compile_keys_a_number_read_through_a_chain_of_modules_and_classes(tmp_p
     finally:
         sys.modules.pop("round8cfg", None)
         sys.modules.pop("round8cfg.settings", None)
+
+
+_WEIGHTS = np.ones(20)  # more than 16 elements: the compile key holds it by identity
+
+
+@pytest.mark.parametrize("also_an_operand", [False, True])
+def test_compile_sees_an_in_place_change_of_a_large_global_array_read_with_numpy(also_an_operand):
+    import warnings
+
+    def cost(W):
+        scale = float(_WEIGHTS.mean())  # plain NumPy: no step of the trace sees this read
+        extra = (W * _WEIGHTS[:2]).sum() if also_an_operand else 0.0
+        return (W * W).sum() * scale + extra
+
+    step = ag.compile(cost)
+    W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    _WEIGHTS[...] = 1.0
+    try:
+        for factor in (1.0, 1.0, 2.0, 4.0):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                value = step(W)
+            value.backward()
+            operand = factor * np.ones(2) if also_an_operand else np.zeros(2)
+            assert value.item() == pytest.approx(5.0 * factor + operand @ [1.0, 2.0])  # hand formula
+            np.testing.assert_allclose(W.grad, 2 * factor * np.array([1.0, 2.0]) + operand)
+            W.grad = None
+            if factor > 1.0 or step.replays:
+                _WEIGHTS[...] *= 2.0
+        assert step.replays == 1  # the unchanged second call replayed; each change traced anew
+    finally:
+        _WEIGHTS[...] = 1.0
