@@ -16,6 +16,7 @@ option, else the folder named by the environment variable
 ``AUTOGRAD_LITE_DATA`` (see ``data_folder``), else the synthetic stand-in
 where one exists (``synthetic_football``; the cat images have none).
 """
+import codecs
 import os
 import subprocess
 import sys
@@ -122,6 +123,35 @@ def _check_file(path, kind):
     return path
 
 
+# An .npz is a zip archive: it starts with a local file header (or, empty, the end record).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _what_it_is(head):
+    """What a file that is not a zip archive looks like, from its first bytes."""
+    if not head:
+        return "an empty file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array"
+    try:  # an incomplete character at the cut is not a reason to call it binary
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "".join(text.split()).isprintable():
+        return "a text file"
+    return f"not a zip file; it starts with {head[:8]!r}"
+
+
+def _check_npz_magic(path, patterns):
+    """Refuse a file that is not a zip archive before np.load sees it: np.load would take it
+    for a pickle and suggest loading it unsafely, or return a lone .npy array."""
+    with open(path, "rb") as file:
+        head = file.read(64)
+    if not head.startswith(_ZIP_MAGIC):
+        raise ValueError(f"data file {str(path)!r} is not an .npz archive ({_what_it_is(head)}); "
+                         f"expected an .npz with keys {', '.join(patterns)}")
+
+
 def _read_npz(path, patterns, shown=None):
     """The arrays named in ``patterns`` (key -> shape with None for any size) from an
     .npz file, each checked to be numeric and of its shape; messages name ``shown``
@@ -133,6 +163,7 @@ def _read_npz(path, patterns, shown=None):
             raise ValueError(str(error).replace(str(path), str(shown))) from None
     arrays = {}
     try:
+        _check_npz_magic(path, patterns)
         with np.load(path, allow_pickle=False) as npz:
             for key, pattern in patterns.items():
                 if key not in npz.files:

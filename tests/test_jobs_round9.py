@@ -187,3 +187,34 @@ def test_cat_wrote_line_lists_exactly_the_files_written(tmp_path, capsys):
     path = write_cat(tmp_path)
     assert cat.main(["--data", str(path), "--out", str(out), "--iterations", "1"]) == 0
     assert wrote_names(capsys.readouterr().out) == {"results.json", "results.md", "costs.png", "misclassified.png"}
+
+
+# --- finding 8: a file that is not an .npz --------------------------------------------------------
+def test_text_file_named_npz_is_called_not_an_npz(tmp_path):
+    path = tmp_path / "football.npz"
+    path.write_text("hello\n")
+    with pytest.raises(ValueError) as info:
+        data.load_football(path)
+    message = str(info.value)
+    assert str(path) in message and "is not an .npz archive" in message and "text file" in message
+    assert f"expected an .npz with keys {FOOTBALL_KEYS}" in message
+    assert "pickle" not in message and "unsafe" not in message
+
+
+def test_npy_file_is_called_a_single_array(tmp_path):
+    path = tmp_path / "plain.npy"
+    np.save(path, np.zeros((2, 3)))
+    with pytest.raises(ValueError) as info:
+        data.load_football(path)
+    message = str(info.value)
+    assert str(path) in message and "is not an .npz archive" in message and "a single .npy array" in message
+    assert f"expected an .npz with keys {FOOTBALL_KEYS}" in message
+    assert "context manager" not in message
+
+
+def test_cat_loader_says_which_keys_an_npz_needs(tmp_path):
+    path = tmp_path / "catvnoncat.npz"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"catvnoncat\.npz' is not an \.npz archive \(an empty file\); "
+                                         r"expected an \.npz with keys train_x_orig, train_y, test_x_orig, test_y"):
+        data.load_catvnoncat(path)
