@@ -201,7 +201,9 @@ def _follow(fn, owner, objects, loads, visited):
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
         if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
-            if attribute is not None and "." not in attribute:  # (self.layer.W: self.layer keys it)
+            if attribute is None and own is not None:  # handed on whole (loss(self, x)): all it holds keys it
+                objects.append(owner)
+            elif attribute is not None and "." not in attribute:  # (self.layer.W: self.layer keys it)
                 if own is not None:
                     loads.append((attribute, None, {}, own))
                 _follow_attribute(owner, attribute, objects, loads, visited)
@@ -387,16 +389,20 @@ def _own_attribute(obj, name):
 def _loads(code, self_name=None):
     """(name, None) for each global or closure variable ``code`` (or a function or comprehension
     inside it) loads, and (name, attribute) for each attribute chain read off one (attribute
-    "sub.lambd" for ``mod.sub.lambd``); the same for the local ``self_name`` (a method's ``self``)."""
+    "sub.lambd" for ``mod.sub.lambd``); the same for the local ``self_name`` (a method's ``self``),
+    whose (name, None) means ``self`` is used on its own (``loss(self, x)``), not only read from."""
     ops = list(dis.get_instructions(code))
     found = set()
     for i, op in enumerate(ops):
         if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
-            found.add((op.argval, None))
             path = []  # a chain read off it, each step: mod.sub.lambd gives "sub" and "sub.lambd"
             for following in itertools.takewhile(lambda o: o.opname in ("LOAD_ATTR", "LOAD_METHOD"), ops[i + 1:]):
                 path.append(following.argval)
                 found.add((op.argval, ".".join(path)))
+            following = ops[i + 1] if i + 1 < len(ops) else None
+            stored = following is not None and following.opname in ("STORE_ATTR", "DELETE_ATTR")
+            if op.argval != self_name or not (path or stored):  # (self on its own: handed to a helper)
+                found.add((op.argval, None))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found |= set(_loads(const, self_name))

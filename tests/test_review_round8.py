@@ -205,3 +205,32 @@ def test_compile_sees_an_in_place_change_of_a_large_global_array_read_with_numpy
         assert step.replays == 1  # the unchanged second call replayed; each change traced anew
     finally:
         _WEIGHTS[...] = 1.0
+
+
+def _scaled_loss(model, x):  # a helper handed the model itself: it reads model.scale
+    return model.scale * (x * x).sum()
+
+
+class _HandsItselfOn:
+    def __init__(self):
+        self.scale = 1.0
+
+    def __call__(self, x):
+        return _scaled_loss(self, x)
+
+
+def test_compile_keys_what_a_helper_reads_off_self_handed_to_it():
+    import warnings
+
+    model, x = _HandsItselfOn(), ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    step = ag.compile(model)
+    for scale in (1.0, 1.0, 3.0, 0.5):
+        model.scale = scale
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            value = step(x)
+        value.backward()
+        assert value.item() == pytest.approx(5.0 * scale)  # scale (1 + 4)
+        np.testing.assert_allclose(x.grad, 2 * scale * np.array([1.0, 2.0]))
+        x.grad = None
+    assert step.replays == 1
