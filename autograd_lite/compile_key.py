@@ -218,15 +218,21 @@ def _follow(fn, owner, objects, loads, visited):
                 else:  # helpers kept in a dict or list, methods of the objects it holds
                     _follow_objects(value, None, objects, loads, visited)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
-                head, _, last = attribute.rpartition(".")
-                holder = _resolve(name, head or None, cells, names)  # (pkg.sub.lambd: the module pkg.sub)
-                if head and not (_fixed(holder) and not _library_code(holder)):
-                    continue  # (through an object: keyed with it; through installed code: as traced)
-                _follow_attribute(holder, last, objects, loads, visited)
-                if not _fixed(holder):
-                    _class_attribute(holder, last, loads)  # cfg.lambd, set in cfg's class
-                if _fixed(holder) and not _library_code(_resolve(name, attribute, cells, names)):
-                    loads.append((name, attribute, cells, names))  # mod.W, Class.scale, pkg.sub.lambd
+                _follow_chain(name, attribute, cells, names, objects, loads, visited)
+
+
+def _follow_chain(name, attribute, cells, names, objects, loads, visited):
+    """Follow ``name.attribute`` (a chain such as "sub.lambd" through the user's modules and
+    classes) read by the function: code is followed, a module's or class's value keys the trace."""
+    head, _, last = attribute.rpartition(".")
+    holder = _resolve(name, head or None, cells, names)  # (pkg.sub.lambd: the module pkg.sub)
+    if head and not (_fixed(holder) and not _library_code(holder)):
+        return  # (through an object: keyed with it; through installed code: taken as traced)
+    _follow_attribute(holder, last, objects, loads, visited)
+    if not _fixed(holder):
+        _class_attribute(holder, last, loads)  # cfg.lambd, set in cfg's class
+    if _fixed(holder) and not _library_code(_resolve(name, attribute, cells, names)):
+        loads.append((name, attribute, cells, names))  # mod.W, Class.scale, pkg.sub.lambd
 
 
 def _follow_objects(value, _, objects, loads, visited, depth=0):

@@ -22,16 +22,13 @@ next_seq = itertools.count(0, -1).__next__
 
 
 def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
-    """Propagate ``seed`` (d root / d root) back through the graph of ``root``: newest node
-    first (a heap on creation order), so each node is walked once, after all its consumers.
-
-    inputs None: add into ``.grad`` of every leaf that requires grad and every
-    ``retain_grad()`` tensor, after the whole walk. inputs given: return their gradients
-    (None where no path leads), stopping at them. create_graph: VJPs are recorded too."""
-    wanted, to_write = set(inputs or ()), []
+    """Propagate ``seed`` (d root / d root) back through the graph of ``root``, newest node first
+    (a heap on creation order: each node is walked once, after all its consumers). inputs None:
+    add into ``.grad`` of every leaf that requires grad and every ``retain_grad()`` tensor, after
+    the whole walk; inputs given: return their gradients (None where no path leads), stopping there."""
+    wanted, to_write, state = set(inputs or ()), [], current()
     grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
-    state = current()
-    recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for higher order
+    recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for create_graph
     try:
         while heap:
             t = heapq.heappop(heap)[1]
