@@ -346,7 +346,7 @@ def load_catvnoncat(path):
         test_y (1, n) float64 0/1. The same arrays from either layout.
     Raises:
         FileNotFoundError: no such file or folder, or a folder without both .h5 files.
-        ValueError, ImportError: as ``load_football``.
+        ValueError, ImportError: as ``load_football``; also pixel values outside 0..255.
     """
     path = Path(path)
     if path.is_dir():
@@ -370,5 +370,9 @@ def load_catvnoncat(path):
     for file, x_key, images, y_key, labels in parts:
         _check_features(file, x_key, images, images.shape[0])
         _check_labels(file, y_key, labels, images.shape[0], x_key)
+        low, high = images.min(), images.max()
+        if low < 0 or high > 255:  # (pixel / 255 would leave [0, 1], unseen, if they were not 8-bit values)
+            raise ValueError(f"data file {str(file)!r}, key {x_key!r}: pixel values in [{low}, {high}]; "
+                             "expected 8-bit values 0..255")
         result += [images.reshape(images.shape[0], -1).T / 255.0, labels.astype(np.float64)]
     return tuple(result)

@@ -218,3 +218,12 @@ def test_cat_loader_says_which_keys_an_npz_needs(tmp_path):
     with pytest.raises(ValueError, match=r"catvnoncat\.npz' is not an \.npz archive \(an empty file\); "
                                          r"expected an \.npz with keys train_x_orig, train_y, test_x_orig, test_y"):
         data.load_catvnoncat(path)
+
+
+@pytest.mark.parametrize("value", [-1.0, 256.0, 1000.0])
+def test_cat_loader_refuses_pixels_outside_8_bit_values(tmp_path, value):
+    images = small_cat_arrays()["test_x_orig"]
+    images[1, 2, 3, 0] = value
+    path = write_cat(tmp_path, test_x_orig=images)
+    with pytest.raises(ValueError, match=r"catvnoncat\.npz.*'test_x_orig'.*pixel values in .*expected 8-bit values 0\.\.255"):
+        data.load_catvnoncat(path)
