@@ -85,8 +85,8 @@ def describe(value, top=False, depth=0, seen=None):
     # library's objects (a logger, a primitive) are taken by identity, as its code is
     expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
     attributes = _attributes(value) if expand else None
-    if attributes is not None:
-        own = tuple([describe(v, False, depth + 1, seen) for v in attributes])
+    if attributes is not None:  # (with the values its class holds for it: cfg.scale set in the class body)
+        own = tuple([describe(v, False, depth + 1, seen) for v in [*attributes, *_class_data(kind)]])
         # an argument (a model): what its methods reach too (class attributes, globals, helpers)
         return (kind, _held(value, seen), own, _methods_reach(value)(seen, depth + 1) if top else ())
     try:
@@ -94,6 +94,13 @@ def describe(value, top=False, depth=0, seen=None):
     except TypeError:
         return ("id", _held(value, seen))
     return (kind, value)
+
+
+def _class_data(kind):
+    """The values the user's class ``kind`` (and its bases of the user's code) holds for its
+    objects to read (``scale = 2.0`` in the class body): neither code nor a descriptor."""
+    return [member for cls in kind.__mro__[:-1] if not _library(cls) for name, member in cls.__dict__.items()
+            if not name.startswith("__") and not _fixed(member) and not hasattr(type(member), "__get__")]
 
 
 def _held(value, seen):

@@ -17,10 +17,16 @@ class Retrace(Exception):
 
 
 def _same_bits(value, expected):
-    """A guard's check: ``value`` is ``expected`` bit for bit (so -0.0 is not 0.0, which np.signbit
-    and 1 / x tell apart; a NaN is the same NaN)."""
+    """A guard's check: ``value`` is the array ``expected`` bit for bit (so -0.0 is not 0.0, which
+    np.signbit and 1 / x tell apart; a NaN is the same NaN), compared through unsigned-integer
+    views of the same width: no copy of either, which matters for a large array the key holds."""
     value = np.asarray(value)
-    return value.dtype == expected.dtype and value.shape == expected.shape and value.tobytes() == expected.tobytes()
+    if value.dtype != expected.dtype or value.shape != expected.shape:
+        return False
+    if value.dtype.hasobject or value.dtype.itemsize not in (1, 2, 4, 8):
+        return value.tobytes() == expected.tobytes()
+    bits = f"u{value.dtype.itemsize}"
+    return np.array_equal(value.view(bits), expected.view(bits))
 
 
 # A step's results of these types are used as they are (NumPy scalars too); others are made arrays

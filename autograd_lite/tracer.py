@@ -209,7 +209,8 @@ class Tracer:
         """The arrays the key holds by identity alone (more than 16 elements, reached outside the
         arguments), each with a copy of its values now: plain NumPy may have read them
         (``float(w.mean())``) where no step sees it, so a replay checks them bit for bit."""
-        return [(v, v.copy()) for v in seen.values() if type(v) is np.ndarray and v.size > 16]
+        return [(v, np.array(v)) for v in seen.values()
+                if isinstance(v, np.ndarray) and not isinstance(v, TracedArray) and v.size > 16]
 
     def differentiable(self, sources):
         """The slots whose value depends on one of ``sources`` that requires grad, through

@@ -1,4 +1,6 @@
 """Session 8: defects found by review, each pinned by a test that failed before its fix."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -146,8 +148,6 @@ def test_gradchecks_refuse_a_threshold_that_would_decide_every_check(check, thre
 
 def test_compile_keys_a_number_read_through_a_chain_of_modules_and_classes(tmp_path, monkeypatch):
     import sys
-    import warnings
-
     (tmp_path / "round8cfg").mkdir()
     (tmp_path / "round8cfg" / "__init__.py").write_text("from . import settings\n")
     (tmp_path / "round8cfg" / "settings.py").write_text("lambd = 0.7\n\nclass Train:\n    scale = 1.0\n")
@@ -180,8 +180,6 @@ _WEIGHTS = np.ones(20)  # more than 16 elements: the compile key holds it by ide
 
 @pytest.mark.parametrize("also_an_operand", [False, True])
 def test_compile_sees_an_in_place_change_of_a_large_global_array_read_with_numpy(also_an_operand):
-    import warnings
-
     def cost(W):
         scale = float(_WEIGHTS.mean())  # plain NumPy: no step of the trace sees this read
         extra = (W * _WEIGHTS[:2]).sum() if also_an_operand else 0.0
@@ -220,8 +218,6 @@ class _HandsItselfOn:
 
 
 def test_compile_keys_what_a_helper_reads_off_self_handed_to_it():
-    import warnings
-
     model, x = _HandsItselfOn(), ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     step = ag.compile(model)
     for scale in (1.0, 1.0, 3.0, 0.5):
@@ -234,3 +230,112 @@ def test_compile_keys_what_a_helper_reads_off_self_handed_to_it():
         np.testing.assert_allclose(x.grad, 2 * scale * np.array([1.0, 2.0]))
         x.grad = None
     assert step.replays == 1
+
+
+_X = np.random.default_rng(10).standard_normal((3, 4))
+
+
+def _value_and_grad_at_X(fn):
+    x = ag.Tensor(_X, requires_grad=True)
+    out = fn(x)
+    out.backward()
+    return out.item(), x.grad
+
+
+class _Cfg:
+    scale = 1.0
+
+
+class _Net:
+    def __init__(self):
+        self.cfg = _Cfg()
+
+    def loss(self, x):
+        return (x * x).sum() * self.cfg.scale
+
+
+def _helper(m, x):
+    return (x * x).sum() * m.scale
+
+
+class _Model:
+    scale = 1.0
+
+    def loss(self, x):
+        return _helper(self, x)
+
+
+class _Outer:
+    pass
+
+
+_holder = _Outer()
+_holder.inner = _Cfg()
+
+
+def _through_object(x):
+    return (x * x).sum() * _holder.inner.scale
+
+
+@pytest.mark.parametrize("make, cls", [(lambda: _Net().loss, _Cfg), (lambda: _Model().loss, _Model),
+                                       (lambda: _through_object, _Cfg)],
+                         ids=["self.cfg.scale", "helper(self)-reads-class-attr", "global.obj.class_attr"])
+def test_compile_keys_a_class_attribute_read_behind_an_object(make, cls):
+    step = ag.compile(make())
+    try:
+        for scale in (1.0, 3.0, 0.5):
+            cls.scale = scale
+            value, grad = _value_and_grad_at_X(step)
+            # hand formula: J = scale * sum(x^2), dJ/dx = 2 * scale * x
+            assert value == pytest.approx(scale * (_X * _X).sum(), rel=1e-12)
+            np.testing.assert_allclose(grad, 2 * scale * _X, rtol=1e-12)
+    finally:
+        cls.scale = 1.0
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+_S = np.arange(40.0).view(_Sub)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    _M = np.matrix(np.arange(40.0).reshape(5, 8))
+
+
+def _reads_sub(x):
+    return (x * x).sum() * float(_S.sum())
+
+
+def _reads_matrix(x):
+    return (x * x).sum() * float(_M.sum())
+
+
+@pytest.mark.parametrize("fn, array, where", [(_reads_sub, _S, 0), (_reads_matrix, _M, (0, 0))],
+                         ids=["ndarray-subclass", "np.matrix"])
+def test_compile_sees_an_ndarray_subclass_changed_in_place(fn, array, where):
+    step = ag.compile(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        _value_and_grad_at_X(step)  # traced (same key as the call below: requires_grad too)
+        array[where] = array[where] + 100.0
+        value, grad = _value_and_grad_at_X(step)
+        total = float(np.asarray(array).sum())
+    assert value == pytest.approx(total * (_X * _X).sum(), rel=1e-12)
+    np.testing.assert_allclose(grad, 2 * total * _X, rtol=1e-12)
+
+
+def test_the_replay_bit_check_sees_every_bit_without_copying_views():
+    from autograd_lite.replay_source import _same_bits
+
+    base = np.arange(40.0).reshape(5, 8)
+    view = base[::2, 1::3]  # non-contiguous
+    assert _same_bits(view, np.array(view))
+    changed = np.array(view)
+    changed[1, 1] = -changed[1, 1] if changed[1, 1] else -0.0
+    assert not _same_bits(view, changed)
+    assert not _same_bits(np.array([0.0] * 20), np.array([-0.0] * 20))  # -0.0 is not 0.0
+    assert _same_bits(np.full(20, np.nan), np.full(20, np.nan))  # the same NaN
+    assert not _same_bits(np.zeros(20, np.float32), np.zeros(20))  # dtype differs
+    assert _same_bits(np.ones(20, np.complex128), np.ones(20, np.complex128))  # 16-byte items: bytes
+    assert not _same_bits(np.ones(20, np.complex128), np.full(20, 1 + 1j))
