@@ -399,8 +399,7 @@ class _GetItem(Primitive):
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
                 raise TypeError(f"getitem: an index is a Tensor of shape {part.shape} ({part.dtype}); expected "
-                                "integers, slices or an integer or boolean ndarray (inside ag.compile, arrays "
-                                "passed as arguments are Tensors: reach an index array another way)")
+                                "integers, slices or an integer or boolean ndarray")
         out = super().__call__(x, index=index)
         if held and out._prim is self:
             out._params = {"index": copy.deepcopy(index)}

@@ -106,12 +106,15 @@ class CompiledFunction:
         seen, self._reached = {}, reachable(self.fn)
         key, tracer = (key[0], self._reached(seen), key[2]), Tracer()
         unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key
-        try:
-            out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen)
-        except GraphError:  # (another thread made that tensor, replacing what fn reads: fn's result stands)
-            if tracer.result is None or unchanged():
-                raise
-            return tracer.result
+        if any(isinstance(v, np.ndarray) and v.dtype.kind in "biu" for v in [*args, *kwargs.values()]):
+            out, reason = _Eager(self.fn).replay(args, kwargs, current()), _INTEGER_ARGUMENT
+        else:
+            try:
+                out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen)
+            except GraphError:  # (another thread made that tensor, replacing what fn reads: fn's result stands)
+                if tracer.result is None or unchanged():
+                    raise
+                return tracer.result
         trace = _Trace(self.__name__, tracer, out, where, seen) if reason is None else _Eager(self.fn)
         trace.held = seen
         if reason is not None:
@@ -136,8 +139,14 @@ class CompiledFunction:
         return out
 
 
+# (a trace makes every array argument a float64 input; eager ops cast an integer or boolean one
+# to their other operand's dtype, float32 too, and index with it)
+_INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops use as eager code does "
+                     "(cast to the dtype of what they combine it with, or as an index)")
+
+
 class _Eager:
-    """In place of a trace: the function runs eagerly, arrays among its arguments as Tensors."""
+    """In place of a trace: the function runs eagerly, float arrays among its arguments as Tensors."""
 
     def __init__(self, fn):
         self.fn = fn

@@ -412,5 +412,6 @@ class _NumpyCall:
 
 
 def as_input(value):
-    """An argument as the traced function sees it: arrays become (constant) Tensors."""
-    return as_tensor(value) if isinstance(value, np.ndarray) else value
+    """An argument as a compiled function sees it: float arrays become (constant) Tensors; integer
+    and boolean ones stay as they are, as eager ops use them (cast to their operands' dtype, indices)."""
+    return as_tensor(value) if isinstance(value, np.ndarray) and value.dtype.kind not in "biu" else value
