@@ -247,7 +247,7 @@ def main(argv=None, prog="python -m models.football"):
         parser.error(f"--iterations must be >= 1, got {args.iterations}")
     try:
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ImportError) as error:  # (ImportError: no scipy for a .mat file)
         parser.error(str(error))
     out = output_folder(parser, args.out)
     real = fingerprint((train_X, train_Y, test_X, test_Y)) == REAL_DATA_SHA256

@@ -227,3 +227,12 @@ def test_cat_loader_refuses_pixels_outside_8_bit_values(tmp_path, value):
     path = write_cat(tmp_path, test_x_orig=images)
     with pytest.raises(ValueError, match=r"catvnoncat\.npz.*'test_x_orig'.*pixel values in .*expected 8-bit values 0\.\.255"):
         data.load_catvnoncat(path)
+
+
+def test_football_job_without_the_reader_a_data_file_needs_exits_2(tmp_path, monkeypatch, capsys):
+    def no_scipy(option):
+        raise ImportError("reading the course's data.mat needs scipy: pip install scipy")
+    monkeypatch.setattr(football, "resolve_data", no_scipy)
+    assert exit_status(football, ["--data", str(tmp_path / "data.mat"), "--out", str(tmp_path / "out")]) == 2
+    assert "needs scipy" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

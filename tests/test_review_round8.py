@@ -372,3 +372,12 @@ def test_two_replayed_costs_summed_give_eager_gradients_up_to_the_order_of_the_s
     (step(W, X1) + step(W, X2)).backward()
     by_hand = sum((1 - np.tanh(W0 @ X) ** 2) @ X.T + 2 * W0 for X in (X1, X2))
     np.testing.assert_allclose(W.grad, by_hand, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("expression", [lambda x: x * True, lambda x: x + False, lambda x: True - x])
+def test_a_python_bool_mixed_with_a_float32_tensor_takes_its_dtype(expression):
+    x = ag.Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    y = expression(x)
+    assert y.dtype == np.float32  # as Python ints and floats do (and PyTorch's weak scalars)
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
