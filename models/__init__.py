@@ -13,9 +13,14 @@ docs/math.md.
 
 This module holds the checks both models share.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
-__all__ = ["TrainingDivergedError", "check_examples", "check_count", "check_finite", "progress_range"]
+from autograd_lite import DomainError
+
+__all__ = ["TrainingDivergedError", "check_examples", "check_count", "check_finite", "diverging",
+           "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -32,7 +37,8 @@ def check_examples(model, X, Y=None, n_x=None):
     Raises:
         TypeError: X or Y not numeric (strings, objects).
         ValueError: zero examples, X not 2-D, rows that look like examples, a wrong feature count,
-            Y not (1, m) or a different number of examples than X, NaN/inf in X.
+            Y not (1, m) or a different number of examples than X, labels other than 0 and 1,
+            NaN/inf in X.
     """
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
@@ -63,6 +69,9 @@ def check_examples(model, X, Y=None, n_x=None):
     if Y.shape[1] != m:
         raise ValueError(f"{model}: X has {m} examples (columns) but Y has {Y.shape[1]}; "
                          "they must match (examples are columns in both)")
+    if not ((Y == 0) | (Y == 1)).all():
+        raise ValueError(f"{model}: Y holds values other than 0 and 1, such as "
+                         f"{Y[(Y != 0) & (Y != 1)][:3].tolist()}; expected labels 0 or 1")
 
 
 def check_count(model, name, value, minimum):
@@ -89,6 +98,21 @@ def check_finite(model, step, cost, params):
     if not np.isfinite(cost):
         raise TrainingDivergedError(f"{model}: the cost is {cost} at {step} while every "
                                     "parameter is finite; check the data for NaN/inf")
+
+
+@contextmanager
+def diverging(model, step, params):
+    """Around a training step's cost. The labels are checked before training, so the cost
+    refusing its predictions (NaN once the parameters have grown without bound) is the
+    training diverging: a TrainingDivergedError naming the step, not the cost's DomainError."""
+    try:
+        yield
+    except DomainError as error:
+        bad = next((name for name, p in params.items() if not np.isfinite(p.data).all()), None)
+        largest = max(float(np.max(np.abs(p.data), initial=0.0)) for p in params.values())
+        state = f"parameter {bad} holds NaN or inf" if bad else f"largest |parameter| {largest:.3g}"
+        raise TrainingDivergedError(f"{model}: the cost at {step} cannot be computed ({error}); training "
+                                    f"diverged ({state}), try a smaller learning rate") from error
 
 
 def progress_range(n, progress):

@@ -24,7 +24,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, progress_range
+from . import check_count, check_examples, check_finite, diverging, progress_range
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -186,7 +186,8 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
             batches = random_mini_batches(X, Y, mini_batch_size, shuffle)
         batch_costs = []
         for X_batch, Y_batch in batches:
-            J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
+            with diverging("deep.train", f"epoch {epoch}", params):
+                J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
             batch_costs.append(J.item())
             opt.zero_grad()
             J.backward()

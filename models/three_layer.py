@@ -13,7 +13,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, manual, progress_range
+from . import check_count, check_examples, check_finite, diverging, manual, progress_range
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -132,7 +132,8 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     cost_fn = ag.compile(cost) if compiled else cost
     costs = []
     for i in progress_range(num_iterations, progress):
-        J = cost_fn(params, X, Y, lambd, keep_prob, masks, rng)
+        with diverging("three_layer.train", f"iteration {i}", params):
+            J = cost_fn(params, X, Y, lambd, keep_prob, masks, rng)
         value = J.item()
         if i % 1000 == 0:
             costs.append(value)

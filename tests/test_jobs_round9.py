@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import cat, data, deep, football, three_layer
+from models import TrainingDivergedError, cat, data, deep, football, three_layer
 
 REPO = Path(__file__).resolve().parents[1]
 FOOTBALL_KEYS = "train_X, train_Y, test_X, test_Y"
@@ -236,3 +236,22 @@ def test_football_job_without_the_reader_a_data_file_needs_exits_2(tmp_path, mon
     assert exit_status(football, ["--data", str(tmp_path / "data.mat"), "--out", str(tmp_path / "out")]) == 2
     assert "needs scipy" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("train", [
+    lambda X, Y: deep.train(X, Y, [2, 3, 1], num_epochs=5, learning_rate=1e300, rng=0, mini_batch_size=64),
+    lambda X, Y: deep.train(X, Y, [2, 3, 1], num_epochs=5, learning_rate=1e300, rng=2),
+    lambda X, Y: three_layer.train(X, Y, num_iterations=5, learning_rate=1e300, keep_prob=0.86),
+], ids=["deep minibatch", "deep full batch", "three_layer dropout"])
+def test_a_run_that_diverges_stops_with_training_diverged_naming_the_step(train):
+    X, Y, _, _ = data.load_football()  # (the built-in stand-in set: no file needed)
+    with pytest.raises(TrainingDivergedError, match=r"(epoch|iteration) \d+.*smaller learning rate"):
+        train(X, Y)
+
+
+def test_labels_other_than_0_and_1_are_refused_before_training():
+    X, Y, _, _ = data.load_football()
+    Y = Y.copy()
+    Y[0, 3] = 0.5
+    with pytest.raises(ValueError, match=r"deep\.train: Y holds values other than 0 and 1, such as \[0\.5\]"):
+        deep.train(X, Y, [2, 3, 1], num_epochs=1)
