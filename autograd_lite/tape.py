@@ -45,10 +45,10 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 if gi is None:
                     continue
                 p = parents[i]
-                if type(gi) is ForGradOnly:
-                    to_write.append((p, gi.grad))
-                    continue
                 if type(gi) is not np.ndarray or gi.shape != p._data.shape or gi.dtype is not p._data.dtype:
+                    if type(gi) is ForGradOnly:  # (off the path of ndarray gradients, which skip this branch)
+                        to_write.append((p, gi.grad))
+                        continue
                     gi = conform(gi, p._data, t._prim, i)
                 if state.anomaly:
                     raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, t._prim, parents)
