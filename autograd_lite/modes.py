@@ -3,10 +3,12 @@
 ``current()`` is this thread's ``ThreadState``: each thread sees its own grad
 mode, anomaly mode, scope names, ``grad`` nesting depth and compile tracer, so
 one thread's ``no_grad()``, ``backward()`` or tracing never changes what another
-records. Every context manager restores the value it found in its own thread.
+records. Each mode manager's exit restores, in the thread that exits, the value its own
+entry saw; one manager object may be reused, nested and shared by threads.
 """
+import functools
+import inspect
 import threading
-from contextlib import contextmanager
 
 
 class ThreadState:
@@ -35,40 +37,143 @@ def current():
     return per_thread.state
 
 
-@contextmanager
-def _switch(name, value):
-    state = current()
-    previous = getattr(state, name)
-    setattr(state, name, value)
-    try:
-        yield
-    finally:
-        setattr(state, name, previous)
+class _Mode:
+    """Base of the mode managers: ``with`` sets one ``ThreadState`` field of the entering
+    thread; the exit puts back, in the thread that exits, the value its own entry saw.
 
+    One object may be entered again, nested, and from several threads at once: each open
+    entry keeps (thread id, value it saw) on ``_saved``, and an exit takes its own thread's
+    innermost one. As a decorator it runs each call, or each step of a generator, under the mode.
+    """
+    _field = None  # the ThreadState slot this mode sets
 
-def no_grad():
-    """Context manager: nothing computed inside is recorded (evaluation, parameter updates)."""
-    return _switch("grad_enabled", False)
+    def __init__(self):
+        self._saved = []  # (thread id, value seen at entry) of each open entry, innermost last
+        self._lock = threading.Lock()  # several threads may enter and exit one object at once
 
+    def _inside(self, state):
+        """The value of the field inside the block, for a thread whose state is ``state``."""
+        raise NotImplementedError
 
-def enable_grad():
-    """Context manager: recording is on inside, even within ``no_grad`` (``grad`` uses it)."""
-    return _switch("grad_enabled", True)
-
-
-class set_grad_enabled:
-    """Recording on or off as ``enabled`` says: at once when called, and in a ``with`` block
-    only inside it (the previous mode comes back at its end), as PyTorch's."""
-
-    def __init__(self, enabled):
-        state = current()
-        self._previous, state.grad_enabled = state.grad_enabled, bool(enabled)
+    def _seen(self, state):
+        """The value this entry will restore at its exit."""
+        return getattr(state, self._field)
 
     def __enter__(self):
-        return self
+        state = current()
+        entry = (threading.get_ident(), self._seen(state))
+        with self._lock:
+            self._saved.append(entry)
+        setattr(state, self._field, self._inside(state))
 
     def __exit__(self, *exc_info):
-        current().grad_enabled = self._previous
+        setattr(current(), self._field, self._pop_saved())
+
+    def _pop_saved(self):
+        me = threading.get_ident()
+        with self._lock:
+            for i in range(len(self._saved) - 1, -1, -1):
+                if self._saved[i][0] == me:
+                    return self._saved.pop(i)[1]
+            if not self._saved:
+                raise RuntimeError(f"{type(self).__name__}: __exit__ without a matching __enter__; "
+                                   "expected it to close a `with` block of this object")
+            # Entered in another thread (a generator resumed elsewhere): as PyTorch's, the exit
+            # gives the exiting thread the value that entry saw; the entering thread is not touched.
+            return self._saved.pop()[1]
+
+    def __call__(self, func):
+        """Decorator: ``func`` runs under this mode at each call; a generator function at each
+        step (the caller's mode comes back between steps), as PyTorch's mode decorators do."""
+        if inspect.isgeneratorfunction(func):
+            return _each_step_under(self, func)
+
+        @functools.wraps(func)
+        def under_mode(*args, **kwargs):
+            with self:
+                return func(*args, **kwargs)
+        return under_mode
+
+
+def _each_step_under(mode, func):
+    """Generator function ``func`` wrapped so that each step of its generators runs under ``mode``."""
+    @functools.wraps(func)
+    def steps(*args, **kwargs):
+        generator = func(*args, **kwargs)
+        try:
+            with mode:
+                response = generator.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with mode:
+                        generator.close()
+                    raise
+                except BaseException as error:  # thrown in by the consumer: the generator handles it
+                    with mode:
+                        response = generator.throw(error)
+                else:
+                    with mode:
+                        response = generator.send(request)
+        except StopIteration as stop:
+            return stop.value
+    return steps
+
+
+class no_grad(_Mode):
+    """Context manager and decorator: nothing computed inside is recorded (evaluation,
+    parameter updates). Reusable, as PyTorch's."""
+    _field = "grad_enabled"
+
+    def _inside(self, state):
+        return False
+
+
+class enable_grad(_Mode):
+    """Context manager and decorator: recording is on inside, even within ``no_grad``
+    (``grad`` uses it)."""
+    _field = "grad_enabled"
+
+    def _inside(self, state):
+        return True
+
+
+class set_grad_enabled(_Mode):
+    """Recording on or off as ``enabled`` says: at once when called, and in a ``with`` block
+    or a decorated function only inside it (the previous mode comes back at its end), as PyTorch's."""
+    _field = "grad_enabled"
+
+    def __init__(self, enabled):
+        super().__init__()
+        self._enabled = bool(enabled)
+        state = current()
+        # The mode before the call: the first `with` of this thread restores it (it already
+        # sees the new mode), and decorating puts it back at once.
+        self._before = (threading.get_ident(), state.grad_enabled)
+        state.grad_enabled = self._enabled
+
+    def _inside(self, state):
+        return self._enabled
+
+    def _seen(self, state):
+        before = self._take_before()
+        return state.grad_enabled if before is None else before
+
+    def __call__(self, func):
+        before = self._take_before()
+        if before is not None:
+            current().grad_enabled = before
+        return super().__call__(func)
+
+    def _take_before(self):
+        """The mode before the call, once, in the thread that made this object; else None (another
+        thread's mode is that thread's to restore)."""
+        before = self._before
+        if before is None or before[0] != threading.get_ident():
+            return None
+        self._before = None
+        return before[1]
 
 
 def is_grad_enabled():
@@ -76,10 +181,13 @@ def is_grad_enabled():
     return current().grad_enabled
 
 
-def detect_anomaly():
-    """Context manager: the first op whose output or gradient holds NaN/inf raises
-    ``AnomalyError`` naming the op, its input shapes and the user's source line."""
-    return _switch("anomaly", True)
+class detect_anomaly(_Mode):
+    """Context manager and decorator: the first op whose output or gradient holds NaN/inf
+    raises ``AnomalyError`` naming the op, its input shapes and the user's source line."""
+    _field = "anomaly"
+
+    def _inside(self, state):
+        return True
 
 
 def is_anomaly_enabled():
@@ -87,10 +195,17 @@ def is_anomaly_enabled():
     return current().anomaly
 
 
-def scope(name):
-    """Context manager: tag every tensor made inside with ``name`` (nests), e.g. to draw
-    each layer as a cluster."""
-    return _switch("scope", current().scope + (str(name),))
+class scope(_Mode):
+    """Context manager and decorator: tag every tensor made inside with ``name`` (nests inside
+    the scopes open at entry), e.g. to draw each layer as a cluster."""
+    _field = "scope"
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = str(name)
+
+    def _inside(self, state):
+        return state.scope + (self._name,)
 
 
 class VersionCounter:
