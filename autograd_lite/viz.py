@@ -15,6 +15,7 @@ The ``class`` attribute of each node carries its role (and ends up in SVG).
 ``graphviz`` is imported only inside the functions, so ``import autograd_lite``
 stays light.
 """
+import errno
 import os
 
 import numpy as np
@@ -220,7 +221,8 @@ def draw(t, path, format=None, **options):
             those, else "svg".
         **options: passed to ``to_dot`` (rankdir, show_grads, show_values).
     Returns:
-        str, the path of the rendered file.
+        str, the path of the rendered file, the only file written (no DOT source is left
+        or overwritten next to it).
     Raises:
         RuntimeError saying how to install Graphviz when ``dot`` is not on PATH; ``to_dot(t).source`` works without it.
     """
@@ -238,16 +240,28 @@ def draw(t, path, format=None, **options):
     dot = to_dot(t, **options)
     if not path.endswith("." + format):
         path += "." + format
-    source = os.path.splitext(path)[0] + ".gv"  # where graphviz writes the DOT text before running dot
-    source_was_there = os.path.exists(source)
     try:
-        return dot.render(outfile=path, format=format, cleanup=True)
+        # Rendered to bytes, not with render(): that writes the DOT text to <stem>.gv next to
+        # the output (overwriting and then deleting any such file of the user's).
+        image = dot.pipe(format=format)
     except graphviz.ExecutableNotFound as error:
-        if not source_was_there and os.path.exists(source):
-            os.remove(source)  # graphviz leaves it behind when dot is missing
         raise RuntimeError(f"draw: Graphviz's `dot` program was not found on PATH, so the graph cannot "
                            f"be rendered; {_INSTALL_HINT}. The DOT text needs no Graphviz: "
                            "ag.to_dot(t).source") from error
+    _write_only(path, image)
+    return path
+
+
+def _write_only(path, content):
+    """Write the bytes ``content`` to ``path``, touching no other file. ``dot`` has already run,
+    so a render that fails leaves an existing ``path`` as it was."""
+    folder = os.path.dirname(path) or os.curdir
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"draw: cannot write {path!r}: the folder {folder!r} does "
+                                "not exist; expected an existing folder (create it first, e.g. "
+                                "os.makedirs)", path)
+    with open(path, "wb") as file:
+        file.write(content)
 
 
 def topological_order(root, inputs):

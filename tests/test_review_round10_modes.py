@@ -1,8 +1,9 @@
 """Review round 10 (adversarial round 15): the mode managers across threads, generators,
-reuse and decoration, as PyTorch's.
+reuse and decoration, as PyTorch's; draw writing only the file asked for.
 
 Expected values come from PyTorch's documented behaviour or plain reasoning, never from
 autograd_lite itself. Threads use forced interleavings (threading.Event), never sleep."""
+import shutil
 import threading
 
 import numpy as np
@@ -257,3 +258,27 @@ def test_an_exit_without_an_entry_is_named():
     with pytest.raises(RuntimeError, match=r"no_grad: __exit__ without a matching __enter__"):
         ag.no_grad().__exit__(None, None, None)
     assert ag.is_grad_enabled() is True
+
+
+# --- 5. draw writes only the file asked for -----------------------------------------------
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+
+
+@needs_dot
+def test_draw_leaves_an_unrelated_dot_source_file_alone(tmp_path):
+    notes = tmp_path / "graph.gv"
+    notes.write_text("digraph mine { a -> b }\n")
+    x = ag.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    ag.draw((x * x).sum(), tmp_path / "graph.svg")
+    assert (tmp_path / "graph.svg").read_bytes().startswith(b"<?xml")
+    assert notes.read_text() == "digraph mine { a -> b }\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.gv", "graph.svg"]
+
+
+@needs_dot
+def test_draw_into_a_missing_folder_names_it_and_creates_nothing(tmp_path):
+    x = ag.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    missing_folder = r"draw: cannot write .*graph\.svg.*folder .*missing.* does not exist"
+    with pytest.raises(FileNotFoundError, match=missing_folder):
+        ag.draw((x * x).sum(), tmp_path / "missing" / "graph.svg")
+    assert list(tmp_path.iterdir()) == []
