@@ -140,12 +140,28 @@ def _member_info(name, size):
     return info
 
 
+def _path_name(op, path):
+    """``path`` (str, bytes or os.PathLike) as a str, refused when it cannot name a file."""
+    try:
+        name = os.fsdecode(path)
+    except TypeError:
+        raise TypeError(f"{op}: path must be a str, bytes or os.PathLike naming a file, got "
+                        f"{type(path).__name__}") from None
+    if not name:
+        raise ValueError(f"{op}: the path is empty; expected a file name such as 'params.npz'")
+    if name.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        # realpath would drop the separator and write a file where the user meant a folder
+        raise ValueError(f"{op}: the path {name!r} ends in a path separator, so it names a folder; "
+                         "expected a file name without a trailing separator")
+    return name
+
+
 def _temporary_name(base):
     return f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
 
 
 def _create_temporary(temp_path, path):
-    """Open the new temporary ``temp_path`` for the save to ``path`` (as the user gave it)."""
+    """Open the new temporary ``temp_path`` for the save to ``path`` (the user's, as a str)."""
     try:
         # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
         # it (reading it means setting it, which is process-wide and races other threads).
@@ -155,9 +171,9 @@ def _create_temporary(temp_path, path):
         if os.path.isdir(directory):
             raise
         # the temporary's hidden name would tell the user nothing: name their path and its folder
-        raise FileNotFoundError(errno.ENOENT, f"save: cannot write {os.fspath(path)!r}: the folder {directory!r} "
+        raise FileNotFoundError(errno.ENOENT, f"save: cannot write {path!r}: the folder {directory!r} "
                                 "does not exist; expected an existing folder (create it first, e.g. "
-                                "os.makedirs)", os.fspath(path)) from None
+                                "os.makedirs)", path) from None
 
 
 def _writer_is_gone(pid):
@@ -210,7 +226,7 @@ def save(params, path):
         params: mapping name -> Tensor or ndarray of real numbers (any shapes), e.g.
             {"W1": Tensor of shape (n1, n0), "b1": Tensor of shape (n1, 1), ...}; names
             follow ``check_name``.
-        path: file name (str or os.PathLike), used exactly as given (no suffix added). A
+        path: file name (str, bytes or os.PathLike), used exactly as given (no suffix added). A
             symbolic link is followed: the file it points to is written, the link kept.
     Returns:
         ``path``. The file is complete and on disk once this returns; on any failure
@@ -218,24 +234,27 @@ def save(params, path):
         file of this save remains. An existing file keeps its permission bits; a new
         one gets ``0o666 & ~umask``, as ``open()`` would give it.
     Raises:
-        TypeError: params not a mapping, or a value that is not a real numeric array.
-        ValueError: no params, or a name ``check_name`` refuses.
+        TypeError: params not a mapping, a value that is not a real numeric array, or a
+            path that is not a str, bytes or os.PathLike.
+        ValueError: no params, a name ``check_name`` refuses, an empty path, or a path
+            ending in a separator (it names a folder).
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
     if not params:
         raise ValueError("save: params is empty; expected at least one named Tensor or ndarray")
     arrays = {key: _checked_array(key, value) for key, value in params.items()}
-    target = os.path.realpath(os.fspath(path))
+    name = _path_name("save", path)
+    target = os.path.realpath(name)
     if os.path.isdir(target):
-        raise IsADirectoryError(f"save: {os.fspath(path)!r} is a directory; expected a file name")
+        raise IsADirectoryError(f"save: {name!r} is a directory; expected a file name")
     directory, base = os.path.split(target)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None
     temp_path = os.path.join(directory, _temporary_name(base))
-    handle = _create_temporary(temp_path, path)
+    handle = _create_temporary(temp_path, name)
     try:
         with os.fdopen(handle, "wb") as file:
             if mode is not None:
@@ -280,8 +299,21 @@ class _BoundedFile:
 
 
 def _expected_shapes(expected):
-    return {key: tuple(value.shape) if hasattr(value, "shape") else tuple(value)
-            for key, value in expected.items()}
+    """name -> shape tuple, from ``load``'s ``expected`` (name -> shape, or name -> Tensor/ndarray)."""
+    if not isinstance(expected, Mapping):
+        raise TypeError(f"load: expected must be a mapping name -> shape tuple (or name -> Tensor/ndarray), "
+                        f"got {type(expected).__name__}")
+    return {key: _expected_shape(key, value) for key, value in expected.items()}
+
+
+def _expected_shape(key, value):
+    if hasattr(value, "shape"):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)) and all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in value):
+        return tuple(int(n) for n in value)
+    raise TypeError(f"load: expected[{key!r}] is {value!r} ({type(value).__name__}); expected a shape "
+                    "tuple of ints >= 0 such as (2,) or (4, 3), or a Tensor/ndarray whose shape is used")
 
 
 def _check_expected(path, arrays, expected):
@@ -301,7 +333,7 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     """Read parameters written by ``save``, verified; never unpickles.
 
     Args:
-        path: file name of an ``.npz`` archive.
+        path: file name (str, bytes or os.PathLike) of an ``.npz`` archive.
         expected: optional mapping name -> shape tuple (or name -> Tensor/ndarray,
             e.g. freshly initialized params, whose shapes are used); the file must
             hold exactly these names with these shapes.
@@ -319,12 +351,15 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
         ValueError: anything wrong with the file's content (truncated, corrupted, too
             large for ``max_bytes``, pickled, non-real dtypes, bad names, no manifest),
-            naming the file and, where known, the parameter; or names not matching ``expected``.
+            naming the file and, where known, the parameter; names not matching ``expected``;
+            an empty path or one ending in a separator.
+        TypeError: ``expected`` not a mapping of names to shapes (or Tensors/ndarrays), or a
+            path that is not a str, bytes or os.PathLike.
         ShapeError: a parameter's shape differs from ``expected``.
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes <= 0:
         raise ValueError(f"load: max_bytes must be an int > 0, got {max_bytes!r}")
-    name = os.fspath(path)
+    name = _path_name("load", path)
     info = os.stat(name)
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"load: {name!r} is a directory; expected an .npz file")

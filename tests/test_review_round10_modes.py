@@ -1,5 +1,6 @@
 """Review round 10 (adversarial round 15): the mode managers across threads, generators,
-reuse and decoration, as PyTorch's; draw writing only the file asked for.
+reuse and decoration, as PyTorch's; draw writing only the file asked for; save/load paths
+and ``expected`` shapes refused with clear errors.
 
 Expected values come from PyTorch's documented behaviour or plain reasoning, never from
 autograd_lite itself. Threads use forced interleavings (threading.Event), never sleep."""
@@ -17,6 +18,7 @@ MODES = {  # maker, and whether its mode is on in this thread
     "detect_anomaly": (ag.detect_anomaly, ag.is_anomaly_enabled),
     "scope": (lambda: ag.scope("block"), lambda: ag.Tensor(1.0)._scope == ("block",)),
 }
+PARAMS = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1))}
 
 
 @pytest.fixture(autouse=True)
@@ -282,3 +284,41 @@ def test_draw_into_a_missing_folder_names_it_and_creates_nothing(tmp_path):
     with pytest.raises(FileNotFoundError, match=missing_folder):
         ag.draw((x * x).sum(), tmp_path / "missing" / "graph.svg")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- 6. save/load paths and expected shapes -------------------------------------------------
+def test_save_refuses_a_path_ending_in_a_separator(tmp_path):
+    with pytest.raises(ValueError, match=r"save: the path .*new\.npz/' ends in a path separator"):
+        ag.save(PARAMS, str(tmp_path / "new.npz") + "/")
+    assert list(tmp_path.iterdir()) == []     # no file named new.npz either
+
+
+def test_save_and_load_say_when_the_path_is_empty():
+    with pytest.raises(ValueError, match="save: the path is empty; expected a file name"):
+        ag.save(PARAMS, "")
+    with pytest.raises(ValueError, match="load: the path is empty; expected a file name"):
+        ag.load("")
+
+
+def test_a_bytes_path_saves_and_loads(tmp_path):
+    path = str(tmp_path / "params.npz").encode()
+    assert ag.save(PARAMS, path) == path
+    loaded = ag.load(path)
+    assert list(loaded) == ["W1", "b1"]
+    np.testing.assert_array_equal(loaded["W1"].data, np.ones((2, 3)))
+
+
+def test_a_path_of_another_type_is_named():
+    with pytest.raises(TypeError, match="save: path must be a str, bytes or os.PathLike naming a file, "
+                                        "got int"):
+        ag.save(PARAMS, 5)
+
+
+def test_expected_with_an_int_for_a_shape_names_the_key(tmp_path):
+    path = tmp_path / "params.npz"
+    ag.save(PARAMS, path)
+    with pytest.raises(TypeError, match=r"load: expected\['b1'\] is 2 \(int\); expected a shape tuple"):
+        ag.load(path, expected={"W1": (2, 3), "b1": 2})
+    with pytest.raises(TypeError, match="load: expected must be a mapping name -> shape tuple"):
+        ag.load(path, expected=[(2, 3), (2, 1)])
+    assert list(ag.load(path, expected={"W1": [2, 3], "b1": (np.int64(2), 1)})) == ["W1", "b1"]
