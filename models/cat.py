@@ -22,9 +22,11 @@ into DIR:
   misclassified.png  test images the L-layer model gets wrong, with their labels
 
 Data: --data PATH (the project's catvnoncat.npz, or a folder holding it or the
-course's train_catvnoncat.h5 and test_catvnoncat.h5), else the folder named by
-the environment variable AUTOGRAD_LITE_DATA. There is no synthetic stand-in:
-without data the job exits with status 2 and says where to put it.
+course's train_catvnoncat.h5 and test_catvnoncat.h5, or one of those two files
+with the other beside it), else the folder named by the environment variable
+AUTOGRAD_LITE_DATA. Pixels must be 8-bit values, whole numbers 0..255. There is
+no synthetic stand-in: without data the job exits with status 2 and says where
+to put it.
 """
 import argparse
 import json
@@ -55,6 +57,8 @@ PUBLISHED_COST_2400 = {"2-layer": "0.048554785628770226", "L-layer": "0.092878"}
 # test_y as float64), to know when the published numbers apply.
 REAL_DATA_SHA256 = "fe8b4ad41c62d790b0675a994bd436149d0d85b2ec12acbf1c7d7b57ebc0d736"
 CLASSES = ("non-cat", "cat")
+# The files the job writes into --out (the module docstring), checked before training.
+OUTPUT_FILES = ("costs.png", "misclassified.png", "results.json", "results.md")
 
 
 def train_model(name, train_x, train_y, iterations=ITERATIONS, progress=False):
@@ -164,7 +168,7 @@ def main(argv=None, prog="python -m models.cat"):
     real = fingerprint((train_x, train_y, test_x, test_y)) == REAL_DATA_SHA256
     print(f"data: {path} ({train_x.shape[1]} train / {test_x.shape[1]} test images)"
           f"{' - the real set' if real else ''}")
-    out = output_folder(parser, args.out)
+    out = output_folder(parser, args.out, OUTPUT_FILES)
 
     start = time.perf_counter()
     results, trained = {}, {}
@@ -184,7 +188,7 @@ def main(argv=None, prog="python -m models.cat"):
     table = results_table(results, published)
     print("\n" + table + note)
     # The "wrote" line names these, not the folder's contents: it may hold the user's own files.
-    files = {name: out / name for name in ("costs.png", "misclassified.png", "results.json", "results.md")}
+    files = {name: out / name for name in OUTPUT_FILES}
     files["results.md"].write_text(f"data: {path}, {args.iterations} iterations\n\n{table}{note}\n")
     files["results.json"].write_text(json.dumps(results, indent=2) + "\n")
     plot_costs(files["costs.png"], results)

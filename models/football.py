@@ -25,7 +25,9 @@ stand-in of models.data (--data synthetic forces it).
 import argparse
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,6 +47,10 @@ MODELS = [("no regularization", 0.0, 1.0, "none"),
           ("L2, lambd = 0.7", 0.7, 1.0, "l2"),
           ("dropout, keep_prob = 0.86", 0.0, 0.86, "dropout"),
           ("L2 + dropout", 0.7, 0.86, "l2_dropout")]
+# Every file the job may write into --out (the module docstring), checked before training.
+OUTPUT_FILES = ("results.md", "results.json", "data.png", "costs.png",
+                *(f"boundary_{slug}.png" for *_, slug in MODELS),
+                "cost_formula.tex", "cost_graph.svg", "cost_graph.png")
 # The published study (30,000 iterations on the real set; docs/reproduce.md): train accuracy,
 # test accuracy, cost at iteration 20,000.
 PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
@@ -71,9 +77,12 @@ def resolve_data(option):
     return data.load_football(path), str(path)
 
 
-def output_folder(parser, value):
-    """The --out folder, created. An empty value would write into the current folder and a
-    file in the way would end in a traceback: both exit with status 2 via ``parser.error``."""
+def output_folder(parser, value, files=()):
+    """The --out folder, created and checked to take the job's ``files`` (names inside it),
+    all before training, so a folder that cannot take them does not cost a whole run. An
+    empty value would write into the current folder, and a file in the way, a folder at one
+    of the names, no permission, ... would end in a traceback: each exits with status 2 via
+    ``parser.error``, naming the path and what is wrong."""
     if not value.strip():
         parser.error("--out is empty; expected a folder (e.g. --out out)")
     out = Path(value)
@@ -84,7 +93,38 @@ def output_folder(parser, value):
     except OSError as error:  # a file further up the path, no permission, ...
         parser.error(f"--out {value!r}: cannot create the folder ({error.strerror or error}); expected a "
                      "folder that can be created")
+    problem = _unwritable(out, files)
+    if problem:
+        parser.error(f"--out {value!r}: {problem}")
     return out
+
+
+def _unwritable(out, files):
+    """What keeps the existing folder ``out`` from taking ``files``, or None. An existing folder
+    passes mkdir whether or not it can be written, and root ignores permission bits, so the
+    folder is tried for real: a probe file is created and removed, and each name is tried."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".autograd_lite_probe_", dir=out)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        return f"cannot write into the folder ({error.strerror or error}); expected a folder this job can write to"
+    for name in files:
+        path = out / name
+        if path.is_dir():
+            return (f"{str(path)!r} is a folder, where the job writes its file {name}; expected a file or "
+                    "nothing at that name (remove or rename that folder, or choose another --out)")
+        if path.exists() and not path.is_file():  # a pipe or device: opening it could block or misfire
+            return (f"{str(path)!r} is not a regular file, where the job writes its file {name}; expected a "
+                    "file or nothing at that name")
+        if path.exists():
+            try:  # append mode: the file's contents stay as they are
+                with open(path, "ab"):
+                    pass
+            except OSError as error:
+                return (f"cannot write {str(path)!r} ({error.strerror or error}); expected a file this job "
+                        "can overwrite")
+    return None
 
 
 def accuracy(params, X, Y):
@@ -249,7 +289,7 @@ def main(argv=None, prog="python -m models.football"):
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
     except (OSError, ValueError, ImportError) as error:  # (ImportError: no scipy for a .mat file)
         parser.error(str(error))
-    out = output_folder(parser, args.out)
+    out = output_folder(parser, args.out, OUTPUT_FILES)
     real = fingerprint((train_X, train_Y, test_X, test_Y)) == REAL_DATA_SHA256
     print(f"data: {source} ({train_X.shape[1]} train / {test_X.shape[1]} test points)"
           f"{' - the real set' if real else ''}")

@@ -49,6 +49,66 @@ def exits_2(main, argv, capsys):
     return capsys.readouterr().err
 
 
+# --- 1: an --out folder that cannot take the job's files: status 2, named, before training ---
+
+def test_football_out_with_a_folder_where_results_md_goes_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    (out / "results.md").mkdir(parents=True)
+    monkeypatch.setattr(football, "run_models", refuse_training)
+    err = exits_2(football.main, ["--data", "synthetic", "--iterations", "1", "--out", str(out)], capsys)
+    assert "--out" in err and str(out / "results.md") in err and "folder" in err
+
+
+def test_football_out_with_a_folder_where_a_plot_goes_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    (out / "boundary_l2_dropout.png").mkdir(parents=True)
+    monkeypatch.setattr(football, "run_models", refuse_training)
+    err = exits_2(football.main, ["--data", "synthetic", "--iterations", "1", "--out", str(out)], capsys)
+    assert "--out" in err and "boundary_l2_dropout.png" in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
+def test_football_out_in_a_folder_no_file_can_be_written_to_exits_2_before_training(capsys, monkeypatch):
+    # /proc exists, so mkdir(exist_ok=True) passes, but no one (root included) can create a file in it
+    monkeypatch.setattr(football, "run_models", refuse_training)
+    err = exits_2(football.main, ["--data", "synthetic", "--iterations", "1", "--out", "/proc"], capsys)
+    assert "--out '/proc'" in err and "cannot write" in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
+def test_football_job_unwritable_out_exits_2_without_a_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, "-m", "models.football", "--data", "synthetic", "--iterations", "1",
+                          "--out", "/proc"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-500:]
+    assert "--out" in run.stderr
+
+
+def test_cat_out_with_a_folder_where_an_output_file_goes_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    (out / "misclassified.png").mkdir(parents=True)
+    monkeypatch.setattr(cat, "train_model", refuse_training)
+    err = exits_2(cat.main, ["--data", str(write_cat(tmp_path)), "--iterations", "1", "--out", str(out)], capsys)
+    assert "--out" in err and str(out / "misclassified.png") in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, where no file can be created")
+def test_cat_out_in_a_folder_no_file_can_be_written_to_exits_2_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cat, "train_model", refuse_training)
+    err = exits_2(cat.main, ["--data", str(write_cat(tmp_path)), "--iterations", "1", "--out", "/proc"], capsys)
+    assert "--out '/proc'" in err and "cannot write" in err
+
+
+def test_output_folder_check_leaves_the_folder_and_existing_files_as_they_were(tmp_path):
+    import argparse
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.md").write_text("an older run\n")
+    assert football.output_folder(argparse.ArgumentParser(), str(out), football.OUTPUT_FILES) == out
+    assert sorted(p.name for p in out.iterdir()) == ["results.md"]  # no probe file left behind
+    assert (out / "results.md").read_text() == "an older run\n"
+
+
 # --- 2: cat pixels are whole numbers 0..255 (the course's uint8); the arrays come back float64 ---
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
