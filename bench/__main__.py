@@ -14,6 +14,7 @@ import contextlib
 import gc
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import statistics
@@ -208,24 +209,49 @@ def pinned_threads(n, impls):
             torch.set_num_threads(previous)
 
 
+def int_at_least(minimum):
+    """An argparse type: an int >= ``minimum``, else an argparse error (status 2) naming the option
+    and what it expects, before any work (a bad count would otherwise fail after the timing run)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def positive_seconds(text):
+    """An argparse type: a finite number of seconds > 0 (nan, inf, 0 and negatives are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got {text!r}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS),
                         choices=list(workloads.WORKLOADS), help="workloads to run (default: all)")
     parser.add_argument("--impls", nargs="+", default=list(IMPLEMENTATIONS), choices=list(IMPLEMENTATIONS),
                         help="implementations to time (default: all; 'manual' is the reference)")
-    parser.add_argument("--reps", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--warmup", type=int, default=3,
+    parser.add_argument("--reps", type=int_at_least(1), default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--warmup", type=int_at_least(0), default=3,
                         help="untimed steps before every timed block (default 3)")
-    parser.add_argument("--block-seconds", type=float, default=0.05,
+    parser.add_argument("--block-seconds", type=positive_seconds, default=0.05,
                         help="target duration of one timed block of steps (default 0.05)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int_at_least(0), default=0)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="also write the table as markdown")
-    parser.add_argument("--memory-steps", type=int, default=0, metavar="N",
+    parser.add_argument("--memory-steps", type=int_at_least(0), default=0, metavar="N",
                         help="also run N eager steps (e.g. 30000) and report RSS over them")
     parser.add_argument("--memory-workload", default="football", choices=list(workloads.WORKLOADS))
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int_at_least(1), default=1,
                         help="threads for every implementation: BLAS, OpenMP and PyTorch's pool (default 1)")
     args = parser.parse_args(argv)
     impls = (["manual"] if "manual" not in args.impls else []) + args.impls

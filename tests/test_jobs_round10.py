@@ -161,3 +161,19 @@ def test_cat_loader_given_an_h5_file_without_its_pair_says_to_pass_the_folder(tm
     write_h5_pair(tmp_path, small_images(4, 1), None, with_test=False)
     with pytest.raises(FileNotFoundError, match="test_catvnoncat.h5.*folder"):
         data.load_catvnoncat(tmp_path / "train_catvnoncat.h5")
+
+
+# --- 3: bench options: argparse errors naming the option, before any work ---
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--reps", "0", "int >= 1"), ("--reps", "-3", "int >= 1"), ("--memory-steps", "-5", "int >= 0"),
+    ("--block-seconds", "nan", "seconds > 0"), ("--block-seconds", "0", "seconds > 0"),
+    ("--threads", "0", "int >= 1"), ("--threads", "-1", "int >= 1"), ("--warmup", "-1", "int >= 0"),
+    ("--seed", "-1", "int >= 0")])
+def test_bench_refuses_bad_option_values(option, value, expected, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_main(["--workloads", "football", "--impls", "manual", "--reps", "2", "--block-seconds", "0.01",
+                    option, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and expected in err
