@@ -18,6 +18,8 @@ Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
 The Tensor operators and methods are installed at the end of this file.
 """
 import copy
+import numbers
+import re
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
@@ -107,33 +109,53 @@ square = Primitive(np.square, "square", vjps=(lambda g, out, x: g * 2 * x,), jvp
                    latex=lambda t, node: tex.superscript(t[0], "2"))
 sqrt = Primitive(np.sqrt, "sqrt", vjps=(lambda g, out, x: g * 0.5 / out,), jvps=(lambda g, out, x: g * 0.5 / out,),
                  latex=lambda t, node: tex.Term(f"\\sqrt{{{t[0].text}}}", simple=True))
-abs = Primitive(np.abs, "abs", vjps=(lambda g, out, x: g * np.sign(_raw(x)),), jvps=(lambda g, out, x: g * np.sign(_raw(x)),),
+
+
+def _pick(mask, a, b):
+    """``a`` where ``mask`` else ``b``: NumPy's where on arrays, recorded on Tensors (a rule under
+    create_graph). Rules that block the gradient select it rather than multiply it by a 0/1
+    mask: an infinite incoming gradient (sqrt'(0), log'(0)) times 0 would be NaN, where the
+    derivative is 0 (PyTorch selects too)."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return where(mask, a, b)
+    return np.where(mask, a, b)
+
+
+def _abs_rule(g, out, x):
+    # sign(x) g, with x = 0 (sign 0) selected away rather than multiplied
+    x = _raw(x)
+    return _pick(x != 0, g, 0.0) * np.sign(x)
+
+
+abs = Primitive(np.abs, "abs", vjps=(_abs_rule,), jvps=(_abs_rule,),
                 latex=lambda t, node: tex.Term(f"|{t[0].text}|", simple=True))
 
 
-def _tie_share(x, y):
-    # 1 where x wins, 0 where it loses, 1/2 on ties: the gradient is split fairly.
+def _winner_share(g, x, y):
+    """g where x wins, g / 2 on ties (the gradient is split fairly), 0 where x loses."""
     x, y = _raw(x), _raw(y)
-    return (x > y) + 0.5 * (x == y)
+    return _pick(x >= y, g, 0.0) * np.where(x == y, 0.5, 1.0)
 
 
-maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: g * _tie_share(x, y),
-                                                 lambda g, out, x, y: g * _tie_share(y, x)), jvps=(lambda g, out, x, y: g * _tie_share(x, y),
-                                                 lambda g, out, x, y: g * _tie_share(y, x)),
+maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: _winner_share(g, x, y),
+                                                 lambda g, out, x, y: _winner_share(g, y, x)),
                     latex=lambda t, node: tex.call("\\max", *t))
-minimum = Primitive(np.minimum, "minimum", vjps=(lambda g, out, x, y: g * _tie_share(y, x),
-                                                 lambda g, out, x, y: g * _tie_share(x, y)), jvps=(lambda g, out, x, y: g * _tie_share(y, x),
-                                                 lambda g, out, x, y: g * _tie_share(x, y)),
+minimum = Primitive(np.minimum, "minimum", vjps=(lambda g, out, x, y: _winner_share(g, y, x),
+                                                 lambda g, out, x, y: _winner_share(g, x, y)),
                     latex=lambda t, node: tex.call("\\min", *t))
-_where = Primitive(lambda x, y, condition: np.where(condition != 0, x, y), "where",
-                   vjps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None), jvps=(lambda g, out, x, y, c: g * (c != 0), lambda g, out, x, y, c: g * (c == 0), None),
-                   latex=lambda t, node: tex.call("\\mathrm{where}", t[2], t[0], t[1]))
+maximum.jvps, minimum.jvps = maximum.vjps, minimum.vjps  # elementwise
+# The inputs in the order of the call, so an error lists their shapes as the user wrote them
+_where = Primitive(lambda condition, x, y: np.where(condition != 0, x, y), "where",
+                   vjps=(None, lambda g, out, c, x, y: _pick(c != 0, g, 0.0),
+                         lambda g, out, c, x, y: _pick(c == 0, g, 0.0)),
+                   latex=lambda t, node: tex.call("\\mathrm{where}", *t))
+_where.jvps = _where.vjps  # elementwise
 
 
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` is true (nonzero) else ``y``, all three
     broadcast together; ``condition`` (e.g. ``t > 0``) gets no gradient."""
-    return _where(x, y, condition)
+    return _where(condition, x, y)
 
 
 # --- elementwise functions -----------------------------------------------------
@@ -142,8 +164,9 @@ exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,), jvps=(lambda g
 log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
                 latex=lambda t, node: tex.prefix("\\log", t[0]))
 relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
-                 vjps=(lambda g, out, x: g * (x > 0.0),), jvps=(lambda g, out, x: g * (x > 0.0),),  # (a Tensor's > is an array)
+                 vjps=(lambda g, out, x: _pick(x > 0.0, g, 0.0),),  # (a Tensor's > is an array)
                  latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
+relu.jvps = relu.vjps  # elementwise
 relu.__doc__ = "max(0, x) elementwise; its derivative is taken as (x > 0)."
 
 
@@ -314,10 +337,11 @@ def _count(shape, axis):
     return int(np.prod([shape[a] for a in _axes(axis, len(shape))]))
 
 
-def _argmax_share(x, out, axis):
-    # The maxima share the gradient equally; constant with respect to x.
+def _to_extremes(g, x, out, axis):
+    """g (x's shape) at the maxima (minima), shared equally among ties, 0 elsewhere (selected:
+    0 * inf would be NaN)."""
     hits = _raw(x) == _raw(out).reshape(_kept_shape(x.shape, axis))
-    return hits / hits.sum(axis=_axes(axis, x.ndim), keepdims=True)
+    return _pick(hits, g, 0.0) / hits.sum(axis=_axes(axis, x.ndim), keepdims=True)
 
 
 def _reduction_latex(symbol, as_prefix=False):
@@ -336,11 +360,11 @@ def _reduce(np_reduction):
 
 
 def _extreme_vjp(g, out, x, axis=None, keepdims=False):
-    return _spread(g, x.shape, axis) * _argmax_share(x, out, axis)
+    return _to_extremes(_spread(g, x.shape, axis), x, out, axis)
 
 
 def _extreme_jvp(t, out, x, axis=None, keepdims=False):
-    return np.sum(t * _argmax_share(x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims)
+    return np.sum(_to_extremes(t, x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
 _REDUCTION_PARAMS = dict(params=("axis", "keepdims"))
@@ -406,7 +430,24 @@ class _GetItem(Primitive):
         return out
 
 
-getitem = _GetItem(lambda x, index: x[index], "getitem", view=True, latex=_getitem_latex,
+def _index(x, index):
+    """x[index]; NumPy's IndexError named and explained (it names neither op nor shape)."""
+    try:
+        return x[index]
+    except IndexError as error:
+        raise IndexError(f"getitem: index {index!r} does not fit shape {x.shape} ({error}); "
+                         f"expected {_valid_range(x.shape, error)}") from None
+
+
+def _valid_range(shape, error):
+    bounds = re.search(r"axis (\d+) with size (\d+)", str(error))
+    if bounds is None:  # too many indices, a boolean mask of the wrong length, ...
+        return f"at most {len(shape)} indices, each within its axis's length"
+    axis, n = int(bounds[1]), int(bounds[2])
+    return f"integers in [{-n}, {n - 1}] along axis {axis} (length {n})"
+
+
+getitem = _GetItem(_index, "getitem", view=True, latex=_getitem_latex,
                    vjps=(lambda g, out, x, index: _scatter_add(g, shape=x.shape, index=index),),
                    jvps=(lambda t, out, x, index: t[index],))
 getitem.__doc__ = "``x[index]`` (basic and advanced indexing)."
@@ -492,11 +533,16 @@ cos.__doc__ = "cos(x) elementwise; shape of x."
 
 def _leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x (elementwise, x's shape and dtype)."""
+    if not isinstance(negative_slope, numbers.Real) or isinstance(negative_slope, bool):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number (e.g. 0.01), got {negative_slope!r} "
+                        f"({type(negative_slope).__name__}) for an input of shape {x.shape}")
     return np.where(x > 0, x, x * x.dtype.type(negative_slope))
 
 
 def _leaky_slope(g, out, x, negative_slope=0.01):
-    return g * np.where(_raw(x) > 0, 1.0, negative_slope).astype(_raw(x).dtype)
+    # a slope of 0 blocks the gradient: selected, not multiplied (0 * inf would be NaN)
+    slope = _raw(x).dtype.type(negative_slope)
+    return _pick(_raw(x) > 0, g, g * slope if slope else 0.0)
 
 
 leaky_relu = _Op(_leaky_relu, "leaky_relu", params=("negative_slope",), vjps=(_leaky_slope,), jvps=(_leaky_slope,),
@@ -510,9 +556,9 @@ def _in_bounds(x, lo, hi):
 
 _clip = Primitive(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), "clip",
                   # the output is hi wherever max(x, lo) > hi (everywhere when lo > hi, as NumPy)
-                  vjps=(lambda g, out, x, lo, hi: g * _in_bounds(x, lo, hi),
-                        lambda g, out, x, lo, hi: g * ((_raw(x) < _raw(lo)) & (_raw(lo) <= _raw(hi))),
-                        lambda g, out, x, lo, hi: g * (np.maximum(_raw(x), _raw(lo)) > _raw(hi))),
+                  vjps=(lambda g, out, x, lo, hi: _pick(_in_bounds(x, lo, hi), g, 0.0),
+                        lambda g, out, x, lo, hi: _pick((_raw(x) < _raw(lo)) & (_raw(lo) <= _raw(hi)), g, 0.0),
+                        lambda g, out, x, lo, hi: _pick(np.maximum(_raw(x), _raw(lo)) > _raw(hi), g, 0.0)),
                   latex=lambda t, node: tex.function("clip", *t))
 _clip.jvps = _clip.vjps  # elementwise
 
@@ -532,30 +578,41 @@ def clip(x, lo=None, hi=None):
 
 
 # --- softmax family: examples are columns, classes along axis 0 by default ----------
-def _logsumexp_kept(x, axis):
-    top = np.max(x, axis=axis, keepdims=True)
+def _shifted(x, axis):
+    """x minus its maximum along ``axis`` (kept), and that maximum: exp of the shifted values
+    never overflows and their log-sum-exp lies in [0, log N]."""
+    top = np.max(_raw(x), axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along the axis: no shift
+    return x - top, top
+
+
+def _log_sum_exp_kept(shifted, axis):
     with np.errstate(divide="ignore"):
-        return np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+        return np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, shifted by the maximum so it never overflows."""
     axes = _axes(axis, x.ndim)
-    out = _logsumexp_kept(x, axes)
+    shifted, top = _shifted(x, axes)
+    out = _log_sum_exp_kept(shifted, axes) + top
     return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
 
-def _softmax_weights(x, out, axis):
-    # exp(x - logsumexp): the softmax along the reduced axes (differentiable under create_graph)
-    return _apply(exp, x - out.reshape(_kept_shape(x.shape, axis)))
+def _softmax_weights(x, axis):
+    # The softmax along the reduced axes, from the shifted values (differentiable under
+    # create_graph; the shift is a constant, which softmax does not see). exp(x - logsumexp(x))
+    # would lose the log-sum term to rounding once |x| >~ 1e16 and sum to more than 1.
+    axes = _axes(axis, x.ndim)
+    shifted = _shifted(x, axes)[0]
+    return _apply(exp, shifted - _apply(logsumexp, shifted, axis=axes, keepdims=True))
 
 
 logsumexp = _Op(_logsumexp, "logsumexp", **_REDUCTION_PARAMS,
                 vjps=(lambda g, out, x, axis=None, keepdims=False:
-                      _spread(g, x.shape, axis) * _softmax_weights(x, out, axis),),
+                      _spread(g, x.shape, axis) * _softmax_weights(x, axis),),
                 jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(
-                    t * _softmax_weights(x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims),),
+                    t * _softmax_weights(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims),),
                 latex=lambda t, node: tex.call("\\log\\sum" + tex.axis_subscript(node._params) + " \\exp", *t))
 logsumexp.__doc__ = """logsumexp(x, axis=None, keepdims=False): log(sum(exp(x), axis)), stable for any finite x.
 
@@ -580,8 +637,10 @@ softmax.__doc__ = """softmax(x, axis=0): exp(x) / sum(exp(x), axis, keepdims), x
 
 
 def _log_softmax(x, axis=0):
-    """x - logsumexp(x) along ``axis``: exact log-probabilities, even where softmax underflows."""
-    return x - _logsumexp_kept(x, axis)
+    """x - logsumexp(x) along ``axis``: exact log-probabilities, even where softmax underflows.
+    Computed from the shifted values (x - max), so the log-sum term survives huge logits."""
+    shifted = _shifted(x, axis)[0]
+    return shifted - _log_sum_exp_kept(shifted, axis)
 
 
 log_softmax = _Op(_log_softmax, "log_softmax", params=("axis",),
@@ -627,13 +686,21 @@ def _var_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
         2.0 / (_count(x.shape, axis) - ddof))
 
 
+def _over_std(value, std):
+    """value / std, and 0 where std is 0. std is identically 0 over a single entry (N = 1, as
+    in a batch of one), so its derivative there is 0, not 0/0; at other points of zero spread
+    std is not differentiable and 0 is PyTorch's choice (its backward masks result == 0)."""
+    zero = _raw(std) == 0
+    return _pick(zero, 0.0, value / _pick(zero, 1.0, std))
+
+
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    scale = out.reshape(_kept_shape(x.shape, axis)) * (_count(x.shape, axis) - ddof)
-    return _spread(g, x.shape, axis) * _centered(x, axis) / scale
+    scaled = _spread(g, x.shape, axis) * _centered(x, axis) / (_count(x.shape, axis) - ddof)
+    return _over_std(scaled, out.reshape(_kept_shape(x.shape, axis)))
 
 
 def _std_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
-    return _var_jvp(t, out, x, axis, keepdims, ddof) / (2 * out)
+    return _over_std(_var_jvp(t, out, x, axis, keepdims, ddof) / 2, out)
 
 
 _VAR_PARAMS = dict(params=("axis", "keepdims", "ddof"))
