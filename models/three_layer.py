@@ -32,13 +32,18 @@ def initialize(init="reference", rng=None):
     Args:
         init: "reference" (the exercise's own: legacy seed 3, randn / sqrt(n_prev)),
             or "he" / "xavier" / "random_normal" (``ag.init.initialize``, drawing from rng).
-        rng: for the non-reference inits: None (the package's default generator), an
-            int seed, a numpy.random.Generator or a numpy.random.RandomState.
+        rng: None (the package's default generator), an int seed >= 0, a
+            numpy.random.Generator or a numpy.random.RandomState; checked for every
+            init, drawn from by the non-reference ones ("reference" has its own seed).
     Returns:
         dict {"W1": (20, 2), "b1": (20, 1), "W2": (3, 20), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}.
+    Raises:
+        ValueError: an unknown init, a negative seed. TypeError: an rng of another kind.
     """
     if init not in INITS:
         raise ValueError(f"three_layer: unknown init {init!r}; expected one of {INITS}")
+    # Checked even where unused, so a wrong rng is an error whatever the init, never silently ignored.
+    rng = as_generator(rng, "three_layer.initialize")
     if init != "reference":
         return ag.init.initialize(LAYER_DIMS, method=init, rng=rng)
     return {k: ag.Tensor(v, requires_grad=True, name=k) for k, v in manual.initialize_reference().items()}
@@ -102,7 +107,8 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
             when keep_prob < 1, its masks (legacy seed 1, ``rand(20, m)`` then
             ``rand(3, m)``). Other inits draw weights and fresh masks every
             iteration from ``rng`` (None: the package's default generator; an int
-            seed, a numpy.random.Generator or a numpy.random.RandomState).
+            seed, a numpy.random.Generator or a numpy.random.RandomState), which is
+            checked for "reference" too.
         print_cost: print the cost every 10,000 iterations, as the exercise did.
         progress: show a tqdm bar on stderr; a string is used as the bar's label.
         compiled: replay the tape recorded on the first iteration (``ag.compile``)
@@ -118,9 +124,9 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     """
     check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
     check_count("three_layer.train", "num_iterations", num_iterations, 0)
-    if init != "reference":
-        # One stream for the weights and then the masks (an int seed becomes one generator here).
-        rng = as_generator(rng, "three_layer.train")
+    # One stream for the weights and then the masks (an int seed becomes one generator here);
+    # checked for every init, "reference" included, which draws nothing from it.
+    rng = as_generator(rng, "three_layer.train")
     params = initialize(init, rng)
     masks = None
     if init == "reference" and keep_prob < 1:

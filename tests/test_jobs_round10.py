@@ -177,3 +177,24 @@ def test_bench_refuses_bad_option_values(option, value, expected, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}" in err and expected in err
+
+
+# --- 4: rng is checked for every init, "reference" (the default) included ---
+
+@pytest.mark.parametrize("rng", ["seed", 3.5, [1, 2]])
+def test_three_layer_reference_init_refuses_an_rng_of_another_kind(rng):
+    X, Y, _, _ = data.load_football(None)
+    with pytest.raises(TypeError, match="three_layer.train: rng"):
+        three_layer.train(X, Y, num_iterations=1, rng=rng)
+    with pytest.raises(TypeError, match="three_layer.train: rng"):
+        three_layer.train(X, Y, num_iterations=1, keep_prob=0.86, rng=rng)
+    with pytest.raises(TypeError, match="three_layer.initialize: rng"):
+        three_layer.initialize("reference", rng=rng)
+
+
+def test_three_layer_reference_init_refuses_a_negative_seed_as_the_other_inits_do():
+    X, Y, _, _ = data.load_football(None)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        three_layer.train(X, Y, num_iterations=1, rng=-1)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        three_layer.initialize("reference", rng=-1)
