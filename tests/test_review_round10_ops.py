@@ -198,6 +198,13 @@ def test_cross_entropy_of_huge_logits_as_torch(dtype):
     assert ag.cross_entropy(logits, labels).item() == pytest.approx(want, rel=TOL[dtype])
 
 
+# --- 4. where's error lists the shapes in the call's order (condition, x, y) ---------------------
+def test_where_error_lists_shapes_in_the_calls_order():
+    a = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ag.ShapeError, match=re.escape("where: shapes (4,) and (2, 3) and () do not broadcast")):
+        ag.where(np.ones(4) > 0, a, 0.0)
+
+
 # --- 5. errors that name the op, the value and what was expected ----------------------------------
 @pytest.mark.parametrize("slope", ["x", None, [0.1]])
 def test_leaky_relu_refuses_a_slope_that_is_not_a_number_naming_it(slope):
