@@ -55,6 +55,26 @@ def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
             for k in range(0, m, mini_batch_size)]
 
 
+def _layer_count(model, params):
+    """L, the highest layer number among the keys of params, refused unless the keys are
+    exactly W1, b1, ..., WL, bL: a layer left out would otherwise be skipped, unseen (with
+    none left, predict would return the input itself)."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{model}: params is {type(params).__name__}; expected a dict W1, b1, ..., WL, bL")
+    layers = [int(key[1:]) for key in params if isinstance(key, str) and key[:1] in ("W", "b") and key[1:].isdigit()]
+    L = max([1, *layers])
+    expected = [f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"]
+    missing = [key for key in expected if key not in params]
+    extra = [str(key) for key in params if key not in expected]
+    if missing or extra:
+        found = ", ".join(str(key) for key in params) or "no keys"
+        problem = " and ".join(([f"is missing {', '.join(missing)}"] if missing else [])
+                               + ([f"has unexpected keys {', '.join(extra)}"] if extra else []))
+        raise ValueError(f"{model}: params {problem} (it holds {found}); expected W1, b1, ..., WL, bL: "
+                         "a weight and a bias for each layer, numbered from 1")
+    return L
+
+
 def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     """The forward pass, recorded on the tape, layer l inside ``ag.scope(f"layer{l}")``.
 
@@ -66,7 +86,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     Returns:
         AL, a (1, m) Tensor.
     """
-    L = len(params) // 2
+    L = _layer_count("deep.forward", params)
     A = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
     for l in range(1, L + 1):
         with ag.scope(f"layer{l}"):
@@ -109,6 +129,46 @@ def _epoch_seed(shuffle_seed, epoch):
     return int(seed)
 
 
+def _check_layer_dims(model, layer_dims):
+    """``layer_dims`` as a list [n_x, n_1, ..., 1] of at least two positive ints, checked here so
+    that an empty or malformed one is refused by name, not met as an IndexError further on."""
+    expected = "expected [n_x, n_1, ..., 1]: at least 2 positive ints, the input size first and 1 output unit last"
+    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
+        raise TypeError(f"{model}: layer_dims is {type(layer_dims).__name__} {layer_dims!r}; {expected}")
+    dims = list(layer_dims)
+    bad = [n for n in dims if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n <= 0]
+    if len(dims) < 2 or bad or dims[-1] != 1:
+        problem = (f"has {len(dims)} entr{'y' if len(dims) == 1 else 'ies'}" if len(dims) < 2 else f"holds {bad}" if bad
+                   else f"ends in {dims[-1]} output units (the labels are one row)")
+        raise ValueError(f"{model}: layer_dims {dims} {problem}; {expected}")
+    return dims
+
+
+def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed):
+    """Refuse ``train``'s bad arguments before any work, each by name."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
+    dims = _check_layer_dims("deep.train", layer_dims)
+    check_examples("deep.train", X, Y, n_x=dims[0])
+    check_count("deep.train", "num_epochs", num_epochs, 0)
+    check_count("deep.train", "cost_every", cost_every, 1)
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"deep.train: lr_schedule must be a callable epoch -> learning rate, "
+                        f"got {type(lr_schedule).__name__}")
+    if shuffle_seed is not None and not callable(shuffle_seed):
+        _epoch_seed(shuffle_seed, 0)  # an int >= 0
+
+
+def _scheduled_lr(lr_schedule, epoch):
+    """``lr_schedule(epoch)`` as a float, refused unless finite and > 0 (a schedule decaying
+    to 0 or overflowing would otherwise stall or wreck training silently)."""
+    lr = lr_schedule(epoch)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"deep.train: lr_schedule({epoch}) returned {lr!r}; expected a finite "
+                         "learning rate > 0")
+    return float(lr)
+
+
 def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=3300, mini_batch_size=None,
           init="he", lambd=0.0, keep_prob=1.0, rng=None, init_rng=None, shuffle_seed=None, lr_schedule=None,
           cost_every=100, print_cost=False, progress=False, compiled=False, **optimizer_options):
@@ -116,7 +176,7 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
 
     Args:
         X: (n_x, m), examples as columns, numeric; Y: (1, m) labels 0/1.
-        layer_dims: [n_x, n_1, ..., 1].
+        layer_dims: [n_x, n_1, ..., 1], at least 2 positive ints.
         optimizer: "gd", "momentum" or "adam"; ``optimizer_options`` go to it
             (beta for momentum; beta1, beta2, eps for Adam).
         learning_rate: > 0 (the rate of every epoch unless ``lr_schedule`` is given).
@@ -147,21 +207,15 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         cost taken before that batch's update (full batch: the cost before the
         epoch's update, as the course prints it).
     Raises:
-        TypeError: non-numeric X or Y (strings), an rng of another kind.
+        TypeError: non-numeric X or Y (strings), an rng of another kind, layer_dims
+            not a sequence.
         ValueError: zero examples, bad shapes or orientation, unknown optimizer or
-            init, bad counts, a schedule or shuffle seed giving a bad value.
+            init, bad layer_dims (fewer than 2 entries, a size that is not a positive
+            int, an output layer other than 1), bad counts, a schedule or shuffle seed
+            giving a bad value.
         TrainingDivergedError: a NaN/inf cost or parameter (names the epoch and the parameter).
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
-    check_examples("deep.train", X, Y, n_x=layer_dims[0])
-    check_count("deep.train", "num_epochs", num_epochs, 0)
-    check_count("deep.train", "cost_every", cost_every, 1)
-    if lr_schedule is not None and not callable(lr_schedule):
-        raise TypeError(f"deep.train: lr_schedule must be a callable epoch -> learning rate, "
-                        f"got {type(lr_schedule).__name__}")
-    if shuffle_seed is not None and not callable(shuffle_seed):
-        _epoch_seed(shuffle_seed, 0)  # an int >= 0, checked before any work
+    _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed)
     # One stream for everything not seeded separately: an int seed becomes one generator here,
     # not a fresh one per use (which would repeat the same draws for weights and shuffles).
     rng = as_generator(rng, "deep.train")
@@ -174,11 +228,7 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     costs = []
     for epoch in progress_range(num_epochs, progress):
         if lr_schedule is not None:
-            lr = lr_schedule(epoch)
-            if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-                raise ValueError(f"deep.train: lr_schedule({epoch}) returned {lr!r}; expected a finite "
-                                 "learning rate > 0")
-            opt.lr = float(lr)
+            opt.lr = _scheduled_lr(lr_schedule, epoch)
         if mini_batch_size is None:
             batches = full_batch
         else:
@@ -207,10 +257,14 @@ def predict(params, X):
     """Class 1 where AL > 0.5 (strictly), no dropout.
 
     Args:
-        params: dict of Tensors or ndarrays W1..bL; X: (n_x, m).
+        params: dict of Tensors or ndarrays W1, b1, ..., WL, bL (exactly these keys); X: (n_x, m).
     Returns:
         (1, m) int64 array of 0/1.
+    Raises:
+        ValueError: params missing a key or holding others; X of the wrong shape.
+        TypeError: params not a dict, non-numeric X.
     """
+    _layer_count("deep.predict", params)
     check_examples("deep.predict", X, n_x=params["W1"].shape[1])
     with ag.no_grad():
         AL = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)

@@ -198,3 +198,25 @@ def test_three_layer_reference_init_refuses_a_negative_seed_as_the_other_inits_d
         three_layer.train(X, Y, num_iterations=1, rng=-1)
     with pytest.raises(ValueError, match="seed must be >= 0"):
         three_layer.initialize("reference", rng=-1)
+
+
+# --- 5: models.deep refuses partial params and bad layer_dims, naming them ---
+
+def test_deep_predict_refuses_params_without_their_biases():
+    X, _, _, _ = data.load_football(None)
+    with pytest.raises(ValueError, match=r"deep\.predict: params is missing b1"):
+        deep.predict({"W1": np.ones((1, 2))}, X)
+
+
+def test_deep_predict_refuses_params_with_a_layer_left_out():
+    X, _, _, _ = data.load_football(None)
+    params = {"W1": np.ones((3, 2)), "b1": np.zeros((3, 1)), "W3": np.ones((1, 3)), "b3": np.zeros((1, 1))}
+    with pytest.raises(ValueError, match=r"deep\.predict: params is missing W2, b2"):
+        deep.predict(params, X)
+
+
+@pytest.mark.parametrize("layer_dims", [[], [2], [2, 0, 1], [2, 3, 2]])
+def test_deep_train_refuses_bad_layer_dims_by_name(layer_dims):
+    X, Y, _, _ = data.load_football(None)
+    with pytest.raises(ValueError, match=r"deep\.train: layer_dims .*; expected \[n_x, n_1, \.\.\., 1\]"):
+        deep.train(X, Y, layer_dims, num_epochs=1)
