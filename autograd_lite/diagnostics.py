@@ -1,4 +1,5 @@
 """Error messages that name the op, the shapes and the user's line (shared by the engine)."""
+import inspect
 import re
 import sys
 
@@ -45,18 +46,34 @@ def explain_failure(prim, parents, error):
     shapes = [p.shape for p in parents]
     listed = " and ".join(str(shape) for shape in shapes)
     if len(shapes) > 1 and "broadcast" in str(error):
-        return (f"{prim.label}: shapes {listed} do not broadcast ({_clash(shapes)}; expected each axis, "
-                "aligned from the right, to be equal or 1 in one of them)")
+        return (f"{prim.label}: shapes {listed} do not broadcast ({_clash(shapes, _input_names(prim, len(shapes)))}; "
+                "expected each axis, aligned from the right, to be equal or 1 in one of them)")
     return f"{prim.label}: cannot apply to shapes {listed}: {error}"
 
 
-def _clash(shapes):
-    """The first axis, counted from the right, where the shapes' sizes disagree."""
+def _clash(shapes, names):
+    """The first axis, counted from the right, where the shapes' sizes disagree, its sizes in
+    the operands' order, each with the operand that has it."""
     for axis in range(1, max(len(s) for s in shapes) + 1):
-        sizes = {s[-axis] for s in shapes if len(s) >= axis} - {1}
+        held = [(name, s[-axis]) for name, s in zip(names, shapes) if len(s) >= axis and s[-axis] != 1]
+        sizes = list(dict.fromkeys(n for _, n in held))  # distinct, in the operands' order
         if len(sizes) > 1:
-            return f"axis {-axis} has sizes {' vs '.join(str(n) for n in sorted(sizes))}"
+            who = ", ".join(f"{name} has {n}" for name, n in held)
+            return f"axis {-axis} has sizes {' vs '.join(map(str, sizes))}: {who}"
     return "their sizes disagree"
+
+
+def _input_names(prim, n):
+    """The forward's parameter names for its ``n`` inputs (where's condition, x, y), else
+    'operand 1', 'operand 2', ... (a NumPy ufunc's x1, x2 would mean nothing to the user)."""
+    try:
+        params = [] if isinstance(prim.forward, np.ufunc) else list(
+            inspect.signature(prim.forward).parameters.values())[:n]
+    except (TypeError, ValueError):  # a builtin without a signature
+        params = []
+    if len(params) == n and all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        return [p.name for p in params]
+    return [f"operand {i}" for i in range(1, n + 1)]
 
 
 _NAMES_AN_OP = re.compile(r"[\w.]+( \([^)]*\))?: ")  # "l2_penalty: ...", "matmul (@): ..."

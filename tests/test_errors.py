@@ -47,7 +47,8 @@ def test_broadcasting_mismatch_names_op_both_shapes_and_axis(symbol, name, apply
         apply(left, right)
     message = str(caught.value)
     assert message.startswith(f"{name} ({symbol}): shapes {shapes} do not broadcast")
-    assert "axis -1 has sizes 2 vs 3" in message and "equal or 1" in message
+    sizes = "3 vs 2: operand 1 has 3, operand 2 has 2" if tensor_on_left else "2 vs 3: operand 1 has 2, operand 2 has 3"
+    assert f"axis -1 has sizes {sizes}" in message and "equal or 1" in message
 
 
 def test_shape_errors_are_value_errors():

@@ -205,6 +205,20 @@ def test_where_error_lists_shapes_in_the_calls_order():
         ag.where(np.ones(4) > 0, a, 0.0)
 
 
+# --- 4b. broadcast errors: sizes in operand order, each operand named ---------------------------
+def test_broadcast_error_gives_sizes_in_operand_order_naming_each_operand():
+    a = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ag.ShapeError, match=re.escape("axis -1 has sizes 3 vs 2: operand 1 has 3, operand 2 has 2")):
+        ag.multiply(a, np.ones((3, 2)))
+
+
+def test_where_error_lists_shapes_in_the_calls_order_and_names_condition_and_x():
+    a = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ag.ShapeError, match=re.escape(
+            "where: shapes (4,) and (2, 3) and () do not broadcast (axis -1 has sizes 4 vs 3: condition has 4, x has 3")):
+        ag.where(np.ones(4) > 0, a, 0.0)
+
+
 # --- 5. errors that name the op, the value and what was expected ----------------------------------
 @pytest.mark.parametrize("slope", ["x", None, [0.1]])
 def test_leaky_relu_refuses_a_slope_that_is_not_a_number_naming_it(slope):
