@@ -22,13 +22,15 @@ import weakref
 
 import numpy as np
 
+from .optim import Optimizer
 from .tensor import Tensor
 
 
 def call_key(args, kwargs):
-    """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest."""
+    """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest.
+    Keywords in the order given: a function taking ``**kwargs`` sees that order."""
     key = tuple(map(describe, args, _TOP))
-    return key + tuple([(k, describe(v, True)) for k, v in sorted(kwargs.items())]) if kwargs else key
+    return key + tuple([(k, describe(v, True)) for k, v in kwargs.items()]) if kwargs else key
 
 
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
@@ -79,6 +81,8 @@ def describe(value, top=False, depth=0, seen=None):
         return _code_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
         return ("id", _held(value, seen))  # (an iterator is refused by the tracer: a replay cannot advance it)
+    if isinstance(value, Optimizer):  # (the package's holder of settings a function may read: opt.lr, opt.t)
+        return (kind, _held(value, seen), tuple([(k, v) for k, v in vars(value).items() if type(v) in _SCALARS]))
     if isinstance(value, np.floating) and not value:
         return (kind, value, math.copysign(1.0, value))
     # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace: a

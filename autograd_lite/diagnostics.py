@@ -1,11 +1,12 @@
-"""Error messages that name the op, the shapes and the user's line (shared by the engine)."""
+"""Error messages that name the op, the shapes and the user's line, and the checks that raise
+them (shared by the engine)."""
 import inspect
 import re
 import sys
 
 import numpy as np
 
-from .errors import AnomalyError
+from .errors import AnomalyError, GraphError, InplaceModificationError
 from .modes import current
 
 
@@ -77,3 +78,19 @@ def _input_names(prim, n):
 
 
 _NAMES_AN_OP = re.compile(r"[\w.]+( \([^)]*\))?: ")  # "l2_penalty: ...", "matmul (@): ..."
+
+
+def check_usable(t):
+    """Raise if op output ``t``'s graph was freed, or if it or an input was changed in
+    place since the op ran (its VJP would use the new value)."""
+    if t._parents is None:
+        raise GraphError(f"backward through a freed graph: {describe(t)} was freed by an earlier "
+                         "backward(); pass retain_graph=True to the first call to go through it again")
+    for i, x in enumerate((t,) + t._parents):
+        if x._vc is not None and x._vc.stamp > t._epoch:
+            which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
+            raise InplaceModificationError(
+                f"{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
+                f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
+
+

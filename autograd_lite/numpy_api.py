@@ -15,6 +15,7 @@ import inspect
 import numpy as np
 
 from . import ops
+from .errors import GraphError
 from .modes import current
 from .tensor import Tensor
 
@@ -279,6 +280,16 @@ def _array(self, dtype=None, copy=None):
     return data if dtype is None else data.astype(dtype)
 
 
+def _deepcopy(self, memo):
+    """``copy.deepcopy(t)`` / ``copy.copy(t)`` of a leaf: a new leaf with a copy of the data (and
+    of ``.grad``), as PyTorch's deepcopy; an op's output is refused, as there."""
+    if self._prim is not None:
+        raise GraphError("copy: this tensor is an op's output; copy a leaf, or t.detach() first (as PyTorch)")
+    t = memo[id(self)] = Tensor(self, self.requires_grad, self.name)
+    t._grad = None if self._grad is None else np.array(self._grad)  # (not the setter: no effect to note)
+    return t
+
+
 def _install():
     Tensor.__array__ = _array
     Tensor.__array_function__ = array_function
@@ -307,6 +318,7 @@ def _install():
     Tensor.ravel = Tensor.flatten
     Tensor.dot = lambda self, other: _dot(self, other)
     Tensor.__round__ = _round
+    Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
     Tensor.__float__ = lambda self: float(self._read())
     Tensor.__int__ = lambda self: int(self._read())

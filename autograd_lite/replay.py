@@ -74,6 +74,9 @@ class CompiledFunction:
         self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.Lock(), None, None
         self._reached = reachable(fn)
 
+    def __reduce__(self):  # (copy, deepcopy, pickle: a new compiled function of fn, no traces or lock)
+        return CompiledFunction, (self.fn, self.max_traces)
+
     def __repr__(self):
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
 
@@ -192,6 +195,8 @@ class _Trace:
                 else:
                     g.set_state(before)
             raise
+        if self.out_slot in self.source_slots:  # (it returns an argument or a captured tensor itself)
+            return sources[self.source_slots.index(self.out_slot)]
         out = Tensor._wrap(np.array(value), state.scope)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
             out.requires_grad, out._prim, out._parents = True, self.node, sources

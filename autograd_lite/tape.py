@@ -12,8 +12,8 @@ import itertools
 import numpy as np
 
 from .conform import ForGradOnly, conform
-from .diagnostics import describe, raise_if_not_finite
-from .errors import GraphError, InplaceModificationError, ShapeError
+from .diagnostics import check_usable, describe, raise_if_not_finite
+from .errors import ShapeError
 from .modes import clock, current
 
 # Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
@@ -38,7 +38,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
             if t._retain:
                 to_write.append((t, g))
             if parents is None or t._epoch != clock.now:
-                _check_usable(t)
+                check_usable(t)
             if not (retain_graph or create_graph):
                 t._parents = t._params = None  # free the graph as it is walked, as PyTorch does
             for i, gi in enumerate(t._prim.input_grads(g, t, parents, params, create_graph)):
@@ -67,25 +67,11 @@ def _write_grads(to_write):
     """Add each (tensor, gradient) into ``tensor.grad``, an ndarray of its own; every check
     comes before any write, so a refused backward writes nothing."""
     for t, _ in to_write:
-        if t.grad is not None and np.shape(t.grad) != t._data.shape:
-            raise ShapeError(f"backward: {describe(t)} has a .grad of shape {np.shape(t.grad)} to add to; "
-                             f"expected {t._data.shape} (set .grad = None to start afresh)")
+        old = t.grad
+        if old is not None and (np.shape(old) != t._data.shape or getattr(old, "dtype", None) != t._data.dtype):
+            raise ShapeError(f"backward: {describe(t)} has a .grad of shape {np.shape(old)} and dtype "
+                             f"{getattr(old, 'dtype', type(old).__name__)} to add to; expected {t._data.shape} "
+                             f"{t._data.dtype} (set .grad = None to start afresh)")
     for t, g in to_write:
         own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
         t.grad = own if t.grad is None else t.grad + own
-
-
-def _check_usable(t):
-    """Raise if op output ``t``'s graph was freed, or if it or an input was changed in
-    place since the op ran (its VJP would use the new value)."""
-    if t._parents is None:
-        raise GraphError(f"backward through a freed graph: {describe(t)} was freed by an earlier "
-                         "backward(); pass retain_graph=True to the first call to go through it again")
-    for i, x in enumerate((t,) + t._parents):
-        if x._vc is not None and x._vc.stamp > t._epoch:
-            which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
-            raise InplaceModificationError(
-                f"{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
-                f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
-
-

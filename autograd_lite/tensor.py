@@ -22,10 +22,9 @@ class Tensor:
     # Fields every op output sets are slots; rarely set ones default on the class, so only a
     # tensor that sets one (a leaf's .grad, a name, a shared version counter) gets a __dict__.
     __slots__ = ("_data", "requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
-                 "__dict__", "__weakref__")
+                 "_grad", "__dict__", "__weakref__")
     __array_priority__ = 1000
     __hash__ = object.__hash__  # by identity, although == compares elementwise
-    grad = None
     name = None
     _retain = False   # retain_grad() was called
     _vc = None        # VersionCounter, made at the first in-place change (shared with views)
@@ -35,6 +34,8 @@ class Tensor:
         _fill(self, to_float_array(data), current().scope)
         self.requires_grad = bool(requires_grad)
         if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"Tensor: name must be a str (a label such as 'W1'), got {type(name).__name__} {name!r}")
             self.name = name
         tracer = current().tracer
         if tracer is not None and isinstance(data, (Tensor, np.ndarray)):
@@ -123,12 +124,22 @@ class Tensor:
 
     def retain_grad(self):
         """Also fill ``.grad`` of this non-leaf tensor on backward()."""
+        if not self.requires_grad:
+            raise GraphError("retain_grad(): this tensor does not require grad, so backward() gives it no gradient")
         self._retain = True
         return self
 
     def zero_grad(self):
         """Reset ``.grad`` to None."""
         self.grad = None
+
+    def _set_grad(self, value):
+        if current().tracer is not None:  # (ag.compile: a replay would not repeat it)
+            current().tracer.refusals.append("sets a .grad while it runs (backward(), zero_grad(), an optimizer), "
+                                             "which a replay would not repeat; call them outside it")
+        self._grad = value
+
+    grad = property(lambda self: self._grad, _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (leaves only); returns self."""
@@ -141,7 +152,7 @@ class Tensor:
 def _fill(t, array, scope):
     """``t`` (new) as a tensor outside the graph holding ``array``: every field set in one frame."""
     t._data, t._scope, t._seq, t.requires_grad = array, scope, tape.next_seq(), False
-    t._prim = t._parents = t._params = None
+    t._prim = t._parents = t._params = t._grad = None
     t._epoch = 0
     return t
 

@@ -9,11 +9,13 @@ recomputes them. A value read out of the graph (``float(t)``, ``bool(x > 0)``, `
 becomes a guard: the replay checks it is unchanged. ``compile_key.py`` says which traced call
 a new call may replay.
 """
+import collections
 import collections.abc
 import copy
 import operator
 import pickle
 import random
+import sys
 
 import numpy as np
 
@@ -56,7 +58,6 @@ class Tracer:
         self.clock, self.default_rng = clock.now, rng._default  # to see in-place edits and reseeding
         if any(isinstance(v, collections.abc.Iterator) for v in seen.values()):
             self.refusals.append("takes an iterator (or reads one): a replay could not advance it")
-        kwargs = dict(sorted(kwargs.items()))
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
         self.retained = [self.keep[slot]._retain for slot in self.inputs]
@@ -67,11 +68,28 @@ class Tracer:
             current().tracer = None
         self.result = out  # (a plain call's result, whatever check_result says of replaying it)
         self.check_result(out, name)
+        self.escaped = self.kept_outside()
         self.drew_random = self.drew_beyond_steps(*streams)
         # an argument that is also a tensor the function reads from outside: the trace holds the
         # two as one, so it is replayed only while that argument is this very tensor
         self.pinned = [slot for slot in self.inputs if id(self.keep[slot]) in reached]
         return out, where, self.why_not_replayable(seen)
+
+    def kept_outside(self):
+        """Whether something besides the graph and this tracer holds a tensor the call made (a
+        global, an attribute, a list, a closure it stored it in): a replay would not update it.
+        Told by reference counts: each made tensor may be held only by the graph (the inputs and
+        parameters of the tensors made after it), this tracer, and the caller's result."""
+        inputs = set(self.inputs)
+        made = [t for slot, t in enumerate(self.keep) if isinstance(t, Tensor) and t._seq < self.start
+                and slot not in inputs]
+        held = collections.Counter([id(self.result)] * 2)  # (self.result and run's local)
+        held.update([id(v) for t in made for part in (t._parents or (), (t._params or {}).values(),
+                                                      (_own_fields(t) or {}).values()) for v in part])
+        held.update([id(v) for step in self.steps for v in step[2].values()])
+        # (a probe counts the references this code's own list, loop and call hold, whatever Python's version)
+        counts = [sys.getrefcount(t) for t in [*made, _PROBE]]
+        return any(n > counts[-1] + 1 + held[id(t)] for n, t in zip(counts, made))  # (+1: the trace's list)
 
     def input(self, value):
         """An argument of the traced call: arrays and Tensors get a slot, read on every replay."""
@@ -203,7 +221,12 @@ class Tracer:
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         if any(self.keep[slot]._retain and not kept for slot, kept in zip(self.inputs, self.retained)):
             return "calls retain_grad() on an argument; a replay could not fill the next argument's .grad"
-        return self.refusals[0] if self.refusals else None
+        if self.refusals:
+            return self.refusals[0]
+        if self.escaped:
+            return ("keeps a tensor it makes (in a global, an attribute, a list or a closure); a replay would "
+                    "not update it. Return what you need from the function")
+        return None
 
     def watched(self, seen):
         """The arrays the key holds by identity alone (more than 16 elements, reached outside the
@@ -381,6 +404,17 @@ def _random_state(stream):
 
 def _same_values(a, b):
     return a.shape == b.shape and a.size > 1 and np.array_equal(a, b)
+
+
+_PROBE = object()  # referenced by this module, as a made tensor is by kept_outside's list of them
+
+
+def _own_fields(t):
+    """The ``__dict__`` of Tensor ``t`` (rarely set fields), None if it has none."""
+    try:
+        return object.__getattribute__(t, "__dict__")
+    except AttributeError:
+        return None
 
 
 def _named(t):
