@@ -211,7 +211,12 @@ def _follow(fn, owner, objects, loads, visited):
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
-        if name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
+        if attribute == "*":  # a load used as a value, not only read from (m = cfg; getattr(cfg, name))
+            held = _resolve(name, None, cells, names) if name in cells or name in names else (
+                names if name in _NAMESPACE_READERS else None)  # (globals(): the function's module's names)
+            if held is names or isinstance(held, (type, types.ModuleType)) and not _library_code(held):
+                loads.append(("*", None, {}, _Namespace(held)))  # all the data it holds keys the trace
+        elif name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
             if attribute is None and own is not None:  # handed on whole (loss(self, x)): all it holds keys it
                 objects.append(owner)
             elif attribute is not None and "." not in attribute:  # (self.layer.W: self.layer keys it)
@@ -362,6 +367,24 @@ def _resolve(name, attribute, cells, names):
     return value
 
 
+_NAMESPACE_READERS = ("globals", "vars", "locals", "eval", "exec")  # builtins that read names by value
+
+
+class _Namespace:
+    """The data a module, a class (with its bases of the user's code) or a globals dict holds, read
+    as a load reads a global: code that reaches it by a computed name (``getattr(cfg, name)``,
+    ``globals()[name]``, ``m = cfg; m.x``) may read any of it."""
+
+    def __init__(self, holder):
+        self.holder = holder
+
+    def get(self, _):
+        if isinstance(self.holder, type):
+            return tuple(_class_data(self.holder))
+        items = (self.holder if isinstance(self.holder, dict) else vars(self.holder)).items()
+        return tuple([(k, v) for k, v in items if not k.startswith("__") and not _fixed(v)])
+
+
 class _Fields:
     """A function's (or a partial's) fields, read as a load reads a global: replaced or changed
     (``f.__defaults__ = (4.0,)``, ``p.keywords["s"] = 5.0``), they change the key."""
@@ -420,6 +443,8 @@ def _loads(code, self_name=None):
             stored = following is not None and following.opname in ("STORE_ATTR", "DELETE_ATTR")
             if op.argval != self_name or not (path or stored):  # (self on its own: handed to a helper)
                 found.add((op.argval, None))
+            if op.argval != self_name and not path:  # (a module or class used as a value: _Namespace)
+                found.add((op.argval, "*"))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found |= set(_loads(const, self_name))

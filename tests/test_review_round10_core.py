@@ -6,6 +6,7 @@ hand formula; the Tensor behaviours with PyTorch's.
 import copy
 import gc
 import pickle
+import types
 import warnings
 
 import numpy as np
@@ -246,3 +247,45 @@ def test_retain_grad_on_a_tensor_without_grad_is_refused_as_torch():
         made = w * 2
     with pytest.raises(ag.GraphError, match="retain_grad"):
         made.retain_grad()
+
+
+# --- names read by value: a module or class used whole, globals() ----------------------------
+class _Settings:
+    scale = 1.0
+
+
+_SETTINGS_MODULE = types.ModuleType("round10_settings")
+_SETTINGS_MODULE.scale = 1.0
+_GLOBAL_SCALE = 1.0
+
+
+@pytest.mark.parametrize("read", [
+    lambda: getattr(_SETTINGS_MODULE, "scale"),
+    lambda: vars(_SETTINGS_MODULE)["scale"],
+    lambda: getattr(_Settings, "scale"),
+    lambda: globals()["_GLOBAL_SCALE"],
+], ids=["getattr_module", "vars_module", "getattr_class", "globals"])
+def test_a_value_read_by_a_computed_name_keys_the_trace(read):
+    global _GLOBAL_SCALE
+    X = np.arange(3.0)
+    step = ag.compile(lambda X: ag.sum(ag.as_tensor(X) * read()))
+    try:
+        for scale in (1.0, 5.0, 2.0):
+            _SETTINGS_MODULE.scale = _Settings.scale = _GLOBAL_SCALE = scale
+            assert step(X).item() == 3.0 * scale  # sum([0, 1, 2]) * scale
+    finally:
+        _SETTINGS_MODULE.scale = _Settings.scale = _GLOBAL_SCALE = 1.0
+
+
+def test_a_module_or_class_bound_to_a_local_name_keys_the_trace():
+    def cost(X):
+        settings, kind = _SETTINGS_MODULE, _Settings
+        return ag.sum(ag.as_tensor(X) * settings.scale * kind.scale)
+
+    step, X = ag.compile(cost), np.arange(3.0)
+    try:
+        for scale in (1.0, 5.0):
+            _SETTINGS_MODULE.scale = _Settings.scale = scale
+            assert step(X).item() == 3.0 * scale * scale
+    finally:
+        _SETTINGS_MODULE.scale = _Settings.scale = 1.0
