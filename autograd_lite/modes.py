@@ -37,6 +37,15 @@ def current():
     return per_thread.state
 
 
+def note_grad_write():
+    """Before a ``.grad`` is set (the setter; backward and optimizers, which write ``_grad`` in a
+    loop, once): while ``ag.compile`` traces this thread, a replay could not repeat it."""
+    tracer = per_thread.state.tracer
+    if tracer is not None:
+        tracer.refusals.append("sets a .grad while it runs (backward(), zero_grad(), an optimizer), which "
+                               "a replay would not repeat; call them outside it")
+
+
 class _Mode:
     """Base of the mode managers: ``with`` sets one ``ThreadState`` field of the entering
     thread; the exit puts back, in the thread that exits, the value its own entry saw.

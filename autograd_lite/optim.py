@@ -25,6 +25,7 @@ import numbers
 import numpy as np
 
 from . import lr_schedule
+from .modes import note_grad_write
 from .tensor import Tensor, mark_modified
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam", "lr_schedule"]
@@ -121,7 +122,7 @@ class Optimizer:
         """
         updates = []
         for p, state in zip(self.params, self.state):
-            dp = p.grad
+            dp = p._grad
             if dp is None:
                 continue
             data = p._data
@@ -170,8 +171,9 @@ class Optimizer:
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
+        note_grad_write()
         for p in self.params:
-            p.grad = None
+            p._grad = None
 
     def _delta(self, dp, state):
         """What to subtract from one parameter, given its gradient ``dp`` and its ``state``

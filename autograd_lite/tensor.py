@@ -1,12 +1,14 @@
 """Tensor: a NumPy array that remembers how it was computed. ``ops.py`` installs its operators
 and array methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``); ``numpy_api.py`` the NumPy protocol
 (``np.sum(t)``, ``np.asarray(t)``) and the values out (``t.item()``, ``float(t)``)."""
+import operator
+
 import numpy as np
 
 from . import tape
 from .convert import to_float_array
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, mark_modified, current
+from .modes import VersionCounter, current, mark_modified, note_grad_write
 
 
 class Tensor:
@@ -134,12 +136,10 @@ class Tensor:
         self.grad = None
 
     def _set_grad(self, value):
-        if current().tracer is not None:  # (ag.compile: a replay would not repeat it)
-            current().tracer.refusals.append("sets a .grad while it runs (backward(), zero_grad(), an optimizer), "
-                                             "which a replay would not repeat; call them outside it")
+        note_grad_write()
         self._grad = value
 
-    grad = property(lambda self: self._grad, _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
+    grad = property(operator.attrgetter("_grad"), _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (leaves only); returns self."""
