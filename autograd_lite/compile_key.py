@@ -49,7 +49,7 @@ _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFu
 
 def describe(value, top=False, depth=0, seen=None):
     """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
-    by shape, dtype (and requires_grad) at the top level, else by identity (a small array by
+    by shape, dtype (and a Tensor's requires_grad, name and is_leaf) at the top level, else by identity (a small array by
     its values too); containers, and objects of the user's classes by their own attributes
     (``__dict__``, ``__slots__``), by what they hold (and their own identity below the top);
     the user's functions by identity and what they reach, methods by function and object;
@@ -61,8 +61,9 @@ def describe(value, top=False, depth=0, seen=None):
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
-            if isinstance(value, Tensor):
-                return ("T", value._data.shape, value._data.dtype, value.requires_grad)
+            if isinstance(value, Tensor):  # (its name and leafness too: code may branch on x.name, x.is_leaf)
+                return ("T", value._data.shape, value._data.dtype, value.requires_grad, value.name,
+                        value._prim is None)
             return ("A", value.shape, value.dtype, kind)
         # a small array may be read as a number (float(A)): its values key the trace too
         return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())

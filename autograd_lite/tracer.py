@@ -61,19 +61,42 @@ class Tracer:
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
         self.retained = [self.keep[slot]._retain for slot in self.inputs]
-        current().tracer = self
+        state = current()
+        before, outer = (state.grad_enabled, state.anomaly, state.grad_depth), state.scope
+        state.tracer, state.scope = self, _TracedScope(outer, self.start)  # (tags what this thread makes)
         try:
             out = fn(*args, **kwargs)
         finally:
-            current().tracer = None
+            state.tracer = None
+            self.restore_modes(state, before, outer)
         self.result = out  # (a plain call's result, whatever check_result says of replaying it)
         self.check_result(out, name)
+        if isinstance(out, Tensor) and out._seq < self.start:
+            self.ref(out)  # (a tensor made while it ran, returned as it is: a constant, or another thread's)
         self.escaped = self.kept_outside()
         self.drew_random = self.drew_beyond_steps(*streams)
         # an argument that is also a tensor the function reads from outside: the trace holds the
         # two as one, so it is replayed only while that argument is this very tensor
         self.pinned = [slot for slot in self.inputs if id(self.keep[slot]) in reached]
         return out, where, self.why_not_replayable(seen)
+
+    def restore_modes(self, state, before, outer):
+        """After the traced call: put back this thread's scope as it was (without the tag), and
+        refuse a change of its modes that outlives the call (``ag.set_grad_enabled(False)`` called
+        as a function, a mode entered and not exited): a replay would not repeat it. ``before``:
+        (grad_enabled, anomaly, grad_depth) at the start; ``outer``: the scope at the start."""
+        changed = [name for name, was, now in zip(("grad mode", "anomaly mode", "ag.grad depth"), before,
+                                                  (state.grad_enabled, state.anomaly, state.grad_depth))
+                   if was != now]
+        scope, state.scope = state.scope, outer  # (the tag off; `with ag.scope(...)` inside put it back)
+        if tuple(scope) != tuple(outer):  # (entered inside and not exited, or one from outside exited)
+            state.scope = tuple(scope)
+            changed.append("ag.scope")
+        if changed:
+            self.refusals.insert(0, f"changes this thread's {' and '.join(changed)} for after it returns "
+                                 "(ag.set_grad_enabled(False) called as a function, a mode entered and not "
+                                 "exited), which a replay would not repeat; use a `with` block inside (with "
+                                 "ag.set_grad_enabled(False):, with ag.no_grad():), or set the mode outside")
 
     def kept_outside(self):
         """Whether something besides the graph and this tracer holds a tensor the call made (a
@@ -116,9 +139,17 @@ class Tracer:
             self.refusals.append("uses a value made from a comparison (x > 0) by an array method the replay "
                                  "does not recompute (.reshape, .T, np.asarray, ...); use NumPy functions "
                                  "(np.reshape) or ag's ops on it")
+        if isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
+            self.refusals.append(_FOREIGN)
         slot = self._new_slot(value)
         self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
         return slot
+
+    def made_here(self, t):
+        """Whether Tensor ``t``, made while the call was traced, was made by the traced thread (a
+        constant: ``Tensor([1.0, 2.0])``, a number an op wrapped) rather than by another thread,
+        whose ops this tracer does not see. Told by the scope tag ``run`` gives this thread."""
+        return type(t._scope) is _TracedScope and t._scope.trace == self.start
 
     def record(self, prim, out, parents, params, args=()):
         refs = []
@@ -129,8 +160,11 @@ class Tracer:
             refs.append(self.ref(p))
         params = {k: self._param_ref(v) for k, v in params.items()}
         self.steps.append((prim, refs, params, self._new_slot(out), out.shape, out.dtype))
-        if not current().grad_enabled:
+        state = current()
+        if not state.grad_enabled:
             self.detached.add(self.steps[-1][3])
+        if state.anomaly and _ANOMALY not in self.refusals:  # (its checks of each output: eager only)
+            self.refusals.append(_ANOMALY)
 
     def _param_ref(self, value):
         if isinstance(value, tuple):
@@ -259,12 +293,38 @@ class Tracer:
         if not isinstance(out, Tensor):
             raise TypeError(f"ag.compile({name}): the function must return one Tensor, got {type(out).__name__}")
         for t in self.keep:
-            if isinstance(t, Tensor) and t._prim is None and t.requires_grad and t._seq < self.start:
+            if isinstance(t, Tensor) and t._prim is None and t.requires_grad and t._seq < self.start and (
+                    self.made_here(t)):  # (another thread's: refused by ref)
                 raise GraphError(
                     f"ag.compile({name}): the function made a tensor that requires grad while it ran (shape "
                     f"{t.shape}{_named(t)}); a replay could not fill its .grad. Make it outside the function "
                     "(pass it in, or close over it), or call the function uncompiled (ag.grad and ag.jacobian "
                     "inside a function make such tensors too)")
+
+
+class _TracedScope(tuple):
+    """This thread's ``ag.scope`` names while a call is traced (``Tracer.run``): equal to them, so
+    drawings see the same names, and tagged with the trace (``trace``: its ``start``), so a tensor
+    made then tells whether this thread made it (its ``_scope`` is the tag, or a scope nested in it)
+    or another thread did, unseen by the tracer. Costs eager ops nothing: each stores its scope."""
+
+    def __new__(cls, names, trace):
+        scope = super().__new__(cls, names)
+        scope.trace = trace
+        return scope
+
+    def __add__(self, names):  # (ag.scope entered inside: the nested scope keeps the tag)
+        return _TracedScope(tuple.__add__(self, names), self.trace)
+
+    def __reduce__(self):  # (a copy or pickle of a tensor made while traced: plain names)
+        return tuple, (tuple(self),)
+
+
+_FOREIGN = ("uses a tensor computed in another thread while it was traced (a pool's or a thread's result); "
+            "the tracer sees only this thread's ops, so a replay would return that tensor's old value. "
+            "Compute it in this thread, or pass it in as an argument")
+_ANOMALY = ("runs ops in anomaly mode (ag.detect_anomaly() inside it), whose NaN/inf checks a replay would "
+            "not repeat; switch anomaly mode on outside the call (a compiled function then runs eagerly)")
 
 
 class Slot(int):
