@@ -64,13 +64,32 @@ class GradcheckResult:
 
 
 def relative_difference(a, b):
-    """||a - b|| / (||a|| + ||b||) in float64; 0.0 when both are zero."""
+    """||a - b|| / (||a|| + ||b||) in float64 for arrays a, b of one shape (or broadcastable);
+    0.0 when both are zero, nan (a failed check) when either holds inf or nan.
+
+    Both are divided by max(|a|, |b|) first: the ratio is unchanged, and no square in the
+    norms underflows (gradients near 1e-170 would give 0/0) or overflows (near 1e155, inf/inf)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denominator = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)
+    scale = np.maximum(np.max(np.abs(a), initial=0.0), np.max(np.abs(b), initial=0.0))  # nan propagates
+    if not np.isfinite(scale):  # an inf or nan entry: no gradient to pass
+        return math.nan
+    if scale == 0:
+        return 0.0
+    a, b = a / scale, b / scale
+    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))
 
 
 _relative_difference = relative_difference
+
+
+def _worst_entry(a, b):
+    """``(index, a[index], b[index])`` where |a - b| is largest (a nan or inf entry counts as
+    largest); ``((), 0.0, 0.0)`` for empty arrays of one shape."""
+    if not a.size:
+        return (), 0.0, 0.0
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: nan, which argmax picks first
+        worst = np.unravel_index(np.argmax(np.abs(a - b)), a.shape)
+    return tuple(int(k) for k in worst), float(a[worst]), float(b[worst])
 
 
 def _check_eps(eps, op):
@@ -119,6 +138,9 @@ class _Flat:
                 self.arrays.append(_leaf_array(leaf, op, name))
             self.defs.append(treedef)
             self.counts.append(len(leaves))
+        if not self.arrays:  # (each input None or an empty container, which have no leaves)
+            raise ValueError(f"{op}: the inputs hold no arrays (only None or empty containers); expected at "
+                             "least one array to differentiate")
 
     def args(self, arrays, make=Tensor):
         out, start = [], 0
@@ -183,9 +205,7 @@ def _per_leaf(analytic, numeric, names):
     """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry)."""
     checks = []
     for i, (a, n, name) in enumerate(zip(analytic, numeric, names)):
-        worst = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.size else ()
-        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), tuple(int(k) for k in worst),
-                                 float(a[worst]) if a.size else 0.0, float(n[worst]) if n.size else 0.0))
+        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), *_worst_entry(a, n)))
     difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
                                      np.concatenate([n.ravel() for n in numeric]))
     return difference, checks
@@ -343,8 +363,9 @@ def compare_gradients(actual, expected, threshold=1e-7):
 
     Args:
         actual, expected: arrays, Tensors or pytrees of the same structure
-            (``{"W1": dW1, ...}``); dict keys are matched by name, and keys "W1" in
-            ``actual`` also match "dW1" in ``expected``. Shapes must agree.
+            (``{"W1": dW1, ...}``); dict keys are matched by name at every level, in any
+            order, and top-level keys "W1" in ``actual`` also match "dW1" in ``expected``.
+            Shapes must agree. None is an empty subtree, as in JAX (None against None).
         threshold: ``passed`` is ``difference < threshold``.
     Returns:
         GradientComparison: ``.difference`` (||a - e|| / (||a|| + ||e||) over every leaf
@@ -360,7 +381,6 @@ def compare_gradients(actual, expected, threshold=1e-7):
         if missing or extra:
             raise ValueError(f"compare_gradients: the keys differ: only in actual {sorted(map(str, missing))}, "
                              f"only in expected {sorted(map(str, extra))}")
-        expected = {k: expected[k] for k in actual}  # same order
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
     names = pytree.leaf_names(a_def)
     records, all_a, all_e = [], [], []
@@ -370,9 +390,7 @@ def compare_gradients(actual, expected, threshold=1e-7):
         if a.shape != e.shape:
             raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
                              "expected; they must match")
-        worst = np.unravel_index(np.argmax(np.abs(a - e)), a.shape) if a.size else ()
-        records.append(LeafComparison(name, a.shape, relative_difference(a, e), tuple(int(k) for k in worst),
-                                      float(a[worst]) if a.size else 0.0, float(e[worst]) if e.size else 0.0))
+        records.append(LeafComparison(name, a.shape, relative_difference(a, e), *_worst_entry(a, e)))
         all_a.append(a.ravel())
         all_e.append(e.ravel())
     difference = relative_difference(np.concatenate(all_a), np.concatenate(all_e)) if all_a else 0.0

@@ -229,12 +229,35 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
             return op(*inputs)
     if method == "reduce" and ufunc in _REDUCES:
         return _REDUCES[ufunc](*inputs, **kwargs)
-    detail = "" if method == "__call__" else f".{method}"
-    if kwargs and method == "__call__" and ufunc in UFUNCS:
+    if method != "__call__":
+        raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on autograd_lite Tensors; "
+                        f"{_method_suggestion(ufunc, method)}")
+    if kwargs and ufunc in UFUNCS:
         raise TypeError(f"numpy.{ufunc.__name__} on a Tensor with {', '.join(kwargs)}= is not supported (the "
                         f"result is a new recorded Tensor); call it without them, or on t.data")
-    raise TypeError(f"numpy.{ufunc.__name__}{detail} is not differentiable on autograd_lite Tensors; "
+    raise TypeError(f"numpy.{ufunc.__name__} is not differentiable on autograd_lite Tensors; "
                     f"{_suggestion(ufunc.__name__)}")
+
+
+def _method_suggestion(ufunc, method):
+    """What to write instead of ``ufunc.method`` (outer, accumulate, reduce, reduceat, at): the plain
+    ufunc's ag function computes something else, so it is named only inside a correct rewrite."""
+    import autograd_lite as ag
+    op = UFUNCS.get(ufunc)
+    ag_name = next((name for name in dir(ag) if getattr(ag, name) is op), None) if op else None
+    on_data = "apply numpy to t.data (a constant, outside the graph)"
+    if method == "outer" and ag_name:
+        return (f"write it by broadcasting: ag.{ag_name}(a[:, None], b[None, :]) for 1-d a and b (in general, "
+                f"reshape a to a.shape + (1,) * b.ndim first)")
+    if method == "accumulate":
+        running = "cumsum" if ufunc is np.add else f"running {ufunc.__name__}"
+        return f"autograd_lite has no {running} yet; {on_data}"
+    if method == "reduce":
+        supported = ", ".join(f"np.{u.__name__}.reduce" for u in _REDUCES)
+        return f"the supported reductions are {supported} (ag.sum, ag.max, ag.min); otherwise {on_data}"
+    if method == "at":
+        return f"it writes into its first argument in place, behind the graph; build a new Tensor instead, or {on_data}"
+    return f"no ag function does this yet; {on_data}"
 
 
 # --- values out, as ndarray gives them (each read is a guard while ag.compile traces) --------
@@ -272,12 +295,21 @@ def _round(self, ndigits=None):
 
 
 def _array(self, dtype=None, copy=None):
-    """``np.asarray(t)``: the data, refused for a tensor whose gradient it would drop."""
+    """NumPy's ``__array__`` protocol, refused for a tensor whose gradient it would drop.
+
+    ``np.asarray(t)`` (copy None): the data itself, shared, as ``t.numpy()``; a copy only when
+    ``dtype`` differs. ``np.array(t)`` / ``np.asarray(t, copy=True)`` (copy True): always a new
+    array, so writing to it cannot change the tensor behind its version counter. copy False:
+    shared, or ValueError when ``dtype`` needs a copy. The result has the tensor's shape."""
     if self.requires_grad and current().grad_enabled:
         raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
                         "drop its gradient; use t.data or t.detach() if that is what you want")
     data = self._read()
-    return data if dtype is None else data.astype(dtype)
+    if copy is False and dtype is not None and np.dtype(dtype) != data.dtype:
+        raise ValueError(f"np.asarray(t, copy=False): the tensor holds {data.dtype}, and dtype={np.dtype(dtype)} "
+                         "needs a copy; pass copy=None (a copy only when needed) or copy=True")
+    # NumPy >= 2 trusts __array__ with the copy (it makes none of its own for np.array(t))
+    return np.array(data, dtype=dtype, copy=True) if copy else data.astype(dtype or data.dtype, copy=False)
 
 
 def _deepcopy(self, memo):

@@ -6,7 +6,10 @@ results in the same structure with ``unflatten``, as JAX does. A list or tuple o
 plain numbers (``[1.0, 2.0]``, ``[[1, 2], [3, 4]]``) is one array-like leaf, as
 ``np.array`` reads it; a container holding any array, Tensor or dict is a tree.
 Leaves are named by their path: the dict key (``"W1"``), an index (``"[0]"``), joined
-with dots for nesting (``"layers[1].W"``).
+with dots for nesting (``"layers[1].W"``). ``None`` is an empty subtree, as in JAX: it
+has no leaves and comes back as ``None`` (``{"W": W, "b": None}``, a layer without bias,
+gives gradients ``{"W": dW, "b": None}``). Trees are matched against each other by dict
+key, so two dicts of the same keys in another insertion order have the same structure.
 """
 import numbers
 
@@ -16,8 +19,9 @@ __all__ = ["flatten", "unflatten", "leaf_names", "tree_map"]
 
 
 class TreeDef:
-    """The structure of a pytree: ``kind`` is 'leaf', 'dict', 'list' or 'tuple' (a
-    namedtuple keeps its class in ``cls``); ``keys`` the dict keys; ``children`` TreeDefs."""
+    """The structure of a pytree: ``kind`` is 'leaf', 'none' (None: no leaves), 'dict', 'list'
+    or 'tuple' (a namedtuple keeps its class in ``cls``); ``keys`` the dict keys; ``children``
+    TreeDefs; ``count`` the number of leaves."""
     __slots__ = ("kind", "keys", "children", "cls", "count")
 
     def __init__(self, kind, keys=(), children=(), cls=None):
@@ -32,8 +36,8 @@ class TreeDef:
         return hash((self.kind, self.keys, self.children))
 
     def __repr__(self):
-        if self.kind == "leaf":
-            return "*"
+        if self.kind in ("leaf", "none"):
+            return "*" if self.kind == "leaf" else "None"
         if self.kind == "dict":
             return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.keys, self.children)) + "}"
         inner = ", ".join(repr(c) for c in self.children)
@@ -58,6 +62,8 @@ def flatten(tree):
     leaves = []
 
     def walk(x):
+        if x is None:
+            return TreeDef("none")
         if isinstance(x, dict):
             keys = list(x)
             return TreeDef("dict", keys, [walk(x[k]) for k in keys])
@@ -77,6 +83,8 @@ def unflatten(treedef, leaves):
     def build(d):
         if d.kind == "leaf":
             return next(it)
+        if d.kind == "none":
+            return None
         children = [build(c) for c in d.children]
         if d.kind == "dict":
             return dict(zip(d.keys, children))
@@ -88,8 +96,8 @@ def unflatten(treedef, leaves):
 
 def leaf_names(treedef, prefix=""):
     """The path of every leaf, in flatten's order: 'W1', '[0]', 'layers[1].W'."""
-    if treedef.kind == "leaf":
-        return [prefix]
+    if treedef.kind in ("leaf", "none"):
+        return [prefix] if treedef.kind == "leaf" else []
     names = []
     for i, child in enumerate(treedef.children):
         if treedef.kind == "dict":
@@ -108,9 +116,22 @@ def tree_map(fn, tree, *rest):
     return unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
 
 
+def _in_order(treedef, tree):
+    """``tree`` with each dict's keys in ``treedef``'s order where the two hold the same keys, at
+    every level: dicts are matched by key, not by insertion order."""
+    if treedef.kind == "dict" and isinstance(tree, dict) and set(tree) == set(treedef.keys):
+        return {k: _in_order(c, tree[k]) for k, c in zip(treedef.keys, treedef.children)}
+    if (treedef.kind in ("list", "tuple") and isinstance(tree, (list, tuple)) and is_container(tree)
+            and len(tree) == len(treedef.children)):
+        children = [_in_order(c, v) for c, v in zip(treedef.children, tree)]
+        return children if isinstance(tree, list) else tuple(children)
+    return tree
+
+
 def match(treedef, tree, op, what="argument"):
-    """The leaves of ``tree``, which must have ``treedef``'s structure (ValueError naming both)."""
-    leaves, other = flatten(tree)
+    """The leaves of ``tree``, which must have ``treedef``'s structure, dicts matched by key in any
+    order; the leaves come in ``treedef``'s order (ValueError naming both structures)."""
+    leaves, other = flatten(_in_order(treedef, tree))
     if other != treedef:
         raise ValueError(f"{op}: the {what} has structure {other!r}; expected {treedef!r}")
     return leaves

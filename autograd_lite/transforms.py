@@ -43,6 +43,18 @@ _variable_of = Primitive(lambda x: x, "variable", view=True, vjps=(lambda g, out
                          jvps=(lambda t, out, x: t,), latex=lambda terms, node: terms[0])
 
 
+def _leaf_array(leaf, op, argnum, treedef, index):
+    """Leaf ``index`` of argument ``argnum`` as a float array; a refusal names its path in the tree."""
+    try:
+        return to_float_array(leaf, op)
+    except (TypeError, ValueError) as error:
+        if treedef.kind == "leaf":  # the argument itself: nothing more to name
+            raise
+        path, message = pytree.leaf_names(treedef)[index], str(error)
+        message = message[len(op) + 2:] if message.startswith(f"{op}: ") else message
+        raise type(error)(f"{op}: argument {argnum}, leaf {path!r}: {message}") from None
+
+
 class _Inputs:
     """The differentiated arguments: each flattened to Tensors requiring grad (new leaves at
     top level; inside another transform, new nodes depending on the outer values), and
@@ -59,7 +71,7 @@ class _Inputs:
                     with enable_grad():  # even under the caller's no_grad(): the inner backward must reach it
                         leaf = _variable_of(leaf)
                 else:
-                    leaf = Tensor(to_float_array(leaf, op), requires_grad=True)
+                    leaf = Tensor(_leaf_array(leaf, op, n, treedef, len(tensors)), requires_grad=True)
                 tensors.append(leaf)
             self.args[n] = pytree.unflatten(treedef, tensors)
             self.defs.append(treedef)
