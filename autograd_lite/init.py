@@ -9,6 +9,7 @@ biases). Weights are drawn in layer order from one stream, so a seeded
 for each layer.
 """
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +35,8 @@ def initialize(layer_dims, method="he", rng=None):
     """Weights and zero biases of a fully connected net.
 
     Args:
-        layer_dims: sequence [n_x, n_1, ..., n_L] of at least two positive ints.
+        layer_dims: list or tuple [n_x, n_1, ..., n_L] of at least two positive ints (any
+            ordered sequence, or a 1-d integer ndarray; a set or dict is refused).
         method: how W[l] of shape (n_l, n_{l-1}) is scaled from a standard-normal draw z:
             "he" ``z * sqrt(2 / n_{l-1})``, "xavier" ``z * sqrt(1 / n_{l-1})``,
             "lecun" ``z / sqrt(n_{l-1})``, "small" ``z * 0.01``,
@@ -48,13 +50,16 @@ def initialize(layer_dims, method="he", rng=None):
         every Tensor float64 with requires_grad=True and named after its key.
     Raises:
         ValueError: unknown method (the valid ones are listed) or bad layer_dims.
-        TypeError: layer_dims not a sequence, or an rng of another kind.
+        TypeError: layer_dims not an ordered sequence (a set, a dict, a str, a generator), or
+            an rng of another kind.
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"initialize: unknown method {method!r}; expected one of {sorted(METHODS)}")
-    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
-        raise TypeError(f"initialize: layer_dims must be a sequence of layer sizes such as [2, 20, 3, 1], "
-                        f"got {type(layer_dims).__name__} {layer_dims!r}")
+    # an ordered sequence only: a set or a dict iterates in an order that is not the layers'
+    if isinstance(layer_dims, (str, bytes)) or not isinstance(layer_dims, (Sequence, np.ndarray)):
+        raise TypeError(f"initialize: layer_dims must be a sequence of layer sizes in layer order (a list or "
+                        f"tuple of positive ints such as [2, 20, 3, 1]), got {type(layer_dims).__name__} "
+                        f"{layer_dims!r}")
     dims = list(layer_dims)
     if len(dims) < 2:
         raise ValueError(f"initialize: layer_dims {dims} has {len(dims)} entries; expected at least 2 "

@@ -14,19 +14,48 @@ learning rate that decays every epoch.
 """
 import math
 import numbers
+import sys
 
 __all__ = ["exponential", "step"]
 
 
-def _real(op, name, value, *, positive):
-    """``value`` as a float: a finite real number, > 0 (``positive``) or >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{op}: {name} must be a finite number, got {value!r}")
-    if positive and not value > 0:
-        raise ValueError(f"{op}: {name} must be > 0, got {value!r}")
-    if not positive and not value >= 0:
-        raise ValueError(f"{op}: {name} must be >= 0, got {value!r}")
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
+def _real(op, name, value, *, positive, below=None):
+    """``value`` (as given) if it is a real number that is finite as a float (10**400 is not)
+    and > 0 (``positive``), >= 0, or in [0, ``below``); else ValueError naming ``op``, ``name``
+    and the range. The one check of rates, betas, epochs and schedule arguments (optim too)."""
+    wanted = f"in [0, {below:g})" if below is not None else "> 0" if positive else ">= 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        finite = False
+    else:
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int or Fraction beyond the largest float: every formula here would fail
+            raise ValueError(f"{op}: {name} must be a finite number {wanted}, at most {sys.float_info.max:.4g} "
+                             f"(the largest float), got {_shown(value)}") from None
+    if not finite:
+        raise ValueError(f"{op}: {name} must be a finite number, got {_shown(value)}")
+    if not (value > 0 if positive else value >= 0) or below is not None and not value < below:
+        raise ValueError(f"{op}: {name} must be {wanted}, got {_shown(value)}")
     return value
+
+
+def _evaluated(op, formula, epoch, term):
+    """``formula()`` as a float > 0. An epoch so large that ``term`` overflows (floor(inf), an int
+    beyond 1.8e308) or the rate underflows to 0.0 (which every optimizer refuses) is a ValueError
+    naming it, not an OverflowError from inside the formula."""
+    try:
+        lr = float(formula())
+    except OverflowError:
+        lr = None
+    if lr is None or not lr > 0:
+        raise ValueError(f"{op}: epoch {_shown(epoch)} is out of range: expected {term} a finite float (at most "
+                         f"{sys.float_info.max:.4g}) and the learning rate > 0 (got {'an overflow' if lr is None else lr})")
+    return lr
 
 
 def exponential(lr0, decay_rate):
@@ -44,7 +73,7 @@ def exponential(lr0, decay_rate):
 
     def schedule(epoch):
         epoch = _real(op, "epoch", epoch, positive=False)
-        return float(lr0 / (1 + decay_rate * epoch))
+        return _evaluated(op, lambda: lr0 / (1 + decay_rate * epoch), epoch, "decay_rate * epoch")
 
     schedule.__doc__ = f"epoch -> {lr0!r} / (1 + {decay_rate!r} * epoch)"
     return schedule
@@ -64,10 +93,14 @@ def step(lr0, decay_rate, time_interval):
     op = "lr_schedule.step"
     lr0, decay_rate = _real(op, "lr0", lr0, positive=True), _real(op, "decay_rate", decay_rate, positive=False)
     time_interval = _real(op, "time_interval", time_interval, positive=True)
+    if float(time_interval) < sys.float_info.min:  # 5e-324: epoch / time_interval is inf from epoch 1 on
+        raise ValueError(f"{op}: time_interval must be >= {sys.float_info.min:.4g} (the smallest normal float; "
+                         f"epoch / time_interval would overflow), got {time_interval!r}")
 
     def schedule(epoch):
         epoch = _real(op, "epoch", epoch, positive=False)
-        return float(lr0 / (1 + decay_rate * math.floor(epoch / time_interval)))
+        return _evaluated(op, lambda: lr0 / (1 + decay_rate * math.floor(epoch / time_interval)), epoch,
+                          "floor(epoch / time_interval)")
 
     schedule.__doc__ = f"epoch -> {lr0!r} / (1 + {decay_rate!r} * floor(epoch / {time_interval!r}))"
     return schedule

@@ -12,16 +12,15 @@ Parameters whose ``.grad`` is None (not reached by the last backward) are left
 alone, and their step count (Adam's bias correction) does not advance.
 
 A step is all or nothing: every gradient is checked (a real floating array of
-its parameter's shape) before any parameter changes. As in PyTorch, NaN or
-infinite gradient *values* are not refused (that would cost a pass over every
-array per step); ``ag.detect_anomaly()`` finds where they come from.
+its parameter's shape) before any parameter changes. A gradient of another float
+dtype is cast to the parameter's, so the update and the running moments are all
+in the parameter's dtype. As in PyTorch, NaN or infinite gradient *values* are
+not refused (that would cost a pass over every array per step);
+``ag.detect_anomaly()`` finds where they come from.
 
 The learning rate ``lr`` is a plain attribute that may be changed between
 steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
 """
-import math
-import numbers
-
 import numpy as np
 
 from . import lr_schedule
@@ -31,15 +30,10 @@ from .tensor import Tensor, mark_modified
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam", "lr_schedule"]
 
 
-def _check_rate(name, value, upper_open=None):
-    """``value`` must be a finite real number; > 0 for a rate, in [0, 1) for a beta."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if upper_open is None and not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if upper_open is not None and not 0 <= value < upper_open:
-        raise ValueError(f"{name} must be in [0, {upper_open}), got {value!r}")
-    return float(value)
+def _check_rate(op, name, value, upper_open=None):
+    """``value`` as a float: a finite real number, > 0 for a rate, in [0, upper_open) for a beta
+    (the schedules' rule, ``lr_schedule._real``)."""
+    return float(lr_schedule._real(op, name, value, positive=upper_open is None, below=upper_open))
 
 
 def _made_by_op(p):
@@ -108,7 +102,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self._lr = _check_rate(f"{type(self).__name__}: learning rate lr", value)
+        self._lr = _check_rate(type(self).__name__, "learning rate lr", value)
 
     def step(self):
         """Update every parameter that has a gradient (version bumped). Every gradient is
@@ -127,7 +121,7 @@ class Optimizer:
                 continue
             data = p._data
             # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
-            # slow path accepts other float dtypes and explains what is wrong.
+            # slow path casts a grad of another float dtype to the parameter's, or explains what is wrong.
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
                     or state and state["shape"] != dp.shape):
                 dp = self._checked_grad(p, dp, state)
@@ -145,7 +139,13 @@ class Optimizer:
         mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
 
     def _checked_grad(self, p, dp, state):
-        """``p.grad`` as a floating ndarray of p's shape, or an error naming the parameter."""
+        """``p.grad`` as an ndarray of p's shape and dtype, or an error naming the parameter.
+
+        A real floating grad of another dtype (float32 on a float64 parameter) is cast to the
+        parameter's: PyTorch refuses it when assigned, but here ``.grad`` accepts it and backward()
+        then refuses to add into it, so the step is where it is made consistent. The update and the
+        running moments are then all in the parameter's dtype, and float32 -> float64 is exact: the
+        step equals PyTorch's on the same grad converted to float64."""
         kind = type(self).__name__
         label = self._label(next(i for i, q in enumerate(self.params) if q is p))
         if p._data.dtype.kind != "f":
@@ -167,7 +167,7 @@ class Optimizer:
             raise ValueError(f"{kind}: {label} changed shape from {state['shape']} to {dp.shape} "
                              "since the last step, so its running moments no longer apply; make a new "
                              "optimizer for the new parameters")
-        return dp
+        return dp.astype(p._data.dtype, copy=False)
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
@@ -182,7 +182,8 @@ class Optimizer:
 
     @staticmethod
     def _moment(state, key, dp):
-        """The running array ``key`` of one parameter, of ``dp``'s shape and dtype: zeros
+        """The running array ``key`` of one parameter, of ``dp``'s shape and dtype (which ``step``
+        has made the parameter's, so the moments never round a later grad to another dtype): zeros
         before the first step. ``state["shape"]`` keeps the shape they were made for."""
         moment = state.get(key)
         if moment is None:
@@ -219,7 +220,7 @@ class Momentum(Optimizer):
 
     def __init__(self, params, lr, beta=0.9):
         super().__init__(params, lr)
-        self.beta = _check_rate("Momentum: beta", beta, upper_open=1)
+        self.beta = _check_rate("Momentum", "beta", beta, upper_open=1)
 
     def _delta(self, dp, state):
         v = self._moment(state, "v", dp)
@@ -253,9 +254,9 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)
-        self.beta1 = _check_rate("Adam: beta1", beta1, upper_open=1)
-        self.beta2 = _check_rate("Adam: beta2", beta2, upper_open=1)
-        self.eps = _check_rate("Adam: eps", eps)
+        self.beta1 = _check_rate("Adam", "beta1", beta1, upper_open=1)
+        self.beta2 = _check_rate("Adam", "beta2", beta2, upper_open=1)
+        self.eps = _check_rate("Adam", "eps", eps)
 
     def _delta(self, dp, state):
         b1, b2 = self.beta1, self.beta2
