@@ -309,7 +309,9 @@ def _array(self, dtype=None, copy=None):
         raise ValueError(f"np.asarray(t, copy=False): the tensor holds {data.dtype}, and dtype={np.dtype(dtype)} "
                          "needs a copy; pass copy=None (a copy only when needed) or copy=True")
     # NumPy >= 2 trusts __array__ with the copy (it makes none of its own for np.array(t))
-    return np.array(data, dtype=dtype, copy=True) if copy else data.astype(dtype or data.dtype, copy=False)
+    if copy:
+        return np.array(data, dtype=dtype, copy=True)
+    return data if dtype is None else data.astype(dtype, copy=False)
 
 
 def _deepcopy(self, memo):
