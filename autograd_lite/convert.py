@@ -3,10 +3,14 @@ import numbers
 
 import numpy as np
 
+# What nearly every op's forward returns (an array; a NumPy scalar from a reduction to 0-d): tested
+# by identity on the eager path, cheaper than reading .kind or calling np.asarray
+FLOATS, FLOAT_SCALARS = (np.dtype(np.float64), np.dtype(np.float32)), (np.float64, np.float32)
 
-def to_float_array(data, op="Tensor", copy=True):
+
+def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become float64; strings, objects and complex numbers are refused, naming ``op``."""
+    become ``int_dtype`` (float64); strings, objects and complex numbers are refused, naming ``op``."""
     data = getattr(data, "_data", data)  # a Tensor's array
     try:
         array = np.array(data, copy=copy) if copy else np.asarray(data)
@@ -18,9 +22,19 @@ def to_float_array(data, op="Tensor", copy=True):
     if kind == "f":
         return array
     if kind in "iub":
-        return array.astype(np.float64)
+        return array.astype(int_dtype)
     if kind == "c":
         raise TypeError(f"{op}: complex data (dtype {array.dtype}) is not supported; "
                         "expected real numbers (take .real or abs() first)")
     raise TypeError(f"{op}: data of dtype {array.dtype} ({type(data).__name__}) is not numeric; "
                     "expected numbers, a list of numbers or a numeric ndarray")
+
+
+def forward_output(data, prim, parents):
+    """A primitive's forward result ``data`` (any shape) as the float ndarray its output holds:
+    floats keep their precision; ints and bools take the inputs' float dtype (NumPy's promotion
+    of the ``parents``' dtypes; float64 without inputs), as ``as_tensor`` gives int data beside
+    a tensor, so a float32 model stays float32 and no gradient is cast to integers; complex,
+    strings and objects are refused with a TypeError naming the primitive ``prim``."""
+    like = np.result_type(*[p._data.dtype for p in parents]) if parents else np.float64
+    return to_float_array(data, f"{prim.label} (the result of its forward)", copy=False, int_dtype=like)

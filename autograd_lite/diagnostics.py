@@ -1,12 +1,13 @@
 """Error messages that name the op, the shapes and the user's line, and the checks that raise
 them (shared by the engine)."""
 import inspect
+import operator
 import re
 import sys
 
 import numpy as np
 
-from .errors import AnomalyError, GraphError, InplaceModificationError
+from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .modes import current
 
 
@@ -34,22 +35,43 @@ def raise_if_not_finite(array, stage, t, prim=None, parents=None):
         raise AnomalyError(f"{stage} of {describe(t, prim, parents)} produced {bad}")
 
 
-def explain_failure(prim, parents, error):
-    """Error message for a forward that NumPy refused with a ValueError (an axis out of range
-    too); None for an error that already names an op ("dropout: ...") or has a type of its
-    own (ShapeError, DomainError): it passes as it is."""
+def explain_failure(prim, parents, error, params=None):
+    """The error to raise for a forward that NumPy refused: a ShapeError for a ValueError (an axis
+    out of range too), a TypeError for an axis that is no int; None for an error that already
+    names an op ("dropout: ...") or has a type of its own (ShapeError, DomainError), or another
+    TypeError or IndexError (a bug in a custom forward keeps its traceback): it passes as it is."""
     tracer = current().tracer
     if tracer is not None:  # should the function catch it and go on, a replay would not raise it
         tracer.refusals.append(f"catches an error of op '{prim.name}' ({error}) while it runs: a replay "
                                "would take the other path; check the values before the op instead")
-    if type(error) not in (ValueError, np.exceptions.AxisError) or _NAMES_AN_OP.match(str(error)):
+    if _NAMES_AN_OP.match(str(error)):
         return None
     shapes = [p.shape for p in parents]
     listed = " and ".join(str(shape) for shape in shapes)
+    if type(error) is TypeError:
+        return _axis_failure(prim, shapes, params or {}, error)
+    if type(error) not in (ValueError, np.exceptions.AxisError):
+        return None
     if len(shapes) > 1 and "broadcast" in str(error):
-        return (f"{prim.label}: shapes {listed} do not broadcast ({_clash(shapes, _input_names(prim, len(shapes)))}; "
-                "expected each axis, aligned from the right, to be equal or 1 in one of them)")
-    return f"{prim.label}: cannot apply to shapes {listed}: {error}"
+        clash = _clash(shapes, _input_names(prim, len(shapes)))
+        return ShapeError(f"{prim.label}: shapes {listed} do not broadcast ({clash}; "
+                          "expected each axis, aligned from the right, to be equal or 1 in one of them)")
+    return ShapeError(f"{prim.label}: cannot apply to shapes {listed}: {error}")
+
+
+def _axis_failure(prim, shapes, params, error):
+    """A TypeError naming the op, its input's shape and the valid axes, when its ``axis`` (or
+    ``axes``) parameter holds something other than ints (``axis=1.0``); else None."""
+    for key in ("axis", "axes"):
+        value = params.get(key)
+        try:
+            [operator.index(a) for a in (value if isinstance(value, (tuple, list)) else (value,)) if a is not None]
+        except TypeError:
+            ndim = len(shapes[0]) if shapes else 0
+            wanted = "None, an int or a tuple of ints" if key == "axis" else f"None or a permutation of range({ndim})"
+            return TypeError(f"{prim.label}: {key}={value!r} for an input of shape {shapes[0] if shapes else ()} "
+                             f"({error}); expected {wanted}, each axis in [{-ndim}, {ndim - 1}]")
+    return None
 
 
 def _clash(shapes, names):

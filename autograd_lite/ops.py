@@ -436,15 +436,26 @@ def _index(x, index):
         return x[index]
     except IndexError as error:
         raise IndexError(f"getitem: index {index!r} does not fit shape {x.shape} ({error}); "
-                         f"expected {_valid_range(x.shape, error)}") from None
+                         f"expected {_index_hint(x.shape, index, str(error))}") from None
 
 
-def _valid_range(shape, error):
-    bounds = re.search(r"axis (\d+) with size (\d+)", str(error))
-    if bounds is None:  # too many indices, a boolean mask of the wrong length, ...
-        return f"at most {len(shape)} indices, each within its axis's length"
-    axis, n = int(bounds[1]), int(bounds[2])
-    return f"integers in [{-n}, {n - 1}] along axis {axis} (length {n})"
+def _index_hint(shape, index, error):
+    """What would have fitted ``shape``, for the case NumPy's IndexError ``error`` names."""
+    if bounds := re.search(r"axis (\d+) with size (\d+)", error):
+        axis, n = int(bounds[1]), int(bounds[2])
+        return f"integers in [{-n}, {n - 1}] along axis {axis} (length {n})"
+    if mask := re.search(r"along axis (\d+); size of axis is (\d+)", error):
+        return (f"a boolean mask of length {mask[2]} along axis {mask[1]} (one entry per element; a mask "
+                "over several axes has their shape)")
+    if "integer (or boolean) type" in error:
+        kinds = [part.dtype for part in (index if type(index) is tuple else (index,)) if isinstance(part, np.ndarray)]
+        return (f"index arrays of an integer or boolean dtype, got {', '.join(map(str, kinds))} (convert "
+                "with .astype(int))")
+    if "shape mismatch" in error:
+        return "index arrays whose shapes broadcast together (they pick elements pairwise)"
+    if "too many indices" in error:
+        return f"at most {len(shape)} indices, one per axis"
+    return "integers, slices, ..., None, or integer or boolean arrays (lists of ints), one per axis"
 
 
 getitem = _GetItem(_index, "getitem", view=True, latex=_getitem_latex,

@@ -16,7 +16,8 @@ import operator
 import numpy as np
 
 from . import diagnostics
-from .errors import GraphError, ShapeError
+from .convert import FLOAT_SCALARS, FLOATS, forward_output
+from .errors import GraphError
 from .modes import VersionCounter, clock, per_thread
 from .tensor import Tensor, _fill, as_tensor
 
@@ -62,13 +63,15 @@ class Primitive:
             else:
                 data = (self.forward(parents[0]._data, parents[1]._data) if n == 2 else
                         self.forward(parents[0]._data, parents[1]._data, parents[2]._data))
-        except ValueError as error:
-            message = diagnostics.explain_failure(self, parents, error)
-            if message is None:
+        except (ValueError, TypeError, IndexError) as error:  # (no cost unless raised)
+            failure = diagnostics.explain_failure(self, parents, error, params)
+            if failure is None:
                 raise
-            raise ShapeError(message) from None
+            raise failure from None
         state = per_thread.state  # (current()'s record, read without the call: this runs per op)
-        out = _fill(_new(Tensor), data if type(data) is np.ndarray else np.asarray(data), state.scope)
+        if type(data) is not np.ndarray or data.dtype not in FLOATS:  # a reduction's scalar, ints, complex, ...
+            data = data.__array__() if type(data) in FLOAT_SCALARS else forward_output(data, self, parents)
+        out = _fill(_new(Tensor), data, state.scope)
         if state.grad_enabled:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
                 if p.requires_grad:
