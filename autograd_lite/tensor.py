@@ -158,14 +158,15 @@ def _fill(t, array, scope):
 
 
 def as_tensor(value, like_dtype=None):
-    """``value`` as a Tensor (no copy for float ndarrays). Python scalars, bool and int arrays
-    take ``like_dtype`` when given (they carry no float precision of their own), so
-    ``2 * t32`` and ``t32 * mask`` stay float32, as in PyTorch and JAX."""
+    """``value`` as a Tensor (no copy for float ndarrays). Python and NumPy scalars (``np.sqrt(2.0)``),
+    bool and int arrays take ``like_dtype`` when given (they carry no float precision of their own),
+    so ``2 * t32``, ``t32 / np.float64(3)`` and ``t32 * mask`` stay float32, as in PyTorch."""
     if isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
-    exact = type(value) in (int, float, bool) or isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "biu"
+    exact = type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf" or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "biu")
     t = Tensor._wrap(np.asarray(value, like_dtype) if exact and like_dtype is not None else to_float_array(value, copy=False))
     if isinstance(value, np.ndarray) and current().tracer is not None:
         current().tracer.copy_of(value, t)  # a converted copy: ag.compile converts it on every replay
