@@ -34,30 +34,58 @@ def conform(grad, like, prim, i):
             raise ShapeError(f"{prim.label}: the gradient for input {i} has shape {grad.shape}, but the "
                              f"input has shape {shape}; expected {shape} or a broadcast of it") from None
     if grad.dtype != like.dtype and hasattr(grad, "astype"):  # (a Tensor of create_graph is cast at the end)
-        if grad.dtype.kind not in "fiub":
-            raise TypeError(f"{prim.label}: the gradient for input {i} has dtype {grad.dtype}; "
-                            f"expected real numbers ({like.dtype})")
-        grad = grad.astype(like.dtype)
+        grad = _as_real(grad, like.dtype, f"{prim.label}: the gradient for input {i}")
     return grad
+
+
+def conform_tangent(tangent, like, out, prim, i):
+    """The contribution a JVP gave for input ``i`` of ``prim`` (whose value was ``like``, its
+    output ``out``), checked as ``conform`` checks a VJP's gradient: a real array of out's shape,
+    or of a broadcast of the input's shape that broadcasts to out's (``add``'s (3, 1) input
+    against a (3, 4) output); anything else is refused naming the op, the input and the shapes."""
+    tangent = np.asarray(getattr(tangent, "_data", tangent))
+    if tangent.shape != out.shape:
+        try:  # (the rule of unbroadcast, both ways: from the input up to the tangent, on up to the output)
+            reduction_plan(tangent.shape, like.shape), reduction_plan(out.shape, tangent.shape)
+        except ShapeError:
+            raise ShapeError(f"{prim.label}: the JVP for input {i} gives a tangent of shape {tangent.shape}, but the "
+                             f"input has shape {like.shape} and the output {out.shape}; expected {out.shape}" + (
+                                 "" if like.shape == out.shape else " or a broadcast of the input's shape that "
+                                 "broadcasts to it")) from None
+    return tangent if tangent.dtype == out.dtype else _as_real(
+        tangent, out.dtype, f"{prim.label}: the JVP's tangent for input {i}")
+
+
+def _as_real(array, dtype, what):
+    """``array`` cast to the float ``dtype``, refused if it holds no real numbers (complex)."""
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{what} has dtype {array.dtype}; expected real numbers ({dtype})")
+    return array.astype(dtype)
 
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched, so it takes
     ``shape`` again (ndarrays and Tensors alike); ShapeError if ``grad`` is no broadcast
     of ``shape``. The one place where broadcasting is undone."""
-    plan = _REDUCTIONS.get((grad.shape, shape))
-    if plan is None:
-        lead = len(grad.shape) - len(shape)
-        if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, grad.shape[lead:])):
-            raise ShapeError(f"unbroadcast: shape {grad.shape} is not a broadcast of {shape}")
-        axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and grad.shape[lead + k] != 1)
-        if len(_REDUCTIONS) > 4096:  # a bound, for programs whose shapes never repeat
-            _REDUCTIONS.clear()
-        plan = _REDUCTIONS[grad.shape, shape] = (axes, lead)
-    axes, lead = plan
+    axes, lead = _REDUCTIONS.get((grad.shape, shape)) or reduction_plan(grad.shape, shape)
     if axes:  # (np.add.reduce is ndarray.sum without its Python wrapper)
         grad = np.add.reduce(grad, axes, None, None, True) if type(grad) is np.ndarray else grad.sum(axes, True)
     return grad.reshape(shape) if lead else grad
+
+
+def reduction_plan(big, shape):
+    """(axes to sum, number of leading axes) taking shape ``big`` back to ``shape``; ShapeError if
+    ``big`` is no broadcast of ``shape``: the one statement of which shapes broadcast."""
+    plan = _REDUCTIONS.get((big, shape))
+    if plan is None:
+        lead = len(big) - len(shape)
+        if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, big[lead:])):
+            raise ShapeError(f"unbroadcast: shape {big} is not a broadcast of {shape}")
+        axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and big[lead + k] != 1)
+        if len(_REDUCTIONS) > 4096:  # a bound, for programs whose shapes never repeat
+            _REDUCTIONS.clear()
+        plan = _REDUCTIONS[big, shape] = (axes, lead)
+    return plan
 
 
 _REDUCTIONS = {}  # (gradient shape, input shape) -> (axes to sum, number of leading axes)

@@ -11,6 +11,7 @@ Ops with many inputs (``concatenate``) may give ``jvp_all(tangents, out, *inputs
 import numpy as np
 
 from . import tape
+from .conform import conform_tangent
 from .errors import GraphError, ShapeError
 from .tensor import Tensor
 
@@ -46,7 +47,8 @@ def node_tangent(node, tangents):
                     raise _rule_error(prim, i, parents)  # differentiable in reverse mode: a rule is missing
                 continue  # not differentiable there (a mask, labels, a condition)
             contribution = rule(t, out, *inputs, **params)
-            if contribution is not None:
+            if contribution is not None:  # checked as VJPs' gradients are: a wrong shape or complex is refused
+                contribution = conform_tangent(contribution, inputs[i], out, prim, i)
                 result = contribution if result is None else result + contribution
         if result is None:
             return None
