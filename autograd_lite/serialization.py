@@ -36,7 +36,6 @@ What "safely" means:
   ``.`` and ``-``, not starting with ``.`` or ``-`` (so never a path such as
   ``../../etc/W1``).
 """
-import errno
 import hashlib
 import io
 import json
@@ -140,20 +139,45 @@ def _member_info(name, size):
     return info
 
 
-def _path_name(op, path):
-    """``path`` (str, bytes or os.PathLike) as a str, refused when it cannot name a file."""
+def path_name(op, path):
+    """``path`` (str, bytes or os.PathLike) as a str, refused when it cannot name a file.
+
+    The one rule for the paths of the files the package writes and reads (``save``, ``load``,
+    ``draw``): a TypeError naming ``op`` for any other type, a ValueError for an empty path or
+    one ending in a separator (it names a folder).
+    """
     try:
         name = os.fsdecode(path)
     except TypeError:
         raise TypeError(f"{op}: path must be a str, bytes or os.PathLike naming a file, got "
                         f"{type(path).__name__}") from None
     if not name:
-        raise ValueError(f"{op}: the path is empty; expected a file name such as 'params.npz'")
+        raise ValueError(f"{op}: the path is empty; expected a file name")
     if name.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         # realpath would drop the separator and write a file where the user meant a folder
         raise ValueError(f"{op}: the path {name!r} ends in a path separator, so it names a folder; "
                          "expected a file name without a trailing separator")
     return name
+
+
+def existing_target(op, name, target):
+    """The ``os.stat`` of ``target`` (the file ``name`` resolves to), or None when it does not exist.
+
+    The one rule for the files the package writes (``save``, ``draw``): a folder is an
+    IsADirectoryError and any other file that is not a regular one (a FIFO, socket or device)
+    a ValueError, both naming ``op`` and ``name``. Writing would replace such a file with a
+    regular one (as root, ``/dev/null`` itself) or block on a FIFO; ``load`` refuses them too.
+    """
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"{op}: {name!r} is a directory; expected a file name")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{op}: {name!r} exists and is not a regular file (a FIFO, socket or device); "
+                         "expected a regular file or a name that does not exist yet")
+    return info
 
 
 def _temporary_name(base):
@@ -166,14 +190,16 @@ def _create_temporary(temp_path, path):
         # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
         # it (reading it means setting it, which is process-wide and races other threads).
         return os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except FileNotFoundError:
+    except OSError as error:
+        # The temporary's hidden name would tell the user nothing: name their path and its folder.
         directory = os.path.dirname(temp_path)
-        if os.path.isdir(directory):
-            raise
-        # the temporary's hidden name would tell the user nothing: name their path and its folder
-        raise FileNotFoundError(errno.ENOENT, f"save: cannot write {path!r}: the folder {directory!r} "
-                                "does not exist; expected an existing folder (create it first, e.g. "
-                                "os.makedirs)", path) from None
+        if isinstance(error, FileNotFoundError) and not os.path.isdir(directory):
+            reason = (f"the folder {directory!r} does not exist; expected an existing folder (create it "
+                      "first, e.g. os.makedirs)")
+        else:  # no permission, a read-only file system, a folder that takes no files (/sys, /proc), ...
+            reason = (f"cannot create a file in the folder {directory!r} ({error.strerror or error}); "
+                      "expected a folder this process can write to")
+        raise type(error)(error.errno, f"save: cannot write {path!r}: {reason}", path) from None
 
 
 def _writer_is_gone(pid):
@@ -236,23 +262,23 @@ def save(params, path):
     Raises:
         TypeError: params not a mapping, a value that is not a real numeric array, or a
             path that is not a str, bytes or os.PathLike.
-        ValueError: no params, a name ``check_name`` refuses, an empty path, or a path
-            ending in a separator (it names a folder).
+        ValueError: no params, a name ``check_name`` refuses, an empty path, a path
+            ending in a separator (it names a folder), or a path naming an existing file that
+            is not a regular file (a FIFO, socket or device: it is left as it is).
+        IsADirectoryError: a path naming a directory.
+        OSError: the file cannot be written (its folder does not exist, no permission, ...),
+            naming ``path`` and its folder.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
     if not params:
         raise ValueError("save: params is empty; expected at least one named Tensor or ndarray")
     arrays = {key: _checked_array(key, value) for key, value in params.items()}
-    name = _path_name("save", path)
+    name = path_name("save", path)
     target = os.path.realpath(name)
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"save: {name!r} is a directory; expected a file name")
+    info = existing_target("save", name, target)
+    mode = None if info is None else stat.S_IMODE(info.st_mode)
     directory, base = os.path.split(target)
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None
     temp_path = os.path.join(directory, _temporary_name(base))
     handle = _create_temporary(temp_path, name)
     try:
@@ -359,7 +385,7 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes <= 0:
         raise ValueError(f"load: max_bytes must be an int > 0, got {max_bytes!r}")
-    name = _path_name("load", path)
+    name = path_name("load", path)
     info = os.stat(name)
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"load: {name!r} is a directory; expected an .npz file")

@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from .errors import GraphError
+from .serialization import existing_target, path_name
 from .tensor import Tensor
 
 FORMATS = ("svg", "png", "pdf")
@@ -216,30 +217,38 @@ def draw(t, path, format=None, **options):
     Args:
         t: Tensor whose graph is recorded (see ``to_dot``; after ``backward()``
             only with ``retain_graph=True``).
-        path: output file; the extension ``.<format>`` is added when missing.
-        format: "svg", "png" or "pdf"; None: the path's extension when it is one of
-            those, else "svg".
+        path: output file (str, bytes or os.PathLike); the extension ``.<format>`` is added
+            when missing (in any case: ``cost.SVG`` is written as it is).
+        format: "svg", "png" or "pdf" (any case); None: the path's extension when it is one
+            of those, else "svg".
         **options: passed to ``to_dot`` (rankdir, show_grads, show_values).
     Returns:
         str, the path of the rendered file, the only file written (no DOT source is left
         or overwritten next to it).
     Raises:
         RuntimeError saying how to install Graphviz when ``dot`` is not on PATH; ``to_dot(t).source`` works without it.
+        TypeError: a path that is not a str, bytes or os.PathLike.
+        ValueError: an empty path, one ending in a separator (a folder), one naming an existing
+            file that is not a regular file (a FIFO, socket or device), or an unknown format.
+        IsADirectoryError: a path (with its extension) naming a folder.
     """
-    path = os.fspath(path)
-    extension = os.path.splitext(path)[1][1:].lower()
+    path = path_name("draw", path)
+    extension = os.path.splitext(path)[1][1:].lower()  # cost.SVG is an .svg file, as Graphviz sees it
     if format is None:
         format = extension if extension in FORMATS else "svg"
+    elif isinstance(format, str):
+        format = format.lower()
     if format not in FORMATS:
         raise ValueError(f"draw: format must be one of {', '.join(FORMATS)}, got {format!r}")
     if extension in FORMATS and extension != format:
         raise ValueError(f"draw: the path {path!r} ends in .{extension} but format is {format!r}; "
                          "expected them to agree (or a path without one of those extensions)")
+    if extension != format:
+        path += "." + format
+    existing_target("draw", path, path)  # before dot runs: a folder, FIFO or device is refused
     import graphviz
 
     dot = to_dot(t, **options)
-    if not path.endswith("." + format):
-        path += "." + format
     try:
         # Rendered to bytes, not with render(): that writes the DOT text to <stem>.gv next to
         # the output (overwriting and then deleting any such file of the user's).
