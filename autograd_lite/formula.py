@@ -54,8 +54,7 @@ def formula(t, expand=False):
             unnamed_parameters += 1
             term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")
         elif n.size == 1:
-            text = tex.number_latex(n._data.item())
-            term = tex.Term(text, tex.NEG) if text.startswith("-") else tex.Term(text, simple=True)
+            term = tex.number_term(n._data.reshape(())[()])  # a NumPy scalar: its dtype's own shortest repr
         else:
             term = tex.Term("\\mathrm{const}_{" + "\\times ".join(str(k) for k in n.shape) + "}")
         terms[id(n)] = term

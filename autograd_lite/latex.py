@@ -6,7 +6,7 @@ helpers here add exactly the parentheses the notation needs. Only constructs
 that matplotlib's mathtext renders are used (``\\left( \\right)`` rather than
 ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
-import math
+import numbers
 import re
 
 import numpy as np
@@ -30,7 +30,14 @@ class Term:
         self.text, self.prec, self.kind, self.simple, self.name = text, prec, kind, simple, name
 
 
-ESCAPES = {"_": r"\_", "#": r"\#", "%": r"\%", "$": r"\$"}
+# How ``roman`` writes each character that LaTeX or mathtext would read as markup (or drop, as
+# mathtext drops a plain space): a form each of LaTeX (with amsmath), MathJax and mathtext
+# renders, braced where mathtext would read a following letter as part of the command (``\#b``).
+# Every form starts with "\\" or "{", as no character kept as it is does: distinct names stay
+# distinct, and no name prints as nothing.
+ESCAPES = {"_": r"\_", "%": r"\%", "$": r"\$", "#": r"{\#}", "{": r"\{", "}": r"\}",
+           "\\": r"{\backslash}", "^": r"{\wedge}", "~": r"{\sim}", " ": r"{\ }",
+           "&": r"\text{\&}", '"': r'\text{"}', "`": r"\text{`}"}
 
 
 def name_latex(name):
@@ -46,9 +53,17 @@ def name_latex(name):
 
 
 def roman(text):
-    """``text`` upright, with the characters mathtext cannot take dropped or escaped."""
-    kept = "".join(ESCAPES.get(c, c) for c in text if c.isalnum() or c in ESCAPES or c in " .,:;'!?+-=/()[]")
-    return "\\mathrm{" + kept + "}"
+    """``text`` upright, every character shown: LaTeX's special characters escaped (``ESCAPES``)
+    and an unprintable one (a tab, a newline) as its code point, ``⟨U+0009⟩``."""
+    return "\\mathrm{" + "".join(_roman_character(c) for c in text) + "}"
+
+
+def _roman_character(c):
+    if c in ESCAPES:
+        return ESCAPES[c]
+    if not c.isprintable():
+        return f"{{\\langle}}U+{ord(c):04X}{{\\rangle}}"
+    return c
 
 
 def name_term(name):
@@ -58,18 +73,33 @@ def name_term(name):
 
 
 def number_latex(value):
-    """A scalar as LaTeX: 0.5 -> '0.5', 1e-08 -> '1\\times 10^{-8}', inf -> '\\infty',
-    nan -> '\\mathrm{NaN}' (Python's 'inf' and 'nan' are not LaTeX)."""
-    value = float(value)
-    if math.isnan(value):
+    """A scalar as LaTeX, the shortest text that reads back as the same value (Python's and
+    NumPy's repr): 0.5 -> '0.5', 2.0 -> '2', 1.0000001 -> '1.0000001', 1e-08 ->
+    '1\\times 10^{-8}', inf -> '\\infty', nan -> '\\mathrm{NaN}' (Python's 'inf' and 'nan'
+    are not LaTeX). A NumPy float keeps its own precision (float32 0.1 -> '0.1')."""
+    if isinstance(value, (numbers.Integral, np.bool_)):
+        return str(int(value))
+    if not isinstance(value, np.floating):
+        value = float(value)
+    if np.isnan(value):
         return "\\mathrm{NaN}"
-    if math.isinf(value):
+    if np.isinf(value):
         return "\\infty" if value > 0 else "-\\infty"
-    text = f"{value:.6g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}\\times 10^{{{int(exponent)}}}"
-    return text
+    mantissa, _, exponent = str(value).partition("e")  # str of a float is its shortest round-trip repr
+    mantissa = mantissa[:-2] if mantissa.endswith(".0") else mantissa
+    return mantissa if not exponent else f"{mantissa}\\times 10^{{{int(exponent)}}}"
+
+
+def number_term(value):
+    """A scalar constant as a term: '1\\times 10^{-8}' is a product (so a power of it is
+    written '(1\\times 10^{-8})^{x}', never the double superscript '1\\times 10^{-8}^{x}'),
+    a negative number binds as a negation, any other number is a simple symbol."""
+    text = number_latex(value)
+    if text.startswith("-"):
+        return Term(text, NEG)
+    if "\\times" in text:
+        return Term(text, PRODUCT, "scalar")
+    return Term(text, simple=True)
 
 
 def parens(term, tall=False):
@@ -120,10 +150,20 @@ def superscript(term, script):
 
 
 def product(x, y, kind):
+    """``x`` times ``y``: kind 'odot' (elementwise), 'matmul' or 'scalar' (one factor a scalar).
+
+    A scalar factor does not change what the other factor is: ``(A \\odot B) \\cdot 2`` is
+    still an elementwise product to a matrix product around it, so a scalar product takes
+    the kind of its first operand that is an elementwise or matrix product, and the
+    parentheses between those two kinds survive it: ``(A \\odot B \\cdot 2) W``.
+    """
+    joined = kind
+    if kind == "scalar":
+        kind = next((t.kind for t in (x, y) if t.prec == PRODUCT and t.kind != "scalar"), "scalar")
     x, y = operand_of_product(x, kind, True), operand_of_product(y, kind, False)
-    if kind == "odot":
+    if joined == "odot":
         joiner = " \\odot "
-    elif y.text[:1].isdigit() or kind == "scalar" and not x.text[:1].isdigit():
+    elif y.text[:1].isdigit() or joined == "scalar" and not x.text[:1].isdigit():
         joiner = " \\cdot "
     else:
         joiner = " "
