@@ -234,6 +234,22 @@ def positive_seconds(text):
     return value
 
 
+def output_file(text):
+    """An argparse type: a file the results can be written to, checked before the timing run
+    (minutes with the defaults) rather than failing when they are written after it. A device
+    or FIFO is taken (``--json /dev/stdout``): open() writes into it, it does not replace it."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty; expected a file path such as results.json")
+    folder = os.path.dirname(text) or os.curdir
+    if os.path.isdir(text) or text.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; expected a file path such as "
+                                         f"{os.path.join(text, 'results.json')!r}")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder {folder!r} does not exist; expected a file in an "
+                                         "existing folder (create it first)")
+    return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS),
@@ -246,8 +262,8 @@ def main(argv=None):
     parser.add_argument("--block-seconds", type=positive_seconds, default=0.05,
                         help="target duration of one timed block of steps (default 0.05)")
     parser.add_argument("--seed", type=int_at_least(0), default=0)
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--markdown", metavar="PATH", help="also write the table as markdown")
+    parser.add_argument("--json", metavar="PATH", type=output_file, help="also write the results as JSON")
+    parser.add_argument("--markdown", metavar="PATH", type=output_file, help="also write the table as markdown")
     parser.add_argument("--memory-steps", type=int_at_least(0), default=0, metavar="N",
                         help="also run N eager steps (e.g. 30000) and report RSS over them")
     parser.add_argument("--memory-workload", default="football", choices=list(workloads.WORKLOADS))

@@ -37,7 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
 from . import data, deep
-from .football import fingerprint, output_folder
+from .football import checked_iterations, fingerprint, output_folder
 
 LEARNING_RATE = 0.0075
 ITERATIONS = 2500
@@ -153,8 +153,7 @@ def main(argv=None, prog="python -m models.cat"):
     parser.add_argument("--iterations", type=int, default=ITERATIONS,
                         help=f"gradient-descent iterations per model (default {ITERATIONS})")
     args = parser.parse_args(argv)
-    if args.iterations < 1:
-        parser.error(f"--iterations must be >= 1, got {args.iterations}")
+    checked_iterations(parser, args.iterations)
     try:
         path = data.find_data(args.data, data.CAT_FILES)
         if path is None:

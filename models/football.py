@@ -57,6 +57,9 @@ PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
              "l2": (0.9383886255924171, 0.93, 0.26809163371273004),
              "dropout": (0.9289099526066351, 0.95, 0.060582435798513114)}
 PUBLISHED_ITERATIONS = 30000
+# The most --iterations either job takes: a billion steps already take days, and a count past
+# sys.maxsize cannot be counted by the progress bar (tqdm's len() overflows).
+MAX_ITERATIONS = 10 ** 9
 BOUNDARY_REGION = ((-0.75, 0.40), (-0.75, 0.65))  # x range, y range
 
 
@@ -75,6 +78,15 @@ def resolve_data(option):
     if path is None:
         return data.load_football(None), "synthetic stand-in (synthetic_football)"
     return data.load_football(path), str(path)
+
+
+def checked_iterations(parser, value):
+    """The jobs' --iterations ``value`` if it is from 1 to ``MAX_ITERATIONS``, else a usage error
+    (status 2) naming the option and the range, before any data is read: a count past
+    sys.maxsize would otherwise end in an OverflowError traceback from the progress bar."""
+    if not 1 <= value <= MAX_ITERATIONS:
+        parser.error(f"--iterations must be >= 1 and <= {MAX_ITERATIONS:,}, got {value}")
+    return value
 
 
 def output_folder(parser, value, files=()):
@@ -283,8 +295,7 @@ def main(argv=None, prog="python -m models.football"):
     parser.add_argument("--iterations", type=int, default=PUBLISHED_ITERATIONS,
                         help=f"gradient-descent iterations per model (default {PUBLISHED_ITERATIONS})")
     args = parser.parse_args(argv)
-    if args.iterations < 1:
-        parser.error(f"--iterations must be >= 1, got {args.iterations}")
+    checked_iterations(parser, args.iterations)
     try:
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
     except (OSError, ValueError, ImportError) as error:  # (ImportError: no scipy for a .mat file)
