@@ -204,8 +204,8 @@ class Tracer:
 
     def guard(self, t):
         slot = self.slots.get(id(t))
-        if slot is None and isinstance(t, Tensor) and t._seq > self.start:
-            slot = self.ref(t)  # a tensor from outside, read before any op used it (T.item())
+        if slot is None and isinstance(t, Tensor) and (t._seq > self.start or not self.made_here(t)):
+            slot = self.ref(t)  # from outside, read before any op used it (T.item()), or another thread's
         if slot is not None and all(slot != s for s, _ in self.constants):
             self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
 

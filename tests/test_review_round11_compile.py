@@ -92,6 +92,19 @@ def test_a_threads_tensor_returned_as_it_is_is_refused():
             assert float(step(X)) == pytest.approx(3.0 * X.sum(), abs=1e-12)
 
 
+@pytest.mark.parametrize("read", ["data", "float"])
+def test_a_threads_tensor_read_out_of_the_graph_is_refused(read):
+    with ThreadPoolExecutor(1) as pool:
+        def f(x):
+            h = pool.submit(lambda: ag.tanh(x)).result()  # (used by no op: only read here)
+            return ag.sum(x * h.data) if read == "data" else ag.sum(x) * float(h[0])
+        step = ag.compile(f)
+        with pytest.warns(RuntimeWarning, match="computed in another thread"):
+            step(INPUTS[0])
+        for X in INPUTS:
+            assert float(step(X)) == float(f(ag.Tensor(X)))
+
+
 def test_own_constants_and_scopes_still_replay_while_another_thread_makes_tensors():
     W = ag.Tensor(np.array([1.0, 2.0, -0.5]), requires_grad=True)
     tracing, made = threading.Event(), threading.Event()
