@@ -49,13 +49,13 @@ _PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFu
 
 def describe(value, top=False, depth=0, seen=None):
     """``value`` as part of a key: numbers and strings by type and value; a Tensor or array
-    by shape, dtype (and a Tensor's requires_grad, name and is_leaf) at the top level, else by identity (a small array by
-    its values too); containers, and objects of the user's classes by their own attributes
-    (``__dict__``, ``__slots__``), by what they hold (and their own identity below the top);
-    the user's functions by identity and what they reach, methods by function and object;
-    other objects by value if hashable, else by identity. ``seen``, a dict, gets
-    {id: object} of everything the key holds by identity (a trace keeps them alive, so no
-    new object can take their ids) and of the random generators in it."""
+    by shape, dtype (and a Tensor's requires_grad, name and is_leaf) at the top level, else by
+    identity (a small array by its values too); containers, and objects of the user's classes
+    by their own attributes (``__dict__``, ``__slots__``), by what they hold (and their own
+    identity below the top); the user's functions by identity and what they reach, methods by
+    function and object; other objects by value if hashable, else by identity. ``seen``, a
+    dict, gets {id: object} of everything the key holds by identity (a trace keeps them alive,
+    so no new object can take their ids) and of the random generators in it."""
     kind = type(value)
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
