@@ -35,6 +35,7 @@ def forward_output(data, prim, parents):
     floats keep their precision; ints and bools take the inputs' float dtype (NumPy's promotion
     of the ``parents``' dtypes; float64 without inputs), as ``as_tensor`` gives int data beside
     a tensor, so a float32 model stays float32 and no gradient is cast to integers; complex,
-    strings and objects are refused with a TypeError naming the primitive ``prim``."""
-    like = np.result_type(*[p._data.dtype for p in parents]) if parents else np.float64
+    strings and objects are refused with a TypeError naming the primitive ``prim``. ``parents``:
+    its inputs, Tensors (eager) or the arrays a compiled replay passes."""
+    like = np.result_type(*[p.dtype for p in parents]) if parents else np.float64
     return to_float_array(data, f"{prim.label} (the result of its forward)", copy=False, int_dtype=like)

@@ -8,6 +8,8 @@ import re
 import numpy as np
 
 from .conform import conform
+from .convert import forward_output
+from .primitive import Primitive
 from .tensor import as_tensor
 from .tracer import Slot
 
@@ -29,10 +31,11 @@ def _same_bits(value, expected):
     return np.array_equal(value.view(bits), expected.view(bits))
 
 
-# A step's results of these types are used as they are (NumPy scalars too); others are made arrays
+# A step's results of these types are used as they are (NumPy scalars too) when their shape and dtype
+# are the traced ones; others are made what eager code has (a primitive's: its Tensor's float array)
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
-RUNTIME = {"shaped": _SHAPED, "generic": np.generic, "asarray": np.asarray, "as_tensor": as_tensor,
-            "Retrace": Retrace, "same_bits": _same_bits, "conform": conform}
+RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.generic, "asarray": np.asarray,
+           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": _same_bits, "conform": conform}
 
 
 def generate(trace, traced):
@@ -83,10 +86,12 @@ def _forward_source(trace, calls, names, saved, name):
     guard = lambda slot: [f"    if not all(same_bits(s{slot}, e) for e in guards{slot}):",
                           "        raise Retrace"] if slot in trace.guards else []
     lines += [line for slot in trace.source_slots for line in guard(slot)]
-    for (op, args, _, _, _), (_, _, _, out, shape, _) in zip(calls, trace.steps):
-        lines += [f"    s{out} = {op}_forward({args})", f"    if type(s{out}) not in shaped:",
-                  f"        s{out} = s{out} if isinstance(s{out}, generic) else asarray(s{out})",
-                  f"    if {_differs(f's{out}', out, shape)}:", "        raise Retrace"]
+    for (op, args, listed, _, _), (prim, _, _, out, shape, _) in zip(calls, trace.steps):
+        differs = _differs(f"s{out}", out, shape)  # (made what eager code has of it, then checked again)
+        made = (f"float_output(s{out}, {op}, [{listed}])" if isinstance(prim, Primitive)  # (its Tensor's)
+                else f"s{out} if isinstance(s{out}, generic) else asarray(s{out})")  # (NumPy on a comparison)
+        lines += [f"    s{out} = {op}_forward({args})", f"    if type(s{out}) not in shaped or {differs}:",
+                  f"        s{out} = {made}", f"        if {differs}:", "            raise Retrace"]
         lines += guard(out)
     sources = "".join(f"t{slot}, " for slot in trace.source_slots)
     return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({saved})"]

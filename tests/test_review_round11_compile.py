@@ -276,3 +276,36 @@ def test_an_arguments_name_and_leafness_key_the_trace():
     calls = [t for X in INPUTS[:2] for t in (V * X, ag.Tensor(X, requires_grad=True))]
     assert [float(step(a)) for a in calls] == [float(by_leaf(a)) for a in calls]
     assert (step.recordings, step.replays) == (2, 2)
+
+
+def test_a_primitive_returning_ints_replays_with_eagers_float_dtype():
+    """A straight-through step (forward (x > 0) as int64, VJP g) gives a float32 output in eager
+    code; the replay makes the same of it (it was retraced on every call: dtype int64 != float32)."""
+    @ag.primitive
+    def positive(x):
+        return (x > 0).astype(np.int64)
+    positive.defvjp(lambda g, out, x: g)
+    W = ag.Tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True)
+    cost = lambda x: ag.sum(positive(W * x) * 0.5)
+    step = ag.compile(cost)
+    for k in range(1, 4):
+        x = np.array([1.0, 2.0, -1.0], np.float32) * k
+        W.grad = None
+        J = step(x)
+        J.backward()
+        # by hand: W * x = [k, -2k, -3k] -> positive [1, 0, 0] -> cost 0.5; d/dW = 0.5 * x
+        assert J.dtype == np.float32 and J.item() == 0.5
+        assert W.grad.dtype == np.float32
+        np.testing.assert_array_equal(W.grad, 0.5 * x)
+    assert (step.recordings, step.replays) == (1, 2)
+
+
+def test_a_primitive_without_inputs_returning_an_int_replays_as_float64():
+    """No inputs: the forward's int becomes float64, as ag.Tensor(3) does."""
+    three = ag.primitive(lambda: 3)
+    W = ag.Tensor([1.0, 2.0], requires_grad=True)
+    step = ag.compile(lambda: ag.sum(W * three()))
+    for _ in range(3):
+        J = step()
+        assert J.dtype == np.float64 and J.item() == 9.0
+    assert (step.recordings, step.replays) == (1, 2)
