@@ -8,6 +8,13 @@ import numpy as np
 FLOATS, FLOAT_SCALARS = (np.dtype(np.float64), np.dtype(np.float32)), (np.float64, np.float32)
 
 
+def is_scalar_number(value):
+    """Whether ``value`` is a Python or NumPy bool, int or float: a number with no float precision of
+    its own, which beside a Tensor takes the Tensor's dtype (``2 * t32``, ``t32 / np.sqrt(d)`` and
+    ``t32 > np.float64(0.1)`` work in float32, as in PyTorch)."""
+    return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
+
+
 def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
     become ``int_dtype`` (float64); strings, objects and complex numbers are refused, naming ``op``."""

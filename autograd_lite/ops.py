@@ -25,6 +25,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import latex as tex
+from .convert import is_scalar_number
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified
 from .primitive import Primitive
@@ -132,9 +133,10 @@ abs = Primitive(np.abs, "abs", vjps=(_abs_rule,), jvps=(_abs_rule,),
 
 
 def _winner_share(g, x, y):
-    """g where x wins, g / 2 on ties (the gradient is split fairly), 0 where x loses."""
+    """g where x wins, g / 2 on ties (the gradient is split fairly), 0 where x loses; a NaN on
+    either side loses nothing (it passes g, as PyTorch's masks do: NaN < y is false)."""
     x, y = _raw(x), _raw(y)
-    return _pick(x >= y, g, 0.0) * np.where(x == y, 0.5, 1.0)
+    return _pick(x < y, 0.0, g) * np.where(x == y, 0.5, 1.0)
 
 
 maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: _winner_share(g, x, y),
@@ -164,10 +166,10 @@ exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,), jvps=(lambda g
 log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
                 latex=lambda t, node: tex.prefix("\\log", t[0]))
 relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
-                 vjps=(lambda g, out, x: _pick(x > 0.0, g, 0.0),),  # (a Tensor's > is an array)
+                 vjps=(lambda g, out, x: _pick(x <= 0.0, 0.0, g),),  # (NaN passes g, as in PyTorch)
                  latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
 relu.jvps = relu.vjps  # elementwise
-relu.__doc__ = "max(0, x) elementwise; its derivative is taken as (x > 0)."
+relu.__doc__ = "max(0, x) elementwise; its derivative is taken as 0 where x <= 0, else 1 (NaN too, as PyTorch)."
 
 
 def _sigmoid(x):
@@ -664,23 +666,20 @@ log_softmax.__doc__ = """log_softmax(x, axis=0): x - logsumexp(x, axis, keepdims
 
 
 # --- variance and standard deviation (NumPy's ddof=0 by default) --------------------
-def _dof(x, axis, ddof, op):
-    n = _count(x.shape, axis)
-    if n - ddof <= 0:
-        raise ValueError(f"{op}: ddof={ddof} leaves no degrees of freedom over {n} entries "
-                         f"(shape {x.shape}, axis {axis}); expected ddof < {n}")
-    return n - ddof
+def _per_dof(shape, axis, ddof):
+    """1 / (N - ddof), NumPy's divisor; inf when no degree of freedom is left (ddof >= N), where
+    NumPy's var is nan or inf (with its RuntimeWarning) and so is the gradient, as in PyTorch."""
+    dof = _count(shape, axis) - ddof
+    return 1.0 / dof if dof > 0 else np.inf
 
 
 def _var(x, axis=None, keepdims=False, ddof=0):
     """Mean squared deviation from the mean over ``axis``, divided by N - ddof."""
-    _dof(x, axis, ddof, "var")
     return np.var(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
 
 
 def _std(x, axis=None, keepdims=False, ddof=0):
     """sqrt(var(x, axis, ddof))."""
-    _dof(x, axis, ddof, "std")
     return np.std(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
 
 
@@ -689,12 +688,12 @@ def _centered(x, axis):
 
 
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    return _spread(g, x.shape, axis) * _centered(x, axis) * (2.0 / (_count(x.shape, axis) - ddof))
+    return _spread(g, x.shape, axis) * _centered(x, axis) * (2.0 * _per_dof(x.shape, axis, ddof))
 
 
 def _var_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
     return np.sum(t * _centered(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims) * (
-        2.0 / (_count(x.shape, axis) - ddof))
+        2.0 * _per_dof(x.shape, axis, ddof))
 
 
 def _over_std(value, std):
@@ -706,7 +705,7 @@ def _over_std(value, std):
 
 
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    scaled = _spread(g, x.shape, axis) * _centered(x, axis) / (_count(x.shape, axis) - ddof)
+    scaled = _spread(g, x.shape, axis) * _centered(x, axis) * _per_dof(x.shape, axis, ddof)
     return _over_std(scaled, out.reshape(_kept_shape(x.shape, axis)))
 
 
@@ -745,8 +744,19 @@ expand_dims.__doc__ = "expand_dims(x, axis): x with a new length-1 axis at ``axi
 
 
 # --- comparisons: constant boolean arrays, as NumPy gives ---------------------
+def _compared_number(value):
+    """Whether ``value``, beside a tensor in a comparison, is a number to compare in the tensor's
+    dtype, as t - value computes it: a Python or NumPy scalar, or a 0-d numeric array (NumPy
+    hands ``np.float64(0.1) < t`` over as one; PyTorch's 0-d tensors do not promote either)."""
+    return is_scalar_number(value) or type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "biuf"
+
+
 def _compare(ufunc):
     def compare(a, b):
+        if isinstance(a, Tensor) and _compared_number(b):
+            b = a._data.dtype.type(b)
+        elif isinstance(b, Tensor) and _compared_number(a):
+            a = b._data.dtype.type(a)
         if current().tracer is not None:  # ag.compile recomputes it on every replay
             return current().tracer.numpy_call(ufunc, (a, b), {})
         return ufunc(_raw(a), _raw(b))
@@ -763,7 +773,8 @@ def _inplace(self, ufunc, other, symbol, method):
         raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
-    value = other._read() if isinstance(other, Tensor) else other
+    value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
+             self._data.dtype.type(other) if is_scalar_number(other) else other)
     if not self._data.flags.writeable:
         raise GraphError(f"'{symbol}=': the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
                          "view, whose entries share memory, or an array made read-only); expected a writable "

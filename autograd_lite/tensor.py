@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from . import tape
-from .convert import to_float_array
+from .convert import is_scalar_number, to_float_array
 from .errors import GraphError, ShapeError
 from .modes import VersionCounter, current, mark_modified, note_grad_write
 
@@ -165,8 +165,7 @@ def as_tensor(value, like_dtype=None):
         return value
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
-    exact = type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf" or (
-        isinstance(value, np.ndarray) and value.dtype.kind in "biu")
+    exact = is_scalar_number(value) or isinstance(value, np.ndarray) and value.dtype.kind in "biu"
     t = Tensor._wrap(np.asarray(value, like_dtype) if exact and like_dtype is not None else to_float_array(value, copy=False))
     if isinstance(value, np.ndarray) and current().tracer is not None:
         current().tracer.copy_of(value, t)  # a converted copy: ag.compile converts it on every replay

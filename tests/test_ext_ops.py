@@ -202,8 +202,6 @@ def test_cross_entropy_labels_are_checked_naming_the_op():
 
 
 def test_errors_name_the_op():
-    with pytest.raises(ValueError, match="var: ddof=1 leaves no degrees of freedom over 1 entries"):
-        ag.var(np.ones((1, 3)), axis=0, ddof=1)
     with pytest.raises(ag.ShapeError, match="squeeze: axis 1 of shape \\(1, 3\\) has length 3"):
         ag.squeeze(np.ones((1, 3)), 1)
     with pytest.raises(ValueError, match="clip: give at least one"):

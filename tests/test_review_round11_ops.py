@@ -1,5 +1,7 @@
 """Review round 11 (adversarial round 17): custom primitives' outputs and JVPs, NumPy scalars beside
 float32 tensors, and the errors of bad indices and axes. Oracles: PyTorch, hand-derived values."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -257,3 +259,72 @@ def test_a_typeerror_inside_a_custom_forward_passes_as_it_is():
     buggy = ag.primitive(forward, name="buggy")
     with pytest.raises(TypeError, match="has no len"):
         buggy(ag.Tensor(np.ones(2)))
+
+
+# --- numbers in comparisons and in-place updates, ddof without degrees of freedom, NaN at kinks ---
+@pytest.mark.parametrize("number", [np.float64(0.1), np.array(0.1), 0.1])
+def test_a_comparison_with_a_number_uses_the_tensors_dtype_in_both_orders_as_torch(number):
+    """x32 > s in float32, as x32 - s is (0.1f > 0.1 is true in float64, false in float32)."""
+    torch = pytest.importorskip("torch")
+    values = np.array([0.1, 0.2, 0.05], np.float32)
+    x, t = ag.Tensor(values), torch.tensor(values)
+    s = float(number)
+    cases = {"x > s": (x > number, t > s), "s < x": (number < x, s < t), "x == s": (x == number, t == s),
+             "s >= x": (number >= x, s >= t), "x <= s": (x <= number, t <= s)}
+    for name, (ours, theirs) in cases.items():
+        np.testing.assert_array_equal(np.asarray(ours), theirs.numpy(), err_msg=name)
+    if np.ndim(number) == 0 and not isinstance(number, np.ndarray):  # (a 0-d array subtracts in its own dtype)
+        np.testing.assert_array_equal(np.asarray(x > number), np.asarray((x - number).data > 0))
+
+
+def test_an_in_place_update_by_a_numpy_scalar_is_computed_in_the_tensors_dtype_as_torch():
+    torch = pytest.importorskip("torch")
+    values = np.array([0.1, 0.3], np.float32)
+    x, t = ag.Tensor(values), torch.tensor(values)
+    with ag.no_grad():
+        x -= np.float64(0.1)
+        x *= np.float64(3.0)
+    t -= 0.1
+    t *= 3.0
+    assert x.dtype == np.float32
+    np.testing.assert_array_equal(x.data, t.numpy())
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("shape, ddof", [((1, 3), 1), ((2, 3), 2), ((2, 3), 3)])
+def test_var_and_std_without_degrees_of_freedom_follow_numpy_and_torch(name, shape, ddof):
+    """ddof >= N: NumPy's nan or inf (with its warning), not an error; where N - ddof is 0 the
+    gradient is PyTorch's (nan, or +-inf from 2 (x - mean) / 0)."""
+    torch = pytest.importorskip("torch")
+    values = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape) ** 2
+    x = ag.Tensor(values, requires_grad=True)
+    with pytest.warns(RuntimeWarning):
+        out = getattr(ag, name)(x, axis=0, ddof=ddof)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(out.data, getattr(np, name)(values, axis=0, ddof=ddof))
+        ag.sum(out).backward()
+    if shape[0] - ddof == 0:
+        t = torch.tensor(values, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            getattr(torch, name)(t, dim=0, correction=ddof).sum().backward()
+        np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("op", ["relu", "maximum", "minimum"])
+def test_a_nan_input_passes_the_gradient_at_kinks_as_torch(op):
+    """relu(NaN), maximum(NaN, y): PyTorch's masks (x <= 0, x < y) are false at NaN, so g passes."""
+    torch = pytest.importorskip("torch")
+    a, b = np.array([np.nan, 2.0, -1.0, 0.0]), np.array([0.0, np.nan, 3.0, 0.0])
+    x, y = ag.Tensor(a, requires_grad=True), ag.Tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    if op == "relu":
+        ag.sum(ag.relu(x)).backward()
+        torch.relu(tx).sum().backward()
+        np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+        return
+    ag.sum(getattr(ag, op)(x, y)).backward()
+    getattr(torch, op)(tx, ty).sum().backward()
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    np.testing.assert_array_equal(y.grad, ty.grad.numpy())
