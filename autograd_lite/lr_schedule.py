@@ -25,7 +25,7 @@ def _shown(value):
 
 
 def _real(op, name, value, *, positive, below=None):
-    """``value`` (as given) if it is a real number that is finite as a float (10**400 is not)
+    """``float(value)`` if ``value`` is a real number that is finite as a float (10**400 is not)
     and > 0 (``positive``), >= 0, or in [0, ``below``); else ValueError naming ``op``, ``name``
     and the range. The one check of rates, betas, epochs and schedule arguments (optim too)."""
     wanted = f"in [0, {below:g})" if below is not None else "> 0" if positive else ">= 0"
@@ -41,7 +41,9 @@ def _real(op, name, value, *, positive, below=None):
         raise ValueError(f"{op}: {name} must be a finite number, got {_shown(value)}")
     if not (value > 0 if positive else value >= 0) or below is not None and not value < below:
         raise ValueError(f"{op}: {name} must be {wanted}, got {_shown(value)}")
-    return value
+    # A Python float, so the formulas compute in float64: a NumPy float32 would make them float32
+    # (NumPy 2 promotion), losing digits and overflowing/underflowing far inside the float range.
+    return float(value)
 
 
 def _evaluated(op, formula, epoch, term):

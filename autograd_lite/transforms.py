@@ -178,7 +178,8 @@ def hvp(f, argnums=0):
 
     x may be a pytree; v has x's structure and every leaf x's shape exactly (a
     different shape is refused, never broadcast). Returns x's structure of ndarrays
-    (Pearlmutter's trick: the gradient of <grad f(x), v>).
+    (Pearlmutter's trick: the gradient of <grad f(x), v>), None where x has None (an
+    empty subtree, as in ``grad``: ``hvp(f, argnums=1)(x, None, None)`` is None).
     """
     def hvp_f(*args_and_v):
         if len(args_and_v) < 2:
@@ -195,6 +196,8 @@ def hvp(f, argnums=0):
 
         def directional(*inner_args):
             g = pytree.flatten(grad(f, n)(*inner_args))[0]
+            if not g:  # x is None or a tree of Nones: <grad f, v> is an empty sum, a constant, so the
+                return Tensor(0.0)  # outer grad gives x's structure back with None where None was
             total = (g[0] * directions[0]).sum()
             for gi, vi in zip(g[1:], directions[1:]):
                 total = total + (gi * vi).sum()

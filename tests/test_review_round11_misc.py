@@ -243,7 +243,8 @@ def test_the_suggested_outer_rewrite_computes_the_outer_product():
     (lambda: schedules.step(0.1, 1.0, 5e-324), r"lr_schedule.step: time_interval must be >= 2.225e-308"),
     (lambda: schedules.step(0.1, 1.0, 1e-10)(1e300), r"lr_schedule.step: epoch 1e\+300 is out of range"),
     (lambda: schedules.exponential(0.1, 1e200)(1e200), r"epoch 1e\+200 is out of range.*got 0.0"),
-    (lambda: schedules.exponential(0.1, 10 ** 200)(10 ** 200), "epoch .* is out of range.*got an overflow"),
+    # ints are computed as floats (as NumPy scalars are): 1e200 * 1e200 is inf, so the rate is 0.0
+    (lambda: schedules.exponential(0.1, 10 ** 200)(10 ** 200), "epoch .* is out of range.*got 0.0"),
 ])
 def test_out_of_range_rates_are_value_errors_naming_the_argument(call, text):
     with pytest.raises(ValueError, match=text):
@@ -276,3 +277,64 @@ def test_initialize_accepts_ordered_sequences(dims):
     for l in range(1, len(sizes)):
         w = expected.standard_normal((sizes[l], sizes[l - 1])) * np.sqrt(2 / sizes[l - 1])
         np.testing.assert_array_equal(params[f"W{l}"].data, w)
+
+
+# --- round 21, finding 2: hvp over None (an empty subtree) mirrors grad ---------------------
+# JAX semantics: an argument with no leaves has a derivative with no leaves, its own structure.
+def test_hvp_over_none_or_a_tree_of_nones_returns_that_structure():
+    x = np.array([1.0, 2.0])
+    assert ag.hvp(lambda a, b: ag.sum(a ** 3), argnums=1)(x, None, None) is None
+    assert ag.hvp(lambda p: ag.sum(ag.Tensor([1.0])))({"b": None}, {"b": None}) == {"b": None}
+    assert ag.hvp(lambda p: ag.sum(ag.Tensor([1.0])))((None, [None]), (None, [None])) == (None, [None])
+
+
+def test_hvp_with_a_none_leaf_beside_an_array_is_the_hand_formula():
+    w, v = np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.0, -4.0])
+    got = ag.hvp(lambda p: ag.sum(p["w"] ** 3))({"w": w, "b": None}, {"w": v, "b": None})
+    assert set(got) == {"w", "b"} and got["b"] is None
+    np.testing.assert_allclose(got["w"], 6 * w * v, rtol=1e-15)     # d2/dw2 sum(w^3) = diag(6 w)
+
+
+def test_hvp_over_none_still_checks_f_and_the_direction():
+    with pytest.raises(ag.GraphError, match="single-element"):
+        ag.hvp(lambda p: ag.Tensor([1.0, 2.0]))(None, None)
+    with pytest.raises(ValueError, match="direction v"):
+        ag.hvp(lambda a, b: ag.sum(a), argnums=1)(np.ones(2), None, np.ones(2))
+
+
+def test_every_transform_over_all_none_arguments_follows_jax():
+    x = np.array([1.0, 2.0])
+    f = lambda a, b: ag.sum(a ** 3)
+    assert ag.grad(f, argnums=1)(x, None) is None
+    value, g = ag.value_and_grad(f, argnums=1)(x, None)
+    assert value == 9.0 and g is None                                  # 1 + 8
+    value, (ga, gb) = ag.value_and_grad(f, argnums=(0, 1))(x, None)
+    np.testing.assert_allclose(ga, 3 * x ** 2)                        # d/da sum(a^3)
+    assert gb is None
+    assert ag.jacobian(lambda a, b: a * 2, argnums=1)(x, None) is None
+    assert ag.jacobian(lambda p: {"o": ag.Tensor([1.0, 2.0]) * 2})({"b": None}) == {"o": {"b": None}}
+    assert ag.hessian(lambda p: ag.sum(ag.Tensor([1.0])))({"b": None}) == {"b": None}
+    _, pull = ag.vjp(lambda p: ag.Tensor([1.0, 2.0]) * 2, None)
+    assert pull(np.ones(2)) == (None,)
+    out, tangent = ag.jvp(lambda p: ag.Tensor([1.0, 2.0]) * 2, (None,), (None,))
+    np.testing.assert_array_equal(out, [2.0, 4.0])
+    np.testing.assert_array_equal(tangent, [0.0, 0.0])                 # f does not depend on p
+
+
+# --- round 21, finding 3: schedules compute in float64 whatever real type they are given ----
+def test_schedules_with_numpy_float32_arguments_compute_in_float64():
+    lr = schedules.exponential(0.1, np.float32(0.5))(3)
+    assert type(lr) is float and lr == 0.1 / (1 + 0.5 * 3)            # 0.04, not float32's 0.0399999991
+    lr0 = float(np.float32(0.1))                                       # the float32's exact value
+    assert schedules.exponential(np.float32(0.1), 1.0)(1e300) == lr0 / (1 + 1e300)
+    assert schedules.exponential(np.float32(0.1), np.float32(0.25))(np.float32(2)) == lr0 / (1 + 0.25 * 2)
+    interval = float(np.float32(1e-38))
+    assert schedules.step(0.1, 1.0, np.float32(1e-38))(10) == 0.1 / (1 + math.floor(10 / interval))
+    assert schedules.step(0.1, np.float16(0.5), np.int64(3))(np.int32(7)) == 0.1 / (1 + 0.5 * 2)
+
+
+def test_schedule_range_checks_still_see_the_numpy_value():
+    with pytest.raises(ValueError, match="lr0 must be > 0"):
+        schedules.exponential(np.float32(0.0), 1.0)
+    with pytest.raises(ValueError, match="decay_rate must be a finite number"):
+        schedules.step(0.1, np.float32("inf"), 1.0)
