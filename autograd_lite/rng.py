@@ -24,9 +24,9 @@ _default = np.random.default_rng()
 def manual_seed(seed):
     """Re-seed the default generator used wherever ``rng`` is None (an int >= 0)."""
     global _default
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"manual_seed: expected an int seed >= 0, got {seed!r}")
-    _default = np.random.default_rng(int(seed))
+    _default = as_generator(seed, "manual_seed")  # (a negative seed: the ValueError of rng=-1)
 
 
 def as_generator(rng, op="rng"):

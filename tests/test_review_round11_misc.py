@@ -338,3 +338,17 @@ def test_schedule_range_checks_still_see_the_numpy_value():
         schedules.exponential(np.float32(0.0), 1.0)
     with pytest.raises(ValueError, match="decay_rate must be a finite number"):
         schedules.step(0.1, np.float32("inf"), 1.0)
+
+
+def test_a_negative_seed_is_the_same_value_error_for_manual_seed_and_rng():
+    """A negative int is the right type with a wrong value: ValueError both ways (NumPy's
+    default_rng(-1) is a ValueError too); a float or bool seed stays a TypeError."""
+    with pytest.raises(ValueError, match="manual_seed: a seed must be >= 0, got -1"):
+        ag.manual_seed(-1)
+    with pytest.raises(ValueError, match="dropout: a seed must be >= 0, got -1"):
+        ag.dropout(np.ones((2, 2)), 0.5, rng=-1)
+    for seed in (1.5, True, "1"):
+        with pytest.raises(TypeError, match="manual_seed: expected an int seed >= 0"):
+            ag.manual_seed(seed)
+    ag.manual_seed(3)
+    np.testing.assert_array_equal(ag.rng.as_generator(None).random(3), np.random.default_rng(3).random(3))
