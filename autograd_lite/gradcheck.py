@@ -162,6 +162,26 @@ def _value(f, flat, arrays):
         return _scalar_output(f(*flat.args(arrays))).item()
 
 
+def _check_deterministic(f, flat, op):
+    """Evaluate f twice at the unperturbed inputs and refuse a function whose value changes.
+
+    Central differences (f(x + eps) - f(x - eps)) / (2 eps) of a function that draws fresh
+    randomness per call (dropout masks) measure the noise divided by eps (~1e6), not the
+    gradient, so every entry would fail with no hint why; two evaluations find that cheaply.
+    """
+    first, second = _value(f, flat, flat.arrays), _value(f, flat, flat.arrays)
+    if first == second or (math.isnan(first) and math.isnan(second)):
+        return
+    # A last-bit wobble (a multi-threaded BLAS summing in another order) is not randomness;
+    # dropout moves the value by percents. 1e-12 separates the two with room on both sides.
+    if abs(first - second) <= 1e-12 * max(abs(first), abs(second)):
+        return
+    raise ValueError(f"{op}: f is not deterministic: it gave {first!r} and then {second!r} at the same "
+                     "inputs, so finite differences would measure its randomness, not its gradient. Hold "
+                     "anything random fixed, e.g. dropout masks: pass masks=/mask=, or rng=<int seed> so "
+                     "every call draws the same masks (or set the seed inside f)")
+
+
 def _autodiff(f, flat):
     from .transforms import _evaluate
 
@@ -216,7 +236,8 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
 
     Args:
         f: function returning a single-element Tensor. Anything random in it (dropout)
-            must be held fixed, e.g. by passing ``mask=``.
+            must be held fixed, e.g. by passing ``mask=``; f is evaluated twice at
+            ``inputs`` first, and a ValueError says so when the two values differ.
         inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
             them (a dict of parameters); every leaf is differentiated, in float64.
         eps: finite-difference step, > 0.
@@ -229,10 +250,13 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     Returns:
         GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
         ``.inputs`` per-leaf detail (named by dict keys), ``str()`` a readable report.
+    Raises:
+        ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
     threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
+    _check_deterministic(f, flat, "gradcheck")
     analytic = _autodiff(f, flat)
     if not fast:
         numeric = [np.asarray(n) for tree in numerical_gradient(f, inputs_of(flat), eps)
@@ -275,6 +299,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
 
     eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")
     flat = _Flat(inputs, "gradgradcheck")
+    _check_deterministic(f, flat, "gradgradcheck")
     generator = as_generator(rng if rng is not None else 0, "gradgradcheck")
     directions = [generator.standard_normal(x.shape) for x in flat.arrays]
     norm = np.sqrt(sum(float(np.sum(v * v)) for v in directions)) or 1.0
@@ -335,7 +360,7 @@ class GradientComparison:
     def __str__(self):
         verdict = "match" if self.passed else "DIFFER"
         lines = [f"gradients {verdict}: relative difference {self.difference:.3e} over all "
-                 f"{len(self.leaves)} leaves (threshold {self.threshold:.0e}; "
+                 f"{len(self.leaves)} leaves (threshold {self.threshold:.2g}; "
                  "||actual - expected|| / (||actual|| + ||expected||))"]
         worst = self.worst
         width = max((len(c.name) for c in self.leaves), default=0)
@@ -350,37 +375,89 @@ class GradientComparison:
         return "\n".join(lines)
 
 
+def _partner(key, keys):
+    """The key of ``keys`` that ``key`` pairs with: itself, else "dW1" for "W1" or "W1" for
+    "dW1" (autodiff's grads are keyed like the parameters, hand-derived ones "dW1")."""
+    if key in keys:
+        return key
+    if isinstance(key, str):
+        for other in (f"d{key}", key[1:] if key.startswith("d") else None):
+            if other in keys:
+                return other
+    return None
+
+
 def _paired_dicts(actual, expected):
-    # autodiff grads keyed like the parameters ("W1") against hand-derived ones keyed "dW1"
-    if (isinstance(actual, dict) and isinstance(expected, dict) and set(actual) != set(expected)
-            and {f"d{k}" for k in actual} == set(expected)):
-        return actual, {k: expected[f"d{k}"] for k in actual}
-    return actual, expected
+    """``expected`` re-keyed like ``actual`` when both are dicts whose keys differ only by
+    the "d" of hand-derived gradients, either way round ("W1" with "dW1", "dW1" with "W1").
+
+    Raises:
+        ValueError: a key on either side with no partner on the other; those keys (and
+            only those: "dZ1" of a hand-written backward's cache, not "W1" that has "dW1")
+            are named.
+    """
+    if not (isinstance(actual, dict) and isinstance(expected, dict)) or set(actual) == set(expected):
+        return actual, expected
+    # exact names pair first, so {"W1", "dW1"} against {"W1", "dW1"} is never cross-paired
+    pairs = {k: k for k in actual if k in expected}
+    for k in actual:
+        if k not in pairs:
+            other = _partner(k, set(expected) - set(pairs.values()))
+            if other is not None:
+                pairs[k] = other
+    only_actual = [k for k in actual if k not in pairs]
+    only_expected = [k for k in expected if k not in set(pairs.values())]
+    if only_actual or only_expected:
+        raise ValueError(f"compare_gradients: the keys differ: only in actual {sorted(map(str, only_actual))}, "
+                         f"only in expected {sorted(map(str, only_expected))} (each other key has its partner; "
+                         '"W1" pairs with "dW1" either way round). Leave out the keys that are not gradients '
+                         "of the same leaves, e.g. {k: hand[k] for k in hand if k[1:] in params}")
+    return actual, {k: expected[pairs[k]] for k in actual}
 
 
-def compare_gradients(actual, expected, threshold=1e-7):
+def _default_threshold(*trees):
+    """The default threshold for gradients of these dtypes: 1e-7 (the course's float64 bound,
+    SEEDS section 6) unless a leaf holds fewer digits.
+
+    Two correct float32 computations of one gradient already differ by ~1e-7 (float32's
+    machine epsilon is 1.19e-7, and sums over thousands of terms add rounding), so 1e-7
+    would flag right float32 gradients. The lower-precision defaults are the relative
+    tolerances of ``torch.testing.assert_close`` for those dtypes (float32 1.3e-6, about
+    eleven float32 ulps; float16 1e-3): the bound a reference autodiff library holds its
+    own gradients to. Our measure divides by ||a|| + ||e||, about half of torch's per-entry
+    |a - e| / |e|, so it is no stricter than torch's check."""
+    dtypes = [np.asarray(leaf._data if isinstance(leaf, Tensor) else leaf).dtype
+              for tree in trees for leaf in pytree.flatten(tree)[0]]
+    smallest = min((d.itemsize for d in dtypes if d.kind == "f"), default=8)  # ints are exact: no bound
+    return {2: 1e-3, 4: 1.3e-6}.get(smallest, 1e-7)
+
+
+def compare_gradients(actual, expected, threshold=None):
     """Compare gradients (e.g. autodiff's) with reference ones (e.g. derived by hand).
 
     Args:
         actual, expected: arrays, Tensors or pytrees of the same structure
             (``{"W1": dW1, ...}``); dict keys are matched by name at every level, in any
-            order, and top-level keys "W1" in ``actual`` also match "dW1" in ``expected``.
+            order, and top-level keys "W1" on either side also match "dW1" on the other.
             Shapes must agree. None is an empty subtree, as in JAX (None against None).
-        threshold: ``passed`` is ``difference < threshold``.
+        threshold: ``passed`` is ``difference < threshold``. None (default): 1e-7, the
+            course's float64 bound; 1.3e-6 when either side holds float32 leaves (1e-3 for
+            float16), torch.testing's float32 tolerance, since correct float32 gradients
+            differ from each other by ~1e-7.
     Returns:
         GradientComparison: ``.difference`` (||a - e|| / (||a|| + ||e||) over every leaf
         together), ``.passed``, ``.leaves`` (per leaf: ``.name``, ``.shape``,
         ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``), ``.worst``; its
         ``str()`` is a readable report naming the worst leaf.
+    Raises:
+        ValueError: the structures, keys or shapes differ (the error names them).
     """
-    threshold = _check_threshold(threshold, "compare_gradients")
+    if threshold is not None:  # a threshold given is used as given (checked first)
+        threshold = _check_threshold(threshold, "compare_gradients")
     actual, expected = _paired_dicts(actual, expected)
+    if threshold is None:
+        threshold = _default_threshold(actual, expected)
     a_leaves, a_def = pytree.flatten(actual)
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        missing, extra = set(actual) - set(expected), set(expected) - set(actual)
-        if missing or extra:
-            raise ValueError(f"compare_gradients: the keys differ: only in actual {sorted(map(str, missing))}, "
-                             f"only in expected {sorted(map(str, extra))}")
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
     names = pytree.leaf_names(a_def)
     records, all_a, all_e = [], [], []
