@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
-from .modes import current
+from .modes import current, grad_lock, note_grad_write
 
 
 def user_site():
@@ -116,3 +116,34 @@ def check_usable(t):
                 f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
 
 
+
+
+def check_grads(to_write):
+    """Refuse a backward() whose (tensor, gradient) pairs ``to_write`` would add into a ``.grad``
+    that is not an array of the tensor's shape and dtype, naming the tensor (before any write)."""
+    for t, _ in to_write:
+        old = t._grad
+        if old is not None and (old.shape != t._data.shape or old.dtype != t._data.dtype):
+            raise ShapeError(f"backward: {describe(t)} has a .grad of shape {old.shape} and dtype "
+                             f"{old.dtype} to add to; expected {t._data.shape} {t._data.dtype} "
+                             "(set .grad = None to start afresh)")
+
+
+def set_grad(t, value):
+    """``t.grad = value``: None, an ndarray (any shape: backward() checks it against ``t``), a NumPy
+    scalar (as a 0-d array) or a Tensor that does not require grad (its array, shared, as PyTorch
+    keeps the tensor); anything else is refused naming ``t``, since backward() adds into it."""
+    if isinstance(value, np.generic):  # (before the float test: np.float64 is a float)
+        value = np.asarray(value)
+    elif value is not None and not isinstance(value, np.ndarray):
+        data = getattr(value, "_data", None)
+        if not isinstance(data, np.ndarray):  # (not a Tensor)
+            raise TypeError(f"{describe(t)}: .grad = {type(value).__name__} {value!r:.60}; expected None or "
+                            f"a float ndarray of shape {t.shape}")
+        if value.requires_grad:  # backward() would record each sum into it, a graph growing every step
+            raise TypeError(f"{describe(t)}: .grad = a Tensor that requires grad; expected None or an "
+                            "ndarray: pass t.detach() (or t.data)")
+        value = data
+    note_grad_write()
+    with grad_lock:  # (not between another thread's backward reading .grad and storing its sum)
+        t._grad = value

@@ -222,12 +222,14 @@ class VersionCounter:
     base's counter, so an edit through any of them is seen by all.
 
     ``stamp`` is the value of the process-wide ``clock`` at the last change: a node recorded
-    at a later clock value saw no change since, so backward can skip comparing versions."""
-    __slots__ = ("version", "stamp")
+    at a later clock value saw no change since, so backward can skip comparing versions.
+    ``shared``: a view or a ``detach()`` shares it, so the memory has more than one Tensor."""
+    __slots__ = ("version", "stamp", "shared")
 
     def __init__(self):
         self.version = 0
         self.stamp = 0
+        self.shared = False
 
 
 class _Clock:
@@ -237,6 +239,22 @@ class _Clock:
 clock = _Clock()
 clock.now = 0
 _clock_lock = threading.Lock()
+# Held while a .grad is read, added to and stored (backward), or set (the setter, zero_grad): without
+# it two threads' backward() into one leaf could each add to the old .grad and one sum would be lost.
+grad_lock = threading.Lock()
+
+
+def share_version(base, other):
+    """Give ``other`` (a view of ``base``, or its ``detach()``) ``base``'s version counter, made
+    now if ``base`` has none, so an in-place change through either is seen by both."""
+    vc = base._vc
+    if vc is None:
+        with _clock_lock:  # two threads sharing at once (a view and a detach) must get one counter
+            vc = base._vc
+            if vc is None:
+                vc = base._vc = VersionCounter()
+    vc.shared = True
+    other._vc = vc
 
 
 def mark_modified(tensors):

@@ -24,7 +24,7 @@ steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
 import numpy as np
 
 from . import lr_schedule
-from .modes import note_grad_write
+from .modes import grad_lock, note_grad_write
 from .tensor import Tensor, mark_modified
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam", "lr_schedule"]
@@ -172,8 +172,9 @@ class Optimizer:
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
         note_grad_write()
-        for p in self.params:
-            p._grad = None
+        with grad_lock:  # once per call: not between another thread's backward reading a .grad and adding to it
+            for p in self.params:
+                p._grad = None
 
     def _delta(self, dp, state):
         """What to subtract from one parameter, given its gradient ``dp`` and its ``state``

@@ -18,7 +18,7 @@ import numpy as np
 from . import diagnostics
 from .convert import FLOAT_SCALARS, FLOATS, forward_output
 from .errors import GraphError
-from .modes import VersionCounter, clock, per_thread
+from .modes import clock, per_thread, share_version
 from .tensor import Tensor, _fill, as_tensor
 
 
@@ -79,7 +79,7 @@ class Primitive:
                         True, self, parents, params, clock.now)
                     break
         if self.view and parents and np.may_share_memory(data, parents[0]._data):
-            parents[0]._vc = out._vc = parents[0]._vc or VersionCounter()
+            share_version(parents[0], out)
         if state.tracer is not None:
             state.tracer.record(self, out, parents, params, args)
         if state.anomaly:

@@ -12,9 +12,8 @@ import itertools
 import numpy as np
 
 from .conform import ForGradOnly, conform
-from .diagnostics import check_usable, describe, raise_if_not_finite
-from .errors import ShapeError
-from .modes import clock, current, note_grad_write
+from .diagnostics import check_grads, check_usable, raise_if_not_finite
+from .modes import clock, current, grad_lock, note_grad_write
 
 # Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
 # the lowest number first visits every node after all the nodes that consume it.
@@ -67,12 +66,8 @@ def _write_grads(to_write):
     """Add each (tensor, gradient) into ``tensor.grad``, an ndarray of its own; every check
     comes before any write, so a refused backward writes nothing."""
     note_grad_write()
-    for t, _ in to_write:
-        old = t._grad
-        if old is not None and (np.shape(old) != t._data.shape or getattr(old, "dtype", None) != t._data.dtype):
-            raise ShapeError(f"backward: {describe(t)} has a .grad of shape {np.shape(old)} and dtype "
-                             f"{getattr(old, 'dtype', type(old).__name__)} to add to; expected {t._data.shape} "
-                             f"{t._data.dtype} (set .grad = None to start afresh)")
-    for t, g in to_write:
-        own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
-        t._grad = own if t._grad is None else t._grad + own
+    with grad_lock:  # as PyTorch's AccumulateGrad: another thread's backward cannot add in between
+        check_grads(to_write)
+        for t, g in to_write:
+            own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
+            t._grad = own if t._grad is None else np.add(t._grad, own, out=own)  # (0-d stays an array)

@@ -7,8 +7,9 @@ import numpy as np
 
 from . import tape
 from .convert import is_scalar_number, to_float_array
+from .diagnostics import set_grad
 from .errors import GraphError, ShapeError
-from .modes import VersionCounter, current, mark_modified, note_grad_write
+from .modes import current, mark_modified, share_version
 
 
 class Tensor:
@@ -93,7 +94,7 @@ class Tensor:
     def detach(self):
         """A new leaf sharing the data (and its version counter), cut from the graph."""
         t = Tensor._wrap(self._data)
-        t._vc = self._vc = self._vc or VersionCounter()
+        share_version(self, t)
         if current().tracer is not None:
             current().tracer.copy_of(self, t)  # ag.compile repeats it on every replay
         return t
@@ -136,8 +137,7 @@ class Tensor:
         self.grad = None
 
     def _set_grad(self, value):
-        note_grad_write()
-        self._grad = value
+        set_grad(self, value)  # checked: None or an ndarray of any shape (backward checks the shape)
 
     grad = property(operator.attrgetter("_grad"), _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
