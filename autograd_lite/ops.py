@@ -764,29 +764,63 @@ def _compare(ufunc):
 
 
 def _inplace(self, ufunc, other, symbol, method):
-    """``self <symbol>= other``: under ``no_grad`` (parameter updates) the tensor's own array
-    changes and its version is bumped, as PyTorch does; on a tensor that requires grad while
-    recording it is refused; a recorded ``other`` makes it ``self = self <symbol> other``."""
-    if current().grad_enabled and isinstance(other, Tensor) and other.requires_grad and not self.requires_grad:
-        return getattr(self, method)(other)
-    if current().grad_enabled and self.requires_grad:
+    """``self <symbol>= other`` (shapes: other broadcasts to self's, which stays): the tensor's own
+    array changes, so its aliases and views see it, and its version is bumped, as in NumPy and
+    PyTorch. A recorded ``other`` (requires grad, while recording) is recorded too (``_record_inplace``);
+    on a tensor that requires grad while recording it is refused."""
+    recording = current().grad_enabled
+    if recording and self.requires_grad:
         raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
-    value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
-             self._data.dtype.type(other) if is_scalar_number(other) else other)
     if not self._data.flags.writeable:
         raise GraphError(f"'{symbol}=': the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
                          "view, whose entries share memory, or an array made read-only); expected a writable "
                          f"tensor: write t = t {symbol} other, or copy it first (ag.Tensor(t.data))")
+    if recording and isinstance(other, Tensor) and other.requires_grad:
+        return _record_inplace(self, other, symbol, method)
+    value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
+             self._data.dtype.type(other) if is_scalar_number(other) else other)
     try:
         ufunc(self._data, value, out=self._data)
     except ValueError:
-        raise ShapeError(f"'{symbol}=': the right side has shape {np.shape(value)}, which does not broadcast "
-                         f"to the tensor's shape {self.shape}; expected a shape that does (an in-place "
-                         "update keeps the tensor's shape)") from None
+        raise _no_broadcast(symbol, np.shape(value), self.shape) from None
     mark_modified((self,))
     return self
+
+
+def _record_inplace(self, other, symbol, method):
+    """``self <symbol>= other``, ``other`` requiring grad, ``self`` not: recorded as in PyTorch. The op
+    runs on a snapshot of self's old value (multiply's and divide's VJPs need it, and self's array is
+    about to change), its result is written into self's array (in self's dtype), and self becomes the
+    op's output, so backward() reaches ``other`` through self."""
+    if self._vc is not None and self._vc.shared:
+        raise GraphError(f"'{symbol}=' with a right side that requires grad, on a tensor that shares its memory "
+                         "with a view or a detach() of it (or is one): PyTorch would rewrite the history of every "
+                         "tensor sharing that memory, which autograd_lite cannot do, so the others would silently "
+                         f"miss the gradient; write t = t {symbol} w (a new tensor) instead")
+    tracer = current().tracer
+    if tracer is not None:  # the snapshot and the write into self are no ops a replay could repeat
+        tracer.refusals.append(f"records '{symbol}=' into a tensor while it runs; a replay does not repeat that. "
+                               f"Write it as an expression (t = t {symbol} w)")
+    out = getattr(Tensor._wrap(self._data.copy()), method)(other)
+    if out.shape != self.shape:
+        raise _no_broadcast(symbol, other.shape, self.shape)
+    self._data[...] = out._data  # (cast to self's dtype, as an in-place op keeps it)
+    mark_modified((self,))
+    self.requires_grad, self._prim, self._parents, self._params, self._seq = (
+        True, out._prim, out._parents, out._params, out._seq)
+    self._epoch = self._vc.stamp  # recorded as of its own change, so only a later one is refused at backward
+    if out._site is not None:
+        self._site = out._site
+    return self
+
+
+def _no_broadcast(symbol, shape, own_shape):
+    """The ShapeError of ``t <symbol>= other`` whose ``other`` of ``shape`` does not broadcast to t's."""
+    return ShapeError(f"'{symbol}=': the right side has shape {shape}, which does not broadcast to the "
+                      f"tensor's shape {own_shape}; expected a shape that does (an in-place update keeps the "
+                      "tensor's shape)")
 
 
 # --- Tensor operators and methods ----------------------------------------------
