@@ -17,12 +17,12 @@ def is_scalar_number(value):
 
 def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become ``int_dtype`` (float64); strings, objects and complex numbers are refused, naming ``op``."""
+    become ``int_dtype`` (float64), ints beyond int64 float64; strings, objects and complex numbers are refused, naming ``op``."""
     data = getattr(data, "_data", data)  # a Tensor's array
     try:
         array = np.array(data, copy=copy) if copy else np.asarray(data)
-        if array.dtype == object and isinstance(data, numbers.Real):  # an int beyond int64, e.g. 10**30
-            array = np.array(float(data))
+        if array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat):
+            array = array.astype(np.float64)  # ints beyond int64 (10**30, alone or in a list), as NumPy's dtype=float
     except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(f"{op}: cannot make a numeric array from {type(data).__name__}: {error}") from None
     kind = array.dtype.kind

@@ -15,6 +15,7 @@ import inspect
 import numpy as np
 
 from . import ops
+from .diagnostics import describe
 from .errors import GraphError
 from .modes import current
 from .tensor import Tensor
@@ -317,10 +318,32 @@ def _array(self, dtype=None, copy=None):
 def _deepcopy(self, memo):
     """``copy.deepcopy(t)`` / ``copy.copy(t)`` of a leaf: a new leaf with a copy of the data (and
     of ``.grad``), as PyTorch's deepcopy; an op's output is refused, as there."""
-    if self._prim is not None:
-        raise GraphError("copy: this tensor is an op's output; copy a leaf, or t.detach() first (as PyTorch)")
+    _refuse_op_output(self, "copy")
     t = memo[id(self)] = Tensor(self, self.requires_grad, self.name)
     t._grad = None if self._grad is None else np.array(self._grad)  # (not the setter: no effect to note)
+    return t
+
+
+def _reduce_ex(self, protocol):
+    """``pickle.dumps(t)`` of a leaf: its data, requires_grad, name and ``.grad``, never the graph
+    fields (a node's primitive and inputs). An op's output is refused, as deepcopy refuses it:
+    PyTorch would pickle it as a new leaf, but here both copies follow one rule, and a leaf made
+    silently would fill no ``.grad`` the user holds (its inputs' gradients would go nowhere)."""
+    _refuse_op_output(self, "pickle")
+    return _leaf, (self._read(), self.requires_grad, self.name, self._grad)
+
+
+def _refuse_op_output(t, what):
+    """The one rule of deepcopy and pickle: a copy of an op's output would need its graph."""
+    if t._prim is not None:
+        raise GraphError(f"{what}: this tensor is an op's output ({describe(t)}); {what} a leaf, or "
+                         "t.detach() first (its graph cannot be copied)")
+
+
+def _leaf(data, requires_grad, name, grad):
+    """The leaf a pickled Tensor unpickles as (shapes: ``grad`` None or of ``data``'s)."""
+    t = Tensor(data, requires_grad, name)
+    t._grad = grad  # (not the setter: no effect to note)
     return t
 
 
@@ -353,6 +376,7 @@ def _install():
     Tensor.dot = lambda self, other: _dot(self, other)
     Tensor.__round__ = _round
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
+    Tensor.__reduce_ex__ = _reduce_ex
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
     Tensor.__float__ = lambda self: float(self._read())
     Tensor.__int__ = lambda self: int(self._read())
