@@ -157,9 +157,9 @@ def _scalar_output(out, op="gradcheck"):
     return out
 
 
-def _value(f, flat, arrays):
+def _value(f, flat, arrays, op="gradcheck"):
     with no_grad():
-        return _scalar_output(f(*flat.args(arrays))).item()
+        return _scalar_output(f(*flat.args(arrays)), op).item()
 
 
 def _check_deterministic(f, flat, op):
@@ -169,7 +169,7 @@ def _check_deterministic(f, flat, op):
     randomness per call (dropout masks) measure the noise divided by eps (~1e6), not the
     gradient, so every entry would fail with no hint why; two evaluations find that cheaply.
     """
-    first, second = _value(f, flat, flat.arrays), _value(f, flat, flat.arrays)
+    first, second = _value(f, flat, flat.arrays, op), _value(f, flat, flat.arrays, op)
     if first == second or (math.isnan(first) and math.isnan(second)):
         return
     # A last-bit wobble (a multi-threaded BLAS summing in another order) is not randomness;
