@@ -75,56 +75,46 @@ def _tracer(code, opname, argval, which):
 
 
 # --- 1. concurrent backward() into a shared leaf ------------------------------------------------
-def test_concurrent_backward_on_a_shared_leaf_loses_no_gradient():
-    # A is paused in _write_grads just before storing its sum into x._grad; B's whole backward()
-    # then waits for the lock, so it adds after A's store: 0 + 3 + 5.
-    x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    x.grad = np.zeros(2)
-    la, lb = (x * 3.0).sum(), (x * 5.0).sum()
+def _while_a_backward_is_adding(loss, other):
+    """Run ``loss.backward()`` paused just before it stores its sum into a ``.grad``; meanwhile
+    start ``other`` in a third thread (it blocks on the lock ``loss``'s backward holds, so it
+    cannot finish while that one is paused), then let the backward go on; wait for ``other``."""
     tracer = _tracer(tape._write_grads.__code__, "STORE_ATTR", "_grad", -1)
-    # B blocks on the lock A holds, so B cannot finish while A is paused: run B in a helper thread
-    # and let A go on as soon as B has started.
     started, done = threading.Event(), threading.Event()
 
-    def b():
+    def run_other():
         started.set()
-        lb.backward()
+        other()
         done.set()
 
     def second():
-        assert modes.grad_lock.locked()  # A is paused inside the lock: B cannot add before A's store
-        threading.Thread(target=b).start()
+        assert modes.grad_lock.locked()  # paused inside the lock: other cannot add or reset before the store
+        threading.Thread(target=run_other).start()
         assert started.wait(10)
 
-    _interleave(la.backward, second, tracer)
+    _interleave(loss.backward, second, tracer)
     assert done.wait(10)
+
+
+def test_concurrent_backward_on_a_shared_leaf_loses_no_gradient():
+    # The second backward() adds after the first one's store: 0 + 3 + 5.
+    x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.grad = np.zeros(2)
+    la, lb = (x * 3.0).sum(), (x * 5.0).sum()
+    _while_a_backward_is_adding(la, lb.backward)
     xt = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
     (xt * 3.0).sum().backward(); (xt * 5.0).sum().backward()
     np.testing.assert_array_equal(x.grad, xt.grad.numpy())  # [8, 8]
 
 
-def test_zero_grad_and_the_grad_setter_wait_for_a_backward_that_is_adding():
-    # zero_grad (or .grad = None) in another thread lands before or after A's sum, never inside it.
+@pytest.mark.parametrize("reset", ["zero_grad", "setter"])
+def test_zero_grad_and_the_grad_setter_wait_for_a_backward_that_is_adding(reset):
+    # A reset in another thread lands after the sum is stored, never between its read and store.
     x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     x.grad = np.ones(2)
     opt = ag.optim.GradientDescent([x], lr=0.1)
-    loss = (x * 3.0).sum()
-    tracer = _tracer(tape._write_grads.__code__, "STORE_ATTR", "_grad", -1)
-    started, done = threading.Event(), threading.Event()
-
-    def zero():
-        started.set()
-        opt.zero_grad()
-        done.set()
-
-    def second():
-        assert modes.grad_lock.locked()
-        threading.Thread(target=zero).start()
-        assert started.wait(10)
-
-    _interleave(loss.backward, second, tracer)
-    assert done.wait(10)
-    assert x.grad is None  # after the sum [4, 4] was stored, not the stale sum after the reset
+    _while_a_backward_is_adding((x * 3.0).sum(), opt.zero_grad if reset == "zero_grad" else x.zero_grad)
+    assert x.grad is None  # not the stale sum [4, 4] stored after the reset
 
 
 # --- 2. t op= w with w recorded ----------------------------------------------------------------
