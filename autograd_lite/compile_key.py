@@ -91,9 +91,11 @@ def describe(value, top=False, depth=0, seen=None):
     expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
     attributes = _attributes(value) if expand else None
     if attributes is not None:  # (with the values its class holds for it: cfg.scale set in the class body)
-        own = tuple([describe(v, False, depth + 1, seen) for v in [*attributes, *_class_data(kind)]])
+        pairs = [*attributes, *_class_data(kind)]  # (by name too: getattr(opts, "shift", 0.0) branches on it)
+        own = tuple([describe(v, False, depth + 1, seen) for _, v in pairs])
         # an argument (a model): what its methods reach too (class attributes, globals, helpers)
-        return (kind, _held(value, seen), own, _methods_reach(value)(seen, depth + 1) if top else ())
+        return (kind, _held(value, seen), tuple([k for k, _ in pairs]), own,
+                _methods_reach(value)(seen, depth + 1) if top else ())
     try:
         hash(value)
     except TypeError:
@@ -102,9 +104,9 @@ def describe(value, top=False, depth=0, seen=None):
 
 
 def _class_data(kind):
-    """The values the user's class ``kind`` (and its bases of the user's code) holds for its
-    objects to read (``scale = 2.0`` in the class body): neither code nor a descriptor."""
-    return [member for cls in kind.__mro__[:-1] if not _library(cls) for name, member in cls.__dict__.items()
+    """(name, value) of each value the user's class ``kind`` (and its bases of the user's code) holds
+    for its objects to read (``scale = 2.0`` in the class body): neither code nor a descriptor."""
+    return [(name, member) for cls in kind.__mro__[:-1] if not _library(cls) for name, member in cls.__dict__.items()
             if not name.startswith("__") and not _fixed(member) and not hasattr(type(member), "__get__")]
 
 
@@ -168,12 +170,15 @@ def reachable(fn, methods=False):
             plan = (objects, loads, _code_in(found))
         # (functions it reaches were followed already: here they are keyed by identity)
         return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType
+                      else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
                       else describe(v, False, depth, seen) for v in found]) if found else ()
     return reached
 
 
 def _code_in(values):
-    return tuple([id(v) for v in values if type(v) is types.FunctionType])
+    """The identities of the functions among ``values`` (a namespace's too): one replaced, what is
+    reached is followed anew."""
+    return tuple([id(f) for v in values if type(v) in _CODE for f in ((v,) if type(v) is types.FunctionType else v)])
 
 
 def _follow(fn, owner, objects, loads, visited):
@@ -216,15 +221,9 @@ def _follow(fn, owner, objects, loads, visited):
             held = _resolve(name, None, cells, names) if name in cells or name in names else (
                 names if name in _NAMESPACE_READERS else None)  # (globals(): the function's module's names)
             if held is names or isinstance(held, (type, types.ModuleType)) and not _library_code(held):
-                loads.append(("*", None, {}, _Namespace(held)))  # all the data it holds keys the trace
+                _follow_namespace(held, objects, loads, visited)
         elif name == self_name:  # self.W keys the trace (not all of self: a list of costs on it may grow)
-            if attribute is None and own is not None:  # handed on whole (loss(self, x)): all it holds keys it
-                objects.append(owner)
-            elif attribute is not None and "." not in attribute:  # (self.layer.W: self.layer keys it)
-                if own is not None:
-                    loads.append((attribute, None, {}, own))
-                _follow_attribute(owner, attribute, objects, loads, visited)
-                _class_attribute(owner, attribute, loads)
+            _follow_self(owner, own, attribute, objects, loads, visited)
         elif name in cells or name in names:
             value = _resolve(name, None, cells, names)
             if attribute is None:
@@ -236,6 +235,31 @@ def _follow(fn, owner, objects, loads, visited):
                     _follow_objects(value, None, objects, loads, visited)
             else:  # obj.method(), obj.prop, mod.helper(x); a plain object's data is keyed with it
                 _follow_chain(name, attribute, cells, names, objects, loads, visited)
+
+
+def _follow_self(owner, own, attribute, objects, loads, visited):
+    """What a method reads off its ``self`` (``owner``; ``own``: its ``__dict__``, None for __slots__)
+    or a classmethod off its ``cls`` (``owner`` a class): ``attribute`` None when it is handed on
+    whole (``loss(self, x)``, ``getattr(cls, name)``); all it holds keys the trace then."""
+    if attribute is None:
+        if isinstance(owner, type):
+            _follow_namespace(owner, objects, loads, visited)
+        elif own is not None:
+            objects.append(owner)
+    elif "." not in attribute:  # (self.layer.W: self.layer keys it)
+        if own is not None:
+            loads.append((attribute, None, {}, own))
+        _follow_attribute(owner, attribute, objects, loads, visited)
+        _class_attribute(owner, attribute, loads)
+
+
+def _follow_namespace(held, objects, loads, visited):
+    """A class, module or globals dict used as a value (``getattr(Acts, name)(z)``): all the data it
+    holds keys the trace, and its functions (static and class methods too) by identity, each
+    followed: what they read keys it as a helper's does."""
+    loads.extend([("*", None, {}, _Namespace(held)), ("code", None, {}, _Namespace(held))])
+    for _, fn, bound in _namespace_code(held):
+        _follow(fn, held if bound else None, objects, loads, visited)
 
 
 def _follow_chain(name, attribute, cells, names, objects, loads, visited):
@@ -271,7 +295,7 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
                     if isinstance(member, (types.FunctionType, property)):  # (a method replaced: followed anew)
                         loads.append(("class", name, {}, {"class": type(value)}))
                         _follow(member, value, objects, loads, visited)
-        members = _attributes(value)
+        members = [v for _, v in _attributes(value)]
     else:
         return
     for member in list(members):
@@ -280,7 +304,12 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
 
 def _class_attribute(owner, attribute, loads):
     """Key ``self.attribute`` when it is a class's value (``scale = 2.0`` in the class body), not
-    the object's own (keyed with the object) or code (followed)."""
+    the object's own (keyed with the object) or code (followed). In a classmethod (``owner`` the
+    class) every ``cls.attribute``: the class's own ``__dict__`` is what it reads, code too (replaced:
+    keyed by identity, followed anew)."""
+    if isinstance(owner, type):
+        loads.append(("class", attribute, {}, {"class": owner}))  # (found along owner's MRO anew)
+        return
     if attribute in (_own_attribute(owner, None) or {}):
         return
     cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
@@ -379,11 +408,40 @@ class _Namespace:
     def __init__(self, holder):
         self.holder = holder
 
-    def get(self, _):
+    def get(self, field):
+        if field == "code":  # (its functions by identity: one replaced is followed anew, see _code_in)
+            return _Code([fn for _, fn, _ in _namespace_code(self.holder)])
         if isinstance(self.holder, type):
             return tuple(_class_data(self.holder))
         items = (self.holder if isinstance(self.holder, dict) else vars(self.holder)).items()
         return tuple([(k, v) for k, v in items if not k.startswith("__") and not _fixed(v)])
+
+
+class _Code(tuple):
+    """The user's functions a namespace holds (``_Namespace.get("code")``): keyed by identity, each
+    followed (``_follow_namespace``) like a helper the function calls."""
+
+
+def _namespace_code(holder):
+    """(name, function, whether it is a classmethod) for each function of the user's code that
+    ``holder`` (a class with its bases of the user's code, a module, a globals dict) holds, plain or
+    as a staticmethod or classmethod: what a computed name (``getattr(Acts, name)(z)``) may call."""
+    if isinstance(holder, type):
+        members = {}
+        for cls in reversed(holder.__mro__[:-1]):  # (a subclass's own first: it overrides)
+            if not _library(cls):
+                members.update(cls.__dict__)
+    else:
+        members = holder if isinstance(holder, dict) else vars(holder)
+    found = []
+    for name, member in list(members.items()):
+        fn = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+        if type(fn) is types.FunctionType and not _library_code(fn):
+            found.append((name, fn, isinstance(member, classmethod)))
+    return found
+
+
+_CODE = frozenset([types.FunctionType, _Code])  # what _code_in looks into
 
 
 class _Fields:
@@ -402,19 +460,23 @@ def _fixed(value):
 
 
 def _attributes(obj):
-    """The values of ``obj``'s own attributes (``__dict__`` and ``__slots__``), None without any."""
+    """(name, value) of each of ``obj``'s own attributes (``__dict__`` and ``__slots__``), None
+    without any. By name too: code may branch on which are set (``hasattr``, ``getattr(o, n, 0.0)``),
+    so a slot never set is left out (not taken as None)."""
     own = _own_attribute(obj, None)
-    values = list(own.values()) if own is not None else []
+    pairs = list(own.items()) if own is not None else []
+    slotted = False
     for cls in type(obj).__mro__[:-1]:
         names = cls.__dict__.get("__slots__", ())
         for name in (names,) if isinstance(names, str) else names:
             slot = cls.__dict__.get(name)
             if isinstance(slot, types.MemberDescriptorType):
+                slotted = True
                 try:
-                    values.append(slot.__get__(obj))
+                    pairs.append((name, slot.__get__(obj)))
                 except AttributeError:  # a slot never set
-                    values.append(None)
-    return values if own is not None or values else None
+                    pass
+    return pairs if own is not None or slotted else None
 
 
 def _own_attribute(obj, name):
