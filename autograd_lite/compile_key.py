@@ -292,9 +292,9 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
         for cls in type(value).__mro__[:-1]:
             if not _library(cls):
                 for name, member in cls.__dict__.items():
-                    if isinstance(member, (types.FunctionType, property)):  # (a method replaced: followed anew)
+                    if isinstance(_method(member), (types.FunctionType, property)):  # (replaced: followed anew)
                         loads.append(("class", name, {}, {"class": type(value)}))
-                        _follow(member, value, objects, loads, visited)
+                        _follow(_method(member), value, objects, loads, visited)
         members = [v for _, v in _attributes(value)]
     else:
         return
@@ -337,12 +337,22 @@ def _follow_attribute(obj, attribute, objects, loads, visited):
         return
     own = _own_attribute(obj, None) or {}
     bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
-    if isinstance(value, (types.FunctionType, property)) and bound:
-        _follow(value, obj, objects, loads, visited)
+    if isinstance(_method(value), (types.FunctionType, property)) and bound:
+        _follow(_method(value), obj, objects, loads, visited)
     elif isinstance(value, classmethod):
         _follow(value, obj if isinstance(obj, type) else type(obj), objects, loads, visited)
     elif _fixed(value) or isinstance(value, staticmethod):
         _follow(value, None, objects, loads, visited)
+
+
+def _method(member):
+    """A class's member as the function its objects call bound: a compiled method (``@ag.compile``
+    in the class body binds like one, ``replay.CompiledFunction.__get__``) is the function it wraps."""
+    wrapped = getattr(member, "__wrapped__", None)
+    if type(member) is not types.FunctionType and type(wrapped) is types.FunctionType \
+            and hasattr(type(member), "__get__") and not isinstance(member, (staticmethod, classmethod)):
+        return wrapped
+    return member
 
 
 def _library_code(value):

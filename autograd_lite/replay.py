@@ -20,6 +20,7 @@ once, and each result can backward at any time.
 import builtins
 import numbers
 import threading
+import types
 import warnings
 from collections import OrderedDict
 
@@ -73,6 +74,12 @@ class CompiledFunction:
         self.__wrapped__ = fn  # (what a compiled function reaches is what fn reaches: compile_key)
         self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.Lock(), None, None
         self._reached = reachable(fn)
+
+    def __get__(self, obj, owner=None):
+        """``@ag.compile`` on a method in a class body binds like a function (as ``jax.jit`` and
+        ``torch.compile`` do): ``obj.cost(x)`` is ``Model.cost(obj, x)``, ``obj`` an argument, so each
+        object's calls are keyed by what it holds and by its identity (``compile_key.describe``)."""
+        return self if obj is None else types.MethodType(self, obj)
 
     def __reduce__(self):  # (copy, deepcopy, pickle: a new compiled function of fn, no traces or lock)
         return CompiledFunction, (self.fn, self.max_traces)
@@ -177,6 +184,7 @@ class _Trace:
                              if "rng" in p and not isinstance(p["rng"], numbers.Integral)}.values())
         self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
+        self.view = _view_of_source(out, [tracer.keep[s] for s in self.source_slots])
         self.generated, names = generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
         namespace = dict(RUNTIME, **names)
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
@@ -197,11 +205,31 @@ class _Trace:
             raise
         if self.out_slot in self.source_slots:  # (it returns an argument or a captured tensor itself)
             return sources[self.source_slots.index(self.out_slot)]
-        out = Tensor._wrap(np.array(value), state.scope)
+        # A result made fresh is copied: it may be (or view) a constant of the trace, which every replay
+        # shares. A view of a source (x.T, x.reshape) is the same view of this call's source, as eager's
+        # is: returned as it is, so writes through it reach the caller's array as in eager code.
+        out = Tensor._wrap(value if self.view and type(value) is np.ndarray else np.array(value), state.scope)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
             out.requires_grad, out._prim, out._parents = True, self.node, sources
             out._params, out._epoch = {"values": saved}, tape.clock.now
         return out
+
+
+def _view_of_source(out, sources):
+    """Whether the traced result ``out`` views the memory of one of ``sources`` (the arguments and
+    captured tensors), as ``x.T`` does: the same buffer owner (NumPy keeps a view's ``base`` the
+    array owning the memory), so no costly overlap test."""
+    data = getattr(out, "_data", None)
+    if not isinstance(data, np.ndarray) or data.base is None:
+        return False
+    owners = {id(_owner(getattr(s, "_data", s))) for s in sources if isinstance(getattr(s, "_data", s), np.ndarray)}
+    return id(_owner(data)) in owners
+
+
+def _owner(array):
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
 
 
 class _Replayed(Primitive):
