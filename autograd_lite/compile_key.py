@@ -171,14 +171,14 @@ def reachable(fn, methods=False):
         # (functions it reaches were followed already: here they are keyed by identity)
         return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType
                       else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
-                      else describe(v, False, depth, seen) for v in found]) if found else ()
+                      else describe(v, type(v) is _Data, depth, seen) for v in found]) if found else ()
     return reached
 
 
 def _code_in(values):
     """The identities of the functions among ``values`` (a namespace's too): one replaced, what is
     reached is followed anew."""
-    return tuple([id(f) for v in values if type(v) in _CODE for f in ((v,) if type(v) is types.FunctionType else v)])
+    return tuple([id(f) for v in values if type(v) in _CODE for f in (v if type(v) is _Code else (v,))])
 
 
 def _follow(fn, owner, objects, loads, visited):
@@ -292,14 +292,21 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
         for cls in type(value).__mro__[:-1]:
             if not _library(cls):
                 for name, member in cls.__dict__.items():
-                    if isinstance(_method(member), (types.FunctionType, property)):  # (replaced: followed anew)
-                        loads.append(("class", name, {}, {"class": type(value)}))
-                        _follow(_method(member), value, objects, loads, visited)
+                    member = _method(member)
+                    if isinstance(member, (types.FunctionType, property, staticmethod, classmethod)):
+                        loads.append(("class", name, {}, {"class": type(value)}))  # (replaced: followed anew)
+                        _follow(member, _bound_to(member, value), objects, loads, visited)
         members = [v for _, v in _attributes(value)]
     else:
         return
     for member in list(members):
         _follow_objects(member, None, objects, loads, visited, depth + 1)
+
+
+def _bound_to(member, obj):
+    """What a class's ``member`` called off ``obj`` gets as its first argument: ``obj``, its class
+    (a classmethod), nothing (a staticmethod)."""
+    return type(obj) if isinstance(member, classmethod) else None if isinstance(member, staticmethod) else obj
 
 
 def _class_attribute(owner, attribute, loads):
@@ -422,9 +429,14 @@ class _Namespace:
         if field == "code":  # (its functions by identity: one replaced is followed anew, see _code_in)
             return _Code([fn for _, fn, _ in _namespace_code(self.holder)])
         if isinstance(self.holder, type):
-            return tuple(_class_data(self.holder))
+            return _Data(_class_data(self.holder))
         items = (self.holder if isinstance(self.holder, dict) else vars(self.holder)).items()
-        return tuple([(k, v) for k, v in items if not k.startswith("__") and not _fixed(v)])
+        return _Data([(k, v) for k, v in items if not k.startswith("__") and not _fixed(v)])
+
+
+class _Data(dict):
+    """The data a namespace holds (``_Namespace.get("*")``), made anew on each call: keyed by its
+    names and what they hold, not by its own identity (which would differ on every call)."""
 
 
 class _Code(tuple):
@@ -451,7 +463,7 @@ def _namespace_code(holder):
     return found
 
 
-_CODE = frozenset([types.FunctionType, _Code])  # what _code_in looks into
+_CODE = frozenset([types.FunctionType, staticmethod, classmethod, _Code])  # what _code_in looks into
 
 
 class _Fields:

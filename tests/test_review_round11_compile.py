@@ -4,7 +4,9 @@ inside, changes this thread's modes for after it returns, or branches on an argu
 ``.name`` / ``.is_leaf``. Every value is checked against the function run eagerly."""
 import copy
 import pickle
+import sys
 import threading
+import types
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +15,8 @@ import pytest
 
 import autograd_lite as ag
 from autograd_lite import modes
+from autograd_lite.replay import CompiledFunction
+from autograd_lite.tracer import as_input
 
 RNG = np.random.default_rng(18)
 INPUTS = [RNG.normal(size=3) for _ in range(4)]
@@ -309,3 +313,229 @@ def test_a_primitive_without_inputs_returning_an_int_replays_as_float64():
         J = step()
         assert J.dtype == np.float64 and J.item() == 9.0
     assert (step.recordings, step.replays) == (1, 2)
+
+
+# --- adversarial round 25: classmethods, class namespaces, attribute names, methods, views ----------
+_R25_X = [np.array([0.1, 0.2, 0.3]) * k for k in (1.0, -2.0, 3.0)]
+
+
+def _r25_w():
+    return ag.Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+
+
+def _r25_same(step, eager, *rest):
+    """Compiled and eager agree, value and gradient, over inputs that change from call to call."""
+    for x in _R25_X:
+        got, want = step(x, *rest), eager(ag.Tensor(x), *rest)
+        assert got.item() == want.item()
+
+
+def test_r25_a_classmethods_cls_attribute_keys_the_trace():
+    """cls.k in a classmethod (compiled itself, through a helper, via self.factor()) keys the trace,
+    a subclass's own value and a replaced classmethod too."""
+    W = _r25_w()
+
+    class K:
+        k = 2.0
+
+        @classmethod
+        def g(cls, x):
+            return ag.sum(W * x) * cls.k
+
+    class Sub(K):
+        pass
+
+    class Net:
+        scale = 2.0
+
+        @classmethod
+        def factor(cls):
+            return cls.scale
+
+        def cost(self, x):
+            return ag.sum(W * x) * self.factor()
+
+    helper = lambda x: K.g(x)
+    net = Net()
+    cases = [(ag.compile(K.g), K.g, lambda: setattr(K, "k", 5.0)),
+             (ag.compile(helper), helper, lambda: setattr(K, "k", 7.0)),
+             (ag.compile(Sub.g), Sub.g, lambda: setattr(Sub, "k", 3.0)),
+             (ag.compile(net.cost), net.cost, lambda: setattr(Net, "scale", 5.0)),
+             (ag.compile(net.cost), net.cost, lambda: setattr(Net, "factor", classmethod(lambda cls: -1.0)))]
+    for step, eager, change in cases:
+        _r25_same(step, eager)
+        change()
+        _r25_same(step, eager)
+
+
+def test_r25_b_code_of_a_class_used_as_a_value_is_keyed_and_followed():
+    """getattr(Acts, name)(z): a global the static method reads, the method replaced, a classmethod's
+    cls.alpha, and a module-level function found through globals() all key the trace."""
+    W = _r25_w()
+    cfg = {"alpha": 0.1}
+
+    class Acts:
+        alpha = 0.2
+
+        @staticmethod
+        def leaky(z):
+            return ag.leaky_relu(z, cfg["alpha"])
+
+        @classmethod
+        def scaled(cls, z):
+            return ag.leaky_relu(z, cls.alpha)
+
+    def cost(x, name):
+        return ag.sum(getattr(Acts, name)(W * x))
+
+    step = ag.compile(cost)
+    for change in (lambda: cfg.update(alpha=0.5), lambda: setattr(Acts, "leaky", staticmethod(ag.tanh)),
+                   lambda: setattr(Acts, "alpha", 0.7)):
+        for name in ("leaky", "scaled"):
+            _r25_same(step, cost, name)
+        change()
+    for name in ("leaky", "scaled"):
+        _r25_same(step, cost, name)
+
+
+def _r25_activation(z):
+    return z * 2.0
+
+
+def test_r25_b_a_function_found_through_globals_replaced_retraces():
+    W = _r25_w()
+
+    def cost(x, name):
+        return ag.sum(globals()[name](W * x))
+
+    step = ag.compile(cost)
+    _r25_same(step, cost, "_r25_activation")
+    saved = globals()["_r25_activation"]
+    try:
+        globals()["_r25_activation"] = lambda z: z * 3.0
+        _r25_same(step, cost, "_r25_activation")
+    finally:
+        globals()["_r25_activation"] = saved
+
+
+class _R25Slots:
+    __slots__ = ("scale", "shift")
+
+
+def test_r25_c_attribute_names_key_the_trace():
+    """Removing one attribute and setting another to the same value traces anew: a SimpleNamespace,
+    a plain object, a __slots__ object (argument), a global read with getattr, self in a method."""
+    W = _r25_w()
+
+    def cost(x, opts):
+        return ag.sum(W * x) * getattr(opts, "scale", 1.0) + getattr(opts, "shift", 0.0)
+
+    for opts in (types.SimpleNamespace(), type("Opts", (), {})(), _R25Slots()):
+        step = ag.compile(cost)
+        opts.scale = 3.0
+        _r25_same(step, cost, opts)
+        del opts.scale
+        opts.shift = 3.0
+        _r25_same(step, cost, opts)
+    G = types.SimpleNamespace(scale=3.0)
+    read = lambda x: ag.sum(W * x) * getattr(G, "scale", 1.0) + getattr(G, "shift", 0.0)
+    step = ag.compile(read)
+    _r25_same(step, read)
+    del G.scale
+    G.shift = 3.0
+    _r25_same(step, read)
+
+    class Net:
+        lam = None
+
+        def cost(self, x):
+            return ag.sum(W * x) * (getattr(self, "lam") or 1.0) + getattr(self, "mu", 0.0)
+
+    net = Net()
+    net.lam = 3.0
+    step = ag.compile(net.cost)
+    _r25_same(step, net.cost)
+    del net.lam
+    net.mu = 3.0
+    _r25_same(step, net.cost)
+
+
+def test_r25_d_compile_as_a_method_decorator_binds_self():
+    """@ag.compile in a class body: obj.cost(x) is Model.cost(obj, x); each object its own eager
+    result and gradient, replayed; Model.cost is the compiled function; ag.compile(obj.cost) works."""
+    class Model:
+        def __init__(self, s):
+            self.W = ag.Tensor(np.array([1.0, -2.0, 3.0]) * s, requires_grad=True)
+
+        @ag.compile
+        def cost(self, x):
+            return ag.sum(self.W * self.W * x)
+
+    a, b = Model(1.0), Model(2.0)
+    assert isinstance(Model.cost, CompiledFunction)
+    for x in _R25_X * 2:
+        for m in (a, b):
+            m.W.grad = None
+            J = m.cost(x)
+            J.backward()
+            got = (J.item(), m.W.grad.copy())
+            m.W.grad = None
+            E = Model.cost.fn(m, ag.Tensor(x))
+            E.backward()
+            assert got[0] == E.item()
+            np.testing.assert_array_equal(got[1], m.W.grad)
+    assert Model.cost.recordings == 2 and Model.cost.replays > 0
+    a.W = ag.Tensor(np.array([5.0, 0.0, 0.0]), requires_grad=True)  # replaced on the object: its key changes
+    outer = ag.compile(a.cost)
+    _r25_same(outer, lambda x: Model.cost.fn(a, x))
+    a.W = ag.Tensor(np.array([0.0, 7.0, 0.0]), requires_grad=True)
+    _r25_same(outer, lambda x: Model.cost.fn(a, x))
+
+
+def test_r25_e_a_view_of_an_argument_is_a_view_on_every_call():
+    """x.T, x.reshape, W.T (captured): the result shares the source's memory on every call as eager's
+    does; a fresh result (or one made of a constant of the trace) shares nothing between calls."""
+    W = ag.Tensor(np.ones((2, 3)), requires_grad=True)
+    for fn, source in ((lambda x: x.T, None), (lambda x: x.reshape(3, 2), None), (lambda x: W.T, W)):
+        step = ag.compile(fn)
+        for k in range(3):
+            A = np.full((2, 3), float(k))
+            out, eager = step(A), fn(as_input(A))  # (as a compiled call's eager fallback hands it in)
+            src = A if source is None else W.data
+            assert np.shares_memory(out.data, src) == np.shares_memory(eager.data, src) == True
+            np.testing.assert_array_equal(out.data, eager.data)
+        assert (step.recordings, step.replays) == (1, 2)
+    step = ag.compile(lambda x: ag.Tensor(np.ones((2, 3))).T + 0 * ag.sum(x))
+    outs = [step(np.ones(3)) for _ in range(3)]
+    assert not any(np.shares_memory(outs[0].data, o.data) for o in outs[1:])
+    V = ag.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    fn = lambda x: (V * x).reshape(3, 2)
+    step = ag.compile(fn)
+    for x in _R25_X:
+        V.grad = None
+        ag.sum(step(x) ** 2).backward()
+        got = V.grad.copy()
+        V.grad = None
+        ag.sum(fn(ag.Tensor(x)) ** 2).backward()
+        np.testing.assert_array_equal(got, V.grad)
+
+
+def test_r25_b_a_module_used_as_a_value_replays_and_keys_its_data_and_functions(monkeypatch):
+    """getattr(mod, name): the module's data was keyed by a tuple made anew on every call, so it traced
+    on every call; now it replays, and a value or a function of the module changed traces anew."""
+    mod = types.ModuleType("r25_settings")  # (no __file__: the user's module, as a script's)
+    mod.scale = 2.0
+    mod.act = lambda z: z * 2.0
+    monkeypatch.setitem(sys.modules, "r25_settings", mod)
+    W = _r25_w()
+
+    def cost(x, name):
+        return ag.sum(mod.act(W * x)) * getattr(mod, name)
+
+    step = ag.compile(cost)
+    _r25_same(step, cost, "scale")
+    assert (step.recordings, step.replays) == (1, 2)
+    for change in (lambda: setattr(mod, "scale", 5.0), lambda: setattr(mod, "act", lambda z: z * -1.0)):
+        change()
+        _r25_same(step, cost, "scale")
+    assert (step.recordings, step.replays) == (3, 6)
