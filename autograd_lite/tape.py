@@ -70,4 +70,6 @@ def _write_grads(to_write):
         check_grads(to_write)
         for t, g in to_write:
             own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
-            t._grad = own if t._grad is None else np.add(t._grad, own, out=own)  # (0-d stays an array)
+            if t._grad is not None:
+                own += t._grad  # in place into the copy: a 0-d .grad stays an ndarray (old + own would not)
+            t._grad = own
