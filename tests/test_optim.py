@@ -272,7 +272,6 @@ BAD_GRADS = {
     "bool": np.ones((2, 2), dtype=bool),
     "str": np.full((2, 2), "x"),
     "object": np.full((2, 2), None, dtype=object),
-    "list of str": [["a", "b"], ["c", "d"]],
 }
 
 
@@ -293,6 +292,15 @@ def test_a_non_float_gradient_is_refused_before_any_parameter_changes(cls, what)
     second.grad = G2.copy()
     opt.step()
     np.testing.assert_array_equal(second.data, two_steps_first(cls, G2))
+
+
+def test_a_list_as_a_gradient_is_refused_when_set_before_any_step():
+    """A list is no ndarray: the .grad setter refuses it, naming the tensor (as PyTorch's does),
+    so no optimizer ever sees it."""
+    second = ag.Tensor(P0, requires_grad=True, name="W2")
+    with pytest.raises(TypeError, match=r"'W2'.*\.grad = list .*expected None or a float ndarray of shape \(2, 2\)"):
+        second.grad = [["a", "b"], ["c", "d"]]
+    assert second.grad is None
 
 
 def two_steps_first(cls, g):
