@@ -116,8 +116,6 @@ def check_usable(t):
                 f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
 
 
-
-
 def check_grads(to_write):
     """Refuse a backward() whose (tensor, gradient) pairs ``to_write`` would add into a ``.grad``
     that is not an array of the tensor's shape and dtype, naming the tensor (before any write)."""

@@ -15,7 +15,6 @@ import autograd_lite as ag
 from models import data, manual
 
 
-
 class Unavailable(Exception):
     """The implementation cannot run here (library not installed, ...)."""
 
