@@ -169,16 +169,18 @@ def reachable(fn, methods=False):
             found = objects + [_resolve(*load) for load in loads]
             plan = (objects, loads, _code_in(found))
         # (functions it reaches were followed already: here they are keyed by identity)
-        return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType
+        return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType or type(v) is types.CodeType
                       else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
                       else describe(v, type(v) is _Data, depth, seen) for v in found]) if found else ()
     return reached
 
 
 def _code_in(values):
-    """The identities of the functions among ``values`` (a namespace's too): one replaced, what is
-    reached is followed anew."""
-    return tuple([id(f) for v in values if type(v) in _CODE for f in (v if type(v) is _Code else (v,))])
+    """The identities of the functions among ``values`` (a namespace's too) and their code objects
+    (themselves: no id of a freed one is taken by another): one replaced, what is reached is
+    followed anew."""
+    return tuple([v for v in values if type(v) is types.CodeType] +
+                 [id(f) for v in values if type(v) in _CODE for f in (v if type(v) is _Code else (v,))])
 
 
 def _follow(fn, owner, objects, loads, visited):
@@ -212,6 +214,7 @@ def _follow(fn, owner, objects, loads, visited):
         _follow_objects(owner, None, objects, loads, visited)
     code, names = fn.__code__, fn.__globals__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    loads.append(("__code__", None, {}, _Fields(fn)))  # (replaced in place by IPython's autoreload)
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
     if fn.__kwdefaults__ or any(type(v) in _SCALARS for v in fn.__defaults__ or ()):  # (numbers: only so)
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])

@@ -559,6 +559,37 @@ def test_a_helper_redefined_between_calls_traces_again(monkeypatch):
     assert step(x).item() == 30.0 and step.recordings == 2
 
 
+class _Scaler:
+    def cost(self, x):
+        return (x * 2.0).sum()
+
+
+def test_code_replaced_in_place_traces_again():
+    # IPython's autoreload updates a function's __code__ in place (the function keeps its identity):
+    # the compiled function, a helper it calls and a method it reaches each run the new code
+    x, scaler = np.array([1.0, 2.0]), _Scaler()
+
+    def helper(z):
+        return z * 2.0
+
+    def top(z):
+        return (z * 2.0).sum()
+
+    def via_helper(z):
+        return helper(z).sum()
+
+    for replaced, step in [(top, ag.compile(top)), (helper, ag.compile(via_helper)),
+                           (_Scaler.cost, ag.compile(lambda z: scaler.cost(z)))]:
+        assert step(x).item() == 6.0 and step(x).item() == 6.0
+        original = replaced.__code__
+        try:
+            replaced.__code__ = {top: lambda z: (z * 5.0).sum(), helper: lambda z: z * 5.0,
+                                 _Scaler.cost: lambda self, z: (z * 5.0).sum()}[replaced].__code__
+            assert step(x).item() == step(x).item() == step.fn(x).item() == 15.0
+        finally:
+            replaced.__code__ = original
+
+
 # --- found by an adversarial review: values computed outside the graph while tracing ----------
 _COMPARISON_USES = {
     "astype": lambda z: (z * (z > 0).astype(float)).sum(),
