@@ -62,7 +62,7 @@ def describe(value, top=False, depth=0, seen=None):
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
             if isinstance(value, Tensor):  # (its name and leafness too: code may branch on x.name, x.is_leaf)
-                return ("T", value._data.shape, value._data.dtype, value.requires_grad, value.name,
+                return ("T", value._array.shape, value._array.dtype, value.requires_grad, value.name,
                         value._prim is None)
             return ("A", value.shape, value.dtype, kind)
         # a small array may be read as a number (float(A)): its values key the trace too

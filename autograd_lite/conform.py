@@ -43,7 +43,7 @@ def conform_tangent(tangent, like, out, prim, i):
     output ``out``), checked as ``conform`` checks a VJP's gradient: a real array of out's shape,
     or of a broadcast of the input's shape that broadcasts to out's (``add``'s (3, 1) input
     against a (3, 4) output); anything else is refused naming the op, the input and the shapes."""
-    tangent = np.asarray(getattr(tangent, "_data", tangent))
+    tangent = np.asarray(getattr(tangent, "_array", tangent))
     if tangent.shape != out.shape:
         try:  # (the rule of unbroadcast, both ways: from the input up to the tangent, on up to the output)
             reduction_plan(tangent.shape, like.shape), reduction_plan(out.shape, tangent.shape)

@@ -18,7 +18,7 @@ def is_scalar_number(value):
 def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
     become ``int_dtype`` (float64), ints beyond int64 float64; strings, objects and complex numbers are refused, naming ``op``."""
-    data = getattr(data, "_data", data)  # a Tensor's array
+    data = getattr(data, "_array", data)  # a Tensor's array
     try:
         array = np.array(data, copy=copy) if copy else np.asarray(data)
         if array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat):

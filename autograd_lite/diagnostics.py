@@ -121,9 +121,9 @@ def check_grads(to_write):
     that is not an array of the tensor's shape and dtype, naming the tensor (before any write)."""
     for t, _ in to_write:
         old = t._grad
-        if old is not None and (old.shape != t._data.shape or old.dtype != t._data.dtype):
+        if old is not None and (old.shape != t._array.shape or old.dtype != t._array.dtype):
             raise ShapeError(f"backward: {describe(t)} has a .grad of shape {old.shape} and dtype "
-                             f"{old.dtype} to add to; expected {t._data.shape} {t._data.dtype} "
+                             f"{old.dtype} to add to; expected {t._array.shape} {t._array.dtype} "
                              "(set .grad = None to start afresh)")
 
 
@@ -134,7 +134,7 @@ def set_grad(t, value):
     if isinstance(value, np.generic):  # (before the float test: np.float64 is a float)
         value = np.asarray(value)
     elif value is not None and not isinstance(value, np.ndarray):
-        data = getattr(value, "_data", None)
+        data = getattr(value, "_array", None)
         if not isinstance(data, np.ndarray):  # (not a Tensor)
             raise TypeError(f"{describe(t)}: .grad = {type(value).__name__} {value!r:.60}; expected None or "
                             f"a float ndarray of shape {t.shape}")

@@ -54,7 +54,7 @@ def formula(t, expand=False):
             unnamed_parameters += 1
             term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")
         elif n.size == 1:
-            term = tex.number_term(n._data.reshape(())[()])  # a NumPy scalar: its dtype's own shortest repr
+            term = tex.number_term(n._array.reshape(())[()])  # a NumPy scalar: its dtype's own shortest repr
         else:
             term = tex.Term("\\mathrm{const}_{" + "\\times ".join(str(k) for k in n.shape) + "}")
         terms[id(n)] = term

@@ -28,7 +28,7 @@ def node_tangent(node, tangents):
     prim, parents, params = node._prim, node._parents, node._params or {}
     if parents is None:
         raise GraphError(f"forward mode (jvp): the graph of {tape.describe(node)} was freed by a backward()")
-    inputs, out = [p._data for p in parents], node._data
+    inputs, out = [p._array for p in parents], node._array
     jvp_all = prim.jvp_all
     if jvp_all is not None:
         result = jvp_all(tangents, out, *inputs, **params)
@@ -52,7 +52,7 @@ def node_tangent(node, tangents):
                 result = contribution if result is None else result + contribution
         if result is None:
             return None
-    result = np.asarray(getattr(result, "_data", result))
+    result = np.asarray(getattr(result, "_array", result))
     if result.shape != out.shape:
         try:
             result = np.broadcast_to(result, out.shape)

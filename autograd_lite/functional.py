@@ -48,7 +48,7 @@ def _check_mask(mask, *, shape, dtype):
 
 
 def _dropout_drawing(node):
-    mask = node._parents[1]._data
+    mask = node._parents[1]._array
     kept = int(np.count_nonzero(mask))
     return "dropout", ["dropout", f"keep_prob = {node._params['keep_prob']:.4g}",
                        f"kept {kept}/{mask.size} = {kept / max(mask.size, 1):.1%}"]
@@ -225,7 +225,7 @@ class _CrossEntropy(Primitive):
         grads = super().input_grads(g, out, parents, params, higher)
         a = parents[0]
         if len(parents) == 3 and a._retain:  # (written with the other gradients, once the walk succeeds)
-            args = parents if higher else [p._data for p in parents]
+            args = parents if higher else [p._array for p in parents]
             grads = [ForGradOnly(_raw(_bce_vjp_probabilities(g, None, *args[:2])))] + list(grads[1:])
         return grads
 

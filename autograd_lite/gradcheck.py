@@ -107,7 +107,7 @@ def _check_threshold(threshold, op):
 
 
 def _leaf_array(x, op, name):
-    data = x._data if isinstance(x, Tensor) else x
+    data = x._array if isinstance(x, Tensor) else x
     array = np.asarray(data)
     if array.dtype.kind == "c":
         raise TypeError(f"{op}: input '{name}' is complex (dtype {array.dtype}); gradients here are of real "
@@ -189,8 +189,8 @@ def _autodiff(f, flat):
     # evaluated as ag.grad evaluates f, so that transforms inside f (ag.grad, ag.jvp) record
     # their results on this graph instead of returning constants
     out = _scalar_output(_evaluate(f, flat.args(tensors, make=lambda t: t), {}))
-    found = tape.backward(out, np.ones_like(out._data), inputs=tensors) if out.requires_grad else [None] * len(tensors)
-    return [np.zeros_like(t._data) if g is None else np.asarray(getattr(g, "_data", g), dtype=np.float64)
+    found = tape.backward(out, np.ones_like(out._array), inputs=tensors) if out.requires_grad else [None] * len(tensors)
+    return [np.zeros_like(t._array) if g is None else np.asarray(getattr(g, "_array", g), dtype=np.float64)
             for g, t in zip(found, tensors)]
 
 
@@ -426,7 +426,7 @@ def _default_threshold(*trees):
     eleven float32 ulps; float16 1e-3): the bound a reference autodiff library holds its
     own gradients to. Our measure divides by ||a|| + ||e||, about half of torch's per-entry
     |a - e| / |e|, so it is no stricter than torch's check."""
-    dtypes = [np.asarray(leaf._data if isinstance(leaf, Tensor) else leaf).dtype
+    dtypes = [np.asarray(leaf._array if isinstance(leaf, Tensor) else leaf).dtype
               for tree in trees for leaf in pytree.flatten(tree)[0]]
     smallest = min((d.itemsize for d in dtypes if d.kind == "f"), default=8)  # ints are exact: no bound
     return {2: 1e-3, 4: 1.3e-6}.get(smallest, 1e-7)

@@ -142,7 +142,7 @@ def _values(x):
 
 def _layout(x):
     # shapes and dtypes only, which key a compiled trace already: no guard needed
-    return x._data if isinstance(x, Tensor) else x
+    return x._array if isinstance(x, Tensor) else x
 
 
 _REDUCTION_ARGS = ("a", "axis", "keepdims")
@@ -264,7 +264,7 @@ def _method_suggestion(ufunc, method):
 # --- values out, as ndarray gives them (each read is a guard while ag.compile traces) --------
 def _item(self):
     """The single element as a Python float (size-1 tensors only)."""
-    if self._data.size != 1:
+    if self._array.size != 1:
         raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements; expected 1")
     return self._read().item()
 
@@ -295,7 +295,7 @@ def _round(self, ndigits=None):
     return np.round(data, ndigits)
 
 
-def _array(self, dtype=None, copy=None):
+def _to_numpy(self, dtype=None, copy=None):
     """NumPy's ``__array__`` protocol, refused for a tensor whose gradient it would drop.
 
     ``np.asarray(t)`` (copy None): the data itself, shared, as ``t.numpy()``; a copy only when
@@ -348,7 +348,7 @@ def _leaf(data, requires_grad, name, grad):
 
 
 def _install():
-    Tensor.__array__ = _array
+    Tensor.__array__ = _to_numpy
     Tensor.__array_function__ = array_function
     Tensor.__array_ufunc__ = array_ufunc
     methods = {

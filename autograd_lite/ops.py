@@ -34,7 +34,7 @@ from .tensor import Tensor, as_tensor
 
 def _raw(value):
     """The array behind a Tensor (used for parts of a rule that are constants)."""
-    return value._data if isinstance(value, Tensor) else value
+    return value._array if isinstance(value, Tensor) else value
 
 
 def _apply(prim, *args, **params):
@@ -754,9 +754,9 @@ def _compared_number(value):
 def _compare(ufunc):
     def compare(a, b):
         if isinstance(a, Tensor) and _compared_number(b):
-            b = a._data.dtype.type(b)
+            b = a._array.dtype.type(b)
         elif isinstance(b, Tensor) and _compared_number(a):
-            a = b._data.dtype.type(a)
+            a = b._array.dtype.type(a)
         if current().tracer is not None:  # ag.compile recomputes it on every replay
             return current().tracer.numpy_call(ufunc, (a, b), {})
         return ufunc(_raw(a), _raw(b))
@@ -773,16 +773,16 @@ def _inplace(self, ufunc, other, symbol, method):
         raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
-    if not self._data.flags.writeable:
+    if not self._array.flags.writeable:
         raise GraphError(f"'{symbol}=': the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
                          "view, whose entries share memory, or an array made read-only); expected a writable "
                          f"tensor: write t = t {symbol} other, or copy it first (ag.Tensor(t.data))")
     if recording and isinstance(other, Tensor) and other.requires_grad:
         return _record_inplace(self, other, symbol, method)
     value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
-             self._data.dtype.type(other) if is_scalar_number(other) else other)
+             self._array.dtype.type(other) if is_scalar_number(other) else other)
     try:
-        ufunc(self._data, value, out=self._data)
+        ufunc(self._array, value, out=self._array)
     except ValueError:
         raise _no_broadcast(symbol, np.shape(value), self.shape) from None
     mark_modified((self,))
@@ -803,10 +803,10 @@ def _record_inplace(self, other, symbol, method):
     if tracer is not None:  # the snapshot and the write into self are no ops a replay could repeat
         tracer.refusals.append(f"records '{symbol}=' into a tensor while it runs; a replay does not repeat that. "
                                f"Write it as an expression (t = t {symbol} w)")
-    out = getattr(Tensor._wrap(self._data.copy()), method)(other)
+    out = getattr(Tensor._wrap(self._array.copy()), method)(other)
     if out.shape != self.shape:
         raise _no_broadcast(symbol, other.shape, self.shape)
-    self._data[...] = out._data  # (cast to self's dtype, as an in-place op keeps it)
+    self._array[...] = out._array  # (cast to self's dtype, as an in-place op keeps it)
     mark_modified((self,))
     self.requires_grad, self._prim, self._parents, self._params, self._seq = (
         True, out._prim, out._parents, out._params, out._seq)
@@ -827,7 +827,7 @@ def _no_broadcast(symbol, shape, own_shape):
 def _rows(t):
     """``for row in t``: t[0], t[1], ... (recorded, as indexing is); a 0-d tensor has no rows."""
     if t.ndim == 0:  # (else Python would call t[0] until IndexError: silently no rows at all)
-        raise TypeError(f"iteration over a 0-d Tensor (value {t._data.item()!r}); use t.item() for the number")
+        raise TypeError(f"iteration over a 0-d Tensor (value {t._array.item()!r}); use t.item() for the number")
     return (getitem(t, index=i) for i in range(len(t)))
 
 

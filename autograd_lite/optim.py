@@ -119,7 +119,7 @@ class Optimizer:
             dp = p._grad
             if dp is None:
                 continue
-            data = p._data
+            data = p._array
             # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
             # slow path casts a grad of another float dtype to the parameter's, or explains what is wrong.
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
@@ -129,7 +129,7 @@ class Optimizer:
         self.t += 1
         updated_in_place = []
         for p, dp, state in updates:
-            data = p._data
+            data = p._array
             delta = self._delta(dp, state)
             try:
                 data -= delta  # in place, keeping data's dtype
@@ -148,8 +148,8 @@ class Optimizer:
         step equals PyTorch's on the same grad converted to float64."""
         kind = type(self).__name__
         label = self._label(next(i for i, q in enumerate(self.params) if q is p))
-        if p._data.dtype.kind != "f":
-            raise TypeError(f"{kind}: {label} holds data of dtype {p._data.dtype}; expected a real "
+        if p._array.dtype.kind != "f":
+            raise TypeError(f"{kind}: {label} holds data of dtype {p._array.dtype}; expected a real "
                             "floating array (it was set through .data?)")
         try:
             dp = np.asarray(dp)
@@ -167,7 +167,7 @@ class Optimizer:
             raise ValueError(f"{kind}: {label} changed shape from {state['shape']} to {dp.shape} "
                              "since the last step, so its running moments no longer apply; make a new "
                              "optimizer for the new parameters")
-        return dp.astype(p._data.dtype, copy=False)
+        return dp.astype(p._array.dtype, copy=False)
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""

@@ -57,12 +57,12 @@ class Primitive:
         n = len(parents)
         try:  # up to three inputs, no parameters (most ops): plain arguments, as in input_grads
             if params or not 0 < n < 4:
-                data = self.forward(*map(_data_of, parents), **params)
+                data = self.forward(*map(_array_of, parents), **params)
             elif n == 1:
-                data = self.forward(parents[0]._data)
+                data = self.forward(parents[0]._array)
             else:
-                data = (self.forward(parents[0]._data, parents[1]._data) if n == 2 else
-                        self.forward(parents[0]._data, parents[1]._data, parents[2]._data))
+                data = (self.forward(parents[0]._array, parents[1]._array) if n == 2 else
+                        self.forward(parents[0]._array, parents[1]._array, parents[2]._array))
         except (ValueError, TypeError, IndexError) as error:  # (no cost unless raised)
             failure = diagnostics.explain_failure(self, parents, error, params)
             if failure is None:
@@ -78,7 +78,7 @@ class Primitive:
                     out.requires_grad, out._prim, out._parents, out._params, out._epoch = (
                         True, self, parents, params, clock.now)
                     break
-        if self.view and parents and np.may_share_memory(data, parents[0]._data):
+        if self.view and parents and np.may_share_memory(data, parents[0]._array):
             share_version(parents[0], out)
         if state.tracer is not None:
             state.tracer.record(self, out, parents, params, args)
@@ -94,19 +94,19 @@ class Primitive:
         if n == len(vjps) < 4 and not (higher or params) and None not in vjps and self.vjp_all is None:
             # Up to three inputs, first order (most nodes): each rule called with plain arguments,
             # since unpacking them and looping cost as much again as a small rule (bench.instructions)
-            value, a = out._data, parents[0]._data
+            value, a = out._array, parents[0]._array
             if n == 1:
                 return (vjps[0](g, value, a) if parents[0].requires_grad else None,)
-            b = parents[1]._data
+            b = parents[1]._array
             if n == 2:
                 return (vjps[0](g, value, a, b) if parents[0].requires_grad else None,
                         vjps[1](g, value, a, b) if parents[1].requires_grad else None)
-            c = parents[2]._data
+            c = parents[2]._array
             return (vjps[0](g, value, a, b, c) if parents[0].requires_grad else None,
                     vjps[1](g, value, a, b, c) if parents[1].requires_grad else None,
                     vjps[2](g, value, a, b, c) if parents[2].requires_grad else None)
-        args = parents if higher else list(map(_data_of, parents))
-        return self.apply_vjps(g, out if higher else out._data, args, params,
+        args = parents if higher else list(map(_array_of, parents))
+        return self.apply_vjps(g, out if higher else out._array, args, params,
                                list(map(_requires_grad_of, parents)), out)
 
     def apply_vjps(self, g, out, args, params, needed, node=None):
@@ -139,10 +139,10 @@ def primitive(forward=None, *, name=None, symbol=None):
 
 def _as_parents(args):
     """Constants wrapped as Tensors, Python scalars in the first Tensor's dtype (float32 stays)."""
-    like = next((a._data.dtype for a in args if isinstance(a, Tensor)), None)
+    like = next((a._array.dtype for a in args if isinstance(a, Tensor)), None)
     return tuple(as_tensor(a, like) for a in args)
 
 
-_data_of = operator.attrgetter("_data")
+_array_of = operator.attrgetter("_array")
 _new = object.__new__
 _requires_grad_of = operator.attrgetter("requires_grad")

@@ -138,4 +138,4 @@ def match(treedef, tree, op, what="argument"):
 
 
 def shape_of(leaf):
-    return np.shape(leaf.data if hasattr(leaf, "_data") else leaf)
+    return np.shape(leaf.data if hasattr(leaf, "_array") else leaf)

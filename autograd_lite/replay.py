@@ -185,7 +185,7 @@ class _Trace:
         self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
         self.view = _view_of_source(out, [tracer.keep[s] for s in self.source_slots])
-        self.generated, names = generate(self, [np.asarray(getattr(v, "_data", v)) for v in tracer.keep])
+        self.generated, names = generate(self, [np.asarray(getattr(v, "_array", v)) for v in tracer.keep])
         namespace = dict(RUNTIME, **names)
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
         self.forward, self.backward = namespace["forward"], namespace["backward"]
@@ -219,10 +219,10 @@ def _view_of_source(out, sources):
     """Whether the traced result ``out`` views the memory of one of ``sources`` (the arguments and
     captured tensors), as ``x.T`` does: the same buffer owner (NumPy keeps a view's ``base`` the
     array owning the memory), so no costly overlap test."""
-    data = getattr(out, "_data", None)
+    data = getattr(out, "_array", None)
     if not isinstance(data, np.ndarray) or data.base is None:
         return False
-    owners = {id(_owner(getattr(s, "_data", s))) for s in sources if isinstance(getattr(s, "_data", s), np.ndarray)}
+    owners = {id(_owner(getattr(s, "_array", s))) for s in sources if isinstance(getattr(s, "_array", s), np.ndarray)}
     return id(_owner(data)) in owners
 
 

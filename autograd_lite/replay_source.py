@@ -65,7 +65,7 @@ def _forward_source(trace, calls, names, saved, name):
     lines = ["def forward(args, kwargs):"]
     for slot, at in zip(trace.inputs, trace.where):
         given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
-        lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._data"]
+        lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._array"]
     for earlier, later in trace.aliases:  # traced as one Tensor: replayed only while they are
         lines += [f"    if t{later} is not t{earlier}:", "        raise Retrace"]
     for slot, t in trace.pinned.items():
@@ -74,7 +74,7 @@ def _forward_source(trace, calls, names, saved, name):
     for slot, t, shape, dtype, requires_grad in trace.captured:  # read by identity, as traced (or re-traced)
         names[f"t{slot}"], names[f"dtype{slot}"] = t, dtype
         held = f"t{slot}.requires_grad != {bool(requires_grad)}"
-        lines += [f"    s{slot} = t{slot}._data", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
+        lines += [f"    s{slot} = t{slot}._array", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
                   "        raise Retrace"]
     for k, (array, copy) in enumerate(trace.watched):  # (read by plain NumPy, perhaps: by value)
         names[f"watched{k}"], names[f"copy{k}"] = array, copy

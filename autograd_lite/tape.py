@@ -44,13 +44,13 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                 if gi is None:
                     continue
                 p = parents[i]
-                if type(gi) is not np.ndarray or gi.shape != p._data.shape or gi.dtype is not p._data.dtype:
+                if type(gi) is not np.ndarray or gi.shape != p._array.shape or gi.dtype is not p._array.dtype:
                     if type(gi) is ForGradOnly:  # (off the path of ndarray gradients, which skip this branch)
                         to_write.append((p, gi.grad))
                         continue
-                    gi = conform(gi, p._data, t._prim, i)
+                    gi = conform(gi, p._array, t._prim, i)
                 if state.anomaly:
-                    raise_if_not_finite(getattr(gi, "_data", gi), f"backward (input {i})", t, t._prim, parents)
+                    raise_if_not_finite(getattr(gi, "_array", gi), f"backward (input {i})", t, t._prim, parents)
                 old = grads.get(p)
                 grads[p] = gi if old is None else old + gi
                 if old is None:  # first seen: op outputs wait in the heap, leaves in a list
@@ -69,7 +69,7 @@ def _write_grads(to_write):
     with grad_lock:  # as PyTorch's AccumulateGrad: another thread's backward cannot add in between
         check_grads(to_write)
         for t, g in to_write:
-            own = np.array(getattr(g, "_data", g), dtype=t._data.dtype)  # a copy: VJPs may share arrays
+            own = np.array(getattr(g, "_array", g), dtype=t._array.dtype)  # a copy: VJPs may share arrays
             if t._grad is not None:
                 own += t._grad  # in place into the copy: a 0-d .grad stays an ndarray (old + own would not)
             t._grad = own

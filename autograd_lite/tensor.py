@@ -24,7 +24,7 @@ class Tensor:
 
     # Fields every op output sets are slots; rarely set ones default on the class, so only a
     # tensor that sets one (a leaf's .grad, a name, a shared version counter) gets a __dict__.
-    __slots__ = ("_data", "requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
+    __slots__ = ("_array", "requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
                  "_grad", "__dict__", "__weakref__")
     __array_priority__ = 1000
     __hash__ = object.__hash__  # by identity, although == compares elementwise
@@ -63,37 +63,37 @@ class Tensor:
         if array.dtype.kind != "f":
             raise TypeError(f"Tensor.data: the new value has dtype {array.dtype}; expected a float dtype "
                             "(ints: convert with .astype(float); complex is not supported)")
-        if array.shape != self._data.shape:
-            raise ShapeError(f"Tensor.data: the new value has shape {array.shape}; expected {self._data.shape} "
+        if array.shape != self._array.shape:
+            raise ShapeError(f"Tensor.data: the new value has shape {array.shape}; expected {self._array.shape} "
                              "(the graph and .grad rely on it; make a new Tensor for another shape)")
-        self._data = array
+        self._array = array
         mark_modified((self,))
 
     def _read(self):
         """The data, read out of the graph: while ``ag.compile`` traces, a guard on its value."""
         if current().tracer is not None:
             current().tracer.guard(self)
-        return self._data
+        return self._array
 
-    shape = property(lambda self: self._data.shape, doc="Shape tuple of the data.")
-    ndim = property(lambda self: self._data.ndim, doc="Number of dimensions.")
-    dtype = property(lambda self: self._data.dtype, doc="NumPy dtype of the data.")
-    size = property(lambda self: self._data.size, doc="Number of elements.")
+    shape = property(lambda self: self._array.shape, doc="Shape tuple of the data.")
+    ndim = property(lambda self: self._array.ndim, doc="Number of dimensions.")
+    dtype = property(lambda self: self._array.dtype, doc="NumPy dtype of the data.")
+    size = property(lambda self: self._array.size, doc="Number of elements.")
     _version = property(lambda self: 0 if self._vc is None else self._vc.version,
                         doc="How many in-place changes the data (or a view of it) has had.")
     is_leaf = property(lambda self: self._prim is None, doc="True unless an op recorded this tensor.")
 
-    def __len__(self): return len(self._data)
+    def __len__(self): return len(self._array)
 
     def __repr__(self):
         extras = "".join([f", name={self.name!r}" if self.name else "",
                           f", op={self._prim.name}" if self._prim is not None else "",
                           ", requires_grad=True" if self.requires_grad else ""])
-        return f"Tensor({np.array2string(self._data, prefix='Tensor(')}{extras})"
+        return f"Tensor({np.array2string(self._array, prefix='Tensor(')}{extras})"
 
     def detach(self):
         """A new leaf sharing the data (and its version counter), cut from the graph."""
-        t = Tensor._wrap(self._data)
+        t = Tensor._wrap(self._array)
         share_version(self, t)
         if current().tracer is not None:
             current().tracer.copy_of(self, t)  # ag.compile repeats it on every replay
@@ -112,11 +112,11 @@ class Tensor:
             raise GraphError("backward(): this tensor does not require grad and has no graph "
                              "(no input had requires_grad=True, or it was computed under no_grad())")
         if grad is None:
-            if self._data.size != 1:
+            if self._array.size != 1:
                 raise GraphError(f"backward(): output of shape {self.shape} is not a scalar; pass "
                                  f"grad= of shape {self.shape} (only a single-element output gets the seed 1.0)")
             # a 0-d output's seed is a NumPy scalar: VJPs that scale by it do scalar arithmetic
-            seed = self._data.dtype.type(1) if self.ndim == 0 else np.ones_like(self._data)
+            seed = self._array.dtype.type(1) if self.ndim == 0 else np.ones_like(self._array)
         else:
             seed = to_float_array(grad, "backward(grad=...)")
             if seed.shape != self.shape:
@@ -151,7 +151,7 @@ class Tensor:
 
 def _fill(t, array, scope):
     """``t`` (new) as a tensor outside the graph holding ``array``: every field set in one frame."""
-    t._data, t._scope, t._seq, t.requires_grad = array, scope, tape.next_seq(), False
+    t._array, t._scope, t._seq, t.requires_grad = array, scope, tape.next_seq(), False
     t._prim = t._parents = t._params = t._grad = None
     t._epoch = 0
     return t

@@ -142,7 +142,7 @@ class Tracer:
         if isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
             self.refusals.append(_FOREIGN)
         slot = self._new_slot(value)
-        self.constants.append((slot, value._data if isinstance(value, Tensor) else value))
+        self.constants.append((slot, value._array if isinstance(value, Tensor) else value))
         return slot
 
     def made_here(self, t):
@@ -207,7 +207,7 @@ class Tracer:
         if slot is None and isinstance(t, Tensor) and (t._seq > self.start or not self.made_here(t)):
             slot = self.ref(t)  # from outside, read before any op used it (T.item()), or another thread's
         if slot is not None and all(slot != s for s, _ in self.constants):
-            self.guards.append((slot, np.array(t._data if isinstance(t, Tensor) else t)))
+            self.guards.append((slot, np.array(t._array if isinstance(t, Tensor) else t)))
 
     def drew_beyond_steps(self, streams, starts, global_state):
         """Whether the call drew random numbers other than its steps' own (``ag.dropout``'s masks,
@@ -404,7 +404,7 @@ def _numpy_on_traced(func, args, kwargs):
 def _plain(value):
     """A Tensor's or traced value's array, as NumPy functions get it on a replay."""
     if isinstance(value, Tensor):
-        return value._data
+        return value._array
     return np.ndarray.view(value, np.ndarray) if isinstance(value, np.ndarray) else value
 
 

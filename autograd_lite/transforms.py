@@ -103,10 +103,10 @@ def _evaluate(f, args, kwargs):
 def _zeros_if_none(g, x, as_tensor):
     # No path from x to the output: its gradient is exactly zero.
     if g is None:
-        g = np.zeros_like(x._data)
+        g = np.zeros_like(x._array)
         return Tensor._wrap(g) if as_tensor else g
     if not as_tensor:
-        g = np.asarray(getattr(g, "_data", g), dtype=x._data.dtype)
+        g = np.asarray(getattr(g, "_array", g), dtype=x._array.dtype)
     return g
 
 
@@ -133,7 +133,7 @@ def value_and_grad(f, argnums=0):
         create = nested  # an enclosing transform will differentiate these gradients again
         flat = inputs.flat
         if out.requires_grad:
-            seed = np.ones_like(out._data)
+            seed = np.ones_like(out._array)
             found = tape.backward(out, Tensor._wrap(seed) if create else seed, inputs=flat,
                                   retain_graph=create, create_graph=create)
         else:
@@ -207,7 +207,7 @@ def hvp(f, argnums=0):
 
 
 def _as_output_array(x):
-    return np.array(x._data) if isinstance(x, Tensor) else np.asarray(x)
+    return np.array(x._array) if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _as_args_tuple(value, op, what):
@@ -223,7 +223,7 @@ def _values_like(given, names, like, op, what, keep_tensors):
     """The leaves ``given`` (tangents or cotangents) checked against the shapes of ``like``,
     as float arrays in the dtype of the Tensor each goes with. ``keep_tensors`` (inside an
     outer transform): a Tensor is kept as it is, since it may depend on the outer variables."""
-    arrays = _checked_like(like, names, [getattr(g, "_data", g) for g in given], op, what)
+    arrays = _checked_like(like, names, [getattr(g, "_array", g) for g in given], op, what)
     return [g if keep_tensors and isinstance(g, Tensor) else a.astype(x.dtype, copy=False) if isinstance(x, Tensor)
             else a for g, a, x in zip(given, arrays, like)]
 
@@ -236,7 +236,7 @@ def _jvp_by_reverse(out, flat, directions):
     them; VJPs record themselves. None where ``out`` does not depend on ``flat``."""
     if not out.requires_grad:
         return None
-    u = Tensor(np.zeros_like(out._data), requires_grad=True)
+    u = Tensor(np.zeros_like(out._array), requires_grad=True)
     pulled = tape.backward(out, u, inputs=flat, retain_graph=True, create_graph=True)
     total = None
     for g, t in zip(pulled, directions):
@@ -245,7 +245,7 @@ def _jvp_by_reverse(out, flat, directions):
             total = term if total is None else total + term
     if total is None or not total.requires_grad:
         return None
-    (tangent,) = tape.backward(total, Tensor._wrap(np.ones_like(total._data)), inputs=[u], create_graph=True)
+    (tangent,) = tape.backward(total, Tensor._wrap(np.ones_like(total._array)), inputs=[u], create_graph=True)
     return tangent
 
 
@@ -282,7 +282,7 @@ def jvp(f, primals, tangents):
     if nested:
         values = [o if isinstance(o, Tensor) else Tensor(o) for o in out_leaves]
         found = [_jvp_by_reverse(o, flat, directions) for o in values]
-        derivs = [Tensor._wrap(np.zeros_like(v._data)) if d is None else d for d, v in zip(found, values)]
+        derivs = [Tensor._wrap(np.zeros_like(v._array)) if d is None else d for d, v in zip(found, values)]
         return pytree.unflatten(out_def, values), pytree.unflatten(out_def, derivs)
     found = push_forward(out_leaves, {id(leaf): t for leaf, t in zip(flat, directions)})
     values = [_as_output_array(o) for o in out_leaves]

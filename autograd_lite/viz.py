@@ -104,7 +104,7 @@ def _label(t, show_grads, show_values):
     kind = role(t)
     lines = []
     if kind == "constant":
-        lines.append(_number(t._data.item()) if t.size == 1 else f"constant {_shape_text(t.shape)}")
+        lines.append(_number(t._array.item()) if t.size == 1 else f"constant {_shape_text(t.shape)}")
     elif kind in ("parameter", "data"):
         lines += [t.name or "parameter", _shape_text(t.shape)]
     elif t._prim.draw:
@@ -119,7 +119,7 @@ def _label(t, show_grads, show_values):
     if show_values:
         value = f"{t.dtype} {_shape_text(t.shape)}"
         if t.size == 1:
-            value += f" = {t._data.item():.6g}"
+            value += f" = {t._array.item():.6g}"
         if kind == "constant":
             lines.append(value)
         else:

@@ -20,7 +20,7 @@ def _leaves(arrays):
     return {k: ag.Tensor(v.data, requires_grad=True, name=k) for k, v in arrays.items()}
 
 
-def _data(m=211, seed=1, n_x=2):
+def _array(m=211, seed=1, n_x=2):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n_x, m)), (rng.random((1, m)) < 0.5).astype(float)
 
@@ -38,7 +38,7 @@ def _step(fn, params, X, Y, lambd, keep_prob, rng):
 def test_replay_matches_eager_cost_and_gradients_over_several_steps(lambd, keep_prob, cost_fn):
     start = _params()
     eager_params, replay_params = _leaves(start), _leaves(start)
-    X, Y = _data()
+    X, Y = _array()
     step = ag.compile(cost_fn)
     eager_rng, replay_rng = np.random.default_rng(7), np.random.default_rng(7)
     for _ in range(4):  # the first call records, the others replay
@@ -57,7 +57,7 @@ def test_replay_matches_eager_cost_and_gradients_over_several_steps(lambd, keep_
 def test_replayed_gradients_equal_the_hand_derived_backward_with_given_masks():
     # Reference: models.manual's hand-written backprop (SEEDS.md sections 2-3), masks as arguments.
     params = _leaves(_params(3))
-    X, Y = _data(seed=4)
+    X, Y = _array(seed=4)
     rng = np.random.default_rng(5)
     lambd, keep_prob = 0.7, 0.86
 
@@ -112,7 +112,7 @@ def test_default_generator_masks_follow_manual_seed():
 
 
 def test_a_short_training_run_is_identical_compiled_or_not():
-    X, Y = _data(m=211, seed=2)
+    X, Y = _array(m=211, seed=2)
     runs = [three_layer.train(X, Y, learning_rate=0.3, num_iterations=1001, lambd=0.7, keep_prob=0.86,
                               init="he", rng=np.random.default_rng(9), compiled=compiled)
             for compiled in (False, True)]
@@ -123,7 +123,7 @@ def test_a_short_training_run_is_identical_compiled_or_not():
 
 
 def test_deep_training_with_minibatches_and_adam_is_identical_compiled_or_not():
-    X, Y = _data(m=150, seed=3, n_x=6)
+    X, Y = _array(m=150, seed=3, n_x=6)
     runs = [deep.train(X, Y, [6, 5, 3, 1], optimizer="adam", learning_rate=0.01, num_epochs=5,
                        mini_batch_size=64, lambd=0.2, keep_prob=0.9, rng=np.random.default_rng(4),
                        cost_every=1, compiled=compiled) for compiled in (False, True)]
@@ -168,7 +168,7 @@ def test_static_arguments_key_the_trace():
 
 def test_no_grad_replays_the_forward_only():
     params = _leaves(_params())
-    X, Y = _data()
+    X, Y = _array()
     step = ag.compile(net_cost)
     recorded = step(params, X, Y, 0.7, 1.0, None)
     with ag.no_grad():
@@ -333,7 +333,7 @@ def test_float32_replay_equals_eager_to_the_last_bit_even_with_saturated_predict
     # saturates some sigmoids to exactly 0 or 1, so the floor is used.
     start = {k: ag.Tensor(v.data.astype(np.float32)) for k, v in _params().items()}
     start["W3"] = ag.Tensor(start["W3"].data * 400)
-    X, Y = _data()
+    X, Y = _array()
     X = X.astype(np.float32)
     eager_params, replay_params = _leaves(start), _leaves(start)
     step = ag.compile(net_cost)
