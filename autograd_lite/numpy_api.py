@@ -183,7 +183,7 @@ _SUGGEST = {"amax": "max", "amin": "min", "logaddexp": "softplus / logsumexp", "
             "einsum": "matmul", "tensordot": "matmul", "inner": "matmul", "outer": "matmul",
             "linalg.norm": "sqrt(sum(x ** 2))", "norm": "sqrt(sum(x ** 2))", "hstack": "concatenate",
             "vstack": "concatenate", "sign": "a constant (np.sign(t.data))", "swapaxes": "transpose",
-            "moveaxis": "transpose", "average": "mean", "prod": "exp(sum(log(x)))", "cumsum": "(none yet)"}
+            "moveaxis": "transpose", "average": "mean", "prod": "exp(sum(log(x)))"}
 
 
 def _suggestion(name):
