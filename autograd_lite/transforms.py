@@ -4,9 +4,11 @@
 Every argument being differentiated may be a pytree (nested dicts, lists and tuples
 of arrays or Tensors, see ``pytree.py``); results come back in the same structure.
 They nest: inside an outer transform, an inner ``grad`` differentiates with
-``create_graph`` and returns Tensors, so ``grad(grad(f))`` is the second derivative
-and ``hessian`` is the Jacobian of the gradient. The first-order path never builds a
-second graph.
+``create_graph`` and returns Tensors (in each argument's dtype, as at top level, by a
+recorded cast), so ``grad(grad(f))`` is the second derivative and ``hessian`` is the
+Jacobian of the gradient. What goes with the arguments (jvp's tangents, vjp's
+cotangents, hvp's direction) stays on the outer graph too, so the outer transform
+differentiates through it. The first-order path never builds a second graph.
 """
 import numbers
 
@@ -16,6 +18,7 @@ from . import pytree, tape
 from .errors import GraphError, ShapeError
 from .forward import push_forward
 from .modes import enable_grad, current
+from .ops import _apply, reshape, stack
 from .primitive import Primitive
 from .tensor import Tensor, to_float_array
 
@@ -41,6 +44,19 @@ def _argnums_tuple(argnums, nargs, op):
 # path (taking the outer Tensor itself would sum d/dy and d/dx of f(x, y) at y = x).
 _variable_of = Primitive(lambda x: x, "variable", view=True, vjps=(lambda g, out, x: g,),
                          jvps=(lambda t, out, x: t,), latex=lambda terms, node: terms[0])
+
+# A value cast to another float dtype, recorded: the backward walk leaves create_graph Tensors in
+# the dtype they were computed in (conform casts ndarrays only), so a gradient or tangent that
+# stays inside a transform is cast here, where an outer transform differentiates through it. Its
+# derivative is the identity, cast back to the input's dtype.
+_cast = Primitive(lambda x, dtype: x.astype(dtype, copy=False), "cast",
+                  vjps=(lambda g, out, x, dtype: _in_dtype(g, x.dtype),), jvps=(lambda t, out, x, dtype: t,),
+                  latex=lambda terms, node: terms[0])
+
+
+def _in_dtype(value, dtype):
+    """``value`` (an ndarray or a Tensor, any shape) in ``dtype``; a Tensor's cast is recorded."""
+    return value if value.dtype == dtype else _apply(_cast, value, dtype=dtype)
 
 
 def _leaf_array(leaf, op, argnum, treedef, index):
@@ -101,13 +117,15 @@ def _evaluate(f, args, kwargs):
 
 
 def _zeros_if_none(g, x, as_tensor):
-    # No path from x to the output: its gradient is exactly zero.
+    """The gradient ``g`` found for Tensor ``x``, in x's dtype (float32 stays float32, whatever
+    the output's dtype): an ndarray, or with ``as_tensor`` (inside another transform) a Tensor on
+    the outer graph; zeros where no path led from x to the output."""
     if g is None:
         g = np.zeros_like(x._array)
         return Tensor._wrap(g) if as_tensor else g
     if not as_tensor:
-        g = np.asarray(getattr(g, "_array", g), dtype=x._array.dtype)
-    return g
+        return np.asarray(getattr(g, "_array", g), dtype=x._array.dtype)
+    return _in_dtype(g, x.dtype)
 
 
 def value_and_grad(f, argnums=0):
@@ -120,7 +138,8 @@ def value_and_grad(f, argnums=0):
         A function returning ``(value, g)``: at top level value is a float and g has the
         argument's structure with an ndarray of each leaf's shape (``{"W1": ndarray, ...}``
         for a dict of parameters; a tuple of those for tuple argnums); nested inside
-        another transform, both are Tensors on the outer graph.
+        another transform, both are Tensors on the outer graph. Each gradient has its
+        argument's dtype, nested or not.
     """
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
@@ -178,8 +197,11 @@ def hvp(f, argnums=0):
 
     x may be a pytree; v has x's structure and every leaf x's shape exactly (a
     different shape is refused, never broadcast). Returns x's structure of ndarrays
-    (Pearlmutter's trick: the gradient of <grad f(x), v>), None where x has None (an
-    empty subtree, as in ``grad``: ``hvp(f, argnums=1)(x, None, None)`` is None).
+    in x's dtype (Pearlmutter's trick: the gradient of <grad f(x), v>), None where x
+    has None (an empty subtree, as in ``grad``: ``hvp(f, argnums=1)(x, None, None)`` is
+    None). Inside another transform the result is Tensors on the outer graph, and v
+    stays on it as jvp's tangents do: ``grad(lambda x: hvp(f)(x, x))`` differentiates
+    through the direction too.
     """
     def hvp_f(*args_and_v):
         if len(args_and_v) < 2:
@@ -191,8 +213,9 @@ def hvp(f, argnums=0):
                              "together, pass them to f as one tuple and v as a tuple of the same structure")
         (n,) = nums
         leaves, treedef = pytree.flatten(args[n])
-        directions = _checked_like(leaves, pytree.leaf_names(treedef),
-                                   pytree.match(treedef, v, "hvp", "direction v"), "hvp", "direction v")
+        given = pytree.match(treedef, v, "hvp", "direction v")
+        directions = _values_like(given, pytree.leaf_names(treedef), leaves, "hvp", "direction v",
+                                  keep_tensors=current().grad_depth > 0)
 
         def directional(*inner_args):
             g = pytree.flatten(grad(f, n)(*inner_args))[0]
@@ -220,12 +243,13 @@ def _as_args_tuple(value, op, what):
 
 
 def _values_like(given, names, like, op, what, keep_tensors):
-    """The leaves ``given`` (tangents or cotangents) checked against the shapes of ``like``,
-    as float arrays in the dtype of the Tensor each goes with. ``keep_tensors`` (inside an
-    outer transform): a Tensor is kept as it is, since it may depend on the outer variables."""
+    """The leaves ``given`` (tangents, cotangents or hvp's directions) checked against the
+    shapes of ``like``, as float arrays in the dtype of the Tensor each goes with.
+    ``keep_tensors`` (inside an outer transform): a Tensor stays a Tensor on the outer graph
+    (its cast recorded), since it may depend on the outer variables."""
     arrays = _checked_like(like, names, [getattr(g, "_array", g) for g in given], op, what)
-    return [g if keep_tensors and isinstance(g, Tensor) else a.astype(x.dtype, copy=False) if isinstance(x, Tensor)
-            else a for g, a, x in zip(given, arrays, like)]
+    values = [g if keep_tensors and isinstance(g, Tensor) else a for g, a in zip(given, arrays)]
+    return [_in_dtype(value, x.dtype) if isinstance(x, Tensor) else value for value, x in zip(values, like)]
 
 
 def _jvp_by_reverse(out, flat, directions):
@@ -246,7 +270,7 @@ def _jvp_by_reverse(out, flat, directions):
     if total is None or not total.requires_grad:
         return None
     (tangent,) = tape.backward(total, Tensor._wrap(np.ones_like(total._array)), inputs=[u], create_graph=True)
-    return tangent
+    return _zeros_if_none(tangent, u, as_tensor=True)  # (out's dtype: u's)
 
 
 def jvp(f, primals, tangents):
@@ -296,9 +320,10 @@ def vjp(f, *primals):
 
     ``vjp_fn(cotangent)``, cotangent of f's output structure and shapes, returns a
     tuple with one entry per primal (each in its primal's structure): the
-    cotangent pulled back through f. vjp_fn may be called many times. Inside another
-    transform, f's output and the pulled-back cotangents are Tensors on the outer graph
-    (the pull-back is recorded), so the outer transform differentiates them.
+    cotangent pulled back through f, in the primal's dtype. vjp_fn may be called many
+    times. Inside another transform, f's output and the pulled-back cotangents are
+    Tensors on the outer graph (the pull-back is recorded), so the outer transform
+    differentiates them, and through the cotangent as well.
     """
     nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "vjp")
@@ -328,7 +353,8 @@ def jacobian(f, argnums=0):
 
     Returns a function of f's arguments giving, for an output of shape S and an
     argument leaf of shape X, an ndarray of shape ``S + X`` (entry [i, j] = d out[i] /
-    d x[j]). Pytrees: the output's structure, each leaf holding the argument's
+    d x[j]), in the argument's dtype (Tensors on the outer graph inside another
+    transform). Pytrees: the output's structure, each leaf holding the argument's
     structure (a tuple over tuple argnums). Computed row by row in reverse mode.
     """
     def jacobian_f(*args, **kwargs):
@@ -368,7 +394,6 @@ def _stack_rows(rows, out_shape, x, create):
         empty = np.zeros(shape, dtype=x.dtype)
         return Tensor._wrap(empty) if create else empty
     if create:
-        from .ops import reshape, stack
         return reshape(stack(rows, axis=0), shape=shape)
     return np.stack(rows).reshape(shape)
 
