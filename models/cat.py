@@ -37,7 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
 from . import data, deep
-from .football import checked_iterations, fingerprint, output_folder
+from .football import fingerprint, iteration_count, output_folder
 
 LEARNING_RATE = 0.0075
 ITERATIONS = 2500
@@ -150,10 +150,9 @@ def main(argv=None, prog="python -m models.cat"):
                                        f"(default: ${data.DATA_ENV})")
     parser.add_argument("--out", default="out/cat",
                         help="output directory (default: out/cat/, beside the football job's out/)")
-    parser.add_argument("--iterations", type=int, default=ITERATIONS,
+    parser.add_argument("--iterations", type=iteration_count, default=ITERATIONS,
                         help=f"gradient-descent iterations per model (default {ITERATIONS})")
     args = parser.parse_args(argv)
-    checked_iterations(parser, args.iterations)
     try:
         path = data.find_data(args.data, data.CAT_FILES)
         if path is None:

@@ -80,12 +80,16 @@ def resolve_data(option):
     return data.load_football(path), str(path)
 
 
-def checked_iterations(parser, value):
-    """The jobs' --iterations ``value`` if it is from 1 to ``MAX_ITERATIONS``, else a usage error
-    (status 2) naming the option and the range, before any data is read: a count past
-    sys.maxsize would otherwise end in an OverflowError traceback from the progress bar."""
-    if not 1 <= value <= MAX_ITERATIONS:
-        parser.error(f"--iterations must be >= 1 and <= {MAX_ITERATIONS:,}, got {value}")
+def iteration_count(text):
+    """The jobs' ``--iterations`` (an argparse type): an int from 1 to ``MAX_ITERATIONS``, else a
+    usage error (status 2) naming the option and the range, before any data is read (a count past
+    sys.maxsize would otherwise end in an OverflowError traceback from the progress bar)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_ITERATIONS:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 and <= {MAX_ITERATIONS:,}, got {text!r}")
     return value
 
 
@@ -292,10 +296,9 @@ def main(argv=None, prog="python -m models.football"):
     parser.add_argument("--data", help="football.npz or data.mat, a folder holding one, or 'synthetic' "
                                        f"(default: ${data.DATA_ENV}, else synthetic)")
     parser.add_argument("--out", default="out", help="output directory (default: out/)")
-    parser.add_argument("--iterations", type=int, default=PUBLISHED_ITERATIONS,
+    parser.add_argument("--iterations", type=iteration_count, default=PUBLISHED_ITERATIONS,
                         help=f"gradient-descent iterations per model (default {PUBLISHED_ITERATIONS})")
     args = parser.parse_args(argv)
-    checked_iterations(parser, args.iterations)
     try:
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
     except (OSError, ValueError, ImportError) as error:  # (ImportError: no scipy for a .mat file)
