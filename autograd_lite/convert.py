@@ -1,4 +1,5 @@
-"""Turning user data into the float arrays a Tensor holds."""
+"""Turning user data into the float arrays a Tensor holds, and counts into the numbers that scale them."""
+import functools
 import numbers
 
 import numpy as np
@@ -15,10 +16,29 @@ def is_scalar_number(value):
     return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
 
 
+def plain_array(value, what):
+    """``value`` (anything) with an ndarray subclass taken as the plain ndarray it holds, sharing its
+    memory as ``np.asarray`` does: an ``np.matrix`` keeps its shape but indexes, reshapes and reduces as
+    an ndarray; a ``numpy.ma.MaskedArray`` with no masked entry is its data. One with a masked entry is
+    refused with a TypeError naming ``what``: autograd_lite has no masks, so NumPy would hand over the
+    hidden values and they would count silently. Anything else is returned as it is."""
+    if type(value) is np.ndarray or not isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, np.ma.MaskedArray):
+        masked = int(np.count_nonzero(np.ma.getmaskarray(value)))
+        if masked:
+            raise TypeError(f"{what}: a numpy.ma.MaskedArray of shape {value.shape} with {masked} masked "
+                            f"entr{'y' if masked == 1 else 'ies'}; expected a plain array, since a Tensor has no "
+                            "mask and the masked entries' hidden values would count: fill them (m.filled(0.0)), "
+                            "or keep them out with ag.where(m.mask, fill, other)")
+    return np.asarray(value)
+
+
 def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become ``int_dtype`` (float64), ints beyond int64 float64; strings, objects and complex numbers are refused, naming ``op``."""
-    data = getattr(data, "_array", data)  # a Tensor's array
+    become ``int_dtype`` (float64), ints beyond int64 float64; strings, objects, complex numbers and
+    masked arrays with a masked entry (``plain_array``) are refused, naming ``op``."""
+    data = plain_array(getattr(data, "_array", data), op)  # a Tensor's array; np.matrix as an ndarray
     try:
         array = np.array(data, copy=copy) if copy else np.asarray(data)
         if array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat):
@@ -46,3 +66,31 @@ def forward_output(data, prim, parents):
     its inputs, Tensors (eager) or the arrays a compiled replay passes."""
     like = np.result_type(*[p.dtype for p in parents]) if parents else np.float64
     return to_float_array(data, f"{prim.label} (the result of its forward)", copy=False, int_dtype=like)
+
+
+# float16 (either byte order) holds no count above 65,504: NEP 50 casts a Python int beside a float16
+# array to float16, where 70,000 is inf (x / m is then 0), and 1 / m or a sum of m terms loses digits.
+def _is_half(dtype):
+    return dtype is not None and dtype.char == "e"
+
+
+def scale_for(number, like):
+    """``number`` (a count of entries or examples, or a factor made of one: 2 / (N - ddof), lambd / m)
+    as the operand that scales ``like`` (an ndarray, NumPy scalar or Tensor). Float16 gets it as a
+    float64 0-d array, so that arithmetic runs in float64 (ndarrays and Tensors alike) and the result
+    is rounded once where it takes the input's dtype (``conform`` for gradients and tangents); other
+    dtypes get the number itself, so float32 and float64 results stay bit for bit what they were."""
+    return np.array(number, np.float64) if _is_half(getattr(like, "dtype", None)) else number
+
+
+def float64_for_half(forward, dtype_of=lambda arrays: arrays[0].dtype):
+    """``forward(*arrays, **params)``, a sum over many terms scaled by their count (a cost's forward, a
+    JVP's), run on float64 copies of its float16 arrays when ``dtype_of(arrays)`` (the result's dtype)
+    is float16, the result (any shape) rounded once to float16 (see ``scale_for``); other dtypes run
+    it as it is. For rules that see only ndarrays: forwards and JVPs, not VJPs (Tensors under create_graph)."""
+    @functools.wraps(forward)
+    def run(*arrays, **params):
+        if not _is_half(dtype_of(arrays)):
+            return forward(*arrays, **params)
+        return np.float16(forward(*[a.astype(np.float64) if _is_half(a.dtype) else a for a in arrays], **params))
+    return run

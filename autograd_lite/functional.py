@@ -6,6 +6,7 @@ Every value these ops depend on (the mask, the labels, the logits) is an input
 of the primitive, never a value read by the wrapper function: checks run in
 the forward functions, so ``ag.compile`` repeats them on every replay.
 """
+import functools
 import math
 import numbers
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from . import latex as tex
 from .conform import ForGradOnly
+from .convert import float64_for_half, plain_array, scale_for
 from .errors import DomainError, ShapeError
 from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -98,6 +100,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
 
 
 # --- L2 penalty ----------------------------------------------------------------
+@functools.partial(float64_for_half, dtype_of=lambda weights: np.result_type(*weights))
 def _l2(*weights, lambd, m):
     total = 0
     for w in weights:
@@ -115,12 +118,12 @@ def _l2_latex(terms, node):
 _l2_penalty = Primitive(_l2, "l2_penalty", latex=_l2_latex, draw=lambda node: (
     "cost-term", ["L2 penalty", "(λ/2m) Σ ‖W‖²", f"λ = {node._params['lambd']:.4g}, m = {node._params['m']}"]))
 def _l2_vjp_all(g, out, *weights, lambd, m):
-    scale = g * (lambd / m)  # once, not per weight (same order of operations): ~2k instructions a step
+    scale = g * scale_for(lambd / m, g)  # once, not per weight (same order of operations): ~2k instructions a step
     return [scale * w for w in weights]
 
 
 _l2_penalty.vjp_all = _l2_vjp_all
-_l2_penalty.jvp_all = lambda tangents, out, *weights, lambd, m: (lambd / m) * np.sum(
+_l2_penalty.jvp_all = lambda tangents, out, *weights, lambd, m: scale_for(lambd / m, out) * np.sum(
     [np.sum(w * t) for w, t in zip(weights, tangents) if t is not None])
 
 
@@ -179,6 +182,7 @@ def _check_probabilities(a):
                           "binary_cross_entropy_with_logits")
 
 
+@float64_for_half
 def _bce(a, y, *logits):
     if y.shape != a.shape:
         raise ShapeError(f"binary_cross_entropy: labels have shape {y.shape} but predictions have shape "
@@ -212,7 +216,12 @@ def _bce_vjp_probabilities(g, out, a, y, *logits):
     m = a.shape[-1] if a.ndim else 1
     p = y * a + (1 - y) * (1 - a)  # the true label's probability, written so it differentiates again
     floor = (_raw(p) < 1e-12) * (1e-12 - _raw(p))  # keeps 1/p finite where p is 0 (a constant shift)
-    return g * (1 - 2 * y) / ((p + floor) * m)
+    return g * (1 - 2 * y) / ((p + floor) * scale_for(m, a))
+
+
+@float64_for_half
+def _bce_jvp_probabilities(t, out, a, y):
+    return np.sum(_bce_vjp_probabilities(1.0, out, a, y) * t)
 
 
 class _CrossEntropy(Primitive):
@@ -245,10 +254,10 @@ def _bce_latex(terms, node):
 _cross_entropy = _CrossEntropy(
     _bce, "binary_cross_entropy", latex=_bce_latex,
     vjps=(lambda g, out, a, y, *logits: None if logits else _bce_vjp_probabilities(g, out, a, y), None,
-          lambda g, out, a, y, z: (a - y) * (g / (a.shape[-1] if a.ndim else 1))),
+          lambda g, out, a, y, z: (a - y) * (g / scale_for(a.shape[-1] if a.ndim else 1, a))),
     # forward mode follows the same edges: through z when the logits are there, else through a
-    jvps=(lambda t, out, a, y, *logits: None if logits else np.sum(_bce_vjp_probabilities(1.0, out, a, y) * t),
-          None, lambda t, out, a, y, z: np.sum((a - y) * t) / (a.shape[-1] if a.ndim else 1)),
+    jvps=(lambda t, out, a, y, *logits: None if logits else _bce_jvp_probabilities(t, out, a, y),
+          None, float64_for_half(lambda t, out, a, y, z: np.sum((a - y) * t) / (a.shape[-1] if a.ndim else 1))),
     draw=lambda node: ("cost-term", ["cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))",
                                      f"m = {node._parents[0].shape[-1] if node._parents[0].ndim else 1}"]))
 _cross_entropy.edge_labels = {0: "a", 1: "y", 2: "grad (a-y)/m"}
@@ -268,7 +277,8 @@ def binary_cross_entropy(a, y):
         dZ = A - Y does, so a saturated sigmoid never gives 0/0.
     """
     a = as_tensor(a)
-    y = y if isinstance(y, Tensor) else Tensor._wrap(np.asarray(y))  # checked and cast in the forward
+    if not isinstance(y, Tensor):  # checked and cast in the forward
+        y = Tensor._wrap(np.asarray(plain_array(y, "binary_cross_entropy (labels)")))
     z = logits_of(a)
     if z is not None:
         return _cross_entropy(a, y, z)
@@ -283,6 +293,7 @@ def _examples(shape, op):
     return m
 
 
+@float64_for_half
 def _bce_logits(z, y):
     """-(1/m) sum(y log sigmoid(z) + (1-y) log(1 - sigmoid(z))) in the log-sum-exp form
     max(z, 0) - z y + log(1 + exp(-|z|)), exact for every finite z."""
@@ -300,10 +311,10 @@ def _bce_logits(z, y):
 
 _bce_with_logits = Primitive(
     _bce_logits, "binary_cross_entropy_with_logits",
-    vjps=(lambda g, out, z, y: (_apply(sigmoid, z) - y) * (g / _examples(z.shape, "")),
-          lambda g, out, z, y: -z * (g / _examples(z.shape, ""))),
-    jvps=(lambda t, out, z, y: np.sum((_apply(sigmoid, z) - y) * t) / _examples(z.shape, ""),
-          lambda t, out, z, y: -np.sum(z * t) / _examples(z.shape, "")),
+    vjps=(lambda g, out, z, y: (_apply(sigmoid, z) - y) * (g / scale_for(_examples(z.shape, ""), z)),
+          lambda g, out, z, y: -z * (g / scale_for(_examples(z.shape, ""), z))),
+    jvps=(float64_for_half(lambda t, out, z, y: np.sum((_apply(sigmoid, z) - y) * t) / _examples(z.shape, "")),
+          float64_for_half(lambda t, out, z, y: -np.sum(z * t) / _examples(z.shape, ""))),
     latex=lambda t, node: tex.function("BCEWithLogits", *t))
 
 
@@ -353,6 +364,7 @@ def _class_axis(logits, axis):
     return int(axis) % logits.ndim
 
 
+@float64_for_half
 def _ce(logits, labels, axis=0):
     axis = _class_axis(logits, axis)
     target = _one_hot(labels, logits.shape, axis, logits.dtype)
@@ -374,9 +386,10 @@ def _ce_residual(logits, labels, axis):
 
 def _ce_vjp(g, out, logits, labels, axis=0):
     residual, m = _ce_residual(logits, labels, axis)
-    return residual * (g / m)
+    return residual * (g / scale_for(m, logits))
 
 
+@float64_for_half
 def _ce_jvp(t, out, logits, labels, axis=0):
     residual, m = _ce_residual(logits, labels, axis)
     return np.sum(residual * t) / m

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import latex as tex
-from .convert import is_scalar_number
+from .convert import float64_for_half, is_scalar_number, plain_array, scale_for
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified
 from .primitive import Primitive
@@ -376,7 +376,7 @@ sum = _Op(_reduce(np.sum), "sum", **_REDUCTION_PARAMS,
                                                                      keepdims=keepdims),),
           latex=_reduction_latex("\\sum", as_prefix=True))
 mean = _Op(_reduce(np.mean), "mean", **_REDUCTION_PARAMS, vjps=(
-    lambda g, out, x, axis=None, keepdims=False: _spread(g / _count(x.shape, axis), x.shape, axis),),
+    lambda g, out, x, axis=None, keepdims=False: _spread(g / scale_for(_count(x.shape, axis), x), x.shape, axis),),
     jvps=(lambda t, out, x, axis=None, keepdims=False: np.mean(t, axis=_axes(axis, x.ndim), keepdims=keepdims),),
     latex=_reduction_latex("\\mathrm{mean}"))
 max = _Op(_reduce(np.max), "max", **_REDUCTION_PARAMS, vjps=(_extreme_vjp,), jvps=(_extreme_jvp,),
@@ -688,9 +688,10 @@ def _centered(x, axis):
 
 
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    return _spread(g, x.shape, axis) * _centered(x, axis) * (2.0 * _per_dof(x.shape, axis, ddof))
+    return _spread(g, x.shape, axis) * _centered(x, axis) * scale_for(2.0 * _per_dof(x.shape, axis, ddof), x)
 
 
+@float64_for_half  # (a sum over N terms)
 def _var_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
     return np.sum(t * _centered(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims) * (
         2.0 * _per_dof(x.shape, axis, ddof))
@@ -705,10 +706,11 @@ def _over_std(value, std):
 
 
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    scaled = _spread(g, x.shape, axis) * _centered(x, axis) * _per_dof(x.shape, axis, ddof)
+    scaled = _spread(g, x.shape, axis) * _centered(x, axis) * scale_for(_per_dof(x.shape, axis, ddof), x)
     return _over_std(scaled, out.reshape(_kept_shape(x.shape, axis)))
 
 
+@float64_for_half
 def _std_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
     return _over_std(_var_jvp(t, out, x, axis, keepdims, ddof) / 2, out)
 
@@ -780,7 +782,7 @@ def _inplace(self, ufunc, other, symbol, method):
     if recording and isinstance(other, Tensor) and other.requires_grad:
         return _record_inplace(self, other, symbol, method)
     value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
-             self._array.dtype.type(other) if is_scalar_number(other) else other)
+             self._array.dtype.type(other) if is_scalar_number(other) else plain_array(other, f"'{symbol}='"))
     try:
         ufunc(self._array, value, out=self._array)
     except ValueError:

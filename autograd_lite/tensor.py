@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from . import tape
-from .convert import is_scalar_number, to_float_array
+from .convert import is_scalar_number, plain_array, to_float_array
 from .diagnostics import set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
@@ -59,7 +59,8 @@ class Tensor:
     def data(self, value):
         # Every assignment (``t.data -= lr * g`` ends here too) is an in-place change: it bumps
         # the version counter shared with t's views, so a stale graph is caught at backward().
-        array = value if isinstance(value, np.ndarray) else to_float_array(value, "Tensor.data", copy=False)
+        array = (plain_array(value, "Tensor.data") if isinstance(value, np.ndarray)
+                 else to_float_array(value, "Tensor.data", copy=False))
         if array.dtype.kind != "f":
             raise TypeError(f"Tensor.data: the new value has dtype {array.dtype}; expected a float dtype "
                             "(ints: convert with .astype(float); complex is not supported)")
@@ -137,7 +138,7 @@ class Tensor:
         self.grad = None
 
     def _set_grad(self, value):
-        set_grad(self, value)  # checked: None or an ndarray of any shape (backward checks the shape)
+        set_grad(self, plain_array(value, "Tensor.grad"))  # None or an ndarray, any shape (backward checks it)
 
     grad = property(operator.attrgetter("_grad"), _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
@@ -166,7 +167,9 @@ def as_tensor(value, like_dtype=None):
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
     exact = is_scalar_number(value) or isinstance(value, np.ndarray) and value.dtype.kind in "biu"
-    t = Tensor._wrap(np.asarray(value, like_dtype) if exact and like_dtype is not None else to_float_array(value, copy=False))
+    what = "an op's operand (as_tensor)"
+    t = Tensor._wrap(np.asarray(plain_array(value, what), like_dtype) if exact and like_dtype is not None
+                     else to_float_array(value, what, copy=False))
     if isinstance(value, np.ndarray) and current().tracer is not None:
         current().tracer.copy_of(value, t)  # a converted copy: ag.compile converts it on every replay
     return t
