@@ -55,7 +55,8 @@ def describe(value, top=False, depth=0, seen=None):
     identity below the top); the user's functions by identity and what they reach, methods by
     function and object; other objects by value if hashable, else by identity. ``seen``, a
     dict, gets {id: object} of everything the key holds by identity (a trace keeps them alive,
-    so no new object can take their ids) and of the random generators in it."""
+    so no new object can take their ids), of the random generators in it and of the functions that
+    found what its objects and functions reach (``_reach_of``: cached weakly, the trace keeps them)."""
     kind = type(value)
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
@@ -95,7 +96,7 @@ def describe(value, top=False, depth=0, seen=None):
         own = tuple([describe(v, False, depth + 1, seen) for _, v in pairs])
         # an argument (a model): what its methods reach too (class attributes, globals, helpers)
         return (kind, _held(value, seen), tuple([k for k, _ in pairs]), own,
-                _methods_reach(value)(seen, depth + 1) if top else ())
+                _reach_of(value, True, seen)(seen, depth + 1) if top else ())
     try:
         hash(value)
     except TypeError:
@@ -121,33 +122,36 @@ def _code_key(value, depth, seen):
     if type(value) is functools.partial:
         parts = (value.func, value.args, value.keywords)
     elif type(value) is types.MethodType:  # (its object as an argument: by what its methods reach)
-        parts = (value.__func__, value.__self__, _methods_reach(value.__self__)(seen, depth + 1))
+        parts = (value.__func__, value.__self__, _reach_of(value.__self__, True, seen)(seen, depth + 1))
     elif depth < 8 and not _library_code(value):
-        reached = _REACHED.get(value) or _REACHED.setdefault(value, reachable(value))
-        return ("fn", _held(value, seen), reached(seen, depth=depth + 1))
+        return ("fn", _held(value, seen), _reach_of(value, False, seen)(seen, depth=depth + 1))
     else:
         return ("id", _held(value, seen))
     return (type(value), tuple([describe(v, False, depth + 1, seen) for v in parts]))
 
 
-_REACHED = weakref.WeakKeyDictionary()  # function -> its reachable(): found once per function
-
-
-def _methods_reach(obj):
-    """``reachable`` of all the methods of ``obj`` (an argument, a bound method's object): found once
-    per object (by identity: equal objects may hold different attributes) that takes a weak reference."""
-    found = _OBJECTS_REACHED.get(id(obj))
-    if found is not None and found[0]() is obj:
-        return found[1]
-    reach, key, cache = reachable(obj, methods=True), id(obj), _OBJECTS_REACHED
-    try:  # (the callback holds the dict itself: at exit the module's names may be gone first)
-        cache[key] = (weakref.ref(obj, lambda _: cache.pop(key, None)), reach)
-    except TypeError:  # (no weak reference: found anew on each call)
-        pass
+def _reach_of(value, methods, seen):
+    """``reachable(value, methods)`` (all the methods of an object: an argument, a bound method's
+    object; a function given as a value), found once per value (by identity: equal objects may hold
+    different attributes) while a trace keyed by it lives. The reach holds ``value`` (its closure,
+    what it found), so the cache holds both weakly, and ``seen`` (what a trace keeps) the reach:
+    once the last trace holding ``value`` is gone (evicted, its compiled function deleted), both
+    are freed; a call with ``value`` then traces anew anyway (a key holds it by identity)."""
+    key = (id(value), methods)
+    found = _REACHES.get(key)
+    reach = found[1]() if found is not None and found[0]() is value else None
+    if reach is None:
+        reach, cache = reachable(value, methods), _REACHES
+        try:  # (the callback holds the dict itself: at exit the module's names may be gone first)
+            cache[key] = (weakref.ref(value, lambda _: cache.pop(key, None)), weakref.ref(reach))
+        except TypeError:  # (no weak reference: found anew on each call)
+            pass
+    if seen is not None:
+        seen[id(reach)] = reach
     return reach
 
 
-_OBJECTS_REACHED = {}  # id(object) -> (a weak reference to it, its _methods_reach)
+_REACHES = {}  # (id(value), methods) -> (a weak reference to value, one to its reachable())
 
 
 def reachable(fn, methods=False):

@@ -14,7 +14,8 @@ backward its own VJPs in reverse, through the engine's one gradient check. No ru
 written twice and every check inside a forward runs on every replay; what is saved is the
 bookkeeping. A replay is exact or does not happen: a changed guard, shape or dtype traces
 anew; what a replay could not repeat (``Tracer.why_not_replayable``) runs eagerly, with a
-``RuntimeWarning``. Replays share no buffers: threads may call one compiled function at
+``RuntimeWarning``; a call whose values an op's check refuses runs eagerly too (the function
+may catch that error), its trace kept. Replays share no buffers: threads may call one compiled function at
 once, and each result can backward at any time.
 """
 import builtins
@@ -87,8 +88,9 @@ class CompiledFunction:
     def __repr__(self):
         return f"<compiled {self.__name__}: {len(self._traces)} trace(s), {self.recordings} recording(s)>"
 
-    source = property(lambda self: self._latest.listing if self._latest else "(not traced yet)")
-    generated = property(lambda self: self._latest.generated if self._latest else "(not traced yet)")
+    # (_latest: the listing and source of the latest trace, not the trace: evicted, it frees what it held)
+    source = property(lambda self: self._latest[0] if self._latest else "(not traced yet)")
+    generated = property(lambda self: self._latest[1] if self._latest else "(not traced yet)")
 
     def __call__(self, *args, **kwargs):
         state = current()
@@ -104,10 +106,12 @@ class CompiledFunction:
         if trace is not None:
             try:
                 out = trace.replay(args, kwargs, state)
-                self.replays += 1
-                return out
             except Retrace:
-                pass
+                return self._record(key, args, kwargs)
+            except _Refused:  # (the function may catch that error: run it, its own error if it does not)
+                return _Eager(self.fn).replay(args, kwargs, state)
+            self.replays += 1
+            return out
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
@@ -134,7 +138,7 @@ class CompiledFunction:
             self.recordings += 1
             if unchanged():  # (else it changed meanwhile)
                 self._traces[key], self._recent = trace, trace
-                self._latest = trace if reason is None else self._latest
+                self._latest = (trace.listing, trace.generated) if reason is None else self._latest
                 self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
@@ -153,6 +157,11 @@ class CompiledFunction:
 # to their other operand's dtype, float32 too, and index with it)
 _INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops use as eager code does "
                      "(cast to the dtype of what they combine it with, or as an index)")
+
+
+class _Refused(Exception):
+    """An op's check refused the values of a replayed call (``DomainError``: labels of 2, a custom
+    primitive's check): the call runs eagerly, as the function may catch that error; the trace stays."""
 
 
 class _Eager:
@@ -196,13 +205,15 @@ class _Trace:
                       for g in streams]
         try:
             value, sources, saved = self.forward(args, kwargs)
-        except Retrace:  # (after a draw: the call traced anew must draw what the function would)
-            for g, before in drawn_from:
+        except Exception as error:  # (after a draw: the call traced anew or run eagerly must draw what
+            for g, before in drawn_from:  # the function would)
                 if isinstance(g, np.random.Generator):
                     g.bit_generator.state = before
                 else:
                     g.set_state(before)
-            raise
+            if isinstance(error, Retrace):
+                raise
+            raise _Refused(error) from error
         if self.out_slot in self.source_slots:  # (it returns an argument or a captured tensor itself)
             return sources[self.source_slots.index(self.out_slot)]
         # A result made fresh is copied: it may be (or view) a constant of the trace, which every replay
