@@ -1,5 +1,6 @@
 """Error messages that name the op, the shapes and the user's line, and the checks that raise
 them (shared by the engine)."""
+import ast
 import inspect
 import operator
 import re
@@ -7,6 +8,7 @@ import sys
 
 import numpy as np
 
+from .convert import plain_array
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .modes import current, grad_lock, note_grad_write
 
@@ -128,9 +130,11 @@ def check_grads(to_write):
 
 
 def set_grad(t, value):
-    """``t.grad = value``: None, an ndarray (any shape: backward() checks it against ``t``), a NumPy
-    scalar (as a 0-d array) or a Tensor that does not require grad (its array, shared, as PyTorch
-    keeps the tensor); anything else is refused naming ``t``, since backward() adds into it."""
+    """``t.grad = value``: None, an ndarray (any shape: backward() checks it against ``t``; an np.matrix
+    as its ndarray), a NumPy scalar (as a 0-d array) or a Tensor that does not require grad (its array,
+    shared, as PyTorch keeps the tensor); anything else is refused naming ``t``, since backward() adds
+    into it."""
+    value = plain_array(value, "Tensor.grad")
     if isinstance(value, np.generic):  # (before the float test: np.float64 is a float)
         value = np.asarray(value)
     elif value is not None and not isinstance(value, np.ndarray):
@@ -145,3 +149,42 @@ def set_grad(t, value):
     note_grad_write()
     with grad_lock:  # (not between another thread's backward reading .grad and storing its sum)
         t._grad = value
+
+
+def declare_call(prim, doc):
+    """A built-in op's signature and keywords, read from its ``doc`` when that opens with its call
+    (``"sum(x, axis=None, keepdims=False): ..."``, literal defaults): ``inspect.signature`` and help()
+    show that call, not its NumPy forward's, and ``prim.keywords`` (the parameters with a default) are
+    all it takes, so NumPy's out=, where=, dtype= are refused before the forward runs. Any other doc
+    (free text) declares nothing: the op takes whatever its forward takes, as a user primitive."""
+    head = doc.split("): ", 1)[0] + ")"
+    if not head.startswith(f"{prim.name}("):
+        return
+    call, kind = ast.parse(head, mode="eval").body, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    prim.__signature__ = inspect.Signature(
+        [inspect.Parameter(a.id, kind) for a in call.args] +
+        [inspect.Parameter(k.arg, kind, default=ast.literal_eval(k.value)) for k in call.keywords])
+    prim.keywords = frozenset(k.arg for k in call.keywords)
+
+
+# Why NumPy's ufunc and reduction keywords cannot apply to a recorded op
+_NUMPY_KEYWORDS = {
+    "out": "the result is a new recorded Tensor, never written into a buffer: assign it, y = {op}(...)",
+    "where": "every entry is computed: select some with ag.where(mask, {op}(...), other)",
+    "dtype": "the result has its inputs' float dtype: convert the input's data first",
+    "casting": "the result has its inputs' float dtype", "order": "the result's layout is NumPy's default",
+    "subok": "the result is always a Tensor", "initial": "a reduction starts from its inputs' entries alone",
+}
+
+
+def unexpected_keywords(prim, params):
+    """The TypeError for keywords in ``params`` that op ``prim`` does not take (``prim.keywords``), naming
+    the op, those keywords and what it takes, and why NumPy's own (out=, where=, dtype=, ...) do not apply."""
+    extra = [key for key in params if key not in prim.keywords]
+    taken = [name for name in prim.__signature__.parameters if name in prim.keywords]  # (in the call's order)
+    takes = f"the keywords {', '.join(taken)} only" if taken else "no keyword arguments"
+    why = "".join(f"; NumPy's {key}= does not apply, as {_NUMPY_KEYWORDS[key].format(op=f'ag.{prim.name}')}"
+                  for key in extra if key in _NUMPY_KEYWORDS)
+    return TypeError(f"{prim.name}: unexpected keyword argument{'s' * (len(extra) > 1)} "
+                     f"{', '.join(key + '=' for key in extra)}; "
+                     f"{prim.name}{prim.__signature__} takes {takes}{why}")

@@ -357,9 +357,8 @@ def _install():
         "sin": ops.sin, "cos": ops.cos, "softplus": ops.softplus,
     }
     for name, op in methods.items():
-        setattr(Tensor, name, lambda self, op=op: op(self))
+        setattr(Tensor, name, _shortcut(name, op))
     Tensor.min = lambda self, axis=None, keepdims=False: ops.min(self, axis=axis, keepdims=keepdims)
-    Tensor.max = lambda self, axis=None, keepdims=False: ops.max(self, axis=axis, keepdims=keepdims)
     Tensor.var = lambda self, axis=None, keepdims=False, ddof=0: ops.var(self, axis=axis, keepdims=keepdims,
                                                                            ddof=ddof)
     Tensor.std = lambda self, axis=None, keepdims=False, ddof=0: ops.std(self, axis=axis, keepdims=keepdims,
@@ -381,10 +380,22 @@ def _install():
     Tensor.__float__ = lambda self: float(self._read())
     Tensor.__int__ = lambda self: int(self._read())
     Tensor.__bool__ = lambda self: bool(self._read())
-    for name in ("exp", "log", "sqrt", "square", "tanh", "sigmoid", "relu", "abs", "log1p", "expm1", "sin",
-                 "cos", "softplus", "min", "max", "var", "std", "clip", "leaky_relu", "softmax", "log_softmax",
-                 "logsumexp", "squeeze", "expand_dims", "flatten", "dot"):
-        getattr(Tensor, name).__doc__ = f"Recorded ``ag.{name}`` of this tensor (see autograd_lite.{name})."
+    for name in ("min", "var", "std", "clip", "leaky_relu", "softmax", "log_softmax", "logsumexp", "squeeze",
+                 "expand_dims"):
+        getattr(Tensor, name).__doc__ = f"Recorded ``ag.{name}`` of this tensor: {getattr(ops, name).__doc__}"
+    Tensor.flatten.__doc__ = "``ag.reshape(t, (-1,))``, recorded: t's entries, row-major, shape (t.size,)."
+    Tensor.dot.__doc__ = ("``np.dot(t, other)``, recorded: ``ag.matmul`` for 1-d and 2-d operands "
+                          "(shapes (n, k) and (k, m) give (n, m)), ``ag.multiply`` when either is 0-d.")
+
+
+def _shortcut(name, op):
+    """``t.exp()`` and the like: ``op(t)``, taking no argument (a closure, not a lambda with a
+    default ``op=``, which ``t.exp(2)`` would replace by the number)."""
+    def method(self):
+        return op(self)
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"  # (a TypeError names Tensor.exp())
+    method.__doc__ = f"``t.{name}()``: ``ag.{name}(t)``, recorded. {op.__doc__}"
+    return method
 
 
 _install()

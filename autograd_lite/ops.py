@@ -12,8 +12,12 @@ ops here, so every rule differentiates again. Broadcasting is undone once, by
 the engine (``conform.conform``), never here. For an elementwise op the Jacobian is
 diagonal, so its JVP is its VJP (``jvps=vjps``). JVP rules run on ndarrays.
 
-Ops whose parameters NumPy also takes positionally (``ag.sum(x, 1)``,
-``ag.reshape(x, (4, 6))``) are ``_Op`` primitives, which name their parameters.
+Every exported op has a ``doc`` of its own that opens with its call (``exp(x): ...``,
+``sum(x, axis=None, keepdims=False): ...``): help() and ``inspect.signature`` show that
+call, not NumPy's, and a keyword it does not declare (NumPy's out=, where=, dtype=) is
+refused before the forward runs. Ops whose parameters NumPy also takes positionally
+(``ag.sum(x, 1)``, ``ag.reshape(x, (4, 6))``) are ``_Op`` primitives: their parameters
+are the ones their call declares after the inputs.
 
 The Tensor operators and methods are installed at the end of this file.
 """
@@ -47,11 +51,13 @@ def _apply(prim, *args, **params):
 
 class _Op(Primitive):
     """A primitive whose parameters may also follow its inputs positionally, as NumPy's
-    functions take them: ``sum(x, 1)`` is ``sum(x, axis=1)``."""
+    functions take them: ``sum(x, 1)`` is ``sum(x, axis=1)``. Its ``doc`` opens with its call,
+    whose names after the first ``inputs`` are its parameters (``reshape(x, shape)``)."""
 
-    def __init__(self, forward, name, *, inputs=1, params=(), **rules):
-        super().__init__(forward, name, **rules)
-        self.n_inputs, self.param_names = inputs, tuple(params)
+    def __init__(self, forward, name, *, doc, inputs=1, **rules):
+        super().__init__(forward, name, doc=doc, **rules)
+        self.n_inputs, self.param_names = inputs, tuple(self.__signature__.parameters)[inputs:]
+        self.keywords = frozenset(self.param_names)  # (reshape's shape has no default, yet is a keyword)
 
     def __call__(self, *args, **params):
         if len(args) > self.n_inputs:
@@ -71,21 +77,29 @@ def _sum_of(a, b):
 
 
 # --- arithmetic --------------------------------------------------------------
-add = Primitive(np.add, "add", symbol="+",
+add = Primitive(np.add, "add", symbol="+", doc="""add(x, y): x + y elementwise, shapes broadcast together.
+
+    d/dx = d/dy = 1 (each gradient summed back to its input's shape).""",
                 vjps=(lambda g, out, x, y: g, lambda g, out, x, y: g), jvps=(lambda g, out, x, y: g, lambda g, out, x, y: g),
                 latex=lambda t, node: _sum_of(*t))
-subtract = Primitive(np.subtract, "subtract", symbol="-",
+subtract = Primitive(np.subtract, "subtract", symbol="-", doc="""subtract(x, y): x - y elementwise, shapes broadcast together.
+
+    d/dx = 1, d/dy = -1 (each gradient summed back to its input's shape).""",
                      vjps=(lambda g, out, x, y: g, lambda g, out, x, y: -g), jvps=(lambda g, out, x, y: g, lambda g, out, x, y: -g),
                      latex=lambda t, node: tex.Term(f"{t[0].text} - {tex.right_of_sum(t[1], tex.PRODUCT).text}",
                                                     tex.SUM))
-multiply = Primitive(np.multiply, "multiply", symbol="*",
+multiply = Primitive(np.multiply, "multiply", symbol="*", doc="""multiply(x, y): x * y elementwise, shapes broadcast together.
+
+    d/dx = y, d/dy = x (each gradient summed back to its input's shape).""",
                      vjps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x), jvps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
                      latex=lambda t, node: tex.product(*t, "scalar" if any(p.size == 1 for p in node._parents)
                                                        else "odot"))
-divide = Primitive(np.true_divide, "divide", symbol="/",
+divide = Primitive(np.true_divide, "divide", symbol="/", doc="""divide(x, y): x / y elementwise, shapes broadcast together.
+
+    d/dx = 1 / y, d/dy = -x / y ** 2 (each gradient summed back to its input's shape).""",
                    vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y), jvps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
                    latex=lambda t, node: tex.Term(f"\\frac{{{t[0].text}}}{{{t[1].text}}}"))
-negative = Primitive(np.negative, "negative", symbol="-",
+negative = Primitive(np.negative, "negative", symbol="-", doc="negative(x): -x elementwise, x's shape; d/dx = -1.",
                      vjps=(lambda g, out, x: -g,), jvps=(lambda g, out, x: -g,),
                      latex=lambda t, node: tex.Term("-" + tex.at_least(t[0], tex.PRODUCT).text, tex.NEG))
 
@@ -103,12 +117,19 @@ def _power_vjp_exponent(g, out, x, p):
     return g * out * (log(where(_raw(x) > 0, x, 1.0)) + undefined)
 
 
-power = Primitive(np.power, "power", symbol="**", vjps=(_power_vjp_base, _power_vjp_exponent),
+power = Primitive(np.power, "power", symbol="**", doc="""power(x, p): x ** p elementwise, shapes broadcast together.
+
+    d/dx = p x ** (p - 1), exactly 0 where p = 0 (also at x = 0); d/dp = x ** p log(x), taken
+    as 0 where x = 0 and NaN where x < 0 (as PyTorch).""", vjps=(_power_vjp_base, _power_vjp_exponent),
                   jvps=(_power_vjp_base, _power_vjp_exponent),
                   latex=lambda t, node: tex.superscript(t[0], t[1].text))
-square = Primitive(np.square, "square", vjps=(lambda g, out, x: g * 2 * x,), jvps=(lambda g, out, x: g * 2 * x,),
+square = Primitive(np.square, "square", doc="square(x): x ** 2 elementwise, x's shape; d/dx = 2 x.",
+                   vjps=(lambda g, out, x: g * 2 * x,), jvps=(lambda g, out, x: g * 2 * x,),
                    latex=lambda t, node: tex.superscript(t[0], "2"))
-sqrt = Primitive(np.sqrt, "sqrt", vjps=(lambda g, out, x: g * 0.5 / out,), jvps=(lambda g, out, x: g * 0.5 / out,),
+sqrt = Primitive(np.sqrt, "sqrt", doc="""sqrt(x): the square root elementwise, x's shape.
+
+    d/dx = 1 / (2 sqrt(x)) (inf at x = 0; NaN below, where sqrt is NaN).""",
+                 vjps=(lambda g, out, x: g * 0.5 / out,), jvps=(lambda g, out, x: g * 0.5 / out,),
                  latex=lambda t, node: tex.Term(f"\\sqrt{{{t[0].text}}}", simple=True))
 
 
@@ -128,7 +149,8 @@ def _abs_rule(g, out, x):
     return _pick(x != 0, g, 0.0) * np.sign(x)
 
 
-abs = Primitive(np.abs, "abs", vjps=(_abs_rule,), jvps=(_abs_rule,),
+abs = Primitive(np.abs, "abs", doc="abs(x): |x| elementwise, x's shape; d/dx = sign(x), taken as 0 at x = 0.",
+                vjps=(_abs_rule,), jvps=(_abs_rule,),
                 latex=lambda t, node: tex.Term(f"|{t[0].text}|", simple=True))
 
 
@@ -139,10 +161,14 @@ def _winner_share(g, x, y):
     return _pick(x < y, 0.0, g) * np.where(x == y, 0.5, 1.0)
 
 
-maximum = Primitive(np.maximum, "maximum", vjps=(lambda g, out, x, y: _winner_share(g, x, y),
+maximum = Primitive(np.maximum, "maximum", doc="""maximum(x, y): the larger of x and y elementwise, shapes broadcast.
+
+    The gradient goes to the larger input, split equally on ties; a NaN passes it on.""", vjps=(lambda g, out, x, y: _winner_share(g, x, y),
                                                  lambda g, out, x, y: _winner_share(g, y, x)),
                     latex=lambda t, node: tex.call("\\max", *t))
-minimum = Primitive(np.minimum, "minimum", vjps=(lambda g, out, x, y: _winner_share(g, y, x),
+minimum = Primitive(np.minimum, "minimum", doc="""minimum(x, y): the smaller of x and y elementwise, shapes broadcast.
+
+    The gradient goes to the smaller input, split equally on ties; a NaN passes it on.""", vjps=(lambda g, out, x, y: _winner_share(g, y, x),
                                                  lambda g, out, x, y: _winner_share(g, x, y)),
                     latex=lambda t, node: tex.call("\\min", *t))
 maximum.jvps, minimum.jvps = maximum.vjps, minimum.vjps  # elementwise
@@ -161,15 +187,17 @@ def where(condition, x, y):
 
 
 # --- elementwise functions -----------------------------------------------------
-exp = Primitive(np.exp, "exp", vjps=(lambda g, out, x: g * out,), jvps=(lambda g, out, x: g * out,),
+exp = Primitive(np.exp, "exp", doc="exp(x): e ** x elementwise, x's shape; d/dx = exp(x).",
+                vjps=(lambda g, out, x: g * out,), jvps=(lambda g, out, x: g * out,),
                 latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}}"))
-log = Primitive(np.log, "log", vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
+log = Primitive(np.log, "log", doc="log(x): the natural logarithm elementwise, x's shape; d/dx = 1 / x.",
+                vjps=(lambda g, out, x: g / x,), jvps=(lambda g, out, x: g / x,),
                 latex=lambda t, node: tex.prefix("\\log", t[0]))
 relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an int scalar on every call
+                 doc="relu(x): max(0, x) elementwise, x's shape; d/dx = 0 where x <= 0, else 1 (NaN: 1, as PyTorch).",
                  vjps=(lambda g, out, x: _pick(x <= 0.0, 0.0, g),),  # (NaN passes g, as in PyTorch)
                  latex=lambda t, node: tex.call("\\mathrm{ReLU}", *t))
 relu.jvps = relu.vjps  # elementwise
-relu.__doc__ = "max(0, x) elementwise; its derivative is taken as 0 where x <= 0, else 1 (NaN too, as PyTorch)."
 
 
 def _sigmoid(x):
@@ -183,9 +211,9 @@ class _Sigmoid(Primitive):
     constant inputs), so ``binary_cross_entropy`` computes the same exact value at
     saturation whether or not a graph is being built (finite differences agree with it)."""
 
-    def __call__(self, x):
-        x = x if isinstance(x, Tensor) else as_tensor(x)
-        out = super().__call__(x)
+    def __call__(self, x, **params):  # (params: refused by name, as any op refuses keywords it does not take)
+        x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
+        out = super().__call__(x, **params)
         if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
             out._logits, out._epoch = x.detach(), clock.now
         return out
@@ -218,9 +246,12 @@ def _has_logits(a):
     return _logits(a) is not None
 
 
-sigmoid = _Sigmoid(_sigmoid, "sigmoid", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
+sigmoid = _Sigmoid(_sigmoid, "sigmoid", doc="""sigmoid(x): 1 / (1 + exp(-x)) elementwise, x's shape.
+
+    d/dx = sigmoid(x) (1 - sigmoid(x)).""", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
-tanh = Primitive(np.tanh, "tanh", vjps=(lambda g, out, x: g * (1 - out * out),), jvps=(lambda g, out, x: g * (1 - out * out),),
+tanh = Primitive(np.tanh, "tanh", doc="tanh(x): the hyperbolic tangent elementwise, x's shape; d/dx = 1 - tanh(x) ** 2.",
+                 vjps=(lambda g, out, x: g * (1 - out * out),), jvps=(lambda g, out, x: g * (1 - out * out),),
                  latex=lambda t, node: tex.call("\\tanh", *t))
 
 
@@ -276,7 +307,10 @@ def _matmul_jvp_b(t, out, a, b, bias=None):
     return np.matmul(a, t)
 
 
-matmul = Primitive(_matmul, "matmul", symbol="@", vjps=(_matmul_vjp_a, _matmul_vjp_b),
+matmul = Primitive(_matmul, "matmul", symbol="@", doc="""matmul(x, y): the matrix product x @ y (NumPy's matmul).
+
+    Shapes (n, k) @ (k, m) give (n, m); a 1-d operand is a vector (its axis dropped from the result),
+    leading axes are batch axes that broadcast. d/dx = g @ y^T, d/dy = x^T @ g.""", vjps=(_matmul_vjp_a, _matmul_vjp_b),
                    jvps=(_matmul_jvp_a, _matmul_jvp_b),
                    latex=lambda t, node: tex.product(*t, "matmul"))
 
@@ -357,7 +391,7 @@ def _reduce(np_reduction):
     # NumPy reads a list of axes as an array; a reduction's axis is always made a tuple here
     def forward(x, axis=None, keepdims=False):
         return np_reduction(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
-    forward.__name__, forward.__doc__ = np_reduction.__name__, np_reduction.__doc__
+    forward.__name__ = np_reduction.__name__
     return forward
 
 
@@ -369,28 +403,33 @@ def _extreme_jvp(t, out, x, axis=None, keepdims=False):
     return np.sum(_to_extremes(t, x, out, axis), axis=_axes(axis, x.ndim), keepdims=keepdims)
 
 
-_REDUCTION_PARAMS = dict(params=("axis", "keepdims"))
-sum = _Op(_reduce(np.sum), "sum", **_REDUCTION_PARAMS,
+sum = _Op(_reduce(np.sum), "sum", doc="""sum(x, axis=None, keepdims=False): the sum over ``axis`` (None: all).
+
+    NumPy's reduction shape (the axes kept as length 1 with keepdims); d/dx = 1 at every entry.""",
           vjps=(lambda g, out, x, axis=None, keepdims=False: _spread(g, x.shape, axis),),
           jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(t, axis=_axes(axis, x.ndim),
                                                                      keepdims=keepdims),),
           latex=_reduction_latex("\\sum", as_prefix=True))
-mean = _Op(_reduce(np.mean), "mean", **_REDUCTION_PARAMS, vjps=(
+mean = _Op(_reduce(np.mean), "mean", doc="""mean(x, axis=None, keepdims=False): the mean over ``axis`` (None: all).
+
+    NumPy's reduction shape; d/dx = 1 / N at every entry, N the number of entries averaged.""", vjps=(
     lambda g, out, x, axis=None, keepdims=False: _spread(g / scale_for(_count(x.shape, axis), x), x.shape, axis),),
     jvps=(lambda t, out, x, axis=None, keepdims=False: np.mean(t, axis=_axes(axis, x.ndim), keepdims=keepdims),),
     latex=_reduction_latex("\\mathrm{mean}"))
-max = _Op(_reduce(np.max), "max", **_REDUCTION_PARAMS, vjps=(_extreme_vjp,), jvps=(_extreme_jvp,),
-          latex=_reduction_latex("\\max"))
-min = _Op(_reduce(np.min), "min", **_REDUCTION_PARAMS, vjps=(_extreme_vjp,), jvps=(_extreme_jvp,),
-          latex=_reduction_latex("\\min"))
-max.__doc__ = ("max(x, axis=None, keepdims=False): the largest entries (NumPy's shapes); tied maxima share "
-               "the gradient equally.")
-min.__doc__ = ("min(x, axis=None, keepdims=False): the smallest entries (NumPy's shapes); tied minima share "
-               "the gradient equally.")
+max = _Op(_reduce(np.max), "max", vjps=(_extreme_vjp,), jvps=(_extreme_jvp,), latex=_reduction_latex("\\max"),
+          doc="""max(x, axis=None, keepdims=False): the largest entries over ``axis`` (NumPy's shapes).
+
+    The gradient goes to the maxima, shared equally among ties.""")
+min = _Op(_reduce(np.min), "min", vjps=(_extreme_vjp,), jvps=(_extreme_jvp,), latex=_reduction_latex("\\min"),
+          doc="""min(x, axis=None, keepdims=False): the smallest entries over ``axis`` (NumPy's shapes).
+
+    The gradient goes to the minima, shared equally among ties.""")
 
 
 # --- shape -------------------------------------------------------------------------
-reshape = _Op(np.reshape, "reshape", params=("shape",), view=True,
+reshape = _Op(np.reshape, "reshape", view=True, doc="""reshape(x, shape): x's entries in ``shape`` (one -1 inferred).
+
+    Row-major (C) order, as NumPy's; shares x's data where NumPy can. The gradient is reshaped back.""",
               vjps=(lambda g, out, x, shape: g.reshape(x.shape),),
               jvps=(lambda t, out, x, shape: t.reshape(out.shape),),
                     latex=lambda t, node: t[0])
@@ -400,11 +439,17 @@ def _transpose_back(g, out, x, axes=None):
     return g.transpose() if axes is None else g.transpose(tuple(np.argsort([a % x.ndim for a in axes])))
 
 
-transpose = _Op(np.transpose, "transpose", params=("axes",), view=True, vjps=(_transpose_back,),
+transpose = _Op(np.transpose, "transpose", view=True, vjps=(_transpose_back,),
+                doc="""transpose(x, axes=None): x's axes permuted by ``axes`` (None: reversed), sharing its data.
+
+    Shape: x.shape[axes[0]], x.shape[axes[1]], ...; the gradient is permuted back.""",
                 jvps=(lambda t, out, x, axes=None: np.transpose(t, axes),),
                       latex=lambda t, node: tex.superscript(t[0], "T") if node._params.get("axes") is None
                       else tex.call("\\mathrm{transpose}", *t))
-broadcast_to = _Op(np.broadcast_to, "broadcast_to", params=("shape",), view=True,
+broadcast_to = _Op(np.broadcast_to, "broadcast_to", view=True,
+                   doc="""broadcast_to(x, shape): x repeated along axes to ``shape``, a read-only view.
+
+    ``shape`` must be one x broadcasts to; the gradient is summed back to x's shape.""",
                    vjps=(lambda g, out, x, shape: g,), jvps=(lambda t, out, x, shape: np.broadcast_to(t, shape),),  # the engine sums it back to x's shape
                          latex=lambda t, node: t[0])          # broadcasting is implicit in the notation
 
@@ -526,22 +571,23 @@ def _sigmoid_of(x):
     return _apply(sigmoid, x)
 
 
-softplus = Primitive(_softplus, "softplus", vjps=(lambda g, out, x: g * _sigmoid_of(x),),
+softplus = Primitive(_softplus, "softplus", doc="""softplus(x): log(1 + exp(x)) elementwise, x's shape, exact for large |x|.
+
+    d/dx = sigmoid(x).""", vjps=(lambda g, out, x: g * _sigmoid_of(x),),
                      jvps=(lambda t, out, x: t * _sigmoid_of(x),),
                      latex=lambda t, node: tex.function("softplus", *t))
-log1p = Primitive(np.log1p, "log1p", vjps=(lambda g, out, x: g / (1 + x),), jvps=(lambda t, out, x: t / (1 + x),),
+log1p = Primitive(np.log1p, "log1p", doc="log1p(x): log(1 + x) elementwise, accurate for small x; x's shape; d/dx = 1 / (1 + x).",
+                  vjps=(lambda g, out, x: g / (1 + x),), jvps=(lambda t, out, x: t / (1 + x),),
                   latex=lambda t, node: tex.call("\\log", tex.Term(f"1 + {tex.right_of_sum(t[0], tex.SUM).text}")))
-expm1 = Primitive(np.expm1, "expm1", vjps=(lambda g, out, x: g * (out + 1),), jvps=(lambda t, out, x: t * (out + 1),),
+expm1 = Primitive(np.expm1, "expm1", doc="expm1(x): exp(x) - 1 elementwise, accurate for small x; x's shape; d/dx = exp(x).",
+                  vjps=(lambda g, out, x: g * (out + 1),), jvps=(lambda t, out, x: t * (out + 1),),
                   latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}} - 1", tex.SUM))
-sin = Primitive(np.sin, "sin", vjps=(lambda g, out, x: g * _apply(cos, x),),
+sin = Primitive(np.sin, "sin", doc="sin(x): the sine elementwise (radians), x's shape; d/dx = cos(x).",
+                vjps=(lambda g, out, x: g * _apply(cos, x),),
                 jvps=(lambda t, out, x: t * np.cos(x),), latex=lambda t, node: tex.prefix("\\sin", t[0]))
-cos = Primitive(np.cos, "cos", vjps=(lambda g, out, x: -g * _apply(sin, x),),
+cos = Primitive(np.cos, "cos", doc="cos(x): the cosine elementwise (radians), x's shape; d/dx = -sin(x).",
+                vjps=(lambda g, out, x: -g * _apply(sin, x),),
                 jvps=(lambda t, out, x: -t * np.sin(x),), latex=lambda t, node: tex.prefix("\\cos", t[0]))
-softplus.__doc__ = "softplus(x) = log(1 + exp(x)) elementwise, exact for large |x|; derivative sigmoid(x)."
-log1p.__doc__ = "log1p(x) = log(1 + x) elementwise, accurate for small x; shape of x."
-expm1.__doc__ = "expm1(x) = exp(x) - 1 elementwise, accurate for small x; shape of x."
-sin.__doc__ = "sin(x) elementwise; shape of x."
-cos.__doc__ = "cos(x) elementwise; shape of x."
 
 
 def _leaky_relu(x, negative_slope=0.01):
@@ -558,7 +604,9 @@ def _leaky_slope(g, out, x, negative_slope=0.01):
     return _pick(_raw(x) > 0, g, g * slope if slope else 0.0)
 
 
-leaky_relu = _Op(_leaky_relu, "leaky_relu", params=("negative_slope",), vjps=(_leaky_slope,), jvps=(_leaky_slope,),
+leaky_relu = _Op(_leaky_relu, "leaky_relu", doc="""leaky_relu(x, negative_slope=0.01): x where x > 0, else negative_slope * x.
+
+    Elementwise, x's shape; d/dx = 1 where x > 0, else negative_slope.""", vjps=(_leaky_slope,), jvps=(_leaky_slope,),
                  latex=lambda t, node: tex.function("LeakyReLU", *t))
 
 
@@ -621,15 +669,14 @@ def _softmax_weights(x, axis):
     return _apply(exp, shifted - _apply(logsumexp, shifted, axis=axes, keepdims=True))
 
 
-logsumexp = _Op(_logsumexp, "logsumexp", **_REDUCTION_PARAMS,
+logsumexp = _Op(_logsumexp, "logsumexp", doc="""logsumexp(x, axis=None, keepdims=False): log(sum(exp(x), axis)), stable for any finite x.
+
+    x of any shape; the result has NumPy's reduction shape. d/dx = softmax of x along axis.""",
                 vjps=(lambda g, out, x, axis=None, keepdims=False:
                       _spread(g, x.shape, axis) * _softmax_weights(x, axis),),
                 jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(
                     t * _softmax_weights(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims),),
                 latex=lambda t, node: tex.call("\\log\\sum" + tex.axis_subscript(node._params) + " \\exp", *t))
-logsumexp.__doc__ = """logsumexp(x, axis=None, keepdims=False): log(sum(exp(x), axis)), stable for any finite x.
-
-    x of any shape; the result has NumPy's reduction shape. d/dx = softmax of x along axis."""
 
 
 def _softmax(x, axis=0):
@@ -642,11 +689,10 @@ def _softmax_rule(g, out, x, axis=0):  # the Jacobian is symmetric: the same rul
     return out * (g - (g * out).sum(axis=axis, keepdims=True))
 
 
-softmax = _Op(_softmax, "softmax", params=("axis",), vjps=(_softmax_rule,), jvps=(_softmax_rule,),
-              latex=lambda t, node: tex.call("\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
-softmax.__doc__ = """softmax(x, axis=0): exp(x) / sum(exp(x), axis, keepdims), x's shape.
+softmax = _Op(_softmax, "softmax", doc="""softmax(x, axis=0): exp(x) / sum(exp(x), axis, keepdims), x's shape.
 
-    Column-as-example layout: (k, m) logits, k classes, m examples; each column sums to 1."""
+    Column-as-example layout: (k, m) logits, k classes, m examples; each column sums to 1.""", vjps=(_softmax_rule,), jvps=(_softmax_rule,),
+              latex=lambda t, node: tex.call("\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
 
 
 def _log_softmax(x, axis=0):
@@ -656,13 +702,12 @@ def _log_softmax(x, axis=0):
     return shifted - _log_sum_exp_kept(shifted, axis)
 
 
-log_softmax = _Op(_log_softmax, "log_softmax", params=("axis",),
+log_softmax = _Op(_log_softmax, "log_softmax", doc="""log_softmax(x, axis=0): x - logsumexp(x, axis, keepdims=True), x's shape.
+
+    (k, m) logits with examples as columns; exact where softmax would underflow to 0.""",
                   vjps=(lambda g, out, x, axis=0: g - _apply(exp, out) * g.sum(axis=axis, keepdims=True),),
                   jvps=(lambda t, out, x, axis=0: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),),
                   latex=lambda t, node: tex.call("\\log\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
-log_softmax.__doc__ = """log_softmax(x, axis=0): x - logsumexp(x, axis, keepdims=True), x's shape.
-
-    (k, m) logits with examples as columns; exact where softmax would underflow to 0."""
 
 
 # --- variance and standard deviation (NumPy's ddof=0 by default) --------------------
@@ -715,15 +760,14 @@ def _std_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
     return _over_std(_var_jvp(t, out, x, axis, keepdims, ddof) / 2, out)
 
 
-_VAR_PARAMS = dict(params=("axis", "keepdims", "ddof"))
-var = _Op(_var, "var", **_VAR_PARAMS, vjps=(_var_vjp,), jvps=(_var_jvp,),
-          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.axis_subscript(node._params), *t))
-std = _Op(_std, "std", **_VAR_PARAMS, vjps=(_std_vjp,), jvps=(_std_jvp,),
-          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.axis_subscript(node._params), *t))
-var.__doc__ = """var(x, axis=None, keepdims=False, ddof=0): NumPy's variance (divided by N - ddof).
+var = _Op(_var, "var", doc="""var(x, axis=None, keepdims=False, ddof=0): NumPy's variance (divided by N - ddof).
 
-    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof)."""
-std.__doc__ = """std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof."""
+    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_var_vjp,), jvps=(_var_jvp,),
+          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.axis_subscript(node._params), *t))
+std = _Op(_std, "std", doc="""std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof.
+
+    d/dx = (x - mean) / ((N - ddof) std), taken as 0 where std is 0.""", vjps=(_std_vjp,), jvps=(_std_jvp,),
+          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.axis_subscript(node._params), *t))
 
 
 # --- adding and removing axes of length 1 ----------------------------------------------
@@ -738,11 +782,11 @@ def _squeeze(x, axis=None):
 
 _RESHAPED = dict(vjps=(lambda g, out, x, axis=None: g.reshape(x.shape),),
                  jvps=(lambda t, out, x, axis=None: t.reshape(out.shape),), latex=lambda t, node: t[0])
-squeeze = _Op(_squeeze, "squeeze", params=("axis",), view=True, **_RESHAPED)
+squeeze = _Op(_squeeze, "squeeze", view=True, **_RESHAPED,
+              doc="squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data.")
 expand_dims = _Op(lambda x, axis: np.expand_dims(x, tuple(axis) if isinstance(axis, list) else axis),
-                  "expand_dims", params=("axis",), view=True, **_RESHAPED)
-squeeze.__doc__ = "squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data."
-expand_dims.__doc__ = "expand_dims(x, axis): x with a new length-1 axis at ``axis`` (NumPy's), sharing its data."
+                  "expand_dims", view=True, **_RESHAPED,
+                  doc="expand_dims(x, axis): x with a new length-1 axis at ``axis`` (NumPy's), sharing its data.")
 
 
 # --- comparisons: constant boolean arrays, as NumPy gives ---------------------
@@ -753,7 +797,9 @@ def _compared_number(value):
     return is_scalar_number(value) or type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "biuf"
 
 
-def _compare(ufunc):
+def _compare(ufunc, symbol=None):
+    label = f"{ufunc.__name__} ({symbol})" if symbol else ufunc.__name__
+
     def compare(a, b):
         if isinstance(a, Tensor) and _compared_number(b):
             b = a._array.dtype.type(b)
@@ -761,7 +807,8 @@ def _compare(ufunc):
             a = b._array.dtype.type(a)
         if current().tracer is not None:  # ag.compile recomputes it on every replay
             return current().tracer.numpy_call(ufunc, (a, b), {})
-        return ufunc(_raw(a), _raw(b))
+        # a masked entry refused (NumPy would give a masked result, its hidden value compared)
+        return ufunc(plain_array(_raw(a), label), plain_array(_raw(b), label))
     return compare
 
 
@@ -840,9 +887,6 @@ def _install():
     def in_place(ufunc, symbol, method):
         return lambda self, other: _inplace(self, ufunc, other, symbol, method)
 
-    def shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
-        return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
-
     for name, op in [("add", add), ("sub", subtract), ("mul", multiply), ("truediv", divide),
                      ("pow", power), ("matmul", matmul)]:
         setattr(Tensor, f"__{name}__", lambda self, other, op=op: op(self, other))
@@ -850,22 +894,60 @@ def _install():
     for name, ufunc, symbol in [("add", np.add, "+"), ("sub", np.subtract, "-"), ("mul", np.multiply, "*"),
                                 ("truediv", np.true_divide, "/")]:
         setattr(Tensor, f"__i{name}__", in_place(ufunc, symbol, f"__{name}__"))
-    for name, ufunc in [("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
-                        ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)]:
-        setattr(Tensor, f"__{name}__", _compare(ufunc))
+    for name, ufunc, symbol in [("lt", np.less, "<"), ("le", np.less_equal, "<="), ("gt", np.greater, ">"),
+                                ("ge", np.greater_equal, ">="), ("eq", np.equal, "=="),
+                                ("ne", np.not_equal, "!=")]:
+        setattr(Tensor, f"__{name}__", _compare(ufunc, symbol))
     Tensor.__neg__ = lambda self: negative(self)
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = lambda self: abs(self)
     Tensor.__getitem__ = lambda self, index: getitem(self, index=index)
     Tensor.__iter__ = _rows
     Tensor.T = property(lambda self: transpose(self), doc="Transpose (all axes reversed), recorded.")
-    Tensor.sum = lambda self, axis=None, keepdims=False: sum(self, axis=axis, keepdims=keepdims)
-    Tensor.mean = lambda self, axis=None, keepdims=False: mean(self, axis=axis, keepdims=keepdims)
-    Tensor.max = lambda self, axis=None, keepdims=False: max(self, axis=axis, keepdims=keepdims)
-    Tensor.reshape = lambda self, *shape: reshape(self, shape=shape_args(shape))
-    Tensor.transpose = lambda self, *axes: transpose(self, axes=tuple(shape_args(axes)) if axes else None)
-    Tensor.swapaxes = lambda self, a, b: transpose(self, axes=tuple(
-        b if i == a % self.ndim else a if i == b % self.ndim else i for i in range(self.ndim)))
+    for name, method in [("sum", _sum_method), ("mean", _mean_method), ("max", _max_method), ("reshape", _reshape_method),
+                         ("transpose", _transpose_method), ("swapaxes", _swapaxes_method)]:
+        method.__name__, method.__qualname__ = name, f"Tensor.{name}"  # (so help() and a TypeError name it)
+        setattr(Tensor, name, method)
+
+
+def _shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
+    return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+
+
+def _sum_method(self, axis=None, keepdims=False):
+    """``ag.sum(t, axis, keepdims)``, recorded: the sum over ``axis`` (None: all), NumPy's reduction shape."""
+    return sum(self, axis=axis, keepdims=keepdims)
+
+
+def _mean_method(self, axis=None, keepdims=False):
+    """``ag.mean(t, axis, keepdims)``, recorded: the mean over ``axis`` (None: all), NumPy's reduction
+    shape."""
+    return mean(self, axis=axis, keepdims=keepdims)
+
+
+def _max_method(self, axis=None, keepdims=False):
+    """``ag.max(t, axis, keepdims)``, recorded: the largest entries over ``axis``, NumPy's reduction shape;
+    tied maxima share the gradient."""
+    return max(self, axis=axis, keepdims=keepdims)
+
+
+def _reshape_method(self, *shape):
+    """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``ag.reshape(t, shape)``, recorded; the same entries
+    in row-major order (one -1 inferred)."""
+    return reshape(self, shape=_shape_args(shape))
+
+
+def _transpose_method(self, *axes):
+    """``t.transpose()`` (axes reversed, as ``t.T``), ``t.transpose(1, 0, 2)`` or ``t.transpose((1, 0, 2))``:
+    ``ag.transpose(t, axes)``, recorded; shape ``t.shape[axes[0]], t.shape[axes[1]], ...``."""
+    return transpose(self, axes=tuple(_shape_args(axes)) if axes else None)
+
+
+def _swapaxes_method(self, a, b):
+    """``t.swapaxes(a, b)``: t with axes ``a`` and ``b`` exchanged (their lengths swap in the shape),
+    recorded as ``ag.transpose``."""
+    return transpose(self, axes=tuple(b if i == a % self.ndim else a if i == b % self.ndim else i
+                                      for i in range(self.ndim)))
 
 
 # NumPy's protocols (np.sum(t), ndarray * t) and the further Tensor methods: numpy_api.py

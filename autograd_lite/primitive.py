@@ -26,17 +26,20 @@ class Primitive:
     """A differentiable op: call it with Tensors, arrays or scalars."""
 
     def __init__(self, forward, name=None, *, symbol=None, vjps=(), jvps=None, latex=None, draw=None,
-                 view=False):
+                 view=False, doc=None):
         # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
         # give every input's gradient (a list) / the whole tangent in one call (many-input ops);
-        # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's.
-        self.vjp_all = self.jvp_all = self.edge_labels = None
+        # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's; keywords:
+        # the keyword parameters it takes (None: whatever its forward takes, as a user primitive's).
+        self.vjp_all = self.jvp_all = self.edge_labels = self.keywords = None
         self.forward = self.__wrapped__ = forward
         self.name = name or forward.__name__
         self.label = f"{self.name} ({symbol})" if symbol else self.name
         self.vjps, self.jvps = tuple(vjps), jvps
         self.latex, self.draw, self.view = latex, draw, view
-        self.__doc__ = forward.__doc__
+        self.__doc__ = doc or forward.__doc__  # a built-in op's own (NumPy's would offer out=, where=, ...)
+        if doc:  # opening with its call, "sum(x, axis=None, keepdims=False): ...": signature, keywords
+            diagnostics.declare_call(self, doc)
 
     def defvjp(self, *vjps):
         """Set the VJPs, one per positional input (None: not differentiable there)."""
@@ -52,11 +55,13 @@ class Primitive:
         parents = args
         for a in args:  # constants (arrays, numbers) are wrapped; Tensors pass as they are
             if type(a) is not Tensor:
-                parents = _as_parents(args)
+                parents = _as_parents(args, self.label)
                 break
         n = len(parents)
         try:  # up to three inputs, no parameters (most ops): plain arguments, as in input_grads
-            if params or not 0 < n < 4:
+            if params or not 0 < n < 4:  # (a keyword not declared, e.g. NumPy's out=, would bypass the tape)
+                if params and self.keywords is not None and not self.keywords.issuperset(params):
+                    raise diagnostics.unexpected_keywords(self, params)
                 data = self.forward(*map(_array_of, parents), **params)
             elif n == 1:
                 data = self.forward(parents[0]._array)
@@ -137,10 +142,10 @@ def primitive(forward=None, *, name=None, symbol=None):
     return make if forward is None else make(forward)
 
 
-def _as_parents(args):
-    """Constants wrapped as Tensors, Python scalars in the first Tensor's dtype (float32 stays)."""
+def _as_parents(args, label):
+    """Constants wrapped as Tensors (or refused naming ``label``), scalars in the first Tensor's dtype."""
     like = next((a._array.dtype for a in args if isinstance(a, Tensor)), None)
-    return tuple(as_tensor(a, like) for a in args)
+    return tuple(as_tensor(a, like, label) for a in args)
 
 
 _array_of = operator.attrgetter("_array")

@@ -138,4 +138,5 @@ def match(treedef, tree, op, what="argument"):
 
 
 def shape_of(leaf):
+    """The shape tuple of a pytree leaf: a Tensor's or an array's (``np.shape``), () for a number."""
     return np.shape(leaf.data if hasattr(leaf, "_array") else leaf)

@@ -137,10 +137,7 @@ class Tensor:
         """Reset ``.grad`` to None."""
         self.grad = None
 
-    def _set_grad(self, value):
-        set_grad(self, plain_array(value, "Tensor.grad"))  # None or an ndarray, any shape (backward checks it)
-
-    grad = property(operator.attrgetter("_grad"), _set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
+    grad = property(operator.attrgetter("_grad"), set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (leaves only); returns self."""
@@ -158,16 +155,16 @@ def _fill(t, array, scope):
     return t
 
 
-def as_tensor(value, like_dtype=None):
+def as_tensor(value, like_dtype=None, what="as_tensor"):
     """``value`` as a Tensor (no copy for float ndarrays). Python and NumPy scalars (``np.sqrt(2.0)``),
     bool and int arrays take ``like_dtype`` when given (they carry no float precision of their own),
-    so ``2 * t32``, ``t32 / np.float64(3)`` and ``t32 * mask`` stay float32, as in PyTorch."""
+    so ``2 * t32``, ``t32 / np.float64(3)`` and ``t32 * mask`` stay float32, as in PyTorch. ``what``:
+    who converts it (an op's label), named if it cannot be converted (a string, a masked entry)."""
     if isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
     exact = is_scalar_number(value) or isinstance(value, np.ndarray) and value.dtype.kind in "biu"
-    what = "an op's operand (as_tensor)"
     t = Tensor._wrap(np.asarray(plain_array(value, what), like_dtype) if exact and like_dtype is not None
                      else to_float_array(value, what, copy=False))
     if isinstance(value, np.ndarray) and current().tracer is not None:
