@@ -152,19 +152,39 @@ def set_grad(t, value):
 
 
 def declare_call(prim, doc):
-    """A built-in op's signature and keywords, read from its ``doc`` when that opens with its call
-    (``"sum(x, axis=None, keepdims=False): ..."``, literal defaults): ``inspect.signature`` and help()
-    show that call, not its NumPy forward's, and ``prim.keywords`` (the parameters with a default) are
-    all it takes, so NumPy's out=, where=, dtype= are refused before the forward runs. Any other doc
-    (free text) declares nothing: the op takes whatever its forward takes, as a user primitive."""
-    head = doc.split("): ", 1)[0] + ")"
-    if not head.startswith(f"{prim.name}("):
+    """The inputs and keywords op ``prim`` takes (``prim.arity``, ``prim.keywords``; None: whatever its
+    forward takes) and the signature help() shows. A built-in op's ``doc`` opens with its call
+    (``"sum(x, axis=None, keepdims=False): ..."``, literal defaults), which declares them, so NumPy's out=,
+    where=, dtype= are refused before the forward runs (``check_call``); a NumPy ufunc as a forward takes
+    its own inputs alone, since its out=, by keyword or position, would be written into behind the tape;
+    any other forward (a user primitive's) takes what its signature takes, a fixed number of positional
+    inputs passed on as they are (``Primitive.__call__``)."""
+    head = (doc or "").split("): ", 1)[0] + ")"
+    if head.startswith(f"{prim.name}("):
+        call = ast.parse(head, mode="eval").body
+        names, keywords = [a.id for a in call.args], {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    elif isinstance(prim.forward, np.ufunc):
+        names, keywords = ["x", "y", "z"][:prim.forward.nin], {}
+    else:
+        prim.arity = _fixed_inputs(prim.forward)
         return
-    call, kind = ast.parse(head, mode="eval").body, inspect.Parameter.POSITIONAL_OR_KEYWORD
-    prim.__signature__ = inspect.Signature(
-        [inspect.Parameter(a.id, kind) for a in call.args] +
-        [inspect.Parameter(k.arg, kind, default=ast.literal_eval(k.value)) for k in call.keywords])
-    prim.keywords = frozenset(k.arg for k in call.keywords)
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    prim.__signature__ = inspect.Signature([inspect.Parameter(name, kind) for name in names] + [
+        inspect.Parameter(key, kind, default=value) for key, value in keywords.items()])
+    prim.keywords, prim.arity = frozenset(keywords), len(names) if 0 < len(names) <= 3 else None
+
+
+def _fixed_inputs(forward):
+    """How many positional inputs ``forward`` takes, from 1 to 3, when that is fixed (none has a
+    default, no ``*args``); else None (calls then take Primitive.__call__'s general path)."""
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):  # (a builtin without a signature)
+        return None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters) or any(p.default is not p.empty for p in positional):
+        return None
+    return len(positional) if 0 < len(positional) <= 3 else None
 
 
 # Why NumPy's ufunc and reduction keywords cannot apply to a recorded op
@@ -175,6 +195,18 @@ _NUMPY_KEYWORDS = {
     "casting": "the result has its inputs' float dtype", "order": "the result's layout is NumPy's default",
     "subok": "the result is always a Tensor", "initial": "a reduction starts from its inputs' entries alone",
 }
+
+
+def check_call(prim, n, params):
+    """Refuse a call of the built-in op ``prim`` with ``n`` inputs and keywords ``params`` unless it takes
+    them: a ufunc's out= given by keyword or by position (``np.exp(x, buf)``) would be written into."""
+    if not prim.keywords.issuperset(params):
+        raise unexpected_keywords(prim, params)
+    if prim.arity is not None and n != prim.arity:
+        inputs = f"{prim.arity} input{'s' * (prim.arity > 1)}"
+        raise TypeError(f"{prim.name}{prim.__signature__}: takes {inputs}, got {n}" + (
+            "; NumPy's out= given by position does not apply, as the result is a new recorded Tensor: "
+            f"assign it, y = {prim.name}(...)" if n > prim.arity else ""))
 
 
 def unexpected_keywords(prim, params):

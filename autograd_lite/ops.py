@@ -56,14 +56,14 @@ class _Op(Primitive):
 
     def __init__(self, forward, name, *, doc, inputs=1, **rules):
         super().__init__(forward, name, doc=doc, **rules)
-        self.n_inputs, self.param_names = inputs, tuple(self.__signature__.parameters)[inputs:]
+        self.arity, self.param_names = inputs, tuple(self.__signature__.parameters)[inputs:]
         self.keywords = frozenset(self.param_names)  # (reshape's shape has no default, yet is a keyword)
 
     def __call__(self, *args, **params):
-        if len(args) > self.n_inputs:
-            extra, args = args[self.n_inputs:], args[:self.n_inputs]
+        if len(args) > self.arity:
+            extra, args = args[self.arity:], args[:self.arity]
             if len(extra) > len(self.param_names):
-                raise TypeError(f"{self.name}: takes {self.n_inputs} input(s) then the parameters "
+                raise TypeError(f"{self.name}: takes {self.arity} input(s) then the parameters "
                                 f"({', '.join(self.param_names)}); got {len(extra)} more positional arguments")
             for key, value in zip(self.param_names, extra):
                 if key in params:

@@ -29,17 +29,16 @@ class Primitive:
                  view=False, doc=None):
         # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
         # give every input's gradient (a list) / the whole tangent in one call (many-input ops);
-        # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's; keywords:
-        # the keyword parameters it takes (None: whatever its forward takes, as a user primitive's).
-        self.vjp_all = self.jvp_all = self.edge_labels = self.keywords = None
+        # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's; keywords and
+        # arity: the keyword parameters and number of inputs it takes (None: whatever its forward takes).
+        self.vjp_all = self.jvp_all = self.edge_labels = self.keywords = self.arity = None
         self.forward = self.__wrapped__ = forward
         self.name = name or forward.__name__
         self.label = f"{self.name} ({symbol})" if symbol else self.name
         self.vjps, self.jvps = tuple(vjps), jvps
         self.latex, self.draw, self.view = latex, draw, view
         self.__doc__ = doc or forward.__doc__  # a built-in op's own (NumPy's would offer out=, where=, ...)
-        if doc:  # opening with its call, "sum(x, axis=None, keepdims=False): ...": signature, keywords
-            diagnostics.declare_call(self, doc)
+        diagnostics.declare_call(self, doc)  # (a built-in op's doc opens with its call: "exp(x): ...")
 
     def defvjp(self, *vjps):
         """Set the VJPs, one per positional input (None: not differentiable there)."""
@@ -58,10 +57,10 @@ class Primitive:
                 parents = _as_parents(args, self.label)
                 break
         n = len(parents)
-        try:  # up to three inputs, no parameters (most ops): plain arguments, as in input_grads
-            if params or not 0 < n < 4:  # (a keyword not declared, e.g. NumPy's out=, would bypass the tape)
-                if params and self.keywords is not None and not self.keywords.issuperset(params):
-                    raise diagnostics.unexpected_keywords(self, params)
+        try:  # a built-in op's own number of inputs (1 to 3), no parameters: plain arguments, as in input_grads
+            if params or n != self.arity:  # (its call checked: NumPy's out=, by keyword or position, bypasses the tape)
+                if self.keywords is not None:
+                    diagnostics.check_call(self, n, params)
                 data = self.forward(*map(_array_of, parents), **params)
             elif n == 1:
                 data = self.forward(parents[0]._array)

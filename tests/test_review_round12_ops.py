@@ -192,3 +192,43 @@ def test_the_grad_setter_still_takes_a_matrix_as_its_array_and_refuses_a_masked_
     np.testing.assert_array_equal(t.grad, [[3.0, 4.0]])
     with pytest.raises(TypeError, match=r"^Tensor.grad: a numpy.ma.MaskedArray"):
         t.grad = np.ma.masked_array([[3.0, 4.0]], mask=[[True, False]])
+
+
+# --- NumPy's out= given by position (np.exp(x, buf)) ---------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda x, buf: ag.exp(x, buf), lambda x, buf: ag.add(x, 1.0, buf), lambda x, buf: ag.sqrt(x, buf),
+    lambda x, buf: ag.matmul(x, x, buf)])
+@pytest.mark.parametrize("buffer", ["array", "tensor"])
+def test_an_extra_positional_argument_is_refused_and_nothing_is_written(call, buffer):
+    x = ag.Tensor([1.0, 4.0], requires_grad=True)
+    buf = np.zeros(2) if buffer == "array" else ag.Tensor([5.0, 5.0])
+    with pytest.raises(TypeError, match=r"takes \d inputs?, got \d; NumPy's out= given by position does not apply"):
+        call(x, buf)
+    np.testing.assert_array_equal(buf if buffer == "array" else buf.data, [0.0, 0.0] if buffer == "array" else [5.0, 5.0])
+
+
+def test_too_few_inputs_for_a_built_in_op_names_its_call():
+    with pytest.raises(TypeError, match=r"^add\(x, y\): takes 2 inputs, got 1$"):
+        ag.add(ag.Tensor([1.0]))
+
+
+def test_a_user_primitive_of_a_ufunc_takes_its_inputs_alone():
+    sine = ag.primitive(np.sin).defvjp(lambda g, out, x: g * np.cos(x))
+    x, buf = ag.Tensor([0.5, 1.0], requires_grad=True), np.zeros(2)
+    assert str(inspect.signature(sine)) == "(x)"
+    for call in (lambda: sine(x, buf), lambda: sine(x, out=buf)):
+        with pytest.raises(TypeError, match="^sin"):
+            call()
+    np.testing.assert_array_equal(buf, [0.0, 0.0])
+    sine(x).sum().backward()
+    np.testing.assert_allclose(x.grad, np.cos([0.5, 1.0]), rtol=1e-15)
+
+
+def test_a_user_primitive_with_a_fixed_number_of_inputs_and_one_with_args():
+    product = ag.primitive(lambda x, y: x * y).defvjp(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x)
+    total = ag.primitive(lambda *xs: np.sum(xs, axis=0)).defvjp(*[lambda g, out, *xs: g] * 4)
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    (product(x, 3.0) + total(x, x, x, x)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])  # d/dx (3x + 4x)
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        product(x)
