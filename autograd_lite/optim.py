@@ -7,16 +7,25 @@ is writable (as hand-written NumPy does: no new array per step, and the
 parameter keeps its dtype), else into a new array. Either way the parameter's
 version counter is bumped, so a graph recorded before the step and reused after
 it is caught at ``backward()`` instead of giving a wrong gradient. Running
-moments (momentum, Adam) live in arrays of their own, updated in place.
+moments (momentum, Adam) live in arrays of their own, two per moment: a step
+writes the new moment into the spare one and swaps them when it commits.
 Parameters whose ``.grad`` is None (not reached by the last backward) are left
 alone, and their step count (Adam's bias correction) does not advance.
 
-A step is all or nothing: every gradient is checked (a real floating array of
-its parameter's shape) before any parameter changes. A gradient of another float
-dtype is cast to the parameter's, so the update and the running moments are all
-in the parameter's dtype. As in PyTorch, NaN or infinite gradient *values* are
-not refused (that would cost a pass over every array per step);
-``ag.detect_anomaly()`` finds where they come from.
+A step runs in two phases. The first checks every gradient (a real floating
+array of its parameter's shape) and computes every parameter's update without
+changing any parameter, running moment or step count, so an error there (a
+refused gradient, a ``FloatingPointError`` under ``np.errstate(over="raise")``,
+an interrupt) leaves the optimizer and its parameters as they were. The second
+commits, parameter after parameter: its moments and step count, then
+``p -= delta``. Should that fail part-way (the subtraction overflowing under
+``np.errstate``, an interrupt), the parameters before it keep their new values,
+and every parameter the commit reached, the failing one included, has its
+version bumped, so a graph recorded before the step is still refused.
+A gradient of another float dtype is cast to the parameter's, so the update and
+the running moments are all in the parameter's dtype. As in PyTorch, NaN or
+infinite gradient *values* are not refused (that would cost a pass over every
+array per step); ``ag.detect_anomaly()`` finds where they come from.
 
 The learning rate ``lr`` is a plain attribute that may be changed between
 steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
@@ -55,7 +64,8 @@ class Optimizer:
     Attributes:
         params: the list of parameters; ``state``: one dict per parameter
             (its running arrays and, for Adam, its own step count ``"t"``);
-        t: number of completed ``step()`` calls.
+        t: number of ``step()`` calls that got to commit their updates (a step refused or
+            failing before it changed anything does not count).
     """
 
     def __init__(self, params, lr):
@@ -105,15 +115,26 @@ class Optimizer:
         self._lr = _check_rate(type(self).__name__, "learning rate lr", value)
 
     def step(self):
-        """Update every parameter that has a gradient (version bumped). Every gradient is
-        checked before any parameter changes, so a refused step leaves them all as they were.
+        """Update every parameter that has a gradient (version bumped), in two phases (see the
+        module's docstring): every update is computed before anything changes, so a step refused
+        or failing there leaves the parameters, their running moments and step counts as they
+        were; a failure while committing leaves the parameters before it updated, and every
+        parameter the commit reached has its version bumped.
 
         Raises:
             TypeError: a ``.grad`` (or a parameter's data) that is not a real floating array
                 (complex, int, bool, str, object, ...), naming the parameter.
             ValueError: a ``.grad`` whose shape differs from its parameter's, or a parameter
                 whose shape changed since its running moments were made.
+            FloatingPointError: under ``np.errstate``/``np.seterr`` set to raise, an update that
+                overflows (before any change) or a parameter that overflows when it is updated.
         """
+        self._commit(self._prepare())
+
+    def _prepare(self):
+        """Phase 1 of ``step``: ``(p, state, delta, new_data, staged)`` for every parameter with a
+        gradient, changing no parameter, running moment or step count (only spare and scratch
+        arrays, whose old values nothing reads)."""
         updates = []
         for p, state in zip(self.params, self.state):
             dp = p._grad
@@ -125,18 +146,32 @@ class Optimizer:
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
                     or state and state["shape"] != dp.shape):
                 dp = self._checked_grad(p, dp, state)
-            updates.append((p, dp, state))
+            delta, staged = self._delta(dp, state)
+            # Read-only data (an array memory-mapped read-only) gets a new array, made here so that
+            # an overflow in it, too, comes before anything changes.
+            new_data = None if data.flags.writeable else data - delta
+            updates.append((p, state, delta, new_data, staged))
+        return updates
+
+    def _commit(self, updates):
+        """Phase 2 of ``step``: each parameter's new state, then its new values. Every parameter
+        reached is marked modified even when an error or an interrupt stops the loop, since a
+        graph recorded before the step would otherwise be walked with the new values unnoticed."""
         self.t += 1
-        updated_in_place = []
-        for p, dp, state in updates:
-            data = p._array
-            delta = self._delta(dp, state)
-            try:
-                data -= delta  # in place, keeping data's dtype
-                updated_in_place.append(p)
-            except ValueError:  # read-only data (trying costs less than checking data.flags first)
-                p.data = data - delta
-        mark_modified(updated_in_place)  # as the Tensor.data setter does: stale graphs are caught
+        reached = []
+        try:
+            for p, state, delta, new_data, staged in updates:
+                reached.append(p)  # before the write: NumPy writes all of it before raising FloatingPointError
+                if staged:
+                    state.update(staged)
+                    state["shape"] = delta.shape
+                if new_data is None:
+                    data = p._array
+                    data -= delta  # in place, keeping data's dtype
+                else:
+                    p._array = new_data  # read-only data replaced, as the Tensor.data setter would
+        finally:
+            mark_modified(reached)  # one clock tick for them all, as the Tensor.data setter does
 
     def _checked_grad(self, p, dp, state):
         """``p.grad`` as an ndarray of p's shape and dtype, or an error naming the parameter.
@@ -177,20 +212,21 @@ class Optimizer:
                 p._grad = None
 
     def _delta(self, dp, state):
-        """What to subtract from one parameter, given its gradient ``dp`` and its ``state``
-        (this optimizer's arrays for it, see ``_moment``); may return one of those arrays."""
+        """Phase 1 for one parameter: ``(delta, staged)``, what to subtract from it and the entries
+        its ``state`` takes at the commit (None: no state), from its gradient ``dp``. ``state`` must
+        be left as it is, but for its spare and scratch arrays (see ``_running``)."""
         raise NotImplementedError
 
     @staticmethod
-    def _moment(state, key, dp):
-        """The running array ``key`` of one parameter, of ``dp``'s shape and dtype (which ``step``
-        has made the parameter's, so the moments never round a later grad to another dtype): zeros
-        before the first step. ``state["shape"]`` keeps the shape they were made for."""
-        moment = state.get(key)
-        if moment is None:
-            moment = state[key] = np.zeros_like(dp)
-            state["shape"] = dp.shape
-        return moment
+    def _running(state, keys, dp):
+        """The arrays ``keys`` of one parameter's ``state``, of ``dp``'s shape and dtype (which
+        ``step`` has made the parameter's, so the moments never round a later grad to another
+        dtype): new zeros on its first step (an empty state), which only the commit stores, so a
+        failed first step leaves the state empty. The commit also sets ``state["shape"]``, the
+        shape they were made for."""
+        if state:
+            return [state[key] for key in keys]
+        return [np.zeros_like(dp) for _ in keys]
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
@@ -207,7 +243,7 @@ class GradientDescent(Optimizer):
     """
 
     def _delta(self, dp, state):
-        return self._lr * dp
+        return self._lr * dp, None  # a new array: the step changes nothing before its commit
 
 
 class Momentum(Optimizer):
@@ -224,10 +260,11 @@ class Momentum(Optimizer):
         self.beta = _check_rate("Momentum", "beta", beta, upper_open=1)
 
     def _delta(self, dp, state):
-        v = self._moment(state, "v", dp)
-        v *= self.beta
-        v += (1 - self.beta) * dp
-        return self._lr * v
+        # The new v goes into the spare array; the commit swaps the two.
+        v, v_new = self._running(state, ("v", "v_spare"), dp)
+        np.multiply(v, self.beta, out=v_new)
+        v_new += (1 - self.beta) * dp
+        return self._lr * v_new, {"v": v_new, "v_spare": v}
 
 
 class Adam(Optimizer):
@@ -242,9 +279,10 @@ class Adam(Optimizer):
     first gradient arrives at the optimizer's sixth step is corrected with t = 1 (a
     single global count would give t = 6 and shrink its first moves tenfold).
 
-    Every step works in the parameter's own buffers (the moments and two scratch
-    arrays): no new array of the parameter's size per step, and the values of the
-    formula above, operation for operation.
+    Every step works in the parameter's own buffers (each moment and its spare, into
+    which the step writes the new moment until it commits, and two scratch arrays): no
+    new array of the parameter's size per step, and the values of the formula above,
+    operation for operation.
 
     Args:
         params: iterable of Tensors or dict name -> Tensor.
@@ -261,16 +299,17 @@ class Adam(Optimizer):
 
     def _delta(self, dp, state):
         b1, b2 = self.beta1, self.beta2
-        t = state["t"] = state.get("t", 0) + 1
-        v, s = self._moment(state, "v", dp), self._moment(state, "s", dp)
-        step, denominator = self._moment(state, "scratch", dp), self._moment(state, "scratch2", dp)
-        v *= b1
-        v += np.multiply(dp, 1 - b1, out=step)
-        s *= b2
-        s += np.multiply(np.square(dp, out=denominator), 1 - b2, out=denominator)
-        np.divide(v, 1 - b1 ** t, out=step)                              # v_hat
-        np.sqrt(np.divide(s, 1 - b2 ** t, out=denominator), out=denominator)  # sqrt(s_hat)
+        t = state.get("t", 0) + 1
+        v, s, v_new, s_new, step, denominator = self._running(
+            state, ("v", "s", "v_spare", "s_spare", "scratch", "scratch2"), dp)
+        np.multiply(v, b1, out=v_new)
+        v_new += np.multiply(dp, 1 - b1, out=step)
+        np.multiply(s, b2, out=s_new)
+        s_new += np.multiply(np.square(dp, out=denominator), 1 - b2, out=denominator)
+        np.divide(v_new, 1 - b1 ** t, out=step)                              # v_hat
+        np.sqrt(np.divide(s_new, 1 - b2 ** t, out=denominator), out=denominator)  # sqrt(s_hat)
         denominator += self.eps
         step *= self._lr
         step /= denominator
-        return step
+        return step, {"t": t, "v": v_new, "s": s_new, "v_spare": v, "s_spare": s,
+                      "scratch": step, "scratch2": denominator}
