@@ -5,9 +5,14 @@ mode, anomaly mode, scope names, ``grad`` nesting depth and compile tracer, so
 one thread's ``no_grad()``, ``backward()`` or tracing never changes what another
 records. Each mode manager's exit restores, in the thread that exits, the value its own
 entry saw; one manager object may be reused, nested and shared by threads.
+
+A process forked while other threads run (``os.fork``, multiprocessing's fork start
+method) gets this module's locks unlocked, whatever those threads held, and keeps
+only the forking thread's ``ThreadState`` (CPython drops the other threads' ones).
 """
 import functools
 import inspect
+import os
 import threading
 
 
@@ -58,7 +63,6 @@ class _Mode:
 
     def __init__(self):
         self._saved = []  # (thread id, value seen at entry) of each open entry, innermost last
-        self._lock = threading.Lock()  # several threads may enter and exit one object at once
 
     def _inside(self, state):
         """The value of the field inside the block, for a thread whose state is ``state``."""
@@ -71,7 +75,7 @@ class _Mode:
     def __enter__(self):
         state = current()
         entry = (threading.get_ident(), self._seen(state))
-        with self._lock:
+        with _saved_lock:
             self._saved.append(entry)
         setattr(state, self._field, self._inside(state))
 
@@ -80,7 +84,7 @@ class _Mode:
 
     def _pop_saved(self):
         me = threading.get_ident()
-        with self._lock:
+        with _saved_lock:
             for i in range(len(self._saved) - 1, -1, -1):
                 if self._saved[i][0] == me:
                     return self._saved.pop(i)[1]
@@ -242,6 +246,29 @@ _clock_lock = threading.Lock()
 # Held while a .grad is read, added to and stored (backward), or set (the setter, zero_grad): without
 # it two threads' backward() into one leaf could each add to the old .grad and one sum would be lost.
 grad_lock = threading.Lock()
+# Several threads may enter and exit one mode object at once; held only around a list operation,
+# so one lock serves every mode object (and a fork has one lock to reset, not one per object).
+_saved_lock = threading.Lock()
+
+
+def _reset_locks_in_child():
+    """After a fork, in the child: every lock of this module unlocked. A thread that held one in
+    the parent (another thread's backward() inside ``_write_grads``) does not exist in the child,
+    so it would never release it, and the child's first backward() would wait forever. Reset in
+    place rather than replaced, since other modules hold these very objects (``from .modes import
+    grad_lock``). Entries that other threads left on a mode object's ``_saved`` stay, as those of a
+    generator suspended in a ``with`` block do: such a generator may still be resumed in the child.
+
+    Not done before the fork (taking grad_lock so that no ``.grad`` write is half done): a
+    signal handler that forks, run by the thread holding it, would deadlock there, and a fork
+    would wait on a thread stopped inside a write (a debugger); readers of ``.grad`` take no
+    lock anyway, so the parent's own threads may see the same half-written set."""
+    for lock in (grad_lock, _clock_lock, _saved_lock):
+        lock._at_fork_reinit()  # what CPython does to its own locks after a fork (threading, logging)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
 
 
 def share_version(base, other):
