@@ -20,9 +20,11 @@ once, and each result can backward at any time.
 """
 import builtins
 import numbers
+import os
 import threading
 import types
 import warnings
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -74,6 +76,7 @@ class CompiledFunction:
         self.__name__, self.__doc__ = getattr(fn, "__name__", "fn"), getattr(fn, "__doc__", None)
         self.__wrapped__ = fn  # (what a compiled function reaches is what fn reaches: compile_key)
         self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.Lock(), None, None
+        _LOCKS.add(self._lock)
         self._reached = reachable(fn)
 
     def __get__(self, obj, owner=None):
@@ -152,6 +155,12 @@ class CompiledFunction:
                               "arguments", RuntimeWarning, stacklevel=3)
         return out
 
+
+# Every compiled function's lock, reset in a child forked while another thread held one (it would
+# never be released there); weakly held, so a compiled function still goes with its last reference.
+_LOCKS = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: [lock._at_fork_reinit() for lock in list(_LOCKS)])
 
 # (a trace makes every array argument a float64 input; eager ops cast an integer or boolean one
 # to their other operand's dtype, float32 too, and index with it)

@@ -329,6 +329,29 @@ def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_na
 
 
 @needs_fork
+def test_a_child_forked_while_another_thread_holds_a_compiled_functions_lock_can_call_it():
+    step = ag.compile(lambda x: (x * 3.0).sum())
+    assert step(np.ones(2)).item() == 6.0  # traced: a call with another shape traces, taking the lock
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with step._lock:
+            held.set()
+            release.wait(TIMEOUT)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    try:
+        assert held.wait(TIMEOUT)
+        report = _in_child(lambda: {"values": [step(np.ones(3)).item(), step(np.ones(2)).item()],
+                                    "recordings": step.recordings})
+    finally:
+        release.set()
+        thread.join(TIMEOUT)
+    assert report == {"values": [9.0, 6.0], "recordings": 2}
+
+
+@needs_fork
 def test_the_child_keeps_the_forking_threads_modes_and_not_the_other_threads():
     entered, release = threading.Event(), threading.Event()
 
