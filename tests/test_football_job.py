@@ -118,7 +118,7 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         football.main(["--iterations", "0", "--out", str(tmp_path)])
-    assert "--iterations must be >= 1" in capsys.readouterr().err
+    assert "argument --iterations: must be a whole number >= 1" in capsys.readouterr().err
     np.savez(tmp_path / "bad.npz", train_X=np.zeros((3, 2)))
     with pytest.raises(SystemExit):
         football.main(["--data", str(tmp_path / "bad.npz"), "--out", str(tmp_path)])
