@@ -151,27 +151,36 @@ def set_grad(t, value):
         t._grad = value
 
 
-def declare_call(prim, doc):
+def declare_call(prim, doc, inputs=None):
     """The inputs and keywords op ``prim`` takes (``prim.arity``, ``prim.keywords``; None: whatever its
     forward takes) and the signature help() shows. A built-in op's ``doc`` opens with its call
     (``"sum(x, axis=None, keepdims=False): ..."``, literal defaults), which declares them, so NumPy's out=,
-    where=, dtype= are refused before the forward runs (``check_call``); a NumPy ufunc as a forward takes
-    its own inputs alone, since its out=, by keyword or position, would be written into behind the tape;
-    any other forward (a user primitive's) takes what its signature takes, a fixed number of positional
-    inputs passed on as they are (``Primitive.__call__``)."""
+    where=, dtype= are refused before the forward runs (``check_call``): its first ``inputs`` names (all
+    of them by default; an ``_Op``'s parameters follow) are its inputs; a NumPy ufunc as a forward takes
+    its own ``nin`` inputs alone, since its out=, by keyword or position, would be written into behind the
+    tape; any other forward (a user primitive's) takes what its signature takes, a fixed number of
+    positional inputs passed on as they are (``Primitive.__call__``). Inputs are positional-only in the
+    signature (``exp(x, /)``), as the call takes no input by keyword."""
     head = (doc or "").split("): ", 1)[0] + ")"
     if head.startswith(f"{prim.name}("):
         call = ast.parse(head, mode="eval").body
         names, keywords = [a.id for a in call.args], {k.arg: ast.literal_eval(k.value) for k in call.keywords}
     elif isinstance(prim.forward, np.ufunc):
-        names, keywords = ["x", "y", "z"][:prim.forward.nin], {}
+        nin = prim.forward.nin  # (scipy.special's hyp2f1 takes 4)
+        names, keywords = ["x", "y", "z"][:nin] if nin <= 3 else [f"x{i}" for i in range(1, nin + 1)], {}
     else:
         prim.arity = _fixed_inputs(prim.forward)
         return
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    prim.__signature__ = inspect.Signature([inspect.Parameter(name, kind) for name in names] + [
-        inspect.Parameter(key, kind, default=value) for key, value in keywords.items()])
-    prim.keywords, prim.arity = frozenset(keywords), len(names) if 0 < len(names) <= 3 else None
+    inputs = len(names) if inputs is None else inputs
+    make = inspect.Parameter
+    prim.__signature__ = inspect.Signature(
+        [make(name, make.POSITIONAL_ONLY) for name in names[:inputs]] +
+        [make(name, make.POSITIONAL_OR_KEYWORD) for name in names[inputs:]] +
+        [make(key, make.POSITIONAL_OR_KEYWORD, default=value) for key, value in keywords.items()])
+    # (an _Op's parameters without a default, reshape's shape, are keywords too); arity: only the 1 to 3
+    # inputs Primitive.__call__ passes on unchecked, else None, so every call goes through check_call
+    prim.keywords = frozenset(names[inputs:]) | frozenset(keywords)
+    prim.arity = inputs if 0 < inputs <= 3 else None
 
 
 def _fixed_inputs(forward):
@@ -202,11 +211,20 @@ def check_call(prim, n, params):
     them: a ufunc's out= given by keyword or by position (``np.exp(x, buf)``) would be written into."""
     if not prim.keywords.issuperset(params):
         raise unexpected_keywords(prim, params)
-    if prim.arity is not None and n != prim.arity:
-        inputs = f"{prim.arity} input{'s' * (prim.arity > 1)}"
+    # the declared inputs, counted from the signature: prim.arity is None beyond 3 (hyp2f1's 4)
+    declared = sum(name not in prim.keywords for name in prim.__signature__.parameters)
+    if n != declared:
+        inputs = f"{declared} input{'s' * (declared > 1)}"
         raise TypeError(f"{prim.name}{prim.__signature__}: takes {inputs}, got {n}" + (
             "; NumPy's out= given by position does not apply, as the result is a new recorded Tensor: "
-            f"assign it, y = {prim.name}(...)" if n > prim.arity else ""))
+            f"assign it, y = {prim.name}(...)" if n > declared and _numpy_like(prim.forward) else ""))
+
+
+def _numpy_like(forward):
+    """Whether ``forward`` is a NumPy ufunc or a built-in op's (NumPy's or this package's), whose
+    callers may pass NumPy's out= by position; a user's own Python forward takes no out=."""
+    module = getattr(forward, "__module__", None) or ""
+    return isinstance(forward, np.ufunc) or module.split(".")[0] in ("numpy", "autograd_lite")
 
 
 def unexpected_keywords(prim, params):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pytree, tape
+from .convert import plain_array
 from .errors import GraphError
 from .modes import no_grad
 from .rng import as_generator
@@ -108,7 +109,8 @@ def _check_threshold(threshold, op):
 
 def _leaf_array(x, op, name):
     data = x._array if isinstance(x, Tensor) else x
-    array = np.asarray(data)
+    # (a masked array would be checked at its hidden values: refused; an np.matrix as its ndarray)
+    array = np.asarray(plain_array(data, f"{op}: input '{name}'"))
     if array.dtype.kind == "c":
         raise TypeError(f"{op}: input '{name}' is complex (dtype {array.dtype}); gradients here are of real "
                         "functions of real inputs, so a complex input cannot be checked (take .real first)")

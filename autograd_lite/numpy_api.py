@@ -303,8 +303,12 @@ def _to_numpy(self, dtype=None, copy=None):
     array, so writing to it cannot change the tensor behind its version counter. copy False:
     shared, or ValueError when ``dtype`` needs a copy. The result has the tensor's shape."""
     if self.requires_grad and current().grad_enabled:
+        # (NumPy converts it too for an array subclass on an operator's left, m * t with m masked, as the
+        # subclass's own operator runs first: the advice then is to reorder, not to drop the gradient)
         raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
-                        "drop its gradient; use t.data or t.detach() if that is what you want")
+                        "drop its gradient; use t.data or t.detach() if that is what you want. An array "
+                        "subclass on the left of an operator (a numpy.ma masked array, m * t) converts the "
+                        "tensor: put the tensor first (t * m) or pass plain arrays (np.asarray(m) * t)")
     data = self._read()
     if copy is False and dtype is not None and np.dtype(dtype) != data.dtype:
         raise ValueError(f"np.asarray(t, copy=False): the tensor holds {data.dtype}, and dtype={np.dtype(dtype)} "

@@ -28,6 +28,7 @@ import re
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from . import diagnostics
 from . import latex as tex
 from .convert import float64_for_half, is_scalar_number, plain_array, scale_for
 from .errors import GraphError, ShapeError
@@ -56,14 +57,14 @@ class _Op(Primitive):
 
     def __init__(self, forward, name, *, doc, inputs=1, **rules):
         super().__init__(forward, name, doc=doc, **rules)
-        self.arity, self.param_names = inputs, tuple(self.__signature__.parameters)[inputs:]
-        self.keywords = frozenset(self.param_names)  # (reshape's shape has no default, yet is a keyword)
+        diagnostics.declare_call(self, doc, inputs)  # (again: only the first ``inputs`` names are inputs)
+        self.inputs, self.param_names = inputs, tuple(self.__signature__.parameters)[inputs:]
 
     def __call__(self, *args, **params):
-        if len(args) > self.arity:
-            extra, args = args[self.arity:], args[:self.arity]
+        if len(args) > self.inputs:
+            extra, args = args[self.inputs:], args[:self.inputs]
             if len(extra) > len(self.param_names):
-                raise TypeError(f"{self.name}: takes {self.arity} input(s) then the parameters "
+                raise TypeError(f"{self.name}: takes {self.inputs} input(s) then the parameters "
                                 f"({', '.join(self.param_names)}); got {len(extra)} more positional arguments")
             for key, value in zip(self.param_names, extra):
                 if key in params:
@@ -465,7 +466,10 @@ class _GetItem(Primitive):
     turns a NumPy index into a tensor of its own). Slices and integers need no copy."""
 
     def __call__(self, x, index):
+        # a masked index's hidden values would pick entries silently; an np.matrix indexes as its ndarray
         parts = index if type(index) is tuple else (index,)
+        parts = tuple(plain_array(part, "getitem (an index)") for part in parts)
+        index = parts if type(index) is tuple else parts[0]
         held = [part for part in parts if isinstance(part, (np.ndarray, list, Tensor))]
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
@@ -718,11 +722,14 @@ def _per_dof(shape, axis, ddof):
     return 1.0 / dof if dof > 0 else np.inf
 
 
+# NumPy sums float16 squares in float16: over 70,000 N(0, 1) entries that sum passes 65,504 (inf)
+@float64_for_half
 def _var(x, axis=None, keepdims=False, ddof=0):
     """Mean squared deviation from the mean over ``axis``, divided by N - ddof."""
     return np.var(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
 
 
+@float64_for_half  # (as var: std's VJP divides by it, and an inf std gave a gradient of 0)
 def _std(x, axis=None, keepdims=False, ddof=0):
     """sqrt(var(x, axis, ddof))."""
     return np.std(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)

@@ -30,7 +30,7 @@ class Primitive:
         # vjp_all(g, out, *inputs, **params) / jvp_all(tangents, out, *inputs, **params), when set,
         # give every input's gradient (a list) / the whole tangent in one call (many-input ops);
         # edge_labels: {input index: label} for the drawing's edges, e.g. cross-entropy's; keywords and
-        # arity: the keyword parameters and number of inputs it takes (None: whatever its forward takes).
+        # arity: its keyword parameters and its 1 to 3 inputs (None: whatever its forward takes, or > 3).
         self.vjp_all = self.jvp_all = self.edge_labels = self.keywords = self.arity = None
         self.forward = self.__wrapped__ = forward
         self.name = name or forward.__name__

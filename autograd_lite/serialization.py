@@ -50,6 +50,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .convert import plain_array
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -87,6 +88,8 @@ def check_name(op, name):
 def _checked_array(key, value):
     """A C-ordered copy of the array to store for ``key``: real numbers only, so no pickling is ever needed."""
     check_name("save", key)
+    # a masked array's hidden values would be stored as data (refused); an np.matrix as its ndarray
+    value = plain_array(value, f"save: parameter {key!r}")
     try:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
     except Exception as error:

@@ -32,12 +32,13 @@ def test_each_builtin_op_has_its_own_docstring_opening_with_its_call(name):
     assert "shape" in doc.lower() or "elementwise" in doc  # and what its result's shape is
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("exp", "(x)"), ("cos", "(x)"), ("sin", "(x)"), ("expm1", "(x)"), ("log1p", "(x)"), ("add", "(x, y)"),
-    ("power", "(x, p)"), ("matmul", "(x, y)"), ("sum", "(x, axis=None, keepdims=False)"),
-    ("mean", "(x, axis=None, keepdims=False)"), ("reshape", "(x, shape)"), ("transpose", "(x, axes=None)"),
-    ("broadcast_to", "(x, shape)"), ("var", "(x, axis=None, keepdims=False, ddof=0)"),
-    ("leaky_relu", "(x, negative_slope=0.01)"), ("softmax", "(x, axis=0)"),
+@pytest.mark.parametrize("name, expected", [  # inputs positional-only: the call takes none by keyword
+    ("exp", "(x, /)"), ("cos", "(x, /)"), ("sin", "(x, /)"), ("expm1", "(x, /)"), ("log1p", "(x, /)"),
+    ("add", "(x, y, /)"), ("power", "(x, p, /)"), ("matmul", "(x, y, /)"),
+    ("sum", "(x, /, axis=None, keepdims=False)"), ("mean", "(x, /, axis=None, keepdims=False)"),
+    ("reshape", "(x, /, shape)"), ("transpose", "(x, /, axes=None)"), ("broadcast_to", "(x, /, shape)"),
+    ("var", "(x, /, axis=None, keepdims=False, ddof=0)"), ("leaky_relu", "(x, /, negative_slope=0.01)"),
+    ("softmax", "(x, /, axis=0)"),
 ])
 def test_inspect_signature_shows_the_ops_own_call(name, expected):
     assert str(inspect.signature(getattr(ag, name))) == expected
@@ -91,10 +92,10 @@ def test_a_keyword_the_op_does_not_take_is_refused_naming_it_and_leaves_buffers_
 
 def test_the_refusal_says_what_the_op_takes_and_why_numpys_keywords_do_not_apply():
     x = ag.Tensor([1.0, 2.0])
-    with pytest.raises(TypeError, match=r"exp\(x\) takes no keyword arguments; NumPy's out= does not apply, "
+    with pytest.raises(TypeError, match=r"exp\(x, /\) takes no keyword arguments; NumPy's out= does not apply, "
                                         r"as the result is a new recorded Tensor"):
         ag.exp(x, out=np.zeros(2))
-    with pytest.raises(TypeError, match=r"sum\(x, axis=None, keepdims=False\) takes the keywords axis, keepdims "
+    with pytest.raises(TypeError, match=r"sum\(x, /, axis=None, keepdims=False\) takes the keywords axis, keepdims "
                                         r"only; NumPy's dtype= does not apply"):
         ag.sum(x, dtype=np.float32)
     with pytest.raises(TypeError, match=r"^where: .*every entry is computed|exp: unexpected keyword argument where="):
@@ -208,14 +209,14 @@ def test_an_extra_positional_argument_is_refused_and_nothing_is_written(call, bu
 
 
 def test_too_few_inputs_for_a_built_in_op_names_its_call():
-    with pytest.raises(TypeError, match=r"^add\(x, y\): takes 2 inputs, got 1$"):
+    with pytest.raises(TypeError, match=r"^add\(x, y, /\): takes 2 inputs, got 1$"):
         ag.add(ag.Tensor([1.0]))
 
 
 def test_a_user_primitive_of_a_ufunc_takes_its_inputs_alone():
     sine = ag.primitive(np.sin).defvjp(lambda g, out, x: g * np.cos(x))
     x, buf = ag.Tensor([0.5, 1.0], requires_grad=True), np.zeros(2)
-    assert str(inspect.signature(sine)) == "(x)"
+    assert str(inspect.signature(sine)) == "(x, /)"
     for call in (lambda: sine(x, buf), lambda: sine(x, out=buf)):
         with pytest.raises(TypeError, match="^sin"):
             call()

@@ -1,0 +1,228 @@
+"""Review round 12, holes left by its fixes: a user primitive of a NumPy ufunc with more than 3 inputs
+(scipy's hyp2f1) works again; float16 var and std over more than 65,504 entries; a masked array as an
+index, saved, or checked by gradcheck is refused; an op's signature shows its inputs positional-only;
+``masked_array * t`` says to put the tensor first. Expected values come from PyTorch (float64), NumPy on
+plain arrays or hand formulas."""
+import inspect
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+
+torch = pytest.importorskip("torch")
+
+# --- 1. a user primitive of a ufunc with more than 3 inputs ---------------------------------------------
+
+
+def _hyp2f1_primitive():
+    special = pytest.importorskip("scipy.special")
+    # d/dz 2F1(a, b; c; z) = a b / c 2F1(a + 1, b + 1; c + 1; z); a, b, c constants here
+    return special, ag.primitive(special.hyp2f1).defvjp(
+        None, None, None, lambda g, out, a, b, c, z: g * a * b / c * special.hyp2f1(a + 1, b + 1, c + 1, z))
+
+
+def test_a_user_primitive_of_a_four_input_ufunc_computes_and_differentiates():
+    _, hyp2f1 = _hyp2f1_primitive()
+    z = ag.Tensor([0.1, 0.5], requires_grad=True)
+    y = hyp2f1(1.0, 2.0, 3.0, z)
+    y.sum().backward()
+    # by hand: 2F1(1, 2; 3; z) = -2 (z + log(1 - z)) / z ** 2, and its derivative in z
+    zs = np.array([0.1, 0.5])
+    np.testing.assert_allclose(y.data, -2 * (zs + np.log1p(-zs)) / zs ** 2, rtol=1e-13)
+    np.testing.assert_allclose(z.grad, -2 * ((1 - 1 / (1 - zs)) / zs ** 2 - 2 * (zs + np.log1p(-zs)) / zs ** 3),
+                               rtol=1e-9)
+
+
+def test_a_four_input_ufunc_names_its_inputs_and_refuses_out_by_position():
+    _, hyp2f1 = _hyp2f1_primitive()
+    z, buf = ag.Tensor([0.1, 0.5], requires_grad=True), np.zeros(2)
+    assert str(inspect.signature(hyp2f1)) == "(x1, x2, x3, x4, /)"
+    assert hyp2f1.arity is None  # (the fast path passes 1 to 3 inputs unchecked; 4 go through check_call)
+    with pytest.raises(TypeError, match=r"^hyp2f1\(x1, x2, x3, x4, /\): takes 4 inputs, got 5; NumPy's out= "
+                                        r"given by position does not apply"):
+        hyp2f1(1.0, 2.0, 3.0, z, buf)
+    np.testing.assert_array_equal(buf, [0.0, 0.0])
+    with pytest.raises(TypeError, match=r"^hyp2f1\(x1, x2, x3, x4, /\): takes 4 inputs, got 3$"):
+        hyp2f1(1.0, 2.0, z)
+    with pytest.raises(TypeError, match="unexpected keyword argument out="):
+        hyp2f1(1.0, 2.0, 3.0, z, out=buf)
+    np.testing.assert_array_equal(buf, [0.0, 0.0])
+
+
+def test_a_three_input_ufunc_keeps_x_y_z_and_the_fast_path():
+    special = pytest.importorskip("scipy.special")
+    betainc = ag.primitive(special.betainc)
+    assert str(inspect.signature(betainc)) == "(x, y, z, /)" and betainc.arity == 3
+    x = np.array([0.2, 0.7])
+    np.testing.assert_array_equal(betainc(2.0, 3.0, x).data, special.betainc(2.0, 3.0, x))
+
+
+def test_a_python_forward_declared_by_its_doc_is_not_told_about_numpys_out():
+    double = ag.Primitive(lambda x: 2 * x, "double", doc="double(x): twice x")
+    x = ag.Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"^double\(x, /\): takes 1 input, got 2$"):
+        double(x, x)
+    with pytest.raises(TypeError, match=r"^exp\(x, /\): takes 1 input, got 2; NumPy's out= given by position"):
+        ag.exp(x, np.zeros(2))  # (a built-in op's is)
+
+
+# --- 2. float16 var and std over 70,000 entries ---------------------------------------------------------
+N = 70_000
+X16 = np.random.default_rng(0).standard_normal(N).astype(np.float16)  # the sum of squares passes 65,504
+ULP = 2.0 ** -10  # float16's relative spacing
+
+
+def _torch64(fn):
+    """fn's value and gradient in PyTorch float64, on the float16 values."""
+    x = torch.tensor(X16.astype(np.float64), requires_grad=True)
+    value = fn(x)
+    value.backward()
+    return value.item(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_float16_var_and_std_over_70000_entries_match_torch_float64(name):
+    expected_value, expected_grad = _torch64(lambda x: getattr(x, name)(correction=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way
+        value = getattr(ag, name)(ag.Tensor(X16))
+        grad = ag.grad(getattr(ag, name))(X16)
+    assert value.dtype == np.float16 and grad.dtype == np.float16
+    np.testing.assert_allclose(float(value.data), expected_value, rtol=ULP)
+    # the gradients, about 1e-6, are float16 subnormals: spacing 2 ** -24 there
+    np.testing.assert_allclose(grad.astype(np.float64), expected_grad, rtol=ULP, atol=2.0 ** -24)
+    assert np.count_nonzero(grad) > N // 2  # (an inf std gave 0 everywhere)
+
+
+def test_float16_std_compiled_matches_eager_on_trace_and_replay():
+    compiled, eager = ag.compile(lambda t: ag.std(t)), ag.grad(ag.std)(X16)
+    for _ in range(3):  # the first call traces, the next replay
+        x = ag.Tensor(X16, requires_grad=True)
+        y = compiled(x)
+        y.backward()
+        assert y.data == ag.std(ag.Tensor(X16)).data and np.isfinite(float(y.data))
+        np.testing.assert_array_equal(x.grad, eager)
+
+
+def test_float16_var_jvp_has_a_finite_primal_and_torchs_tangent():
+    direction = X16[::-1].copy()
+    primal, tangent = ag.jvp(ag.var, (X16,), (direction,))
+    x = torch.tensor(X16.astype(np.float64))
+    expected = torch.func.jvp(lambda v: v.var(correction=0), (x,), (torch.tensor(direction.astype(np.float64)),))
+    np.testing.assert_allclose(float(primal), expected[0].item(), rtol=ULP)
+    np.testing.assert_allclose(float(tangent), expected[1].item(), rtol=ULP, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params", [{}, {"axis": 1}, {"axis": 0, "keepdims": True, "ddof": 1}])
+def test_float32_and_float64_var_and_std_are_numpys_bit_for_bit(dtype, params):
+    data = np.random.default_rng(1).standard_normal((300, 7)).astype(dtype)
+    for name in ("var", "std"):
+        value = getattr(ag, name)(ag.Tensor(data), **params).data
+        assert value.dtype == dtype
+        np.testing.assert_array_equal(value, getattr(np, name)(data, **params))
+
+
+# --- 3-5. a masked array with a masked entry as an index, saved, or checked -------------------------------
+MASKED = np.ma.array([0, 3, 1], mask=[0, 0, 1])
+
+
+@pytest.mark.parametrize("index", [MASKED, (MASKED,), (slice(None), MASKED)])
+def test_a_masked_index_is_refused_naming_getitem(index):
+    x = ag.Tensor(np.arange(8.0).reshape(2, 4) if type(index) is tuple and len(index) == 2 else np.arange(4.0),
+                  requires_grad=True)
+    with pytest.raises(TypeError, match=r"^getitem \(an index\): a numpy.ma.MaskedArray of shape \(3,\) with 1 "
+                                        "masked entry"):
+        x[index]
+
+
+def test_a_masked_index_without_a_masked_entry_picks_as_its_data():
+    x = ag.Tensor(np.arange(4.0), requires_grad=True)
+    y = x[np.ma.array([0, 3, 3], mask=[0, 0, 0])]
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, np.arange(4.0)[[0, 3, 3]])
+    np.testing.assert_array_equal(x.grad, [1.0, 0.0, 0.0, 2.0])
+
+
+def test_save_refuses_a_masked_array_naming_the_parameter_and_writes_nothing(tmp_path):
+    path = str(tmp_path / "m.npz")
+    with pytest.raises(TypeError, match=r"^save: parameter 'w': a numpy.ma.MaskedArray of shape \(3,\) with 1 "
+                                        "masked entry"):
+        ag.save({"b": np.zeros(2), "w": np.ma.array([1.0, 2.0, 99.0], mask=[0, 0, 1])}, path)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (NumPy's, on making a matrix)
+def test_save_stores_an_unmasked_masked_array_and_a_matrix_as_plain_arrays(tmp_path):
+    path = str(tmp_path / "p.npz")
+    ag.save({"m": np.ma.array([1.0, 2.0, 3.0], mask=[0, 0, 0]), "w": np.matrix([[1.0, 2.0], [3.0, 4.0]])}, path)
+    loaded = ag.load(path)
+    assert type(loaded["w"].data) is np.ndarray and loaded["w"].shape == (2, 2)
+    np.testing.assert_array_equal(loaded["w"].data, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(loaded["m"].data, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("check", [
+    lambda m: ag.gradcheck(lambda a: ag.sum(a * a), (m,)),
+    lambda m: ag.numerical_gradient(lambda a: ag.sum(a * a), [m]),
+    lambda m: ag.gradgradcheck(lambda a: ag.sum(a * a * a), (m,)),
+    lambda m: ag.compare_gradients(m, np.ones(3)),
+    lambda m: ag.compare_gradients({"W": np.ones(3)}, {"W": m}),
+])
+def test_the_gradient_checks_refuse_a_masked_input(check):
+    with pytest.raises(TypeError, match=r"^(gradcheck|numerical_gradient|gradgradcheck|compare_gradients): "
+                                        r"input '\w+': a numpy.ma.MaskedArray of shape \(3,\) with 1 masked entry"):
+        check(np.ma.array([1.0, 2.0, -5.0], mask=[0, 0, 1]))
+
+
+def test_gradcheck_takes_an_unmasked_masked_array_as_its_data():
+    m = np.ma.array([1.0, 2.0, -5.0], mask=[0, 0, 0])
+    assert ag.gradcheck(lambda a: ag.sum(a * a), (m,)).passed
+    np.testing.assert_allclose(ag.numerical_gradient(lambda a: ag.sum(a * a), [m])[0], [2.0, 4.0, -10.0],
+                               rtol=1e-7)
+
+
+# --- 6. inputs are positional-only in an op's signature ----------------------------------------------------
+@pytest.mark.parametrize("name, call", [
+    ("exp", {"x": None}), ("add", {"y": 1.0}), ("sum", {"x": None}), ("reshape", {"x": None, "shape": (2,)}),
+])
+def test_the_signature_binds_no_input_by_keyword_as_the_call_refuses(name, call):
+    t = ag.Tensor(np.ones(2))
+    keywords = {key: t if value is None else value for key, value in call.items()}
+    op, positional = getattr(ag, name), [] if "x" in keywords else [t]
+    with pytest.raises(TypeError):
+        inspect.signature(op).bind(*positional, **keywords)
+    with pytest.raises(TypeError, match=f"^{name}: unexpected keyword argument"):
+        op(*positional, **keywords)
+
+
+def test_the_signature_binds_what_the_call_takes():
+    t = ag.Tensor([[1.0, 2.0], [3.0, 4.0]])
+    inspect.signature(ag.sum).bind(t, axis=0, keepdims=True)
+    inspect.signature(ag.reshape).bind(t, shape=(4,))
+    np.testing.assert_array_equal(ag.sum(t, axis=0, keepdims=True).data, [[4.0, 6.0]])
+    np.testing.assert_array_equal(ag.reshape(t, shape=(4,)).data, [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(ag.reshape(t, (4,)).data, [1.0, 2.0, 3.0, 4.0])
+    kinds = [p.kind for p in inspect.signature(ag.reshape).parameters.values()]
+    assert kinds == [inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD]
+
+
+# --- 7. a masked array on the left of an operator ----------------------------------------------------------
+@pytest.mark.parametrize("operation", [lambda m, t: m * t, lambda m, t: m + t, lambda m, t: m < t])
+def test_masked_array_on_the_left_says_to_put_the_tensor_first(operation):
+    t = ag.Tensor(np.arange(3.0), requires_grad=True)
+    with pytest.raises(TypeError, match=r"numpy.ma masked array.*put the tensor first \(t \* m\) or pass plain "
+                                        r"arrays"):
+        operation(np.ma.array([1.0, 2.0, 3.0], mask=[0, 0, 0]), t)
+
+
+def test_the_advised_order_keeps_the_gradient():
+    m = np.ma.array([1.0, 2.0, 3.0], mask=[0, 0, 0])
+    t = ag.Tensor(np.arange(3.0), requires_grad=True)
+    reference = torch.arange(3.0, dtype=torch.float64, requires_grad=True)
+    (t * m).sum().backward()
+    (reference * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum().backward()
+    np.testing.assert_array_equal(t.grad, reference.grad.numpy())
