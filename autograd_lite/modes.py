@@ -242,13 +242,16 @@ class _Clock:
 
 clock = _Clock()
 clock.now = 0
-_clock_lock = threading.Lock()
+# Every lock of the package is re-entrant: code holding one allocates, so the garbage collector may
+# run an object's __del__ there, in the same thread; one that calls back in (zero_grad(), a compiled
+# function) takes the lock again instead of waiting forever on its own thread.
+_clock_lock = threading.RLock()
 # Held while a .grad is read, added to and stored (backward), or set (the setter, zero_grad): without
 # it two threads' backward() into one leaf could each add to the old .grad and one sum would be lost.
-grad_lock = threading.Lock()
+grad_lock = threading.RLock()
 # Several threads may enter and exit one mode object at once; held only around a list operation,
 # so one lock serves every mode object (and a fork has one lock to reset, not one per object).
-_saved_lock = threading.Lock()
+_saved_lock = threading.RLock()
 
 
 def _reset_locks_in_child():

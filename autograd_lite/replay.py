@@ -75,7 +75,7 @@ class CompiledFunction:
         self.fn, self.max_traces, self.recordings, self.replays, self._eager_only = fn, max_traces, 0, 0, False
         self.__name__, self.__doc__ = getattr(fn, "__name__", "fn"), getattr(fn, "__doc__", None)
         self.__wrapped__ = fn  # (what a compiled function reaches is what fn reaches: compile_key)
-        self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.Lock(), None, None
+        self._traces, self._lock, self._latest, self._recent = OrderedDict(), threading.RLock(), None, None  # (re-entrant: see modes)
         _LOCKS.add(self._lock)
         self._reached = reachable(fn)
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import autograd_lite as ag
+from lock_state import held_by_another_thread
 
 tape = importlib.import_module("autograd_lite.tape")
 modes = importlib.import_module("autograd_lite.modes")
@@ -88,7 +89,7 @@ def _while_a_backward_is_adding(loss, other):
         done.set()
 
     def second():
-        assert modes.grad_lock.locked()  # paused inside the lock: other cannot add or reset before the store
+        assert held_by_another_thread(modes.grad_lock)  # paused inside the lock: other cannot add or reset before the store
         threading.Thread(target=run_other).start()
         assert started.wait(10)
 

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
+from lock_state import held_by_another_thread
 from autograd_lite import modes, tape
 from autograd_lite.errors import InplaceModificationError
 
@@ -296,7 +297,7 @@ def test_a_child_forked_while_another_thread_writes_grads_can_backward():
     thread.start()
     try:
         assert inside.wait(TIMEOUT)
-        assert modes.grad_lock.locked()  # the interleaving the test is about
+        assert held_by_another_thread(modes.grad_lock)  # the interleaving the test is about
         report = _in_child(_backward_in_place_change_and_modes)
     finally:
         release.set()
@@ -325,7 +326,7 @@ def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_na
         release.set()
         thread.join(TIMEOUT)
     assert report == EXPECTED_CHILD
-    assert not lock.locked()  # the parent's lock is the parent's: released by its holder
+    assert not held_by_another_thread(lock)  # the parent's lock is the parent's: released by its holder
 
 
 @needs_fork
@@ -389,3 +390,69 @@ def test_the_child_keeps_the_forking_threads_modes_and_not_the_other_threads():
         release.set()
         thread.join(TIMEOUT)
     assert report == {"forking": [False, ["main"]], "new": [True, []], "other_thread_states": 0}
+
+
+# --- 5. a finalizer run by the garbage collector inside a lock, calling back in -------------------
+class _Finalized:
+    """In a reference cycle, so only the collector frees it; its ``__del__`` runs ``call``."""
+
+    def __init__(self, call):
+        self.me, self.call = self, call
+
+    def __del__(self):
+        self.call()
+
+
+def _collect_inside(code, lock, run):
+    """Run ``run()`` in a thread with garbage pending, forcing a collection at the first line of
+    ``code`` that runs while that thread holds ``lock`` (as an allocation there may trigger one).
+    Returns whether it finished (a thread waiting on a lock it holds itself never does)."""
+    fired, done = [], threading.Event()
+
+    def tracer(frame, event, arg):
+        if frame.f_code is not code:
+            return None
+
+        def local(frame, event, arg):
+            if event == "line" and lock._is_owned() and not fired:
+                fired.append(True)
+                gc.collect()
+            return local
+        return local
+
+    def body():
+        gc.disable()
+        _Finalized(run.finalizer)  # garbage now, freed by the collection forced above
+        gc.enable()
+        sys.settrace(tracer)
+        try:
+            run()
+        finally:
+            sys.settrace(None)
+            done.set()
+
+    threading.Thread(target=body, daemon=True).start()
+    finished = done.wait(TIMEOUT)
+    assert fired, "the collection was not forced inside the lock"
+    return finished
+
+
+def test_a_finalizer_calling_zero_grad_inside_backwards_grad_writes_does_not_hang():
+    w, other = ag.Tensor(np.ones(3), requires_grad=True), ag.Tensor(np.ones(2), requires_grad=True)
+    other.grad = np.ones(2)
+    opt = ag.optim.GradientDescent([other], lr=0.1)
+    run = lambda: ag.sum(w * 2.0).backward()  # noqa: E731
+    run.finalizer = opt.zero_grad
+    assert _collect_inside(tape._write_grads.__code__, modes.grad_lock, run)
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0, 2.0])
+    assert other.grad is None
+
+
+def test_a_finalizer_calling_a_compiled_function_while_it_records_does_not_hang():
+    from autograd_lite import replay
+    step, logged = ag.compile(lambda t: ag.sum(t * 2.0)), []
+    assert step(np.ones(3)).item() == 6.0
+    run = lambda: logged.append(step(np.ones(4)).item())  # noqa: E731 (a new shape: _record)
+    run.finalizer = lambda: logged.append(step(np.ones(5)).item())
+    assert _collect_inside(replay.CompiledFunction._record.__code__, step._lock, run)
+    assert sorted(logged) == [8.0, 10.0]
