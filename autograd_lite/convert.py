@@ -16,6 +16,15 @@ def is_scalar_number(value):
     return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
 
 
+def flag(value, what):
+    """``value`` as a bool if it is one (Python's or NumPy's), else a TypeError naming ``what``: a
+    string such as "no" or an array would otherwise be taken for True, None for False (PyTorch
+    refuses them too)."""
+    if type(value) is bool or isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{what}: expected True or False, got {type(value).__name__} {value!r:.60}")
+
+
 def plain_array(value, what):
     """``value`` (anything) with an ndarray subclass taken as the plain ndarray it holds, sharing its
     memory as ``np.asarray`` does: an ``np.matrix`` keeps its shape but indexes, reshapes and reduces as

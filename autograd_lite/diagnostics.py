@@ -104,6 +104,13 @@ def _input_names(prim, n):
 _NAMES_AN_OP = re.compile(r"[\w.]+( \([^)]*\))?: ")  # "l2_penalty: ...", "matmul (@): ..."
 
 
+def cut_by_hand(t):
+    """Why an op refuses the input ``t``, an op output whose ``requires_grad`` was set False by hand:
+    recorded on, it would cut the graph there without a word (PyTorch refuses the assignment)."""
+    return (f"{describe(t)} is an op's output with requires_grad set to False by hand, which would "
+            "silently cut the graph there; use t.detach() for a constant (or leave requires_grad as it was)")
+
+
 def check_usable(t):
     """Raise if op output ``t``'s graph was freed, or if it or an input was changed in
     place since the op ran (its VJP would use the new value)."""

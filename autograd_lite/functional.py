@@ -14,7 +14,7 @@ import numpy as np
 
 from . import latex as tex
 from .conform import ForGradOnly
-from .convert import float64_for_half, plain_array, scale_for
+from .convert import flag, float64_for_half, plain_array, scale_for
 from .errors import DomainError, ShapeError
 from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -90,7 +90,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     keep_prob = float(keep_prob)
     a = as_tensor(a)
-    if not training or keep_prob == 1:
+    if not flag(training, "dropout(training=...)") or keep_prob == 1:
         return a
     if mask is None:
         mask = _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype)

@@ -15,6 +15,8 @@ import inspect
 import os
 import threading
 
+from .convert import flag
+
 
 class ThreadState:
     """One thread's modes. Slots: read on every op, they cost a tenth of a
@@ -159,7 +161,7 @@ class set_grad_enabled(_Mode):
 
     def __init__(self, enabled):
         super().__init__()
-        self._enabled = bool(enabled)
+        self._enabled = flag(enabled, "set_grad_enabled")
         state = current()
         # The mode before the call: the first `with` of this thread restores it (it already
         # sees the new mode), and decorating puts it back at once.

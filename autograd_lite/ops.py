@@ -466,10 +466,12 @@ class _GetItem(Primitive):
     turns a NumPy index into a tensor of its own). Slices and integers need no copy."""
 
     def __call__(self, x, index):
-        # a masked index's hidden values would pick entries silently; an np.matrix indexes as its ndarray
+        # A masked index's hidden values would pick entries silently. (Only masked arrays: a traced
+        # comparison is an ndarray subclass that ag.compile must see as it is, to recompute it.)
         parts = index if type(index) is tuple else (index,)
-        parts = tuple(plain_array(part, "getitem (an index)") for part in parts)
-        index = parts if type(index) is tuple else parts[0]
+        if any(isinstance(part, np.ma.MaskedArray) for part in parts):
+            parts = tuple(plain_array(part, "getitem (an index)") for part in parts)
+            index = parts if type(index) is tuple else parts[0]
         held = [part for part in parts if isinstance(part, (np.ndarray, list, Tensor))]
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)

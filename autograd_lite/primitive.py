@@ -75,13 +75,15 @@ class Primitive:
         state = per_thread.state  # (current()'s record, read without the call: this runs per op)
         if type(data) is not np.ndarray or data.dtype not in FLOATS:  # a reduction's scalar, ints, complex, ...
             data = data.__array__() if type(data) in FLOAT_SCALARS else forward_output(data, self, parents)
-        out = _fill(_new(Tensor), data, state.scope)
+        out = _fill(Tensor.__new__(Tensor), data, state.scope)
         if state.grad_enabled:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
                 if p.requires_grad:
                     out.requires_grad, out._prim, out._parents, out._params, out._epoch = (
                         True, self, parents, params, clock.now)
                     break
+                if p._prim is not None:  # an op output whose requires_grad was set False by hand
+                    raise GraphError(diagnostics.cut_by_hand(p))
         if self.view and parents and np.may_share_memory(data, parents[0]._array):
             share_version(parents[0], out)
         if state.tracer is not None:
@@ -148,5 +150,4 @@ def _as_parents(args, label):
 
 
 _array_of = operator.attrgetter("_array")
-_new = object.__new__
 _requires_grad_of = operator.attrgetter("requires_grad")

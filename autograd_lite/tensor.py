@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from . import tape
-from .convert import is_scalar_number, plain_array, to_float_array
+from .convert import flag, is_scalar_number, plain_array, to_float_array
 from .diagnostics import set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
@@ -35,7 +35,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, name=None):
         _fill(self, to_float_array(data), current().scope)
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = flag(requires_grad, "Tensor(requires_grad=...)")
         if name is not None:
             if not isinstance(name, str):
                 raise TypeError(f"Tensor: name must be a str (a label such as 'W1'), got {type(name).__name__} {name!r}")
@@ -143,7 +143,7 @@ class Tensor:
         """Set requires_grad in place (leaves only); returns self."""
         if self._prim is not None and not requires_grad:
             raise GraphError("requires_grad_(False) on an op output; use detach() instead")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = flag(requires_grad, "requires_grad_()")
         return self
 
 

@@ -226,3 +226,41 @@ def test_the_advised_order_keeps_the_gradient():
     (t * m).sum().backward()
     (reference * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum().backward()
     np.testing.assert_array_equal(t.grad, reference.grad.numpy())
+
+
+# --- the compiled path sees a traced comparison used as an index (the masked-index check must not hide it)
+def test_a_boolean_mask_index_still_recomputed_on_every_replay():
+    step = ag.compile(lambda x: ag.square(x[x > 0]).sum())
+    for values in ([1.0, 2.0, 3.0], [1.0, -2.0, -3.0], [-1.0, 2.0, -3.0]):
+        assert step(np.array(values)).item() == sum(v * v for v in values if v > 0)
+
+
+# --- an op output's requires_grad set False by hand; flags that are not bools ---------------------
+def test_an_op_output_whose_requires_grad_was_set_false_is_refused_where_it_is_used():
+    w = ag.Tensor([1.0], requires_grad=True)
+    y = w * 2.0
+    y.requires_grad = False  # PyTorch refuses this assignment; here the next op refuses y
+    with pytest.raises(ag.GraphError, match="requires_grad set to False by hand.*detach"):
+        y * 3.0 + w
+    z = (w * 2.0).detach() * 3.0 + w  # what detach() gives: y a constant
+    z.sum().backward()
+    np.testing.assert_array_equal(w.grad, [1.0])
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda: ag.Tensor([1.0], requires_grad="no"), r"Tensor\(requires_grad=...\)"),
+    (lambda: ag.Tensor([1.0]).requires_grad_("no"), r"requires_grad_\(\)"),
+    (lambda: ag.set_grad_enabled("no"), "set_grad_enabled"),
+    (lambda: ag.set_grad_enabled(None), "set_grad_enabled"),
+    (lambda: ag.dropout(ag.Tensor([1.0]), 0.5, training="no"), r"dropout\(training=...\)"),
+    (lambda: ag.Tensor([1.0], requires_grad=np.array([True, False])), r"Tensor\(requires_grad=...\)"),
+])
+def test_a_flag_that_is_not_a_bool_is_refused_naming_it(call, what):
+    with pytest.raises(TypeError, match=rf"^{what}: expected True or False"):
+        call()
+
+
+def test_numpy_bools_are_flags():
+    assert ag.Tensor([1.0], requires_grad=np.True_).requires_grad is True
+    with ag.set_grad_enabled(np.False_):
+        assert not ag.is_grad_enabled()
