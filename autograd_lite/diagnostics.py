@@ -67,7 +67,11 @@ def _axis_failure(prim, shapes, params, error):
     for key in ("axis", "axes"):
         value = params.get(key)
         try:
-            [operator.index(a) for a in (value if isinstance(value, (tuple, list)) else (value,)) if a is not None]
+            for a in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(a, bool):  # (an int to operator.index: True would be axis 1)
+                    raise TypeError("a bool is no axis")
+                if a is not None:
+                    operator.index(a)
         except TypeError:
             ndim = len(shapes[0]) if shapes else 0
             wanted = "None, an int or a tuple of ints" if key == "axis" else f"None or a permutation of range({ndim})"

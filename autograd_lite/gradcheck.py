@@ -94,7 +94,7 @@ def _worst_entry(a, b):
 
 
 def _check_eps(eps, op):
-    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
+    if isinstance(eps, bool) or not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"{op}: eps must be a finite number > 0 (the finite-difference step), got {eps!r}")
     return float(eps)
 

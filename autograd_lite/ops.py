@@ -356,6 +356,8 @@ def _axes(axis, ndim):
     NumPy's own AxisError / ValueError (never wrapped around), which ops report by name."""
     if axis is None:
         return tuple(range(ndim))
+    if isinstance(axis, bool) or isinstance(axis, (tuple, list)) and any(isinstance(a, bool) for a in axis):
+        raise TypeError("a bool is no axis")  # (an int to NumPy: True would be axis 1)
     return normalize_axis_tuple(list(axis) if isinstance(axis, list) else axis, ndim)
 
 

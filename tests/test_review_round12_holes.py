@@ -264,3 +264,19 @@ def test_numpy_bools_are_flags():
     assert ag.Tensor([1.0], requires_grad=np.True_).requires_grad is True
     with ag.set_grad_enabled(np.False_):
         assert not ag.is_grad_enabled()
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda x: ag.logsumexp(x, axis=True), "logsumexp"), (lambda x: ag.sum(x, axis=True), "sum"),
+    (lambda x: ag.mean(x, True), "mean"), (lambda x: ag.var(x, axis=(0, True)), "var"),
+    (lambda x: ag.softmax(x, axis=True), "softmax"), (lambda x: ag.transpose(x, axes=(True, 0)), "transpose")])
+def test_a_bool_axis_is_refused_naming_the_op(call, op):
+    # True is the int 1 to NumPy: logsumexp(axis=True) reduced axis 1 while sum refused it
+    with pytest.raises(TypeError, match=rf"^{op}: ax[ie]s=.*True.* for an input of shape \(2, 3\)"):
+        call(ag.Tensor(np.ones((2, 3)), requires_grad=True))
+
+
+@pytest.mark.parametrize("check", [ag.gradcheck, ag.numerical_gradient])
+def test_a_bool_finite_difference_step_is_refused(check):
+    with pytest.raises(ValueError, match=f"^{check.__name__}: eps must be a finite number > 0"):
+        check(lambda a: (a * a).sum(), [np.ones(2)], eps=True)
