@@ -161,17 +161,23 @@ def reachable(fn, methods=False):
     ``Holder.scale``), the attributes a method or callable object reads off its own object, and
     the same for every function of the user's code it reaches (helpers it calls, methods,
     properties, methods of the objects it holds)."""
-    plan = None  # (objects, loads, the code those loads found): followed anew when that code changed
+    # (objects, loads, the containers and objects followed into, what all those found, and the
+    # identities of that: followed anew when any of it changed, see _code_in)
+    plan = None
 
     def reached(seen=None, depth=0):
         nonlocal plan
         now = plan  # (one read: another thread may follow anew meanwhile)
         found = None if now is None else now[0] + [_resolve(*load) for load in now[1]]
-        if found is None or _code_in(found) != now[2]:  # (a helper rebound: what it reads differs)
+        if found is None or _code_in(found, now[2]) != now[4]:  # (a helper rebound, a layer added: what it reads differs)
             objects, loads = [], []
             (_follow_objects if methods else _follow)(fn, None, objects, loads, set())
+            probes = [load[3].holder for load in loads if type(load[3]) is _Probe]
+            loads = [load for load in loads if type(load[3]) is not _Probe]
             found = objects + [_resolve(*load) for load in loads]
-            plan = (objects, loads, _code_in(found))
+            # (found and the probes' members held: no id checked by _code_in is taken by a new object)
+            held = ([v for v in found if type(v) not in _INERT], [_members(p) for p in probes])
+            plan = (objects, loads, probes, held, _code_in(found, probes))
         # (functions it reaches were followed already: here they are keyed by identity)
         return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType or type(v) is types.CodeType
                       else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
@@ -179,12 +185,45 @@ def reachable(fn, methods=False):
     return reached
 
 
-def _code_in(values):
-    """The identities of the functions among ``values`` (a namespace's too) and their code objects
-    (themselves: no id of a freed one is taken by another): one replaced, what is reached is
-    followed anew."""
-    return tuple([v for v in values if type(v) is types.CodeType] +
-                 [id(f) for v in values if type(v) in _CODE for f in (v if type(v) is _Code else (v,))])
+def _code_in(values, probes=()):
+    """What decides which code a reach follows: the identities of ``values`` (what its loads find:
+    functions, a namespace's functions, code objects, classes, modules, containers, objects; numbers,
+    strings, Tensors and arrays are keyed but followed into by nobody) and, for each container or
+    object of the user's classes it followed into (``probes``, see ``_follow_objects``), the
+    identities of what it holds now (and an object's class). A helper rebound, code replaced
+    (``f.__code__ = ...``), a layer of another class put into a model's list, a model rebound: what is
+    reached is followed anew."""
+    found = []
+    for v in values:
+        kind = type(v)
+        if kind is _Code:
+            found.extend(map(id, v))
+        elif kind not in _INERT:
+            found.append(id(v))
+    return tuple(found), tuple([tuple(map(id, _members(p))) for p in probes])
+
+
+def _members(value):
+    """What ``_follow_objects`` would follow into in ``value`` (a container, an object of the user's
+    classes; its class first), but for values it never looks into (numbers, strings, Tensors, arrays):
+    a list of parameters or a layer's weights replaced keep what is followed."""
+    if isinstance(value, dict):
+        members = value.values()
+    elif isinstance(value, (list, tuple)):
+        members = value
+    else:
+        own = _own_attribute(value, None)  # (no __slots__ on its classes: its __dict__ alone, cheaper)
+        slotted = own is None or any("__slots__" in cls.__dict__ for cls in type(value).__mro__[:-1])
+        members = own.values() if not slotted else [v for _, v in _attributes(value) or ()]
+        return [type(value), *[v for v in members if type(v) not in _INERT and (type(v) not in _CONTAINERS or not _inert(v))]]
+    return [v for v in members if type(v) not in _INERT and (type(v) not in _CONTAINERS or not _inert(v))]
+
+
+def _inert(value):
+    """Whether ``value`` holds no code now: a number, string, Tensor or array, or a dict, list or tuple
+    of only those (a history of costs kept on a model may grow: no reach is followed anew for it)."""
+    kind = type(value)
+    return kind in _INERT or kind in _CONTAINERS and _INERT.issuperset(map(type, value.values() if kind is dict else value))
 
 
 def _follow(fn, owner, objects, loads, visited):
@@ -290,12 +329,15 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
     if depth > 8 or ("object", id(value)) in visited:
         return
     visited.add(("object", id(value)))
-    if _fixed(value):
+    user = not _library(type(value)) and _attributes(value) is not None  # (an object of the user's classes)
+    if _fixed(value) and not user:  # (a callable model holding layers: as an object, all its methods)
         _follow(value, None, objects, loads, visited)
         return
+    if isinstance(value, (dict, list, tuple)) or user:  # (what it holds now: checked on each call)
+        loads.append(("probe", None, {}, _Probe(value)))
     if isinstance(value, (dict, list, tuple)):
         members = value.values() if isinstance(value, dict) else value
-    elif not _library(type(value)) and _attributes(value) is not None:
+    elif user:
         for cls in type(value).__mro__[:-1]:
             if not _library(cls):
                 for name, member in cls.__dict__.items():
@@ -441,6 +483,14 @@ class _Namespace:
         return _Data([(k, v) for k, v in items if not k.startswith("__") and not _fixed(v)])
 
 
+class _Probe:
+    """A container or object ``_follow_objects`` followed into (noted among the loads while following,
+    then kept apart): what it holds decides what is followed, see ``_code_in``."""
+
+    def __init__(self, holder):
+        self.holder = holder
+
+
 class _Data(dict):
     """The data a namespace holds (``_Namespace.get("*")``), made anew on each call: keyed by its
     names and what they hold, not by its own identity (which would differ on every call)."""
@@ -470,7 +520,9 @@ def _namespace_code(holder):
     return found
 
 
-_CODE = frozenset([types.FunctionType, staticmethod, classmethod, _Code])  # what _code_in looks into
+# what code never looks into for code (numbers, strings, Tensors, arrays, NumPy's scalars), and a
+# namespace's data, made anew on each call: left out of _code_in
+_INERT = _SCALARS | _ARRAYS | {_Data, complex} | (set(np.sctypeDict.values()) - {np.void, np.object_})
 
 
 class _Fields:
