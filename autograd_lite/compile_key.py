@@ -94,9 +94,10 @@ def describe(value, top=False, depth=0, seen=None):
     if attributes is not None:  # (with the values its class holds for it: cfg.scale set in the class body)
         pairs = [*attributes, *_class_data(kind)]  # (by name too: getattr(opts, "shift", 0.0) branches on it)
         own = tuple([describe(v, False, depth + 1, seen) for _, v in pairs])
-        # an argument (a model): what its methods reach too (class attributes, globals, helpers)
+        # an argument (a model), or an object a list or dict argument holds: what its methods reach
+        # too (class attributes, globals, helpers; deeper objects are followed from their holder's)
         return (kind, _held(value, seen), tuple([k for k, _ in pairs]), own,
-                _reach_of(value, True, seen)(seen, depth + 1) if top else ())
+                _reach_of(value, True, seen)(seen, depth + 1) if top or depth == 1 else ())
     try:
         hash(value)
     except TypeError:

@@ -3,6 +3,8 @@
 trace), and the cached reach of an argument object or function is followed anew when what it holds
 changes (a layer of another class appended, a model rebound), not only when a function it found is
 replaced. Expected values and gradients come from calling the uncompiled function (``step.fn``)."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -260,3 +262,31 @@ def test_a_growing_history_and_replaced_weights_follow_nothing_anew(follows):
     net.w = ag.Tensor(np.full(3, 2.0), requires_grad=True)  # (a new tensor: keys it by identity, traced anew)
     assert _same(step, np.ones(3)) == 60.0
     assert step.recordings == 2
+
+
+class _Scaled:
+    def f(self, x):
+        return x * _FACTOR
+
+
+class _Stack:
+    def __init__(self):
+        self.layers = [_Scaled()]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.f(x)
+        return x
+
+
+_FACTOR = 2.0
+
+
+@pytest.mark.parametrize("wrap, unwrap", [(lambda m: [m], lambda held: held[0]),
+                                          (lambda m: {"m": m}, lambda held: held["m"])], ids=["list", "dict"])
+def test_a_model_held_in_a_list_or_dict_argument_keys_what_its_layers_read(monkeypatch, wrap, unwrap):
+    held, x = wrap(_Stack()), np.ones(3)
+    step = ag.compile(lambda held, x: ag.sum(unwrap(held).forward(x)))
+    assert step(held, x).item() == step(held, x).item() == 6.0
+    monkeypatch.setattr(sys.modules[__name__], "_FACTOR", 3.0)
+    assert step(held, x).item() == step.fn(held, x).item() == 9.0
