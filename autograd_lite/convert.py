@@ -16,6 +16,14 @@ def is_scalar_number(value):
     return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
 
 
+def function_arg(f, op):
+    """``f`` if it can be called, else a TypeError naming ``op`` (a transform or a gradient check),
+    raised when ``op`` is given it rather than at the first call."""
+    if not callable(f):
+        raise TypeError(f"{op}: expected a function to differentiate, got {type(f).__name__} {f!r:.60}")
+    return f
+
+
 def flag(value, what):
     """``value`` as a bool if it is one (Python's or NumPy's), else a TypeError naming ``what``: a
     string such as "no" or an array would otherwise be taken for True, None for False (PyTorch

@@ -140,7 +140,11 @@ def l2_penalty(weights, lambd, m):
     if isinstance(weights, (dict, Tensor, np.ndarray)):
         raise TypeError(f"l2_penalty: weights must be a list (or other iterable) of tensors, got a "
                         f"{type(weights).__name__}; e.g. [params['W1'], params['W2']]")
-    weights = list(weights)
+    try:
+        weights = list(weights)
+    except TypeError:
+        raise TypeError(f"l2_penalty: weights must be a list of tensors, got {type(weights).__name__} "
+                        f"{weights!r:.60}; e.g. [params['W1'], params['W2']]") from None
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
     if not (_is_number(lambd) and lambd >= 0):

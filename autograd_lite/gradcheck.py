@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import pytree, tape
-from .convert import plain_array
+from .convert import function_arg, plain_array
 from .errors import GraphError
 from .modes import no_grad
 from .rng import as_generator
@@ -205,6 +205,7 @@ def numerical_gradient(f, inputs, eps=1e-7):
     Returns:
         a list with one entry per input, in its structure: ndarrays of the leaves' shapes.
     """
+    function_arg(f, "numerical_gradient")
     eps = _check_eps(eps, "numerical_gradient")
     flat = _Flat(inputs, "numerical_gradient")
     grads = []
@@ -255,6 +256,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
+    function_arg(f, "gradcheck")
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
     threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
@@ -297,6 +299,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     Same arguments as ``gradcheck``; returns a GradcheckResult (mode 'second order')
     whose per-leaf values are the worst entries of the two Hessian-vector products.
     """
+    function_arg(f, "gradgradcheck")
     from .transforms import grad
 
     eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")

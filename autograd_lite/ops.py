@@ -819,8 +819,19 @@ def _compare(ufunc, symbol=None):
         if current().tracer is not None:  # ag.compile recomputes it on every replay
             return current().tracer.numpy_call(ufunc, (a, b), {})
         # a masked entry refused (NumPy would give a masked result, its hidden value compared)
-        return ufunc(plain_array(_raw(a), label), plain_array(_raw(b), label))
+        a, b = plain_array(_raw(a), label), plain_array(_raw(b), label)
+        try:
+            return ufunc(a, b)
+        except TypeError:  # (None, a str: NumPy's message names neither the comparison nor the operands)
+            raise TypeError(f"{label}: cannot compare {_operand(a)} with {_operand(b)}; expected numbers, "
+                            "arrays or Tensors") from None
     return compare
+
+
+def _operand(value):
+    """How a comparison's error names an operand: an array by shape and dtype, anything else by type and value."""
+    return f"an array of shape {value.shape} and dtype {value.dtype}" if isinstance(value, np.ndarray) else \
+        f"{type(value).__name__} {value!r:.40}"
 
 
 def _inplace(self, ufunc, other, symbol, method):

@@ -76,7 +76,11 @@ class Optimizer:
             if isinstance(params, Tensor):
                 raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
                                 "or a dict name -> Tensor (write [p])")
-            params = list(params)
+            try:
+                params = list(params)
+            except TypeError:
+                raise TypeError(f"{kind}: params must be a list of Tensors or a dict name -> Tensor, got "
+                                f"{type(params).__name__} {params!r:.60}") from None
             names = [None] * len(params)
         self._names = names
         if not params:

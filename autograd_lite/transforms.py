@@ -20,13 +20,18 @@ from .forward import push_forward
 from .modes import enable_grad, current
 from .ops import _apply, reshape, stack
 from .primitive import Primitive
+from .convert import function_arg
 from .tensor import Tensor, to_float_array
 
 __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
 
 
 def _argnums_tuple(argnums, nargs, op):
-    single = isinstance(argnums, numbers.Integral)
+    single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
+    is_ints = lambda v: isinstance(v, tuple) and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in v)
+    if not (single or is_ints(argnums) or isinstance(argnums, list) and is_ints(tuple(argnums))):
+        raise TypeError(f"{op}: argnums must be an int or a tuple of ints (positions of f's arguments), "
+                        f"got {type(argnums).__name__} {argnums!r}")
     nums = (argnums,) if single else tuple(argnums)
     if not nums:
         raise ValueError(f"{op}: argnums is empty; expected an int or a non-empty tuple of ints")
@@ -141,6 +146,7 @@ def value_and_grad(f, argnums=0):
         another transform, both are Tensors on the outer graph. Each gradient has its
         argument's dtype, nested or not.
     """
+    function_arg(f, "value_and_grad")
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
         nested = current().grad_depth > 0
@@ -170,6 +176,7 @@ def grad(f, argnums=0):
     Returns a function giving the argument's structure with an ndarray of each leaf's
     shape (a tuple for tuple argnums); ``grad(grad(f))`` gives second derivatives.
     """
+    function_arg(f, "grad")
     value_and_grad_f = value_and_grad(f, argnums)
 
     def grad_f(*args, **kwargs):
@@ -203,6 +210,7 @@ def hvp(f, argnums=0):
     stays on it as jvp's tangents do: ``grad(lambda x: hvp(f)(x, x))`` differentiates
     through the direction too.
     """
+    function_arg(f, "hvp")
     def hvp_f(*args_and_v):
         if len(args_and_v) < 2:
             raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
@@ -288,6 +296,7 @@ def jvp(f, primals, tangents):
         outer graph, so the outer transform differentiates them (the tangent is then
         computed by two recorded reverse passes, which differentiate again).
     """
+    function_arg(f, "jvp")
     primals = _as_args_tuple(primals, "jvp", "primals")
     tangents = _as_args_tuple(tangents, "jvp", "tangents")
     if len(primals) != len(tangents):
@@ -325,6 +334,7 @@ def vjp(f, *primals):
     Tensors on the outer graph (the pull-back is recorded), so the outer transform
     differentiates them, and through the cotangent as well.
     """
+    function_arg(f, "vjp")
     nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "vjp")
     out = _evaluate(f, inputs.args, {})
@@ -357,6 +367,7 @@ def jacobian(f, argnums=0):
     transform). Pytrees: the output's structure, each leaf holding the argument's
     structure (a tuple over tuple argnums). Computed row by row in reverse mode.
     """
+    function_arg(f, "jacobian")
     def jacobian_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "jacobian")
         create = current().grad_depth > 0
@@ -402,6 +413,7 @@ def hessian(f, argnums=0):
     """Second derivatives of scalar ``f``: a function giving ``x.shape + x.shape`` arrays
     (for pytrees, h[k1][k2] of shape ``x[k1].shape + x[k2].shape``; for tuple argnums,
     h[i][j]). It is ``jacobian(grad(f))``, so symmetric up to rounding."""
+    function_arg(f, "hessian")
     hessian_f = jacobian(grad(f, argnums), argnums)
     hessian_f.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
     return hessian_f

@@ -280,3 +280,29 @@ def test_a_bool_axis_is_refused_naming_the_op(call, op):
 def test_a_bool_finite_difference_step_is_refused(check):
     with pytest.raises(ValueError, match=f"^{check.__name__}: eps must be a finite number > 0"):
         check(lambda a: (a * a).sum(), [np.ones(2)], eps=True)
+
+
+# --- hostile arguments named by the operation they reach ---------------------------------------------
+@pytest.mark.parametrize("call, message", [
+    (lambda: ag.grad(None), r"^grad: expected a function to differentiate, got NoneType None"),
+    (lambda: ag.hessian(5), r"^hessian: expected a function"),
+    (lambda: ag.jvp(None, (1.0,), (1.0,)), r"^jvp: expected a function"),
+    (lambda: ag.gradcheck(None, [np.ones(2)]), r"^gradcheck: expected a function"),
+    (lambda: ag.numerical_gradient(3, [np.ones(2)]), r"^numerical_gradient: expected a function"),
+    (lambda: ag.grad(lambda x: (x * x).sum(), argnums=1.0)(np.ones(2)), r"^grad: argnums must be an int or a tuple"),
+    (lambda: ag.grad(lambda x: (x * x).sum(), argnums="0")(np.ones(2)), r"^grad: argnums must be an int or a tuple"),
+    (lambda: ag.grad(lambda x: (x * x).sum(), argnums=None)(np.ones(2)), r"^grad: argnums must be an int or a tuple"),
+    (lambda: ag.optim.GradientDescent(None, 0.1), r"^GradientDescent: params must be a list of Tensors"),
+    (lambda: ag.l2_penalty(None, 0.1, 4), r"^l2_penalty: weights must be a list of tensors"),
+    (lambda: ag.Tensor(np.ones(3)) < None, r"^less \(<\): cannot compare an array of shape \(3,\).* with NoneType None"),
+    (lambda: ag.Tensor(np.ones(3)) == "a", r"^equal \(==\): cannot compare .* with str 'a'"),
+])
+def test_a_hostile_argument_is_refused_naming_the_operation(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_argnums_as_a_list_of_ints_still_works():
+    gx, gy = ag.grad(lambda x, y: (x * y).sum(), argnums=[0, 1])(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    np.testing.assert_array_equal(gx, [3.0, 4.0])
+    np.testing.assert_array_equal(gy, [1.0, 2.0])
