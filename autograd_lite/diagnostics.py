@@ -50,8 +50,14 @@ def explain_failure(prim, parents, error, params=None):
         return None
     shapes = [p.shape for p in parents]
     listed = " and ".join(str(shape) for shape in shapes)
-    if type(error) is TypeError:
-        return _axis_failure(prim, shapes, params or {}, error)
+    if isinstance(error, (TypeError, OverflowError)):  # (a parameter NumPy cannot take: keepdims=None)
+        failure = _axis_failure(prim, shapes, params or {}, error) if type(error) is TypeError else None
+        if failure is None and prim.keywords is not None and not str(error).startswith(f"{prim.name}("):
+            # a built-in op (not check_call's own error, which names its call): its call says what it takes
+            given = "".join(f", {key}={value!r:.40}" for key, value in (params or {}).items())
+            failure = type(error)(f"{prim.label}: {error} (inputs of shape {listed or '()'}{given}); expected "
+                                  f"{prim.name}{prim.__signature__}")
+        return failure
     if type(error) not in (ValueError, np.exceptions.AxisError):
         return None
     if len(shapes) > 1 and "broadcast" in str(error):

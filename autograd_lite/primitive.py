@@ -67,7 +67,7 @@ class Primitive:
             else:
                 data = (self.forward(parents[0]._array, parents[1]._array) if n == 2 else
                         self.forward(parents[0]._array, parents[1]._array, parents[2]._array))
-        except (ValueError, TypeError, IndexError) as error:  # (no cost unless raised)
+        except (ValueError, TypeError, IndexError, OverflowError) as error:  # (no cost unless raised)
             failure = diagnostics.explain_failure(self, parents, error, params)
             if failure is None:
                 raise

@@ -306,3 +306,19 @@ def test_argnums_as_a_list_of_ints_still_works():
     gx, gy = ag.grad(lambda x, y: (x * y).sum(), argnums=[0, 1])(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
     np.testing.assert_array_equal(gx, [3.0, 4.0])
     np.testing.assert_array_equal(gy, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("call, op, given", [
+    (lambda x: ag.sum(x, axis=0, keepdims=None), "sum", "keepdims=None"),
+    (lambda x: ag.var(x, ddof=None), "var", "ddof=None"),
+    (lambda x: ag.reshape(x, "a"), "reshape", "shape='a'"),
+    (lambda x: ag.broadcast_to(x, (2.0, 3)), "broadcast_to", r"shape=\(2.0, 3\)"),
+])
+def test_a_parameter_numpy_cannot_take_is_named_with_the_ops_call(call, op, given):
+    with pytest.raises(TypeError, match=rf"^{op}: .*\(inputs of shape \(2, 3\), {given}\); expected {op}\(x, /"):
+        call(ag.Tensor(np.ones((2, 3)), requires_grad=True))
+
+
+def test_an_axis_too_large_for_numpy_is_named_with_the_ops_call():
+    with pytest.raises(OverflowError, match=r"^sum: .*axis=9223372036854775808\); expected sum\(x, /"):
+        ag.sum(ag.Tensor(np.ones((2, 3))), axis=2 ** 63)
