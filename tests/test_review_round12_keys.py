@@ -37,16 +37,6 @@ class C:
         return x * K
 
 
-class CallableNet:  # a model called as net(x), holding its layers
-    def __init__(self, *layers):
-        self.layers = list(layers)
-
-    def __call__(self, x):
-        for layer in self.layers:
-            x = layer.f(x)
-        return x
-
-
 class Model:  # a plain holder with a forward method
     def __init__(self, *layers):
         self.layers = list(layers)
@@ -55,6 +45,11 @@ class Model:  # a plain holder with a forward method
         for layer in self.layers:
             x = layer.f(x)
         return x
+
+
+class CallableNet(Model):  # a model called as net(x), holding its layers
+    def __call__(self, x):
+        return self.forward(x)
 
 
 def _net_cost(net, x):

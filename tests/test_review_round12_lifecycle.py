@@ -306,10 +306,8 @@ def test_a_child_forked_while_another_thread_writes_grads_can_backward():
     assert done == {"grad": [2.0, 2.0]}  # the parent's thread finished its own backward
 
 
-@needs_fork
-@pytest.mark.parametrize("lock_name", ["grad_lock", "_clock_lock", "_saved_lock"])
-def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_name):
-    lock = getattr(modes, lock_name)
+def _fork_while_held(lock, body):
+    """``_in_child(body)`` while another thread holds ``lock`` (released once the child reported)."""
     held, release = threading.Event(), threading.Event()
 
     def holder():
@@ -321,11 +319,17 @@ def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_na
     thread.start()
     try:
         assert held.wait(TIMEOUT)
-        report = _in_child(_backward_in_place_change_and_modes)
+        return _in_child(body)
     finally:
         release.set()
         thread.join(TIMEOUT)
-    assert report == EXPECTED_CHILD
+
+
+@needs_fork
+@pytest.mark.parametrize("lock_name", ["grad_lock", "_clock_lock", "_saved_lock"])
+def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_name):
+    lock = getattr(modes, lock_name)
+    assert _fork_while_held(lock, _backward_in_place_change_and_modes) == EXPECTED_CHILD
     assert not held_by_another_thread(lock)  # the parent's lock is the parent's: released by its holder
 
 
@@ -333,22 +337,8 @@ def test_a_child_forked_while_another_thread_holds_a_lock_of_modes_works(lock_na
 def test_a_child_forked_while_another_thread_holds_a_compiled_functions_lock_can_call_it():
     step = ag.compile(lambda x: (x * 3.0).sum())
     assert step(np.ones(2)).item() == 6.0  # traced: a call with another shape traces, taking the lock
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with step._lock:
-            held.set()
-            release.wait(TIMEOUT)
-
-    thread = threading.Thread(target=holder, daemon=True)
-    thread.start()
-    try:
-        assert held.wait(TIMEOUT)
-        report = _in_child(lambda: {"values": [step(np.ones(3)).item(), step(np.ones(2)).item()],
-                                    "recordings": step.recordings})
-    finally:
-        release.set()
-        thread.join(TIMEOUT)
+    report = _fork_while_held(step._lock, lambda: {"values": [step(np.ones(3)).item(), step(np.ones(2)).item()],
+                                                   "recordings": step.recordings})
     assert report == {"values": [9.0, 6.0], "recordings": 2}
 
 
