@@ -52,11 +52,13 @@ def explain_failure(prim, parents, error, params=None):
     listed = " and ".join(str(shape) for shape in shapes)
     if isinstance(error, (TypeError, OverflowError)):  # (a parameter NumPy cannot take: keepdims=None)
         failure = _axis_failure(prim, shapes, params or {}, error) if type(error) is TypeError else None
-        if failure is None and prim.keywords is not None and not str(error).startswith(f"{prim.name}("):
-            # a built-in op (not check_call's own error, which names its call): its call says what it takes
+        if failure is None and getattr(prim, "builtin", False) and not str(error).startswith(f"{prim.name}("):
+            # one of the op table's own (not check_call's error, which names its call; a user primitive's
+            # error keeps its message and traceback): its call says what it takes
             given = "".join(f", {key}={value!r:.40}" for key, value in (params or {}).items())
-            failure = type(error)(f"{prim.label}: {error} (inputs of shape {listed or '()'}{given}); expected "
-                                  f"{prim.name}{prim.__signature__}")
+            kind = TypeError if isinstance(error, TypeError) else OverflowError  # (NumPy's subclasses need more)
+            failure = kind(f"{prim.label}: {error} (inputs of shape {listed or '()'}{given}); expected "
+                           f"{prim.name}{prim.__signature__}")
         return failure
     if type(error) not in (ValueError, np.exceptions.AxisError):
         return None

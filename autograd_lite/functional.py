@@ -141,10 +141,11 @@ def l2_penalty(weights, lambd, m):
         raise TypeError(f"l2_penalty: weights must be a list (or other iterable) of tensors, got a "
                         f"{type(weights).__name__}; e.g. [params['W1'], params['W2']]")
     try:
-        weights = list(weights)
+        items = iter(weights)  # (only this: an error inside the user's own generator stays its own)
     except TypeError:
         raise TypeError(f"l2_penalty: weights must be a list of tensors, got {type(weights).__name__} "
                         f"{weights!r:.60}; e.g. [params['W1'], params['W2']]") from None
+    weights = list(items)
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
     if not (_is_number(lambd) and lambd >= 0):

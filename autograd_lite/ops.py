@@ -974,3 +974,5 @@ def _swapaxes_method(self, a, b):
 
 # NumPy's protocols (np.sum(t), ndarray * t) and the further Tensor methods: numpy_api.py
 _install()
+for _op in [v for v in list(globals().values()) if isinstance(v, Primitive)]:
+    _op.builtin = True  # (diagnostics.explain_failure names an op of this table with its call)

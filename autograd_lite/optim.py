@@ -77,10 +77,11 @@ class Optimizer:
                 raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
                                 "or a dict name -> Tensor (write [p])")
             try:
-                params = list(params)
+                items = iter(params)  # (only this: an error inside the user's own generator stays its own)
             except TypeError:
                 raise TypeError(f"{kind}: params must be a list of Tensors or a dict name -> Tensor, got "
                                 f"{type(params).__name__} {params!r:.60}") from None
+            params = list(items)
             names = [None] * len(params)
         self._names = names
         if not params:

@@ -28,11 +28,14 @@ __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
 
 def _argnums_tuple(argnums, nargs, op):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
-    is_ints = lambda v: isinstance(v, tuple) and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in v)
-    if not (single or is_ints(argnums) or isinstance(argnums, list) and is_ints(tuple(argnums))):
+    try:  # (a tuple, list, range or integer array of positions; a bool, float, str or None is none)
+        nums = (argnums,) if single else tuple(argnums)
+    except TypeError:
+        nums = None
+    if nums is None or isinstance(argnums, (bool, str)) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in nums):
         raise TypeError(f"{op}: argnums must be an int or a tuple of ints (positions of f's arguments), "
                         f"got {type(argnums).__name__} {argnums!r}")
-    nums = (argnums,) if single else tuple(argnums)
     if not nums:
         raise ValueError(f"{op}: argnums is empty; expected an int or a non-empty tuple of ints")
     for n in nums:

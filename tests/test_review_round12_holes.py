@@ -322,3 +322,36 @@ def test_a_parameter_numpy_cannot_take_is_named_with_the_ops_call(call, op, give
 def test_an_axis_too_large_for_numpy_is_named_with_the_ops_call():
     with pytest.raises(OverflowError, match=r"^sum: .*axis=9223372036854775808\); expected sum\(x, /"):
         ag.sum(ag.Tensor(np.ones((2, 3))), axis=2 ** 63)
+
+
+# --- what the refusals above must leave alone ----------------------------------------------------------
+def test_a_user_primitives_own_error_keeps_its_message_and_frame():
+    def scaled(x, scale=1.0):
+        if not isinstance(scale, float):
+            raise TypeError("scale must be a float")
+        return x * scale
+    op = ag.Primitive(scaled, doc="scaled(x, scale=1.0): x times scale.")
+    with pytest.raises(TypeError, match="^scale must be a float$") as info:
+        op(ag.Tensor([1.0]), scale=2)
+    assert info.traceback[-1].name == "scaled"
+
+
+def test_numpys_own_error_from_a_user_primitive_of_a_ufunc_stays_numpys():
+    with pytest.raises(np._core._exceptions._UFuncNoLoopError):
+        ag.Primitive(np.gcd)(ag.Tensor([4.0]), ag.Tensor([6.0]))
+
+
+@pytest.mark.parametrize("argnums", [range(2), np.arange(2), [0, 1], (np.int64(0), 1)])
+def test_argnums_as_any_sequence_of_ints(argnums):
+    gx, gy = ag.grad(lambda x, y: (x * y).sum(), argnums=argnums)(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    np.testing.assert_array_equal(gx, [3.0, 4.0])
+    np.testing.assert_array_equal(gy, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("make", [lambda ps: ag.optim.Adam(ps, 0.1), lambda ps: ag.l2_penalty(ps, 0.1, 4)])
+def test_an_error_inside_the_users_own_generator_stays_its_own(make):
+    def parameters():
+        yield ag.Tensor([1.0], requires_grad=True)
+        raise TypeError("my generator broke")
+    with pytest.raises(TypeError, match="^my generator broke$"):
+        make(parameters())
