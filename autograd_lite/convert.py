@@ -16,6 +16,17 @@ def is_scalar_number(value):
     return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
 
 
+def listed(values, what, expected):
+    """``values`` (any iterable: a list, a tuple, a generator) as a list, or a TypeError naming ``what``
+    and the ``expected`` contents when it is not iterable. Only that is checked here: an error raised
+    inside the user's own generator is theirs, with its message and traceback."""
+    try:
+        items = iter(values)
+    except TypeError:
+        raise TypeError(f"{what} must be {expected}, got {type(values).__name__} {values!r:.60}") from None
+    return list(items)
+
+
 def function_arg(f, op):
     """``f`` if it can be called, else a TypeError naming ``op`` (a transform or a gradient check),
     raised when ``op`` is given it rather than at the first call."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import latex as tex
 from .conform import ForGradOnly
-from .convert import flag, float64_for_half, plain_array, scale_for
+from .convert import flag, float64_for_half, listed, plain_array, scale_for
 from .errors import DomainError, ShapeError
 from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -140,12 +140,7 @@ def l2_penalty(weights, lambd, m):
     if isinstance(weights, (dict, Tensor, np.ndarray)):
         raise TypeError(f"l2_penalty: weights must be a list (or other iterable) of tensors, got a "
                         f"{type(weights).__name__}; e.g. [params['W1'], params['W2']]")
-    try:
-        items = iter(weights)  # (only this: an error inside the user's own generator stays its own)
-    except TypeError:
-        raise TypeError(f"l2_penalty: weights must be a list of tensors, got {type(weights).__name__} "
-                        f"{weights!r:.60}; e.g. [params['W1'], params['W2']]") from None
-    weights = list(items)
+    weights = listed(weights, "l2_penalty: weights", "a list of tensors (e.g. [params['W1'], params['W2']])")
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
     if not (_is_number(lambd) and lambd >= 0):

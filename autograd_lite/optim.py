@@ -33,6 +33,7 @@ steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
 import numpy as np
 
 from . import lr_schedule
+from .convert import listed
 from .modes import grad_lock, note_grad_write
 from .tensor import Tensor, mark_modified
 
@@ -76,12 +77,7 @@ class Optimizer:
             if isinstance(params, Tensor):
                 raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
                                 "or a dict name -> Tensor (write [p])")
-            try:
-                items = iter(params)  # (only this: an error inside the user's own generator stays its own)
-            except TypeError:
-                raise TypeError(f"{kind}: params must be a list of Tensors or a dict name -> Tensor, got "
-                                f"{type(params).__name__} {params!r:.60}") from None
-            params = list(items)
+            params = listed(params, f"{kind}: params", "a list of Tensors or a dict name -> Tensor")
             names = [None] * len(params)
         self._names = names
         if not params:
