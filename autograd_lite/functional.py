@@ -16,7 +16,7 @@ from . import latex as tex
 from .conform import ForGradOnly
 from .convert import flag, float64_for_half, listed, plain_array, scale_for
 from .errors import DomainError, ShapeError
-from .ops import _apply, _axes, _log_softmax, _raw, logits_of, sigmoid, softmax
+from .ops import _apply, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
 from .rng import as_generator, manual_seed
 from .tensor import Tensor, as_tensor
