@@ -27,6 +27,21 @@ def listed(values, what, expected):
     return list(items)
 
 
+class Label:
+    """A tensor's ``name`` (``Tensor.name``): None or a str, refused otherwise when set, as a name
+    given to the constructor is (``t.name = 5`` would fail only later, in a drawing or a message).
+    Kept in the tensor's own ``__dict__``, which only a named tensor needs."""
+
+    def __get__(self, t, owner=None):
+        return self if t is None else t.__dict__.get("name")
+
+    def __set__(self, t, value):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"Tensor: name must be a str (a label such as 'W1') or None, got "
+                            f"{type(value).__name__} {value!r:.60}")
+        t.__dict__["name"] = value
+
+
 def function_arg(f, op):
     """``f`` if it can be called, else a TypeError naming ``op`` (a transform or a gradient check),
     raised when ``op`` is given it rather than at the first call."""

@@ -57,8 +57,8 @@ def explain_failure(prim, parents, error, params=None):
             # error keeps its message and traceback): its call says what it takes
             given = "".join(f", {key}={value!r:.40}" for key, value in (params or {}).items())
             kind = TypeError if isinstance(error, TypeError) else OverflowError  # (NumPy's subclasses need more)
-            failure = kind(f"{prim.label}: {error} (inputs of shape {listed or '()'}{given}); expected "
-                           f"{prim.name}{prim.__signature__}")
+            call = f"; expected {prim.name}{prim.__signature__}" if hasattr(prim, "__signature__") else ""
+            failure = kind(f"{prim.label}: {error} (inputs of shape {listed or '()'}{given}){call}")
         return failure
     if type(error) not in (ValueError, np.exceptions.AxisError):
         return None

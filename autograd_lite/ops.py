@@ -30,7 +30,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import diagnostics
 from . import latex as tex
-from .convert import float64_for_half, is_scalar_number, plain_array, scale_for
+from .convert import float64_for_half, is_scalar_number, listed, plain_array, scale_for
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified
 from .primitive import Primitive
@@ -559,14 +559,37 @@ _stack.jvp_all = lambda tangents, out, *arrays, axis=0: np.stack(
     [np.zeros_like(a) if t is None else t for t, a in zip(tangents, arrays)], axis=axis)
 
 
+def _joined(tensors, op, axis, new_axis):
+    """The tensors to join, as a list in their order, once ``axis`` is known to be an int (or None,
+    flattening, where ``new_axis`` is False); else a TypeError naming ``op``. A set or a dict has no
+    order of tensors to keep, so it is refused, as by NumPy and PyTorch."""
+    if isinstance(tensors, (set, frozenset, dict, str)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got a {type(tensors).__name__}"
+                        + (" (no order to join them in)" if not isinstance(tensors, str) else ""))
+    tensors = listed(tensors, f"{op}: tensors", "a list or tuple of tensors")
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one tensor, got none")
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) and not (axis is None and not new_axis):
+        shape = np.shape(getattr(tensors[0], "_array", tensors[0]))
+        wanted = "an int" if new_axis else "an int or None (flattened first)"
+        raise TypeError(f"{op}: axis={axis!r:.40} for inputs of shape {shape}; expected {wanted}")
+    return tensors
+
+
 def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis (``axis=None``: flattened first), as NumPy."""
-    return _concatenate(*tensors, axis=axis)
+    """Join tensors along an existing axis (``axis=None``: flattened first), as NumPy.
+
+    tensors: a list or tuple of tensors (or arrays) whose shapes agree except along ``axis``.
+    Returns a Tensor whose ``axis`` is as long as theirs together."""
+    return _concatenate(*_joined(tensors, "concatenate", axis, new_axis=False), axis=axis)
 
 
 def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis."""
-    return _stack(*tensors, axis=axis)
+    """Join same-shaped tensors along a new axis.
+
+    tensors: a list or tuple of k tensors (or arrays) of one shape s. Returns a Tensor of
+    shape s with a new axis of length k inserted at ``axis``."""
+    return _stack(*_joined(tensors, "stack", axis, new_axis=True), axis=axis)
 
 
 # --- more elementwise functions ------------------------------------------------

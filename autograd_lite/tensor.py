@@ -6,7 +6,7 @@ import operator
 import numpy as np
 
 from . import tape
-from .convert import flag, is_scalar_number, plain_array, to_float_array
+from .convert import Label, flag, is_scalar_number, plain_array, to_float_array
 from .diagnostics import set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
@@ -28,7 +28,7 @@ class Tensor:
                  "_grad", "__dict__", "__weakref__")
     __array_priority__ = 1000
     __hash__ = object.__hash__  # by identity, although == compares elementwise
-    name = None
+    name = Label()  # (a str or None, checked when set)
     _retain = False   # retain_grad() was called
     _vc = None        # VersionCounter, made at the first in-place change (shared with views)
     _site = None      # the user's source line, recorded only in anomaly mode
@@ -37,8 +37,6 @@ class Tensor:
         _fill(self, to_float_array(data), current().scope)
         self.requires_grad = flag(requires_grad, "Tensor(requires_grad=...)")
         if name is not None:
-            if not isinstance(name, str):
-                raise TypeError(f"Tensor: name must be a str (a label such as 'W1'), got {type(name).__name__} {name!r}")
             self.name = name
         tracer = current().tracer
         if tracer is not None and isinstance(data, (Tensor, np.ndarray)):
