@@ -65,6 +65,19 @@ def plain_array(value, what):
     an ndarray; a ``numpy.ma.MaskedArray`` with no masked entry is its data. One with a masked entry is
     refused with a TypeError naming ``what``: autograd_lite has no masks, so NumPy would hand over the
     hidden values and they would count silently. Anything else is returned as it is."""
+    if type(value) in (list, tuple):  # np.array would drop the masks of masked arrays held inside
+        nested = [(value, 1)]
+        while nested:  # (no recursion: as deep as NumPy's 64 axes, and a list holding itself ends)
+            items, depth = nested.pop()
+            for item in items:
+                kind = type(item)
+                if kind is float or kind is int:
+                    continue
+                if (kind is list or kind is tuple) and depth < 64:
+                    nested.append((item, depth + 1))
+                elif isinstance(item, np.ma.MaskedArray):
+                    plain_array(item, what)
+        return value
     if type(value) is np.ndarray or not isinstance(value, np.ndarray):
         return value
     if isinstance(value, np.ma.MaskedArray):
@@ -77,13 +90,14 @@ def plain_array(value, what):
     return np.asarray(value)
 
 
-def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64):
+def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64, dtype=None):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become ``int_dtype`` (float64), ints beyond int64 float64; strings, objects, complex numbers and
-    masked arrays with a masked entry (``plain_array``) are refused, naming ``op``."""
+    become ``int_dtype`` (float64), ints beyond int64 float64; ``dtype`` given: that dtype, whatever
+    ``data`` holds. Strings, objects, complex numbers, ints beyond float64 and masked arrays with a
+    masked entry (``plain_array``) are refused, naming ``op``."""
     data = plain_array(getattr(data, "_array", data), op)  # a Tensor's array; np.matrix as an ndarray
     try:
-        array = np.array(data, copy=copy) if copy else np.asarray(data)
+        array = np.array(data, dtype, copy=copy) if copy else np.asarray(data, dtype)
         if array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat):
             array = array.astype(np.float64)  # ints beyond int64 (10**30, alone or in a list), as NumPy's dtype=float
     except (ValueError, TypeError, OverflowError) as error:

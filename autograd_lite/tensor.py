@@ -163,8 +163,7 @@ def as_tensor(value, like_dtype=None, what="as_tensor"):
     if type(value) is np.ndarray and value.dtype.kind == "f":
         return Tensor._wrap(value)
     exact = is_scalar_number(value) or isinstance(value, np.ndarray) and value.dtype.kind in "biu"
-    t = Tensor._wrap(np.asarray(plain_array(value, what), like_dtype) if exact and like_dtype is not None
-                     else to_float_array(value, what, copy=False))
+    t = Tensor._wrap(to_float_array(value, what, copy=False, dtype=like_dtype if exact else None))
     if isinstance(value, np.ndarray) and current().tracer is not None:
         current().tracer.copy_of(value, t)  # a converted copy: ag.compile converts it on every replay
     return t

@@ -149,15 +149,19 @@ def value_and_grad(f, argnums=0):
         another transform, both are Tensors on the outer graph. Each gradient has its
         argument's dtype, nested or not.
     """
-    function_arg(f, "value_and_grad")
+    return _value_and_grad(function_arg(f, "value_and_grad"), argnums, "value_and_grad")
+
+
+def _value_and_grad(f, argnums, op):
+    """``value_and_grad(f, argnums)``, its errors naming ``op``: the transform the user called."""
     def value_and_grad_f(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "grad")
+        single, nums = _argnums_tuple(argnums, len(args), op)
         nested = current().grad_depth > 0
-        inputs = _Inputs(args, nums, "grad")
+        inputs = _Inputs(args, nums, op)
         out = _evaluate(f, inputs.args, kwargs)
         if not isinstance(out, Tensor) or out.size != 1:
             what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
-            raise GraphError(f"grad: f must return a single-element Tensor (a scalar cost), got {what}")
+            raise GraphError(f"{op}: f must return a single-element Tensor (a scalar cost), got {what}")
         create = nested  # an enclosing transform will differentiate these gradients again
         flat = inputs.flat
         if out.requires_grad:
@@ -179,8 +183,11 @@ def grad(f, argnums=0):
     Returns a function giving the argument's structure with an ndarray of each leaf's
     shape (a tuple for tuple argnums); ``grad(grad(f))`` gives second derivatives.
     """
-    function_arg(f, "grad")
-    value_and_grad_f = value_and_grad(f, argnums)
+    return _grad(function_arg(f, "grad"), argnums, "grad")
+
+
+def _grad(f, argnums, op):
+    value_and_grad_f = _value_and_grad(f, argnums, op)
 
     def grad_f(*args, **kwargs):
         return value_and_grad_f(*args, **kwargs)[1]
@@ -370,11 +377,15 @@ def jacobian(f, argnums=0):
     transform). Pytrees: the output's structure, each leaf holding the argument's
     structure (a tuple over tuple argnums). Computed row by row in reverse mode.
     """
-    function_arg(f, "jacobian")
+    return _jacobian(function_arg(f, "jacobian"), argnums, "jacobian")
+
+
+def _jacobian(f, argnums, op):
+    """``jacobian(f, argnums)``, its errors naming ``op``: the transform the user called."""
     def jacobian_f(*args, **kwargs):
-        single, nums = _argnums_tuple(argnums, len(args), "jacobian")
+        single, nums = _argnums_tuple(argnums, len(args), op)
         create = current().grad_depth > 0
-        inputs = _Inputs(args, nums, "jacobian")
+        inputs = _Inputs(args, nums, op)
         out = _evaluate(f, inputs.args, kwargs)
         out_leaves, out_def = pytree.flatten(out)
         flat = inputs.flat
@@ -416,7 +427,6 @@ def hessian(f, argnums=0):
     """Second derivatives of scalar ``f``: a function giving ``x.shape + x.shape`` arrays
     (for pytrees, h[k1][k2] of shape ``x[k1].shape + x[k2].shape``; for tuple argnums,
     h[i][j]). It is ``jacobian(grad(f))``, so symmetric up to rounding."""
-    function_arg(f, "hessian")
-    hessian_f = jacobian(grad(f, argnums), argnums)
+    hessian_f = _jacobian(_grad(function_arg(f, "hessian"), argnums, "hessian"), argnums, "hessian")
     hessian_f.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
     return hessian_f

@@ -74,3 +74,66 @@ def test_a_name_set_after_construction_is_checked_as_the_constructor_checks_it(n
     assert t.name == "W"  # (unchanged by the refused assignment)
     t.name = None
     assert t.name is None and repr(t) == "Tensor([1. 1.])"
+
+
+# --- a masked entry held inside a list (np.array drops the mask: the hidden value counted) ----------
+@pytest.mark.parametrize("way", ["Tensor", "as_tensor", "operand", "labels", "nested", "tuple"])
+def test_a_masked_entry_inside_a_list_is_refused_on_every_way_in(way):
+    m = np.ma.array([1.0, 7.0], mask=[False, True])
+    x = ag.Tensor(np.full((1, 2), 0.5), requires_grad=True)
+    calls = {"Tensor": lambda: ag.Tensor([m]), "as_tensor": lambda: ag.as_tensor([m]), "operand": lambda: x * [m],
+             "labels": lambda: ag.binary_cross_entropy(x, [m]), "nested": lambda: ag.Tensor([[m]]),
+             "tuple": lambda: ag.Tensor(([1.0, 2.0], m))}
+    with pytest.raises(TypeError, match=r"a numpy\.ma\.MaskedArray of shape \(2,\) with 1 masked entry"):
+        calls[way]()
+
+
+def test_lists_without_masked_entries_convert_as_numpy_converts_them():
+    values = [[1.0, 2], (3, np.float32(4.5))], np.ma.array([1.0, 2.0])
+    np.testing.assert_array_equal(ag.Tensor(values[0]).data, np.array(values[0], dtype=float))
+    np.testing.assert_array_equal(ag.Tensor([values[1]]).data, [[1.0, 2.0]])
+    holds_itself = []
+    holds_itself.append(holds_itself)  # (the scan ends; NumPy's own refusal names the op)
+    with pytest.raises(TypeError, match=r"^Tensor: cannot make a numeric array from list"):
+        ag.Tensor(holds_itself)
+
+
+# --- an int beyond float64 as an operand names the op (a bare OverflowError did not) ------------------
+@pytest.mark.parametrize("label, call", [
+    ("multiply", lambda x: x * 10**400), ("power", lambda x: ag.power(x, 10**400)),
+    ("maximum", lambda x: ag.maximum(x, 10**400)), ("where", lambda x: ag.where(x > 1, x, 10**400)),
+    ("clip", lambda x: ag.clip(x, 0, 10**400))])
+def test_an_int_beyond_float64_as_an_operand_is_refused_naming_the_op(label, call):
+    x = ag.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    with pytest.raises(TypeError, match=rf"^{label}\b.*: cannot make a numeric array from int: int too large"):
+        call(x)
+
+
+def test_an_int_within_float64_still_takes_the_tensors_dtype():
+    x = ag.Tensor(np.ones(2, np.float32))
+    assert (x * 10**30).dtype == np.float32 and (x * 10**30).data[0] == np.float32(1e30)
+    assert (x * 2**70).dtype == np.float32
+
+
+# --- a transform's errors name the transform the user called --------------------------------------
+@pytest.mark.parametrize("argnums, error, message", [
+    (5, ValueError, r"^hessian: argnums 5 is out of range for 2 positional arguments"),
+    (1.0, TypeError, r"^hessian: argnums must be an int or a tuple of ints"),
+    ((0, 0), ValueError, r"^hessian: argnums \(0, 0\) names the same argument twice")])
+def test_hessian_names_itself_in_its_argnums_errors(argnums, error, message):
+    with pytest.raises(error, match=message):
+        ag.hessian(lambda a, b: ag.sum(a * a * b), argnums=argnums)(np.ones(2), np.ones(2))
+
+
+@pytest.mark.parametrize("transform", ["hessian", "value_and_grad", "grad"])
+def test_a_non_scalar_function_is_named_by_the_transform_called(transform):
+    with pytest.raises(ag.GraphError, match=rf"^{transform}: f must return a single-element Tensor"):
+        getattr(ag, transform)(lambda a: a * 2)(np.ones(2))
+
+
+def test_hessian_values_unchanged():
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+    h = ag.hessian(lambda a, b: ag.sum(a * a * b), argnums=(0, 1))(a, b)
+    np.testing.assert_array_equal(h[0][0], np.diag(2 * b))  # d2/da2 of sum(a^2 b) = diag(2b)
+    np.testing.assert_array_equal(h[0][1], np.diag(2 * a))
+    np.testing.assert_array_equal(h[1][1], np.zeros((2, 2)))
