@@ -13,6 +13,7 @@ only the forking thread's ``ThreadState`` (CPython drops the other threads' ones
 import functools
 import inspect
 import os
+import sys
 import threading
 
 from .convert import flag
@@ -58,8 +59,11 @@ class _Mode:
     thread; the exit puts back, in the thread that exits, the value its own entry saw.
 
     One object may be entered again, nested, and from several threads at once: each open
-    entry keeps (thread id, value it saw) on ``_saved``, and an exit takes its own thread's
-    innermost one. As a decorator it runs each call, or each step of a generator, under the mode.
+    entry keeps (thread id, frame of its ``with``, value it saw) on ``_saved``. An exit takes the
+    innermost entry of its own ``with`` block, found by its frame, which stays the same when a
+    generator is resumed in another thread; else (entered and exited from different frames, as
+    ``contextlib.ExitStack`` does) its own thread's innermost one. As a decorator it runs each
+    call, or each step of a generator, under the mode.
     """
     _field = None  # the ThreadState slot this mode sets
 
@@ -76,26 +80,29 @@ class _Mode:
 
     def __enter__(self):
         state = current()
-        entry = (threading.get_ident(), self._seen(state))
+        entry = (threading.get_ident(), sys._getframe(1), self._seen(state))
         with _saved_lock:
             self._saved.append(entry)
         setattr(state, self._field, self._inside(state))
 
     def __exit__(self, *exc_info):
-        setattr(current(), self._field, self._pop_saved())
+        setattr(current(), self._field, self._pop_saved(sys._getframe(1)))
 
-    def _pop_saved(self):
-        me = threading.get_ident()
+    def _pop_saved(self, frame):
+        me, saved = threading.get_ident(), self._saved
         with _saved_lock:
-            for i in range(len(self._saved) - 1, -1, -1):
-                if self._saved[i][0] == me:
-                    return self._saved.pop(i)[1]
-            if not self._saved:
+            for i in range(len(saved) - 1, -1, -1):  # this very block's entry, by its frame
+                if saved[i][1] is frame:
+                    return saved.pop(i)[2]
+            for i in range(len(saved) - 1, -1, -1):  # (entered from another frame: this thread's)
+                if saved[i][0] == me:
+                    return saved.pop(i)[2]
+            if not saved:
                 raise RuntimeError(f"{type(self).__name__}: __exit__ without a matching __enter__; "
                                    "expected it to close a `with` block of this object")
-            # Entered in another thread (a generator resumed elsewhere): as PyTorch's, the exit
-            # gives the exiting thread the value that entry saw; the entering thread is not touched.
-            return self._saved.pop()[1]
+            # Entered in another thread and from another frame: as PyTorch's, the exit gives the
+            # exiting thread the value that entry saw; the entering thread is not touched.
+            return saved.pop()[2]
 
     def __call__(self, func):
         """Decorator: ``func`` runs under this mode at each call; a generator function at each

@@ -1,5 +1,8 @@
 """Review round 13: hostile arguments of the joining ops and of a tensor's name, each refused
 naming the op and what it expects. Expected values come from NumPy."""
+import contextlib
+import threading
+
 import numpy as np
 import pytest
 
@@ -137,3 +140,51 @@ def test_hessian_values_unchanged():
     np.testing.assert_array_equal(h[0][0], np.diag(2 * b))  # d2/da2 of sum(a^2 b) = diag(2b)
     np.testing.assert_array_equal(h[0][1], np.diag(2 * a))
     np.testing.assert_array_equal(h[1][1], np.zeros((2, 2)))
+
+
+# --- a mode object reused across threads: each exit restores what its own block's entry saw -----------
+def _run(target):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(target()))
+    thread.start()
+    thread.join()
+    return results[0]
+
+
+@pytest.mark.parametrize("make, outside", [(ag.no_grad, True), (ag.enable_grad, False)])
+def test_a_generator_finished_in_another_thread_inside_the_same_object_leaves_that_threads_block_alone(make, outside):
+    mode, read = make(), ag.is_grad_enabled
+
+    def suspended():
+        with mode:
+            yield
+
+    generator = suspended()
+
+    def enter_in_a():  # thread A enters the generator's block from the opposite mode
+        ag.set_grad_enabled(not outside)
+        next(generator)
+
+    def own_block_in_b():  # thread B, in its own block of the same object, finishes the generator
+        ag.set_grad_enabled(outside)
+        with mode:
+            next(generator, None)  # the generator's exit gives B what its entry saw: not outside
+            inside = read()
+        return inside, read()
+
+    _run(enter_in_a)
+    assert _run(own_block_in_b) == (not outside, outside)
+
+
+def test_an_exit_from_another_frame_takes_this_threads_entry():
+    mode = ag.no_grad()
+
+    def in_thread():
+        with contextlib.ExitStack() as stack:  # (entered in enter_context's frame, exited in __exit__'s)
+            stack.enter_context(mode)
+            with mode:
+                inner = ag.is_grad_enabled()
+            inside = ag.is_grad_enabled()
+        return inner, inside, ag.is_grad_enabled()
+
+    assert _run(in_thread) == (False, False, True)
