@@ -22,12 +22,16 @@ class Term:
     'odot' or 'matmul' (products of different kinds do not associate).
     simple: a symbol, number or bracketed group that takes a superscript as is.
     name: (base, superscript) of a named tensor, so a transpose can write ``A^{[2]T}``.
+    tail: the text of the open prefix term (``\\log x``) that ``text`` ends with, else None (a
+    PREFIX term's is its whole text): a factor written after it would fall under the prefix, so
+    ``product`` closes it first.
     """
 
-    __slots__ = ("text", "prec", "kind", "simple", "name")
+    __slots__ = ("text", "prec", "kind", "simple", "name", "tail")
 
-    def __init__(self, text, prec=ATOM, kind=None, simple=False, name=None):
+    def __init__(self, text, prec=ATOM, kind=None, simple=False, name=None, tail=None):
         self.text, self.prec, self.kind, self.simple, self.name = text, prec, kind, simple, name
+        self.tail = text if tail is None and prec == PREFIX else tail
 
 
 # How ``roman`` writes each character that LaTeX or mathtext would read as markup (or drop, as
@@ -114,11 +118,16 @@ def at_least(term, prec):
 
 
 def operand_of_product(term, kind, left):
-    """Parenthesize a factor unless it binds tighter than, or associates with, the product."""
+    """Parenthesize a factor unless it binds tighter than, or associates with, the product; a
+    left factor ending in an open prefix term has that term closed ('\\log a \\odot b' would read
+    as '\\log(a \\odot b)', and so would 'y \\odot \\log a \\odot b')."""
     if term.prec == PRODUCT and term.kind != kind and "scalar" not in (term.kind, kind):
         return parens(term)
-    if term.prec == PREFIX and left:  # '\log a \odot b' would read as '\log(a \odot b)'
-        return parens(term)
+    if left and term.tail is not None:
+        closed = parens(Term(term.tail))
+        if term.tail == term.text:  # the prefix term itself
+            return closed
+        return Term(term.text[:-len(term.tail)] + closed.text, term.prec, term.kind)
     return at_least(term, PRODUCT)
 
 
@@ -167,7 +176,7 @@ def product(x, y, kind):
         joiner = " \\cdot "
     else:
         joiner = " "
-    return Term(x.text + joiner + y.text, PRODUCT, kind)
+    return Term(x.text + joiner + y.text, PRODUCT, kind, tail=y.tail)  # (y, the last factor, stays open)
 
 
 def axis_subscript(params):
