@@ -16,6 +16,7 @@ The ``class`` attribute of each node carries its role (and ends up in SVG).
 stays light.
 """
 import errno
+import inspect
 import os
 
 import numpy as np
@@ -129,11 +130,28 @@ def _label(t, show_grads, show_values):
     return "\n".join(lines)
 
 
-def _edge_attributes(child, position):
-    """Edge style from the op's ``edge_labels``: inputs labelled by role, a gradient shortcut dashed."""
-    labels = child._prim.edge_labels
-    if not labels or position not in labels:
-        return {}
+def input_names(prim, n):
+    """The names of op ``prim``'s ``n`` inputs in its declared call (``subtract(x, y, /)``: x, y), else
+    its forward's (``where(condition, x, y)``; ``*arrays``: arrays[0], arrays[1], ...), else 'input i'."""
+    try:
+        signature = getattr(prim, "__signature__", None) or inspect.signature(prim.forward)
+    except (TypeError, ValueError):  # (a builtin without a signature)
+        signature = None
+    names = []
+    for p in signature.parameters.values() if signature else ():
+        if p.kind is p.VAR_POSITIONAL:
+            names += [f"{p.name}[{k}]" for k in range(n - len(names))]
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+    return names[:n] if len(names) >= n else [f"input {i}" for i in range(n)]
+
+
+def _edge_attributes(child, position, names):
+    """Edge style: the op's ``edge_labels`` (inputs labelled by role, a gradient's shortcut dashed),
+    else the input's name from ``names`` (None: a single drawn input, which needs none)."""
+    labels = child._prim.edge_labels or {}
+    if position not in labels:
+        return {} if names is None else {"label": names[position]}
     if labels[position].startswith("grad"):  # a gradient's shortcut, not a value's path
         return {"style": "dashed", "color": "#b91c1c", "label": labels[position], "fontcolor": "#b91c1c"}
     return {"label": labels[position]}
@@ -179,12 +197,22 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
         by_scope.setdefault(n._scope or (), []).append((node_id[id(n)], attributes))
 
     _add_clusters(dot, by_scope, graphviz.escape)
+    names = {}  # (op, number of inputs) -> their names, looked up once per op
     for n in nodes:
         if n._prim is None:
             continue
-        head = node_id[id(n)]
-        for position, p in drawn_inputs(n):
-            dot.edge(node_id[id(p)], head, **_edge_attributes(n, position))
+        head, drawn = node_id[id(n)], drawn_inputs(n)
+        # Two or more inputs: each edge names its operand, so x - 2x and 2x - x (x / y and y / x,
+        # a user op's f(a, b) and f(b, a)) do not draw alike. Every such op is labelled, commutative
+        # or not: nothing an op declares says whether its operands may be swapped.
+        key = (n._prim, len(n._parents))
+        if len(drawn) > 1 and key not in names:
+            names[key] = input_names(*key)
+        for position, p in drawn:
+            attributes = _edge_attributes(n, position, names.get(key) if len(drawn) > 1 else None)
+            if "label" in attributes:  # (a user's edge_labels may hold DOT's own escapes, \N, \G)
+                attributes["label"] = graphviz.escape(attributes["label"])
+            dot.edge(node_id[id(p)], head, **attributes)
     return dot
 
 

@@ -43,3 +43,62 @@ def test_a_prefix_term_made_by_a_user_rule_is_closed_too():
     p.defvjp(lambda g, out, a: g / a)
     x, y = _leaf("x"), _leaf("y")
     assert ag.formula(p(x) * y) == r"(\ln x) \odot y"
+
+
+# F1: the edges into an op of two or more inputs name the operands ---------------------------------
+def _edges_into(source, head):
+    """{tail: edge attribute text} of the edges into node ``head``."""
+    return {tail: attrs or "" for tail, h, attrs in re.findall(r"(n\d+) -> (n\d+)(?: \[(.*?)\])?\n", source)
+            if h == head}
+
+
+def _node(source, label):
+    return re.search(rf'(n\d+) \[label="?{re.escape(label)}', source).group(1)
+
+
+@pytest.mark.parametrize("op, label, second", [
+    (lambda a, b: a - b, "subtract (-)", "y"), (lambda a, b: a / b, "divide (/)", "y"),
+    (lambda a, b: a @ b, "matmul (@)", "y"), (lambda a, b: a ** b, "power (**)", "p"),
+    (lambda a, b: a + b, "add (+)", "y"),  # commutative ones too: no op declares that it is
+])
+def test_drawing_tells_the_operands_of_a_two_input_op_apart(op, label, second):
+    x = _leaf("x")
+    two_x = x * 2
+    two_x.name = "twice"
+    for first_tail, second_tail in (("x", "twice"), ("twice", "x")):
+        a, b = (x, two_x) if first_tail == "x" else (two_x, x)
+        source = ag.to_dot(op(a, b)).source
+        into = _edges_into(source, _node(source, label))
+        assert into == {_node(source, first_tail): "label=x", _node(source, f"{second_tail} = ")
+                        if second_tail == "twice" else _node(source, second_tail): f"label={second}"}, source
+
+
+def test_a_user_primitive_edges_carry_its_forward_parameter_names():
+    def blend(a, b, c):
+        return a + 2 * b + 3 * c
+    p = ag.Primitive(blend, "blend").defvjp(lambda g, out, a, b, c: g, lambda g, out, a, b, c: 2 * g,
+                                            lambda g, out, a, b, c: 3 * g)
+    x, y = _leaf("x"), _leaf("y")
+    source = ag.to_dot(p(y, x, y)).source
+    into = re.findall(r"(n\d+) -> (n\d+) \[label=(\w)\]", source)
+    assert sorted((tail, label) for tail, _, label in into) == sorted(
+        [(_node(source, "y"), "a"), (_node(source, "x"), "b"), (_node(source, "y"), "c")])
+
+
+def test_a_variadic_op_names_its_inputs_by_position_and_one_input_ops_stay_unlabelled():
+    x, y = _leaf("x"), _leaf("y")
+    source = ag.to_dot(ag.exp(ag.stack([y, x]))).source
+    head = _node(source, "stack")
+    assert _edges_into(source, head) == {_node(source, "y"): 'label="arrays[0]"',
+                                         _node(source, "x"): 'label="arrays[1]"'}
+    assert list(_edges_into(source, _node(source, "exp")).values()) == [""]
+
+
+def test_dropout_and_cross_entropy_keep_their_own_edge_labels():
+    a = ag.sigmoid(_leaf("z", (1, 4), offset=-5))
+    y = ag.Tensor([[0.0, 1.0, 1.0, 0.0]], name="Y")
+    kept = ag.dropout(a, 0.5, mask=np.array([[1.0, 0.0, 1.0, 1.0]]))
+    source = ag.to_dot(ag.binary_cross_entropy(kept, y)).source
+    assert list(_edges_into(source, _node(source, "dropout")).values()) == [""]  # the mask is not drawn
+    labels = sorted(_edges_into(source, _node(source, "cross-entropy")).values())
+    assert labels == ["label=a", "label=y"]
