@@ -129,12 +129,18 @@ def check_usable(t):
     if t._parents is None:
         raise GraphError(f"backward through a freed graph: {describe(t)} was freed by an earlier "
                          "backward(); pass retain_graph=True to the first call to go through it again")
+    check_unchanged(t, "", "run backward() before updating it, or recompute the forward pass")
+
+
+def check_unchanged(t, caller, remedy):
+    """Raise InplaceModificationError (opening with ``caller``, closing with ``remedy``) if op output
+    ``t`` or one of its inputs was changed in place since the op ran."""
     for i, x in enumerate((t,) + t._parents):
         if x._vc is not None and x._vc.stamp > t._epoch:
             which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
             raise InplaceModificationError(
-                f"{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
-                f"version {x._vc.version}); run backward() before updating it, or recompute the forward pass")
+                f"{caller}{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
+                f"version {x._vc.version}); {remedy}")
 
 
 def check_grads(to_write):

@@ -21,7 +21,9 @@ import os
 
 import numpy as np
 
+from .diagnostics import check_unchanged
 from .errors import GraphError
+from .modes import clock
 from .serialization import existing_target, path_name
 from .tensor import Tensor
 
@@ -47,7 +49,11 @@ def walk_graph(root, caller, expand=None):
     Follows every input, constants and data included, with an explicit stack
     (no recursion, so depth is unbounded). ``expand(t)`` False keeps an op
     output ``t`` but skips its inputs. Raises GraphError naming ``caller`` when
-    a part of the graph was freed by ``backward()``.
+    a part of the graph was freed by ``backward()``, and InplaceModificationError
+    when an op's input or output was changed in place after the op ran, as
+    backward() does: after ``t += w`` (recorded), t's inputs are those of the new
+    ``add``, which an op recorded before never saw; after an unrecorded update the
+    value a constant prints or ``show_values`` shows is not the one the op used.
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"{caller}: expected a Tensor, got {type(root).__name__}")
@@ -60,6 +66,8 @@ def walk_graph(root, caller, expand=None):
                 f"{caller}: the graph behind this tensor was freed by backward() (at op "
                 f"'{t._prim.name}', output shape {t.shape}); draw it before backward(), or call "
                 "backward(retain_graph=True) to keep it")
+        if t._epoch != clock.now:  # (the clock moves only at in-place changes: else none since t's op)
+            check_unchanged(t, f"{caller}: ", "draw the graph before updating it, or recompute the forward pass")
         return [p for _, p in drawn_inputs(t)]
 
     return topological_order(root, inputs)

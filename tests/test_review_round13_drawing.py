@@ -102,3 +102,44 @@ def test_dropout_and_cross_entropy_keep_their_own_edge_labels():
     assert list(_edges_into(source, _node(source, "dropout")).values()) == [""]  # the mask is not drawn
     labels = sorted(_edges_into(source, _node(source, "cross-entropy")).values())
     assert labels == ["label=a", "label=y"]
+
+
+# F3: a graph recorded before an in-place change is refused, as backward() refuses it -------------
+def _recorded_then_updated(record_update):
+    v = ag.Tensor([1.0, 2.0], requires_grad=True, name="v")
+    w = ag.Tensor([10.0, 10.0], requires_grad=True, name="w")
+    t = ag.Tensor([3.0, 4.0], name="t")
+    y = t * v                      # y = t_old * v
+    if record_update:
+        t += w                     # recorded: t becomes add(t_old, w), a history y never had
+    else:
+        with ag.no_grad():
+            t += 1.0               # t's value is no longer the one y used
+    return y, t
+
+
+@pytest.mark.parametrize("record_update", [True, False])
+@pytest.mark.parametrize("show, caller", [(lambda y: ag.formula(y, expand=True), "formula"),
+                                          (lambda y: ag.formula(y), "formula"),
+                                          (lambda y: ag.to_dot(y), "to_dot")])
+def test_a_graph_recorded_before_an_inplace_update_is_refused_naming_the_tensor(record_update, show, caller):
+    y, t = _recorded_then_updated(record_update)
+    with pytest.raises(ag.InplaceModificationError) as refused:
+        show(y)
+    message = str(refused.value)
+    assert message.startswith(f"{caller}: op 'multiply'")
+    assert "input 0 (shape (2,), 't') was modified in place after the op was recorded" in message
+    assert "draw the graph before updating it, or recompute the forward pass" in message
+    with pytest.raises(ag.InplaceModificationError):  # the same refusal as backward()'s
+        y.sum().backward()
+
+
+def test_the_updated_tensor_itself_and_a_recomputed_graph_still_draw():
+    v = ag.Tensor([1.0, 2.0], requires_grad=True, name="v")
+    w = ag.Tensor([10.0, 10.0], requires_grad=True, name="w")
+    t = ag.Tensor([3.0, 4.0], name="t")
+    t * v
+    t += w
+    assert ag.formula(t, expand=True) == r"\mathrm{const}_{2} + w"  # its own new history
+    assert ag.formula(t * v, expand=True) == r"(\mathrm{const}_{2} + w) \odot v"
+    assert ag.formula(t * v) == r"t \odot v"
