@@ -184,16 +184,69 @@ def axis_subscript(params):
     return "" if axis is None else f"_{{\\mathrm{{axis}}={axis}}}"
 
 
+def params_subscript(node, *keys):
+    """'_{\\mathrm{axis}=0, \\mathrm{ddof}=1}': the parameters ``keys`` that op output ``node`` was
+    called with, each unless at its default in the op's declared call (var(x) and var(x, ddof=0)
+    print alike, var(x, ddof=1) does not); '' when none is left."""
+    signature = getattr(node._prim, "__signature__", None)
+    declared = signature.parameters if signature is not None else {}
+    shown = []
+    for key in keys:
+        if key in (node._params or {}):
+            value = node._params[key]
+            default = declared[key].default if key in declared else None
+            if not _equal(value, default):
+                shown.append(f"{roman(key)}={value_latex(value)}")
+    return "_{" + ", ".join(shown) + "}" if shown else ""
+
+
+def _equal(value, default):
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):  # (an array compared entrywise)
+        return False
+
+
+def value_latex(value):
+    """A parameter's value: a number as ``number_latex`` writes it, a tuple or list by its items,
+    an array by its entries (``array_text``), anything else as its repr, upright."""
+    if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return number_latex(value)
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(value_latex(v) for v in value) + ("," if len(value) == 1 and type(value) is tuple else "")
+        return f"({inner})" if type(value) is tuple else f"[{inner}]"
+    if isinstance(value, np.ndarray):
+        return _index_text_latex(array_text(value))
+    return roman(repr(value))
+
+
+def array_text(a, threshold=32):
+    """An index array (or list) by its entries, on one line as NumPy writes them: [0, 2],
+    [[True, False], [False, True]]; one of more than ``threshold`` entries as NumPy summarizes
+    it, its first and last three along each axis around '...'."""
+    text = np.array2string(np.asarray(a), threshold=threshold, edgeitems=3, separator=", ",
+                           max_line_width=10 ** 9)
+    return re.sub(r"\[\s+", "[", re.sub(r"\s+", " ", text))  # (rows, and NumPy's padding, on one line)
+
+
+def _index_text_latex(text):
+    return re.sub(r"\b(True|False)\b", r"\\mathrm{\1}", text).replace("...", "\\ldots")
+
+
 def index_latex(index):
+    """``x[index]``'s subscript: 0, 1:3, \\ldots (an Ellipsis), \\mathrm{new} (None) and an index
+    array or list by its entries ([0, 2]), so different indices print differently."""
     parts = index if isinstance(index, tuple) else (index,)
 
     def one(part):
         if isinstance(part, slice):
             text = ":".join("" if v is None else str(v) for v in (part.start, part.stop))
             return text + ("" if part.step is None else f":{part.step}")
-        if part is Ellipsis or isinstance(part, (np.ndarray, list)):
+        if part is Ellipsis:
             return "\\ldots"
-        return "\\mathrm{new}" if part is None else str(part)
+        if isinstance(part, (np.ndarray, list)):
+            return _index_text_latex(array_text(part))
+        return "\\mathrm{new}" if part is None else _index_text_latex(str(part))
     return ", ".join(one(p) for p in parts)
 
 

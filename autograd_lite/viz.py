@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from . import latex as tex
 from .diagnostics import check_unchanged
 from .errors import GraphError
 from .modes import clock
@@ -98,15 +99,37 @@ def _number(value):
 
 
 def _op_params_text(t):
-    """The op's parameters as 'key=value' lines, for the generic ops (axis, shape, ...)."""
+    """The op's parameters as 'key=value' lines, for the generic ops (axis, shape, index, ...): each
+    one that may change the value is shown, a long one cut short (never dropped, so x[:, 0:1] and
+    x[:, 2:3] draw apart)."""
     lines = []
     for key, value in (t._params or {}).items():
-        if value is None or value is False or isinstance(value, np.ndarray):
+        if value is None or value is False:
             continue
-        text = f"{key}={value!r}"
-        if len(text) <= 24:
-            lines.append(text)
+        text = f"{key}={_param_text(value)}"
+        lines.append(text if len(text) <= _PARAM_WIDTH else text[:_PARAM_WIDTH - 1] + "…")
     return lines
+
+
+_PARAM_WIDTH = 80  # characters of a parameter's line; an index array past it is cut, with an ellipsis
+
+
+def _param_text(value):
+    """A parameter as Python writes an index: 0:1 for a slice, ... for Ellipsis, an array by its
+    entries ([0, 2]; NumPy's summary past 32), a tuple or list by its items, anything else by its repr."""
+    if isinstance(value, slice):
+        return ":".join("" if v is None else str(v) for v in (value.start, value.stop)) + (
+            "" if value.step is None else f":{value.step}")
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, np.ndarray):
+        return tex.array_text(value)
+    if isinstance(value, np.generic):  # (NumPy 2's repr is np.float64(0.3))
+        return repr(value.item())
+    if type(value) in (tuple, list):
+        inner = ", ".join(map(_param_text, value)) + ("," if len(value) == 1 and type(value) is tuple else "")
+        return f"({inner})" if type(value) is tuple else f"[{inner}]"
+    return repr(value)
 
 
 def _label(t, show_grads, show_values):

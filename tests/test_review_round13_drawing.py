@@ -143,3 +143,72 @@ def test_the_updated_tensor_itself_and_a_recomputed_graph_still_draw():
     assert ag.formula(t, expand=True) == r"\mathrm{const}_{2} + w"  # its own new history
     assert ag.formula(t * v, expand=True) == r"(\mathrm{const}_{2} + w) \odot v"
     assert ag.formula(t * v) == r"t \odot v"
+
+
+# F6: the parameters that change a value are shown ------------------------------------------------
+@pytest.mark.parametrize("index, expected", [
+    ([0], r"x_{[[0]]}"), ([1], r"x_{[[1]]}"),
+    ((Ellipsis, 0), r"x_{[\ldots, 0]}"), (([1, 1], 0), r"x_{[[1, 1], 0]}"),
+    ((slice(None), slice(0, 1)), r"x_{[:, 0:1]}"), ((slice(None), slice(None, None, 2)), r"x_{[:, ::2]}"),
+    (np.array([[0], [1]]), r"x_{[[[0], [1]]]}"), ((None, 1), r"x_{[\mathrm{new}, 1]}"),
+    (np.array([True, False]), r"x_{[[\mathrm{True}, \mathrm{False}]]}"),
+])
+def test_an_index_prints_by_its_entries(index, expected):
+    x = _leaf("x", (2, 3))
+    assert ag.formula(x[index]) == expected
+
+
+def test_a_huge_index_array_prints_numpys_summary():
+    x = _leaf("x", (100,))
+    assert ag.formula(x[np.arange(40)]) == r"x_{[[0, 1, 2, \ldots, 37, 38, 39]]}"
+
+
+def test_params_subscript_shows_the_parameters_off_their_declared_defaults():
+    x = _leaf("x", (2, 3))
+    assert tex.params_subscript(ag.var(x), "axis", "ddof") == ""
+    assert tex.params_subscript(ag.var(x, ddof=0), "axis", "ddof") == ""
+    assert tex.params_subscript(ag.var(x, 1, ddof=1), "axis", "ddof") == r"_{\mathrm{axis}=1, \mathrm{ddof}=1}"
+    assert tex.params_subscript(ag.leaky_relu(x, 0.3), "negative_slope") == r"_{\mathrm{negative\_slope}=0.3}"
+    assert tex.params_subscript(ag.transpose(x, (1, 0)), "axes") == r"_{\mathrm{axes}=(1, 0)}"
+
+
+OPS_PATCH = pytest.mark.xfail(strict=True, reason="needs the op table's rules to show these parameters "
+                              "(/tmp/fix_viz/ops.patch); once applied, remove this mark")
+
+
+@OPS_PATCH
+@pytest.mark.parametrize("build, expected", [
+    (lambda x: ag.var(x, ddof=1), r"\mathrm{Var}_{\mathrm{ddof}=1}(x)"),
+    (lambda x: ag.std(x, 1, ddof=1), r"\mathrm{std}_{\mathrm{axis}=1, \mathrm{ddof}=1}(x)"),
+    (lambda x: ag.leaky_relu(x, 0.3), r"\mathrm{LeakyReLU}_{\mathrm{negative\_slope}=0.3}(x)"),
+    (lambda x: ag.transpose(x[None], (1, 2, 0)), r"\mathrm{transpose}_{\mathrm{axes}=(1, 2, 0)}(x_{[\mathrm{new}]})"),
+])
+def test_the_op_tables_parameters_print(build, expected):
+    assert ag.formula(build(_leaf("x", (2, 3), offset=-3.5))) == expected
+
+
+def test_unchanged_formulas_for_default_parameters():
+    x = _leaf("x", (2, 3), offset=-3.5)
+    assert ag.formula(ag.var(x)) == ag.formula(ag.var(x, ddof=0)) == r"\mathrm{Var}(x)"
+    assert ag.formula(ag.leaky_relu(x)) == r"\mathrm{LeakyReLU}(x)"
+    assert ag.formula(ag.transpose(x)) == r"x^{T}"
+
+
+def _getitem_label(t):
+    return re.search(r'label="getitem\n([^"]*)"', ag.to_dot(t).source).group(1)
+
+
+def test_different_slices_draw_differently():
+    x = _leaf("x", (2, 3))
+    assert _getitem_label(x[:, 0:1]) == "index=(:, 0:1)\n(2, 1)"
+    assert _getitem_label(x[:, 2:3]) == "index=(:, 2:3)\n(2, 1)"
+    assert _getitem_label(x[[1, 0]]) == "index=[1, 0]\n(2, 3)"
+    assert _getitem_label(x[..., np.array([True, False, True])]) == "index=(..., [True, False, True])\n(2, 2)"
+
+
+def test_a_long_parameter_is_cut_short_never_dropped():
+    x = _leaf("x", (1000,))
+    index = np.arange(0, 1000, 37)                   # 28 entries: all of them, 118 characters
+    line = _getitem_label(x[index]).split("\n")[0]
+    assert len(line) == 80 and line.endswith("…")
+    assert line[:-1] == ("index=[" + ", ".join(str(i) for i in index) + "]")[:79]
