@@ -185,7 +185,12 @@ def declare_call(prim, doc, inputs=None):
     its own ``nin`` inputs alone, since its out=, by keyword or position, would be written into behind the
     tape; any other forward (a user primitive's) takes what its signature takes, a fixed number of
     positional inputs passed on as they are (``Primitive.__call__``). Inputs are positional-only in the
-    signature (``exp(x, /)``), as the call takes no input by keyword."""
+    signature (``exp(x, /)``), as the call takes no input by keyword. A name that is no str is refused
+    here, at construction: errors, drawings and formulas all write it."""
+    if not isinstance(prim.name, str):
+        forward = getattr(prim.forward, "__qualname__", None) or repr(prim.forward)
+        raise TypeError(f"Primitive: name must be a str, got {type(prim.name).__name__} {prim.name!r:.40} "
+                        f"(for the forward {forward}); expected a str, or None for the forward's own name")
     head = (doc or "").split("): ", 1)[0] + ")"
     if head.startswith(f"{prim.name}("):
         call = ast.parse(head, mode="eval").body

@@ -11,6 +11,7 @@ constructs that matplotlib's mathtext renders are used (``\\left( \\right)``
 rather than ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
 import collections
+import re
 
 from . import latex as tex
 from .latex import name_latex  # noqa: F401  (part of this module's surface)
@@ -45,7 +46,7 @@ def formula(t, expand=False):
             term = tex.name_term(n.name)
         elif n._prim is not None:
             inputs = [terms.get(id(p)) for p in n._parents]  # None: an input drawings leave out
-            term = n._prim.latex(inputs, n) if n._prim.latex else tex.function(n._prim.name, *inputs)
+            term = _rule_term(n._prim, inputs, n) if n._prim.latex else tex.function(n._prim.name, *inputs)
             for p in n._parents:
                 pending[id(p)] -= 1
                 if not pending[id(p)]:
@@ -59,3 +60,17 @@ def formula(t, expand=False):
             term = tex.Term("\\mathrm{const}_{" + "\\times ".join(str(k) for k in n.shape) + "}")
         terms[id(n)] = term
     return terms[id(t)].text
+
+
+def _rule_term(prim, inputs, node):
+    """What op ``prim``'s ``latex`` rule writes for ``node``, as a Term. A str is taken too: a single
+    symbol (x, 2, 0.5, \\alpha) as an atom, anything else as a sum, parenthesized wherever it is an operand
+    (a rule's str cannot say how it binds, so it is read as binding weakest)."""
+    term = prim.latex(inputs, node)
+    if isinstance(term, str):
+        single = re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+|\d+(\.\d+)?", term.strip())  # ('xy' is x times y)
+        return tex.Term(term, simple=True) if single else tex.Term(term, tex.SUM)
+    if not isinstance(term, tex.Term):
+        raise TypeError(f"formula: the latex rule of op '{prim.name}' returned {type(term).__name__} "
+                        f"{term!r:.60}; expected a str or an autograd_lite.latex.Term")
+    return term

@@ -233,6 +233,12 @@ def _index_text_latex(text):
     return re.sub(r"\b(True|False)\b", r"\\mathrm{\1}", text).replace("...", "\\ldots")
 
 
+def slice_text(part):
+    """A slice as Python writes it in an index: 0:1, :, ::2."""
+    text = ":".join("" if v is None else str(v) for v in (part.start, part.stop))
+    return text + ("" if part.step is None else f":{part.step}")
+
+
 def index_latex(index):
     """``x[index]``'s subscript: 0, 1:3, \\ldots (an Ellipsis), \\mathrm{new} (None) and an index
     array or list by its entries ([0, 2]), so different indices print differently."""
@@ -240,8 +246,7 @@ def index_latex(index):
 
     def one(part):
         if isinstance(part, slice):
-            text = ":".join("" if v is None else str(v) for v in (part.start, part.stop))
-            return text + ("" if part.step is None else f":{part.step}")
+            return slice_text(part)
         if part is Ellipsis:
             return "\\ldots"
         if isinstance(part, (np.ndarray, list)):

@@ -118,8 +118,7 @@ def _param_text(value):
     """A parameter as Python writes an index: 0:1 for a slice, ... for Ellipsis, an array by its
     entries ([0, 2]; NumPy's summary past 32), a tuple or list by its items, anything else by its repr."""
     if isinstance(value, slice):
-        return ":".join("" if v is None else str(v) for v in (value.start, value.stop)) + (
-            "" if value.step is None else f":{value.step}")
+        return tex.slice_text(value)
     if value is Ellipsis:
         return "..."
     if isinstance(value, np.ndarray):

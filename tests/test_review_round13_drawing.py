@@ -212,3 +212,63 @@ def test_a_long_parameter_is_cut_short_never_dropped():
     line = _getitem_label(x[index]).split("\n")[0]
     assert len(line) == 80 and line.endswith("…")
     assert line[:-1] == ("index=[" + ", ".join(str(i) for i in index) + "]")[:79]
+
+
+# F7: a primitive's name must be a str; a latex rule may return a str --------------------------------
+@pytest.mark.parametrize("name", [123, b"cube", 1.5])
+def test_a_primitive_name_that_is_no_str_is_refused_at_construction(name):
+    def cube(a):
+        return a ** 3
+    with pytest.raises(TypeError) as refused:
+        ag.Primitive(cube, name)
+    assert str(refused.value) == (f"Primitive: name must be a str, got {type(name).__name__} {name!r} (for the "
+                                  "forward test_a_primitive_name_that_is_no_str_is_refused_at_construction"
+                                  ".<locals>.cube); expected a str, or None for the forward's own name")
+    with pytest.raises(TypeError, match="name must be a str"):
+        ag.primitive(cube, name=name)
+
+
+def _doubled(rule):
+    p = ag.Primitive(lambda a: a * 2, "dbl", latex=rule)
+    return p.defvjp(lambda g, out, a: 2 * g)
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda p, x: p(x), "2x"),
+    (lambda p, x: p(x) + 1, "2x + 1"),
+    (lambda p, x: p(x) * x, r"(2x) \odot x"),      # a str that is no single symbol binds weakest
+    (lambda p, x: p(x) ** 2, r"(2x)^{2}"),
+])
+def test_a_latex_rule_returning_a_str_is_taken_as_a_term(build, expected):
+    x = _leaf("x")
+    assert ag.formula(build(_doubled(lambda terms, node: "2" + terms[0].text), x)) == expected
+
+
+def test_a_latex_rule_returning_a_single_symbol_str_needs_no_parentheses():
+    x = _leaf("x")
+    p = _doubled(lambda terms, node: r"\alpha")
+    assert ag.formula(p(x) * x) == r"\alpha \odot x"
+    assert ag.formula(p(x) ** 2) == r"\alpha^{2}"
+
+
+def test_a_latex_rule_returning_something_else_is_refused_naming_the_op():
+    p = _doubled(lambda terms, node: 5)
+    with pytest.raises(TypeError, match=re.escape("formula: the latex rule of op 'dbl' returned int 5; "
+                                                  "expected a str or an autograd_lite.latex.Term")):
+        ag.formula(p(_leaf("x")))
+
+
+def test_the_new_texts_render_with_mathtext():
+    from io import BytesIO
+    from matplotlib import mathtext
+    x = _leaf("x", (2, 3))
+    for t in (x[np.array([True, False])], x[..., [0, 2]], (_leaf("y", (2, 3)) * ag.log(x)) * x):
+        mathtext.math_to_image(f"${ag.formula(t)}$", BytesIO(), format="png")
+    mathtext.math_to_image("$" + tex.params_subscript(ag.leaky_relu(x, 0.3), "negative_slope") + "$",
+                           BytesIO(), format="png")
+
+
+@pytest.mark.parametrize("text, expected", [("k", r"k \odot x"), ("0.5", r"0.5 \odot x"), ("xy", r"(xy) \odot x")])
+def test_only_a_single_letter_number_or_command_counts_as_one_symbol(text, expected):
+    x = _leaf("x")
+    assert ag.formula(_doubled(lambda terms, node: text)(x) * x) == expected
