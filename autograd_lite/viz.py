@@ -11,6 +11,11 @@ a glance:
     dropout    the dropout op, with keep_prob and the share of units its mask kept
     cost term  binary_cross_entropy and l2_penalty, each with its formula
 
+An op's box shows its parameters (axis, shape, index, ...); the edges into an op of
+two or more inputs carry each input's name in the op's call (``subtract(x, y)``: x
+and y), so ``x - y`` and ``y - x`` draw apart. A graph recorded before an in-place
+change of one of its tensors is refused, as ``backward()`` refuses it.
+
 The ``class`` attribute of each node carries its role (and ends up in SVG).
 ``graphviz`` is imported only inside the functions, so ``import autograd_lite``
 stays light.
