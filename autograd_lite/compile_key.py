@@ -81,6 +81,12 @@ def describe(value, top=False, depth=0, seen=None):
         return (kind, None if top else _held(value, seen), keys, inner)
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
+    if isinstance(value, weakref.ref):  # (not by value: its == compares the referents, Tensors too)
+        # by what it refers to (a helper), but for a Tensor or array: the key cannot see one read through
+        # it, so the call runs eagerly with a warning (README), whichever weak reference finds it
+        target = value()
+        opaque = isinstance(target, (Tensor, np.ndarray))
+        return (kind, None if opaque else describe(target, False, depth + 1, seen))
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
         return ("id", _held(value, seen))  # (an iterator is refused by the tracer: a replay cannot advance it)
     if isinstance(value, Optimizer):  # (the package's holder of settings a function may read: opt.lr, opt.t)
@@ -162,28 +168,48 @@ def reachable(fn, methods=False):
     ``Holder.scale``), the attributes a method or callable object reads off its own object, and
     the same for every function of the user's code it reaches (helpers it calls, methods,
     properties, methods of the objects it holds)."""
-    # (objects, loads, the containers and objects followed into, what all those found, and the
-    # identities of that: followed anew when any of it changed, see _code_in)
-    plan = None
+    plan = None  # see _plan: followed anew when what it found changed
 
     def reached(seen=None, depth=0):
         nonlocal plan
         now = plan  # (one read: another thread may follow anew meanwhile)
-        found = None if now is None else now[0] + [_resolve(*load) for load in now[1]]
+        found = None if now is None else now[0] + [find() for find in now[1]]
         if found is None or _code_in(found, now[2]) != now[4]:  # (a helper rebound, a layer added: what it reads differs)
-            objects, loads = [], []
-            (_follow_objects if methods else _follow)(fn, None, objects, loads, set())
-            probes = [load[3].holder for load in loads if type(load[3]) is _Probe]
-            loads = [load for load in loads if type(load[3]) is not _Probe]
-            found = objects + [_resolve(*load) for load in loads]
-            # (found and the probes' members held: no id checked by _code_in is taken by a new object)
-            held = ([v for v in found if type(v) not in _INERT], [_members(p) for p in probes])
-            plan = (objects, loads, probes, held, _code_in(found, probes))
-        # (functions it reaches were followed already: here they are keyed by identity)
-        return tuple([("id", _held(v, seen)) if type(v) is types.FunctionType or type(v) is types.CodeType
+            plan, found = _plan(fn, methods)
+        # (functions it reaches were followed already: here they are keyed by identity; a partial a load
+        # finds was followed too, so by its function's identity: _follow keyed its arguments)
+        return tuple([("id", _held(v, seen)) if type(v) in _BY_IDENTITY
                       else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
+                      else (functools.partial, _held(v.func, seen)) if type(v) is functools.partial
                       else describe(v, type(v) is _Data, depth, seen) for v in found]) if found else ()
     return reached
+
+
+def _plan(fn, methods):
+    """What ``reachable(fn, methods)`` follows, and what that finds now: (the objects it holds, a
+    finder for each load, the containers and objects it followed into, what all those found and held,
+    and the identities of that, see ``_code_in``), and the list of what it found."""
+    objects, loads = [], []
+    (_follow_objects if methods else _follow)(fn, None, objects, loads, set())
+    probes = [load[3].holder for load in loads if type(load[3]) is _Probe]
+    unique = {}  # (one load per name and namespace: helpers of one module load the same globals)
+    for name, attribute, cells, names in loads:
+        if type(names) is not _Probe:  # (where: a closure's cells, a module's globals, an object's)
+            where = id(cells) if name in cells else id(names)
+            unique.setdefault((name, attribute, where), (name, attribute, cells, names))
+    # (each load as a call finding what it reads now, on every call: a global or a field by one get)
+    finders = [functools.partial(names.get, name) if attribute is None and name not in cells
+               else functools.partial(_resolve, name, attribute, cells, names)
+               for name, attribute, cells, names in unique.values()]
+    found = objects + [find() for find in finders]
+    # (found and the probes' members held: no id checked by _code_in is taken by a new object)
+    held = ([v for v in found if type(v) not in _INERT], [_members(p) for p in probes])
+    return (objects, finders, probes, held, _code_in(found, probes)), found
+
+
+# what a reach keys by identity alone, without describe(): functions and code (followed already) and
+# modules (every function loads one, as ag or np; describe would key it by identity too, slower)
+_BY_IDENTITY = frozenset([types.FunctionType, types.CodeType, types.ModuleType])
 
 
 def _code_in(values, probes=()):
@@ -201,7 +227,7 @@ def _code_in(values, probes=()):
             found.extend(map(id, v))
         elif kind not in _INERT:
             found.append(id(v))
-    return tuple(found), tuple([tuple(map(id, _members(p))) for p in probes])
+    return tuple(found), tuple([tuple(map(id, _members(p))) for p in probes]) if probes else ()
 
 
 def _members(value):
@@ -230,13 +256,14 @@ def _inert(value):
 def _follow(fn, owner, objects, loads, visited):
     """Note in ``objects`` and ``loads`` what calling ``fn`` (bound to ``owner``) reads besides its
     arguments. The user's functions, classes and modules are keyed by identity and followed
-    into; installed code (``_library_module``) is taken as it was when traced, like JAX's jit."""
+    into; installed code (``_library_module``) is taken as it was when traced, like JAX's jit (which
+    of it a name is bound to keys the trace, as any value a name holds does)."""
+    if isinstance(fn, (staticmethod, classmethod, property)):  # (first: it may wrap a partial)
+        fn = fn.__func__ if not isinstance(fn, property) else fn.fget
     if isinstance(fn, functools.partial):
         loads.extend([("args", None, {}, _Fields(fn)), ("keywords", None, {}, _Fields(fn))])  # (may be changed)
         _follow_values((fn.func, *fn.args, *fn.keywords.values()), objects, loads, visited)
         return
-    if isinstance(fn, (staticmethod, classmethod, property)):
-        fn = fn.__func__ if not isinstance(fn, property) else fn.fget
     if isinstance(fn, types.MethodType):
         owner, fn = fn.__self__, fn.__func__
     if not isinstance(fn, types.FunctionType) and callable(getattr(fn, "__wrapped__", None)):
@@ -260,7 +287,7 @@ def _follow(fn, owner, objects, loads, visited):
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     loads.append(("__code__", None, {}, _Fields(fn)))  # (replaced in place by IPython's autoreload)
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
-    if fn.__kwdefaults__ or any(type(v) in _SCALARS for v in fn.__defaults__ or ()):  # (numbers: only so)
+    if fn.__defaults__ or fn.__kwdefaults__:  # (replaced, f.__defaults__ = ...: numbers and helpers alike)
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])
     self_name = code.co_varnames[0] if owner is not None and code.co_argcount else None
     for name, attribute in _loads(code, self_name):
@@ -274,8 +301,10 @@ def _follow(fn, owner, objects, loads, visited):
         elif name in cells or name in names:
             value = _resolve(name, None, cells, names)
             if attribute is None:
-                if not _library_code(value):  # data by what it holds, the user's code by identity
-                    loads.append((name, None, cells, names))
+                # Keyed by what the name is bound to now, whatever it is (installed code's functions and
+                # objects too): following into the value keys only what it holds, not which value the
+                # name holds, so a global rebound to another partial, ag.tanh, class or module traces anew.
+                loads.append((name, None, cells, names))
                 if _fixed(value):
                     _follow(value, None, objects, loads, visited)
                 else:  # helpers kept in a dict or list, methods of the objects it holds
@@ -302,8 +331,8 @@ def _follow_self(owner, own, attribute, objects, loads, visited):
 
 def _follow_namespace(held, objects, loads, visited):
     """A class, module or globals dict used as a value (``getattr(Acts, name)(z)``): all the data it
-    holds keys the trace, and its functions (static and class methods too) by identity, each
-    followed: what they read keys it as a helper's does."""
+    holds keys the trace, and its code (functions, static and class methods, partials, callable
+    objects, classes) by identity, each followed: what they read keys it as a helper's does."""
     loads.extend([("*", None, {}, _Namespace(held)), ("code", None, {}, _Namespace(held))])
     for _, fn, bound in _namespace_code(held):
         _follow(fn, held if bound else None, objects, loads, visited)
@@ -319,8 +348,11 @@ def _follow_chain(name, attribute, cells, names, objects, loads, visited):
     _follow_attribute(holder, last, objects, loads, visited)
     if not _fixed(holder):
         _class_attribute(holder, last, loads)  # cfg.lambd, set in cfg's class
-    if _fixed(holder) and not _library_code(_resolve(name, attribute, cells, names)):
-        loads.append((name, attribute, cells, names))  # mod.W, Class.scale, pkg.sub.lambd
+    # mod.W, Class.scale, pkg.sub.lambd, mod.helper: what the user's module or class binds the name to
+    # now, whatever it is (a partial, ag.tanh); installed code's own names (ag.sum, np.exp) are as traced
+    value = _resolve(name, attribute, cells, names)
+    if _fixed(holder) and not (_library_code(holder) and _library_code(value)):
+        loads.append((name, attribute, cells, names))
 
 
 def _follow_objects(value, _, objects, loads, visited, depth=0):
@@ -360,10 +392,10 @@ def _bound_to(member, obj):
 
 
 def _class_attribute(owner, attribute, loads):
-    """Key ``self.attribute`` when it is a class's value (``scale = 2.0`` in the class body), not
-    the object's own (keyed with the object) or code (followed). In a classmethod (``owner`` the
-    class) every ``cls.attribute``: the class's own ``__dict__`` is what it reads, code too (replaced:
-    keyed by identity, followed anew)."""
+    """Key ``self.attribute`` when it is a class's value (``scale = 2.0``, a partial in the class
+    body), not the object's own (keyed with the object) or a method (see ``_follow_objects``). In a
+    classmethod (``owner`` the class) every ``cls.attribute``: the class's own ``__dict__`` is what it
+    reads, code too (replaced: keyed by identity, followed anew)."""
     if isinstance(owner, type):
         loads.append(("class", attribute, {}, {"class": owner}))  # (found along owner's MRO anew)
         return
@@ -371,7 +403,9 @@ def _class_attribute(owner, attribute, loads):
         return
     cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
     value = cls.__dict__[attribute] if cls is not None else None
-    if cls is not None and not _fixed(value) and not hasattr(type(value), "__get__"):
+    # (code too, as a global is: a partial or callable object in the class body, replaced; a function
+    # or other descriptor is bound, see _follow_objects)
+    if cls is not None and not hasattr(type(value), "__get__"):
         loads.append(("class", attribute, {}, {"class": type(owner)}))  # (found along the MRO anew)
 
 
@@ -498,14 +532,16 @@ class _Data(dict):
 
 
 class _Code(tuple):
-    """The user's functions a namespace holds (``_Namespace.get("code")``): keyed by identity, each
-    followed (``_follow_namespace``) like a helper the function calls."""
+    """The code a namespace holds (``_Namespace.get("code")``, see ``_namespace_code``): keyed by
+    identity, each followed (``_follow_namespace``) like a helper the function calls."""
 
 
 def _namespace_code(holder):
-    """(name, function, whether it is a classmethod) for each function of the user's code that
-    ``holder`` (a class with its bases of the user's code, a module, a globals dict) holds, plain or
-    as a staticmethod or classmethod: what a computed name (``getattr(Acts, name)(z)``) may call."""
+    """(name, code, whether it is a classmethod) for each piece of code ``holder`` (a class with its
+    bases of the user's code, a module, a globals dict) holds: functions, plain or as a staticmethod
+    or classmethod, and any other callable or module (a partial, a callable object, a class, installed
+    code's ``ag.tanh``, as a global load keys them): what a computed name (``getattr(Acts, name)(z)``)
+    may call."""
     if isinstance(holder, type):
         members = {}
         for cls in reversed(holder.__mro__[:-1]):  # (a subclass's own first: it overrides)
@@ -516,7 +552,7 @@ def _namespace_code(holder):
     found = []
     for name, member in list(members.items()):
         fn = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
-        if type(fn) is types.FunctionType and not _library_code(fn):
+        if _fixed(fn):
             found.append((name, fn, isinstance(member, classmethod)))
     return found
 
