@@ -82,11 +82,7 @@ def describe(value, top=False, depth=0, seen=None):
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
     if isinstance(value, weakref.ref):  # (not by value: its == compares the referents, Tensors too)
-        # by what it refers to (a helper), but for a Tensor or array: the key cannot see one read through
-        # it, so the call runs eagerly with a warning (README), whichever weak reference finds it
-        target = value()
-        opaque = isinstance(target, (Tensor, np.ndarray))
-        return (kind, None if opaque else describe(target, False, depth + 1, seen))
+        return _weak_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
         return ("id", _held(value, seen))  # (an iterator is refused by the tracer: a replay cannot advance it)
     if isinstance(value, Optimizer):  # (the package's holder of settings a function may read: opt.lr, opt.t)
@@ -109,6 +105,15 @@ def describe(value, top=False, depth=0, seen=None):
     except TypeError:
         return ("id", _held(value, seen))
     return (kind, value)
+
+
+def _weak_key(ref, depth, seen):
+    """A weak reference by what it refers to (a helper), but for a Tensor or array: the key cannot
+    see one read through it, so the call runs eagerly with a warning (README), whichever weak
+    reference finds it."""
+    target = ref()
+    opaque = isinstance(target, (Tensor, np.ndarray))
+    return (type(ref), None if opaque else describe(target, False, depth + 1, seen))
 
 
 def _class_data(kind):
