@@ -22,6 +22,7 @@ are the ones their call declares after the inputs.
 The Tensor operators and methods are installed at the end of this file.
 """
 import copy
+import functools
 import numbers
 import re
 
@@ -30,7 +31,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import diagnostics
 from . import latex as tex
-from .convert import float64_for_half, is_scalar_number, listed, plain_array, scale_for
+from .convert import _is_half, float64_for_half, is_scalar_number, listed, plain_array, scale_for
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified
 from .primitive import Primitive
@@ -48,6 +49,32 @@ def _apply(prim, *args, **params):
     if any(isinstance(a, Tensor) for a in args):
         return prim(*args, **params)
     return prim.forward(*args, **params)
+
+
+_ONE64 = np.array(1.0)  # 0-d float64: a float16 operand times it is its exact float64 value (as scale_for's)
+
+
+def _float64_rule(rule, output=None):
+    """``rule(g, out, x, *inputs, **params)``, a VJP (or JVP) whose float16 arithmetic would cancel
+    or round twice (x - mean(x), sigmoid(z) - y, 1 - a), computed in float64 and rounded once when
+    its first input ``x`` is float16, as the docs promise. On ndarrays (first order, and JVPs) that
+    is ``float64_for_half``. On Tensors (create_graph), which a float64 copy would cut from the
+    graph, each float16 argument is multiplied by a float64 1, recorded, and the walk rounds the
+    float64 gradient where it writes it. ``output(*inputs, **params)``: the op's output recomputed
+    in float64 there, for a rule that reads it (std divides by it; its float16 value is rounded).
+    Other dtypes call ``rule`` itself after one dtype test: bit for bit what it gave."""
+    full = rule if output is None else (
+        lambda g, out, *inputs, **params: rule(g, output(*inputs, **params), *inputs, **params))
+    on_arrays = float64_for_half(full, dtype_of=lambda args: args[2].dtype)
+
+    @functools.wraps(rule)
+    def run(*args, **params):  # (g, out, x, ...): the float32/64 path pays one dtype test, no more
+        if args[2].dtype.char != "e":  # (convert._is_half inline; a call without keywords costs less)
+            return rule(*args, **params) if params else rule(*args)
+        if type(args[2]) is not Tensor:
+            return on_arrays(*args, **params)
+        return full(*[a * _ONE64 if _is_half(getattr(a, "dtype", None)) else a for a in args], **params)
+    return run
 
 
 class _Op(Primitive):
@@ -766,8 +793,10 @@ def _centered(x, axis):
     return x - x.mean(axis=_axes(axis, x.ndim), keepdims=True)
 
 
+# float16 VJPs go through _float64_rule: centred in float16, x minus the mean rounded to float16
+# shifted every entry ([1000, 1000.5, 1000, 1000.5] got [0, .25, 0, .25] for var, not +-.125)
 def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    return _spread(g, x.shape, axis) * _centered(x, axis) * scale_for(2.0 * _per_dof(x.shape, axis, ddof), x)
+    return _spread(g, x.shape, axis) * _centered(x, axis) * (2.0 * _per_dof(x.shape, axis, ddof))
 
 
 @float64_for_half  # (a sum over N terms)
@@ -785,22 +814,27 @@ def _over_std(value, std):
 
 
 def _std_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
-    scaled = _spread(g, x.shape, axis) * _centered(x, axis) * scale_for(_per_dof(x.shape, axis, ddof), x)
+    scaled = _spread(g, x.shape, axis) * _centered(x, axis) * _per_dof(x.shape, axis, ddof)
     return _over_std(scaled, out.reshape(_kept_shape(x.shape, axis)))
 
 
-@float64_for_half
 def _std_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
     return _over_std(_var_jvp(t, out, x, axis, keepdims, ddof) / 2, out)
 
 
+def _std_float64(x, **params):  # std's rules divide by it: for float16 x, recomputed in float64 (not rounded)
+    return _apply(std, x, **params)
+
+
 var = _Op(_var, "var", doc="""var(x, axis=None, keepdims=False, ddof=0): NumPy's variance (divided by N - ddof).
 
-    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_var_vjp,), jvps=(_var_jvp,),
+    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_float64_rule(_var_vjp),),
+          jvps=(_var_jvp,),
           latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.axis_subscript(node._params), *t))
 std = _Op(_std, "std", doc="""std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof.
 
-    d/dx = (x - mean) / ((N - ddof) std), taken as 0 where std is 0.""", vjps=(_std_vjp,), jvps=(_std_jvp,),
+    d/dx = (x - mean) / ((N - ddof) std), taken as 0 where std is 0.""", vjps=(_float64_rule(_std_vjp, _std_float64),),
+          jvps=(_float64_rule(_std_jvp, _std_float64),),
           latex=lambda t, node: tex.call("\\mathrm{std}" + tex.axis_subscript(node._params), *t))
 
 
