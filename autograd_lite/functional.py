@@ -16,7 +16,7 @@ from . import latex as tex
 from .conform import ForGradOnly
 from .convert import flag, float64_for_half, listed, plain_array, scale_for
 from .errors import DomainError, ShapeError
-from .ops import _apply, _log_softmax, _raw, logits_of, sigmoid, softmax
+from .ops import _apply, _float64_rule, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
 from .rng import as_generator, manual_seed
 from .tensor import Tensor, as_tensor
@@ -212,11 +212,15 @@ def _bce(a, y, *logits):
     return cost
 
 
+# The cost VJPs take float16 through _float64_rule (ops.py), computed in float64 and rounded once as
+# the docs promise: in float16, 1 - a and a - y rounded before the division by m rounded again (1 ulp
+# off), and sigmoid(z) rounds to 1 from z = 8 on, so with_logits' sigmoid(z) - 1 was 0 (-3.4e-4 there)
+@_float64_rule
 def _bce_vjp_probabilities(g, out, a, y, *logits):
     m = a.shape[-1] if a.ndim else 1
     p = y * a + (1 - y) * (1 - a)  # the true label's probability, written so it differentiates again
     floor = (_raw(p) < 1e-12) * (1e-12 - _raw(p))  # keeps 1/p finite where p is 0 (a constant shift)
-    return g * (1 - 2 * y) / ((p + floor) * scale_for(m, a))
+    return g * (1 - 2 * y) / ((p + floor) * m)
 
 
 @float64_for_half
@@ -234,8 +238,8 @@ class _CrossEntropy(Primitive):
         grads = super().input_grads(g, out, parents, params, higher)
         a = parents[0]
         if len(parents) == 3 and a._retain:  # (written with the other gradients, once the walk succeeds)
-            args = parents if higher else [p._array for p in parents]
-            grads = [ForGradOnly(_raw(_bce_vjp_probabilities(g, None, *args[:2])))] + list(grads[1:])
+            args, value = (parents, out) if higher else ([p._array for p in parents], out._array)
+            grads = [ForGradOnly(_raw(_bce_vjp_probabilities(g, value, *args[:2])))] + list(grads[1:])
         return grads
 
 
@@ -254,7 +258,7 @@ def _bce_latex(terms, node):
 _cross_entropy = _CrossEntropy(
     _bce, "binary_cross_entropy", latex=_bce_latex,
     vjps=(lambda g, out, a, y, *logits: None if logits else _bce_vjp_probabilities(g, out, a, y), None,
-          lambda g, out, a, y, z: (a - y) * (g / scale_for(a.shape[-1] if a.ndim else 1, a))),
+          _float64_rule(lambda g, out, a, y, z: (a - y) * (g / (a.shape[-1] if a.ndim else 1)))),
     # forward mode follows the same edges: through z when the logits are there, else through a
     jvps=(lambda t, out, a, y, *logits: None if logits else _bce_jvp_probabilities(t, out, a, y),
           None, float64_for_half(lambda t, out, a, y, z: np.sum((a - y) * t) / (a.shape[-1] if a.ndim else 1))),
@@ -311,7 +315,7 @@ def _bce_logits(z, y):
 
 _bce_with_logits = Primitive(
     _bce_logits, "binary_cross_entropy_with_logits",
-    vjps=(lambda g, out, z, y: (_apply(sigmoid, z) - y) * (g / scale_for(_examples(z.shape, ""), z)),
+    vjps=(_float64_rule(lambda g, out, z, y: (_apply(sigmoid, z) - y) * (g / _examples(z.shape, ""))),
           lambda g, out, z, y: -z * (g / scale_for(_examples(z.shape, ""), z))),
     jvps=(float64_for_half(lambda t, out, z, y: np.sum((_apply(sigmoid, z) - y) * t) / _examples(z.shape, "")),
           float64_for_half(lambda t, out, z, y: -np.sum(z * t) / _examples(z.shape, ""))),
@@ -384,9 +388,10 @@ def _ce_residual(logits, labels, axis):
     return _apply(softmax, logits, axis=axis) * total - target, logits.size // logits.shape[axis]
 
 
+@_float64_rule  # (softmax - 1 cancels in float16 as sigmoid - y does)
 def _ce_vjp(g, out, logits, labels, axis=0):
     residual, m = _ce_residual(logits, labels, axis)
-    return residual * (g / scale_for(m, logits))
+    return residual * (g / m)
 
 
 @float64_for_half
