@@ -848,12 +848,18 @@ def _squeeze(x, axis=None):
     return np.squeeze(x, axis=tuple(axis) if isinstance(axis, list) else axis)
 
 
+def _expand_dims(x, axis):
+    """x with a length-1 axis at each of ``axis`` (an int or ints, counted in the result): read as
+    NumPy reads it, but by ``_axes``, so a bool (to NumPy the int 1) is refused as by every op."""
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return np.expand_dims(x, _axes(axes, x.ndim + len(axes)))
+
+
 _RESHAPED = dict(vjps=(lambda g, out, x, axis=None: g.reshape(x.shape),),
                  jvps=(lambda t, out, x, axis=None: t.reshape(out.shape),), latex=lambda t, node: t[0])
 squeeze = _Op(_squeeze, "squeeze", view=True, **_RESHAPED,
               doc="squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data.")
-expand_dims = _Op(lambda x, axis: np.expand_dims(x, tuple(axis) if isinstance(axis, list) else axis),
-                  "expand_dims", view=True, **_RESHAPED,
+expand_dims = _Op(_expand_dims, "expand_dims", view=True, **_RESHAPED,
                   doc="expand_dims(x, axis): x with a new length-1 axis at ``axis`` (NumPy's), sharing its data.")
 
 
