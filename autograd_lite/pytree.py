@@ -4,7 +4,13 @@ Every transform (``grad``, ``jvp``, ``jacobian``, ...) and checker (``gradcheck`
 ``compare_gradients``) flattens its arguments with ``flatten`` and rebuilds its
 results in the same structure with ``unflatten``, as JAX does. A list or tuple of
 plain numbers (``[1.0, 2.0]``, ``[[1, 2], [3, 4]]``) is one array-like leaf, as
-``np.array`` reads it; a container holding any array, Tensor or dict is a tree.
+``np.array`` reads it; a container holding any array, Tensor, dict or namedtuple is a
+tree. A namedtuple is a record, never an array: it is a node whatever it holds
+(``P(w=1.0, b=2.0)`` has two leaves and comes back as a ``P``), as in JAX and torch.
+A tree matched against another's structure (``match``: jvp's tangents, vjp's cotangent,
+hvp's direction, compare_gradients' expected tree) takes that structure: a list or tuple
+of numbers is a node where the structure has one (``[[1, 2], [3, 4]]`` against two
+array leaves) and one array where it has a leaf.
 Leaves are named by their path: the dict key (``"W1"``), an index (``"[0]"``), joined
 with dots for nesting (``"layers[1].W"``). ``None`` is an empty subtree, as in JAX: it
 has no leaves and comes back as ``None`` (``{"W": W, "b": None}``, a layer without bias,
@@ -44,15 +50,20 @@ class TreeDef:
         return f"[{inner}]" if self.kind == "list" else f"({inner}{',' if len(self.children) == 1 else ''})"
 
 
+def _is_namedtuple(x):
+    # (collections.namedtuple and typing.NamedTuple classes both have _fields)
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
 def _is_array_like_list(x):
-    # [1.0, 2.0] or [[1, 2], [3, 4]]: numbers only, at any depth
-    return all(isinstance(v, numbers.Number) or (isinstance(v, (list, tuple)) and _is_array_like_list(v))
-               for v in x)
+    # [1.0, 2.0] or [[1, 2], [3, 4]]: numbers only, at any depth, in plain lists and tuples
+    return all(isinstance(v, numbers.Number) or (isinstance(v, (list, tuple)) and not _is_namedtuple(v)
+                                                 and _is_array_like_list(v)) for v in x)
 
 
 def is_container(x):
-    """True for a dict, or a list/tuple that is a tree rather than one array-like leaf."""
-    if isinstance(x, dict):
+    """True for a dict or a namedtuple, or a list/tuple that is a tree rather than one array-like leaf."""
+    if isinstance(x, dict) or _is_namedtuple(x):  # a record's fields are named: never one array
         return True
     return isinstance(x, (list, tuple)) and not (len(x) and _is_array_like_list(x))
 
@@ -116,24 +127,26 @@ def tree_map(fn, tree, *rest):
     return unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
 
 
-def _in_order(treedef, tree):
-    """``tree`` with each dict's keys in ``treedef``'s order where the two hold the same keys, at
-    every level: dicts are matched by key, not by insertion order."""
-    if treedef.kind == "dict" and isinstance(tree, dict) and set(tree) == set(treedef.keys):
-        return {k: _in_order(c, tree[k]) for k, c in zip(treedef.keys, treedef.children)}
-    if (treedef.kind in ("list", "tuple") and isinstance(tree, (list, tuple)) and is_container(tree)
-            and len(tree) == len(treedef.children)):
-        children = [_in_order(c, v) for c, v in zip(treedef.children, tree)]
-        return children if isinstance(tree, list) else tuple(children)
-    return tree
-
-
 def match(treedef, tree, op, what="argument"):
-    """The leaves of ``tree``, which must have ``treedef``'s structure, dicts matched by key in any
-    order; the leaves come in ``treedef``'s order (ValueError naming both structures)."""
-    leaves, other = flatten(_in_order(treedef, tree))
-    if other != treedef:
-        raise ValueError(f"{op}: the {what} has structure {other!r}; expected {treedef!r}")
+    """The leaves of ``tree``, which must have ``treedef``'s structure, in ``treedef``'s order
+    (ValueError naming both structures). Dicts are matched by key, in any order. ``treedef``
+    decides where the leaves are: a list or tuple of numbers is a node where it has a node
+    (``[[1, 2], [3, 4]]`` against two array leaves) and one array where it has a leaf."""
+    leaves = []
+
+    def walk(d, x):
+        if d.kind == "leaf":
+            leaves.append(x)
+            return x is not None and not is_container(x)
+        if d.kind == "none":
+            return x is None
+        if d.kind == "dict":
+            return (isinstance(x, dict) and set(x) == set(d.keys)
+                    and all(walk(c, x[k]) for k, c in zip(d.keys, d.children)))
+        kind = "list" if isinstance(x, list) else "tuple" if isinstance(x, tuple) else None
+        return kind == d.kind and len(x) == len(d.children) and all(walk(c, v) for c, v in zip(d.children, x))
+    if not walk(treedef, tree):
+        raise ValueError(f"{op}: the {what} has structure {flatten(tree)[1]!r}; expected {treedef!r}")
     return leaves
 
 
