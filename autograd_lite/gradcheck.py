@@ -54,7 +54,8 @@ class GradcheckResult:
         verdict = "passed" if self.passed else "FAILED"
         what = {"full": "", "fast": " (fast: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
-        lines = [f"gradcheck{what} {verdict}: difference {self.difference:.3e} (threshold {self.threshold:.0e})"]
+        difference, threshold = _shown(self.difference, self.threshold)
+        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold})"]
         worst = max(self.inputs, key=lambda c: c.difference, default=None)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
@@ -62,6 +63,16 @@ class GradcheckResult:
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {c.difference:.3e}, {where}"
                          f"autodiff {c.analytic:.10g} vs numerical {c.numeric:.10g}{mark}")
         return "\n".join(lines)
+
+
+def _shown(difference, threshold):
+    """``difference`` and ``threshold`` as a report prints them, agreeing with the verdict
+    ``difference < threshold``: the threshold exactly (repr: 1.4e-05, not 1e-05), the difference
+    to four digits unless those would put it on the other side of the threshold (then exactly)."""
+    shown = f"{difference:.3e}"
+    if (float(shown) < threshold) != (difference < threshold):
+        shown = repr(difference)
+    return shown, repr(threshold)
 
 
 def relative_difference(a, b):
@@ -152,16 +163,22 @@ class _Flat:
         return out
 
 
-def _scalar_output(out, op="gradcheck"):
-    if not isinstance(out, Tensor) or out.size != 1:
-        what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
-        raise GraphError(f"{op}: f must return a single-element Tensor (a scalar), got {what}")
-    return out
+def _scalar_output(out, op, plain=False):
+    """``out`` if it is a single-element Tensor, else GraphError naming ``op``. With ``plain`` (f
+    evaluated outside any transform) a single-element ndarray or NumPy scalar is a value too:
+    there ``ag.hvp``, ``ag.jvp`` and ``ag.vjp`` inside f give ndarrays, where ``ag.grad``'s
+    evaluation (``_autodiff``) gets Tensors from them."""
+    if isinstance(out, (Tensor, np.ndarray, np.generic) if plain else Tensor) and out.size == 1:
+        return out
+    what = (f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else
+            f"an ndarray of shape {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__)
+    raise GraphError(f"{op}: f must return a single-element Tensor (a scalar), got {what}")
 
 
-def _value(f, flat, arrays, op="gradcheck"):
+def _value(f, flat, arrays, op):
+    """f's value at ``arrays`` as a Python float, for the determinism check and the differences."""
     with no_grad():
-        return _scalar_output(f(*flat.args(arrays)), op).item()
+        return _scalar_output(f(*flat.args(arrays)), op, plain=True).item()
 
 
 def _check_deterministic(f, flat, op):
@@ -190,7 +207,7 @@ def _autodiff(f, flat):
     tensors = [Tensor(a, requires_grad=True) for a in flat.arrays]
     # evaluated as ag.grad evaluates f, so that transforms inside f (ag.grad, ag.jvp) record
     # their results on this graph instead of returning constants
-    out = _scalar_output(_evaluate(f, flat.args(tensors, make=lambda t: t), {}))
+    out = _scalar_output(_evaluate(f, flat.args(tensors, make=lambda t: t), {}), "gradcheck")
     found = tape.backward(out, np.ones_like(out._array), inputs=tensors) if out.requires_grad else [None] * len(tensors)
     return [np.zeros_like(t._array) if g is None else np.asarray(getattr(g, "_array", g), dtype=np.float64)
             for g, t in zip(found, tensors)]
@@ -208,6 +225,12 @@ def numerical_gradient(f, inputs, eps=1e-7):
     function_arg(f, "numerical_gradient")
     eps = _check_eps(eps, "numerical_gradient")
     flat = _Flat(inputs, "numerical_gradient")
+    return flat.args(_differences(f, flat, eps, "numerical_gradient"), make=lambda a: a)
+
+
+def _differences(f, flat, eps, op):
+    """The central differences of f for every entry of every leaf of ``flat``, as float64 arrays of
+    the leaves' shapes; errors name ``op``, the function the user called."""
     grads = []
     for x in flat.arrays:
         g = np.zeros_like(x)
@@ -215,13 +238,13 @@ def numerical_gradient(f, inputs, eps=1e-7):
         for i in range(xf.size):
             original = xf[i]
             xf[i] = original + eps
-            plus = _value(f, flat, flat.arrays)
+            plus = _value(f, flat, flat.arrays, op)
             xf[i] = original - eps
-            minus = _value(f, flat, flat.arrays)
+            minus = _value(f, flat, flat.arrays, op)
             xf[i] = original
             gf[i] = (plus - minus) / (2 * eps)
         grads.append(g)
-    return flat.args(grads, make=lambda a: a)
+    return grads
 
 
 def _per_leaf(analytic, numeric, names):
@@ -263,8 +286,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     _check_deterministic(f, flat, "gradcheck")
     analytic = _autodiff(f, flat)
     if not fast:
-        numeric = [np.asarray(n) for tree in numerical_gradient(f, inputs_of(flat), eps)
-                   for n in pytree.flatten(tree)[0]]
+        numeric = _differences(f, flat, eps, "gradcheck")
         difference, checks = _per_leaf(analytic, numeric, flat.names)
         return GradcheckResult(difference, threshold, checks)
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
@@ -275,19 +297,15 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         u = u / norm if norm else u
         shifted = list(flat.arrays)
         shifted[i] = x + eps * u
-        plus = _value(f, flat, shifted)
+        plus = _value(f, flat, shifted, "gradcheck")
         shifted[i] = x - eps * u
-        minus = _value(f, flat, shifted)
+        minus = _value(f, flat, shifted, "gradcheck")
         n = (plus - minus) / (2 * eps)
         d = float(np.sum(a * u))
         along.append(d)
         numeric_along.append(n)
         checks.append(InputCheck(i, name, x.shape, relative_difference(d, n), (), d, n))
     return GradcheckResult(relative_difference(along, numeric_along), threshold, checks, mode="fast")
-
-
-def inputs_of(flat):
-    return flat.args(flat.arrays, make=lambda a: a)
 
 
 def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
@@ -364,15 +382,17 @@ class GradientComparison:
 
     def __str__(self):
         verdict = "match" if self.passed else "DIFFER"
-        lines = [f"gradients {verdict}: relative difference {self.difference:.3e} over all "
-                 f"{len(self.leaves)} leaves (threshold {self.threshold:.2g}; "
+        difference, threshold = _shown(self.difference, self.threshold)
+        lines = [f"gradients {verdict}: relative difference {difference} over all "
+                 f"{len(self.leaves)} leaves (threshold {threshold}; "
                  "||actual - expected|| / (||actual|| + ||expected||))"]
         worst = self.worst
         width = max((len(c.name) for c in self.leaves), default=0)
         for c in self.leaves:
             mark = "  <- worst" if c is worst and len(self.leaves) > 1 else ""
             flag = "" if c.difference < self.threshold else "  FAIL"
-            lines.append(f"  {c.name:<{width}} {str(c.shape):<12} difference {c.difference:.3e}{flag}, "
+            shown = _shown(c.difference, self.threshold)[0]  # (agrees with the FAIL flag)
+            lines.append(f"  {c.name:<{width}} {str(c.shape):<12} difference {shown}{flag}, "
                          f"worst entry {c.worst_entry}: actual {c.actual:.10g} vs expected {c.expected:.10g}{mark}")
         if worst is not None and not self.passed:
             ratio = (f" (actual/expected = {worst.actual / worst.expected:.4g})" if worst.expected else "")
