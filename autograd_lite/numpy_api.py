@@ -15,7 +15,7 @@ import inspect
 import numpy as np
 
 from . import ops
-from .diagnostics import describe
+from .diagnostics import _NUMPY_KEYWORDS, describe
 from .errors import GraphError
 from .modes import current
 from .tensor import Tensor
@@ -146,8 +146,8 @@ def _layout(x):
 
 
 _REDUCTION_ARGS = ("a", "axis", "keepdims")
-_UFUNC_KEYWORDS = {"dtype": (None,), "casting": ("same_kind",), "order": ("K", None), "subok": (True,),
-                   "where": (True,)}
+_UFUNC_KEYWORDS = {"out": (None,), "dtype": (None,), "casting": ("same_kind",), "order": ("K", None),
+                   "subok": (True,), "where": (True,)}  # a ufunc's keywords at values that change nothing
 FUNCTIONS = {
     np.sum: _Bound(np.sum, _reduction(ops.sum), _REDUCTION_ARGS, {"where": (True,), "initial": (None,)}),
     np.mean: _Bound(np.mean, _reduction(ops.mean), _REDUCTION_ARGS, {"where": (True,)}),
@@ -183,14 +183,17 @@ _SUGGEST = {"amax": "max", "amin": "min", "logaddexp": "softplus / logsumexp", "
             "einsum": "matmul", "tensordot": "matmul", "inner": "matmul", "outer": "matmul",
             "linalg.norm": "sqrt(sum(x ** 2))", "norm": "sqrt(sum(x ** 2))", "hstack": "concatenate",
             "vstack": "concatenate", "sign": "a constant (np.sign(t.data))", "swapaxes": "transpose",
-            "moveaxis": "transpose", "average": "mean", "prod": "exp(sum(log(x)))"}
+            "moveaxis": "transpose", "average": "mean",
+            # (not exp(sum(log(x))): the log of a negative entry is nan, of a zero -inf)
+            "prod": "no prod yet; multiply the entries, right for every sign: p = x[0], then p = p * v for "
+                    "each v in x[1:] (the product over axis 0; ag.reshape(x, (-1,)) first for all entries)"}
 
 
 def _suggestion(name):
     import autograd_lite as ag
     short = name.rsplit(".", 1)[-1]
     if short in _SUGGEST:
-        return f"use ag.{_SUGGEST[short]}" if not _SUGGEST[short].startswith(("a constant", "(")) \
+        return f"use ag.{_SUGGEST[short]}" if not _SUGGEST[short].startswith(("a constant", "(", "no ")) \
             else f"autograd_lite has {_SUGGEST[short]}"
     if hasattr(ag, short):
         return f"use ag.{short}"
@@ -220,24 +223,37 @@ _CONSTANT_UFUNCS = (np.isfinite, np.isnan, np.isinf, np.sign, np.signbit)
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """``ndarray * tensor``, ``np.exp(tensor)``: the recorded ops; comparisons and tests such
     as ``np.isfinite`` give constant arrays, as NumPy does."""
-    if method == "__call__" and not kwargs:
-        if ufunc in _COMPARISONS:
-            return ops._compare(ufunc)(*inputs)
-        if ufunc in _CONSTANT_UFUNCS:
-            return ufunc(*map(_values, inputs))
-        op = UFUNCS.get(ufunc)
-        if op is not None:
-            return op(*inputs)
     if method == "reduce" and ufunc in _REDUCES:
         return _REDUCES[ufunc](*inputs, **kwargs)
     if method != "__call__":
         raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported on autograd_lite Tensors; "
                         f"{_method_suggestion(ufunc, method)}")
-    if kwargs and ufunc in UFUNCS:
-        raise TypeError(f"numpy.{ufunc.__name__} on a Tensor with {', '.join(kwargs)}= is not supported (the "
-                        f"result is a new recorded Tensor); call it without them, or on t.data")
-    raise TypeError(f"numpy.{ufunc.__name__} is not differentiable on autograd_lite Tensors; "
-                    f"{_suggestion(ufunc.__name__)}")
+    if ufunc not in UFUNCS and ufunc not in _COMPARISONS and ufunc not in _CONSTANT_UFUNCS:
+        raise TypeError(f"numpy.{ufunc.__name__} is not differentiable on autograd_lite Tensors; "
+                        f"{_suggestion(ufunc.__name__)}")
+    refused = [key for key, value in kwargs.items() if not _is_neutral(value, _UFUNC_KEYWORDS.get(key, ()))]
+    if refused:
+        raise _keywords_refused(ufunc, refused)
+    if ufunc in _COMPARISONS:
+        return ops._compare(ufunc)(*inputs)
+    if ufunc in _CONSTANT_UFUNCS:
+        return ufunc(*map(_values, inputs))
+    return UFUNCS[ufunc](*inputs)
+
+
+def _keywords_refused(ufunc, keys):
+    """The TypeError for NumPy keywords ``keys`` (at values that change the result) on a ufunc that
+    Tensors support: it names each and why it does not apply."""
+    name, listed = ufunc.__name__, ", ".join(f"{key}=" for key in keys)
+    if ufunc in UFUNCS:  # a recorded op: the reasons the ops themselves give (diagnostics)
+        why = "".join(f"; NumPy's {key}= does not apply, as {_NUMPY_KEYWORDS[key].format(op=f'np.{name}')}"
+                      for key in keys if key in _NUMPY_KEYWORDS)
+    else:  # a comparison or test: computed here from the data, never into NumPy's buffer or mask
+        why = (f"; on a Tensor it gives a new constant array, computed from the values (again on every "
+               f"replay under ag.compile), never through NumPy's {listed}")
+    return TypeError(f"numpy.{name} on a Tensor: the keyword{'s' * (len(keys) > 1)} {listed} "
+                     f"{'are' if len(keys) > 1 else 'is'} not supported{why}; call it without "
+                     f"{'them' if len(keys) > 1 else 'it'}, or apply numpy to t.data (a constant, outside the graph)")
 
 
 def _method_suggestion(ufunc, method):
