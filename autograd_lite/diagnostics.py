@@ -72,17 +72,24 @@ def explain_failure(prim, parents, error, params=None):
 def _axis_failure(prim, shapes, params, error):
     """A TypeError naming the op, its input's shape and the valid axes, when its ``axis`` (or
     ``axes``) parameter holds something other than ints (``axis=1.0``); else None."""
+    declared = getattr(prim, "__signature__", None)
     for key in ("axis", "axes"):
         value = params.get(key)
+        required = declared is not None and key in declared.parameters and \
+            declared.parameters[key].default is inspect.Parameter.empty  # (expand_dims' axis: no None)
+        none = "" if required else "None, "
         try:
             for a in value if isinstance(value, (tuple, list)) else (value,):
                 if isinstance(a, bool):  # (an int to operator.index: True would be axis 1)
                     raise TypeError("a bool is no axis")
-                if a is not None:
+                if a is not None or required:
                     operator.index(a)
         except TypeError:
             ndim = len(shapes[0]) if shapes else 0
-            wanted = "None, an int or a tuple of ints" if key == "axis" else f"None or a permutation of range({ndim})"
+            wanted = f"{none}an int or a tuple of ints" if key == "axis" else f"None or a permutation of range({ndim})"
+            if getattr(prim, "axes_in_result", False):  # (expand_dims: n + k axes once k are added)
+                added = len(value) if isinstance(value, (tuple, list)) else 1
+                ndim, wanted = ndim + added, f"{wanted} (counted in the result's {ndim + added} axes)"
             return TypeError(f"{prim.label}: {key}={value!r} for an input of shape {shapes[0] if shapes else ()} "
                              f"({error}); expected {wanted}, each axis in [{-ndim}, {ndim - 1}]")
     return None

@@ -335,10 +335,10 @@ def _matmul_jvp_b(t, out, a, b, bias=None):
     return np.matmul(a, t)
 
 
-matmul = Primitive(_matmul, "matmul", symbol="@", doc="""matmul(x, y): the matrix product x @ y (NumPy's matmul).
+matmul = Primitive(_matmul, "matmul", symbol="@", doc="""matmul(a, b): the matrix product a @ b (NumPy's matmul).
 
     Shapes (n, k) @ (k, m) give (n, m); a 1-d operand is a vector (its axis dropped from the result),
-    leading axes are batch axes that broadcast. d/dx = g @ y^T, d/dy = x^T @ g.""", vjps=(_matmul_vjp_a, _matmul_vjp_b),
+    leading axes are batch axes that broadcast. d/da = g @ b^T, d/db = a^T @ g.""", vjps=(_matmul_vjp_a, _matmul_vjp_b),
                    jvps=(_matmul_jvp_a, _matmul_jvp_b),
                    latex=lambda t, node: tex.product(*t, "matmul"))
 
@@ -475,7 +475,7 @@ transpose = _Op(np.transpose, "transpose", view=True, vjps=(_transpose_back,),
     Shape: x.shape[axes[0]], x.shape[axes[1]], ...; the gradient is permuted back.""",
                 jvps=(lambda t, out, x, axes=None: np.transpose(t, axes),),
                       latex=lambda t, node: tex.superscript(t[0], "T") if node._params.get("axes") is None
-                      else tex.call("\\mathrm{transpose}", *t))
+                      else tex.call("\\mathrm{transpose}" + tex.params_subscript(node, "axes"), *t))
 broadcast_to = _Op(np.broadcast_to, "broadcast_to", view=True,
                    doc="""broadcast_to(x, shape): x repeated along axes to ``shape``, a read-only view.
 
@@ -665,7 +665,7 @@ def _leaky_slope(g, out, x, negative_slope=0.01):
 leaky_relu = _Op(_leaky_relu, "leaky_relu", doc="""leaky_relu(x, negative_slope=0.01): x where x > 0, else negative_slope * x.
 
     Elementwise, x's shape; d/dx = 1 where x > 0, else negative_slope.""", vjps=(_leaky_slope,), jvps=(_leaky_slope,),
-                 latex=lambda t, node: tex.function("LeakyReLU", *t))
+                 latex=lambda t, node: tex.call("\\mathrm{LeakyReLU}" + tex.params_subscript(node, "negative_slope"), *t))
 
 
 def _in_bounds(x, lo, hi):
@@ -830,12 +830,12 @@ var = _Op(_var, "var", doc="""var(x, axis=None, keepdims=False, ddof=0): NumPy's
 
     The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_float64_rule(_var_vjp),),
           jvps=(_var_jvp,),
-          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.axis_subscript(node._params), *t))
+          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.params_subscript(node, "axis", "ddof"), *t))
 std = _Op(_std, "std", doc="""std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof.
 
     d/dx = (x - mean) / ((N - ddof) std), taken as 0 where std is 0.""", vjps=(_float64_rule(_std_vjp, _std_float64),),
           jvps=(_float64_rule(_std_jvp, _std_float64),),
-          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.axis_subscript(node._params), *t))
+          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.params_subscript(node, "axis", "ddof"), *t))
 
 
 # --- adding and removing axes of length 1 ----------------------------------------------
@@ -861,6 +861,7 @@ squeeze = _Op(_squeeze, "squeeze", view=True, **_RESHAPED,
               doc="squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data.")
 expand_dims = _Op(_expand_dims, "expand_dims", view=True, **_RESHAPED,
                   doc="expand_dims(x, axis): x with a new length-1 axis at ``axis`` (NumPy's), sharing its data.")
+expand_dims.axes_in_result = True  # (its axis counts the result's axes, one more per new axis)
 
 
 # --- comparisons: constant boolean arrays, as NumPy gives ---------------------
@@ -876,9 +877,9 @@ def _compare(ufunc, symbol=None):
 
     def compare(a, b):
         if isinstance(a, Tensor) and _compared_number(b):
-            b = a._array.dtype.type(b)
+            b = _number_like(b, a, label)
         elif isinstance(b, Tensor) and _compared_number(a):
-            a = b._array.dtype.type(a)
+            a = _number_like(a, b, label)
         if current().tracer is not None:  # ag.compile recomputes it on every replay
             return current().tracer.numpy_call(ufunc, (a, b), {})
         # a masked entry refused (NumPy would give a masked result, its hidden value compared)
@@ -889,6 +890,14 @@ def _compare(ufunc, symbol=None):
             raise TypeError(f"{label}: cannot compare {_operand(a)} with {_operand(b)}; expected numbers, "
                             "arrays or Tensors") from None
     return compare
+
+
+def _number_like(number, t, label):
+    """``number`` in ``t``'s dtype, or the TypeError an operand beyond it gets (``x > 10**400``)."""
+    try:
+        return t._array.dtype.type(number)
+    except OverflowError as error:
+        raise TypeError(f"{label}: cannot make a numeric array from {type(number).__name__}: {error}") from None
 
 
 def _operand(value):

@@ -34,7 +34,7 @@ def test_each_builtin_op_has_its_own_docstring_opening_with_its_call(name):
 
 @pytest.mark.parametrize("name, expected", [  # inputs positional-only: the call takes none by keyword
     ("exp", "(x, /)"), ("cos", "(x, /)"), ("sin", "(x, /)"), ("expm1", "(x, /)"), ("log1p", "(x, /)"),
-    ("add", "(x, y, /)"), ("power", "(x, p, /)"), ("matmul", "(x, y, /)"),
+    ("add", "(x, y, /)"), ("power", "(x, p, /)"), ("matmul", "(a, b, /)"),
     ("sum", "(x, /, axis=None, keepdims=False)"), ("mean", "(x, /, axis=None, keepdims=False)"),
     ("reshape", "(x, /, shape)"), ("transpose", "(x, /, axes=None)"), ("broadcast_to", "(x, /, shape)"),
     ("var", "(x, /, axis=None, keepdims=False, ddof=0)"), ("leaky_relu", "(x, /, negative_slope=0.01)"),

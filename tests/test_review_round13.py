@@ -105,7 +105,8 @@ def test_lists_without_masked_entries_convert_as_numpy_converts_them():
 @pytest.mark.parametrize("label, call", [
     ("multiply", lambda x: x * 10**400), ("power", lambda x: ag.power(x, 10**400)),
     ("maximum", lambda x: ag.maximum(x, 10**400)), ("where", lambda x: ag.where(x > 1, x, 10**400)),
-    ("clip", lambda x: ag.clip(x, 0, 10**400))])
+    ("clip", lambda x: ag.clip(x, 0, 10**400)), ("greater", lambda x: x > 10**400),
+    ("less_equal", lambda x: x <= -10**400)])
 def test_an_int_beyond_float64_as_an_operand_is_refused_naming_the_op(label, call):
     x = ag.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     with pytest.raises(TypeError, match=rf"^{label}\b.*: cannot make a numeric array from int: int too large"):
@@ -188,3 +189,21 @@ def test_an_exit_from_another_frame_takes_this_threads_entry():
         return inner, inside, ag.is_grad_enabled()
 
     assert _run(in_thread) == (False, False, True)
+
+
+# --- expand_dims' axis: an int or a tuple of ints (no None), counted in the result's axes ------------
+@pytest.mark.parametrize("axis, result_axes", [(True, 3), (None, 3), ((0, 1.5), 4)])
+def test_expand_dims_names_what_its_axis_takes(axis, result_axes):
+    x = ag.Tensor(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=rf"^expand_dims: axis=.* for an input of shape \(2, 3\) .*; expected an int or "
+                                        rf"a tuple of ints \(counted in the result's {result_axes} axes\), each axis in "
+                                        rf"\[{-result_axes}, {result_axes - 1}\]$"):
+        ag.expand_dims(x, axis)
+    assert ag.expand_dims(x, -3).shape == np.expand_dims(x.data, -3).shape == (1, 2, 3)
+
+
+def test_a_reduction_still_takes_none():
+    x = ag.Tensor(np.arange(6.0).reshape(2, 3))
+    assert ag.sum(x, axis=None).item() == 15.0
+    with pytest.raises(TypeError, match=r"expected None, an int or a tuple of ints, each axis in \[-2, 1\]$"):
+        ag.sum(x, axis=1.5)
