@@ -19,13 +19,20 @@ import numpy as np
 
 from autograd_lite import DomainError
 
-__all__ = ["TrainingDivergedError", "check_examples", "check_count", "check_finite", "diverging",
-           "progress_range"]
+__all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_finite",
+           "check_initial_cost", "diverging", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
     """Training produced a NaN or inf cost or parameter; the message names the
     iteration and the first non-finite parameter (lower the learning rate)."""
+
+
+class InitialCostError(FloatingPointError):
+    """The first cost, taken at the starting parameters before any update, is NaN or inf (or
+    cannot be computed): no learning rate has acted yet, so the data's scale is at fault (the
+    first forward pass overflows); the message names the largest |feature|. Not a
+    TrainingDivergedError: a smaller learning rate cannot help."""
 
 
 def check_examples(model, X, Y=None, n_x=None):
@@ -100,14 +107,48 @@ def check_finite(model, step, cost, params):
                                     "parameter is finite; check the data for NaN/inf")
 
 
+def _initial_cost_error(model, step, what, X, params):
+    """The InitialCostError for the cost at ``step`` (the first, before any update): ``what``
+    says what became of the cost; the message gives the scales of the data and the starting
+    parameters, the two things the cost depends on at that point."""
+    X = np.asarray(getattr(X, "data", X))
+    feature = float(np.max(np.abs(X), initial=0.0))
+    largest = max(float(np.max(np.abs(p.data), initial=0.0)) for p in params.values())
+    return InitialCostError(
+        f"{model}: the cost at {step} {what} at the starting parameters, before any update, so no "
+        f"learning rate is involved: the first forward pass already overflows (largest |feature| "
+        f"{feature:.3g}, largest |starting parameter| {largest:.3g}); expected features of moderate size: "
+        "rescale them, e.g. to mean 0 and standard deviation 1")
+
+
+def check_initial_cost(model, step, cost, X, params):
+    """The first cost of a run is taken at the starting parameters, before any update: NaN or
+    inf there comes from the data (finite, but too large for the forward pass), never from the
+    learning rate, which has not acted yet.
+
+    Args:
+        model: name used in the message; step: e.g. "iteration 0"; cost: float;
+        X: the features (all of them, for their largest magnitude); params: dict name -> Tensor.
+    Raises:
+        InitialCostError: the cost is NaN or inf, naming the largest |feature|.
+    """
+    if not np.isfinite(cost):
+        raise _initial_cost_error(model, step, f"is {cost}", X, params)
+
+
 @contextmanager
-def diverging(model, step, params):
+def diverging(model, step, params, X=None, updated=True):
     """Around a training step's cost. The labels are checked before training, so the cost
     refusing its predictions (NaN once the parameters have grown without bound) is the
-    training diverging: a TrainingDivergedError naming the step, not the cost's DomainError."""
+    training diverging: a TrainingDivergedError naming the step, not the cost's DomainError.
+    Before any update (``updated`` false) the parameters are the starting ones and the learning
+    rate has not acted: then it is the data's scale, an InitialCostError naming X's largest entry."""
     try:
         yield
     except DomainError as error:
+        if not updated:  # finite starting parameters and data, yet predictions the cost refuses: NaN
+            raise _initial_cost_error(model, step, "cannot be computed (its predictions are NaN)", X,
+                                      params) from error
         bad = next((name for name, p in params.items() if not np.isfinite(p.data).all()), None)
         largest = max(float(np.max(np.abs(p.data), initial=0.0)) for p in params.values())
         state = f"parameter {bad} holds NaN or inf" if bad else f"largest |parameter| {largest:.3g}"

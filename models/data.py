@@ -17,6 +17,7 @@ option, else the folder named by the environment variable
 where one exists (``synthetic_football``; the cat images have none).
 """
 import codecs
+import json
 import os
 import subprocess
 import sys
@@ -204,16 +205,24 @@ def _need(module, path):
 # damaged files; an exception handler never runs then. So the course's files are read in a
 # child process that copies the arrays into an .npz, which is then read and checked here like
 # any other: a crash of the child is reported as a damaged file, naming it.
+# The child copies only the keys asked for (argv[3:]): a file's other variables may bear any
+# name, and one passed to np.savez as a keyword could collide with savez's own arguments (a
+# variable `file` made a valid data.mat unreadable). It prints every variable's name, as JSON on
+# its last line, so that a missing key can be reported with what the file holds instead.
 _CHILD_MAT = """
-import sys, numpy as np, scipy.io
+import json, sys, numpy as np, scipy.io
 contents = scipy.io.loadmat(sys.argv[1])
-np.savez(sys.argv[2], **{k: v for k, v in contents.items() if not k.startswith("__")})
+names = [k for k in contents if not k.startswith("__")]
+np.savez(sys.argv[2], **{k: contents[k] for k in names if k in sys.argv[3:]})
+print(json.dumps(sorted(names)))
 """
 _CHILD_H5 = """
-import sys, numpy as np, h5py
+import json, sys, numpy as np, h5py
 with h5py.File(sys.argv[1], "r") as f:
-    arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset) and k in sys.argv[3:]}
+    names = [k for k in f if isinstance(f[k], h5py.Dataset)]
+    arrays = {k: f[k][()] for k in names if k in sys.argv[3:]}
 np.savez(sys.argv[2], **arrays)
+print(json.dumps(sorted(names)))
 """
 
 
@@ -232,12 +241,23 @@ def _read_in_child(path, code, patterns, what):
             reason = lines[-1] if lines and run.returncode > 0 else f"the reader crashed (exit status {run.returncode})"
             raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not {what}: {reason}")
         with np.load(out, allow_pickle=False) as npz:
-            found = sorted(npz.files)
-        missing = [key for key in patterns if key not in found]
+            copied = npz.files
+        missing = [key for key in patterns if key not in copied]
         if missing:
-            raise ValueError(f"data file {str(path)!r} has no key {missing[0]!r}; it holds {found}, "
-                             f"expected {sorted(patterns)}")
+            raise ValueError(f"data file {str(path)!r} has no key {missing[0]!r}; it holds "
+                             f"{_names_held(run.stdout, copied)}, expected {sorted(patterns)}")
         return _read_npz(out, patterns, shown=path)
+
+
+def _names_held(stdout, copied):
+    """Every variable of the file, as the child printed them (JSON, its last line of output); the
+    keys it copied if that line is missing or garbled, so that an error stays an error about the file."""
+    lines = stdout.strip().splitlines()
+    try:
+        names = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return sorted(copied)
+    return names if isinstance(names, list) else sorted(copied)
 
 
 def _read_mat(path):

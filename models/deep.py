@@ -24,7 +24,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, diverging, progress_range
+from . import check_count, check_examples, check_finite, check_initial_cost, diverging, progress_range
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -213,7 +213,10 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
             init, bad layer_dims (fewer than 2 entries, a size that is not a positive
             int, an output layer other than 1), bad counts, a schedule or shuffle seed
             giving a bad value.
-        TrainingDivergedError: a NaN/inf cost or parameter (names the epoch and the parameter).
+        InitialCostError (a FloatingPointError): the first cost, at the starting parameters,
+            is NaN/inf (features too large for the forward pass); names the largest |feature|.
+        TrainingDivergedError (a FloatingPointError): a NaN/inf cost or parameter after
+            updates (names the epoch and the parameter).
     """
     _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed)
     # One stream for everything not seeded separately: an int seed becomes one generator here,
@@ -226,6 +229,7 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     full_batch = [(ag.Tensor(X, name="X"), ag.Tensor(Y, name="Y"))]
     cost_fn = ag.compile(cost) if compiled else cost
     costs = []
+    updated = False  # until the first step, the parameters are the starting ones
     for epoch in progress_range(num_epochs, progress):
         if lr_schedule is not None:
             opt.lr = _scheduled_lr(lr_schedule, epoch)
@@ -236,12 +240,16 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
             batches = random_mini_batches(X, Y, mini_batch_size, shuffle)
         batch_costs = []
         for X_batch, Y_batch in batches:
-            with diverging("deep.train", f"epoch {epoch}", params):
+            with diverging("deep.train", f"epoch {epoch}", params, X, updated):
                 J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
             batch_costs.append(J.item())
+            if not updated:  # at the starting parameters: a NaN/inf here is the data's, not the learning rate's
+                first = f"epoch {epoch}" + ("" if mini_batch_size is None else " (its first mini-batch)")
+                check_initial_cost("deep.train", first, batch_costs[-1], X, params)
             opt.zero_grad()
             J.backward()
             opt.step()
+            updated = True
         # Full batch: the cost itself, unrounded; else the mean weighted by batch sizes.
         epoch_cost = batch_costs[0] if len(batches) == 1 else sum(
             c * b[0].shape[1] for c, b in zip(batch_costs, batches)) / m

@@ -36,7 +36,7 @@ from matplotlib.figure import Figure  # the object API renders with Agg: no GUI,
 
 import autograd_lite as ag
 
-from . import data, manual, three_layer
+from . import InitialCostError, data, manual, three_layer
 
 # SHA-256 of the real set's four float64 arrays (train_X, train_Y, test_X, test_Y), to know
 # when the published numbers apply.
@@ -290,7 +290,8 @@ def write_plots(out, results, train_X, train_Y, test_X, test_Y):
 
 def main(argv=None, prog="python -m models.football"):
     """Run the study with command-line arguments ``argv`` (None: sys.argv[1:]);
-    returns the process exit status (bad arguments or data exit with status 2)."""
+    returns the process exit status (bad arguments or data exit with status 2, data whose
+    first cost overflows included)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="football.npz or data.mat, a folder holding one, or 'synthetic' "
@@ -308,7 +309,10 @@ def main(argv=None, prog="python -m models.football"):
     print(f"data: {source} ({train_X.shape[1]} train / {test_X.shape[1]} test points)"
           f"{' - the real set' if real else ''}")
 
-    results = run_models(train_X, train_Y, test_X, test_Y, args.iterations)
+    try:
+        results = run_models(train_X, train_Y, test_X, test_Y, args.iterations)
+    except InitialCostError as error:  # the data's scale, found at the first cost: a data error like the others
+        parser.error(f"data {source}: {error}")
     table = results_table(results, published=real)
     note = ""
     if real and args.iterations != PUBLISHED_ITERATIONS:

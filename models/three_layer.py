@@ -13,7 +13,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, diverging, manual, progress_range
+from . import check_count, check_examples, check_finite, check_initial_cost, diverging, manual, progress_range
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -119,8 +119,11 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     Raises:
         TypeError: non-numeric X or Y (strings), an rng of another kind.
         ValueError: zero examples, bad shapes or orientation of X / Y, bad init or num_iterations.
-        TrainingDivergedError (a FloatingPointError): a NaN/inf cost or
-            parameter; names the iteration and the parameter.
+        InitialCostError (a FloatingPointError): the cost of iteration 0, at the starting
+            parameters, is NaN/inf (features too large for the forward pass); names the
+            largest |feature|.
+        TrainingDivergedError (a FloatingPointError): a NaN/inf cost or parameter after
+            updates; names the iteration and the parameter.
     """
     check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
     check_count("three_layer.train", "num_iterations", num_iterations, 0)
@@ -138,9 +141,11 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     cost_fn = ag.compile(cost) if compiled else cost
     costs = []
     for i in progress_range(num_iterations, progress):
-        with diverging("three_layer.train", f"iteration {i}", params):
+        with diverging("three_layer.train", f"iteration {i}", params, X, updated=i > 0):
             J = cost_fn(params, X, Y, lambd, keep_prob, masks, rng)
         value = J.item()
+        if i == 0:  # at the starting parameters: a NaN/inf here is the data's, not the learning rate's
+            check_initial_cost("three_layer.train", "iteration 0", value, X, params)
         if i % 1000 == 0:
             costs.append(value)
         if print_cost and i % 10000 == 0:
