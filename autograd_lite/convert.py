@@ -9,11 +9,18 @@ import numpy as np
 FLOATS, FLOAT_SCALARS = (np.dtype(np.float64), np.dtype(np.float32)), (np.float64, np.float32)
 
 
+class ScalarStandIn:
+    """Marks what stands for a NumPy scalar while ``ag.compile`` traces: NumPy on a comparison's result
+    (``np.mean(x > 0)``) is a 0-d traced array there, so that a replay recomputes it (``tracer.TracedScalar``)."""
+
+
 def is_scalar_number(value):
     """Whether ``value`` is a Python or NumPy bool, int or float: a number with no float precision of
     its own, which beside a Tensor takes the Tensor's dtype (``2 * t32``, ``t32 / np.sqrt(d)`` and
-    ``t32 > np.float64(0.1)`` work in float32, as in PyTorch)."""
-    return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf"
+    ``t32 > np.float64(0.1)`` work in float32, as in PyTorch). While tracing, a stand-in for one is
+    one too (and is told it was taken for a number: ``TracedScalar.taken_as_number``)."""
+    return type(value) in (int, float, bool) or isinstance(value, np.generic) and value.dtype.kind in "biuf" or (
+        isinstance(value, ScalarStandIn) and value.taken_as_number())
 
 
 def listed(values, what, expected):
@@ -54,8 +61,8 @@ def flag(value, what):
     """``value`` as a bool if it is one (Python's or NumPy's), else a TypeError naming ``what``: a
     string such as "no" or an array would otherwise be taken for True, None for False (PyTorch
     refuses them too)."""
-    if type(value) is bool or isinstance(value, np.bool_):
-        return bool(value)
+    if type(value) is bool or isinstance(value, np.bool_) or isinstance(value, ScalarStandIn) and value.dtype == bool:
+        return bool(value)  # (a stand-in, np.any(x > 0) while tracing: read, so a guard)
     raise TypeError(f"{what}: expected True or False, got {type(value).__name__} {value!r:.60}")
 
 

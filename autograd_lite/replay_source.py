@@ -11,7 +11,7 @@ from .conform import conform
 from .convert import forward_output
 from .primitive import Primitive
 from .tensor import as_tensor
-from .tracer import Slot
+from .tracer import ScalarSlot, Slot
 
 
 class Retrace(Exception):
@@ -145,10 +145,11 @@ def _keyword(key, source):
 
 def _expr(value, label, name, names, used):
     """Source of a step's parameter: a traced value (``Slot``) by its variable (noted in
-    ``used``), a tuple holding one as a tuple of sources, anything else bound as ``label``."""
-    if type(value) is Slot:
+    ``used``; a ``ScalarSlot``'s as the NumPy scalar eager code passes), a tuple holding one as a
+    tuple of sources, anything else bound as ``label``."""
+    if isinstance(value, Slot):
         used.add(value)
-        return name(value)
+        return f"{name(value)}[()]" if type(value) is ScalarSlot else name(value)
     if type(value) is tuple and _has_slot(value):
         parts = [_expr(v, f"{label}_{j}", name, names, used) for j, v in enumerate(value)]
         return "(" + "".join(f"{part}, " for part in parts) + ")"
@@ -157,4 +158,4 @@ def _expr(value, label, name, names, used):
 
 
 def _has_slot(value):
-    return type(value) is Slot or type(value) is tuple and any(_has_slot(v) for v in value)
+    return isinstance(value, Slot) or type(value) is tuple and any(_has_slot(v) for v in value)

@@ -5,13 +5,17 @@ Each value the call touches gets a slot: inputs, tensors captured from outside (
 identity), constants, and the output of every step. A step is (function, argument slots,
 parameters, output slot, traced shape, traced dtype); comparisons (``x > 0``) and
 conversions (``Tensor(x)``, ``x.detach()``, an array made float) are steps too, so a replay
-recomputes them. A value read out of the graph (``float(t)``, ``bool(x > 0)``, ``t.data``)
+recomputes them; NumPy on a comparison's result is a ``TracedArray``, and where eager code gets a
+NumPy scalar (``np.mean(x > 0)``) a ``TracedScalar``, which the engine takes as that scalar (beside a
+float32 tensor it is float32). A value read out of the graph (``float(t)``, ``bool(x > 0)``, ``t.data``)
 becomes a guard: the replay checks it is unchanged. ``compile_key.py`` says which traced call
 a new call may replay.
 """
 import collections
 import collections.abc
 import copy
+import functools
+import numbers
 import operator
 import pickle
 import random
@@ -21,7 +25,7 @@ import numpy as np
 
 from . import rng, tape
 from .compile_key import describe
-from .convert import to_float_array
+from .convert import ScalarStandIn, to_float_array
 from .errors import GraphError
 from .modes import clock, current
 from .primitive import Primitive
@@ -40,6 +44,7 @@ class Tracer:
         # made under no_grad; refusals: why this call cannot be replayed (it then runs eagerly)
         self.aliases, self.detached, self.refusals, self.traced_memory = [], set(), [], set()
         self.drew_random, self.pinned, self.facts, self.result = False, [], [], None  # (see run, fact)
+        self.taken = None  # (a stand-in just taken for a number, and where its guard is: see number_taken)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
     def _new_slot(self, obj):
@@ -152,7 +157,7 @@ class Tracer:
         return type(t._scope) is _TracedScope and t._scope.trace == self.start
 
     def record(self, prim, out, parents, params, args=()):
-        refs = []
+        self.taken, refs = None, []
         for i, p in enumerate(parents):
             source = args[i] if i < len(args) and args[i] is not p else None
             if source is not None and id(p) not in self.slots and isinstance(source, (np.ndarray, Tensor)):
@@ -170,25 +175,41 @@ class Tracer:
         if isinstance(value, tuple):
             return tuple(self._param_ref(v) for v in value)
         slot = self.slots.get(id(value)) if isinstance(value, np.ndarray) else None
-        return value if slot is None else Slot(slot)
+        return value if slot is None else ScalarSlot(slot) if isinstance(value, TracedScalar) else Slot(slot)
+
+    def number_taken(self, value):
+        """The engine took the ``TracedScalar`` ``value`` for the NumPy scalar it stands for
+        (``is_scalar_number``). What it makes of it may be a plain number, which a replay would take as
+        a constant (a comparison's ``t.dtype.type(n)``, which no NumPy hook sees): so that is a guard,
+        unless ``as_tensor`` converts it next, a step of the replay (``copy_of`` takes the guard back)."""
+        before = len(self.guards)
+        self.guard(value)
+        self.taken = (value, before) if len(self.guards) > before else None
 
     def copy_of(self, source, t):
         """``t`` (a new Tensor) was made from ``source``: a step converts it on every replay."""
+        taken, self.taken = self.taken, None
+        if taken is not None and taken[0] is source and len(self.guards) == taken[1] + 1:
+            del self.guards[taken[1]]  # (the guard number_taken just made: converted here, it is recomputed)
         convert = _Conversion(t.dtype)
         self.steps.append((convert, [self.ref(source)], {}, self._new_slot(t), t.shape, t.dtype))
 
     def numpy_call(self, func, args, kwargs):
         """``func(*args, **kwargs)`` on the arrays of Tensors and traced values (a comparison
         ``x > 0``, NumPy on its result) as a step recomputed on every replay; the result is a
-        ``TracedArray`` (0-d for a scalar: ``if (x > 0).any():`` must become a guard)."""
-        refs = []
+        ``TracedArray``, a ``TracedScalar`` where NumPy gives a scalar (``if (x > 0).any():`` must
+        become a guard, ``x32 * np.mean(x32 > 0)`` stay float32)."""
+        self.taken, refs = None, []
         call = _NumpyCall(func, _holes(args, refs, self), _holes(kwargs, refs, self))
-        result = call.forward(*[_plain(self.keep[r]) for r in refs])
+        values = [_plain(self.keep[r]) for r in refs]
+        result = call.func(*_filled(call.args, values), **_filled(call.kwargs, values))
         if not isinstance(result, (np.ndarray, np.generic, bool, int, float)):
             self.refusals.append(f"calls NumPy's {call.name} on a comparison's result, which gives a "
                                  f"{type(result).__name__} a replay cannot check (use a boolean mask: x[x > 0])")
             return result
-        result = np.asarray(result).view(TracedArray)
+        scalar = _scalar_type(func, args, result)
+        result = np.asarray(result)
+        result = result.view(TracedArray if scalar is None else _stand_in(scalar, result.dtype.kind))
         self.steps.append((call, refs, {}, self._new_slot(result), result.shape, result.dtype))
         self.traced_memory.add(id(result.base))  # (a view of it, np.asarray(m), has this base)
         return result
@@ -217,7 +238,7 @@ class Tracer:
         for prim, refs, params, _, _, _ in self.steps:
             rng = params.get("rng")
             if id(rng) in copies:
-                if refs or any(type(v) is Slot for v in params.values()):
+                if refs or any(isinstance(v, Slot) for v in params.values()):
                     return True  # (no such step today; not worth repeating)
                 prim.forward(**dict(params, rng=copies[id(rng)]))
         moved = _random_state(np.random) != global_state[0] or pickle.dumps(random.getstate()) != global_state[1]
@@ -331,6 +352,11 @@ class Slot(int):
     """A parameter that refers to a traced value (e.g. a boolean-mask index)."""
 
 
+class ScalarSlot(Slot):
+    """A parameter that refers to a ``TracedScalar``: a replay passes the NumPy scalar (``s3[()]``), as
+    eager code does (``leaky_relu``'s forward takes a number, not a 0-d array)."""
+
+
 class TracedArray(np.ndarray):
     """A value computed outside the graph from traced values while tracing (``x > 0``, NumPy
     applied to one): NumPy on it is a step of the replay too, and Python reading its values
@@ -371,6 +397,62 @@ class TracedArray(np.ndarray):
     def __setitem__(self, index, value):
         _refuse("writes into a comparison's result (m[i] = v); a replay does not repeat that")
         self.view(np.ndarray)[index] = value
+
+
+class TracedScalar(TracedArray, ScalarStandIn):
+    """What NumPy gives as a scalar (``np.mean(x > 0)``, ``(x > 0).sum()``, ``m[0]``: a bool, int or
+    float), computed from traced values. It is 0-d, so that a replay recomputes it, and taken where
+    eager code takes that scalar: beside a tensor it takes the tensor's dtype (``is_scalar_number``:
+    ``x32 * np.mean(x32 > 0)`` stays float32); as an op's parameter a replay passes the scalar
+    (``ScalarSlot``); a float is a ``numbers.Real`` and an int a ``numbers.Integral``, as NumPy's are,
+    so ops check and read it as they read eager code's (``float(keep_prob)``: a guard). Its class is
+    named as the scalar's type and it prints as that scalar, so messages read as eager code's.
+    ``scalar_type``: that type (``_stand_in`` makes the classes)."""
+
+    scalar_type = None
+
+    def __repr__(self):  # (no guard: a message decides nothing)
+        return repr(self.scalar_type(self.view(np.ndarray)[()]))
+
+    def __reduce_ex__(self, protocol):  # (pickled as the scalar: a class _stand_in made has no name to find)
+        return self.scalar_type(self._read()[()]).__reduce_ex__(protocol)
+
+    def taken_as_number(self):
+        """``is_scalar_number``'s hook: True, noted by the tracer (``Tracer.number_taken``)."""
+        if current().tracer is not None:
+            current().tracer.number_taken(self)
+        return True
+
+
+class _TracedReal(TracedScalar):
+    """A ``TracedScalar`` standing for a NumPy float."""
+
+
+class _TracedIntegral(TracedScalar):
+    """A ``TracedScalar`` standing for a NumPy int."""
+
+
+numbers.Real.register(_TracedReal)
+numbers.Integral.register(_TracedIntegral)
+
+
+def _scalar_type(func, args, result):
+    """The type of the scalar eager code gets where ``func(*args)`` gives ``result`` while tracing (a
+    ``TracedScalar`` is a 0-d array there), None for an array: what NumPy gives as a scalar, and the 0-d
+    result of an array method of a ``TracedScalar`` (a NumPy scalar's own ``astype``, ``copy`` give one)."""
+    if not isinstance(result, np.ndarray):
+        return type(result)
+    method = getattr(func, "__objclass__", None) is np.ndarray  # (TracedArray's methods are ndarray's: _method_step)
+    return result.dtype.type if result.ndim == 0 and method and isinstance(args[0], TracedScalar) else None
+
+
+@functools.cache
+def _stand_in(scalar_type, kind):
+    """The class of a ``TracedScalar`` standing for a scalar of ``scalar_type`` (NumPy's or Python's, of
+    dtype ``kind``), named as that type (float64, int64, bool); ``TracedArray`` for other kinds (complex)."""
+    base = {"b": TracedScalar, "i": _TracedIntegral, "u": _TracedIntegral, "f": _TracedReal}.get(kind)
+    return TracedArray if base is None else type(scalar_type.__name__, (base,), {
+        "__doc__": base.__doc__, "scalar_type": scalar_type})
 
 
 def _method_step(name):
