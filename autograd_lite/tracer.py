@@ -223,6 +223,11 @@ class Tracer:
         if slot in self.inputs or any(slot == s for s, *_ in self.captured):
             self.facts.append((slot, read, read(t)))
 
+    def guarded(self, value):
+        """Whether a replay checks ``value`` (a guard holds it): what Python makes of it then holds too."""
+        slot = self.slots.get(id(value))
+        return slot is not None and any(slot == s for s, _ in self.guards)
+
     def guard(self, t):
         slot = self.slots.get(id(t))
         if slot is None and isinstance(t, Tensor) and (t._seq > self.start or not self.made_here(t)):
@@ -365,6 +370,25 @@ class TracedArray(np.ndarray):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _numpy_on_traced(getattr(ufunc, method), inputs, kwargs)
 
+    def __array_finalize__(self, source):
+        # A copy of a traced value made past every hook: NumPy's scalar types convert a 0-d array so
+        # (np.float32(np.mean(x > 0)), np.int32(m.sum())); a replay would keep the traced value, unless a
+        # guard checks it (the engine's own conversion of a value it took as a number) or an op's forward
+        # made it (a replay runs that forward again on the value recomputed: leaky_relu's slope). (The
+        # methods and functions above compute on plain views, so their results never come here.)
+        tracer = current().tracer
+        if isinstance(source, TracedArray) and self.base is None and tracer is not None and \
+                not tracer.guarded(source) and not _inside_an_op():
+            _refuse(f"converts a value computed from a comparison with NumPy's {self.dtype} type "
+                    f"(np.{self.dtype}(np.mean(x > 0))), which no replay would recompute; use "
+                    f".astype(np.{self.dtype}) instead")
+
+    def __copy__(self):  # (copy.copy, copy.deepcopy: the copy is a step, as m.copy() is)
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
     def __array_function__(self, func, types, args, kwargs):
         return _numpy_on_traced(func, args, kwargs)
 
@@ -459,6 +483,17 @@ def _method_step(name):
     """``TracedArray.name``: NumPy's own method, as a replay step."""
     method = getattr(np.ndarray, name)
     return lambda self, *args, **kwargs: _numpy_on_traced(method, (self,) + args, kwargs)
+
+
+def _inside_an_op():
+    """Whether an op's forward is running: a ``Primitive.__call__`` frame is among the callers."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code is not _OP_CALL:
+        frame = frame.f_back
+    return frame is not None
+
+
+_OP_CALL = Primitive.__call__.__code__
 
 
 def _refuse(reason):

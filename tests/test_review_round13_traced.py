@@ -196,3 +196,23 @@ def test_inside_the_function_it_reads_as_a_numpy_scalar():
     ag.compile(f)(x)
     assert seen == eager
     assert seen["names"] == ["float64", "int64", "bool"] and seen["abcs"] == (True, True, False)
+
+
+# --- NumPy's scalar types convert a 0-d array past every hook: such a call runs eagerly -----------------
+@pytest.mark.parametrize("convert", [np.float32, np.float16, np.int32])  # (np.int64 of an int64: int(), a guard)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_numpy_scalar_type_applied_to_a_traced_value_runs_eagerly_with_a_warning(convert, dtype):
+    def f(x):  # (the replay kept the traced 2/3: 0.333 and 0.666 gradients differed)
+        return ag.sum(x) * convert((x > 0).sum() if convert is np.int32 else np.mean(x > 0))
+
+    with pytest.warns(RuntimeWarning, match=rf"converts a value computed from a comparison with NumPy's "
+                                            rf"{np.dtype(convert)} type .* use \.astype\(np\.{np.dtype(convert)}\)"):
+        compare_with_eager(f, dtype)
+
+
+@pytest.mark.parametrize("copier", [lambda m: __import__("copy").copy(m), lambda m: __import__("copy").deepcopy(m)])
+def test_a_copy_of_a_comparison_is_recomputed_on_every_replay(copier):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (replayed, not run eagerly)
+        cf = compare_with_eager(lambda x: ag.sum(x * copier(x > 0)) * copier(np.mean(x > 0)), np.float32)
+    assert cf.recordings == 1
