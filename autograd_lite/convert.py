@@ -48,6 +48,9 @@ class Label:
                             f"{type(value).__name__} {value!r:.60}")
         t.__dict__["name"] = value
 
+    def __delete__(self, t):  # (del t.name: unnamed again)
+        t.__dict__.pop("name", None)
+
 
 def function_arg(f, op):
     """``f`` if it can be called, else a TypeError naming ``op`` (a transform or a gradient check),

@@ -576,11 +576,13 @@ def _stack_vjps(g, out, *arrays, axis=0):
     return [g[lead + (i,)] for i in range(len(arrays))]
 
 
-_concatenate = Primitive(lambda *arrays, axis=0: np.concatenate(arrays, axis=axis), "concatenate")
+_concatenate = Primitive(lambda *arrays, axis=0: np.concatenate(arrays, axis=axis), "concatenate",
+                         latex=lambda t, node: tex.call("\\mathrm{concatenate}" + tex.params_subscript(node, "axis"), *t))
 _concatenate.vjp_all = _concatenate_vjps
 _concatenate.jvp_all = lambda tangents, out, *arrays, axis=0: np.concatenate(
     [np.zeros_like(a) if t is None else t for t, a in zip(tangents, arrays)], axis=axis)
-_stack = Primitive(lambda *arrays, axis=0: np.stack(arrays, axis=axis), "stack")
+_stack = Primitive(lambda *arrays, axis=0: np.stack(arrays, axis=axis), "stack",
+                   latex=lambda t, node: tex.call("\\mathrm{stack}" + tex.params_subscript(node, "axis"), *t))
 _stack.vjp_all = _stack_vjps
 _stack.jvp_all = lambda tangents, out, *arrays, axis=0: np.stack(
     [np.zeros_like(a) if t is None else t for t, a in zip(tangents, arrays)], axis=axis)

@@ -15,6 +15,7 @@ import collections
 import collections.abc
 import copy
 import functools
+import math
 import numbers
 import operator
 import pickle
@@ -272,11 +273,12 @@ class Tracer:
         if edited or any(not np.array_equal(_plain(self.keep[s]), v, equal_nan=True) for s, v in self.guards):
             return ("changes a tensor in place while it runs (+=, .data, a write into .data[...]); a replay "
                     "does not repeat that. Write it as an expression (y = y + 1), or update outside")
-        traced = [np.ndarray.view(v, np.ndarray) for v in self.keep if isinstance(v, TracedArray)]
+        traced = [np.ndarray.view(v, np.ndarray) for v in self.keep if isinstance(v, TracedArray) and not self.guarded(v)]
         if any(_same_values(c, m) for _, c in self.constants if type(c) is np.ndarray and id(c) not in seen
                for m in traced):
-            return ("uses a copy of a comparison's result (np.array(x > 0, dtype=float)?) that a replay would "
-                    "not recompute; use (x > 0).astype(float)")
+            return ("uses a copy of a comparison's result, or of a value computed from one, made past NumPy's "
+                    "hooks (np.array(x > 0, dtype=float), np.int64(m.sum()))? A replay would not recompute it; "
+                    "use (x > 0).astype(float), or ag's ops on it")
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         if any(self.keep[slot]._retain and not kept for slot, kept in zip(self.inputs, self.retained)):
@@ -441,6 +443,19 @@ class TracedScalar(TracedArray, ScalarStandIn):
     def __reduce_ex__(self, protocol):  # (pickled as the scalar: a class _stand_in made has no name to find)
         return self.scalar_type(self._read()[()]).__reduce_ex__(protocol)
 
+    def _scalar(self):  # (a guard: Python reads its value)
+        return self.scalar_type(self._read()[()])
+
+    # Python's number protocol and a float's own methods read the value, as float() does
+    def __round__(self, ndigits=None): return round(self._scalar(), ndigits)
+    def __trunc__(self): return math.trunc(self._scalar())
+    def __floor__(self): return math.floor(self._scalar())
+    def __ceil__(self): return math.ceil(self._scalar())
+    def __str__(self): return str(self._scalar())
+    def __format__(self, spec): return format(self._scalar(), spec)
+    def is_integer(self): return self._scalar().is_integer()
+    def as_integer_ratio(self): return self._scalar().as_integer_ratio()
+
     def taken_as_number(self):
         """``is_scalar_number``'s hook: True, noted by the tracer (``Tracer.number_taken``)."""
         if current().tracer is not None:
@@ -580,6 +595,11 @@ def _random_state(stream):
 
 
 def _same_values(a, b):
+    """Whether the constant ``a`` may be a copy of the traced value ``b`` made past every hook
+    (np.array(m), np.int64(m.sum()), float(str(s))): the same values, more than one, or the one
+    value of a traced scalar (a count, a mean), a number either way."""
+    if a.size == 1 and b.size == 1 and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        return bool(a.reshape(()) == b.reshape(()))
     return a.shape == b.shape and a.size > 1 and np.array_equal(a, b)
 
 
