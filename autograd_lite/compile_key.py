@@ -183,7 +183,7 @@ def reachable(fn, methods=False):
             plan, found = _plan(fn, methods)
         # (functions it reaches were followed already: here they are keyed by identity; a partial a load
         # finds was followed too, so by its function's identity: _follow keyed its arguments)
-        return tuple([("id", _held(v, seen)) if type(v) in _BY_IDENTITY
+        return tuple([("id", _held(v, seen)) if type(v) in _BY_IDENTITY or v is None or type(v) is tuple and _immutable(v)
                       else ("code", tuple([_held(f, seen) for f in v])) if type(v) is _Code
                       else (functools.partial, _held(v.func, seen)) if type(v) is functools.partial
                       else describe(v, type(v) is _Data, depth, seen) for v in found]) if found else ()
@@ -215,6 +215,13 @@ def _plan(fn, methods):
 # what a reach keys by identity alone, without describe(): functions and code (followed already) and
 # modules (every function loads one, as ag or np; describe would key it by identity too, slower)
 _BY_IDENTITY = frozenset([types.FunctionType, types.CodeType, types.ModuleType])
+
+
+def _immutable(values):
+    """Whether the tuple ``values`` (a function's defaults, ``(ag.linear,)``) holds only numbers, strings
+    and what a reach keys by identity: it is then keyed by its own identity, exactly, as nothing in it
+    can change in place (f.__defaults__ = ... makes a new tuple), without describe() on every call."""
+    return all(type(v) in _BY_IDENTITY or type(v) in _SCALARS for v in values)
 
 
 def _code_in(values, probes=()):
