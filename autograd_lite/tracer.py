@@ -406,7 +406,7 @@ class TracedArray(np.ndarray):
     def _read(self):
         if current().tracer is not None:
             current().tracer.guard(self)
-        return self.view(np.ndarray)
+        return np.ndarray.view(self, np.ndarray)
 
     def __hash__(self):  # a 0-d value stands for a NumPy scalar (a count as a dict key)
         if self.ndim:
@@ -422,7 +422,7 @@ class TracedArray(np.ndarray):
 
     def __setitem__(self, index, value):
         _refuse("writes into a comparison's result (m[i] = v); a replay does not repeat that")
-        self.view(np.ndarray)[index] = value
+        np.ndarray.view(self, np.ndarray)[index] = value
 
 
 class TracedScalar(TracedArray, ScalarStandIn):
@@ -437,8 +437,8 @@ class TracedScalar(TracedArray, ScalarStandIn):
 
     scalar_type = None
 
-    def __repr__(self):  # (no guard: a message decides nothing)
-        return repr(self.scalar_type(self.view(np.ndarray)[()]))
+    def __repr__(self):  # (a guard, as str: text made of it may be parsed back, float(repr(n)[11:-1]))
+        return repr(self._scalar())
 
     def __reduce_ex__(self, protocol):  # (pickled as the scalar: a class _stand_in made has no name to find)
         return self.scalar_type(self._read()[()]).__reduce_ex__(protocol)
@@ -516,10 +516,11 @@ def _refuse(reason):
         current().tracer.refusals.append(reason)
 
 
-# Every other method of an array is a step too (m.copy(), m.argmax(), m.reshape(...)); those that
+# Every other method of an array is a step too (m.copy(), m.argmax(), m.reshape(...), m.view(np.ndarray):
+# the engine's own plain views are np.ndarray.view(m, np.ndarray)); those that
 # change it in place are refused above (__setitem__) or as steps (their result is None).
 for _name in dir(np.ndarray):
-    if not _name.startswith("_") and _name not in TracedArray.__dict__ and _name != "view" and callable(
+    if not _name.startswith("_") and _name not in TracedArray.__dict__ and callable(
             getattr(np.ndarray, _name)):
         setattr(TracedArray, _name, _method_step(_name))
 

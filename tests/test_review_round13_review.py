@@ -88,3 +88,28 @@ def test_same_type_scalar_conversion_not_frozen(f):
     ye, ge, yc, gc = _eager_vs_compiled(f, np.ones(4), np.array([1., -1., -1., 2.]))
     np.testing.assert_array_equal(yc, ye)
     np.testing.assert_array_equal(gc, ge)
+
+
+# --- a plain view or the repr of a comparison's scalar (adv40): recomputed or guarded, never frozen ---------
+def _eager_vs_compiled_over_calls(fn, dtype):
+    step = ag.compile(fn)
+    for x in ([1.0, 2.0, -3.0, 4.0], [1.0, -2.0, -3.0, -4.0], [-1.0, -2.0, 3.0, 4.0]):
+        x = np.array(x, dtype)
+        w1, w2 = ag.Tensor(np.ones(4, dtype), requires_grad=True), ag.Tensor(np.ones(4, dtype), requires_grad=True)
+        compiled, eager = step(w1, x), fn(w2, ag.Tensor(x))
+        compiled.backward()
+        eager.backward()
+        assert compiled.dtype == eager.dtype
+        np.testing.assert_array_equal(compiled.data, eager.data)
+        np.testing.assert_array_equal(w1.grad, w2.grad)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda w, x: ag.sum(w * x) * (np.mean(x > 0).view(np.ndarray) + 1),
+    lambda w, x: ag.sum(ag.leaky_relu(w * x, np.mean(x > 0).view(np.ndarray)[()] * 0.5)),
+    lambda w, x: ag.sum(ag.clip(w * x, -(np.mean(x > 0).view(np.ndarray) + 0.1), np.mean(x > 0).view(np.ndarray) + 0.1)),
+    lambda w, x: ag.sum(w * x) * (float(repr(np.mean(x > 0))[len("np.float64("):-1]) + 1),
+], ids=["view", "view as a parameter", "view as clip's bounds", "repr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_plain_view_or_the_repr_of_a_comparisons_scalar_is_not_frozen(fn, dtype):
+    _eager_vs_compiled_over_calls(fn, dtype)
