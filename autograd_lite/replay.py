@@ -37,7 +37,7 @@ from .primitive import Primitive
 from .rng import as_generator
 from .replay_source import RUNTIME, Retrace, generate
 from .tensor import Tensor
-from .tracer import Tracer, as_input
+from .tracer import POSSIBLY_COPIED, Tracer, as_input
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -135,11 +135,12 @@ class CompiledFunction:
         trace = _Trace(self.__name__, tracer, out, where, seen) if reason is None else _Eager(self.fn)
         trace.held = seen
         if reason is not None:
-            warnings.warn(f"ag.compile({self.__name__}): the function {reason}; calls like this one run "
-                          "it eagerly", RuntimeWarning, stacklevel=3)
+            then = "this call ran it eagerly, the next traces it again" if reason is POSSIBLY_COPIED else \
+                "calls like this one run it eagerly"
+            warnings.warn(f"ag.compile({self.__name__}): the function {reason}; {then}", RuntimeWarning, stacklevel=3)
         with self._lock:
             self.recordings += 1
-            if unchanged():  # (else it changed meanwhile)
+            if unchanged() and reason is not POSSIBLY_COPIED:  # (else it changed meanwhile)
                 self._traces[key], self._recent = trace, trace
                 self._latest = (trace.listing, trace.generated) if reason is None else self._latest
                 self._traces.move_to_end(key)  # (a key traced again keeps its place otherwise)

@@ -276,9 +276,7 @@ class Tracer:
         traced = [np.ndarray.view(v, np.ndarray) for v in self.keep if isinstance(v, TracedArray) and not self.guarded(v)]
         if any(_same_values(c, m) for _, c in self.constants if type(c) is np.ndarray and id(c) not in seen
                for m in traced):
-            return ("uses a copy of a comparison's result, or of a value computed from one, made past NumPy's "
-                    "hooks (np.array(x > 0, dtype=float), np.int64(m.sum()))? A replay would not recompute it; "
-                    "use (x > 0).astype(float), or ag's ops on it")
+            return POSSIBLY_COPIED
         if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         if any(self.keep[slot]._retain and not kept for slot, kept in zip(self.inputs, self.retained)):
@@ -593,6 +591,13 @@ _STREAMS = (np.random.Generator, np.random.RandomState)
 def _random_state(stream):
     state = stream.bit_generator.state if isinstance(stream, np.random.Generator) else stream.get_state()
     return pickle.dumps(state)
+
+
+# Told by its value alone: a number of the user's own may equal a traced value by chance on one call
+# (x * 0.0 beside a mean of 0), so only that call runs eagerly (replay.py: the next one traces again)
+POSSIBLY_COPIED = ("uses a copy of a comparison's result, or of a value computed from one, made past NumPy's "
+                   "hooks (np.array(x > 0, dtype=float), np.int64(m.sum()))? A replay would not recompute it; "
+                   "use (x > 0).astype(float), or ag's ops on it")
 
 
 def _same_values(a, b):

@@ -3,6 +3,7 @@ copied past every NumPy hook (np.array(n), np.int64(n), np.asarray(n).item(), st
 runs eagerly, never frozen; Python's number protocols on them (round, math.trunc) work as in eager code;
 formula shows concatenate's and stack's axis; del t.name unnames a tensor. Oracle: the eager engine."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -113,3 +114,25 @@ def _eager_vs_compiled_over_calls(fn, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_plain_view_or_the_repr_of_a_comparisons_scalar_is_not_frozen(fn, dtype):
     _eager_vs_compiled_over_calls(fn, dtype)
+
+
+def test_a_number_equal_to_a_comparisons_scalar_by_chance_runs_that_call_eagerly_only():
+    """x * 0.0 beside an error rate of 0 on the tracing call looks like a copy of it (adv40): that call
+    runs eagerly, the next traces again and is replayed from then on, each result eager's."""
+    def cost(w, x):
+        return ag.sum(w * x) + ag.sum(w) * 0.0 + ag.sum(w) * np.mean(x < 0)
+
+    step = ag.compile(cost)
+    inputs = [[1.0, 2.0], [1.0, -2.0], [-1.0, 2.0], [3.0, -4.0]]  # error rates 0 (the collision), then 0.5
+    with pytest.warns(RuntimeWarning, match="this call ran it eagerly, the next traces it again"):
+        step(ag.Tensor(np.ones(2), requires_grad=True), np.array(inputs[0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in inputs[1:]:
+            w1, w2 = ag.Tensor(np.ones(2), requires_grad=True), ag.Tensor(np.ones(2), requires_grad=True)
+            compiled, eager = step(w1, np.array(x)), cost(w2, np.array(x))
+            compiled.backward()
+            eager.backward()
+            assert compiled.item() == eager.item()
+            np.testing.assert_array_equal(w1.grad, w2.grad)
+    assert step.recordings == 2 and step.replays == 2
