@@ -191,14 +191,6 @@ def _through_a_helper(t):
     return ag.sum(_reads_helper()(t))
 
 
-def test_a_global_partial_read_by_a_helper_of_the_same_module(monkeypatch):
-    monkeypatch.setattr(_THIS, "_h", functools.partial(_mul, k=2.0))
-    step = ag.compile(_through_a_helper)
-    assert _agree(step) == 12.0
-    monkeypatch.setattr(_THIS, "_h", functools.partial(_mul, k=8.0))
-    assert _agree(step) == 48.0
-
-
 def test_a_module_global_rebound_to_another_module(monkeypatch):
     alt = types.ModuleType("alt_numpy_like")
     alt.tanh = ag.sigmoid
@@ -265,12 +257,13 @@ def _by_globals(t):
     return ag.sum(globals()["_h"](t))
 
 
-def test_a_partial_read_through_globals_rebound(monkeypatch):
+@pytest.mark.parametrize("reader", [_through_a_helper, _by_globals], ids=["by a helper", "through globals()"])
+def test_a_global_partial_rebound_is_seen_however_it_is_read(monkeypatch, reader):
     monkeypatch.setattr(_THIS, "_h", functools.partial(_mul, k=2.0))
-    step = ag.compile(_by_globals)
+    step = ag.compile(reader)
     assert _agree(step) == 12.0
-    monkeypatch.setattr(_THIS, "_h", functools.partial(_mul, k=3.0))
-    assert _agree(step) == 18.0
+    monkeypatch.setattr(_THIS, "_h", functools.partial(_mul, k=8.0))
+    assert _agree(step) == 48.0
 
 
 # --- defaults and weak references ------------------------------------------------------------------
