@@ -10,6 +10,7 @@ A process forked while other threads run (``os.fork``, multiprocessing's fork st
 method) gets this module's locks unlocked, whatever those threads held, and keeps
 only the forking thread's ``ThreadState`` (CPython drops the other threads' ones).
 """
+import dis
 import functools
 import inspect
 import os
@@ -59,16 +60,18 @@ class _Mode:
     thread; the exit puts back, in the thread that exits, the value its own entry saw.
 
     One object may be entered again, nested, and from several threads at once: each open
-    entry keeps (thread id, frame of its ``with``, value it saw) on ``_saved``. An exit takes the
-    innermost entry of its own ``with`` block, found by its frame, which stays the same when a
-    generator is resumed in another thread; else (entered and exited from different frames, as
-    ``contextlib.ExitStack`` does) its own thread's innermost one. As a decorator it runs each
-    call, or each step of a generator, under the mode.
+    entry keeps (thread id, frame of its ``with``, value it saw, whether a ``with`` statement
+    made it) on ``_saved``. An exit takes the innermost entry of its own ``with`` block, found by
+    its frame, which stays the same when a generator is resumed in another thread. An exit from
+    another frame (``contextlib.ExitStack`` enters in one call and exits in another) never takes a
+    ``with`` statement's entry, which only its own frame exits: it takes its own thread's
+    innermost other entry, else another thread's. As a decorator it runs each call, or each
+    step of a generator, under the mode.
     """
     _field = None  # the ThreadState slot this mode sets
 
     def __init__(self):
-        self._saved = []  # (thread id, value seen at entry) of each open entry, innermost last
+        self._saved = []  # (thread id, frame, value seen, by a with statement) of each open entry, innermost last
 
     def _inside(self, state):
         """The value of the field inside the block, for a thread whose state is ``state``."""
@@ -79,8 +82,8 @@ class _Mode:
         return getattr(state, self._field)
 
     def __enter__(self):
-        state = current()
-        entry = (threading.get_ident(), sys._getframe(1), self._seen(state))
+        state, frame = current(), sys._getframe(1)
+        entry = (threading.get_ident(), frame, self._seen(state), frame.f_code.co_code[frame.f_lasti] in _WITH)
         with _saved_lock:
             self._saved.append(entry)
         setattr(state, self._field, self._inside(state))
@@ -94,7 +97,8 @@ class _Mode:
             for i in range(len(saved) - 1, -1, -1):  # this very block's entry, by its frame
                 if saved[i][1] is frame:
                     return saved.pop(i)[2]
-            for i in range(len(saved) - 1, -1, -1):  # (entered from another frame: this thread's)
+            loose = [i for i in range(len(saved)) if not saved[i][3]] or list(range(len(saved)))
+            for i in reversed(loose):  # (entered from another frame: this thread's)
                 if saved[i][0] == me:
                     return saved.pop(i)[2]
             if not saved:
@@ -102,11 +106,16 @@ class _Mode:
                                    "expected it to close a `with` block of this object")
             # Entered in another thread and from another frame: as PyTorch's, the exit gives the
             # exiting thread the value that entry saw; the entering thread is not touched.
-            return saved.pop()[2]
+            return saved.pop(loose[-1])[2]
 
     def __call__(self, func):
         """Decorator: ``func`` runs under this mode at each call; a generator function at each
         step (the caller's mode comes back between steps), as PyTorch's mode decorators do."""
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(f"{type(self).__name__}(): as a decorator of the async function "
+                            f"{getattr(func, '__qualname__', func)!r} it would hold only while the coroutine is "
+                            f"made, not while it runs; expected a function or a generator function: use "
+                            f"`with` inside it (keeping `await` out of the block)")
         if inspect.isgeneratorfunction(func):
             return _each_step_under(self, func)
 
@@ -115,6 +124,11 @@ class _Mode:
             with self:
                 return func(*args, **kwargs)
         return under_mode
+
+
+# The opcodes a `with` / `async with` statement enters by (Python 3.11 to 3.13; none elsewhere: every
+# exit from another frame then takes its thread's innermost entry, as before)
+_WITH = frozenset(dis.opmap[name] for name in ("BEFORE_WITH", "BEFORE_ASYNC_WITH") if name in dis.opmap)
 
 
 def _each_step_under(mode, func):

@@ -207,3 +207,41 @@ def test_a_reduction_still_takes_none():
     assert ag.sum(x, axis=None).item() == 15.0
     with pytest.raises(TypeError, match=r"expected None, an int or a tuple of ints, each axis in \[-2, 1\]$"):
         ag.sum(x, axis=1.5)
+
+
+def test_an_exit_stack_closed_in_a_third_thread_leaves_a_live_with_block_alone():
+    """A's ExitStack entry closed by this thread takes A's entry, never thread B's live `with` block's."""
+    mode, stack, inside, done, result = ag.no_grad(), contextlib.ExitStack(), threading.Event(), threading.Event(), {}
+
+    def enter_in_a():
+        ag.set_grad_enabled(False)
+        stack.enter_context(mode)  # (its entry saw False)
+
+    def own_block_in_b():
+        with mode:  # (its entry saw True)
+            inside.set()
+            done.wait()
+        result["b"] = ag.is_grad_enabled()
+
+    _run(enter_in_a)
+    b = threading.Thread(target=own_block_in_b)
+    b.start()
+    inside.wait()
+    _run(stack.close)  # (closed in a third thread)
+    done.set()
+    b.join()
+    assert result["b"] is True
+
+
+@pytest.mark.parametrize("make", [ag.no_grad, ag.enable_grad, lambda: ag.set_grad_enabled(False)])
+def test_a_mode_refuses_to_decorate_an_async_function(make):
+    async def coroutine():
+        return ag.is_grad_enabled()
+
+    async def generator():
+        yield ag.is_grad_enabled()
+
+    for func in (coroutine, generator):
+        with pytest.raises(TypeError, match=r"as a decorator of the async function .* would hold only while the "
+                                            r"coroutine is made"):
+            make()(func)
