@@ -593,9 +593,9 @@ def _joined(tensors, op, axis, new_axis):
     flattening, where ``new_axis`` is False); else a TypeError naming ``op``. A set or a dict has no
     order of tensors to keep, so it is refused, as by NumPy and PyTorch."""
     if isinstance(tensors, (set, frozenset, dict, str)):
-        raise TypeError(f"{op}: expected a list or tuple of tensors, got a {type(tensors).__name__}"
+        raise TypeError(f"{op}: expected a list, tuple or generator of tensors, got a {type(tensors).__name__}"
                         + (" (no order to join them in)" if not isinstance(tensors, str) else ""))
-    tensors = listed(tensors, f"{op}: tensors", "a list or tuple of tensors")
+    tensors = listed(tensors, f"{op}: tensors", "a list, tuple or generator of tensors")
     if not tensors:
         raise ValueError(f"{op}: expected at least one tensor, got none")
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) and not (axis is None and not new_axis):
@@ -608,7 +608,7 @@ def _joined(tensors, op, axis, new_axis):
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis (``axis=None``: flattened first), as NumPy.
 
-    tensors: a list or tuple of tensors (or arrays) whose shapes agree except along ``axis``.
+    tensors: a list, tuple or generator of tensors (or arrays) whose shapes agree except along ``axis``.
     Returns a Tensor whose ``axis`` is as long as theirs together."""
     return _concatenate(*_joined(tensors, "concatenate", axis, new_axis=False), axis=axis)
 
@@ -616,7 +616,7 @@ def concatenate(tensors, axis=0):
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis.
 
-    tensors: a list or tuple of k tensors (or arrays) of one shape s. Returns a Tensor of
+    tensors: a list, tuple or generator of k tensors (or arrays) of one shape s. Returns a Tensor of
     shape s with a new axis of length k inserted at ``axis``."""
     return _stack(*_joined(tensors, "stack", axis, new_axis=True), axis=axis)
 

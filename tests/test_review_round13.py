@@ -19,7 +19,7 @@ def _pair():
 @pytest.mark.parametrize("container", [set, frozenset, lambda ts: dict.fromkeys(ts)])
 def test_an_unordered_collection_of_tensors_is_refused(join, container):
     a, b = _pair()
-    with pytest.raises(TypeError, match=rf"{join.__name__}: expected a list or tuple of tensors, got a \w+ "
+    with pytest.raises(TypeError, match=rf"{join.__name__}: expected a list, tuple or generator of tensors, got a \w+ "
                                         r"\(no order to join them in\)"):
         join(container([a, b]))
 
@@ -37,7 +37,7 @@ def test_a_generator_of_tensors_joins_in_its_order(join):
 def test_no_tensors_and_no_sequence_are_named(join):
     with pytest.raises(ValueError, match=rf"{join.__name__}: expected at least one tensor, got none"):
         join([])
-    with pytest.raises(TypeError, match=rf"{join.__name__}: tensors must be a list or tuple of tensors, got int 5"):
+    with pytest.raises(TypeError, match=rf"{join.__name__}: tensors must be a list, tuple or generator of tensors, got int 5"):
         join(5)
 
 
