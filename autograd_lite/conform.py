@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .convert import plain_array
 from .errors import ShapeError
 
 
@@ -24,8 +25,11 @@ def conform(grad, like, prim, i):
     gradient that no broadcast of the input explains is refused, naming the op, the input
     and both shapes."""
     # (ndarrays skip hasattr here and keyword parsing in unbroadcast: ~400 instructions a call)
-    if type(grad) is not np.ndarray and not hasattr(grad, "shape"):
-        grad = np.asarray(grad)
+    if type(grad) is not np.ndarray:
+        if isinstance(grad, np.ndarray):  # (an np.matrix would multiply as matrices upstream; a masked
+            grad = plain_array(grad, f"{prim.label}: the gradient for input {i}")  # entry's hidden value count)
+        elif not hasattr(grad, "shape"):
+            grad = np.asarray(grad)
     shape = like.shape
     if grad.shape != shape:
         try:
@@ -43,7 +47,7 @@ def conform_tangent(tangent, like, out, prim, i):
     output ``out``), checked as ``conform`` checks a VJP's gradient: a real array of out's shape,
     or of a broadcast of the input's shape that broadcasts to out's (``add``'s (3, 1) input
     against a (3, 4) output); anything else is refused naming the op, the input and the shapes."""
-    tangent = np.asarray(getattr(tangent, "_array", tangent))
+    tangent = np.asarray(plain_array(getattr(tangent, "_array", tangent), f"{prim.label}: the JVP for input {i}"))
     if tangent.shape != out.shape:
         try:  # (the rule of unbroadcast, both ways: from the input up to the tangent, on up to the output)
             reduction_plan(tangent.shape, like.shape), reduction_plan(out.shape, tangent.shape)

@@ -29,7 +29,10 @@ def _is_number(value):
     if type(value) is not float and type(value) is not int:  # the usual types cost one test each
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             return False
-    return math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # (an int beyond float64: no number, refused by its parameter's own message)
+        return False
 
 
 # --- dropout -------------------------------------------------------------------

@@ -31,7 +31,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import diagnostics
 from . import latex as tex
-from .convert import _is_half, float64_for_half, is_scalar_number, listed, plain_array, scale_for
+from .convert import _is_half, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified
 from .primitive import Primitive
@@ -925,7 +925,8 @@ def _inplace(self, ufunc, other, symbol, method):
     if recording and isinstance(other, Tensor) and other.requires_grad:
         return _record_inplace(self, other, symbol, method)
     value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
-             self._array.dtype.type(other) if is_scalar_number(other) else plain_array(other, f"'{symbol}='"))
+             _number_like(other, self, f"'{symbol}='") if is_scalar_number(other) else
+             to_float_array(other, f"'{symbol}='", copy=False))  # (complex, ints beyond float64: refused by name)
     try:
         ufunc(self._array, value, out=self._array)
     except ValueError:
@@ -1042,8 +1043,10 @@ def _transpose_method(self, *axes):
 def _swapaxes_method(self, a, b):
     """``t.swapaxes(a, b)``: t with axes ``a`` and ``b`` exchanged (their lengths swap in the shape),
     recorded as ``ag.transpose``."""
-    return transpose(self, axes=tuple(b if i == a % self.ndim else a if i == b % self.ndim else i
-                                      for i in range(self.ndim)))
+    if isinstance(a, bool) or isinstance(b, bool):  # (an int to NumPy: True would be axis 1)
+        raise TypeError(f"swapaxes: axes {a!r}, {b!r} for a tensor of shape {self.shape}; a bool is no axis, expected ints")
+    a, b = normalize_axis_tuple((a, b), self.ndim, "swapaxes", allow_duplicate=True)  # (AxisError when out of range)
+    return transpose(self, axes=tuple(b if i == a else a if i == b else i for i in range(self.ndim)))
 
 
 # NumPy's protocols (np.sum(t), ndarray * t) and the further Tensor methods: numpy_api.py
