@@ -1,6 +1,8 @@
 """NumPy's protocols on Tensors: ``np.sum(t)``, ``np.exp(t)``, ``np.dot(a, t)``, ... are the
 recorded ops (``__array_function__`` / ``__array_ufunc__``), and the Tensor methods a
-NumPy or PyTorch user reaches for (``t.exp()``, ``t.clip(lo, hi)``, ``t.min(axis)``).
+NumPy or PyTorch user reaches for (``t.exp()``, ``t.clip(lo, hi)``, ``t.min(axis)``), which
+take NumPy's arguments (``t.var(axis, dtype, out, ddof, keepdims)``) and name NumPy's
+spelling for PyTorch's (``dim=``: ``axis=``).
 
 Where no op exists the call raises a TypeError naming the ``ag`` function to use (or
 ``t.data`` for a value outside the graph), rather than silently leaving the graph. A call
@@ -10,6 +12,7 @@ shapes (``np.shape``) read the data; those that read values (``np.allclose``,
 ``np.argmax``, ``np.sign``) read them as ``float(t)`` does, a guard while ``ag.compile``
 traces. Installed onto Tensor when the package is imported.
 """
+import copy
 import inspect
 
 import numpy as np
@@ -30,10 +33,12 @@ class _Bound:
     ``honoured`` go to ``handler``, the first (the input) by position, the others by name,
     NumPy's defaults filled in; any other argument must be NumPy's default or a value in
     ``neutral`` (the same result), else TypeError. ``honoured`` None: ``handler`` gets the
-    ``inspect.BoundArguments`` (a function applied to the data takes every argument)."""
+    ``inspect.BoundArguments`` (a function applied to the data takes every argument). ``label``:
+    who errors name, ``numpy.var on a Tensor`` or, bound as a Tensor method, ``Tensor.var()``."""
 
-    def __init__(self, func, handler, honoured=None, neutral=None, name=None):
+    def __init__(self, func, handler, honoured=None, neutral=None, name=None, label=None):
         self.name, self.handler = name or func.__name__, handler
+        self.label = label or f"numpy.{self.name} on a Tensor"  # (who is named in an error)
         self.signature = inspect.signature(func)
         params = self.signature.parameters.values()
         self.honoured = honoured
@@ -43,7 +48,10 @@ class _Bound:
         self.first = next(iter(self.signature.parameters))
 
     def __call__(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)  # NumPy's dispatcher has checked the arity already
+        try:  # (for np.func, NumPy's dispatcher has checked the arity already; a Tensor method's call comes here)
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.label}: {error}; expected the arguments {self._listed()}, as NumPy's") from None
         if self.honoured is None:
             return self.handler(bound)
         bound.apply_defaults()  # NumPy's defaults for what was left out (ufunc.reduce's axis is 0)
@@ -51,11 +59,30 @@ class _Bound:
         given.update(given.pop(self.var_keyword, None) or {})
         for key, value in given.items():
             if key not in self.honoured and not _is_neutral(value, self.neutral.get(key, ())):
-                raise TypeError(f"numpy.{self.name} on a Tensor: the argument {key}={value!r} is not supported "
-                                f"(expected it left out; the result is a new recorded Tensor); call it without "
-                                f"{key}, or apply numpy to t.data")
+                raise TypeError(f"{self.label}: the argument {key}={value!r} is not supported (expected it left "
+                                f"out; the result is a new recorded Tensor){self._by_position(key, len(args))}; "
+                                f"call it without {key}, or apply numpy to t.data")
         honoured = {k: v for k, v in given.items() if k in self.honoured and v is not _NO_VALUE}
         return self.handler(honoured.pop(self.first), **honoured)  # the input by position: a, array, arrays
+
+    def _listed(self):
+        """NumPy's parameters after the input, as ``(axis, dtype, out, *, where)``."""
+        listed = []
+        for p in list(self.signature.parameters.values())[1:]:
+            if p.kind is p.KEYWORD_ONLY and "*" not in listed:
+                listed.append("*")
+            listed.append("**" + p.name if p.kind is p.VAR_KEYWORD else p.name)
+        return f"({', '.join(listed)})"
+
+    def _by_position(self, key, n_args):
+        """Why ``key`` was taken, when it came by position: ``t.var(0, True)`` is NumPy's dtype=True
+        (PyTorch would read unbiased, an older Tensor.var keepdims), so the fix is to name what follows."""
+        names = list(self.signature.parameters)
+        if key not in names or names.index(key) >= n_args:  # (by name, or among **kwargs)
+            return ""
+        later = [f"{name}=" for name in self.honoured if names.index(name) > names.index(key)]
+        return (f"; it was given by position, where NumPy's arguments are {self._listed()}"
+                + (f": pass {', '.join(later)} by name" if later else ""))
 
 
 def _is_neutral(value, neutral):
@@ -107,11 +134,11 @@ def _clip(a, a_min=None, a_max=None, min=None, max=None):
     return ops.clip(a, a_min, a_max)
 
 
-def _reshape(a, shape, order="C"):
+def _reshape(a, shape, order="C", label="numpy.reshape on a Tensor"):
     if order == "C":
         return ops.reshape(a, shape=shape)
     if order != "F":
-        raise TypeError(f"numpy.reshape on a Tensor: order={order!r} is not supported; expected 'C' or 'F' "
+        raise TypeError(f"{label}: order={order!r} is not supported; expected 'C' or 'F' "
                         "('A' depends on the memory layout, which a Tensor does not promise)")
     # Fortran order is C order over the axes reversed: reverse them, reshape, reverse back
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
@@ -301,14 +328,31 @@ def _format(self, spec):
 
 
 def _round(self, ndigits=None):
-    """``round(t)`` / ``round(t, 3)``: as for a NumPy array (a Python number for one element)."""
-    data = self._read()
-    if data.size == 1:
-        return round(data.item(), ndigits)
+    """``round(t)`` / ``round(t, 3)``: as for a NumPy array (a Python number for one element, else
+    an ndarray of t's shape). No op rounds on the tape, so a rounded array of a tensor that requires
+    grad is refused, as ``np.asarray(t)`` and ``np.round(t)`` are: it would drop the gradient."""
+    if self.size == 1:
+        return round(self._read().item(), ndigits)
     if ndigits is None:
         raise TypeError(f"round(): a tensor of shape {self.shape} has {self.size} elements; round(t, ndigits) or "
                         "np.round(t.data) rounds each")
-    return np.round(data, ndigits)
+    if _drops_gradient(self):
+        raise TypeError(f"round(t, {ndigits!r}): t (shape {self.shape}) requires grad, and rounding it gives a "
+                        "plain ndarray that would silently drop its gradient (no op rounds on the tape); use "
+                        f"np.round(t.data, {ndigits!r}) for a constant, or round(t.detach(), {ndigits!r})")
+    return np.round(self._read(), ndigits)
+
+
+def _contains(self, value):
+    """``v in t``: whether any entry equals ``v`` (a number, or an array broadcasting against t's
+    shape), as for an ndarray, ``(t == v).any()``; it reads the values, a guard while ``ag.compile``
+    traces, as ``bool(t)`` is."""
+    return bool((self._read() == _values(value)).any())
+
+
+def _drops_gradient(t):
+    """Whether a plain ndarray made from ``t`` would leave a gradient behind (recording is on)."""
+    return t.requires_grad and current().grad_enabled
 
 
 def _to_numpy(self, dtype=None, copy=None):
@@ -318,7 +362,7 @@ def _to_numpy(self, dtype=None, copy=None):
     ``dtype`` differs. ``np.array(t)`` / ``np.asarray(t, copy=True)`` (copy True): always a new
     array, so writing to it cannot change the tensor behind its version counter. copy False:
     shared, or ValueError when ``dtype`` needs a copy. The result has the tensor's shape."""
-    if self.requires_grad and current().grad_enabled:
+    if _drops_gradient(self):
         # (NumPy converts it too for an array subclass on an operator's left, m * t with m masked, as the
         # subclass's own operator runs first: the advice then is to reorder, not to drop the gradient)
         raise TypeError("converting a Tensor that requires grad to a NumPy array would silently "
@@ -378,34 +422,72 @@ def _install():
     }
     for name, op in methods.items():
         setattr(Tensor, name, _shortcut(name, op))
-    Tensor.min = lambda self, axis=None, keepdims=False: ops.min(self, axis=axis, keepdims=keepdims)
-    Tensor.var = lambda self, axis=None, keepdims=False, ddof=0: ops.var(self, axis=axis, keepdims=keepdims,
-                                                                           ddof=ddof)
-    Tensor.std = lambda self, axis=None, keepdims=False, ddof=0: ops.std(self, axis=axis, keepdims=keepdims,
-                                                                           ddof=ddof)
-    Tensor.clip = lambda self, lo=None, hi=None: ops.clip(self, lo, hi)
-    Tensor.leaky_relu = lambda self, negative_slope=0.01: ops.leaky_relu(self, negative_slope=negative_slope)
-    Tensor.softmax = lambda self, axis=0: ops.softmax(self, axis=axis)
-    Tensor.log_softmax = lambda self, axis=0: ops.log_softmax(self, axis=axis)
-    Tensor.logsumexp = lambda self, axis=None, keepdims=False: ops.logsumexp(self, axis=axis, keepdims=keepdims)
-    Tensor.squeeze = lambda self, axis=None: ops.squeeze(self, axis=axis)
-    Tensor.expand_dims = lambda self, axis: ops.expand_dims(self, axis=axis)
-    Tensor.flatten = lambda self: ops.reshape(self, shape=(-1,))
-    Tensor.ravel = Tensor.flatten
-    Tensor.dot = lambda self, other: _dot(self, other)
-    Tensor.__round__ = _round
+    for name, (call, doc) in _methods().items():
+        setattr(Tensor, name, _method(name, call, doc))
+    _flatten.__name__, _flatten.__qualname__ = "flatten", "Tensor.flatten"  # (a TypeError names Tensor.flatten())
+    Tensor.flatten = Tensor.ravel = _flatten
+    Tensor.__round__, Tensor.__contains__ = _round, _contains
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
     Tensor.__reduce_ex__ = _reduce_ex
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
     Tensor.__float__ = lambda self: float(self._read())
     Tensor.__int__ = lambda self: int(self._read())
     Tensor.__bool__ = lambda self: bool(self._read())
-    for name in ("min", "var", "std", "clip", "leaky_relu", "softmax", "log_softmax", "logsumexp", "squeeze",
-                 "expand_dims"):
-        getattr(Tensor, name).__doc__ = f"Recorded ``ag.{name}`` of this tensor: {getattr(ops, name).__doc__}"
-    Tensor.flatten.__doc__ = "``ag.reshape(t, (-1,))``, recorded: t's entries, row-major, shape (t.size,)."
-    Tensor.dot.__doc__ = ("``np.dot(t, other)``, recorded: ``ag.matmul`` for 1-d and 2-d operands "
-                          "(shapes (n, k) and (k, m) give (n, m)), ``ag.multiply`` when either is 0-d.")
+
+
+def _methods():
+    """The Tensor methods taking arguments: name -> (the call given ``self`` first, its doc).
+
+    Those ndarray has are NumPy's function bound as NumPy's method binds (``t.var(0, None, None, 1)``
+    is ``np.var(t, 0, None, None, 1)``; ``t.clip(lo, hi)`` takes ndarray.clip's min, max), so an
+    argument by position means what it means to NumPy, and dtype= or out= (even by position) is
+    refused by the same rule as ``np.var(t, ...)``, naming the method. The others are ag's ops,
+    whose declared calls check their arguments. (``t.sum``, ``t.mean`` and ``t.max`` are ops.py's:
+    there a second positional argument is keepdims, PyTorch's keepdim, which conform.py relies on.)"""
+    calls = {name: (_labelled(FUNCTIONS[func], name), f"``np.{name}(t, ...)``, NumPy's arguments: the recorded "
+                    f"``ag.{name}``. {getattr(ops, name).__doc__}")
+             for name, func in (("min", np.min), ("var", np.var), ("std", np.std), ("squeeze", np.squeeze))}
+    calls["clip"] = (_Bound(np.ndarray.clip, _clip, ("self", "min", "max"), _UFUNC_KEYWORDS, label="Tensor.clip()"),
+                     f"``t.clip(min, max)``, ndarray's arguments: the recorded ``ag.clip``. {ops.clip.__doc__}")
+    calls["dot"] = (_labelled(FUNCTIONS[np.dot], "dot"),
+                    "``np.dot(t, other)``, recorded: ``ag.matmul`` for 1-d and 2-d operands (shapes (n, k) and "
+                    "(k, m) give (n, m)), ``ag.multiply`` when either is 0-d.")
+    calls.update({name: (getattr(ops, name), f"``ag.{name}(t, ...)``, recorded. {getattr(ops, name).__doc__}")
+                  for name in ("softmax", "log_softmax", "logsumexp", "leaky_relu", "expand_dims")})
+    return calls
+
+
+def _labelled(bound, name):
+    """``bound`` (a NumPy function's) as the Tensor method ``name``: its errors name ``Tensor.name()``."""
+    method = copy.copy(bound)
+    method.label = f"Tensor.{name}()"
+    return method
+
+
+# PyTorch's names for NumPy's parameters: a Tensor method takes NumPy's, and says which
+_TORCH_NAMES = {"dim": "axis=", "keepdim": "keepdims=", "unbiased": "ddof= (ddof=1 for unbiased=True)"}
+
+
+def _method(name, call, doc):
+    """The Tensor method ``t.name(*args, **kwargs)``: ``call(t, *args, **kwargs)``, PyTorch's
+    spellings refused first, naming NumPy's (a closure named Tensor.name, so errors say so)."""
+    def method(self, *args, **kwargs):
+        torch = [key for key in kwargs if key in _TORCH_NAMES]
+        if torch:
+            raise TypeError(f"Tensor.{name}(): {', '.join(key + '=' for key in torch)} is PyTorch's spelling; "
+                            f"a Tensor's methods take NumPy's: {', '.join(_TORCH_NAMES[key] for key in torch)}")
+        return call(self, *args, **kwargs)
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
+    signature = call.signature if isinstance(call, _Bound) else inspect.signature(call)
+    first, *rest = signature.parameters.values()  # (help() shows NumPy's or the op's call, self first)
+    method.__signature__ = signature.replace(parameters=[first.replace(name="self")] + rest)
+    return method
+
+
+def _flatten(self, order="C"):
+    """``t.flatten()`` / ``t.ravel()``: t's entries in one axis, shape (t.size,), recorded; ``order``
+    'C' (row-major) or 'F' (column-major), as NumPy's."""
+    return _reshape(self, (-1,), order, label="Tensor.flatten()")
 
 
 def _shortcut(name, op):
