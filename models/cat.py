@@ -21,6 +21,12 @@ into DIR:
   costs.png          the two cost curves
   misclassified.png  test images the L-layer model gets wrong, with their labels
 
+As in the football job, the files are written into a hidden folder inside DIR
+and replace the previous run's files there as one set at the end: a run that
+fails or is stopped before then leaves DIR as it was, and one stopped while
+replacing the set leaves a file INCOMPLETE in DIR, which the next complete run
+removes. Other files in DIR are left alone.
+
 Data: --data PATH (the project's catvnoncat.npz, or a folder holding it or the
 course's train_catvnoncat.h5 and test_catvnoncat.h5, or one of those two files
 with the other beside it), else the folder named by the environment variable
@@ -37,7 +43,7 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
 from . import data, deep
-from .football import fingerprint, iteration_count, output_folder
+from .football import INCOMPLETE, fingerprint, iteration_count, output_folder, staged_outputs
 
 LEARNING_RATE = 0.0075
 ITERATIONS = 2500
@@ -166,7 +172,7 @@ def main(argv=None, prog="python -m models.cat"):
     real = fingerprint((train_x, train_y, test_x, test_y)) == REAL_DATA_SHA256
     print(f"data: {path} ({train_x.shape[1]} train / {test_x.shape[1]} test images)"
           f"{' - the real set' if real else ''}")
-    out = output_folder(parser, args.out, OUTPUT_FILES)
+    out = output_folder(parser, args.out, (*OUTPUT_FILES, INCOMPLETE))
 
     start = time.perf_counter()
     results, trained = {}, {}
@@ -185,12 +191,13 @@ def main(argv=None, prog="python -m models.cat"):
         f"\n(the published values are for {ITERATIONS:,} iterations; this run did {args.iterations:,})")
     table = results_table(results, published)
     print("\n" + table + note)
-    # The "wrote" line names these, not the folder's contents: it may hold the user's own files.
-    files = {name: out / name for name in OUTPUT_FILES}
-    files["results.md"].write_text(f"data: {path}, {args.iterations} iterations\n\n{table}{note}\n")
-    files["results.json"].write_text(json.dumps(results, indent=2) + "\n")
-    plot_costs(files["costs.png"], results)
-    wrong = plot_misclassified(files["misclassified.png"], trained["L-layer"], test_x, test_y)
+    with staged_outputs(out, OUTPUT_FILES, "cat") as staging:
+        # The "wrote" line names these, not the folder's contents: it may hold the user's own files.
+        files = {name: staging / name for name in OUTPUT_FILES}
+        files["results.md"].write_text(f"data: {path}, {args.iterations} iterations\n\n{table}{note}\n")
+        files["results.json"].write_text(json.dumps(results, indent=2) + "\n")
+        plot_costs(files["costs.png"], results)
+        wrong = plot_misclassified(files["misclassified.png"], trained["L-layer"], test_x, test_y)
     print(f"\nL-layer model: {wrong} misclassified test images (misclassified.png shows the first few)")
     print(f"training took {seconds:.1f} s; wrote {', '.join(files)} to {out}/")
     return 0

@@ -170,7 +170,7 @@ def _read_npz(path, patterns, shown=None):
                 if key not in npz.files:
                     raise ValueError(f"data file {str(path)!r} has no key {key!r}; it holds {sorted(npz.files)}, "
                                      f"expected {sorted(patterns)}")
-                arrays[key] = _check_array(path, key, npz[key], pattern)
+                arrays[key] = _check_array(path, key, _stored(path, npz, key, pattern), pattern)
     except ValueError as error:
         if str(path) in str(error):
             raise
@@ -185,6 +185,19 @@ def _read_npz(path, patterns, shown=None):
         # learn which file.
         raise ValueError(f"data file {str(path)!r} is damaged: {type(error).__name__}: {error}") from None
     return arrays
+
+
+def _stored(path, npz, key, pattern):
+    """``npz[key]``; an array of Python objects (stored pickled) is refused naming the file, the key
+    and what was expected. numpy's own message would advise allow_pickle=True, which is unsafe."""
+    try:
+        return npz[key]
+    except ValueError as error:
+        if "allow_pickle" not in str(error):  # not the pickle refusal: a damaged header, reported as such
+            raise
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: dtype object (Python objects, stored pickled) "
+                         f"is not numeric; expected a numeric array of shape {_expected(pattern)} (arrays of "
+                         "objects are refused, never unpickled: unpickling a file can run its code)") from None
 
 
 def _need(module, path):
@@ -209,11 +222,26 @@ def _need(module, path):
 # name, and one passed to np.savez as a keyword could collide with savez's own arguments (a
 # variable `file` made a valid data.mat unreadable). It prints every variable's name, as JSON on
 # its last line, so that a missing key can be reported with what the file holds instead.
+# A variable loadmat returns as something other than a plain array of numbers (a cell array or
+# struct holds Python objects, a sparse matrix is a scipy object) is not copied: np.savez would
+# pickle it, and reading it back would fail with numpy's advice to allow unpickling. The child
+# names what it is instead (a second JSON line, {key: what}), and the parent refuses the key by name.
 _CHILD_MAT = """
-import json, sys, numpy as np, scipy.io
+import json, sys, numpy as np, scipy.io, scipy.sparse
 contents = scipy.io.loadmat(sys.argv[1])
 names = [k for k in contents if not k.startswith("__")]
-np.savez(sys.argv[2], **{k: contents[k] for k in names if k in sys.argv[3:]})
+wanted = {k: contents[k] for k in names if k in sys.argv[3:]}
+def what(v):
+    if scipy.sparse.issparse(v):
+        return "a MATLAB sparse matrix"
+    if not isinstance(v, np.ndarray):
+        return "a " + type(v).__name__
+    if v.dtype.names:
+        return "a MATLAB struct"
+    return "a MATLAB cell array" if v.dtype.hasobject else None
+refused = {k: what(v) for k, v in wanted.items() if what(v)}
+np.savez(sys.argv[2], **{k: v for k, v in wanted.items() if k not in refused})
+print(json.dumps(refused))
 print(json.dumps(sorted(names)))
 """
 _CHILD_H5 = """
@@ -242,11 +270,27 @@ def _read_in_child(path, code, patterns, what):
             raise ValueError(f"data file {str(path)!r} is unreadable, damaged or not {what}: {reason}")
         with np.load(out, allow_pickle=False) as npz:
             copied = npz.files
+        refused = _refused_by_child(run.stdout)
+        for key, pattern in patterns.items():
+            if key in refused:
+                raise ValueError(f"data file {str(path)!r}, key {key!r}: {refused[key]}, not an array of numbers; "
+                                 f"expected a numeric array of shape {_expected(pattern)}")
         missing = [key for key in patterns if key not in copied]
         if missing:
             raise ValueError(f"data file {str(path)!r} has no key {missing[0]!r}; it holds "
                              f"{_names_held(run.stdout, copied)}, expected {sorted(patterns)}")
         return _read_npz(out, patterns, shown=path)
+
+
+def _refused_by_child(stdout):
+    """{key: what it is} for the variables the .mat child would not copy (JSON, its next-to-last
+    line of output); {} for the .h5 child, which prints no such line, or a garbled one."""
+    lines = stdout.strip().splitlines()
+    try:
+        refused = json.loads(lines[-2])
+    except (IndexError, ValueError):
+        return {}
+    return refused if isinstance(refused, dict) else {}
 
 
 def _names_held(stdout, copied):
@@ -285,12 +329,22 @@ def _check_features(path, key, X, n_examples):
                          f"{X.size} values, the first {X[first]} at index {first}); expected finite features")
 
 
-def _check_labels(path, key, Y, n_examples, x_key):
-    if Y.shape[-1] != n_examples:
-        raise ValueError(f"data file {str(path)!r}: {key!r} has {Y.shape[-1]} examples but {x_key!r} "
-                         f"has {n_examples}")
-    if not np.all((Y == 0) | (Y == 1)):
-        raise ValueError(f"data file {str(path)!r}, key {key!r}: labels must be 0 or 1")
+def _check_labels(path, key, Y, n_examples, x_key, axis=-1):
+    """Refuse labels that do not match the features' example count or are not 0/1, naming the file
+    and key. ``Y`` is the array as the file stores it, with its examples along ``axis``, so that the
+    shape and index in a message are the ones the user finds in the file."""
+    if Y.shape[axis] != n_examples:
+        raise ValueError(f"data file {str(path)!r}: {key!r} has {Y.shape[axis]} examples but {x_key!r} has "
+                         f"{n_examples}")
+    bad = ~((Y == 0) | (Y == 1))
+    if bad.any():
+        where = np.argwhere(bad)
+        first = tuple(int(i) for i in where[0])
+        values = np.unique(Y[bad])  # sorted, NaN last: a handful is enough to recognise the problem
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: labels must be 0 or 1, found [{shown}] "
+                         f"({len(where)} of {Y.size} labels; the first, {Y[first]}, at index {first} of the "
+                         f"file's array of shape {Y.shape}); expected every label to be 0 or 1")
 
 
 def synthetic_football(n_train=211, n_test=200, seed=0):
@@ -340,15 +394,17 @@ def load_football(path=None):
     path = _check_file(path, "an .npz or the course's .mat file")
     if path.suffix.lower() == ".mat":
         mat = _read_mat(path)
-        # The course stores examples as rows: transpose to this project's columns.
+        # Checked as the file stores them (examples as rows), so that messages give the file's own
+        # shapes and indices under its key names; then transposed to this project's columns.
+        for x_key, y_key in (("X", "y"), ("Xval", "yval")):
+            _check_features(path, x_key, mat[x_key], mat[x_key].shape[0])
+            _check_labels(path, y_key, mat[y_key], mat[x_key].shape[0], x_key, axis=0)
         arrays = {"train_X": mat["X"].T, "train_Y": mat["y"].T, "test_X": mat["Xval"].T, "test_Y": mat["yval"].T}
-        names = {"train_Y": "y", "test_Y": "yval", "train_X": "X", "test_X": "Xval"}
     else:
         arrays = _read_npz(path, _FOOTBALL_SHAPES)
-        names = {k: k for k in arrays}
-    for x_key, y_key in (("train_X", "train_Y"), ("test_X", "test_Y")):
-        _check_features(path, names[x_key], arrays[x_key], arrays[x_key].shape[1])
-        _check_labels(path, names[y_key], arrays[y_key], arrays[x_key].shape[1], names[x_key])
+        for x_key, y_key in (("train_X", "train_Y"), ("test_X", "test_Y")):
+            _check_features(path, x_key, arrays[x_key], arrays[x_key].shape[1])
+            _check_labels(path, y_key, arrays[y_key], arrays[x_key].shape[1], x_key)
     return tuple(arrays[k].astype(np.float64) for k in _FOOTBALL_SHAPES)
 
 
@@ -388,8 +444,10 @@ def load_catvnoncat(path):
         _check_features(file, x_key, images, images.shape[0])
         _check_labels(file, y_key, labels, images.shape[0], x_key)
         _check_pixels(file, x_key, images)
-        # float64 before the division: a float32 file gives the same float64 values as its uint8 form
-        result += [images.reshape(images.shape[0], -1).T.astype(np.float64) / 255.0, labels.astype(np.float64)]
+        # float64 before the division: a float32 file gives the same float64 values as its uint8 form.
+        # The course's .h5 labels are (m,): this project's are (1, m).
+        result += [images.reshape(images.shape[0], -1).T.astype(np.float64) / 255.0,
+                   labels.reshape(1, -1).astype(np.float64)]
     return tuple(result)
 
 
@@ -408,7 +466,7 @@ def _h5_pair_folder(file):
 
 
 def _h5_parts(folder):
-    """(file, x_key, images, y_key, labels (1, m)) for the train and test .h5 files in ``folder``."""
+    """(file, x_key, images, y_key, labels (m,) as stored) for the train and test .h5 files in ``folder``."""
     missing = [name for name in CAT_H5 if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{str(folder)!r} is a directory that does not hold {' and '.join(missing)}; a "
@@ -418,8 +476,8 @@ def _h5_parts(folder):
         file = folder / name
         h5 = _read_h5(file, patterns)
         x_key, y_key = f"{split}_set_x", f"{split}_set_y"
-        labels = h5[y_key].reshape(1, -1)  # the course keeps labels as (m,); this project as (1, m)
-        parts.append((file, x_key, h5[x_key], y_key, labels))
+        # The labels as the file stores them, (m,): checked so, so that an index in a message is the file's.
+        parts.append((file, x_key, h5[x_key], y_key, h5[y_key]))
     return parts
 
 

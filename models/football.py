@@ -17,15 +17,24 @@ values when the data is the real set) and writes into DIR:
   cost_formula.tex    the regularized cost as LaTeX (ag.formula)
   cost_graph.svg/png  its drawn compute graph (needs Graphviz's dot; skipped with a note otherwise)
 
+The files are written into a hidden folder inside DIR and replace the previous
+run's files there as one set at the end, so DIR holds one complete run: a run
+that fails or is stopped before then leaves DIR as it was, and one stopped
+while replacing the set leaves a file INCOMPLETE in DIR, which the next
+complete run removes. Other files in DIR are left alone.
+
 Data: --data PATH reads that file (the project's football.npz or the course's
 data.mat) or looks in that folder; without --data, the folder named by the
 environment variable AUTOGRAD_LITE_DATA; without either, the synthetic
 stand-in of models.data (--data synthetic forces it).
 """
 import argparse
+import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +60,11 @@ MODELS = [("no regularization", 0.0, 1.0, "none"),
 OUTPUT_FILES = ("results.md", "results.json", "data.png", "costs.png",
                 *(f"boundary_{slug}.png" for *_, slug in MODELS),
                 "cost_formula.tex", "cost_graph.svg", "cost_graph.png")
+# Present in --out while a run replaces the previous run's files (see staged_outputs): left behind
+# only by a run stopped part-way, it says that the folder may mix two runs.
+INCOMPLETE = "INCOMPLETE"
+# The hidden folder inside --out that a run writes into: .autograd_lite_run.<pid>.<random>.
+STAGING_PREFIX = ".autograd_lite_run."
 # The published study (30,000 iterations on the real set; docs/reproduce.md): train accuracy,
 # test accuracy, cost at iteration 20,000.
 PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
@@ -141,6 +155,104 @@ def _unwritable(out, files):
                 return (f"cannot write {str(path)!r} ({error.strerror or error}); expected a file this job "
                         "can overwrite")
     return None
+
+
+@contextlib.contextmanager
+def staged_outputs(out, names, job):
+    """Write one run's outputs as a set: yields a fresh hidden folder inside ``out`` to write them
+    into. On a normal exit they replace the previous run's files ``names`` in ``out`` as a set
+    (``publish``); on an error or an interrupt the hidden folder is removed and ``out`` keeps the
+    previous run's files as they were. Two runs into one ``out`` write into separate folders, so
+    their files never mix."""
+    _remove_dead_stagings(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}.", dir=out))
+    try:
+        yield staging
+        publish(staging, out, names, job)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging, out, names, job):
+    """Replace the files ``names`` in ``out`` by those in ``staging`` (the ones this run wrote), as a
+    set: under a lock on ``out`` (a concurrent run publishes before or after, never in between), the
+    file INCOMPLETE is written first and removed last, and the old run's results.md/results.json are
+    withdrawn first and the new ones put in last, so that a kill in between never leaves results
+    beside another run's plots without that marker. Returns the names published, sorted."""
+    written = sorted(p.name for p in staging.iterdir())
+    order = sorted(written, key=lambda name: name.startswith("results."))  # the results last
+    with _locked(out):
+        marker = out / INCOMPLETE
+        marker.write_text(f"A run of the {job} job (process {os.getpid()}) was replacing the files in this folder "
+                          "and has not finished: until this file is gone, they may mix two runs or be missing. "
+                          "If no run is going on, that run was stopped part-way; run the job again.\n")
+        _fsync(out)
+        for name in sorted(names, key=lambda name: not name.startswith("results.")):  # the results first
+            with contextlib.suppress(FileNotFoundError):
+                (out / name).unlink()
+        for name in order:
+            _fsync(staging / name)  # the bytes are on disk before the name points at them
+            os.replace(staging / name, out / name)
+        _fsync(out)
+        marker.unlink()
+    return written
+
+
+@contextlib.contextmanager
+def _locked(folder):
+    """Hold an exclusive lock on ``folder`` itself (flock; the system releases it when the process
+    dies, so a killed run never leaves it held). Where there is no flock (not POSIX) or the file
+    system refuses it, the run goes on unlocked: the INCOMPLETE marker still shows a broken set."""
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        fd = None
+    try:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing releases the lock
+
+
+def _fsync(path):
+    """Flush ``path`` (a file, or a folder's entries) to disk; best effort where that is not possible."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove_dead_stagings(out):
+    """Remove the hidden folders left in ``out`` by runs killed before publishing (their process
+    no longer exists); a live run's folder is left alone."""
+    pattern = re.compile(re.escape(STAGING_PREFIX) + r"([0-9]{1,10})\.[A-Za-z0-9_]+\Z")
+    for entry in out.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and _process_is_gone(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _process_is_gone(pid):
+    """Whether no process ``pid`` exists (never for this process: another thread may be running a job)."""
+    if os.name != "posix" or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # PermissionError: it exists under another user
+        return False
+    return False
 
 
 def accuracy(params, X, Y):
@@ -304,7 +416,7 @@ def main(argv=None, prog="python -m models.football"):
         (train_X, train_Y, test_X, test_Y), source = resolve_data(args.data)
     except (OSError, ValueError, ImportError) as error:  # (ImportError: no scipy for a .mat file)
         parser.error(str(error))
-    out = output_folder(parser, args.out, OUTPUT_FILES)
+    out = output_folder(parser, args.out, (*OUTPUT_FILES, INCOMPLETE))
     real = fingerprint((train_X, train_Y, test_X, test_Y)) == REAL_DATA_SHA256
     print(f"data: {source} ({train_X.shape[1]} train / {test_X.shape[1]} test points)"
           f"{' - the real set' if real else ''}")
@@ -318,13 +430,13 @@ def main(argv=None, prog="python -m models.football"):
     if real and args.iterations != PUBLISHED_ITERATIONS:
         note = f"\n(the published values are for {PUBLISHED_ITERATIONS:,} iterations; this run did {args.iterations:,})"
     print("\n" + table + note)
-    (out / "results.md").write_text(f"data: {source}, {args.iterations} iterations\n\n{table}{note}\n")
-    (out / "results.json").write_text(json.dumps(results_json(results), indent=2) + "\n")
     print("seconds per model: " + ", ".join(f"{r['name']} {r['seconds']:.1f}" for r in results))
-
-    # Only what this run wrote: the folder may hold the user's own files or an older run's.
-    written = ["results.md", "results.json", *write_plots(out, results, train_X, train_Y, test_X, test_Y),
-               *write_graph(out, results[-1], train_X, train_Y)]
+    with staged_outputs(out, OUTPUT_FILES, "football") as staging:
+        (staging / "results.md").write_text(f"data: {source}, {args.iterations} iterations\n\n{table}{note}\n")
+        (staging / "results.json").write_text(json.dumps(results_json(results), indent=2) + "\n")
+        # Only what this run wrote: the folder may hold the user's own files.
+        written = ["results.md", "results.json", *write_plots(staging, results, train_X, train_Y, test_X, test_Y),
+                   *write_graph(staging, results[-1], train_X, train_Y)]
     print(f"\nwrote {', '.join(sorted(written))} to {out}/")
     return 0
 
