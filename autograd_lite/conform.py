@@ -19,24 +19,31 @@ class ForGradOnly(NamedTuple):
     grad: object
 
 
-def conform(grad, like, prim, i):
-    """``grad`` for input ``i`` of ``prim``, whose value was the array ``like``, checked: of
-    like's dtype and shape, with broadcasting summed out where the input was broadcast. A
-    gradient that no broadcast of the input explains is refused, naming the op, the input
-    and both shapes."""
+def conform(grad, like, prim, i, out_ndim):
+    """``grad`` for input ``i`` of ``prim``, whose value was the array ``like`` (and whose output
+    had ``out_ndim`` axes), checked: of like's dtype and shape, with broadcasting summed out where
+    the input was broadcast. A gradient that no broadcast of the input explains, or with more axes
+    than the input and the output (a tuple of one gradient per input, stacked), is refused, naming
+    the op, the input and both shapes."""
     # (ndarrays skip hasattr here and keyword parsing in unbroadcast: ~400 instructions a call)
     if type(grad) is not np.ndarray:
-        if isinstance(grad, np.ndarray):  # (an np.matrix would multiply as matrices upstream; a masked
-            grad = plain_array(grad, f"{prim.label}: the gradient for input {i}")  # entry's hidden value count)
+        what = f"{prim.label}: the gradient for input {i}"  # (an np.matrix would multiply as matrices
+        if isinstance(grad, np.ndarray):  # upstream; a masked entry's hidden value count)
+            grad = plain_array(grad, what)
         elif not hasattr(grad, "shape"):
-            grad = np.asarray(grad)
+            grad = np.asarray(plain_array(grad, what))
     shape = like.shape
     if grad.shape != shape:
         try:
+            if grad.ndim > max(out_ndim, len(shape)):
+                raise ShapeError
             grad = unbroadcast(grad, shape)
         except ShapeError:
+            more = "" if grad.ndim <= max(out_ndim, len(shape)) else (
+                f" and the output {out_ndim} ax{'i' if out_ndim == 1 else 'e'}s, fewer than it has (a VJP returns "
+                "one input's gradient: a tuple of several is taken as one stacked array)")
             raise ShapeError(f"{prim.label}: the gradient for input {i} has shape {grad.shape}, but the "
-                             f"input has shape {shape}; expected {shape} or a broadcast of it") from None
+                             f"input has shape {shape}{more}; expected {shape} or a broadcast of it") from None
     if grad.dtype != like.dtype and hasattr(grad, "astype"):  # (a Tensor of create_graph is cast at the end)
         grad = _as_real(grad, like.dtype, f"{prim.label}: the gradient for input {i}")
     return grad
@@ -73,7 +80,7 @@ def unbroadcast(grad, shape):
     of ``shape``. The one place where broadcasting is undone."""
     axes, lead = _REDUCTIONS.get((grad.shape, shape)) or reduction_plan(grad.shape, shape)
     if axes:  # (np.add.reduce is ndarray.sum without its Python wrapper)
-        grad = np.add.reduce(grad, axes, None, None, True) if type(grad) is np.ndarray else grad.sum(axes, True)
+        grad = np.add.reduce(grad, axes, None, None, True) if type(grad) is np.ndarray else grad.sum(axes, keepdims=True)
     return grad.reshape(shape) if lead else grad
 
 

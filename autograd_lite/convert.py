@@ -75,7 +75,7 @@ def plain_array(value, what):
     an ndarray; a ``numpy.ma.MaskedArray`` with no masked entry is its data. One with a masked entry is
     refused with a TypeError naming ``what``: autograd_lite has no masks, so NumPy would hand over the
     hidden values and they would count silently. Anything else is returned as it is."""
-    if type(value) in (list, tuple):  # np.array would drop the masks of masked arrays held inside
+    if isinstance(value, (list, tuple)):  # np.array would drop the masks of masked arrays held inside
         nested = [(value, 1)]
         while nested:  # (no recursion: as deep as NumPy's 64 axes, and a list holding itself ends)
             items, depth = nested.pop()
@@ -83,7 +83,7 @@ def plain_array(value, what):
                 kind = type(item)
                 if kind is float or kind is int:
                     continue
-                if (kind is list or kind is tuple) and depth < 64:
+                if isinstance(item, (list, tuple)) and depth < 64:
                     nested.append((item, depth + 1))
                 elif isinstance(item, np.ma.MaskedArray):
                     plain_array(item, what)

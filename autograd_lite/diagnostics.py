@@ -264,6 +264,10 @@ def _numpy_like(forward):
     return isinstance(forward, np.ufunc) or module.split(".")[0] in ("numpy", "autograd_lite")
 
 
+# PyTorch's names for NumPy's parameters: ops and Tensor methods take NumPy's, and say which
+TORCH_SPELLINGS = {"dim": "axis=", "keepdim": "keepdims=", "unbiased": "ddof= (ddof=1 for unbiased=True)"}
+
+
 def unexpected_keywords(prim, params):
     """The TypeError for keywords in ``params`` that op ``prim`` does not take (``prim.keywords``), naming
     the op, those keywords and what it takes, and why NumPy's own (out=, where=, dtype=, ...) do not apply."""
@@ -272,6 +276,8 @@ def unexpected_keywords(prim, params):
     takes = f"the keywords {', '.join(taken)} only" if taken else "no keyword arguments"
     why = "".join(f"; NumPy's {key}= does not apply, as {_NUMPY_KEYWORDS[key].format(op=f'ag.{prim.name}')}"
                   for key in extra if key in _NUMPY_KEYWORDS)
+    why += "".join(f"; {key}= is PyTorch's spelling, NumPy's is {TORCH_SPELLINGS[key]}" for key in extra
+                   if key in TORCH_SPELLINGS)
     return TypeError(f"{prim.name}: unexpected keyword argument{'s' * (len(extra) > 1)} "
                      f"{', '.join(key + '=' for key in extra)}; "
                      f"{prim.name}{prim.__signature__} takes {takes}{why}")

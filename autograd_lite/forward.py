@@ -10,7 +10,7 @@ Ops with many inputs (``concatenate``) may give ``jvp_all(tangents, out, *inputs
 """
 import numpy as np
 
-from . import tape
+from . import custom, tape
 from .conform import conform_tangent
 from .errors import GraphError, ShapeError
 from .tensor import Tensor
@@ -43,10 +43,12 @@ def node_tangent(node, tangents):
             rule = rules[i] if i < len(rules) else None
             if rule is None:
                 vjps = getattr(prim, "vjps", ())
-                if i < len(vjps) and vjps[i] is not None or getattr(prim, "vjp_all", None) is not None:
-                    raise _rule_error(prim, i, parents)  # differentiable in reverse mode: a rule is missing
-                continue  # not differentiable there (a mask, labels, a condition)
-            contribution = rule(t, out, *inputs, **params)
+                if i >= len(rules) and i >= len(vjps) or i < len(vjps) and vjps[i] is not None or \
+                        getattr(prim, "vjp_all", None) is not None:
+                    raise _rule_error(prim, i, parents)  # a rule is missing (reverse mode refuses it too)
+                continue  # declared not differentiable there, None (a mask, labels, a condition)
+            contribution = rule(t, out, *inputs, **params) if getattr(prim, "builtin", True) else \
+                custom.run_rule(prim, rule, "JVP", t, out, inputs, params)
             if contribution is not None:  # checked as VJPs' gradients are: a wrong shape or complex is refused
                 contribution = conform_tangent(contribution, inputs[i], out, prim, i)
                 result = contribution if result is None else result + contribution

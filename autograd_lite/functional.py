@@ -84,22 +84,23 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
             ``rng.random(a.shape) < keep_prob``.
         rng: None (the package's default generator, see ``manual_seed``), an int
             seed, a ``numpy.random.Generator`` or a ``numpy.random.RandomState``.
-        training: False returns ``a`` unchanged (as does keep_prob == 1).
+        training: False returns ``a`` unchanged (as does keep_prob == 1 without a
+            mask); ``mask`` and ``rng`` are checked all the same.
     Returns:
         Tensor of a's shape. The mask is the node's second input (a constant), so
         the drawing shows how many units it kept.
     """
     if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
         raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
-    keep_prob = float(keep_prob)
-    a = as_tensor(a)
-    if not flag(training, "dropout(training=...)") or keep_prob == 1:
-        return a
-    if mask is None:
-        mask = _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype)
-    else:
+    keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
+    if mask is not None:  # (applied at keep_prob 1 too: the formula, as the course's own code does)
         mask = _given_mask(mask, shape=a.shape, dtype=a.dtype)
-    return _dropout(a, mask, keep_prob=keep_prob)
+        return _dropout(a, mask, keep_prob=keep_prob) if training else a
+    if not training or keep_prob == 1:
+        if rng is not None:
+            as_generator(rng, "dropout")  # (a wrong one is refused whether or not it draws)
+        return a
+    return _dropout(a, _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype), keep_prob=keep_prob)
 
 
 # --- L2 penalty ----------------------------------------------------------------
@@ -404,7 +405,7 @@ def _ce_jvp(t, out, logits, labels, axis=0):
 
 
 _multiclass = Primitive(_ce, "cross_entropy", vjps=(_ce_vjp, None), jvps=(_ce_jvp, None),
-                        latex=lambda t, node: tex.function("CE", *t))
+                        latex=lambda t, node: tex.call("\\mathrm{CE}" + tex.params_subscript(node, "axis"), *t))
 
 
 def cross_entropy(logits, labels, axis=0):
@@ -421,3 +422,7 @@ def cross_entropy(logits, labels, axis=0):
         no gradient.
     """
     return _multiclass(logits, labels, axis=axis)
+
+
+for _op in [v for v in list(globals().values()) if isinstance(v, Primitive)]:
+    _op.builtin = True  # (the engine's own ops: custom.py's checks are for yours)

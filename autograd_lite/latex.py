@@ -6,6 +6,7 @@ helpers here add exactly the parentheses the notation needs. Only constructs
 that matplotlib's mathtext renders are used (``\\left( \\right)`` rather than
 ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
+import inspect
 import numbers
 import re
 
@@ -188,7 +189,7 @@ def params_subscript(node, *keys):
     """'_{\\mathrm{axis}=0, \\mathrm{ddof}=1}': the parameters ``keys`` that op output ``node`` was
     called with, each unless at its default in the op's declared call (var(x) and var(x, ddof=0)
     print alike, var(x, ddof=1) does not); '' when none is left."""
-    signature = getattr(node._prim, "__signature__", None)
+    signature = getattr(node._prim, "__signature__", None) or _signature_of(node._prim.forward)
     declared = signature.parameters if signature is not None else {}
     shown = []
     for key in keys:
@@ -198,6 +199,14 @@ def params_subscript(node, *keys):
             if not _equal(value, default):
                 shown.append(f"{roman(key)}={value_latex(value)}")
     return "_{" + ", ".join(shown) + "}" if shown else ""
+
+
+def _signature_of(forward):
+    """The forward's own signature (an op declared without a call of its own), None if it has none."""
+    try:
+        return inspect.signature(forward)
+    except (TypeError, ValueError):  # (a builtin without a signature)
+        return None
 
 
 def _equal(value, default):

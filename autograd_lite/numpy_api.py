@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 
 from . import ops
-from .diagnostics import _NUMPY_KEYWORDS, describe
+from .diagnostics import _NUMPY_KEYWORDS, TORCH_SPELLINGS, describe
 from .errors import GraphError
 from .modes import current
 from .tensor import Tensor
@@ -424,8 +424,7 @@ def _install():
         setattr(Tensor, name, _shortcut(name, op))
     for name, (call, doc) in _methods().items():
         setattr(Tensor, name, _method(name, call, doc))
-    _flatten.__name__, _flatten.__qualname__ = "flatten", "Tensor.flatten"  # (a TypeError names Tensor.flatten())
-    Tensor.flatten = Tensor.ravel = _flatten
+    Tensor.flatten, Tensor.ravel = _flattening("flatten"), _flattening("ravel")
     Tensor.__round__, Tensor.__contains__ = _round, _contains
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
     Tensor.__reduce_ex__ = _reduce_ex
@@ -442,11 +441,11 @@ def _methods():
     is ``np.var(t, 0, None, None, 1)``; ``t.clip(lo, hi)`` takes ndarray.clip's min, max), so an
     argument by position means what it means to NumPy, and dtype= or out= (even by position) is
     refused by the same rule as ``np.var(t, ...)``, naming the method. The others are ag's ops,
-    whose declared calls check their arguments. (``t.sum``, ``t.mean`` and ``t.max`` are ops.py's:
-    there a second positional argument is keepdims, PyTorch's keepdim, which conform.py relies on.)"""
+    whose declared calls check their arguments."""
     calls = {name: (_labelled(FUNCTIONS[func], name), f"``np.{name}(t, ...)``, NumPy's arguments: the recorded "
                     f"``ag.{name}``. {getattr(ops, name).__doc__}")
-             for name, func in (("min", np.min), ("var", np.var), ("std", np.std), ("squeeze", np.squeeze))}
+             for name, func in (("sum", np.sum), ("mean", np.mean), ("max", np.max), ("min", np.min),
+                                ("var", np.var), ("std", np.std), ("squeeze", np.squeeze))}
     calls["clip"] = (_Bound(np.ndarray.clip, _clip, ("self", "min", "max"), _UFUNC_KEYWORDS, label="Tensor.clip()"),
                      f"``t.clip(min, max)``, ndarray's arguments: the recorded ``ag.clip``. {ops.clip.__doc__}")
     calls["dot"] = (_labelled(FUNCTIONS[np.dot], "dot"),
@@ -464,18 +463,14 @@ def _labelled(bound, name):
     return method
 
 
-# PyTorch's names for NumPy's parameters: a Tensor method takes NumPy's, and says which
-_TORCH_NAMES = {"dim": "axis=", "keepdim": "keepdims=", "unbiased": "ddof= (ddof=1 for unbiased=True)"}
-
-
 def _method(name, call, doc):
     """The Tensor method ``t.name(*args, **kwargs)``: ``call(t, *args, **kwargs)``, PyTorch's
     spellings refused first, naming NumPy's (a closure named Tensor.name, so errors say so)."""
     def method(self, *args, **kwargs):
-        torch = [key for key in kwargs if key in _TORCH_NAMES]
+        torch = [key for key in kwargs if key in TORCH_SPELLINGS]
         if torch:
             raise TypeError(f"Tensor.{name}(): {', '.join(key + '=' for key in torch)} is PyTorch's spelling; "
-                            f"a Tensor's methods take NumPy's: {', '.join(_TORCH_NAMES[key] for key in torch)}")
+                            f"a Tensor's methods take NumPy's: {', '.join(TORCH_SPELLINGS[key] for key in torch)}")
         return call(self, *args, **kwargs)
     method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", doc
     signature = call.signature if isinstance(call, _Bound) else inspect.signature(call)
@@ -484,10 +479,14 @@ def _method(name, call, doc):
     return method
 
 
-def _flatten(self, order="C"):
-    """``t.flatten()`` / ``t.ravel()``: t's entries in one axis, shape (t.size,), recorded; ``order``
-    'C' (row-major) or 'F' (column-major), as NumPy's."""
-    return _reshape(self, (-1,), order, label="Tensor.flatten()")
+def _flattening(name):
+    """``t.flatten()`` or ``t.ravel()`` (``name``), whose errors name it."""
+    def flatten(self, order="C"):
+        """``t.flatten()`` / ``t.ravel()``: t's entries in one axis, shape (t.size,), recorded; ``order``
+        'C' (row-major) or 'F' (column-major), as NumPy's."""
+        return _reshape(self, (-1,), order, label=f"Tensor.{name}()")
+    flatten.__name__, flatten.__qualname__ = name, f"Tensor.{name}"  # (a TypeError names Tensor.ravel())
+    return flatten
 
 
 def _shortcut(name, op):

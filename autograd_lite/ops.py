@@ -165,7 +165,8 @@ def _pick(mask, a, b):
     """``a`` where ``mask`` else ``b``: NumPy's where on arrays, recorded on Tensors (a rule under
     create_graph). Rules that block the gradient select it rather than multiply it by a 0/1
     mask: an infinite incoming gradient (sqrt'(0), log'(0)) times 0 would be NaN, where the
-    derivative is 0 (PyTorch selects too)."""
+    derivative is 0 (PyTorch's relu and clamp select too; its abs multiplies: sqrt(|x|)'s
+    gradient at 0 is NaN there, 0 here)."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return where(mask, a, b)
     return np.where(mask, a, b)
@@ -1001,31 +1002,13 @@ def _install():
     Tensor.__getitem__ = lambda self, index: getitem(self, index=index)
     Tensor.__iter__ = _rows
     Tensor.T = property(lambda self: transpose(self), doc="Transpose (all axes reversed), recorded.")
-    for name, method in [("sum", _sum_method), ("mean", _mean_method), ("max", _max_method), ("reshape", _reshape_method),
-                         ("transpose", _transpose_method), ("swapaxes", _swapaxes_method)]:
+    for name, method in [("reshape", _reshape_method), ("transpose", _transpose_method), ("swapaxes", _swapaxes_method)]:
         method.__name__, method.__qualname__ = name, f"Tensor.{name}"  # (so help() and a TypeError name it)
         setattr(Tensor, name, method)
 
 
 def _shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
     return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
-
-
-def _sum_method(self, axis=None, keepdims=False):
-    """``ag.sum(t, axis, keepdims)``, recorded: the sum over ``axis`` (None: all), NumPy's reduction shape."""
-    return sum(self, axis=axis, keepdims=keepdims)
-
-
-def _mean_method(self, axis=None, keepdims=False):
-    """``ag.mean(t, axis, keepdims)``, recorded: the mean over ``axis`` (None: all), NumPy's reduction
-    shape."""
-    return mean(self, axis=axis, keepdims=keepdims)
-
-
-def _max_method(self, axis=None, keepdims=False):
-    """``ag.max(t, axis, keepdims)``, recorded: the largest entries over ``axis``, NumPy's reduction shape;
-    tied maxima share the gradient."""
-    return max(self, axis=axis, keepdims=keepdims)
 
 
 def _reshape_method(self, *shape):

@@ -1,29 +1,29 @@
 """Primitives: the one mechanism behind every op, built in or your own.
 
-A primitive is a NumPy forward function plus, per input, a vector-Jacobian
-product (``vjp(g, out, *inputs, **params)``: g = dL/d(out) in, dL/d(input) out)
-and a Jacobian-vector product (same call, a tangent in place of g), as HIPS
-autograd's ``@primitive`` / ``defvjp``. First order the rules get ndarrays;
-under ``create_graph`` Tensors, so rules written with operators differentiate
-again. A rule may return None (no gradient flows there); ``None`` in
-``defvjp`` marks an input as not differentiable. The engine checks every
-gradient against its input and undoes broadcasting (``conform.conform``).
-``latex`` and ``draw`` tell the formula and the drawing how to show the op;
-``view=True`` marks an output that may share its first input's memory.
+A primitive is a NumPy forward function plus, per input, a vector-Jacobian product (``vjp(g,
+out, *inputs, **params)``: g = dL/d(out) in, dL/d(input) out) and a Jacobian-vector product
+(same call, a tangent in place of g), as HIPS autograd's ``@primitive`` / ``defvjp``. First
+order the rules get ndarrays; under ``create_graph`` Tensors, so rules written with operators
+differentiate again. A rule may return None (no gradient flows there); ``None`` in ``defvjp``
+marks an input as not differentiable. The engine checks every gradient against its input and
+undoes broadcasting (``conform.conform``), your own ops a little more (``custom.py``). ``latex``
+and ``draw`` tell the formula and the drawing how to show the op; ``view=True`` marks an output
+that may share its first input's memory.
 """
 import operator
 
 import numpy as np
 
-from . import diagnostics
+from . import custom, diagnostics
 from .convert import FLOAT_SCALARS, FLOATS, forward_output
 from .errors import GraphError
-from .modes import clock, per_thread, share_version
+from .modes import clock, per_thread
 from .tensor import Tensor, _fill, as_tensor
 
 
 class Primitive:
     """A differentiable op: call it with Tensors, arrays or scalars."""
+    builtin = False  # the engine's own ops (set by their tables), which custom.py's checks trust
 
     def __init__(self, forward, name=None, *, symbol=None, vjps=(), jvps=None, latex=None, draw=None,
                  view=False, doc=None):
@@ -57,6 +57,8 @@ class Primitive:
                 parents = _as_parents(args, self.label)
                 break
         n = len(parents)
+        if params and not self.builtin:
+            custom.check_params(self, params)
         try:  # a built-in op's own number of inputs (1 to 3), no parameters: plain arguments, as in input_grads
             if params or n != self.arity:  # (its call checked: NumPy's out=, by keyword or position, bypasses the tape)
                 if self.keywords is not None:
@@ -84,8 +86,8 @@ class Primitive:
                     break
                 if p._prim is not None:  # an op output whose requires_grad was set False by hand
                     raise GraphError(diagnostics.cut_by_hand(p))
-        if self.view and parents and np.may_share_memory(data, parents[0]._array):
-            share_version(parents[0], out)
+        if (self.view or not self.builtin) and parents:
+            custom.share_version_of_view(self, out, parents)
         if state.tracer is not None:
             state.tracer.record(self, out, parents, params, args)
         if state.anomaly:
@@ -97,7 +99,7 @@ class Primitive:
         """Each input's gradient from ``g`` = dL/d(out) (None for inputs that need none);
         ``higher``: on Tensors, recorded (``create_graph``)."""
         vjps, n = self.vjps, len(parents)
-        if n == len(vjps) < 4 and not (higher or params) and None not in vjps and self.vjp_all is None:
+        if n == len(vjps) < 4 and not (higher or params) and None not in vjps and self.vjp_all is None and self.builtin:
             # Up to three inputs, first order (most nodes): each rule called with plain arguments,
             # since unpacking them and looping cost as much again as a small rule (bench.instructions)
             value, a = out._array, parents[0]._array
@@ -123,7 +125,8 @@ class Primitive:
         for i, need in enumerate(needed):
             vjp = vjps[i] if need and i < len(vjps) else None
             if vjp is not None:
-                grads.append(vjp(g, out, *args, **params) if params else vjp(g, out, *args))
+                grads.append(vjp(g, out, *args, **params) if self.builtin else
+                             custom.run_rule(self, vjp, "VJP", g, out, args, params))
             elif need:
                 where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
                 raise GraphError(f"{where} is not differentiable with respect to input {i} "

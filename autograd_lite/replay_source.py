@@ -121,7 +121,7 @@ def _backward_source(trace, calls, traced, names):
             gi = f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"
             check = f"type({x}) not in shaped or {_differs(x, r, traced[r].shape)}"
             blocks += [f"        {x} = {gi}", f"        if {x} is not None and ({check}):",
-                       f"            {x} = conform({x}, s{r}, {op}, {i})"]
+                       f"            {x} = conform({x}, s{r}, {op}, {i}, s{out}.ndim)"]
             if r in reached:
                 blocks += ["        if gi is not None:",
                            f"            g{r} = gi if g{r} is None else g{r} + gi"]

@@ -48,7 +48,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     if type(gi) is ForGradOnly:  # (off the path of ndarray gradients, which skip this branch)
                         to_write.append((p, gi.grad))
                         continue
-                    gi = conform(gi, p._array, t._prim, i)
+                    gi = conform(gi, p._array, t._prim, i, t._array.ndim)
                 if state.anomaly:
                     raise_if_not_finite(getattr(gi, "_array", gi), f"backward (input {i})", t, t._prim, parents)
                 old = grads.get(p)

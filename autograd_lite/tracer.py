@@ -84,6 +84,7 @@ class Tracer:
         # an argument that is also a tensor the function reads from outside: the trace holds the
         # two as one, so it is replayed only while that argument is this very tensor
         self.pinned = [slot for slot in self.inputs if id(self.keep[slot]) in reached]
+        self.guard_unread(out)
         return out, where, self.why_not_replayable(seen)
 
     def restore_modes(self, state, before, outer):
@@ -223,6 +224,18 @@ class Tracer:
             slot = self.ref(t)
         if slot in self.inputs or any(slot == s for s, *_ in self.captured):
             self.facts.append((slot, read, read(t)))
+
+    def guard_unread(self, out):
+        """Guard every traced NumPy value (a comparison's result, NumPy on one) that no step reads
+        and that is not the result: what read it went past NumPy's hooks (np.asarray(x > 0).mean(),
+        np.full(n, np.mean(x > 0)), np.array(n) + 1), which a replay could not recompute; it traces
+        anew when such a value changes (one computed and never used too)."""
+        read = {self.slots.get(id(out))}
+        for _, refs, params, _, _, _ in self.steps:
+            read.update(refs, _slots_in(list(params.values())))
+        for _, _, _, slot, _, _ in self.steps:
+            if slot not in read and isinstance(self.keep[slot], TracedArray) and not self.guarded(self.keep[slot]):
+                self.guard(self.keep[slot])
 
     def guarded(self, value):
         """Whether a replay checks ``value`` (a guard holds it): what Python makes of it then holds too."""
@@ -451,6 +464,12 @@ class TracedScalar(TracedArray, ScalarStandIn):
     def __ceil__(self): return math.ceil(self._scalar())
     def __str__(self): return str(self._scalar())
     def __format__(self, spec): return format(self._scalar(), spec)
+    def __mul__(self, other):  # (n * [t]: Python's repeat of a sequence, reading n by __index__, a guard)
+        return NotImplemented if _repeats(other) else np.ndarray.__mul__(self, other)
+
+    def __rmul__(self, other):
+        return NotImplemented if _repeats(other) else np.ndarray.__rmul__(self, other)
+
     def is_integer(self): return self._scalar().is_integer()
     def as_integer_ratio(self): return self._scalar().as_integer_ratio()
 
@@ -459,6 +478,12 @@ class TracedScalar(TracedArray, ScalarStandIn):
         if current().tracer is not None:
             current().tracer.number_taken(self)
         return True
+
+
+def _repeats(other):
+    """Whether Python repeats ``other`` by an int (``n * seq``), as a NumPy int defers to: the sequences
+    with that repeat (a range or memoryview has none, so NumPy multiplies them elementwise)."""
+    return isinstance(other, collections.abc.Sequence) and not isinstance(other, (range, memoryview))
 
 
 class _TracedReal(TracedScalar):
@@ -537,6 +562,11 @@ def _plain(value):
     if isinstance(value, Tensor):
         return value._array
     return np.ndarray.view(value, np.ndarray) if isinstance(value, np.ndarray) else value
+
+
+def _slots_in(values):
+    """The slots among ``values`` (a step's parameters: tuples of them too)."""
+    return [s for v in values for s in (_slots_in(v) if type(v) is tuple else [v] if isinstance(v, Slot) else [])]
 
 
 class _Hole(int):

@@ -60,6 +60,7 @@ _variable_of = Primitive(lambda x: x, "variable", view=True, vjps=(lambda g, out
 _cast = Primitive(lambda x, dtype: x.astype(dtype, copy=False), "cast",
                   vjps=(lambda g, out, x, dtype: _in_dtype(g, x.dtype),), jvps=(lambda t, out, x, dtype: t,),
                   latex=lambda terms, node: terms[0])
+_variable_of.builtin = _cast.builtin = True  # (the engine's own ops: custom.py's checks are for yours)
 
 
 def _in_dtype(value, dtype):

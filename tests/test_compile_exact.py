@@ -1069,12 +1069,22 @@ def test_a_value_read_before_any_op_uses_the_tensor_is_a_guard():
     assert values == [1.0, 2.0, 3.0]
 
 
-def test_a_copy_of_a_comparison_made_with_np_array_runs_eagerly():
-    fn = lambda x: (x * np.array(x > 0, dtype=float)).sum()
+def test_a_copy_of_a_comparison_made_with_np_array_is_a_guard():
+    fn = lambda x: (x * np.array(x > 0, dtype=float)).sum()  # (x > 0 is read by no step: a guard)
+    step = ag.compile(fn)
+    xs = [[1.0, -1.0, 2.0], [-1.0, 1.0, 3.0], [-2.0, 5.0, 7.0], [1.0, -1.0, 5.0]]
+    assert [step(np.array(x)).item() for x in xs] == [3.0, 4.0, 12.0, 6.0]
+    assert (step.recordings, step.replays) == (3, 1)  # the mask changed twice, then came back
+
+
+def test_a_copy_of_a_comparison_that_a_step_also_reads_runs_eagerly():
+    def fn(x):
+        m = x > 0
+        return (x * m).sum() + (x * np.array(m, dtype=float)).sum()
     step = ag.compile(fn)
     with pytest.warns(RuntimeWarning, match="copy of a comparison"):
         step(np.array([1.0, -1.0, 2.0]))
-    assert step(np.array([-1.0, 1.0, 3.0])).item() == 4.0
+    assert step(np.array([-1.0, 1.0, 3.0])).item() == 8.0
 
 
 def test_pythons_random_module_inside_the_function_runs_it_eagerly():
