@@ -43,6 +43,24 @@ def _tensor_in(value):
     return None
 
 
+def run_forward(prim, *arrays, **params):
+    """``prim.forward(*arrays, **params)`` (its keywords checked: ``check_params``) on read-only
+    views: a forward writing into an input (a constant ``ag.compile`` hands every replay, a tensor's
+    data) is refused, naming the op. An output sharing a writable input's memory (``x``, ``x.T``) is
+    made writable again, as eager NumPy gives it."""
+    check_params(prim, params)
+    try:
+        out = prim.forward(*map(_read_only, arrays), **{k: _read_only(v) for k, v in params.items()})
+    except ValueError as error:
+        _name_write(prim, "forward", error, "its inputs are the graph's values (a constant, one that "
+                    "ag.compile hands every later call)", "c = c + 1, not c += 1")
+        raise
+    if type(out) is np.ndarray and not out.flags.writeable and any(
+            isinstance(a, np.ndarray) and a.flags.writeable and np.may_share_memory(out, a) for a in arrays):
+        out.flags.writeable = True  # (its base is that input's memory, which may be written)
+    return out
+
+
 def share_version_of_view(prim, out, parents):
     """Give ``out`` the version counter of the input whose memory it shares: the first input of a
     built-in view (``view=True``), any input of a primitive of your own."""
@@ -58,11 +76,16 @@ def run_rule(prim, rule, kind, g, out, args, params):
     try:
         return rule(g, out, *args, **params)
     except ValueError as error:
-        if "read-only" not in str(error):
-            raise
-        raise ValueError(f"{prim.label}: its {kind} writes into an array it was given ({error}): g, out and the "
-                         f"inputs are shared with the graph and with other gradients (add hands g on to both "
-                         f"its inputs); compute a new array instead (g = g * 2, not g *= 2)") from error
+        _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
+                    "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
+        raise
+
+
+def _name_write(prim, kind, error, why, instead):
+    """Raise, naming ``prim``, for NumPy's refusal of a write into a read-only array (else return)."""
+    if "read-only" in str(error):
+        raise ValueError(f"{prim.label}: its {kind} writes into an array it was given ({error}): {why}; "
+                         f"compute a new array instead ({instead})") from error
 
 
 def _read_only(value):

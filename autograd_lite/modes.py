@@ -319,3 +319,6 @@ def mark_modified(tensors):
             t._vc = t._vc or VersionCounter()
             t._vc.version += 1
             t._vc.stamp = clock.now
+    tracer = current().tracer
+    if tracer is not None:  # (this thread's traced call changed them; another thread's edit is no part of it)
+        tracer.edited_in_place = True

@@ -57,13 +57,12 @@ class Primitive:
                 parents = _as_parents(args, self.label)
                 break
         n = len(parents)
-        if params and not self.builtin:
-            custom.check_params(self, params)
         try:  # a built-in op's own number of inputs (1 to 3), no parameters: plain arguments, as in input_grads
-            if params or n != self.arity:  # (its call checked: NumPy's out=, by keyword or position, bypasses the tape)
-                if self.keywords is not None:
+            if params or n != self.arity or not self.builtin:  # (its call checked: NumPy's out=, by keyword or
+                if self.keywords is not None:  # position, bypasses the tape; your own ops' in custom.py)
                     diagnostics.check_call(self, n, params)
-                data = self.forward(*map(_array_of, parents), **params)
+                data = self.forward(*map(_array_of, parents), **params) if self.builtin else \
+                    custom.run_forward(self, *map(_array_of, parents), **params)
             elif n == 1:
                 data = self.forward(parents[0]._array)
             else:

@@ -19,8 +19,10 @@ may catch that error), its trace kept. Replays share no buffers: threads may cal
 once, and each result can backward at any time.
 """
 import builtins
+import copy
 import numbers
 import os
+import pickle
 import threading
 import types
 import warnings
@@ -32,7 +34,7 @@ import numpy as np
 from . import tape
 from .compile_key import call_key, reachable
 from .errors import GraphError
-from .modes import current
+from .modes import current, share_version
 from .primitive import Primitive
 from .rng import as_generator
 from .replay_source import RUNTIME, Retrace, generate
@@ -113,7 +115,7 @@ class CompiledFunction:
                 return self._record(key, args, kwargs)
             except _Refused:  # (the function may catch that error: run it, its own error if it does not)
                 return _Eager(self.fn).replay(args, kwargs, state)
-            self.replays += 1
+            self.replays += type(trace) is _Trace  # (a key that runs eagerly replays nothing)
             return out
         return self._record(key, args, kwargs)
 
@@ -148,8 +150,7 @@ class CompiledFunction:
                 self._traces.popitem(last=False)
             if self.recordings >= max(16, 2 * self.max_traces) and self.recordings > self.replays:
                 self._eager_only = True
-                calls = self.recordings + self.replays
-                warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times in {calls} calls: "
+                warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times, replayed {self.replays}: "
                               "what it reaches changes on every call (a counter or a list of costs on its "
                               "object, a new generator per call, a value read with .item() or .data, arrays "
                               "in a tuple argument); from now on it runs eagerly. Pass changing values as "
@@ -210,17 +211,13 @@ class _Trace:
         self.forward, self.backward = namespace["forward"], namespace["backward"]
 
     def replay(self, args, kwargs, state):
-        streams = [as_generator(r) for r in self.streams]
-        drawn_from = [(g, g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state())
-                      for g in streams]
+        streams = [(r, as_generator(r)) for r in self.streams]
+        drawn_from = [(r, g, _bits(g).state) for r, g in streams]
         try:
             value, sources, saved = self.forward(args, kwargs)
         except Exception as error:  # (after a draw: the call traced anew or run eagerly must draw what
-            for g, before in drawn_from:  # the function would)
-                if isinstance(g, np.random.Generator):
-                    g.bit_generator.state = before
-                else:
-                    g.set_state(before)
+            for r, g, before in drawn_from:  # the function would)
+                self._rewind(r, g, before)
             if isinstance(error, Retrace):
                 raise
             raise _Refused(error) from error
@@ -230,10 +227,38 @@ class _Trace:
         # shares. A view of a source (x.T, x.reshape) is the same view of this call's source, as eager's
         # is: returned as it is, so writes through it reach the caller's array as in eager code.
         out = Tensor._wrap(value if self.view and type(value) is np.ndarray else np.array(value), state.scope)
+        if self.view:  # (and shares its version counter, as eager's view does: an edit through it is seen)
+            viewed = next((s for s in sources if np.may_share_memory(value, s._array)), None)
+            if viewed is not None:
+                share_version(viewed, out)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
             out.requires_grad, out._prim, out._parents = True, self.node, sources
             out._params, out._epoch = {"values": saved}, tape.clock.now
         return out
+
+
+    def _rewind(self, given, stream, before):
+        """Put ``stream`` (the generator the steps' ``rng=given`` draws from) back to the state ``before``
+        this failed replay, unless another thread drew from it meanwhile: its state is then none of those
+        the replay's own draws lead to, and rewinding would hand that thread's numbers out again (the
+        replay's draws stay spent: the call made anew draws the next ones). Under the stream's own lock,
+        so that no draw comes between the test and the rewind."""
+        bits = _bits(stream)
+        with bits.lock:
+            now, probe = pickle.dumps(bits.state), copy.deepcopy(stream)
+            _bits(probe).state = before
+            reached = {pickle.dumps(before)}
+            for prim, _, params, _, _, _ in self.steps:  # (a mask step draws from its params alone)
+                if params.get("rng") is given:
+                    prim.forward(**dict(params, rng=probe))
+                    reached.add(pickle.dumps(_bits(probe).state))
+            if now in reached:
+                bits.state = before
+
+
+def _bits(stream):
+    """The bit generator of a ``Generator`` or a ``RandomState`` (its state, and the lock its draws take)."""
+    return stream.bit_generator if isinstance(stream, np.random.Generator) else stream._bit_generator
 
 
 def _view_of_source(out, sources):

@@ -2,12 +2,14 @@
 Python functions, each step calling its primitive's own forward and VJPs, with the shape and
 dtype checks a replay needs and the engine's one gradient check (``conform``).
 """
+import functools
 import keyword
 import re
 
 import numpy as np
 
 from .conform import conform
+from .custom import run_forward
 from .convert import forward_output
 from .primitive import Primitive
 from .tensor import as_tensor
@@ -48,12 +50,17 @@ def generate(trace, traced):
     constant = {slot for slot, _ in trace.constants}
     names = {f"k{slot}": value for slot, value in trace.constants}
     name = lambda r: f"k{r}" if r in constant else f"s{r}"
+    # A primitive of your own gets a copy of each constant (a forward writing into one would change
+    # what every later replay reads; eager code makes it anew on each call)
+    copied = lambda r: f"k{r}.copy()" if r in constant else f"s{r}"
     calls = []  # per step: its op's name, arguments as source (all, positional, keywords), slots read
     for k, (prim, refs, params, out, shape, dtype) in enumerate(trace.steps):
         op, used = f"op{k}_" + re.sub(r"\W", "_", prim.name), set(refs)  # an identifier for any name
-        names.update({op: prim, f"{op}_forward": prim.forward, f"dtype{out}": dtype})
-        listed = ", ".join(map(name, refs))
-        kw = ", ".join(_keyword(key, _expr(v, f"{op}_param{j}", name, names, used))
+        own = not getattr(prim, "builtin", True)  # (yours: custom.run_forward's checks)
+        names.update({op: prim, f"{op}_fn": prim.forward, f"dtype{out}": dtype,
+                      f"{op}_forward": functools.partial(run_forward, prim) if own else prim.forward})
+        listed = ", ".join(map(copied if own else name, refs))
+        kw = ", ".join(_keyword(key, _expr(v, f"{op}_param{j}", name, names, used, own))
                        for j, (key, v) in enumerate(params.items()))
         calls.append((op, ", ".join(filter(None, (listed, kw))), listed, kw, used - constant))
     backward, saved = _backward_source(trace, calls, traced, names)
@@ -63,6 +70,11 @@ def generate(trace, traced):
 def _forward_source(trace, calls, names, saved, name):
     """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source."""
     lines = ["def forward(args, kwargs):"]
+    first = {}  # each primitive's rules, bound when traced: a replay only while they are its rules still
+    for (op, *_), (prim, *_) in zip(calls, trace.steps):
+        if isinstance(prim, Primitive) and id(prim) not in first:
+            first[id(prim)], names[f"{op}_vjps"] = op, prim.vjps
+            lines += [f"    if {op}.forward is not {op}_fn or {op}.vjps is not {op}_vjps:", "        raise Retrace"]
     for slot, at in zip(trace.inputs, trace.where):
         given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
         lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._array"]
@@ -107,8 +119,8 @@ def _backward_source(trace, calls, traced, names):
             continue
         saved |= used | {out}
         wanted = tuple(r in trace.differentiable for r in refs)
-        all_at_once = prim.vjp_all is not None or any(  # apply_vjps names a missing VJP
-            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
+        all_at_once = prim.vjp_all is not None or not prim.builtin or any(  # apply_vjps names a missing
+            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))  # VJP, checks yours
         blocks.append(f"    if g{out} is not None:")
         if all_at_once:  # (vjp_all's result may be any iterable, as apply_vjps takes it)
             each = f"{op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})"
@@ -143,18 +155,18 @@ def _keyword(key, source):
     return f"{key}={source}" if plain else f"**{{{key!r}: {source}}}"
 
 
-def _expr(value, label, name, names, used):
+def _expr(value, label, name, names, used, copy=False):
     """Source of a step's parameter: a traced value (``Slot``) by its variable (noted in
     ``used``; a ``ScalarSlot``'s as the NumPy scalar eager code passes), a tuple holding one as a
-    tuple of sources, anything else bound as ``label``."""
+    tuple of sources, anything else bound as ``label`` (an array copied on each call if ``copy``)."""
     if isinstance(value, Slot):
         used.add(value)
         return f"{name(value)}[()]" if type(value) is ScalarSlot else name(value)
     if type(value) is tuple and _has_slot(value):
-        parts = [_expr(v, f"{label}_{j}", name, names, used) for j, v in enumerate(value)]
+        parts = [_expr(v, f"{label}_{j}", name, names, used, copy) for j, v in enumerate(value)]
         return "(" + "".join(f"{part}, " for part in parts) + ")"
     names[label] = value
-    return label
+    return f"{label}.copy()" if copy and isinstance(value, np.ndarray) else label
 
 
 def _has_slot(value):

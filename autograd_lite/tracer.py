@@ -28,7 +28,7 @@ from . import rng, tape
 from .compile_key import describe
 from .convert import ScalarStandIn, to_float_array
 from .errors import GraphError
-from .modes import clock, current
+from .modes import current
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -45,6 +45,7 @@ class Tracer:
         # made under no_grad; refusals: why this call cannot be replayed (it then runs eagerly)
         self.aliases, self.detached, self.refusals, self.traced_memory = [], set(), [], set()
         self.drew_random, self.pinned, self.facts, self.result = False, [], [], None  # (see run, fact)
+        self.edited_in_place = False  # (set by modes.mark_modified)
         self.taken = None  # (a stand-in just taken for a number, and where its guard is: see number_taken)
         self.start = tape.next_seq()  # tensors made later (lower numbers) are the function's own
 
@@ -61,7 +62,7 @@ class Tracer:
         for value in [*args, *kwargs.values()]:
             describe(value, True, 0, seen)
         reached, streams = set(seen), random_streams(seen.values())  # (not the arguments' own Tensors)
-        self.clock, self.default_rng = clock.now, rng._default  # to see in-place edits and reseeding
+        self.default_rng = rng._default  # to see reseeding
         if any(isinstance(v, collections.abc.Iterator) for v in seen.values()):
             self.refusals.append("takes an iterator (or reads one): a replay could not advance it")
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
@@ -281,9 +282,7 @@ class Tracer:
             return ("makes or reseeds a random generator while it runs (np.random.default_rng(seed), "
                     "ag.manual_seed): a replay would go on drawing from the old one. Seed outside, or pass "
                     "the generator in")
-        edited = [t for t in self.keep if isinstance(t, Tensor) and t._vc is not None
-                  and t._vc.stamp > self.clock]
-        if edited or any(not np.array_equal(_plain(self.keep[s]), v, equal_nan=True) for s, v in self.guards):
+        if self.edited_in_place or any(not np.array_equal(_plain(self.keep[s]), v, equal_nan=True) for s, v in self.guards):
             return ("changes a tensor in place while it runs (+=, .data, a write into .data[...]); a replay "
                     "does not repeat that. Write it as an expression (y = y + 1), or update outside")
         traced = [np.ndarray.view(v, np.ndarray) for v in self.keep if isinstance(v, TracedArray) and not self.guarded(v)]

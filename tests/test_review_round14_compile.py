@@ -1,0 +1,230 @@
+"""Review round 14 (adv49): ag.compile with your own primitives (their checks on every replay, rules
+redefined after tracing), replayed views (version counters), random streams shared with other threads,
+other threads' in-place edits during a trace, and what step.replays counts. No sleeps: threads are
+interleaved with Events. Oracles: eager execution, hand-derived values, NumPy's generators."""
+import copy
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+# --- Finding 1: custom VJPs get writable g / inputs in a replay's backward -------------------------
+
+def _writes_into_g():
+    @ag.primitive
+    def dbl(x):
+        return 2 * x
+
+    def dbl_vjp(g, out, x):
+        g *= 2
+        return g
+    dbl.defvjp(dbl_vjp)
+    return dbl
+
+
+def test_f1_vjp_writing_into_g_is_refused_on_replay_as_eagerly():
+    dbl, c = _writes_into_g(), np.array([1.0, 10.0, 100.0])
+    f = lambda x: ag.sum((dbl(x * 1.0) + x * 1.0) * c)
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="dbl"):  # oracle: eager refuses (documented)
+        f(ag.Tensor(x, requires_grad=True)).backward()
+    step = ag.compile(f)
+    with pytest.raises(ValueError, match="dbl"):  # tracing call (eager engine)
+        step(ag.Tensor(x, requires_grad=True)).backward()
+    t = ag.Tensor(x, requires_grad=True)
+    r = step(t)
+    with pytest.raises(ValueError, match="dbl"):  # replay: must be refused too, not a wrong .grad
+        r.backward()
+    assert t.grad is None or np.array_equal(t.grad, 3 * c)
+
+
+def test_f1_vjp_writing_into_its_input_never_changes_the_argument():
+    @ag.primitive
+    def sq(x):
+        return x ** 2
+
+    def sq_vjp(g, out, x):
+        x *= 0.5
+        return 4 * g * x
+    sq.defvjp(sq_vjp)
+    step = ag.compile(lambda x: ag.sum(sq(x)))
+    with pytest.raises(ValueError):
+        step(ag.Tensor(np.ones(3), requires_grad=True)).backward()
+    t = ag.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    r = step(t)
+    with pytest.raises(ValueError, match="sq"):
+        r.backward()
+    assert np.array_equal(t.data, [1.0, 2.0, 3.0])
+
+
+# --- Finding 2: a replayed view result does not share its source's version counter ----------------
+
+def _rev():
+    @ag.primitive
+    def rev(x):
+        return x[::-1]
+    rev.defvjp(lambda g, out, x: g[::-1])
+    return rev
+
+
+@pytest.mark.parametrize("kind", ["custom", "T", "reshape"])
+def test_f2_inplace_edit_through_replayed_view_is_caught(kind):
+    rev = _rev()
+    fn = {"custom": lambda x: rev(x), "T": lambda x: x.T, "reshape": lambda x: ag.reshape(x, (3,))}[kind]
+    step = ag.compile(fn)
+    step(ag.Tensor(np.ones(3), requires_grad=True))  # trace
+    for call in (fn, step):  # oracle: eager; then the replay
+        x = ag.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        r = call(x)
+        y = ag.sum(x * x)
+        with ag.no_grad():
+            r += 1.0
+        with pytest.raises(ag.InplaceModificationError):
+            y.backward()
+    assert step.replays >= 1
+
+
+# --- Finding 4: replacing a custom primitive's VJP or forward is not seen by the trace -------------
+
+def test_f4_defvjp_again_is_seen_by_compile():
+    @ag.primitive
+    def scale(x):
+        return x * 3.0
+    scale.defvjp(lambda g, out, x: g * 2.0)
+    f = lambda x: ag.sum(scale(x))
+    step = ag.compile(f)
+    step(ag.Tensor(np.ones(3), requires_grad=True)).backward()
+    scale.defvjp(lambda g, out, x: g * 3.0)
+    t, te = ag.Tensor(np.ones(3), requires_grad=True), ag.Tensor(np.ones(3), requires_grad=True)
+    step(t).backward()
+    f(te).backward()
+    assert np.array_equal(te.grad, [3.0, 3.0, 3.0])  # oracle: eager, hand-derived d(3x)/dx
+    assert np.array_equal(t.grad, te.grad)
+
+
+def test_f4_forward_reassigned_is_seen_by_compile():
+    q = ag.Primitive(lambda x: x * 2.0, "q")
+    q.defvjp(lambda g, out, x: g * 2.0)
+    f = lambda x: ag.sum(q(x))
+    step = ag.compile(f)
+    step(ag.Tensor(np.ones(3), requires_grad=True))
+    q.forward = lambda x: x * 5.0
+    assert f(ag.Tensor(np.ones(3))).item() == 15.0  # oracle: eager
+    assert step(ag.Tensor(np.ones(3), requires_grad=True)).item() == 15.0
+
+
+def test_f6_replays_counts_no_eager_runs():
+    step = ag.compile(lambda x, idx: ag.sum(x[idx]))
+    x, idx = np.arange(4.0), np.array([0, 2])
+    for _ in range(3):
+        step(x, idx)  # an integer array argument: documented to run eagerly
+    assert step.replays == 0  # nothing was replayed
+
+
+def test_a_retrace_after_a_draw_never_hands_out_another_threads_numbers_again():
+    a_drew, b_drew, tl = threading.Event(), threading.Event(), threading.local()
+
+    @ag.primitive
+    def sync(x):  # after dropout's draw: let thread B draw, once
+        if getattr(tl, "sync", False):
+            tl.sync = False
+            a_drew.set()
+            assert b_drew.wait(10)
+        return x.copy()
+    sync.defvjp(lambda g, out, x: g)
+
+    def f(x, rng):
+        d = sync(ag.dropout(x, 0.5, rng=rng))
+        return ag.sum(d * 2.0) if float(ag.sum(x)) > 0 else ag.sum(d * 3.0)  # a guard after the draw
+
+    g = np.random.default_rng(123)
+    step = ag.compile(f)
+    step(ag.Tensor(np.ones(3)), g)
+    step(ag.Tensor(np.ones(3)), g)
+    stream = copy.deepcopy(g).random(12)
+    out = {}
+
+    def thread_a():
+        tl.sync = True
+        out["A"] = step(ag.Tensor(-np.ones(3)), g).item()  # replay draws, its guard fails: traced anew
+
+    def thread_b():
+        try:
+            assert a_drew.wait(10)
+            out["B"] = g.random(3)
+        finally:
+            b_drew.set()
+    ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+    ta.start(); tb.start(); ta.join(20); tb.join(20)
+    np.testing.assert_array_equal(out["B"], stream[3:6])  # B drew after the replay's spent draw
+    assert out["A"] == np.sum(-1.0 * (stream[6:9] < 0.5) / 0.5 * 3.0)  # the new trace drew the next ones
+    np.testing.assert_array_equal(g.random(3), stream[9:12])  # each number handed out once
+
+
+def test_a_failed_replay_alone_rewinds_its_draw_so_the_new_trace_draws_what_eager_code_would():
+    def f(x, rng):
+        d = ag.dropout(x, 0.5, rng=rng)
+        return ag.sum(d * 2.0) if float(ag.sum(x)) > 0 else ag.sum(d * 3.0)
+    g, eager_g = np.random.default_rng(7), np.random.default_rng(7)
+    step = ag.compile(f)
+    for x in (np.ones(3), np.ones(3), -np.ones(3), -np.ones(3), np.ones(3)):
+        assert step(ag.Tensor(x), g).item() == f(ag.Tensor(x), eager_g).item()
+
+
+def test_your_forward_writing_into_a_constant_is_refused_eagerly_and_compiled():
+    @ag.primitive
+    def bump(c):
+        c += 1.0
+        return c * 1.0
+    bump.defvjp(lambda g, out, c: g)
+    f = lambda x: ag.sum(x * bump(np.full(3, 2.0)))
+    for call in (f, ag.compile(f), ag.compile(f)):
+        with pytest.raises(ValueError, match="bump: its forward writes into an array it was given"):
+            call(ag.Tensor(np.ones(3)))
+    same = ag.primitive(lambda x: x, name="same")  # an output that is its input stays writable
+    x = ag.Tensor([1.0, 2.0])
+    y = same(x)
+    y.data[0] = 5.0
+    assert x.data[0] == 5.0
+
+
+def test_another_threads_in_place_edit_during_a_trace_leaves_the_trace_replayable():
+    W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a_in, b_done, tl = threading.Event(), threading.Event(), threading.local()
+
+    @ag.primitive
+    def sync(x):
+        if getattr(tl, "sync", False):
+            tl.sync = False
+            a_in.set()
+            assert b_done.wait(10)
+        return x.copy()
+    sync.defvjp(lambda g, out, x: g)
+    f = lambda x: ag.sum(sync(W * x))
+    step = ag.compile(f)
+
+    def thread_a():
+        tl.sync = True
+        step(ag.Tensor(np.ones(2)))
+
+    def thread_b():
+        try:
+            assert a_in.wait(10)
+            with ag.no_grad():
+                W.data -= 0.1  # an optimizer step of a trainer thread
+        finally:
+            b_done.set()
+    ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the function changes nothing in place: no warning
+        ta.start(); tb.start(); ta.join(20); tb.join(20)
+        for i in range(5):
+            x = np.full(2, float(i))
+            assert step(ag.Tensor(x)).item() == pytest.approx(i * (0.9 + 1.9))
+    assert (step.recordings, step.replays) == (1, 5)
