@@ -43,7 +43,8 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
 from . import data, deep
-from .football import INCOMPLETE, fingerprint, iteration_count, output_folder, staged_outputs
+from .football import fingerprint, iteration_count
+from .outputs import INCOMPLETE, output_folder, staged_outputs
 
 LEARNING_RATE = 0.0075
 ITERATIONS = 2500

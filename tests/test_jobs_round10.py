@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bench.__main__ import main as bench_main
-from models import cat, data, deep, football, three_layer
+from models import cat, data, deep, football, outputs, three_layer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -104,7 +104,7 @@ def test_output_folder_check_leaves_the_folder_and_existing_files_as_they_were(t
     out = tmp_path / "out"
     out.mkdir()
     (out / "results.md").write_text("an older run\n")
-    assert football.output_folder(argparse.ArgumentParser(), str(out), football.OUTPUT_FILES) == out
+    assert outputs.output_folder(argparse.ArgumentParser(), str(out), football.OUTPUT_FILES) == out
     assert sorted(p.name for p in out.iterdir()) == ["results.md"]  # no probe file left behind
     assert (out / "results.md").read_text() == "an older run\n"
 

@@ -23,12 +23,11 @@ import fcntl
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models import cat, data, football
+from models import cat, data, football, outputs
 
 FOOTBALL_SET = ("results.md", "results.json", "data.png", "costs.png", "boundary_none.png", "boundary_l2.png",
                 "boundary_dropout.png", "boundary_l2_dropout.png", "cost_formula.tex", "cost_graph.svg",
@@ -95,7 +94,7 @@ def interrupt_on_replace(monkeypatch, calls):
         if count[0] == calls:
             raise KeyboardInterrupt("simulated kill while replacing the files")
         return real(src, dst)
-    monkeypatch.setattr(football.os, "replace", replace)
+    monkeypatch.setattr(outputs.os, "replace", replace)
 
 
 def test_run_stopped_while_replacing_leaves_incomplete_and_no_results(tmp_path, monkeypatch):
@@ -119,7 +118,7 @@ def test_run_stopped_while_replacing_leaves_incomplete_and_no_results(tmp_path, 
 
 def stage(out, text, names):
     """A fake run: ``names`` each holding ``text``, published as football would publish them."""
-    with football.staged_outputs(out, football.OUTPUT_FILES, "football") as staging:
+    with outputs.staged_outputs(out, football.OUTPUT_FILES, "football") as staging:
         for name in names:
             (staging / name).write_text(text)
         yield
@@ -168,7 +167,7 @@ def test_the_folder_is_locked_while_the_set_is_replaced(tmp_path, monkeypatch):
         finally:
             os.close(fd)
         return real(src, dst)
-    monkeypatch.setattr(football.os, "replace", replace)
+    monkeypatch.setattr(outputs.os, "replace", replace)
     for _ in stage(out, "x", CAT_SET):
         pass
     assert refused == [True] * len(CAT_SET)
@@ -212,7 +211,7 @@ def test_a_folder_at_the_marker_name_is_refused_before_training(tmp_path, monkey
 
 def test_output_folder_check_still_leaves_nothing_behind(tmp_path):
     out = tmp_path / "out"
-    football.output_folder(argparse.ArgumentParser(), str(out), (*football.OUTPUT_FILES, "INCOMPLETE"))
+    outputs.output_folder(argparse.ArgumentParser(), str(out), (*football.OUTPUT_FILES, "INCOMPLETE"))
     assert list(out.iterdir()) == []
 
 
