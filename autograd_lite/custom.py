@@ -46,33 +46,41 @@ def _tensor_in(value):
 def run_forward(prim, *arrays, **params):
     """``prim.forward(*arrays, **params)`` (its keywords checked: ``check_params``) on read-only
     views: a forward writing into an input (a constant ``ag.compile`` hands every replay, a tensor's
-    data) is refused, naming the op. An output sharing a writable input's memory (``x``, ``x.T``) is
-    made writable again, as eager NumPy gives it."""
+    data) is refused, naming the op. An input returned as it is stays writable; any other view of
+    one comes back read-only (whether NumPy would give it writable, as for ``x.T``, or not, as for
+    ``np.diagonal(x)``, cannot be told from here)."""
     check_params(prim, params)
+    views = [_read_only(a) for a in arrays]
     try:
-        out = prim.forward(*map(_read_only, arrays), **{k: _read_only(v) for k, v in params.items()})
+        out = prim.forward(*views, **{k: _read_only(v) for k, v in params.items()})
     except ValueError as error:
         _name_write(prim, "forward", error, "its inputs are the graph's values (a constant, one that "
                     "ag.compile hands every later call)", "c = c + 1, not c += 1")
         raise
-    if type(out) is np.ndarray and not out.flags.writeable and any(
-            isinstance(a, np.ndarray) and a.flags.writeable and np.may_share_memory(out, a) for a in arrays):
-        out.flags.writeable = True  # (its base is that input's memory, which may be written)
+    for view, array in zip(views, arrays):
+        if out is view and view is not array:
+            return array  # (the input itself, as eager NumPy code would hand it on)
     return out
 
 
 def share_version_of_view(prim, out, parents):
     """Give ``out`` the version counter of the input whose memory it shares: the first input of a
-    built-in view (``view=True``), any input of a primitive of your own."""
-    for p in parents[:1] if prim.builtin else parents:
-        if np.may_share_memory(out._array, p._array):
+    built-in view (``view=True``), the input of a primitive of your own whose memory it really shares
+    (``np.shares_memory``: interleaved inputs, ``buf[::2]`` and ``buf[1::2]``, share a range but no entry)."""
+    if prim.builtin:
+        if np.may_share_memory(out._array, parents[0]._array):
+            share_version(parents[0], out)
+        return
+    for p in parents:
+        if np.may_share_memory(out._array, p._array) and np.shares_memory(out._array, p._array):
             share_version(p, out)
             return
 
 
 def run_rule(prim, rule, kind, g, out, args, params):
     """``rule(g, out, *args, **params)`` (a VJP, or a JVP with a tangent as ``g``) on read-only views."""
-    g, out, *args = [_read_only(v) for v in (g, out, *args)]
+    g = [_read_only(t) for t in g] if type(g) is list else _read_only(g)  # (jvp_all's: one tangent per input)
+    out, *args = [_read_only(v) for v in (out, *args)]
     try:
         return rule(g, out, *args, **params)
     except ValueError as error:

@@ -161,6 +161,16 @@ def check_grads(to_write):
                              "(set .grad = None to start afresh)")
 
 
+def get_grad(t):
+    """``t.grad``. While ``ag.compile`` traces a call on this thread, reading it is refused for that call
+    (it runs eagerly, with a warning): a replay would keep the value read then."""
+    tracer = current().tracer
+    if tracer is not None:
+        tracer.refusals.append("reads a tensor's .grad while it runs, which a replay would keep as it was when "
+                               "traced; pass the gradient in as an argument")
+    return t._grad
+
+
 def set_grad(t, value):
     """``t.grad = value``: None, an ndarray (any shape: backward() checks it against ``t``; an np.matrix
     as its ndarray), a NumPy scalar (as a 0-d array) or a Tensor that does not require grad (its array,

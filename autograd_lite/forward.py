@@ -31,7 +31,8 @@ def node_tangent(node, tangents):
     inputs, out = [p._array for p in parents], node._array
     jvp_all = prim.jvp_all
     if jvp_all is not None:
-        result = jvp_all(tangents, out, *inputs, **params)
+        result = jvp_all(tangents, out, *inputs, **params) if getattr(prim, "builtin", True) else \
+            custom.run_rule(prim, jvp_all, "JVP", tangents, out, inputs, params)
     else:
         rules = getattr(prim, "jvps", None)
         if rules is None:

@@ -66,6 +66,7 @@ def _dropout_latex(terms, node):
 
 
 _new_mask = Primitive(_draw_mask, "dropout_mask")
+_new_mask.draws = True  # (its rng= draws on every replay too: ag.compile repeats and rewinds its draws)
 _given_mask = Primitive(_check_mask, "dropout_mask", jvps=(None,))  # the mask is a constant
 _dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
                      vjps=(lambda g, out, a, mask, keep_prob: g * mask / keep_prob, None),
@@ -93,12 +94,12 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
         raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
+    if rng is not None and (mask is not None or not training or keep_prob == 1):
+        as_generator(rng, "dropout")  # (unused here: a wrong one is refused all the same)
     if mask is not None:  # (applied at keep_prob 1 too: the formula, as the course's own code does)
         mask = _given_mask(mask, shape=a.shape, dtype=a.dtype)
         return _dropout(a, mask, keep_prob=keep_prob) if training else a
     if not training or keep_prob == 1:
-        if rng is not None:
-            as_generator(rng, "dropout")  # (a wrong one is refused whether or not it draws)
         return a
     return _dropout(a, _new_mask(shape=a.shape, keep_prob=keep_prob, rng=rng, dtype=a.dtype), keep_prob=keep_prob)
 

@@ -139,7 +139,7 @@ def _reshape(a, shape, order="C", label="numpy.reshape on a Tensor"):
         return ops.reshape(a, shape=shape)
     if order != "F":
         raise TypeError(f"{label}: order={order!r} is not supported; expected 'C' or 'F' "
-                        "('A' depends on the memory layout, which a Tensor does not promise)")
+                        "('A' and 'K' follow the memory layout, which a Tensor does not promise)")
     # Fortran order is C order over the axes reversed: reverse them, reshape, reverse back
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     return ops.transpose(ops.reshape(ops.transpose(a), shape=shape[::-1]))

@@ -119,7 +119,9 @@ class Primitive:
     def apply_vjps(self, g, out, args, params, needed, node=None):
         """The VJPs on plain values: a list with the gradient of each input where ``needed``."""
         if self.vjp_all is not None:
-            return [gi if need else None for need, gi in zip(needed, self.vjp_all(g, out, *args, **params))]
+            every = self.vjp_all(g, out, *args, **params) if self.builtin else custom.run_rule(
+                self, self.vjp_all, "VJP", g, out, args, params)
+            return [gi if need else None for need, gi in zip(needed, every)]
         grads, vjps = [], self.vjps
         for i, need in enumerate(needed):
             vjp = vjps[i] if need and i < len(vjps) else None

@@ -152,8 +152,9 @@ class CompiledFunction:
                 self._eager_only = True
                 warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times, replayed {self.replays}: "
                               "what it reaches changes on every call (a counter or a list of costs on its "
-                              "object, a new generator per call, a value read with .item() or .data, arrays "
-                              "in a tuple argument); from now on it runs eagerly. Pass changing values as "
+                              "object, a new generator per call, a value read with .item() or .data, a "
+                              "comparison computed and not used, arrays in a tuple argument); from now on it "
+                              "runs eagerly. Pass changing values as "
                               "arguments", RuntimeWarning, stacklevel=3)
         return out
 
@@ -200,8 +201,8 @@ class _Trace:
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.node, self.listing = _Replayed(f"compiled {name}", self), tracer.listing(self.out_slot)
         # the generators its steps draw from (ag.dropout's; None: the default; an int seeds anew)
-        self.streams = list({id(p["rng"]): p["rng"] for _, _, p, _, _, _ in self.steps
-                             if "rng" in p and not isinstance(p["rng"], numbers.Integral)}.values())
+        self.streams = list({id(p["rng"]): p["rng"] for prim, _, p, _, _, _ in self.steps
+                             if getattr(prim, "draws", False) and not isinstance(p["rng"], numbers.Integral)}.values())
         self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
         self.view = _view_of_source(out, [tracer.keep[s] for s in self.source_slots])
@@ -212,12 +213,12 @@ class _Trace:
 
     def replay(self, args, kwargs, state):
         streams = [(r, as_generator(r)) for r in self.streams]
-        drawn_from = [(r, g, _bits(g).state) for r, g in streams]
+        drawn_from, drawn = [(r, g, _bits(g).state) for r, g in streams], []
         try:
-            value, sources, saved = self.forward(args, kwargs)
+            value, sources, saved = self.forward(args, kwargs, drawn)
         except Exception as error:  # (after a draw: the call traced anew or run eagerly must draw what
             for r, g, before in drawn_from:  # the function would)
-                self._rewind(r, g, before)
+                self._rewind(r, g, before, drawn)
             if isinstance(error, Retrace):
                 raise
             raise _Refused(error) from error
@@ -237,22 +238,21 @@ class _Trace:
         return out
 
 
-    def _rewind(self, given, stream, before):
+    def _rewind(self, given, stream, before, drawn):
         """Put ``stream`` (the generator the steps' ``rng=given`` draws from) back to the state ``before``
-        this failed replay, unless another thread drew from it meanwhile: its state is then none of those
-        the replay's own draws lead to, and rewinding would hand that thread's numbers out again (the
-        replay's draws stay spent: the call made anew draws the next ones). Under the stream's own lock,
-        so that no draw comes between the test and the rewind."""
+        this failed replay, unless another thread drew from it meanwhile: its state is then not the one
+        the replay's own draws (the steps ``drawn``, in order) lead to, and rewinding would hand that
+        thread's numbers out again (the replay's draws stay spent: the call made anew draws the next
+        ones). Under the stream's own lock, so that no draw comes between the test and the rewind."""
         bits = _bits(stream)
         with bits.lock:
-            now, probe = pickle.dumps(bits.state), copy.deepcopy(stream)
+            probe = copy.deepcopy(stream)
             _bits(probe).state = before
-            reached = {pickle.dumps(before)}
-            for prim, _, params, _, _, _ in self.steps:  # (a mask step draws from its params alone)
-                if params.get("rng") is given:
+            for k in drawn:  # (a mask step draws from its params alone)
+                prim, _, params, _, _, _ = self.steps[k]
+                if params["rng"] is given:  # (given may be None: the default stream)
                     prim.forward(**dict(params, rng=probe))
-                    reached.add(pickle.dumps(_bits(probe).state))
-            if now in reached:
+            if pickle.dumps(bits.state) == pickle.dumps(_bits(probe).state):
                 bits.state = before
 
 

@@ -42,7 +42,7 @@ RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.gene
 
 def generate(trace, traced):
     """The trace as Python source of two straight-line functions, and the names it uses.
-    ``forward(args, kwargs)`` reads the sources, calls each primitive's own forward and checks the
+    ``forward(args, kwargs, drawn)`` reads the sources, calls each primitive's own forward and checks the
     shape and dtype it gave when traced; it returns (result, source Tensors, the values the
     backward needs). ``backward(g, *saved)`` calls each primitive's own VJPs in reverse, with the
     engine's gradient check, and returns the sources' gradients. Slot 3's value is the local
@@ -69,7 +69,7 @@ def generate(trace, traced):
 
 def _forward_source(trace, calls, names, saved, name):
     """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source."""
-    lines = ["def forward(args, kwargs):"]
+    lines = ["def forward(args, kwargs, drawn):"]  # (drawn: the steps that drew random numbers, in order)
     first = {}  # each primitive's rules, bound when traced: a replay only while they are its rules still
     for (op, *_), (prim, *_) in zip(calls, trace.steps):
         if isinstance(prim, Primitive) and id(prim) not in first:
@@ -98,11 +98,13 @@ def _forward_source(trace, calls, names, saved, name):
     guard = lambda slot: [f"    if not all(same_bits(s{slot}, e) for e in guards{slot}):",
                           "        raise Retrace"] if slot in trace.guards else []
     lines += [line for slot in trace.source_slots for line in guard(slot)]
-    for (op, args, listed, _, _), (prim, _, _, out, shape, _) in zip(calls, trace.steps):
+    for k, ((op, args, listed, _, _), (prim, _, _, out, shape, _)) in enumerate(zip(calls, trace.steps)):
         differs = _differs(f"s{out}", out, shape)  # (made what eager code has of it, then checked again)
         made = (f"float_output(s{out}, {op}, [{listed}])" if isinstance(prim, Primitive)  # (its Tensor's)
                 else f"s{out} if isinstance(s{out}, generic) else asarray(s{out})")  # (NumPy on a comparison)
-        lines += [f"    s{out} = {op}_forward({args})", f"    if type(s{out}) not in shaped or {differs}:",
+        drawn = [f"    drawn.append({k})"] if getattr(prim, "draws", False) else []  # (dropout's masks)
+        lines += [f"    s{out} = {op}_forward({args})", *drawn]
+        lines += [f"    if type(s{out}) not in shaped or {differs}:",
                   f"        s{out} = {made}", f"        if {differs}:", "            raise Retrace"]
         lines += guard(out)
     sources = "".join(f"t{slot}, " for slot in trace.source_slots)

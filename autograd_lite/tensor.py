@@ -1,13 +1,12 @@
 """Tensor: a NumPy array that remembers how it was computed. ``ops.py`` installs its operators
 and array methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``); ``numpy_api.py`` the NumPy protocol
 (``np.sum(t)``, ``np.asarray(t)``) and the values out (``t.item()``, ``float(t)``)."""
-import operator
 
 import numpy as np
 
 from . import tape
 from .convert import Label, flag, is_scalar_number, plain_array, to_float_array
-from .diagnostics import set_grad
+from .diagnostics import get_grad, set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
 
@@ -135,7 +134,7 @@ class Tensor:
         """Reset ``.grad`` to None."""
         self.grad = None
 
-    grad = property(operator.attrgetter("_grad"), set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
+    grad = property(get_grad, set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
 
     def requires_grad_(self, requires_grad=True):
         """Set requires_grad in place (leaves only); returns self."""

@@ -257,7 +257,7 @@ class Tracer:
         copies = {id(s): c for s, c in zip(streams, starts)}
         for prim, refs, params, _, _, _ in self.steps:
             rng = params.get("rng")
-            if id(rng) in copies:
+            if getattr(prim, "draws", False) and id(rng) in copies:
                 if refs or any(isinstance(v, Slot) for v in params.values()):
                     return True  # (no such step today; not worth repeating)
                 prim.forward(**dict(params, rng=copies[id(rng)]))
