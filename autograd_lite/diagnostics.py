@@ -5,6 +5,7 @@ import inspect
 import operator
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -161,13 +162,30 @@ def check_grads(to_write):
                              "(set .grad = None to start afresh)")
 
 
+def data_to_wrap(data):
+    """``Tensor(data)``'s data: a Tensor that requires grad is refused while recording, as ``np.asarray(t)``
+    and ``Tensor([t, t])`` are, since the new constant would silently drop its gradient."""
+    if hasattr(data, "_array") and data.requires_grad and current().grad_enabled:
+        raise TypeError(f"Tensor(data): data is a Tensor that requires grad ({describe(data)}); the new Tensor "
+                        "would be a constant copy, dropping that gradient: use the tensor as it is, or "
+                        "data.detach() for a constant (or ag.Tensor under ag.no_grad())")
+    return data
+
+
 def get_grad(t):
     """``t.grad``. While ``ag.compile`` traces a call on this thread, reading it is refused for that call
-    (it runs eagerly, with a warning): a replay would keep the value read then."""
+    (it runs eagerly, with a warning): a replay would keep the value read then. An op output's is None
+    unless it called ``retain_grad()``: reading it warns, as PyTorch does, since a loop that rebinds a
+    parameter (``W = W - lr * W.grad``) makes W an op output whose .grad stays None."""
     tracer = current().tracer
     if tracer is not None:
         tracer.refusals.append("reads a tensor's .grad while it runs, which a replay would keep as it was when "
                                "traced; pass the gradient in as an argument")
+    if t._grad is None and t._prim is not None and not t._retain:
+        warnings.warn(f".grad of a tensor that is not a leaf ({describe(t)}) is None: backward() fills only "
+                      "leaves' .grad (call retain_grad() before it to keep this one's). A parameter rebound by "
+                      "W = W - lr * W.grad is such a tensor: update it in place instead, with ag.no_grad(): "
+                      "W -= lr * W.grad", UserWarning, stacklevel=2)
     return t._grad
 
 

@@ -182,6 +182,13 @@ def _check_labels(y):
 
 def _check_probabilities(a):
     if a.size and not (a.min() >= 0 and a.max() <= 1):
+        nan = np.isnan(a)
+        if nan.any():  # (min and max are NaN then: no range to show, and sigmoid is no cure)
+            first = tuple(int(i) for i in np.argwhere(nan)[0])
+            raise DomainError(f"binary_cross_entropy: the predictions hold NaN ({int(nan.sum())} of {a.size} "
+                              f"entries, the first at index {first} of shape {a.shape}); the forward pass produced "
+                              "NaN (training diverging, or NaN in the data): run it under ag.detect_anomaly() to "
+                              "find the op")
         raise DomainError(f"binary_cross_entropy: predictions must lie in [0, 1] (probabilities), found "
                           f"values in [{a.min()}, {a.max()}]; apply sigmoid first, or use "
                           "binary_cross_entropy_with_logits")

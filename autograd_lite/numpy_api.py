@@ -323,8 +323,24 @@ def _tolist(self):
 
 
 def _format(self, spec):
-    """``f"{t:.3f}"``: formatted as the number (one element, 0-d) or as the array."""
+    """``f"{t:.3f}"``: formatted as the number (one element, 0-d) or as the array (no spec: NumPy has none
+    for an array, so ``f"{t:.3f}"`` of a tensor of more elements is a TypeError naming its shape)."""
+    if spec and self.ndim and self.size != 1:
+        raise TypeError(f"format(t, {spec!r}): tensor of shape {self.shape} has {self.size} elements; a format "
+                        "spec applies to one number (t.item(), or t.sum() first), or use np.array2string(t.data)")
     return format(self._read().item() if self.ndim == 0 else self._read(), spec)
+
+
+def _number_of(kind):
+    """``float(t)`` / ``int(t)``: the number a single-element tensor holds, as NumPy gives it; a tensor of more
+    elements is a TypeError naming its shape."""
+    def convert(self):
+        if self._array.size != 1:
+            raise TypeError(f"{kind.__name__}(): tensor of shape {self.shape} has {self.size} elements; expected "
+                            "one (reduce it first: t.sum(), t.mean())")
+        return kind(self._read())
+    convert.__name__ = convert.__qualname__ = f"__{kind.__name__}__"
+    return convert
 
 
 def _round(self, ndigits=None):
@@ -429,8 +445,7 @@ def _install():
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
     Tensor.__reduce_ex__ = _reduce_ex
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
-    Tensor.__float__ = lambda self: float(self._read())
-    Tensor.__int__ = lambda self: int(self._read())
+    Tensor.__float__, Tensor.__int__ = _number_of(float), _number_of(int)
     Tensor.__bool__ = lambda self: bool(self._read())
 
 

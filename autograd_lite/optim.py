@@ -78,7 +78,7 @@ class Optimizer:
                 raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
                                 "or a dict name -> Tensor (write [p])")
             params = listed(params, f"{kind}: params", "a list of Tensors or a dict name -> Tensor")
-            names = [None] * len(params)
+            names = [repr(p.name) if isinstance(p, Tensor) and p.name else None for p in params]
         self._names = names
         if not params:
             raise ValueError(f"{kind}: no parameters given; expected at least one Tensor "
@@ -88,6 +88,10 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{kind}: {self._label(i)} is a {type(p).__name__}; expected a Tensor "
                                 "with requires_grad=True")
+            if not p.requires_grad:  # (backward() never fills its .grad: it would silently stay as it is)
+                raise ValueError(f"{kind}: {self._label(i)} (shape {p.shape}) does not require grad, so no "
+                                 "step would ever change it; make it with requires_grad=True (or call "
+                                 "p.requires_grad_()), or leave it out to keep it fixed")
             if _made_by_op(p):
                 raise ValueError(f"{kind}: {self._label(i)} is the output of an op, not a leaf Tensor; "
                                  "an optimizer updates leaves (made by ag.Tensor or ag.init.initialize), "
@@ -103,7 +107,7 @@ class Optimizer:
         self.state = [{} for _ in params]
 
     def _label(self, i):
-        """How errors name parameter ``i``: its index, and its key for a dict."""
+        """How errors name parameter ``i``: its index, and its key for a dict (in a list, its name if it has one)."""
         return f"parameter {i}" if self._names[i] is None else f"parameter {i} ({self._names[i]})"
 
     @property

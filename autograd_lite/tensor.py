@@ -6,7 +6,7 @@ import numpy as np
 
 from . import tape
 from .convert import Label, flag, is_scalar_number, plain_array, to_float_array
-from .diagnostics import get_grad, set_grad
+from .diagnostics import data_to_wrap, get_grad, set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
 
@@ -33,7 +33,7 @@ class Tensor:
     _site = None      # the user's source line, recorded only in anomaly mode
 
     def __init__(self, data, requires_grad=False, name=None):
-        _fill(self, to_float_array(data), current().scope)
+        _fill(self, to_float_array(data_to_wrap(data)), current().scope)
         self.requires_grad = flag(requires_grad, "Tensor(requires_grad=...)")
         if name is not None:
             self.name = name

@@ -160,7 +160,7 @@ def _label(t, show_grads, show_values):
             lines.append(value)
         else:
             lines[-1] = value
-    if show_grads and t.grad is not None:
+    if show_grads and t._grad is not None:  # (an op output's .grad warns when read)
         lines.append(f"‖grad‖ = {np.linalg.norm(t.grad):.3g}")
     return "\n".join(lines)
 
@@ -295,6 +295,8 @@ def draw(t, path, format=None, **options):
             file that is not a regular file (a FIFO, socket or device), or an unknown format.
         IsADirectoryError: a path (with its extension) naming a folder.
     """
+    if not isinstance(t, Tensor):
+        raise TypeError(f"draw: expected a Tensor, got {type(t).__name__}")
     path = path_name("draw", path)
     extension = os.path.splitext(path)[1][1:].lower()  # cost.SVG is an .svg file, as Graphviz sees it
     if format is None:

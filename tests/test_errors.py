@@ -162,7 +162,8 @@ def test_bce_prediction_above_one_on_a_positive_label():
 
 def test_bce_of_a_sigmoid_that_gave_nan():
     logits = ag.Tensor([[np.nan, 0.0]], requires_grad=True)
-    with pytest.raises(ValueError, match=r"predictions must lie in \[0, 1\].*found values in \[nan, nan\]"):
+    with pytest.raises(ValueError, match=r"predictions hold NaN \(1 of 2 entries, the first at index \(0, 0\).*"
+                                         r"ag.detect_anomaly"):  # (not 'apply sigmoid first': it came from one)
         ag.binary_cross_entropy(ag.sigmoid(logits), np.array([[1.0, 0.0]]))
 
 

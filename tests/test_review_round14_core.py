@@ -254,3 +254,46 @@ def test_a_comparisons_count_times_any_sequence_is_what_numpys_int_gives(make):
 def test_ravels_refusal_names_ravel():
     with pytest.raises(TypeError, match=r"Tensor.ravel\(\): order='A'"):
         ag.Tensor(np.ones((2, 3))).ravel("A")
+
+
+def test_a_tensor_made_from_a_tensor_that_requires_grad_is_refused_while_recording():
+    W = ag.Tensor(np.ones((2, 2)), requires_grad=True)
+    with pytest.raises(TypeError, match=r"Tensor\(data\): data is a Tensor that requires grad \(op 'relu'"):
+        ag.Tensor(ag.relu(W @ W))
+    with ag.no_grad():
+        assert not ag.Tensor(W).requires_grad  # a snapshot, as np.array(W) is there
+    np.testing.assert_array_equal(ag.Tensor(W.detach()).data, np.ones((2, 2)))
+
+
+def test_reading_an_op_outputs_grad_warns_as_pytorch_does():
+    W = ag.Tensor(np.ones(2), requires_grad=True)
+    rebound = W - 0.1 * np.ones(2)  # W = W - lr * W.grad makes W such a tensor
+    with pytest.warns(UserWarning, match=r"\.grad of a tensor that is not a leaf \(op 'subtract'.*W -= lr \* W.grad"):
+        assert rebound.grad is None
+    kept = W * 2.0
+    kept.retain_grad()
+    kept.sum().backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(kept.grad, [1.0, 1.0])  # retained: no warning
+        np.testing.assert_array_equal(W.grad, [2.0, 2.0])
+
+
+def test_an_optimizer_refuses_a_parameter_that_does_not_require_grad_naming_it():
+    W, b = ag.Tensor(np.ones((1, 2)), name="W"), ag.Tensor(np.ones(1), requires_grad=True)
+    with pytest.raises(ValueError, match=r"GradientDescent: parameter 0 \('W'\) \(shape \(1, 2\)\) does not require grad"):
+        ag.optim.GradientDescent([W, b], 0.1)
+    with pytest.raises(ValueError, match=r"Adam: parameter 0 \('W'\)"):
+        ag.optim.Adam({"W": W, "b": b}, 0.1)
+
+
+def test_draw_names_itself_and_number_conversions_name_the_shape():
+    with pytest.raises(TypeError, match="draw: expected a Tensor, got int"):
+        ag.draw(3, "/nonexistent/x.svg")
+    t = ag.Tensor(np.ones((2, 3)))
+    for convert in (float, int):
+        with pytest.raises(TypeError, match=rf"{convert.__name__}\(\): tensor of shape \(2, 3\) has 6 elements"):
+            convert(t)
+    with pytest.raises(TypeError, match=r"format\(t, '.3f'\): tensor of shape \(2, 3\)"):
+        f"{t:.3f}"
+    assert float(ag.Tensor(2.5)) == 2.5 and f"{ag.Tensor(2.5):.2f}" == "2.50"
