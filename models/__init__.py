@@ -87,21 +87,42 @@ def check_count(model, name, value, minimum):
         raise ValueError(f"{model}: {name} must be an int >= {minimum}, got {value!r}")
 
 
-def check_finite(model, step, cost, params):
+# Features beyond this magnitude are far from the unit scale the initializations assume: the
+# gradients scale with them, so training can diverge at any learning rate a learner would try.
+LARGE_FEATURE = 1e3
+
+
+def _divergence_advice(X):
+    """What to try after training diverged: a smaller learning rate, unless the features are
+    far from unit scale (largest |feature| above LARGE_FEATURE), which the message then names
+    first, since the gradient of W1 grows with X and no usual learning rate makes up for that."""
+    if X is None:
+        return "try a smaller learning rate"
+    feature = float(np.max(np.abs(np.asarray(getattr(X, "data", X))), initial=0.0))
+    if not feature > LARGE_FEATURE:
+        return "try a smaller learning rate"
+    return (f"the features are far from unit scale (largest |feature| {feature:.3g}), and the gradients "
+            "grow with them: rescale the features (e.g. to mean 0 and standard deviation 1), "
+            "or try a much smaller learning rate")
+
+
+def check_finite(model, step, cost, params, X=None):
     """Stop training at the first NaN/inf in the cost or a parameter.
 
     Args:
         model: name used in the message; step: where training is, e.g. "iteration 12";
-        cost: float; params: dict name -> Tensor, checked in order.
+        cost: float; params: dict name -> Tensor, checked in order;
+        X: the features (None: not known), for the advice when they are far from unit scale.
     Raises:
-        TrainingDivergedError: naming the step and the first non-finite parameter.
+        TrainingDivergedError: naming the step and the first non-finite parameter; with the
+            largest |feature| and "rescale the features" when it exceeds LARGE_FEATURE.
     """
     for name, p in params.items():
         if not np.isfinite(p.data).all():
             bad = "NaN" if np.isnan(p.data).any() else "inf"
             raise TrainingDivergedError(
                 f"{model}: parameter {name} {p.shape} holds {bad} after the update of {step} "
-                f"(cost {cost}); training diverged, try a smaller learning rate")
+                f"(cost {cost}); training diverged, {_divergence_advice(X)}")
     if not np.isfinite(cost):
         raise TrainingDivergedError(f"{model}: the cost is {cost} at {step} while every "
                                     "parameter is finite; check the data for NaN/inf")
@@ -153,7 +174,7 @@ def diverging(model, step, params, X=None, updated=True):
         largest = max(float(np.max(np.abs(p.data), initial=0.0)) for p in params.values())
         state = f"parameter {bad} holds NaN or inf" if bad else f"largest |parameter| {largest:.3g}"
         raise TrainingDivergedError(f"{model}: the cost at {step} cannot be computed ({error}); training "
-                                    f"diverged ({state}), try a smaller learning rate") from error
+                                    f"diverged ({state}), {_divergence_advice(X)}") from error
 
 
 def progress_range(n, progress):

@@ -74,6 +74,7 @@ def find_data(option, names):
         a Path (a file, or for the cat .h5 pair the folder holding it), or None when
         ``option`` is None and ``AUTOGRAD_LITE_DATA`` is unset.
     Raises:
+        TypeError: ``option`` neither None nor a str / os.PathLike.
         FileNotFoundError: ``option`` does not exist, or a folder holds none of ``names``.
         ValueError: ``AUTOGRAD_LITE_DATA`` is set to something that is not a folder.
     """
@@ -83,7 +84,8 @@ def find_data(option, names):
             return None
         where = f"the data folder {str(folder)!r} (from {DATA_ENV})"
     else:
-        folder = Path(option).expanduser()
+        folder = _path_argument("find_data", option, "a data file or a folder to look in",
+                                " (None: the data folder)", name="option").expanduser()
         if folder.is_file():
             return folder
         if not folder.is_dir():
@@ -112,6 +114,18 @@ def _check_array(path, key, array, pattern):
         raise ValueError(f"data file {str(path)!r}, key {key!r}: shape {array.shape}, "
                          f"expected {_expected(pattern)}")
     return array
+
+
+def _path_argument(function, path, expected, none_hint="", name="path"):
+    """``path`` as a Path, refusing None, numbers, bytes and the empty string by the loader's name:
+    pathlib's own error ("expected str, bytes or os.PathLike object, not NoneType") names neither
+    the loader nor what it wants, and Path("") is the current folder."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{function}: {name} is {path!r} ({type(path).__name__}); expected {expected}, as a str "
+                        f"or pathlib.Path{none_hint}")
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{function}: {name} is {path!r}; expected {expected}")
+    return Path(path)
 
 
 def _check_file(path, kind):
@@ -388,9 +402,12 @@ def load_football(path=None):
             key, a wrong shape, non-numeric data, NaN/inf features, a set of zero
             examples or labels other than 0/1 (the message names the file and the key).
         ImportError: a .mat file without scipy installed (says what to install).
+        TypeError: path neither None nor a str / os.PathLike.
     """
     if path is None:
         return synthetic_football()
+    path = _path_argument("load_football", path, "an .npz or the course's data.mat file",
+                          " (None: the synthetic stand-in)")
     path = _check_file(path, "an .npz or the course's .mat file")
     if path.suffix.lower() == ".mat":
         mat = _read_mat(path)
@@ -428,8 +445,11 @@ def load_catvnoncat(path):
         ValueError, ImportError: as ``load_football``; also pixel values that are not whole
             numbers 0..255 (e.g. images already scaled to [0, 1]), and an .h5 file other
             than the course's two.
+        TypeError: path is None or not a str / os.PathLike (there is no synthetic cat set).
     """
-    path = Path(path)
+    path = _path_argument("load_catvnoncat", path, f"an .npz file or the folder holding {CAT_H5[0]} and "
+                          f"{CAT_H5[1]}", f"; there is no synthetic cat set (the cat job finds the data "
+                          f"through --data or {DATA_ENV})")
     if path.suffix.lower() in (".h5", ".hdf5") and path.is_file():
         path = _h5_pair_folder(path)
     if path.is_dir():

@@ -16,6 +16,7 @@ own stream, e.g. ``np.random.RandomState(3)`` for ``np.random.seed(3)``) and
 ``permutation(m)``: an int s means epoch e uses seed s + e, a callable maps the
 epoch to its seed).
 """
+import inspect
 import math
 import numbers
 
@@ -144,10 +145,51 @@ def _check_layer_dims(model, layer_dims):
     return dims
 
 
-def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed):
+# Keywords a learner brings from three_layer.train, PyTorch or the course that train spells
+# otherwise: what to write instead (they would reach the optimizer and be refused there, as
+# "Optimizer.__init__() got an unexpected keyword argument", naming neither train nor the fix).
+_SPELLINGS = {
+    "num_iterations": "deep.train counts num_epochs (passes over the data; three_layer.train counts "
+                      "num_iterations): pass num_epochs=",
+    "iterations": "deep.train counts num_epochs: pass num_epochs=", "epochs": "pass num_epochs=",
+    "lr": "deep.train's learning rate is learning_rate=", "batch_size": "pass mini_batch_size=",
+    "seed": "deep.train's seed is rng=", "weight_decay": "the L2 strength is lambd=",
+    "betas": "betas= is PyTorch's spelling: with optimizer='adam' pass beta1=0.9, beta2=0.999",
+    "momentum": "momentum is an optimizer here: pass optimizer='momentum', beta=0.9",
+}
+
+
+def _optimizer_options(name):
+    """The keywords optimizer ``name`` takes besides params and lr, read from its signature
+    (so that the list in messages cannot drift from ag.optim)."""
+    parameters = list(inspect.signature(OPTIMIZERS[name].__init__).parameters.values())[1:]
+    return [p.name for p in parameters if p.name not in ("params", "lr")
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _check_optimizer_options(optimizer, options):
+    """Refuse a keyword ``train`` does not take and the chosen optimizer does not either, naming
+    the keyword, the optimizer and which options each optimizer takes."""
+    takes = {name: _optimizer_options(name) for name in OPTIMIZERS}
+    for key in options:
+        if key in takes[optimizer]:
+            continue
+        owners = [name for name, keys in takes.items() if key in keys]
+        hint = (_SPELLINGS[key] if key in _SPELLINGS else
+                f"{key}= is an option of optimizer {' and '.join(map(repr, owners))}, not of {optimizer!r}" if owners
+                else f"neither deep.train nor optimizer {optimizer!r} takes {key!r}")
+        hint = hint + repr(options[key]) if hint.endswith("=") else hint  # "pass num_epochs=2"
+        listing = "; ".join(f"{name!r} takes {', '.join(keys) or 'no options'}" for name, keys in takes.items())
+        raise TypeError(f"deep.train: unexpected keyword {key}={options[key]!r} with optimizer={optimizer!r}: "
+                        f"{hint} (the optimizer's options: {listing})")
+
+
+def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed,
+                           optimizer_options):
     """Refuse ``train``'s bad arguments before any work, each by name."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
+    _check_optimizer_options(optimizer, optimizer_options)
     dims = _check_layer_dims("deep.train", layer_dims)
     check_examples("deep.train", X, Y, n_x=dims[0])
     check_count("deep.train", "num_epochs", num_epochs, 0)
@@ -178,7 +220,8 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         X: (n_x, m), examples as columns, numeric; Y: (1, m) labels 0/1.
         layer_dims: [n_x, n_1, ..., 1], at least 2 positive ints.
         optimizer: "gd", "momentum" or "adam"; ``optimizer_options`` go to it
-            (beta for momentum; beta1, beta2, eps for Adam).
+            (beta for momentum; beta1, beta2, eps for Adam; gd takes none). Any other
+            keyword is a TypeError naming it and each optimizer's options.
         learning_rate: > 0 (the rate of every epoch unless ``lr_schedule`` is given).
         num_epochs: passes over the data.
         mini_batch_size: None for full batch, else an int (reshuffled every epoch).
@@ -208,7 +251,8 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         epoch's update, as the course prints it).
     Raises:
         TypeError: non-numeric X or Y (strings), an rng of another kind, layer_dims
-            not a sequence.
+            not a sequence, a keyword neither train nor the optimizer takes (e.g.
+            num_iterations=, lr=, betas=, or beta= with "gd").
         ValueError: zero examples, bad shapes or orientation, unknown optimizer or
             init, bad layer_dims (fewer than 2 entries, a size that is not a positive
             int, an output layer other than 1), bad counts, a schedule or shuffle seed
@@ -218,7 +262,8 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         TrainingDivergedError (a FloatingPointError): a NaN/inf cost or parameter after
             updates (names the epoch and the parameter).
     """
-    _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed)
+    _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed,
+                           optimizer_options)
     # One stream for everything not seeded separately: an int seed becomes one generator here,
     # not a fresh one per use (which would repeat the same draws for weights and shuffles).
     rng = as_generator(rng, "deep.train")
@@ -253,7 +298,7 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         # Full batch: the cost itself, unrounded; else the mean weighted by batch sizes.
         epoch_cost = batch_costs[0] if len(batches) == 1 else sum(
             c * b[0].shape[1] for c, b in zip(batch_costs, batches)) / m
-        check_finite("deep.train", f"epoch {epoch}", epoch_cost, params)
+        check_finite("deep.train", f"epoch {epoch}", epoch_cost, params, X)
         if epoch % cost_every == 0:
             costs.append(epoch_cost)
             if print_cost:

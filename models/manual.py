@@ -10,7 +10,16 @@ Conventions: ``X`` is (n_x, m) with one column per example, ``Y`` is (1, m),
 ``params`` is a dict of ndarrays {"W1": (n_1, n_x), "b1": (n_1, 1), ...}.
 Hidden layers use ReLU, the output layer sigmoid. The order of floating-point
 operations follows the original exercise, so its published numbers come out.
+
+The public functions check their arguments first (the helpers at the end of the file):
+in NumPy a (m, 1) ``Y`` broadcasts against a (1, m) ``A`` into an (m, m) matrix and a
+(1, 1) gradient into a (20, 1) bias, silently, so a wrong shape, a missing key or a
+cache from the other network is refused by name (a ValueError or TypeError naming the
+function, the argument, its shape and the expected one). The formulas themselves stay
+as the math writes them.
 """
+import functools
+
 import numpy as np
 
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
@@ -67,7 +76,10 @@ def compute_cost(A, Y):
         A: (1, m) predicted probabilities; Y: (1, m) labels 0/1.
     Returns:
         float.
+    Raises:
+        ValueError: A not (1, m), or Y not of A's shape.
     """
+    _check_cost_inputs("compute_cost", A, Y)
     m = Y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(A), Y) + np.multiply(-np.log(1 - A), 1 - Y)
@@ -81,7 +93,11 @@ def compute_cost_with_regularization(A, Y, params, lambd):
         A, Y: (1, m); params: dict with "W1".."WL"; lambd: >= 0.
     Returns:
         float.
+    Raises:
+        ValueError, TypeError: as ``compute_cost``; params not W1, b1, ..., WL, bL.
     """
+    _check_cost_inputs("compute_cost_with_regularization", A, Y)
+    _check_params("compute_cost_with_regularization", params)
     m = Y.shape[1]
     weights = [params[f"W{l}"] for l in range(1, len(params) // 2 + 1)]
     l2 = 1. / m * lambd / 2 * sum(np.sum(np.square(W)) for W in weights)
@@ -95,10 +111,15 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None):
 
     Args:
         X: (n_x, m); params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1];
-        masks: None, or (D1 (n_1, m), D2 (n_2, m)) of 0/1.
+        masks: (D1 (n_1, m), D2 (n_2, m)) of 0/1 (an entry may be None: no dropout
+            there); None only when keep_prob is 1.
     Returns:
         A3 (1, m) and the cache for ``backward_propagation``.
+    Raises:
+        ValueError: keep_prob < 1 without masks (no dropout would happen), keep_prob
+            outside (0, 1], params not W1..b3 of matching shapes, X or a mask of the wrong shape.
     """
+    _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     Z1 = np.dot(W1, X) + b1
@@ -125,7 +146,11 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0):
         lambd: L2 strength (0: none); keep_prob: as in the forward pass.
     Returns:
         dict of gradients {"dW1", "db1", ..., "dW3", "db3"} with the parameters' shapes.
+    Raises:
+        ValueError: a cache that is not forward_propagation's, Y not A3's shape (1, m),
+            X not the forward pass's shape.
     """
+    _check_cache("backward_propagation", X, Y, cache, keep_prob)
     m = X.shape[1]
     (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) = cache
     dZ3 = A3 - Y
@@ -156,8 +181,15 @@ def update_parameters(params, grads, learning_rate):
     """Gradient descent in place: ``p -= learning_rate * dp`` for every parameter.
 
     Args:
-        params: dict of ndarrays (updated in place); grads: {"d" + key: ndarray}.
+        params: dict of float ndarrays (updated in place); grads: {"d" + key: ndarray}
+            of the same shapes.
+    Raises:
+        ValueError: a gradient missing or of another shape than its parameter (NumPy
+            would broadcast a (1, 1) db1 into every entry of b1 without a word).
+        TypeError: a parameter that is not a float ndarray (``p -= ...`` would rebind a
+            float, leaving params unchanged, and refuse an int array).
     """
+    _check_update("update_parameters", params, grads)
     for key, p in params.items():
         p -= learning_rate * grads["d" + key]
 
@@ -168,14 +200,21 @@ def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, mask
 
     Args:
         params: dict of ndarrays W1..b3; X: (2, m); Y: (1, m);
-        masks: (D1, D2) when keep_prob < 1 (e.g. ``reference_dropout_masks``).
+        masks: (D1, D2), required when keep_prob < 1 (e.g. ``reference_dropout_masks``):
+            the course draws them itself, this reference takes them so that a caller
+            can give the engine the same ones.
     Returns:
         the cost before the update (float), as the exercise prints it.
+    Raises:
+        ValueError, TypeError: what ``forward_propagation``, the cost, ``backward_propagation``
+            or ``update_parameters`` refuse (Y not (1, m), keep_prob < 1 without masks, ...),
+            named "three_layer_step (in forward_propagation): ...". Nothing is updated then.
     """
-    A3, cache = forward_propagation(X, params, keep_prob, masks)
-    cost = compute_cost_with_regularization(A3, Y, params, lambd) if lambd else compute_cost(A3, Y)
-    grads = backward_propagation(X, Y, cache, lambd, keep_prob)
-    update_parameters(params, grads, learning_rate)
+    with _Step("three_layer_step"):  # a refusal below names this step first
+        A3, cache = forward_propagation(X, params, keep_prob, masks)
+        cost = compute_cost_with_regularization(A3, Y, params, lambd) if lambd else compute_cost(A3, Y)
+        grads = backward_propagation(X, Y, cache, lambd, keep_prob)
+        update_parameters(params, grads, learning_rate)
     return cost
 
 
@@ -186,10 +225,14 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None):
 
     Args:
         X: (n_x, m); params: W1, b1, ..., WL, bL; keep_prob: in (0, 1];
-        masks: None, or a list of L-1 entries, each an (n_l, m) 0/1 array or None.
+        masks: a list of L-1 entries, each an (n_l, m) 0/1 array or None (no dropout
+            on that layer); None only when keep_prob is 1.
     Returns:
         AL (1, m) and caches: per layer (A_prev, W, D or None, A).
+    Raises:
+        ValueError, TypeError: as ``forward_propagation``.
     """
+    _check_forward("L_model_forward", X, params, keep_prob, masks)
     L = len(params) // 2
     caches, A = [], X
     for l in range(1, L + 1):
@@ -216,7 +259,10 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0):
         Y: (1, m); caches from ``L_model_forward``; lambd, keep_prob: as in the forward pass.
     Returns:
         dict {"dW1", "db1", ..., "dWL", "dbL"}.
+    Raises:
+        ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m).
     """
+    _check_caches("L_model_backward", Y, caches, keep_prob)
     m = Y.shape[1]
     L = len(caches)
     grads = {}
@@ -240,12 +286,237 @@ def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None)
 
     Args:
         params: dict of ndarrays W1..bL; X: (n_x, m) (a mini-batch); Y: (1, m);
-        masks: per hidden layer (n_l, m) 0/1 arrays when keep_prob < 1.
+        masks: per hidden layer (n_l, m) 0/1 arrays, required when keep_prob < 1.
     Returns:
         the cost before the update (float).
+    Raises:
+        ValueError, TypeError: as ``three_layer_step``, from ``L_model_forward``,
+            ``L_model_backward`` and the others, named "deep_step (in L_model_forward): ...".
     """
-    AL, caches = L_model_forward(X, params, keep_prob, masks)
-    cost = compute_cost_with_regularization(AL, Y, params, lambd) if lambd else compute_cost(AL, Y)
-    grads = L_model_backward(Y, caches, lambd, keep_prob)
-    update_parameters(params, grads, learning_rate)
+    with _Step("deep_step"):  # a refusal below names this step first
+        AL, caches = L_model_forward(X, params, keep_prob, masks)
+        cost = compute_cost_with_regularization(AL, Y, params, lambd) if lambd else compute_cost(AL, Y)
+        grads = L_model_backward(Y, caches, lambd, keep_prob)
+        update_parameters(params, grads, learning_rate)
     return cost
+
+
+# --- argument checks -------------------------------------------------------------------------
+# Kept out of the formulas above so that those read like docs/math.md. NumPy broadcasts a
+# (m, 1) Y against a (1, m) A, or a (1, 1) gradient into a (20, 1) bias, without a word, and
+# fails deep inside np.dot on the rest: each public function checks its inputs here first,
+# by shape and key only (cheap: the benchmark times these functions).
+_PUBLIC = ("forward_propagation", "backward_propagation", "compute_cost_with_regularization", "compute_cost",
+           "update_parameters", "L_model_forward", "L_model_backward")
+
+
+class _Step:
+    """Around a training step's body: an inner function's refusal comes back naming the step the
+    learner called first, "three_layer_step (in forward_propagation): ...". Each inner function
+    checks its own inputs once; the step adds no second pass over them (the benchmark times steps)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and issubclass(kind, (ValueError, TypeError)):
+            inner, _, rest = str(error).partition(": ")
+            if inner in _PUBLIC:
+                raise kind(f"{self.name} (in {inner}): {rest}").with_traceback(traceback) from None
+        return False
+
+
+def _check_array(function, name, x, expected):
+    """Refuse anything but an ndarray (a list, a float or a Tensor has no shape to check)."""
+    if not isinstance(x, np.ndarray):
+        hint = " (a Tensor: pass its .data)" if hasattr(x, "data") and hasattr(x, "requires_grad") else ""
+        raise TypeError(f"{function}: {name} is {type(x).__name__}{hint}; expected an ndarray of shape {expected}")
+
+
+def _check_labels(function, Y, shape, like):
+    """Y must have exactly ``shape`` (1, m); ``like`` says where that shape comes from."""
+    _check_array(function, "Y", Y, shape)
+    if Y.shape != shape:
+        hint = ("; it looks transposed: pass Y.T" if Y.shape == shape[::-1] else
+                "; reshape it with Y.reshape(1, -1)" if Y.size == shape[1] else "")
+        raise ValueError(f"{function}: Y has shape {Y.shape}; expected {shape}, {like}{hint}")
+
+
+def _check_cost_inputs(function, A, Y):
+    """A one row (1, m) of probabilities, Y of A's shape."""
+    _check_array(function, "A", A, "(1, m)")
+    if A.ndim != 2 or A.shape[0] != 1:
+        raise ValueError(f"{function}: A has shape {A.shape}; expected (1, m), one row of probabilities "
+                         "(one column per example)")
+    _check_labels(function, Y, A.shape, "the shape of A")
+
+
+def _check_params(function, params, layers=None):
+    """params must be exactly W1, b1, ..., WL, bL (L = ``layers`` when given), W_l (n_l, n_{l-1})
+    chained layer to layer, b_l (n_l, 1) and one output unit. Returns the sizes [n_1, ..., n_L]
+    (their count is L). The loop tests only;
+    messages are built in ``_refuse_keys`` / ``_refuse_layer`` (the benchmark times these steps)."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{function}: params is {type(params).__name__}; expected a dict W1, b1, ..., WL, bL")
+    L = layers or len(params) // 2
+    keys, names = _layer_keys(L)
+    if L < 1 or params.keys() != keys:
+        _refuse_keys(function, params, layers)
+    rows, sizes = None, []
+    for l, (W_key, b_key) in enumerate(names, start=1):
+        W, b = params[W_key], params[b_key]
+        if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray) and W.ndim == 2) \
+                or (rows is not None and W.shape[1] != rows) or b.shape != (W.shape[0], 1):
+            _refuse_layer(function, l, L, W, b, rows)
+        rows = W.shape[0]
+        sizes.append(rows)
+    if rows != 1:  # one output unit: the labels are one row
+        W = params[f"W{L}"]
+        raise ValueError(f"{function}: params['W{L}'] has shape {W.shape}; expected (1, {W.shape[1]}): "
+                         "one output unit, as the labels are one row")
+    return sizes
+
+
+@functools.lru_cache(maxsize=None)
+def _layer_keys(L):
+    """({"W1", "b1", ..., "WL", "bL"}, (("W1", "b1"), ..., ("WL", "bL")))."""
+    names = tuple((f"W{l}", f"b{l}") for l in range(1, L + 1))
+    return frozenset(k for pair in names for k in pair), names
+
+
+def _refuse_keys(function, params, layers):
+    """The ValueError for params whose keys are not W1, b1, ..., WL, bL (L: ``layers``, else the
+    highest layer number among the keys, so that a missing b2 is named as missing)."""
+    numbers = [int(k[1:]) for k in params if isinstance(k, str) and k[:1] in ("W", "b") and k[1:].isdigit()]
+    L = layers or max([1, *numbers])
+    expected = [f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"]
+    missing = [k for k in expected if k not in params]
+    extra = [str(k) for k in params if k not in expected]
+    problem = "; ".join(([f"missing {', '.join(missing)}"] if missing else [])
+                        + ([f"unexpected {', '.join(extra)}"] if extra else []))
+    raise ValueError(f"{function}: params holds {', '.join(map(str, params)) or 'no keys'} ({problem}); "
+                     f"expected {', '.join(expected)}")
+
+
+def _refuse_layer(function, l, L, W, b, rows):
+    """The error for layer l's W or b: not an ndarray, or a shape that does not chain."""
+    _check_array(function, f"params['W{l}']", W, f"(n_{l}, n_{l - 1})")
+    if W.ndim != 2 or (rows is not None and W.shape[1] != rows):
+        want = f"({1 if l == L else 'n_' + str(l)}, {rows if rows is not None else 'n_x'})"
+        raise ValueError(f"{function}: params['W{l}'] has shape {W.shape}; expected {want}"
+                         + (f": W{l - 1} has {rows} rows (units)" if rows is not None else ""))
+    _check_array(function, f"params['b{l}']", b, (W.shape[0], 1))
+    raise ValueError(f"{function}: params['b{l}'] has shape {b.shape}; expected {(W.shape[0], 1)}, "
+                     f"a column with one entry per row of W{l}")
+
+
+def _check_forward(function, X, params, keep_prob, masks, layers=None):
+    """params and X of matching shapes, then the dropout arguments (``_check_dropout``)."""
+    sizes = _check_params(function, params, layers)
+    n_x = params["W1"].shape[1]
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] != n_x:
+        _check_array(function, "X", X, f"({n_x}, m)")
+        hint = "; it looks transposed: pass X.T" if X.ndim == 2 and X.shape[1] == n_x else ""
+        raise ValueError(f"{function}: X has shape {X.shape}; expected ({n_x}, m): W1 has {n_x} columns "
+                         f"(features), one column of X per example{hint}")
+    _check_dropout(function, keep_prob, masks, sizes[:-1], X.shape[1])
+
+
+def _check_keep_prob(function, keep_prob):
+    """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up."""
+    if type(keep_prob) is float and 0 < keep_prob <= 1:  # the usual case, tested first
+        return
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float, np.integer, np.floating)) \
+            or not 0 < keep_prob <= 1:
+        raise ValueError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
+
+
+def _check_dropout(function, keep_prob, masks, hidden, m):
+    """Masks are required when keep_prob < 1: this reference draws none itself (the course
+    draws them inside the forward pass; here the caller draws them, e.g. with
+    ``reference_dropout_masks``, so the engine can be given the same ones). Without them
+    no unit would be dropped, silently. Given masks: one per hidden layer, each (n_l, m) or None."""
+    _check_keep_prob(function, keep_prob)
+    if masks is None:
+        if keep_prob < 1:
+            raise ValueError(f"{function}: keep_prob={keep_prob} but masks=None, so no dropout would be applied; "
+                             f"masks are required when keep_prob < 1: pass masks=reference_dropout_masks("
+                             f"{tuple(hidden)}, {m}, {keep_prob}), or keep_prob=1.0 for no dropout")
+        return
+    if not isinstance(masks, (list, tuple)) or len(masks) != len(hidden):
+        n = len(masks) if isinstance(masks, (list, tuple)) else None
+        got = f"has {n} entr{'y' if n == 1 else 'ies'}" if n is not None else f"is {type(masks).__name__}"
+        raise ValueError(f"{function}: masks {got}; expected a list of {len(hidden)}, one (n_l, m) 0/1 "
+                         f"array per hidden layer, of shapes {[(n, m) for n in hidden]}")
+    for l, (D, n) in enumerate(zip(masks, hidden), start=1):
+        if D is None or (isinstance(D, np.ndarray) and D.shape == (n, m)):
+            continue
+        _check_array(function, f"masks[{l - 1}]", D, (n, m))
+        if D.shape != (n, m):
+            raise ValueError(f"{function}: masks[{l - 1}] has shape {D.shape}; expected {(n, m)}, "
+                             f"the shape of hidden layer {l}'s activations A{l}")
+
+
+def _check_cache(function, X, Y, cache, keep_prob):
+    """The 14-tuple ``forward_propagation`` returns, then Y and X of the forward pass's shapes."""
+    expected = "the 14-tuple forward_propagation returns (L_model_forward's caches go to L_model_backward)"
+    if not (isinstance(cache, tuple) and len(cache) == 14 and isinstance(cache[3], np.ndarray)
+            and isinstance(cache[11], np.ndarray)):
+        got = f"{type(cache).__name__} of {len(cache)} entries" if hasattr(cache, "__len__") else type(cache).__name__
+        raise ValueError(f"{function}: cache is a {got}; expected {expected}")
+    _check_keep_prob(function, keep_prob)
+    A3, W1 = cache[11], cache[3]
+    _check_labels(function, Y, A3.shape, "the shape of A3 in the cache")
+    _check_array(function, "X", X, (W1.shape[1], A3.shape[1]))
+    if X.shape != (W1.shape[1], A3.shape[1]):
+        raise ValueError(f"{function}: X has shape {X.shape}; expected {(W1.shape[1], A3.shape[1])}, "
+                         "the X the cache's forward pass was given")
+
+
+def _check_caches(function, Y, caches, keep_prob):
+    """The list ``L_model_forward`` returns: one (A_prev, W, D, A) per layer; then Y of AL's shape."""
+    expected = ("the list L_model_forward returns, one (A_prev, W, D, A) per layer "
+                "(forward_propagation's cache goes to backward_propagation)")
+    if not isinstance(caches, (list, tuple)) or not caches \
+            or not all(isinstance(c, tuple) and len(c) == 4 for c in caches):
+        got = f"{type(caches).__name__} of {len(caches)} entries" if hasattr(caches, "__len__") else \
+            type(caches).__name__
+        raise ValueError(f"{function}: caches is a {got}; expected {expected}")
+    _check_keep_prob(function, keep_prob)
+    _check_labels(function, Y, caches[-1][3].shape, "the shape of AL in the caches")
+
+
+def _check_update(function, params, grads):
+    """Every parameter a float ndarray with a gradient "d" + key of its own shape (the loop
+    tests only; ``_refuse_update`` says what is wrong)."""
+    if not isinstance(params, dict) or not isinstance(grads, dict):
+        raise TypeError(f"{function}: params and grads are {type(params).__name__} and {type(grads).__name__}; "
+                        "expected two dicts, {'W1': ...} and {'dW1': ...}")
+    for key, p in params.items():
+        g = grads.get("d" + key) if isinstance(key, str) else None
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or getattr(g, "shape", None) != p.shape:
+            _refuse_update(function, params, grads)
+
+
+def _refuse_update(function, params, grads):
+    """The error for the first parameter ``_check_update`` cannot update: missing gradients
+    (all named), a parameter that is not a float ndarray, a gradient of another shape."""
+    missing = [f"d{k}" for k in params if f"d{k}" not in grads]
+    if missing:
+        raise ValueError(f"{function}: grads has no {', '.join(missing)} (it holds "
+                         f"{', '.join(map(str, grads)) or 'no keys'}); expected 'd' + key for every "
+                         f"parameter: {', '.join('d' + str(k) for k in params)}")
+    for key, p in params.items():
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+            what = f"an ndarray of dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+            raise TypeError(f"{function}: params[{key!r}] is {what}; expected a float ndarray, updated in place")
+        g = grads[f"d{key}"]
+        if np.shape(g) != p.shape:
+            raise ValueError(f"{function}: grads['d{key}'] has shape {np.shape(g)} but params[{key!r}] has "
+                             f"shape {p.shape}; they must match")
+        if not hasattr(g, "shape"):  # a list of the right shape: refused, as np.asarray would hide a typo
+            raise TypeError(f"{function}: grads['d{key}'] is {type(g).__name__}; expected an ndarray of shape "
+                            f"{p.shape}")

@@ -153,7 +153,7 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
         optimizer.zero_grad()
         J.backward()
         optimizer.step()
-        check_finite("three_layer.train", f"iteration {i}", value, params)
+        check_finite("three_layer.train", f"iteration {i}", value, params, X)
     return params, costs
 
 
