@@ -104,8 +104,8 @@ def numpy_updater(workload, params):
     sharing the arrays, whose new values are put back into ``params`` (no copy).
     """
     if workload.optimizer == "gd":
-        return lambda grads: manual.update_parameters(params, grads, workload.lr)
-    holders = {k: ag.as_tensor(v) for k, v in params.items()}
+        return lambda grads: manual.update_parameters(params, grads, workload.lr, check=False)
+    holders = {k: ag.as_tensor(v).requires_grad_() for k, v in params.items()}
     adam = ag.optim.Adam(holders, workload.lr)
 
     def update(grads):
@@ -129,16 +129,17 @@ def make_manual(problem, seed):
 
         def step():
             X, Y = next(batches)
-            return hand_step(params, X, Y, w.lr, w.lambd, w.keep_prob, dropout_masks(rng, w, Y.shape[1]))
+            return hand_step(params, X, Y, w.lr, w.lambd, w.keep_prob, dropout_masks(rng, w, Y.shape[1]),
+                             check=False)  # (the course's step: no argument checks, as the course has none)
         return step
     update = numpy_updater(w, params)
 
     def step():
         X, Y = next(batches)
-        AL, caches = manual.L_model_forward(X, params, w.keep_prob, dropout_masks(rng, w, Y.shape[1]))
-        cost = (manual.compute_cost_with_regularization(AL, Y, params, w.lambd) if w.lambd
-                else manual.compute_cost(AL, Y))
-        update(manual.L_model_backward(Y, caches, w.lambd, w.keep_prob))
+        AL, caches = manual.L_model_forward(X, params, w.keep_prob, dropout_masks(rng, w, Y.shape[1]), check=False)
+        cost = (manual.compute_cost_with_regularization(AL, Y, params, w.lambd, check=False) if w.lambd
+                else manual.compute_cost(AL, Y, check=False))
+        update(manual.L_model_backward(Y, caches, w.lambd, w.keep_prob, check=False))
         return cost
     return step
 

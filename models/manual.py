@@ -16,8 +16,10 @@ in NumPy a (m, 1) ``Y`` broadcasts against a (1, m) ``A`` into an (m, m) matrix 
 (1, 1) gradient into a (20, 1) bias, silently, so a wrong shape, a missing key or a
 cache from the other network is refused by name (a ValueError or TypeError naming the
 function, the argument, its shape and the expected one). The formulas themselves stay
-as the math writes them.
+as the math writes them; ``check=False`` (keyword) skips the checks, so that the benchmark
+times the course's step as the course runs it.
 """
+import contextlib
 import functools
 
 import numpy as np
@@ -68,7 +70,7 @@ def sigmoid(Z):
         return 1 / (1 + np.exp(-Z))
 
 
-def compute_cost(A, Y):
+def compute_cost(A, Y, *, check=True):
     """Cross-entropy as the published study writes it: the NaN-skipping sum drops
     the 0 * log(0) terms where A is exactly 0 or 1.
 
@@ -79,14 +81,15 @@ def compute_cost(A, Y):
     Raises:
         ValueError: A not (1, m), or Y not of A's shape.
     """
-    _check_cost_inputs("compute_cost", A, Y)
+    if check:  # (check=False: the formulas alone, as the course runs them: bench's reference)
+        _check_cost_inputs("compute_cost", A, Y)
     m = Y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(A), Y) + np.multiply(-np.log(1 - A), 1 - Y)
     return 1. / m * np.nansum(logprobs)
 
 
-def compute_cost_with_regularization(A, Y, params, lambd):
+def compute_cost_with_regularization(A, Y, params, lambd, *, check=True):
     """Cross-entropy plus ``(lambd / (2m)) * sum_l sum(W[l] ** 2)`` (biases not penalized).
 
     Args:
@@ -96,8 +99,9 @@ def compute_cost_with_regularization(A, Y, params, lambd):
     Raises:
         ValueError, TypeError: as ``compute_cost``; params not W1, b1, ..., WL, bL.
     """
-    _check_cost_inputs("compute_cost_with_regularization", A, Y)
-    _check_params("compute_cost_with_regularization", params)
+    if check:
+        _check_cost_inputs("compute_cost_with_regularization", A, Y)
+        _check_params("compute_cost_with_regularization", params)
     m = Y.shape[1]
     weights = [params[f"W{l}"] for l in range(1, len(params) // 2 + 1)]
     l2 = 1. / m * lambd / 2 * sum(np.sum(np.square(W)) for W in weights)
@@ -105,7 +109,7 @@ def compute_cost_with_regularization(A, Y, params, lambd):
 
 
 # --- the 3-layer network, line by line as docs/math.md writes it -----------------------------
-def forward_propagation(X, params, keep_prob=1.0, masks=None):
+def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID, inverted dropout on
     the two hidden layers when ``masks = (D1, D2)`` is given.
 
@@ -119,7 +123,8 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None):
         ValueError: keep_prob < 1 without masks (no dropout would happen), keep_prob
             outside (0, 1], params not W1..b3 of matching shapes, X or a mask of the wrong shape.
     """
-    _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
+    if check:
+        _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     Z1 = np.dot(W1, X) + b1
@@ -138,7 +143,7 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None):
     return A3, cache
 
 
-def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0):
+def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
     """The hand-derived backward pass (docs/math.md) with the L2 terms and inverted dropout (same masks).
 
     Args:
@@ -150,7 +155,8 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0):
         ValueError: a cache that is not forward_propagation's, Y not A3's shape (1, m),
             X not the forward pass's shape.
     """
-    _check_cache("backward_propagation", X, Y, cache, keep_prob)
+    if check:
+        _check_cache("backward_propagation", X, Y, cache, keep_prob)
     m = X.shape[1]
     (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) = cache
     dZ3 = A3 - Y
@@ -177,7 +183,7 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0):
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "dW3": dW3, "db3": db3}
 
 
-def update_parameters(params, grads, learning_rate):
+def update_parameters(params, grads, learning_rate, *, check=True):
     """Gradient descent in place: ``p -= learning_rate * dp`` for every parameter.
 
     Args:
@@ -189,12 +195,13 @@ def update_parameters(params, grads, learning_rate):
         TypeError: a parameter that is not a float ndarray (``p -= ...`` would rebind a
             float, leaving params unchanged, and refuse an int array).
     """
-    _check_update("update_parameters", params, grads)
+    if check:
+        _check_update("update_parameters", params, grads)
     for key, p in params.items():
         p -= learning_rate * grads["d" + key]
 
 
-def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None):
+def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None, *, check=True):
     """One full-batch training step of the study as written by hand: forward,
     cost, backward, update (params updated in place).
 
@@ -210,16 +217,17 @@ def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, mask
             or ``update_parameters`` refuse (Y not (1, m), keep_prob < 1 without masks, ...),
             named "three_layer_step (in forward_propagation): ...". Nothing is updated then.
     """
-    with _Step("three_layer_step"):  # a refusal below names this step first
-        A3, cache = forward_propagation(X, params, keep_prob, masks)
-        cost = compute_cost_with_regularization(A3, Y, params, lambd) if lambd else compute_cost(A3, Y)
-        grads = backward_propagation(X, Y, cache, lambd, keep_prob)
-        update_parameters(params, grads, learning_rate)
+    with _Step("three_layer_step") if check else _NO_STEP:  # a refusal below names this step first
+        A3, cache = forward_propagation(X, params, keep_prob, masks, check=check)
+        cost = (compute_cost_with_regularization(A3, Y, params, lambd, check=check) if lambd
+                else compute_cost(A3, Y, check=check))
+        grads = backward_propagation(X, Y, cache, lambd, keep_prob, check=check)
+        update_parameters(params, grads, learning_rate, check=check)
     return cost
 
 
 # --- the general L-layer network (docs/math.md, "The L-layer network") -----------------------------------------
-def L_model_forward(X, params, keep_prob=1.0, masks=None):
+def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
     """[LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID, inverted dropout on hidden
     layer l when ``masks[l - 1]`` is given.
 
@@ -232,7 +240,8 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None):
     Raises:
         ValueError, TypeError: as ``forward_propagation``.
     """
-    _check_forward("L_model_forward", X, params, keep_prob, masks)
+    if check:
+        _check_forward("L_model_forward", X, params, keep_prob, masks)
     L = len(params) // 2
     caches, A = [], X
     for l in range(1, L + 1):
@@ -250,7 +259,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None):
     return A, caches
 
 
-def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0):
+def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
     """Backpropagation through ``L_model_forward``: dZL = AL - Y, then per layer
     ``dW = (1/m) dZ A_prev^T + (lambd/m) W``, ``dA_prev = W^T dZ`` (times the
     layer's mask / keep_prob), ``dZ_prev = dA_prev * (A_prev > 0)``.
@@ -262,7 +271,8 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0):
     Raises:
         ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m).
     """
-    _check_caches("L_model_backward", Y, caches, keep_prob)
+    if check:
+        _check_caches("L_model_backward", Y, caches, keep_prob)
     m = Y.shape[1]
     L = len(caches)
     grads = {}
@@ -281,7 +291,7 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0):
     return grads
 
 
-def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None):
+def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None, *, check=True):
     """One gradient-descent step of the L-layer net by hand (params updated in place).
 
     Args:
@@ -293,11 +303,12 @@ def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None)
         ValueError, TypeError: as ``three_layer_step``, from ``L_model_forward``,
             ``L_model_backward`` and the others, named "deep_step (in L_model_forward): ...".
     """
-    with _Step("deep_step"):  # a refusal below names this step first
-        AL, caches = L_model_forward(X, params, keep_prob, masks)
-        cost = compute_cost_with_regularization(AL, Y, params, lambd) if lambd else compute_cost(AL, Y)
-        grads = L_model_backward(Y, caches, lambd, keep_prob)
-        update_parameters(params, grads, learning_rate)
+    with _Step("deep_step") if check else _NO_STEP:  # a refusal below names this step first
+        AL, caches = L_model_forward(X, params, keep_prob, masks, check=check)
+        cost = (compute_cost_with_regularization(AL, Y, params, lambd, check=check) if lambd
+                else compute_cost(AL, Y, check=check))
+        grads = L_model_backward(Y, caches, lambd, keep_prob, check=check)
+        update_parameters(params, grads, learning_rate, check=check)
     return cost
 
 
@@ -313,7 +324,7 @@ _PUBLIC = ("forward_propagation", "backward_propagation", "compute_cost_with_reg
 class _Step:
     """Around a training step's body: an inner function's refusal comes back naming the step the
     learner called first, "three_layer_step (in forward_propagation): ...". Each inner function
-    checks its own inputs once; the step adds no second pass over them (the benchmark times steps)."""
+    checks its own inputs once; the step adds no second pass over them."""
 
     def __init__(self, name):
         self.name = name
@@ -327,6 +338,9 @@ class _Step:
             if inner in _PUBLIC:
                 raise kind(f"{self.name} (in {inner}): {rest}").with_traceback(traceback) from None
         return False
+
+
+_NO_STEP = contextlib.nullcontext()  # (check=False: no checks ran, errors pass as they are)
 
 
 def _check_array(function, name, x, expected):
