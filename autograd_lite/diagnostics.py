@@ -163,12 +163,14 @@ def check_grads(to_write):
 
 
 def data_to_wrap(data):
-    """``Tensor(data)``'s data: a Tensor that requires grad is refused while recording, as ``np.asarray(t)``
-    and ``Tensor([t, t])`` are, since the new constant would silently drop its gradient."""
+    """``Tensor(data)``'s data. A Tensor that requires grad, while recording, makes a constant copy through
+    which no gradient flows: meant (as ``t.detach()``), or a mistake (``Tensor(relu(z))`` in a network,
+    its weights then never trained); so it warns, as PyTorch's ``torch.tensor(t)`` does."""
     if hasattr(data, "_array") and data.requires_grad and current().grad_enabled:
-        raise TypeError(f"Tensor(data): data is a Tensor that requires grad ({describe(data)}); the new Tensor "
-                        "would be a constant copy, dropping that gradient: use the tensor as it is, or "
-                        "data.detach() for a constant (or ag.Tensor under ag.no_grad())")
+        warnings.warn(f"Tensor(data): data is a Tensor that requires grad ({describe(data)}); the new Tensor is a "
+                      "constant copy, through which no gradient flows. For a constant, write data.detach(); to "
+                      "keep the gradient, use the tensor as it is (ag.as_tensor returns a Tensor unchanged)",
+                      UserWarning, stacklevel=3)
     return data
 
 

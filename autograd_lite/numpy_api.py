@@ -399,7 +399,7 @@ def _deepcopy(self, memo):
     """``copy.deepcopy(t)`` / ``copy.copy(t)`` of a leaf: a new leaf with a copy of the data (and
     of ``.grad``), as PyTorch's deepcopy; an op's output is refused, as there."""
     _refuse_op_output(self, "copy")
-    t = memo[id(self)] = Tensor(self, self.requires_grad, self.name)
+    t = memo[id(self)] = Tensor(self.detach(), self.requires_grad, self.name)  # (Tensor(self) warns)
     t._grad = None if self._grad is None else np.array(self._grad)  # (not the setter: no effect to note)
     return t
 

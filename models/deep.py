@@ -162,7 +162,12 @@ _SPELLINGS = {
 def _optimizer_options(name):
     """The keywords optimizer ``name`` takes besides params and lr, read from its signature
     (so that the list in messages cannot drift from ag.optim)."""
-    parameters = list(inspect.signature(OPTIMIZERS[name].__init__).parameters.values())[1:]
+    try:
+        parameters = list(inspect.signature(OPTIMIZERS[name]).parameters.values())
+    except (TypeError, ValueError):  # (no signature to read: whatever it takes)
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None  # (**kwargs: it says itself what it refuses)
     return [p.name for p in parameters if p.name not in ("params", "lr")
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
@@ -172,14 +177,15 @@ def _check_optimizer_options(optimizer, options):
     the keyword, the optimizer and which options each optimizer takes."""
     takes = {name: _optimizer_options(name) for name in OPTIMIZERS}
     for key in options:
-        if key in takes[optimizer]:
+        if takes[optimizer] is None or key in takes[optimizer]:
             continue
-        owners = [name for name, keys in takes.items() if key in keys]
+        owners = [name for name, keys in takes.items() if keys is not None and key in keys]
         hint = (_SPELLINGS[key] if key in _SPELLINGS else
                 f"{key}= is an option of optimizer {' and '.join(map(repr, owners))}, not of {optimizer!r}" if owners
                 else f"neither deep.train nor optimizer {optimizer!r} takes {key!r}")
         hint = hint + repr(options[key]) if hint.endswith("=") else hint  # "pass num_epochs=2"
-        listing = "; ".join(f"{name!r} takes {', '.join(keys) or 'no options'}" for name, keys in takes.items())
+        listing = "; ".join(f"{name!r} takes {', '.join(keys) or 'no options'}" for name, keys in takes.items()
+                            if keys is not None)
         raise TypeError(f"deep.train: unexpected keyword {key}={options[key]!r} with optimizer={optimizer!r}: "
                         f"{hint} (the optimizer's options: {listing})")
 

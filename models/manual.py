@@ -105,7 +105,7 @@ def compute_cost_with_regularization(A, Y, params, lambd, *, check=True):
     m = Y.shape[1]
     weights = [params[f"W{l}"] for l in range(1, len(params) // 2 + 1)]
     l2 = 1. / m * lambd / 2 * sum(np.sum(np.square(W)) for W in weights)
-    return compute_cost(A, Y) + l2
+    return compute_cost(A, Y, check=False) + l2  # (A and Y were checked above, or are not to be)
 
 
 # --- the 3-layer network, line by line as docs/math.md writes it -----------------------------
@@ -443,8 +443,11 @@ def _check_keep_prob(function, keep_prob):
     """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up."""
     if type(keep_prob) is float and 0 < keep_prob <= 1:  # the usual case, tested first
         return
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float, np.integer, np.floating)) \
-            or not 0 < keep_prob <= 1:
+    if isinstance(keep_prob, np.ndarray) and keep_prob.ndim == 0:
+        keep_prob = keep_prob[()]  # (a 0-d array: the number it holds, as NumPy takes it)
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
+    if not 0 < keep_prob <= 1:
         raise ValueError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
 
 

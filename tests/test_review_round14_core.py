@@ -256,13 +256,17 @@ def test_ravels_refusal_names_ravel():
         ag.Tensor(np.ones((2, 3))).ravel("A")
 
 
-def test_a_tensor_made_from_a_tensor_that_requires_grad_is_refused_while_recording():
+def test_a_tensor_made_from_a_tensor_that_requires_grad_warns_while_recording():
     W = ag.Tensor(np.ones((2, 2)), requires_grad=True)
-    with pytest.raises(TypeError, match=r"Tensor\(data\): data is a Tensor that requires grad \(op 'relu'"):
-        ag.Tensor(ag.relu(W @ W))
-    with ag.no_grad():
-        assert not ag.Tensor(W).requires_grad  # a snapshot, as np.array(W) is there
-    np.testing.assert_array_equal(ag.Tensor(W.detach()).data, np.ones((2, 2)))
+    with pytest.warns(UserWarning, match=r"Tensor\(data\): data is a Tensor that requires grad \(op 'relu'"):
+        copied = ag.Tensor(ag.relu(W @ W))  # a constant copy, as torch.tensor(t) makes (with its warning)
+    assert not copied.requires_grad
+    np.testing.assert_array_equal(copied.data, np.full((2, 2), 2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with ag.no_grad():
+            assert not ag.Tensor(W).requires_grad  # a snapshot, as np.array(W) is there
+        np.testing.assert_array_equal(ag.Tensor(W.detach()).data, np.ones((2, 2)))
 
 
 def test_reading_an_op_outputs_grad_warns_as_pytorch_does():

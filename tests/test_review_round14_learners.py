@@ -16,8 +16,12 @@
 6.  deep.train(num_iterations=...), beta= with 'gd', lr=, betas= reached the optimizer and came
     back as "Optimizer.__init__() got an unexpected keyword argument": deep.train refuses them,
     naming the keyword, the optimizer and each optimizer's options.
+And their review (adv54): copies of a parameter (Tensor(self) was refused), check=False inside the
+regularized cost, deep.train with an optimizer taking **kwargs or a partial, a 0-d keep_prob.
 Expected values are computed by hand in the comments; messages are the documented ones.
 """
+import copy
+import functools
 import math
 import re
 
@@ -323,3 +327,84 @@ def test_deep_train_still_passes_each_optimizers_own_options():
         np.testing.assert_allclose(momentum[key].data, gd[key].data, rtol=1e-14)
     _, costs = deep.train(X, Y, [2, 5, 1], optimizer="adam", beta1=0.8, beta2=0.99, eps=1e-7, num_epochs=1, rng=0)
     assert len(costs) == 1 and math.isfinite(costs[0])
+
+
+# --- review of the fixes above (adv54) ------------------------------------------------------------
+# 1 -------------------------------------------------------------------------------------------
+def test_1_deepcopy_and_copy_of_a_parameter_give_a_new_leaf():
+    W = ag.Tensor(np.ones((2, 2)), requires_grad=True, name="W")
+    W.grad = np.full((2, 2), 3.0)
+    for twin in (copy.deepcopy(W), copy.copy(W)):
+        assert twin is not W and twin.requires_grad and twin.name == "W" and twin.is_leaf
+        np.testing.assert_array_equal(twin.data, W.data)
+        np.testing.assert_array_equal(twin.grad, W.grad)
+
+
+def test_1_deepcopy_of_a_params_dict_and_of_an_optimizer():
+    params = ag.init.initialize([2, 3, 1], rng=np.random.default_rng(0))
+    best = copy.deepcopy(params)
+    assert all(best[k].requires_grad for k in params)
+    copy.deepcopy(ag.optim.Adam(params, 0.1))
+
+
+# 2 -------------------------------------------------------------------------------------------
+def _count_checks(monkeypatch):
+    calls = []
+    for name in [n for n in dir(manual) if n.startswith(("_check", "_refuse"))]:
+        f = getattr(manual, name)
+        monkeypatch.setattr(manual, name, lambda *a, _f=f, _n=name, **k: (calls.append(_n), _f(*a, **k))[1])
+    return calls
+
+
+def test_2_compute_cost_with_regularization_check_false_runs_no_check(monkeypatch):
+    calls = _count_checks(monkeypatch)
+    X = np.random.default_rng(0).normal(size=(2, 6))
+    manual.compute_cost_with_regularization(manual.sigmoid(X[:1]), (X[:1] > 0).astype(float),
+                                            manual.initialize_reference(), 0.7, check=False)
+    assert calls == []
+
+
+@pytest.mark.parametrize("step", ["three_layer_step", "deep_step"])
+def test_2_a_regularized_step_with_check_false_runs_no_check(monkeypatch, step):
+    calls = _count_checks(monkeypatch)
+    X = np.random.default_rng(0).normal(size=(2, 6))
+    getattr(manual, step)(manual.initialize_reference(), X, (X[:1] > 0).astype(float), 0.1, lambd=0.7,
+                          check=False)
+    assert calls == []
+
+
+# 3 -------------------------------------------------------------------------------------------
+class _MyAdam(ag.optim.Adam):
+    def __init__(self, params, lr, **kw):
+        super().__init__(params, lr, **kw)
+
+
+@pytest.mark.parametrize("name, entry, options", [
+    ("myadam", _MyAdam, {"beta1": 0.5}),
+    ("adam_b05", functools.partial(ag.optim.Adam, beta1=0.5), {"eps": 1e-7}),
+])
+def test_3_deep_train_passes_options_to_a_registered_optimizer(monkeypatch, name, entry, options):
+    monkeypatch.setitem(deep.OPTIMIZERS, name, entry)
+    X = np.random.default_rng(0).normal(size=(2, 5))
+    deep.train(X, (X[:1] > 0).astype(float), [2, 3, 1], optimizer=name, num_epochs=1, **options)
+
+
+# 4 -------------------------------------------------------------------------------------------
+def test_4_tensor_of_a_traced_input_warns_naming_as_tensor():
+    with pytest.warns(UserWarning, match=r"ag\.as_tensor"):  # a constant copy: no gradient flows, as torch.tensor(t)
+        g = ag.grad(lambda x: ag.sum(ag.Tensor(x) ** 2))(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(g, [0.0, 0.0, 0.0])
+
+
+# 5 -------------------------------------------------------------------------------------------
+def test_5_manual_accepts_a_zero_d_array_keep_prob_as_before():
+    P = manual.initialize_reference()
+    X = np.random.default_rng(0).normal(size=(2, 6))
+    A, _ = manual.forward_propagation(X, P, np.array(1.0), None)
+    np.testing.assert_array_equal(A, manual.forward_propagation(X, P, 1.0, None)[0])
+
+
+def test_5_a_str_keep_prob_is_a_type_error():
+    P = manual.initialize_reference()
+    with pytest.raises(TypeError, match="keep_prob"):
+        manual.forward_propagation(np.zeros((2, 3)), P, "0.8", None)
