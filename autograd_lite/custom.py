@@ -6,10 +6,11 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
 - a forward returning its input, or a view of it (``x``, ``x.T``), is found by the memory the output
   shares with an input, as a built-in view is declared (``view=True``): an in-place edit through
   either is then seen at ``backward()``;
-- a rule gets ``g``, ``out`` and the inputs read-only: ``g`` may be the very array another input's
-  gradient is (``add`` passes it on to both), and the others are the graph's values, so a rule
-  writing into one (``g *= 2``) would change other gradients silently; NumPy refuses the write, and
-  the error names the op.
+- a forward gets its inputs read-only (they are tensors' data, or constants that ``ag.compile``
+  hands every later call), and a rule gets ``g``, ``out`` and the inputs read-only: ``g`` may be the
+  very array another input's gradient is (``add`` passes it on to both), so a rule writing into one
+  (``g *= 2``) would change other gradients silently; NumPy refuses the write, and the error names
+  the op.
 """
 import numpy as np
 
