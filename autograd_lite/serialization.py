@@ -205,8 +205,9 @@ def _create_temporary(temp_path, path):
         raise type(error)(error.errno, f"save: cannot write {path!r}: {reason}", path) from None
 
 
-def _writer_is_gone(pid):
-    """Whether the process ``pid`` that named a temporary no longer exists."""
+def process_is_gone(pid):
+    """Whether no process ``pid`` exists (the writer that named a temporary; never this process,
+    where another thread may be writing). The jobs' staging folders use it too (models/outputs.py)."""
     if os.name != "posix" or pid <= 0 or pid == os.getpid():  # our own pid: another thread may be saving
         return False
     try:
@@ -227,17 +228,18 @@ def _remove_stale_temporaries(directory, base):
         return
     for entry in entries:
         match = pattern.match(entry.name)
-        if match and _writer_is_gone(int(match.group(1))):
+        if match and process_is_gone(int(match.group(1))):
             try:
                 os.unlink(entry.path)
             except OSError:  # removed by another saver meanwhile, or not ours to remove
                 pass
 
 
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); best effort where directories cannot be opened."""
+def fsync_path(path):
+    """Flush ``path`` to disk: a file's bytes, or a folder's entries (a rename in it durable, POSIX);
+    best effort where it cannot be opened."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -298,7 +300,7 @@ def save(params, path):
         except FileNotFoundError:
             pass
         raise
-    _fsync_directory(directory)
+    fsync_path(directory)
     _remove_stale_temporaries(directory, base)
     return path
 

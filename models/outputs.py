@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from autograd_lite.serialization import fsync_path, process_is_gone
+
 # Present in --out while a run replaces the previous run's files (see staged_outputs): left behind
 # only by a run stopped part-way, it says that the folder may mix two runs.
 INCOMPLETE = "INCOMPLETE"
@@ -99,14 +101,14 @@ def publish(staging, out, names, job):
         marker.write_text(f"A run of the {job} job (process {os.getpid()}) was replacing the files in this folder "
                           "and has not finished: until this file is gone, they may mix two runs or be missing. "
                           "If no run is going on, that run was stopped part-way; run the job again.\n")
-        _fsync(out)
+        fsync_path(out)
         for name in sorted(names, key=lambda name: not name.startswith("results.")):  # the results first
             with contextlib.suppress(FileNotFoundError):
                 (out / name).unlink()
         for name in order:
-            _fsync(staging / name)  # the bytes are on disk before the name points at them
+            fsync_path(staging / name)  # the bytes are on disk before the name points at them
             os.replace(staging / name, out / name)
-        _fsync(out)
+        fsync_path(out)
         marker.unlink()
     return written
 
@@ -131,38 +133,11 @@ def _locked(folder):
             os.close(fd)  # closing releases the lock
 
 
-def _fsync(path):
-    """Flush ``path`` (a file, or a folder's entries) to disk; best effort where that is not possible."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _remove_dead_stagings(out):
     """Remove the hidden folders left in ``out`` by runs killed before publishing (their process
     no longer exists); a live run's folder is left alone."""
     pattern = re.compile(re.escape(STAGING_PREFIX) + r"([0-9]{1,10})\.[A-Za-z0-9_]+\Z")
     for entry in out.iterdir():
         match = pattern.match(entry.name)
-        if match and entry.is_dir() and not entry.is_symlink() and _process_is_gone(int(match.group(1))):
+        if match and entry.is_dir() and not entry.is_symlink() and process_is_gone(int(match.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _process_is_gone(pid):
-    """Whether no process ``pid`` exists (never for this process: another thread may be running a job)."""
-    if os.name != "posix" or pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):  # PermissionError: it exists under another user
-        return False
-    return False

@@ -17,6 +17,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 # --- Finding 1: custom VJPs get writable g / inputs in a replay's backward -------------------------
 
+def _pausing_identity(tl, reached, resume):
+    """An identity primitive that, once for a thread that set ``tl.sync``, signals ``reached`` and
+    waits for ``resume``: another thread acts at that point of the call."""
+    @ag.primitive
+    def sync(x):
+        if getattr(tl, "sync", False):
+            tl.sync = False
+            reached.set()
+            assert resume.wait(10)
+        return x.copy()
+    return sync.defvjp(lambda g, out, x: g)
+
+
 def _writes_into_g():
     @ag.primitive
     def dbl(x):
@@ -134,15 +147,7 @@ def test_f6_replays_counts_no_eager_runs():
 
 def test_a_retrace_after_a_draw_never_hands_out_another_threads_numbers_again():
     a_drew, b_drew, tl = threading.Event(), threading.Event(), threading.local()
-
-    @ag.primitive
-    def sync(x):  # after dropout's draw: let thread B draw, once
-        if getattr(tl, "sync", False):
-            tl.sync = False
-            a_drew.set()
-            assert b_drew.wait(10)
-        return x.copy()
-    sync.defvjp(lambda g, out, x: g)
+    sync = _pausing_identity(tl, a_drew, b_drew)  # after dropout's draw: let thread B draw, once
 
     def f(x, rng):
         d = sync(ag.dropout(x, 0.5, rng=rng))
@@ -202,15 +207,7 @@ def test_your_forward_writing_into_a_constant_is_refused_eagerly_and_compiled():
 def test_another_threads_in_place_edit_during_a_trace_leaves_the_trace_replayable():
     W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     a_in, b_done, tl = threading.Event(), threading.Event(), threading.local()
-
-    @ag.primitive
-    def sync(x):
-        if getattr(tl, "sync", False):
-            tl.sync = False
-            a_in.set()
-            assert b_done.wait(10)
-        return x.copy()
-    sync.defvjp(lambda g, out, x: g)
+    sync = _pausing_identity(tl, a_in, b_done)
     f = lambda x: ag.sum(sync(W * x))
     step = ag.compile(f)
 
