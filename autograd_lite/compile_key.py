@@ -466,7 +466,15 @@ def _library_code(value):
     if isinstance(value, types.ModuleType):
         return _library_module(value.__name__)
     module = getattr(value, "__module__", None)
+    if not isinstance(module, str) or module == "builtins" and isinstance(value, type):
+        # Code run by exec/eval with globals lacking __name__: its functions have no module, its classes
+        # claim "builtins" (which holds no class written in Python, a heap type): the user's own code
+        if isinstance(value, types.FunctionType) or isinstance(value, type) and value.__flags__ & _HEAP_TYPE:
+            return False
     return _library_module(module) if isinstance(module, str) else _library(type(value))
+
+
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made at run time (a class statement), not a C type
 
 
 def _library(kind):

@@ -23,6 +23,14 @@ def is_scalar_number(value):
         isinstance(value, ScalarStandIn) and value.taken_as_number())
 
 
+def number_held(value):
+    """A 0-d real NumPy array (``np.array(0.1)``) as the NumPy scalar it holds, so that a parameter
+    (a learning rate, ``keep_prob``) takes it as it takes ``np.float64(0.1)``; anything else as it is."""
+    if type(value) is np.ndarray and value.ndim == 0 and value.dtype.kind in "iuf":
+        return value[()]
+    return value
+
+
 def listed(values, what, expected):
     """``values`` (any iterable: a list, a tuple, a generator) as a list, or a TypeError naming ``what``
     and the ``expected`` contents when it is not iterable. Only that is checked here: an error raised

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import latex as tex
 from .conform import ForGradOnly
-from .convert import flag, float64_for_half, listed, plain_array, scale_for
+from .convert import flag, float64_for_half, listed, number_held, plain_array, scale_for
 from .errors import DomainError, ShapeError
 from .ops import _apply, _float64_rule, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -27,6 +27,7 @@ __all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "binary_cross_entrop
 
 def _is_number(value):
     if type(value) is not float and type(value) is not int:  # the usual types cost one test each
+        value = number_held(value)
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             return False
     try:
@@ -75,6 +76,11 @@ _dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
 _dropout.edge_labels = {1: None}  # the mask is shown inside the dropout node
 
 
+def _inverse_overflows(keep_prob, dtype):
+    rounded = float(dtype.type(keep_prob))  # (the forward divides in the input's dtype)
+    return rounded == 0 or 1 / rounded > float(np.finfo(dtype).max)
+
+
 def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     """Inverted dropout: ``a * mask / keep_prob``.
 
@@ -94,6 +100,10 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
         raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
+    if keep_prob < 1e-4 and a.dtype.kind == "f" and _inverse_overflows(keep_prob, a.dtype):
+        raise ValueError(f"dropout: keep_prob {keep_prob!r} is too small for {a.dtype}: 1 / keep_prob, which scales "
+                         f"the kept units, is infinite there (a dropped unit would be 0 / 0); expected keep_prob "
+                         f">= {1 / float(np.finfo(a.dtype).max):.3g} for {a.dtype} input")
     if rng is not None and (mask is not None or not training or keep_prob == 1):
         as_generator(rng, "dropout")  # (unused here: a wrong one is refused all the same)
     if mask is not None:  # (applied at keep_prob 1 too: the formula, as the course's own code does)

@@ -16,6 +16,8 @@ import math
 import numbers
 import sys
 
+from .convert import number_held
+
 __all__ = ["exponential", "step"]
 
 
@@ -29,6 +31,7 @@ def _real(op, name, value, *, positive, below=None):
     and > 0 (``positive``), >= 0, or in [0, ``below``); else ValueError naming ``op``, ``name``
     and the range. The one check of rates, betas, epochs and schedule arguments (optim too)."""
     wanted = f"in [0, {below:g})" if below is not None else "> 0" if positive else ">= 0"
+    value = number_held(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         finite = False
     else:

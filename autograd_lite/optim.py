@@ -22,8 +22,13 @@ commits, parameter after parameter: its moments and step count, then
 ``np.errstate``, an interrupt), the parameters before it keep their new values,
 and every parameter the commit reached, the failing one included, has its
 version bumped, so a graph recorded before the step is still refused.
-A gradient of another float dtype is cast to the parameter's, so the update and
-the running moments are all in the parameter's dtype. As in PyTorch, NaN or
+A gradient of another float dtype is cast to the parameter's (refused if that makes
+a value infinite), so the update and the running moments are all in the parameter's
+dtype, with one exception: a float16 parameter keeps its running moments, and
+computes its update, in float32 (a float16 square is 0 below 0.004 and infinite
+above 256, which would make Adam's step infinite or NaN), and each step rounds the
+new value to float16 once. A parameter whose dtype (or shape) changed since its
+moments were made is refused: make a new optimizer. As in PyTorch, NaN or
 infinite gradient *values* are not refused (that would cost a pass over every
 array per step); ``ag.detect_anomaly()`` finds where they come from.
 
@@ -149,12 +154,12 @@ class Optimizer:
             # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
             # slow path casts a grad of another float dtype to the parameter's, or explains what is wrong.
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
-                    or state and state["shape"] != dp.shape):
+                    or state and (state["shape"] != dp.shape or state["dtype"] is not dp.dtype)):
                 dp = self._checked_grad(p, dp, state)
             delta, staged = self._delta(dp, state)
             # Read-only data (an array memory-mapped read-only) gets a new array, made here so that
             # an overflow in it, too, comes before anything changes.
-            new_data = None if data.flags.writeable else data - delta
+            new_data = None if data.flags.writeable else (data - delta).astype(data.dtype, copy=False)
             updates.append((p, state, delta, new_data, staged))
         return updates
 
@@ -169,7 +174,7 @@ class Optimizer:
                 reached.append(p)  # before the write: NumPy writes all of it before raising FloatingPointError
                 if staged:
                     state.update(staged)
-                    state["shape"] = delta.shape
+                    state["shape"], state["dtype"] = delta.shape, p._array.dtype
                 if new_data is None:
                     data = p._array
                     data -= delta  # in place, keeping data's dtype
@@ -207,7 +212,17 @@ class Optimizer:
             raise ValueError(f"{kind}: {label} changed shape from {state['shape']} to {dp.shape} "
                              "since the last step, so its running moments no longer apply; make a new "
                              "optimizer for the new parameters")
-        return dp.astype(p._array.dtype, copy=False)
+        if state and state["dtype"] != p._array.dtype:  # (the moments would round every later grad)
+            raise TypeError(f"{kind}: {label} changed dtype from {state['dtype']} to {p._array.dtype} since "
+                            "the last step, so its running moments (kept in the old dtype) no longer apply; "
+                            "make a new optimizer for the new parameters")
+        narrowed = dp.astype(p._array.dtype, copy=False)
+        if narrowed is not dp and not np.isfinite(narrowed).all() and np.isfinite(dp).all():
+            raise ValueError(f"{kind}: the .grad of {label} is {dp.dtype} with values beyond {p._array.dtype}'s "
+                             f"range (largest magnitude {np.abs(dp).max():.4g}, {p._array.dtype} holds at most "
+                             f"{np.finfo(p._array.dtype).max:.4g}); cast to the parameter's dtype, it would "
+                             "be inf. Scale the cost down, or keep the parameter in a wider dtype")
+        return narrowed
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
@@ -226,12 +241,13 @@ class Optimizer:
     def _running(state, keys, dp):
         """The arrays ``keys`` of one parameter's ``state``, of ``dp``'s shape and dtype (which
         ``step`` has made the parameter's, so the moments never round a later grad to another
-        dtype): new zeros on its first step (an empty state), which only the commit stores, so a
-        failed first step leaves the state empty. The commit also sets ``state["shape"]``, the
-        shape they were made for."""
+        dtype; float32 for a float16 parameter, see the module's docstring): new zeros on its first
+        step (an empty state), which only the commit stores, so a failed first step leaves the
+        state empty. The commit also sets ``state["shape"]`` and ``state["dtype"]``, the parameter's
+        shape and dtype they were made for."""
         if state:
             return [state[key] for key in keys]
-        return [np.zeros_like(dp) for _ in keys]
+        return [np.zeros_like(dp, dtype=np.float32 if dp.dtype == np.float16 else dp.dtype) for _ in keys]
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
@@ -267,6 +283,7 @@ class Momentum(Optimizer):
     def _delta(self, dp, state):
         # The new v goes into the spare array; the commit swaps the two.
         v, v_new = self._running(state, ("v", "v_spare"), dp)
+        dp = dp if dp.dtype is v.dtype else dp.astype(v.dtype)
         np.multiply(v, self.beta, out=v_new)
         v_new += (1 - self.beta) * dp
         return self._lr * v_new, {"v": v_new, "v_spare": v}
@@ -307,6 +324,7 @@ class Adam(Optimizer):
         t = state.get("t", 0) + 1
         v, s, v_new, s_new, step, denominator = self._running(
             state, ("v", "s", "v_spare", "s_spare", "scratch", "scratch2"), dp)
+        dp = dp if dp.dtype is v.dtype else dp.astype(v.dtype)
         np.multiply(v, b1, out=v_new)
         v_new += np.multiply(dp, 1 - b1, out=step)
         np.multiply(s, b2, out=s_new)
