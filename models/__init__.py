@@ -20,7 +20,7 @@ import numpy as np
 from autograd_lite import DomainError
 
 __all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_finite",
-           "check_initial_cost", "diverging", "progress_range"]
+           "check_initial_cost", "diverging", "layer_count", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -79,6 +79,32 @@ def check_examples(model, X, Y=None, n_x=None):
     if not ((Y == 0) | (Y == 1)).all():
         raise ValueError(f"{model}: Y holds values other than 0 and 1, such as "
                          f"{Y[(Y != 0) & (Y != 1)][:3].tolist()}; expected labels 0 or 1")
+
+
+def layer_count(model, params, layers=None):
+    """L, the number of layers of ``params``, refused unless its keys are exactly W1, b1, ..., WL,
+    bL (``layers`` of them when given) and W_L has one row (one output unit, as the labels are one
+    row): a layer left out or added would otherwise be skipped unseen (with none left, predict
+    would return the input itself), and a wider last layer would predict several rows."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{model}: params is {type(params).__name__}; expected a dict W1, b1, ..., WL, bL")
+    numbers = [int(key[1:]) for key in params if isinstance(key, str) and key[:1] in ("W", "b") and key[1:].isdigit()]
+    L = max([1, *numbers])
+    expected = [f"{kind}{l}" for l in range(1, (layers or L) + 1) for kind in "Wb"]
+    missing = [key for key in expected if key not in params]
+    extra = [str(key) for key in params if key not in expected]
+    if missing or extra:
+        found = ", ".join(str(key) for key in params) or "no keys"
+        problem = " and ".join(([f"is missing {', '.join(missing)}"] if missing else [])
+                               + ([f"has unexpected keys {', '.join(extra)}"] if extra else []))
+        wanted = ", ".join(expected) + f" (the {layers}-layer network)" if layers else \
+            "W1, b1, ..., WL, bL: a weight and a bias for each layer, numbered from 1"
+        raise ValueError(f"{model}: params {problem} (it holds {found}); expected {wanted}")
+    shape = getattr(params[f"W{L}"], "shape", None)
+    if shape is not None and len(shape) == 2 and shape[0] != 1:
+        raise ValueError(f"{model}: params['W{L}'] has shape {tuple(shape)}; expected (1, {shape[1]}): one output "
+                         "unit, as the labels are one row")
+    return L
 
 
 def check_count(model, name, value, minimum):

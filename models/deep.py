@@ -25,7 +25,7 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, check_initial_cost, diverging, progress_range
+from . import check_count, check_examples, check_finite, check_initial_cost, diverging, layer_count, progress_range
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -56,26 +56,6 @@ def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
             for k in range(0, m, mini_batch_size)]
 
 
-def _layer_count(model, params):
-    """L, the highest layer number among the keys of params, refused unless the keys are
-    exactly W1, b1, ..., WL, bL: a layer left out would otherwise be skipped, unseen (with
-    none left, predict would return the input itself)."""
-    if not isinstance(params, dict):
-        raise TypeError(f"{model}: params is {type(params).__name__}; expected a dict W1, b1, ..., WL, bL")
-    layers = [int(key[1:]) for key in params if isinstance(key, str) and key[:1] in ("W", "b") and key[1:].isdigit()]
-    L = max([1, *layers])
-    expected = [f"{kind}{l}" for l in range(1, L + 1) for kind in "Wb"]
-    missing = [key for key in expected if key not in params]
-    extra = [str(key) for key in params if key not in expected]
-    if missing or extra:
-        found = ", ".join(str(key) for key in params) or "no keys"
-        problem = " and ".join(([f"is missing {', '.join(missing)}"] if missing else [])
-                               + ([f"has unexpected keys {', '.join(extra)}"] if extra else []))
-        raise ValueError(f"{model}: params {problem} (it holds {found}); expected W1, b1, ..., WL, bL: "
-                         "a weight and a bias for each layer, numbered from 1")
-    return L
-
-
 def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     """The forward pass, recorded on the tape, layer l inside ``ag.scope(f"layer{l}")``.
 
@@ -87,7 +67,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     Returns:
         AL, a (1, m) Tensor.
     """
-    L = _layer_count("deep.forward", params)
+    L = layer_count("deep.forward", params)
     A = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
     for l in range(1, L + 1):
         with ag.scope(f"layer{l}"):
@@ -323,7 +303,7 @@ def predict(params, X):
         ValueError: params missing a key or holding others; X of the wrong shape.
         TypeError: params not a dict, non-numeric X.
     """
-    _layer_count("deep.predict", params)
+    layer_count("deep.predict", params)
     check_examples("deep.predict", X, n_x=params["W1"].shape[1])
     with ag.no_grad():
         AL = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)

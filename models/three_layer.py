@@ -13,7 +13,8 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, check_initial_cost, diverging, manual, progress_range
+from . import (check_count, check_examples, check_finite, check_initial_cost, diverging, layer_count, manual,
+               progress_range)
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -60,6 +61,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     Returns:
         A3, a (1, m) Tensor.
     """
+    layer_count("three_layer.forward", params, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     X = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
@@ -164,7 +166,10 @@ def predict(params, X):
         params: dict of Tensors or ndarrays W1..b3; X: (2, m).
     Returns:
         (1, m) int64 array of 0/1.
+    Raises:
+        ValueError: params not exactly W1..b3 with one output unit; X of the wrong shape.
     """
+    layer_count("three_layer.predict", params, layers=3)
     check_examples("three_layer.predict", X, n_x=LAYER_DIMS[0])
     with ag.no_grad():
         A3 = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)
