@@ -36,6 +36,7 @@ What "safely" means:
   ``.`` and ``-``, not starting with ``.`` or ``-`` (so never a path such as
   ``../../etc/W1``).
 """
+import collections
 import hashlib
 import io
 import json
@@ -377,7 +378,8 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
             and the zip's CRCs are still checked; a member lost to damage is not detectable).
     Returns:
         dict name -> Tensor(requires_grad=True, name=name), in the order they were
-        saved; float32/float64 data comes back bit for bit (ints and bools as float64).
+        saved; float32/float64 data comes back bit for bit (ints and bools as float64;
+        an int beyond 2**53, which float64 would round, is refused).
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
         ValueError: anything wrong with the file's content (truncated, corrupted, too
@@ -403,6 +405,11 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         arrays = _Reader(name, _BoundedFile(file, info.st_size), int(max_bytes), require_manifest).read()
     if expected is not None:
         _check_expected(name, arrays, expected)
+    for key, array in arrays.items():
+        if array.dtype.kind in "iu" and array.size and max(-int(array.min()), int(array.max())) > 2 ** 53:
+            raise ValueError(f"load: {name!r}: parameter {key!r} holds integers beyond 2**53 (of magnitude up to "
+                             f"{max(-int(array.min()), int(array.max()))}), which float64, a Tensor's dtype, cannot "
+                             "hold exactly; read such a file with np.load")
     return {key: Tensor(array, requires_grad=True, name=key) for key, array in arrays.items()}
 
 
@@ -446,7 +453,7 @@ class _Reader:
     def _read_archive(self, archive):
         infos = archive.infolist()
         names = [info.filename for info in infos]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        twice = sorted(n for n, count in collections.Counter(names).items() if count > 1)  # (linear: a hostile zip lists millions)
         if twice:
             self.fail(f"the archive lists {twice} more than once; a file from save never does")
         manifest_info = next((info for info in infos if info.filename == MANIFEST), None)

@@ -167,6 +167,17 @@ def _check_npz_magic(path, patterns):
                          f"expected an .npz with keys {', '.join(patterns)}")
 
 
+def _check_single_members(path, patterns):
+    """Refuse an archive storing one of the keys twice (as appending to it does): np.load takes the
+    last copy, other tools the first, so which array the file holds is not known."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    twice = sorted(key for key in patterns if names.count(f"{key}.npy") > 1)  # (a few keys: no Counter needed)
+    if twice:
+        raise ValueError(f"data file {str(path)!r} stores {', '.join(map(repr, twice))} more than once (an archive "
+                         "appended to?); which copy is the data cannot be told: write the file anew")
+
+
 def _read_npz(path, patterns, shown=None):
     """The arrays named in ``patterns`` (key -> shape with None for any size) from an
     .npz file, each checked to be numeric and of its shape; messages name ``shown``
@@ -179,6 +190,7 @@ def _read_npz(path, patterns, shown=None):
     arrays = {}
     try:
         _check_npz_magic(path, patterns)
+        _check_single_members(path, patterns)
         with np.load(path, allow_pickle=False) as npz:
             for key, pattern in patterns.items():
                 if key not in npz.files:
@@ -341,6 +353,10 @@ def _check_features(path, key, X, n_examples):
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"data file {str(path)!r}, key {key!r}: holds NaN or inf ({int(bad.sum())} of "
                          f"{X.size} values, the first {X[first]} at index {first}); expected finite features")
+    if X.dtype.kind == "f" and X.dtype.itemsize > 8 and X.size and np.abs(X).max() > np.finfo(np.float64).max:
+        first = tuple(int(i) for i in np.argwhere(np.abs(X) > np.finfo(np.float64).max)[0])
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: holds {X[first]} at index {first}, beyond float64's "
+                         f"range (the features are read as float64, where it would be inf); expected finite features")
 
 
 def _check_labels(path, key, Y, n_examples, x_key, axis=-1):
