@@ -64,9 +64,7 @@ def explain_failure(prim, parents, error, params=None):
     if type(error) not in (ValueError, np.exceptions.AxisError):
         return None
     if len(shapes) > 1 and "broadcast" in str(error):
-        clash = _clash(shapes, _input_names(prim, len(shapes)))
-        return ShapeError(f"{prim.label}: shapes {listed} do not broadcast ({clash}; "
-                          "expected each axis, aligned from the right, to be equal or 1 in one of them)")
+        return broadcast_error(prim.label, shapes, _input_names(prim, len(shapes)))
     return ShapeError(f"{prim.label}: cannot apply to shapes {listed}: {error}")
 
 
@@ -94,6 +92,14 @@ def _axis_failure(prim, shapes, params, error):
             return TypeError(f"{prim.label}: {key}={value!r} for an input of shape {shapes[0] if shapes else ()} "
                              f"({error}); expected {wanted}, each axis in [{-ndim}, {ndim - 1}]")
     return None
+
+
+def broadcast_error(label, shapes, names):
+    """The ShapeError of operands of ``shapes`` (called ``names``) that do not broadcast, naming the
+    op (``label``), the shapes and the first axis where they clash."""
+    return ShapeError(f"{label}: shapes {' and '.join(str(shape) for shape in shapes)} do not broadcast "
+                      f"({_clash(shapes, names)}; expected each axis, aligned from the right, to be equal or 1 "
+                      "in one of them)")
 
 
 def _clash(shapes, names):
@@ -131,13 +137,18 @@ def cut_by_hand(t):
             "silently cut the graph there; use t.detach() for a constant (or leave requires_grad as it was)")
 
 
-def check_usable(t):
+def check_usable(t, mode=None):
     """Raise if op output ``t``'s graph was freed, or if it or an input was changed in
-    place since the op ran (its VJP would use the new value)."""
+    place since the op ran (its VJP would use the new value). ``mode``: None for backward, else
+    the transform walking the graph forward (``"forward mode (jvp)"``), whose JVPs read the same values."""
     if t._parents is None:
-        raise GraphError(f"backward through a freed graph: {describe(t)} was freed by an earlier "
+        raise GraphError(f"{mode or 'backward'} through a freed graph: {describe(t)} was freed by an earlier "
                          "backward(); pass retain_graph=True to the first call to go through it again")
-    check_unchanged(t, "", "run backward() before updating it, or recompute the forward pass")
+    if mode is None:
+        check_unchanged(t, "", "run backward() before updating it, or recompute the forward pass")
+    else:
+        check_unchanged(t, f"{mode}: ", "change a copy instead (y = y + 1, not y += 1), or recompute the ops "
+                        "that read it after the change")
 
 
 def check_unchanged(t, caller, remedy):

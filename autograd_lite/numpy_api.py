@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 
 from . import ops
-from .diagnostics import _NUMPY_KEYWORDS, TORCH_SPELLINGS, describe
+from .diagnostics import _NUMPY_KEYWORDS, TORCH_SPELLINGS, broadcast_error, describe
 from .errors import GraphError
 from .modes import current
 from .tensor import Tensor
@@ -363,7 +363,13 @@ def _contains(self, value):
     """``v in t``: whether any entry equals ``v`` (a number, or an array broadcasting against t's
     shape), as for an ndarray, ``(t == v).any()``; it reads the values, a guard while ``ag.compile``
     traces, as ``bool(t)`` is."""
-    return bool((self._read() == _values(value)).any())
+    own, other = self._read(), _values(value)
+    try:
+        return bool((own == other).any())
+    except ValueError as error:  # (NumPy's "operands could not be broadcast" names no `in`)
+        if "broadcast" not in str(error):
+            raise
+        raise broadcast_error("in (v in t)", [np.shape(other), own.shape], ["v", "t"]) from None
 
 
 def _drops_gradient(t):

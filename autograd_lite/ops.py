@@ -133,9 +133,11 @@ negative = Primitive(np.negative, "negative", symbol="-", doc="negative(x): -x e
 
 
 def _power_vjp_base(g, out, x, p):
-    # p * x ** (p - 1), with the exponent 0 giving exactly 0 (not 0 * inf at x = 0), as PyTorch and JAX
-    p_raw = _raw(p)
-    return g * p * x ** (p - 1 + (p_raw == 0))
+    # p * x ** (p - 1), exactly 0 where p = 0 at x = 0 (not 0 * inf), as PyTorch and JAX. The exponent
+    # is shifted only there: shifted wherever p = 0, the recorded p * x ** p would differentiate in p
+    # to x ** p = 1 instead of 1 / x (the mixed second derivative, where x != 0)
+    shift = (_raw(p) == 0) & (_raw(x) == 0)
+    return g * p * x ** (p - 1 + shift)
 
 
 def _power_vjp_exponent(g, out, x, p):
@@ -883,15 +885,21 @@ def _compare(ufunc, symbol=None):
             b = _number_like(b, a, label)
         elif isinstance(b, Tensor) and _compared_number(a):
             a = _number_like(a, b, label)
-        if current().tracer is not None:  # ag.compile recomputes it on every replay
-            return current().tracer.numpy_call(ufunc, (a, b), {})
-        # a masked entry refused (NumPy would give a masked result, its hidden value compared)
-        a, b = plain_array(_raw(a), label), plain_array(_raw(b), label)
         try:
+            if current().tracer is not None:  # ag.compile recomputes it on every replay
+                return current().tracer.numpy_call(ufunc, (a, b), {})
+            # a masked entry refused (NumPy would give a masked result, its hidden value compared)
+            a, b = plain_array(_raw(a), label), plain_array(_raw(b), label)
             return ufunc(a, b)
         except TypeError:  # (None, a str: NumPy's message names neither the comparison nor the operands)
+            if current().tracer is not None:
+                raise
             raise TypeError(f"{label}: cannot compare {_operand(a)} with {_operand(b)}; expected numbers, "
                             "arrays or Tensors") from None
+        except ValueError as error:  # (NumPy's "operands could not be broadcast" names no comparison)
+            if "broadcast" not in str(error):
+                raise
+            raise diagnostics.broadcast_error(label, [np.shape(_raw(a)), np.shape(_raw(b))], ["left", "right"]) from None
     return compare
 
 
@@ -971,6 +979,14 @@ def _no_broadcast(symbol, shape, own_shape):
 
 
 # --- Tensor operators and methods ----------------------------------------------
+def _length(t):
+    """``len(t)``: the size of its first axis, as an ndarray's; a 0-d tensor has none."""
+    if t.ndim == 0:
+        raise TypeError(f"len() of a 0-d Tensor (value {t._array.item()!r}); it has no axis to count: use t.size, "
+                        "or t.item() for the number")
+    return len(t._array)
+
+
 def _rows(t):
     """``for row in t``: t[0], t[1], ... (recorded, as indexing is); a 0-d tensor has no rows."""
     if t.ndim == 0:  # (else Python would call t[0] until IndexError: silently no rows at all)
@@ -996,6 +1012,7 @@ def _install():
                                 ("ge", np.greater_equal, ">="), ("eq", np.equal, "=="),
                                 ("ne", np.not_equal, "!=")]:
         setattr(Tensor, f"__{name}__", _compare(ufunc, symbol))
+    Tensor.__len__ = _length
     Tensor.__neg__ = lambda self: negative(self)
     Tensor.__pos__ = lambda self: self
     Tensor.__abs__ = lambda self: abs(self)

@@ -81,8 +81,6 @@ class Tensor:
                         doc="How many in-place changes the data (or a view of it) has had.")
     is_leaf = property(lambda self: self._prim is None, doc="True unless an op recorded this tensor.")
 
-    def __len__(self): return len(self._array)
-
     def __repr__(self):
         extras = "".join([f", name={self.name!r}" if self.name else "",
                           f", op={self._prim.name}" if self._prim is not None else "",
