@@ -12,6 +12,8 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
   (``g *= 2``) would change other gradients silently; NumPy refuses the write, and the error names
   the op.
 """
+import itertools
+
 import numpy as np
 
 from .modes import share_version
@@ -84,10 +86,27 @@ def run_rule(prim, rule, kind, g, out, args, params):
     out, *args = [_read_only(v) for v in (out, *args)]
     try:
         return rule(g, out, *args, **params)
-    except ValueError as error:
-        _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
-                    "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
+    except (TypeError, ValueError) as error:
+        if isinstance(error, ValueError):
+            _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
+                        "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
+        if isinstance(out, Tensor) and type(error) in (TypeError, ValueError):
+            raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
+
+
+def _not_differentiable_again(prim, kind, error):
+    """Why ``prim``'s rule failed on Tensors, as it runs under create_graph (``out`` is then the
+    Tensor): the first clauses of NumPy's refusal, without its advice to read ``t.data``, which in
+    a rule would leave the higher derivative silently wrong."""
+    clauses = str(error).split("; ")
+    reason = "; ".join(itertools.takewhile(lambda c: ".data" not in c and "detach()" not in c, clauses))
+    return (f"{prim.label}: its {kind} cannot be differentiated again (under create_graph: ag.hessian, "
+            f"ag.grad of ag.grad), where it gets g, out and the inputs as Tensors: {reason or clauses[0]}. "
+            f"Write the {kind} with ag functions and Tensor operators, which record on the graph, or by "
+            "calling another primitive of yours that has rules of its own; "
+            "np.asarray(g), g.data or x.data there would give a silently wrong higher derivative "
+            "(ag.gradgradcheck finds it)")
 
 
 def _name_write(prim, kind, error, why, instead):

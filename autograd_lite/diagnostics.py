@@ -147,8 +147,8 @@ def check_usable(t, mode=None):
     if mode is None:
         check_unchanged(t, "", "run backward() before updating it, or recompute the forward pass")
     else:
-        check_unchanged(t, f"{mode}: ", "change a copy instead (y = y + 1, not y += 1), or recompute the ops "
-                        "that read it after the change")
+        check_unchanged(t, f"{mode}: ", "make a new tensor instead (y = y + 1, not y += 1 or y.data = ...), "
+                        "or recompute the ops that read it after the change")
 
 
 def check_unchanged(t, caller, remedy):

@@ -7,12 +7,22 @@ table) over the inputs that carry a tangent. No backward pass is involved, so th
 cost is one evaluation plus one JVP per op, whatever the size of the output.
 Ops with many inputs (``concatenate``) may give ``jvp_all(tangents, out, *inputs,
 **params)`` instead, ``tangents`` holding None for inputs without one.
+
+Forward and reverse mode refuse the same things. Each node is checked as ``backward``
+checks it (``diagnostics.check_usable``): a graph freed by a backward() inside f, or a
+value changed in place after an op read it, is an error, since a JVP would read the new
+value. An input without a JVP rule is refused by name; one the op declares not
+differentiable (None for its JVP and its VJP: labels, a mask, where's condition) takes
+a zero tangent (jvp wants one per primal) but refuses a non-zero one, whose derivative
+exists and is not 0, where reverse mode refuses a gradient.
 """
 import numpy as np
 
-from . import custom, tape
+from . import custom
 from .conform import conform_tangent
+from .diagnostics import check_usable, describe
 from .errors import GraphError, ShapeError
+from .modes import clock
 from .tensor import Tensor
 
 
@@ -26,8 +36,6 @@ def _rule_error(prim, i, parents):
 def node_tangent(node, tangents):
     """The tangent of op output ``node`` given its inputs' tangents (None: zero)."""
     prim, parents, params = node._prim, node._parents, node._params or {}
-    if parents is None:
-        raise GraphError(f"forward mode (jvp): the graph of {tape.describe(node)} was freed by a backward()")
     inputs, out = [p._array for p in parents], node._array
     jvp_all = prim.jvp_all
     if jvp_all is not None:
@@ -39,15 +47,9 @@ def node_tangent(node, tangents):
             raise _rule_error(prim, next(i for i, t in enumerate(tangents) if t is not None), parents)
         result = None
         for i, t in enumerate(tangents):
-            if t is None:
-                continue
             rule = rules[i] if i < len(rules) else None
-            if rule is None:
-                vjps = getattr(prim, "vjps", ())
-                if i >= len(rules) and i >= len(vjps) or i < len(vjps) and vjps[i] is not None or \
-                        getattr(prim, "vjp_all", None) is not None:
-                    raise _rule_error(prim, i, parents)  # a rule is missing (reverse mode refuses it too)
-                continue  # declared not differentiable there, None (a mask, labels, a condition)
+            if t is None or rule is None and _not_carried(node, i, t):
+                continue
             contribution = rule(t, out, *inputs, **params) if getattr(prim, "builtin", True) else \
                 custom.run_rule(prim, rule, "JVP", t, out, inputs, params)
             if contribution is not None:  # checked as VJPs' gradients are: a wrong shape or complex is refused
@@ -63,6 +65,27 @@ def node_tangent(node, tangents):
             raise ShapeError(f"forward mode (jvp): the JVP of op '{prim.name}' has shape {result.shape}; "
                              f"expected the output's shape {out.shape} or one broadcasting to it") from None
     return result.astype(out.dtype, copy=False)
+
+
+def _not_carried(node, i, tangent):
+    """True for a zero ``tangent`` reaching input ``i`` of ``node``, whose op has no JVP rule there but
+    declares it not differentiable (None for its JVP and its VJP: a mask, labels, a condition): jvp
+    takes a tangent for every primal, so a zero one there contributes nothing. Raise for a non-zero
+    one, which reverse mode would refuse as a gradient there (dropping it would give a wrong
+    derivative), and where the rule is missing (only a VJP given: reverse mode refuses that too)."""
+    prim, parents = node._prim, node._parents
+    rules, vjps = prim.jvps, getattr(prim, "vjps", ())
+    if i >= len(rules) and i >= len(vjps) or i < len(vjps) and vjps[i] is not None or \
+            getattr(prim, "vjp_all", None) is not None:
+        raise _rule_error(prim, i, parents)
+    if np.any(tangent != 0):
+        own = "" if getattr(prim, "builtin", True) else \
+            f"; if it is differentiable there, give it a rule with {prim.name}.defjvp and .defvjp"
+        raise GraphError(f"forward mode (jvp): {describe(node)} is not differentiable with respect to input "
+                         f"{i} (shape {parents[i].shape}), which a non-zero tangent reaches (reverse mode refuses "
+                         "a gradient there too); pass a zero tangent for it, or keep it out of the primals "
+                         f"(a constant f closes over){own}")
+    return True
 
 
 def _in_order(roots):
@@ -91,7 +114,11 @@ def push_forward(roots, seeds):
     given ``seeds`` = {id(leaf): tangent} on the leaves of their recorded graph."""
     known = dict(seeds)
     for t in _in_order(roots):
-        if t._prim is None or id(t) in known or not t._parents:
+        if t._prim is None or id(t) in known:
+            continue
+        if t._parents is None or t._epoch != clock.now:  # as backward: a freed graph, or a value changed
+            check_usable(t, "forward mode (jvp)")  # in place since the op read it (its JVP would see the new one)
+        if not t._parents:  # (an op without inputs)
             continue
         incoming = [known.get(id(p)) for p in t._parents]
         if any(x is not None for x in incoming):

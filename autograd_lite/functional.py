@@ -68,7 +68,8 @@ def _dropout_latex(terms, node):
 
 _new_mask = Primitive(_draw_mask, "dropout_mask")
 _new_mask.draws = True  # (its rng= draws on every replay too: ag.compile repeats and rewinds its draws)
-_given_mask = Primitive(_check_mask, "dropout_mask", jvps=(None,))  # the mask is a constant
+# (a tangent on the mask goes on to dropout, which refuses a non-zero one by name, as reverse mode does)
+_given_mask = Primitive(_check_mask, "dropout_mask", jvps=(lambda t, out, mask, shape, dtype: t,))
 _dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
                      vjps=(lambda g, out, a, mask, keep_prob: g * mask / keep_prob, None),
                      jvps=(lambda t, out, a, mask, keep_prob: t * mask / keep_prob, None),
@@ -294,7 +295,8 @@ def binary_cross_entropy(a, y):
 
     Args:
         a: predicted probabilities in [0, 1], shape (k, m) (usually (1, m)).
-        y: labels of the same shape, each 0 or 1.
+        y: labels of the same shape, each 0 or 1; not differentiable (a gradient or a
+            non-zero tangent reaching them is refused).
     Returns:
         scalar Tensor. Finite even where ``a`` is exactly 0 or 1 (log is floored at
         -100, as PyTorch's BCELoss). When ``a`` came from ``sigmoid(z)`` the op also
@@ -436,8 +438,9 @@ def cross_entropy(logits, labels, axis=0):
         axis: the class axis.
     Returns:
         scalar Tensor; d/dlogits = (softmax(logits) - one_hot) / m (softmax times each
-        example's label sum, minus the labels, for labels that do not sum to 1). Labels get
-        no gradient.
+        example's label sum, minus the labels, for labels that do not sum to 1). Labels are
+        not differentiable: a gradient (reverse mode) or a non-zero tangent (``ag.jvp``)
+        reaching them is refused.
     """
     return _multiclass(logits, labels, axis=axis)
 

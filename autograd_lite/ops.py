@@ -213,7 +213,8 @@ _where.jvps = _where.vjps  # elementwise
 
 def where(condition, x, y):
     """Elementwise ``x`` where ``condition`` is true (nonzero) else ``y``, all three
-    broadcast together; ``condition`` (e.g. ``t > 0``) gets no gradient."""
+    broadcast together; ``condition`` (e.g. ``t > 0``, a constant) is not differentiable: one
+    that requires grad, or carries a non-zero tangent in ``ag.jvp``, is refused."""
     return _where(condition, x, y)
 
 

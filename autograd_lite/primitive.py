@@ -46,7 +46,7 @@ class Primitive:
         return self
 
     def defjvp(self, *jvps):
-        """Set the JVPs, one per positional input (None: that input's tangent is ignored)."""
+        """Set the JVPs, one per positional input (None: a non-zero tangent reaching it is refused)."""
         self.jvps = jvps
         return self
 
