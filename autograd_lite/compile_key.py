@@ -465,21 +465,25 @@ def _library_code(value):
         return False
     if isinstance(value, types.ModuleType):
         return _library_module(value.__name__)
+    if isinstance(value, type):
+        return _library(value)
     module = getattr(value, "__module__", None)
-    if not isinstance(module, str) or module == "builtins" and isinstance(value, type):
-        # Code run by exec/eval with globals lacking __name__: its functions have no module, its classes
-        # claim "builtins" (which holds no class written in Python, a heap type): the user's own code
-        if isinstance(value, types.FunctionType) or isinstance(value, type) and value.__flags__ & _HEAP_TYPE:
-            return False
-    return _library_module(module) if isinstance(module, str) else _library(type(value))
-
-
-_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made at run time (a class statement), not a C type
+    if not isinstance(module, str):  # (a function run by exec/eval with globals lacking __name__: the user's)
+        return not isinstance(value, types.FunctionType) and _library(type(value))
+    return _library_module(module)
 
 
 def _library(kind):
-    """Whether the class ``kind`` is installed code's (see ``_library_module``)."""
-    return _library_module(getattr(kind, "__module__", None) or "builtins")
+    """Whether the class ``kind`` is installed code's (see ``_library_module``). A class statement run
+    by exec/eval with globals lacking ``__name__`` makes a class claiming "builtins", which holds no
+    class written in Python (a heap type): the user's own code."""
+    module = getattr(kind, "__module__", None) or "builtins"
+    if module == "builtins" and kind.__flags__ & _HEAP_TYPE:
+        return False
+    return _library_module(module)
+
+
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made at run time (a class statement), not a C type
 
 
 @functools.lru_cache(maxsize=1024)

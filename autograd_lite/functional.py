@@ -70,15 +70,17 @@ _new_mask = Primitive(_draw_mask, "dropout_mask")
 _new_mask.draws = True  # (its rng= draws on every replay too: ag.compile repeats and rewinds its draws)
 # (a tangent on the mask goes on to dropout, which refuses a non-zero one by name, as reverse mode does)
 _given_mask = Primitive(_check_mask, "dropout_mask", jvps=(lambda t, out, mask, shape, dtype: t,))
-_dropout = Primitive(lambda a, mask, keep_prob: a * mask / keep_prob, "dropout",
-                     vjps=(lambda g, out, a, mask, keep_prob: g * mask / keep_prob, None),
-                     jvps=(lambda t, out, a, mask, keep_prob: t * mask / keep_prob, None),
+# (float16 in float64, rounded once: a small keep_prob is a float16 subnormal, with few digits)
+_dropout = Primitive(float64_for_half(lambda a, mask, keep_prob: a * mask / keep_prob), "dropout",
+                     vjps=(_float64_rule(lambda g, out, a, mask, keep_prob: g * mask / keep_prob), None),
+                     jvps=(float64_for_half(lambda t, out, a, mask, keep_prob: t * mask / keep_prob), None),
                      latex=_dropout_latex, draw=_dropout_drawing)
 _dropout.edge_labels = {1: None}  # the mask is shown inside the dropout node
 
 
 def _inverse_overflows(keep_prob, dtype):
-    rounded = float(dtype.type(keep_prob))  # (the forward divides in the input's dtype)
+    # (the forward divides in the input's dtype; float16's in float64)
+    rounded = keep_prob if dtype.char == "e" else float(dtype.type(keep_prob))
     return rounded == 0 or 1 / rounded > float(np.finfo(dtype).max)
 
 

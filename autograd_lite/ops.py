@@ -135,9 +135,12 @@ negative = Primitive(np.negative, "negative", symbol="-", doc="negative(x): -x e
 def _power_vjp_base(g, out, x, p):
     # p * x ** (p - 1), exactly 0 where p = 0 at x = 0 (not 0 * inf), as PyTorch and JAX. The exponent
     # is shifted only there: shifted wherever p = 0, the recorded p * x ** p would differentiate in p
-    # to x ** p = 1 instead of 1 / x (the mixed second derivative, where x != 0)
+    # to x ** p = 1 instead of 1 / x (the mixed second derivative, where x != 0). Where it is shifted,
+    # p * (1 - shift) is 0 with no slope in p either: second derivatives 0 there, as PyTorch's
     shift = (_raw(p) == 0) & (_raw(x) == 0)
-    return g * p * x ** (p - 1 + shift)
+    if not shift.any():
+        return g * p * x ** (p - 1)
+    return g * (p * (1 - shift)) * x ** (p - 1 + shift)
 
 
 def _power_vjp_exponent(g, out, x, p):

@@ -133,9 +133,11 @@ class Optimizer:
 
         Raises:
             TypeError: a ``.grad`` (or a parameter's data) that is not a real floating array
-                (complex, int, bool, str, object, ...), naming the parameter.
-            ValueError: a ``.grad`` whose shape differs from its parameter's, or a parameter
-                whose shape changed since its running moments were made.
+                (complex, int, bool, str, object, ...), or a parameter whose dtype changed since
+                its running moments were made, naming the parameter.
+            ValueError: a ``.grad`` whose shape differs from its parameter's, a ``.grad`` of a
+                wider dtype holding finite values beyond the parameter's dtype (cast, they would
+                be inf), or a parameter whose shape changed since its running moments were made.
             FloatingPointError: under ``np.errstate``/``np.seterr`` set to raise, an update that
                 overflows (before any change) or a parameter that overflows when it is updated.
         """
@@ -188,9 +190,10 @@ class Optimizer:
 
         A real floating grad of another dtype (float32 on a float64 parameter) is cast to the
         parameter's: PyTorch refuses it when assigned, but here ``.grad`` accepts it and backward()
-        then refuses to add into it, so the step is where it is made consistent. The update and the
-        running moments are then all in the parameter's dtype, and float32 -> float64 is exact: the
-        step equals PyTorch's on the same grad converted to float64."""
+        then refuses to add into it, so the step is where it is made consistent (float32 -> float64
+        is exact: the step equals PyTorch's on the same grad converted to float64); a finite value
+        the cast would make infinite is refused. The update and the running moments are then in the
+        parameter's dtype (float32 for float16: ``_working_dtype``)."""
         kind = type(self).__name__
         label = self._label(next(i for i, q in enumerate(self.params) if q is p))
         if p._array.dtype.kind != "f":
@@ -214,10 +217,11 @@ class Optimizer:
                              "optimizer for the new parameters")
         if state and state["dtype"] != p._array.dtype:  # (the moments would round every later grad)
             raise TypeError(f"{kind}: {label} changed dtype from {state['dtype']} to {p._array.dtype} since "
-                            "the last step, so its running moments (kept in the old dtype) no longer apply; "
-                            "make a new optimizer for the new parameters")
-        narrowed = dp.astype(p._array.dtype, copy=False)
-        if narrowed is not dp and not np.isfinite(narrowed).all() and np.isfinite(dp).all():
+                            f"the last step, so its running moments, made for a {state['dtype']} parameter, no "
+                            "longer apply; make a new optimizer for the new parameters")
+        with np.errstate(over="ignore"):  # (refused below, naming the parameter, not warned of by NumPy)
+            narrowed = dp.astype(p._array.dtype, copy=False)
+        if narrowed is not dp and (np.isfinite(dp) & ~np.isfinite(narrowed)).any():
             raise ValueError(f"{kind}: the .grad of {label} is {dp.dtype} with values beyond {p._array.dtype}'s "
                              f"range (largest magnitude {np.abs(dp).max():.4g}, {p._array.dtype} holds at most "
                              f"{np.finfo(p._array.dtype).max:.4g}); cast to the parameter's dtype, it would "
@@ -247,10 +251,16 @@ class Optimizer:
         shape and dtype they were made for."""
         if state:
             return [state[key] for key in keys]
-        return [np.zeros_like(dp, dtype=np.float32 if dp.dtype == np.float16 else dp.dtype) for _ in keys]
+        return [np.zeros_like(dp, dtype=_working_dtype(dp)) for _ in keys]
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+
+
+def _working_dtype(dp):
+    """The dtype a parameter's update and running moments are computed in: its own (``dp``'s), but
+    float32 for float16, whose squares are 0 below 0.004 and infinite above 256 (module docstring)."""
+    return np.dtype(np.float32) if dp.dtype.itemsize == 2 else dp.dtype
 
 
 class GradientDescent(Optimizer):
@@ -263,8 +273,8 @@ class GradientDescent(Optimizer):
         lr: learning rate, > 0.
     """
 
-    def _delta(self, dp, state):
-        return self._lr * dp, None  # a new array: the step changes nothing before its commit
+    def _delta(self, dp, state):  # (a new array: the step changes nothing before its commit)
+        return self._lr * (dp if dp.dtype.itemsize > 2 else dp.astype(_working_dtype(dp))), None
 
 
 class Momentum(Optimizer):

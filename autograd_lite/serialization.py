@@ -379,7 +379,7 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     Returns:
         dict name -> Tensor(requires_grad=True, name=name), in the order they were
         saved; float32/float64 data comes back bit for bit (ints and bools as float64;
-        an int beyond 2**53, which float64 would round, is refused).
+        an int float64 would round, beyond 2**53, is refused).
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
         ValueError: anything wrong with the file's content (truncated, corrupted, too
@@ -407,9 +407,10 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         _check_expected(name, arrays, expected)
     for key, array in arrays.items():
         if array.dtype.kind in "iu" and array.size and max(-int(array.min()), int(array.max())) > 2 ** 53:
-            raise ValueError(f"load: {name!r}: parameter {key!r} holds integers beyond 2**53 (of magnitude up to "
-                             f"{max(-int(array.min()), int(array.max()))}), which float64, a Tensor's dtype, cannot "
-                             "hold exactly; read such a file with np.load")
+            inexact = next((v for v in array.ravel().tolist() if int(float(v)) != v), None)  # (2**60 is exact)
+            if inexact is not None:
+                raise ValueError(f"load: {name!r}: parameter {key!r} holds the integer {inexact}, which float64, "
+                                 "a Tensor's dtype, cannot hold exactly; read such a file with np.load")
     return {key: Tensor(array, requires_grad=True, name=key) for key, array in arrays.items()}
 
 

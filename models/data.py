@@ -172,7 +172,8 @@ def _check_single_members(path, patterns):
     last copy, other tools the first, so which array the file holds is not known."""
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-    twice = sorted(key for key in patterns if names.count(f"{key}.npy") > 1)  # (a few keys: no Counter needed)
+    # (np.load names a member "x.npy" or "x" alike: key x. A few keys: no Counter needed)
+    twice = sorted(key for key in patterns if names.count(f"{key}.npy") + names.count(key) > 1)
     if twice:
         raise ValueError(f"data file {str(path)!r} stores {', '.join(map(repr, twice))} more than once (an archive "
                          "appended to?); which copy is the data cannot be told: write the file anew")
@@ -415,8 +416,9 @@ def load_football(path=None):
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: a directory, an unreadable, truncated or damaged file, a missing
-            key, a wrong shape, non-numeric data, NaN/inf features, a set of zero
-            examples or labels other than 0/1 (the message names the file and the key).
+            key or one stored twice, a wrong shape, non-numeric data, NaN/inf features or
+            features beyond float64's range, a set of zero examples or labels other than
+            0/1 (the message names the file and the key).
         ImportError: a .mat file without scipy installed (says what to install).
         TypeError: path neither None nor a str / os.PathLike.
     """
