@@ -111,12 +111,13 @@ class CompiledFunction:
         if trace is not None:
             try:
                 out = trace.replay(args, kwargs, state)
-            except Retrace:
-                return self._record(key, args, kwargs)
-            except _Refused:  # (the function may catch that error: run it, its own error if it does not)
+            except (Retrace, _Refused) as error:  # (run below, outside: the call's own error chains to neither)
+                refused = isinstance(error, _Refused)
+            else:
+                self.replays += type(trace) is _Trace  # (a key that runs eagerly replays nothing)
+                return out
+            if refused:  # (the function may catch that error: run it, its own error if it does not)
                 return _Eager(self.fn).replay(args, kwargs, state)
-            self.replays += type(trace) is _Trace  # (a key that runs eagerly replays nothing)
-            return out
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
@@ -149,7 +150,8 @@ class CompiledFunction:
             while len(self._traces) > self.max_traces:
                 self._traces.popitem(last=False)
             if self.recordings >= max(16, 2 * self.max_traces) and self.recordings > self.replays:
-                self._eager_only = True
+                self._eager_only, self._recent = True, None
+                self._traces.clear()  # (never replayed now: what they hold goes)
                 warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times, replayed {self.replays}: "
                               "what it reaches changes on every call (a counter or a list of costs on its "
                               "object, a new generator per call, a value read with .item() or .data, a "

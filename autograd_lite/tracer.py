@@ -72,10 +72,14 @@ class Tracer:
         before, outer = (state.grad_enabled, state.anomaly, state.grad_depth), state.scope
         state.tracer, state.scope = self, _TracedScope(outer, self.start)  # (tags what this thread makes)
         try:
-            out = fn(*args, **kwargs)
-        finally:
-            state.tracer = None
-            self.restore_modes(state, before, outer)
+            try:
+                out = fn(*args, **kwargs)
+            finally:
+                state.tracer = None
+                self.restore_modes(state, before, outer)
+        except BaseException:
+            self.__init__()  # (the error's traceback holds this tracer: let go of all that fn made)
+            raise
         self.result = out  # (a plain call's result, whatever check_result says of replaying it)
         self.check_result(out, name)
         if isinstance(out, Tensor) and out._seq < self.start:
