@@ -18,9 +18,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from autograd_lite import DomainError
+from autograd_lite.functional import _is_number
 
-__all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_finite",
-           "check_initial_cost", "diverging", "layer_count", "progress_range"]
+__all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_lambd",
+           "check_finite", "check_initial_cost", "diverging", "layer_count", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -41,6 +42,9 @@ def check_examples(model, X, Y=None, n_x=None):
     Args:
         model: name used in messages, e.g. "three_layer.train".
         X: (n_x, m) ndarray; Y: None or (1, m); n_x: expected number of features (None: any).
+    Returns:
+        (X, Y) as the ndarrays checked (``np.asarray``: a nested list becomes an array here, once,
+        so a caller reading ``X.shape`` or indexing columns takes what predict takes); Y None if not given.
     Raises:
         TypeError: X or Y not numeric (strings, objects).
         ValueError: zero examples, X not 2-D, rows that look like examples, a wrong feature count,
@@ -63,7 +67,7 @@ def check_examples(model, X, Y=None, n_x=None):
     if not np.isfinite(X).all():
         raise ValueError(f"{model}: X holds NaN or inf; expected finite features")
     if Y is None:
-        return
+        return X, None
     Y = np.asarray(Y)
     if Y.dtype.kind not in "fiub":
         raise TypeError(f"{model}: Y has dtype {Y.dtype}; expected numeric labels 0 or 1 "
@@ -79,6 +83,7 @@ def check_examples(model, X, Y=None, n_x=None):
     if not ((Y == 0) | (Y == 1)).all():
         raise ValueError(f"{model}: Y holds values other than 0 and 1, such as "
                          f"{Y[(Y != 0) & (Y != 1)][:3].tolist()}; expected labels 0 or 1")
+    return X, Y
 
 
 def layer_count(model, params, layers=None):
@@ -111,6 +116,15 @@ def check_count(model, name, value, minimum):
     """Raise ValueError unless ``value`` is an int >= ``minimum`` (iterations, epochs, sizes)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{model}: {name} must be an int >= {minimum}, got {value!r}")
+
+
+def check_lambd(model, lambd):
+    """Raise ValueError unless the L2 strength ``lambd`` is a finite number >= 0: ``ag.l2_penalty``'s
+    rule (its ``_is_number``), so a model refuses what the penalty would. Call it before any
+    ``if lambd:``, which takes None, False, [] or "" silently for "no L2" and fails on a 2-element
+    array with NumPy's bare "truth value ... is ambiguous"."""
+    if not (_is_number(lambd) and lambd >= 0):
+        raise ValueError(f"{model}: lambd must be a finite number >= 0, got {lambd!r}")
 
 
 # Features beyond this magnitude are far from the unit scale the initializations assume: the

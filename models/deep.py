@@ -14,22 +14,25 @@ these separately, which ``train`` expresses with ``init_rng`` (the weights'
 own stream, e.g. ``np.random.RandomState(3)`` for ``np.random.seed(3)``) and
 ``shuffle_seed`` (each epoch's shuffle re-seeded, ``np.random.seed(s)`` then
 ``permutation(m)``: an int s means epoch e uses seed s + e, a callable maps the
-epoch to its seed).
+epoch to its seed; every seed must lie in NumPy's range [0, 2**32 - 1]).
 """
 import inspect
-import math
 import numbers
 
 import numpy as np
 
 import autograd_lite as ag
+from autograd_lite.functional import _is_number
 from autograd_lite.rng import as_generator
 
-from . import check_count, check_examples, check_finite, check_initial_cost, diverging, layer_count, progress_range
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, diverging, layer_count,
+               manual, progress_range)
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
 OPTIMIZERS = {"gd": ag.optim.GradientDescent, "momentum": ag.optim.Momentum, "adam": ag.optim.Adam}
+
+MAX_SEED = 2**32 - 1  # np.random.RandomState takes seeds in [0, 2**32 - 1]
 
 
 def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
@@ -37,17 +40,19 @@ def random_mini_batches(X, Y, mini_batch_size=64, rng=None):
     batches; the last may be smaller, no example is dropped.
 
     Args:
-        X: (n_x, m); Y: (1, m); mini_batch_size: int >= 1;
-        rng: None (the package's default generator), an int seed, a
+        X: (n_x, m); Y: (1, m): arrays, or nested lists (converted once, as ``predict`` takes them);
+        mini_batch_size: int >= 1; rng: None (the package's default generator), an int seed, a
             numpy.random.Generator or a numpy.random.RandomState; the
             permutation is ``rng.permutation(m)``, so ``np.random.RandomState(s)``
             gives the course's ``np.random.seed(s); np.random.permutation(m)``.
     Returns:
-        list of (X_batch (n_x, k), Y_batch (1, k)), k = mini_batch_size except
+        list of (X_batch (n_x, k), Y_batch (1, k)) ndarrays, k = mini_batch_size except
         possibly the last; together they hold every example exactly once.
+    Raises:
+        ValueError, TypeError: as ``check_examples``; mini_batch_size not an int >= 1; rng of another kind.
     """
     check_count("random_mini_batches", "mini_batch_size", mini_batch_size, 1)
-    check_examples("random_mini_batches", X, Y)
+    X, Y = check_examples("random_mini_batches", X, Y)
     rng = as_generator(rng, "random_mini_batches")
     m = X.shape[1]
     permutation = rng.permutation(m)
@@ -60,14 +65,18 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     """The forward pass, recorded on the tape, layer l inside ``ag.scope(f"layer{l}")``.
 
     Args:
-        params: dict of Tensors W1, b1, ..., WL, bL; X: (n_x, m) Tensor or array;
+        params: dict of Tensors W1, b1, ..., WL, bL; X: (n_x, m) Tensor, array or nested list;
         keep_prob: dropout keep probability on every hidden layer (1: none);
-        masks: None, or L-1 0/1 arrays (n_l, m), one per hidden layer; else
-            masks are drawn from rng; rng: as ``random_mini_batches``.
+        masks: None (masks drawn from rng), or a list (or tuple) of exactly L-1 0/1
+            arrays or Tensors (n_l, m), one per hidden layer (an entry None: drawn);
+        rng: as ``random_mini_batches``.
     Returns:
         AL, a (1, m) Tensor.
+    Raises:
+        ValueError: params not W1, b1, ..., WL, bL; masks not a list of L-1 (a mask of
+            the wrong shape or not 0/1: ``ag.dropout`` names it).
     """
-    L = layer_count("deep.forward", params)
+    L = _layers("deep.forward", params, masks)
     A = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
     for l in range(1, L + 1):
         with ag.scope(f"layer{l}"):
@@ -80,34 +89,97 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     return A
 
 
+def _layers(model, params, masks):
+    """L, the number of layers (``layer_count``), once given masks are known to be a list or tuple of
+    exactly L-1, one per hidden layer, as ``manual.L_model_forward`` requires: an extra one (e.g. for
+    the input layer) was ignored silently, every mask applied one layer off, and too few was a bare
+    IndexError. Their shapes and values ``ag.dropout`` checks; it also takes Tensors, so the rest of
+    manual's rule (ndarrays only) does not apply here."""
+    L = layer_count(model, params)
+    if masks is None or (isinstance(masks, (list, tuple)) and len(masks) == L - 1):
+        return L
+    n = len(masks) if isinstance(masks, (list, tuple)) else None
+    got = f"has {n} entr{'y' if n == 1 else 'ies'}" if n is not None else f"is {type(masks).__name__}"
+    shapes = ", ".join(f"({params[f'W{l}'].shape[0]}, m)" for l in range(1, L))
+    raise ValueError(f"{model}: masks {got}; expected a list of {L - 1}, one 0/1 array per hidden layer, "
+                     f"of shapes [{shapes}]")
+
+
 def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
     """The cost, one expression: ``binary_cross_entropy(AL, Y) + l2_penalty([W1..WL], lambd, m)``
     (the L2 term only when lambd > 0).
 
     Args:
-        params: dict of Tensors; X: (n_x, m); Y: (1, m) labels 0/1; lambd: >= 0;
-        keep_prob, masks, rng: as ``forward``.
+        params: dict of Tensors; X: (n_x, m) (a Tensor, array or nested list); Y: (1, m) labels 0/1;
+        lambd: a finite number >= 0; keep_prob, masks, rng: as ``forward``.
     Returns:
         scalar Tensor J.
+    Raises:
+        ValueError: lambd not a finite number >= 0, params or masks as ``forward`` refuses them (these
+            three before anything is recorded); bad X or Y as the ops refuse them.
     """
+    check_lambd("deep.cost", lambd)  # before ``if lambd:`` below, which would take None or [] as 0
+    _layers("deep.cost", params, masks)  # (forward checks them too, naming itself when called alone)
     AL = forward(params, X, keep_prob, masks, rng)
     Y = Y if isinstance(Y, ag.Tensor) else ag.Tensor(Y, name="Y")
     with ag.scope("cost"):
         J = ag.binary_cross_entropy(AL, Y)
         if lambd:
             weights = [params[f"W{l}"] for l in range(1, len(params) // 2 + 1)]
-            J = J + ag.l2_penalty(weights, lambd, X.shape[1])
+            J = J + ag.l2_penalty(weights, lambd, AL.shape[1])  # m from AL: X may be a list
     J.name = "J"
     return J
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # (np.bool_ is not Integral)
+
+
 def _epoch_seed(shuffle_seed, epoch):
-    """The seed of epoch ``epoch``'s shuffle: ``shuffle_seed + epoch`` for an int,
-    ``shuffle_seed(epoch)`` for a callable; checked to be an int >= 0."""
-    seed = shuffle_seed(epoch) if callable(shuffle_seed) else shuffle_seed + epoch
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"deep.train: shuffle_seed gave {seed!r} for epoch {epoch}; expected an int seed >= 0")
+    """The seed of epoch ``epoch``'s shuffle: ``shuffle_seed + epoch`` for an int (checked by
+    ``_check_shuffle_seed``), ``shuffle_seed(epoch)`` for a callable; refused, naming the epoch,
+    unless an int in [0, MAX_SEED] (NumPy's own error would name neither train nor the epoch)."""
+    # (int(): a NumPy uint32 seed plus the epoch would wrap around to 0 instead of passing 2**32 - 1)
+    seed = shuffle_seed(epoch) if callable(shuffle_seed) else int(shuffle_seed) + epoch
+    if not _is_int(seed) or not 0 <= seed <= MAX_SEED:
+        how = f"shuffle_seed({epoch})" if callable(shuffle_seed) else f"{shuffle_seed} + epoch {epoch}"
+        raise ValueError(f"deep.train: shuffle_seed gave {seed!r} for epoch {epoch} ({how}); expected an int "
+                         "seed in [0, 2**32 - 1], NumPy's seed range")
     return int(seed)
+
+
+def _check_epoch_function(name, function, gives):
+    """``function`` callable with one argument, the epoch, checked on its signature before any work
+    (``lambda: 0.1`` would otherwise be a bare TypeError at epoch 0, after initialization)."""
+    if not callable(function):
+        raise TypeError(f"deep.train: {name} must be a callable epoch -> {gives}, got "
+                        f"{type(function).__name__} {function!r:.60}")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # (no signature to read, e.g. some builtins: the call will tell)
+        return
+    try:
+        signature.bind(0)
+    except TypeError as error:
+        shown = getattr(function, "__name__", type(function).__name__) + str(signature)  # e.g. <lambda>()
+        raise TypeError(f"deep.train: {name} {shown} cannot be called with one argument, the epoch "
+                        f"({error}); expected a callable epoch -> {gives}") from None
+
+
+def _check_shuffle_seed(shuffle_seed, num_epochs):
+    """None, a callable epoch -> seed (its seeds are checked each epoch, by ``_epoch_seed``), or an
+    int s whose every seed s + e lies in NumPy's range: s itself is checked first (True + 0 would be
+    the seed 1, "3" + 0 a bare TypeError), then the first and last epochs' seeds, which bound the rest."""
+    if shuffle_seed is None:
+        return
+    if callable(shuffle_seed):
+        _check_epoch_function("shuffle_seed", shuffle_seed, "int seed")
+        return
+    if not _is_int(shuffle_seed):
+        raise ValueError(f"deep.train: shuffle_seed is {type(shuffle_seed).__name__} {shuffle_seed!r:.60}; "
+                         "expected None, an int seed in [0, 2**32 - 1] or a callable epoch -> int seed")
+    for epoch in (0, num_epochs - 1) if num_epochs > 1 else (0,):
+        _epoch_seed(shuffle_seed, epoch)
 
 
 def _check_layer_dims(model, layer_dims):
@@ -170,31 +242,71 @@ def _check_optimizer_options(optimizer, options):
                         f"{hint} (the optimizer's options: {listing})")
 
 
-def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed,
-                           optimizer_options):
-    """Refuse ``train``'s bad arguments before any work, each by name."""
+def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, mini_batch_size, lambd, keep_prob,
+                           cost_every, lr_schedule, shuffle_seed, optimizer_options):
+    """Refuse ``train``'s bad arguments before any work, each by name, even when num_epochs is 0
+    (the later uses would refuse them under another function's name, or never).
+
+    Returns:
+        (X, Y) as ndarrays (a nested list converted here, once).
+    """
+    if not isinstance(optimizer, str):  # (a list would be a bare "unhashable type" from the lookup below)
+        raise TypeError(f"deep.train: optimizer is {type(optimizer).__name__} {optimizer!r:.60}; expected "
+                        f"one of {sorted(OPTIMIZERS)}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
     _check_optimizer_options(optimizer, optimizer_options)
     dims = _check_layer_dims("deep.train", layer_dims)
-    check_examples("deep.train", X, Y, n_x=dims[0])
+    X, Y = check_examples("deep.train", X, Y, n_x=dims[0])
     check_count("deep.train", "num_epochs", num_epochs, 0)
     check_count("deep.train", "cost_every", cost_every, 1)
-    if lr_schedule is not None and not callable(lr_schedule):
-        raise TypeError(f"deep.train: lr_schedule must be a callable epoch -> learning rate, "
-                        f"got {type(lr_schedule).__name__}")
-    if shuffle_seed is not None and not callable(shuffle_seed):
-        _epoch_seed(shuffle_seed, 0)  # an int >= 0
+    if mini_batch_size is not None:
+        check_count("deep.train", "mini_batch_size", mini_batch_size, 1)
+    check_lambd("deep.train", lambd)
+    manual._check_keep_prob("deep.train", keep_prob)  # the reference's rule, the one ag.dropout applies
+    if lr_schedule is not None:
+        _check_epoch_function("lr_schedule", lr_schedule, "learning rate")
+    _check_shuffle_seed(shuffle_seed, num_epochs)
+    return X, Y
 
 
 def _scheduled_lr(lr_schedule, epoch):
-    """``lr_schedule(epoch)`` as a float, refused unless finite and > 0 (a schedule decaying
-    to 0 or overflowing would otherwise stall or wreck training silently)."""
+    """``lr_schedule(epoch)`` as a float, refused unless a finite number > 0 (a 0-d array counts, as
+    for learning_rate): a schedule decaying to 0 or overflowing would stall or wreck training silently."""
     lr = lr_schedule(epoch)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
+    if not (_is_number(lr) and lr > 0):
         raise ValueError(f"deep.train: lr_schedule({epoch}) returned {lr!r}; expected a finite "
                          "learning rate > 0")
     return float(lr)
+
+
+def _shuffle_stream(rng, shuffle_seed, epoch):
+    """Epoch ``epoch``'s shuffling stream: the run's rng, or a RandomState of the epoch's own seed."""
+    return rng if shuffle_seed is None else np.random.RandomState(_epoch_seed(shuffle_seed, epoch))
+
+
+def _train_epoch(cost_fn, params, opt, batches, X, epoch, batched, lambd, keep_prob, rng):
+    """One pass over ``batches`` [(X_batch (n_x, k), Y_batch (1, k)), ...], one update each.
+
+    Returns:
+        the epoch's cost: full batch, the cost itself (unrounded); else the mean of the batches'
+        costs weighted by their sizes, each taken before that batch's update.
+    """
+    batch_costs = []
+    for X_batch, Y_batch in batches:
+        updated = epoch > 0 or len(batch_costs) > 0  # (before the first step: the starting parameters)
+        with diverging("deep.train", f"epoch {epoch}", params, X, updated):
+            J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
+        batch_costs.append(J.item())
+        if not updated:  # at the starting parameters: a NaN/inf here is the data's, not the learning rate's
+            first = f"epoch {epoch}" + (" (its first mini-batch)" if batched else "")
+            check_initial_cost("deep.train", first, batch_costs[-1], X, params)
+        opt.zero_grad()
+        J.backward()
+        opt.step()
+    if len(batches) == 1:
+        return batch_costs[0]
+    return sum(c * b[0].shape[1] for c, b in zip(batch_costs, batches)) / X.shape[1]
 
 
 def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=3300, mini_batch_size=None,
@@ -203,87 +315,54 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
     """Train the L-layer net.
 
     Args:
-        X: (n_x, m), examples as columns, numeric; Y: (1, m) labels 0/1.
+        X: (n_x, m), examples as columns, numeric (a nested list is converted once); Y: (1, m) labels 0/1.
         layer_dims: [n_x, n_1, ..., 1], at least 2 positive ints.
-        optimizer: "gd", "momentum" or "adam"; ``optimizer_options`` go to it
-            (beta for momentum; beta1, beta2, eps for Adam; gd takes none). Any other
-            keyword is a TypeError naming it and each optimizer's options.
-        learning_rate: > 0 (the rate of every epoch unless ``lr_schedule`` is given).
-        num_epochs: passes over the data.
-        mini_batch_size: None for full batch, else an int (reshuffled every epoch).
-        init: an ``ag.init.initialize`` method: "he", "xavier", "random_normal",
-            "small" (randn * 0.01) or "lecun" (randn / sqrt(n_prev)).
-        lambd: L2 strength >= 0; keep_prob: dropout on hidden layers, in (0, 1].
-        rng: None (the package's default generator), an int seed, a
-            numpy.random.Generator or a numpy.random.RandomState: the stream for
-            the weights, the shuffles and the masks unless given separately below.
-        init_rng: the weights' own stream (same kinds as rng); None: rng.
-        shuffle_seed: None: shuffles draw from rng. An int s: epoch e's shuffle is
-            ``np.random.RandomState(s + e).permutation(m)``, the course's
-            ``np.random.seed(seed); permutation(m)`` with the seed raised by one per
-            epoch (its optimization notebook starts at seed 10 and adds 1 before
-            each epoch: ``shuffle_seed=11``). A callable: epoch -> seed.
-        lr_schedule: None, or a callable epoch -> learning rate (e.g.
-            ``ag.optim.lr_schedule.exponential(lr0, decay_rate)``); the optimizer's
-            ``lr`` is set to ``lr_schedule(epoch)`` before each epoch, epochs from 0.
-        cost_every: record the cost every this many epochs (from epoch 0).
-        print_cost: also print it; progress: tqdm bar on stderr (a str: its label).
-        compiled: replay recorded tapes (``ag.compile``, one per batch shape) instead
-            of recording every step; same results, faster.
+        optimizer: "gd", "momentum" or "adam"; ``optimizer_options`` go to it (beta for momentum;
+            beta1, beta2, eps for Adam; gd takes none).
+        learning_rate: > 0, every epoch's unless ``lr_schedule``, a callable epoch -> rate (e.g.
+            ``ag.optim.lr_schedule.exponential(lr0, decay_rate)``), sets it before each epoch (from 0).
+        num_epochs: passes over the data; mini_batch_size: None (full batch) or an int >= 1.
+        init: an ``ag.init.initialize`` method: "he", "xavier", "random_normal", "small", "lecun".
+        lambd: L2 strength, a finite number >= 0; keep_prob: dropout on hidden layers, in (0, 1].
+        rng, init_rng, shuffle_seed: the random streams (the module's docstring). rng: None, an int
+            seed, a numpy Generator or RandomState; init_rng: the weights' own (None: rng);
+            shuffle_seed: None (rng shuffles), an int s (epoch e: ``RandomState(s + e).permutation(m)``,
+            the course's notebook is ``shuffle_seed=11``) or a callable epoch -> seed; seeds in [0, 2**32 - 1].
+        cost_every: record the cost every this many epochs (from 0); print_cost: also print it;
+        progress: tqdm bar on stderr (a str: its label); compiled: replay tapes (``ag.compile``), same results.
     Returns:
-        (params, costs): dict of Tensors W1..bL; the epoch's cost every ``cost_every``
-        epochs, the mean over its mini-batches weighted by their sizes, each batch's
-        cost taken before that batch's update (full batch: the cost before the
-        epoch's update, as the course prints it).
-    Raises:
-        TypeError: non-numeric X or Y (strings), an rng of another kind, layer_dims
-            not a sequence, a keyword neither train nor the optimizer takes (e.g.
-            num_iterations=, lr=, betas=, or beta= with "gd").
-        ValueError: zero examples, bad shapes or orientation, unknown optimizer or
-            init, bad layer_dims (fewer than 2 entries, a size that is not a positive
-            int, an output layer other than 1), bad counts, a schedule or shuffle seed
-            giving a bad value.
-        InitialCostError (a FloatingPointError): the first cost, at the starting parameters,
-            is NaN/inf (features too large for the forward pass); names the largest |feature|.
-        TrainingDivergedError (a FloatingPointError): a NaN/inf cost or parameter after
-            updates (names the epoch and the parameter).
+        (params, costs): dict of Tensors W1..bL; every ``cost_every`` epochs the epoch's cost (full batch:
+        before the epoch's update, as the course prints it; else the batches' costs, each before its
+        update, averaged weighted by batch size).
+    Raises (all but the last two before any work, naming deep.train, the argument and the value):
+        TypeError: non-numeric X or Y, an rng of another kind, layer_dims not a sequence, optimizer not
+            a str, keep_prob not a number, lr_schedule (or a callable shuffle_seed) not callable with one
+            argument, a keyword neither train nor the optimizer takes (num_iterations=, lr=, betas=, ...).
+        ValueError: zero examples, bad shapes or orientation, unknown optimizer or init, bad layer_dims,
+            num_epochs / cost_every / mini_batch_size not an int in range, lambd not a finite number >= 0,
+            keep_prob outside (0, 1], shuffle_seed not an int keeping every epoch's seed in [0, 2**32 - 1];
+            later, naming the epoch: a schedule or a callable shuffle_seed giving a bad value.
+        InitialCostError, TrainingDivergedError (FloatingPointErrors): a NaN/inf cost at the starting
+            parameters (names the largest |feature|), or after updates (names the epoch and the parameter).
     """
-    _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, cost_every, lr_schedule, shuffle_seed,
-                           optimizer_options)
+    X, Y = _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, mini_batch_size, lambd, keep_prob,
+                                  cost_every, lr_schedule, shuffle_seed, optimizer_options)
     # One stream for everything not seeded separately: an int seed becomes one generator here,
     # not a fresh one per use (which would repeat the same draws for weights and shuffles).
     rng = as_generator(rng, "deep.train")
     init_stream = rng if init_rng is None else as_generator(init_rng, "deep.train (init_rng)")
     params = ag.init.initialize(layer_dims, method=init, rng=init_stream)
     opt = OPTIMIZERS[optimizer](params, learning_rate, **optimizer_options)
-    m = X.shape[1]
     full_batch = [(ag.Tensor(X, name="X"), ag.Tensor(Y, name="Y"))]
     cost_fn = ag.compile(cost) if compiled else cost
     costs = []
-    updated = False  # until the first step, the parameters are the starting ones
     for epoch in progress_range(num_epochs, progress):
         if lr_schedule is not None:
             opt.lr = _scheduled_lr(lr_schedule, epoch)
-        if mini_batch_size is None:
-            batches = full_batch
-        else:
-            shuffle = rng if shuffle_seed is None else np.random.RandomState(_epoch_seed(shuffle_seed, epoch))
-            batches = random_mini_batches(X, Y, mini_batch_size, shuffle)
-        batch_costs = []
-        for X_batch, Y_batch in batches:
-            with diverging("deep.train", f"epoch {epoch}", params, X, updated):
-                J = cost_fn(params, X_batch, Y_batch, lambd, keep_prob, rng=rng)
-            batch_costs.append(J.item())
-            if not updated:  # at the starting parameters: a NaN/inf here is the data's, not the learning rate's
-                first = f"epoch {epoch}" + ("" if mini_batch_size is None else " (its first mini-batch)")
-                check_initial_cost("deep.train", first, batch_costs[-1], X, params)
-            opt.zero_grad()
-            J.backward()
-            opt.step()
-            updated = True
-        # Full batch: the cost itself, unrounded; else the mean weighted by batch sizes.
-        epoch_cost = batch_costs[0] if len(batches) == 1 else sum(
-            c * b[0].shape[1] for c, b in zip(batch_costs, batches)) / m
+        batches = full_batch if mini_batch_size is None else random_mini_batches(
+            X, Y, mini_batch_size, _shuffle_stream(rng, shuffle_seed, epoch))
+        epoch_cost = _train_epoch(cost_fn, params, opt, batches, X, epoch, mini_batch_size is not None, lambd,
+                                  keep_prob, rng)
         check_finite("deep.train", f"epoch {epoch}", epoch_cost, params, X)
         if epoch % cost_every == 0:
             costs.append(epoch_cost)
