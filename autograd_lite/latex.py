@@ -189,8 +189,7 @@ def params_subscript(node, *keys):
     """'_{\\mathrm{axis}=0, \\mathrm{ddof}=1}': the parameters ``keys`` that op output ``node`` was
     called with, each unless at its default in the op's declared call (var(x) and var(x, ddof=0)
     print alike, var(x, ddof=1) does not); '' when none is left."""
-    signature = getattr(node._prim, "__signature__", None) or _signature_of(node._prim.forward)
-    declared = signature.parameters if signature is not None else {}
+    declared = _declared(node)
     shown = []
     for key in keys:
         if key in (node._params or {}):
@@ -199,6 +198,23 @@ def params_subscript(node, *keys):
             if not _equal(value, default):
                 shown.append(f"{roman(key)}={value_latex(value)}")
     return "_{" + ", ".join(shown) + "}" if shown else ""
+
+
+def declared_keywords(node):
+    """The keyword parameters op output ``node`` was called with that its op's call declares (all of
+    them when it takes ``**params``): what an op keeps for itself, as a compiled replay's saved
+    values, is no parameter of the call."""
+    declared = _declared(node)
+    if any(p.kind is p.VAR_KEYWORD for p in declared.values()):
+        return tuple(node._params or ())
+    return tuple(key for key in node._params or () if key in declared)
+
+
+def _declared(node):
+    """The parameters (name -> inspect.Parameter) of op output ``node``'s declared call, else of its
+    forward's."""
+    signature = getattr(node._prim, "__signature__", None) or _signature_of(node._prim.forward)
+    return signature.parameters if signature is not None else {}
 
 
 def _signature_of(forward):
@@ -270,6 +286,9 @@ def mask_name(x):
     return f"D^{{[{match.group(1)}]}}" if match else "D"
 
 
-def function(name, *terms):
-    """The generic rendering of an op without a rule of its own: ``\\mathrm{name}(a, b)``."""
-    return call(roman(name), *terms)
+def function(name, *terms, node=None):
+    """The generic rendering of an op without a rule of its own: ``\\mathrm{name}(a, b)``; given its
+    output ``node``, with the keyword parameters its call declares that are off their defaults as
+    a subscript (``\\mathrm{scale}_{\\mathrm{factor}=3}(x)``), as a built-in op shows its own."""
+    script = "" if node is None else params_subscript(node, *declared_keywords(node))
+    return call(roman(name) + script, *terms)

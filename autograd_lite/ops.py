@@ -464,12 +464,20 @@ min = _Op(_reduce(np.min), "min", vjps=(_extreme_vjp,), jvps=(_extreme_jvp,), la
 
 
 # --- shape -------------------------------------------------------------------------
+def _shape_latex(key):
+    """A shape op written as a function with its parameter: \\mathrm{reshape}_{\\mathrm{shape}=(3, 1)}(u).
+    Not left out as notation often does: what follows reads the new shape, so sum(u (3,1) @ v (1,3))
+    (an outer product's sum) and sum(u (1,3) @ v (3,1)) (the inner product) would print alike."""
+    def latex(t, node):
+        return tex.call(tex.roman(node._prim.name) + tex.params_subscript(node, key), *t)
+    return latex
+
+
 reshape = _Op(np.reshape, "reshape", view=True, doc="""reshape(x, shape): x's entries in ``shape`` (one -1 inferred).
 
     Row-major (C) order, as NumPy's; shares x's data where NumPy can. The gradient is reshaped back.""",
               vjps=(lambda g, out, x, shape: g.reshape(x.shape),),
-              jvps=(lambda t, out, x, shape: t.reshape(out.shape),),
-                    latex=lambda t, node: t[0])
+              jvps=(lambda t, out, x, shape: t.reshape(out.shape),), latex=_shape_latex("shape"))
 
 
 def _transpose_back(g, out, x, axes=None):
@@ -488,7 +496,7 @@ broadcast_to = _Op(np.broadcast_to, "broadcast_to", view=True,
 
     ``shape`` must be one x broadcasts to; the gradient is summed back to x's shape.""",
                    vjps=(lambda g, out, x, shape: g,), jvps=(lambda t, out, x, shape: np.broadcast_to(t, shape),),  # the engine sums it back to x's shape
-                         latex=lambda t, node: t[0])          # broadcasting is implicit in the notation
+                   latex=_shape_latex("shape"))
 
 
 def _getitem_latex(t, node):
@@ -865,7 +873,7 @@ def _expand_dims(x, axis):
 
 
 _RESHAPED = dict(vjps=(lambda g, out, x, axis=None: g.reshape(x.shape),),
-                 jvps=(lambda t, out, x, axis=None: t.reshape(out.shape),), latex=lambda t, node: t[0])
+                 jvps=(lambda t, out, x, axis=None: t.reshape(out.shape),), latex=_shape_latex("axis"))
 squeeze = _Op(_squeeze, "squeeze", view=True, **_RESHAPED,
               doc="squeeze(x, axis=None): x without length-1 axes (NumPy's squeeze), sharing its data.")
 expand_dims = _Op(_expand_dims, "expand_dims", view=True, **_RESHAPED,

@@ -6,9 +6,9 @@ out, *inputs, **params)``: g = dL/d(out) in, dL/d(input) out) and a Jacobian-vec
 order the rules get ndarrays; under ``create_graph`` Tensors, so rules written with operators
 differentiate again. A rule may return None (no gradient flows there); ``None`` in ``defvjp``
 marks an input as not differentiable. The engine checks every gradient against its input and
-undoes broadcasting (``conform.conform``), your own ops a little more (``custom.py``). ``latex``
-and ``draw`` tell the formula and the drawing how to show the op; ``view=True`` marks an output
-that may share its first input's memory.
+undoes broadcasting (``conform.conform``), your own ops a little more (``custom.py``). ``latex(terms,
+node)`` and ``draw(node) -> (role, [lines])`` tell the formula and the drawing how to show the op (a role
+of viz's: 'op', 'dropout', 'cost-term', ...); ``view=True`` marks an output sharing its first input's memory.
 """
 import operator
 

@@ -11,6 +11,9 @@ a glance:
     dropout    the dropout op, with keep_prob and the share of units its mask kept
     cost term  binary_cross_entropy and l2_penalty, each with its formula
 
+An op's primitive chooses its role and lines with ``draw(node) -> (role, [lines])``
+(checked: anything else is a TypeError naming the op). Scalar constants show their
+shortest round-trip value; an unprintable character in a name shows as its code point.
 An op's box shows its parameters (axis, shape, index, ...); the edges into an op of
 two or more inputs carry each input's name in the op's call (``subtract(x, y)``: x
 and y), so ``x - y`` and ``y - x`` draw apart. A graph recorded before an in-place
@@ -86,21 +89,82 @@ def drawn_inputs(t):
     return [(i, p) for i, p in enumerate(t._parents) if labels.get(i, "") is not None]
 
 
-def role(t):
-    """'parameter', 'data', 'constant', 'dropout', 'cost-term' or 'op' (see module docstring)."""
+def value_inputs(t):
+    """The drawn inputs of op output ``t`` whose value it uses: a gradient's shortcut (an edge label
+    starting 'grad', drawn dashed, as the cross-entropy's logits) is left out."""
+    labels = t._prim.edge_labels or {}
+    return [p for i, p in drawn_inputs(t) if not _shortcut(labels.get(i))]
+
+
+def _shortcut(label):
+    return label is not None and label.startswith("grad")
+
+
+def _node_lines(t):
+    """(role, lines) of ``t``'s node: its role ('parameter', 'data', 'constant', 'dropout', 'cost-term'
+    or 'op', see the module docstring) and the lines of its label before an op's output shape."""
     if t._prim is None:
         if t.requires_grad:
-            return "parameter"
-        return "data" if t.name else "constant"
-    return t._prim.draw(t)[0] if t._prim.draw else "op"
+            return "parameter", [t.name or "parameter", _shape_text(t.shape)]
+        if t.name:
+            return "data", [t.name, _shape_text(t.shape)]
+        return "constant", [_number(t._array) if t.size == 1 else f"constant {_shape_text(t.shape)}"]
+    if t._prim.draw:
+        return _drawing(t)
+    return "op", [t._prim.label] + _op_params_text(t)
+
+
+def _drawing(t):
+    """What the ``draw`` rule of op output ``t``'s primitive gives, checked: ``(role, lines)``, the
+    role one of ``_STYLE``'s and the lines a non-empty list of str. Anything else, or an error the
+    rule raises, is refused naming the op: unchecked, a str of lines was drawn one character per
+    line and an unknown role was a bare KeyError."""
+    prim = t._prim
+    try:
+        drawing = prim.draw(t)
+    except Exception as error:
+        raise rule_error(error, f"to_dot: the draw rule of op '{prim.name}' raised "
+                                f"{type(error).__name__}: {error}") from error
+    if isinstance(drawing, (tuple, list)) and len(drawing) == 2:
+        kind, lines = drawing
+        if (isinstance(kind, str) and kind in _STYLE and isinstance(lines, (list, tuple)) and lines
+                and all(isinstance(line, str) for line in lines)):
+            return kind, list(lines)
+    raise TypeError(f"to_dot: the draw rule of op '{prim.name}' returned {type(drawing).__name__} "
+                    f"{drawing!r:.80}; expected (role, lines): a role among {', '.join(map(repr, _STYLE))} "
+                    "and a non-empty list of str, the lines of the op's box")
+
+
+def rule_error(error, message):
+    """An error of ``error``'s type saying ``message`` (a RuntimeError if that type will not take a
+    message alone), to raise from ``error`` where a user's rule failed: its type kept for callers
+    that catch it, the op named."""
+    try:
+        return type(error)(message)
+    except TypeError:  # (a type whose constructor wants more, as UnicodeDecodeError)
+        return RuntimeError(message)
 
 
 def _shape_text(shape):
     return "scalar" if shape == () else "(" + ", ".join(str(n) for n in shape) + ")"
 
 
-def _number(value):
-    return f"{float(value):.4g}"
+def _number(array):
+    """A one-element array's value, the shortest text that reads back as it in its own dtype, as
+    ``latex.number_latex`` writes it: 0.99999 (rounded to a few digits it drew as 1, the value of
+    another constant), 2 for 2.0, 1e-08, inf, nan."""
+    value = np.asarray(array).reshape(())[()]
+    mantissa, e, exponent = str(value).partition("e")  # (str of a NumPy float: its shortest round-trip repr)
+    return mantissa.removesuffix(".0") + e + exponent
+
+
+def _visible(text):
+    """``text`` with each unprintable character as its code point, ``⟨U+0000⟩``, as ``latex.roman``
+    writes it: Graphviz ends a label at a NUL (the rest of the name vanished), a lone surrogate
+    cannot be encoded for ``dot`` at all, and a newline inside a name would look like two lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"⟨U+{ord(c):04X}⟩" for c in text)
 
 
 def _op_params_text(t):
@@ -136,18 +200,8 @@ def _param_text(value):
     return repr(value)
 
 
-def _label(t, show_grads, show_values):
-    kind = role(t)
-    lines = []
-    if kind == "constant":
-        lines.append(_number(t._array.item()) if t.size == 1 else f"constant {_shape_text(t.shape)}")
-    elif kind in ("parameter", "data"):
-        lines += [t.name or "parameter", _shape_text(t.shape)]
-    elif t._prim.draw:
-        lines += t._prim.draw(t)[1]
-    else:
-        lines.append(t._prim.label)
-        lines += _op_params_text(t)
+def _label(t, kind, lines, show_grads, show_values):
+    """The text of ``t``'s node from its role and lines (``_node_lines``), each line ``_visible``."""
     if t._prim is not None:
         if t.name:
             lines[0] = f"{t.name} = {lines[0]}"
@@ -155,14 +209,14 @@ def _label(t, show_grads, show_values):
     if show_values:
         value = f"{t.dtype} {_shape_text(t.shape)}"
         if t.size == 1:
-            value += f" = {t._array.item():.6g}"
+            value += f" = {_number(t._array)}"
         if kind == "constant":
             lines.append(value)
         else:
             lines[-1] = value
     if show_grads and t._grad is not None:  # (an op output's .grad warns when read)
         lines.append(f"‖grad‖ = {np.linalg.norm(t.grad):.3g}")
-    return "\n".join(lines)
+    return "\n".join(map(_visible, lines))
 
 
 def input_names(prim, n):
@@ -187,7 +241,7 @@ def _edge_attributes(child, position, names):
     labels = child._prim.edge_labels or {}
     if position not in labels:
         return {} if names is None else {"label": names[position]}
-    if labels[position].startswith("grad"):  # a gradient's shortcut, not a value's path
+    if _shortcut(labels[position]):  # a gradient's shortcut, not a value's path
         return {"style": "dashed", "color": "#b91c1c", "label": labels[position], "fontcolor": "#b91c1c"}
     return {"label": labels[position]}
 
@@ -203,29 +257,30 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
         show_grads: add ``‖grad‖`` to every tensor whose ``.grad`` is set
             (leaves after ``backward()``, non-leaves that called ``retain_grad()``).
         show_values: add each value's dtype and shape (and the value of size-1 tensors).
-        graph_name: name of the digraph in the DOT source.
+        graph_name: name of the digraph in the DOT source, a str (backslashes and quotes
+            escaped, so that any name gives valid DOT; another type is a TypeError).
     Returns:
         graphviz.Digraph with one node per tensor, edges in data-flow order,
         one (nested) cluster per ``ag.scope`` name.
     """
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"to_dot: rankdir must be one of 'LR', 'TB', 'RL', 'BT', got {rankdir!r}")
+    if not isinstance(graph_name, str):
+        raise TypeError(f"to_dot: graph_name must be a str, got {type(graph_name).__name__} "
+                        f"{graph_name!r:.60}")
     nodes = walk_graph(t, "to_dot")
     try:
         import graphviz
     except ImportError:
         raise ImportError("to_dot needs the Python package graphviz: pip install graphviz") from None
 
-    dot = graphviz.Digraph(graph_name)
-    dot.attr(rankdir=rankdir, nodesep="0.25", ranksep="0.35")
-    dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.08,0.04")
-    dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.7")
-
+    dot = _digraph(graphviz, graph_name, rankdir)
     node_id = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     by_scope = {}  # scope tuple -> node statements (name, attributes) placed in its cluster
     for n in nodes:
-        kind = role(n)
-        attributes = dict(_STYLE[kind], label=graphviz.escape(_label(n, show_grads, show_values)))
+        kind, lines = _node_lines(n)
+        label = _label(n, kind, lines, show_grads, show_values)
+        attributes = dict(_STYLE[kind], label=graphviz.escape(label))
         attributes["class"] = kind
         if n is t:
             attributes["peripheries"] = "2"
@@ -246,8 +301,18 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
         for position, p in drawn:
             attributes = _edge_attributes(n, position, names.get(key) if len(drawn) > 1 else None)
             if "label" in attributes:  # (a user's edge_labels may hold DOT's own escapes, \N, \G)
-                attributes["label"] = graphviz.escape(attributes["label"])
+                attributes["label"] = graphviz.escape(_visible(attributes["label"]))
             dot.edge(node_id[id(p)], head, **attributes)
+    return dot
+
+
+def _digraph(graphviz, graph_name, rankdir):
+    """An empty ``graphviz.Digraph`` named ``graph_name`` (a str), with the drawing's fonts and spacing."""
+    # (a backslash ending the name would escape DOT's closing quote: all are doubled, as in labels)
+    dot = graphviz.Digraph(graphviz.escape(_visible(graph_name)))
+    dot.attr(rankdir=rankdir, nodesep="0.25", ranksep="0.35")
+    dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.08,0.04")
+    dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.7")
     return dot
 
 
@@ -265,7 +330,7 @@ def _add_clusters(dot, by_scope, escape):
         dot.body += ["}\n"] * (len(open_scope) - shared)
         for depth in range(shared + 1, len(scope) + 1):
             dot.body.append(f"subgraph cluster_{count} {{\n")
-            dot.attr(label=escape(scope[depth - 1]), style="rounded,dashed", color="#9ca3af",
+            dot.attr(label=escape(_visible(scope[depth - 1])), style="rounded,dashed", color="#9ca3af",
                      fontname="Helvetica", fontsize="11")
             count += 1
         open_scope = scope
@@ -284,7 +349,7 @@ def draw(t, path, format=None, **options):
             when missing (in any case: ``cost.SVG`` is written as it is).
         format: "svg", "png" or "pdf" (any case); None: the path's extension when it is one
             of those, else "svg".
-        **options: passed to ``to_dot`` (rankdir, show_grads, show_values).
+        **options: passed to ``to_dot`` (rankdir, show_grads, show_values, graph_name).
     Returns:
         str, the path of the rendered file, the only file written (no DOT source is left
         or overwritten next to it).
