@@ -900,19 +900,26 @@ def _compare(ufunc, symbol=None):
         try:
             if current().tracer is not None:  # ag.compile recomputes it on every replay
                 return current().tracer.numpy_call(ufunc, (a, b), {})
-            # a masked entry refused (NumPy would give a masked result, its hidden value compared)
-            a, b = plain_array(_raw(a), label), plain_array(_raw(b), label)
+        except ValueError as error:
+            raise _unbroadcast_error(label, a, b, error) from None
+        # a masked entry refused (NumPy would give a masked result, its hidden value compared)
+        a, b = plain_array(_raw(a), label), plain_array(_raw(b), label)
+        try:
             return ufunc(a, b)
         except TypeError:  # (None, a str: NumPy's message names neither the comparison nor the operands)
-            if current().tracer is not None:
-                raise
             raise TypeError(f"{label}: cannot compare {_operand(a)} with {_operand(b)}; expected numbers, "
                             "arrays or Tensors") from None
-        except ValueError as error:  # (NumPy's "operands could not be broadcast" names no comparison)
-            if "broadcast" not in str(error):
-                raise
-            raise diagnostics.broadcast_error(label, [np.shape(_raw(a)), np.shape(_raw(b))], ["left", "right"]) from None
+        except ValueError as error:
+            raise _unbroadcast_error(label, a, b, error) from None
     return compare
+
+
+def _unbroadcast_error(label, a, b, error):
+    """NumPy's ``error`` comparing ``a`` with ``b``; "operands could not be broadcast", which names no
+    comparison, as the ShapeError arithmetic gives."""
+    if "broadcast" not in str(error):
+        return error
+    return diagnostics.broadcast_error(label, [np.shape(_raw(a)), np.shape(_raw(b))], ["left", "right"])
 
 
 def _number_like(number, t, label):
