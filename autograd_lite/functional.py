@@ -301,10 +301,16 @@ def binary_cross_entropy(a, y):
             non-zero tangent reaching them is refused).
     Returns:
         scalar Tensor. Finite even where ``a`` is exactly 0 or 1 (log is floored at
-        -100, as PyTorch's BCELoss). When ``a`` came from ``sigmoid(z)`` the op also
-        takes ``z``: terms where ``a`` saturates are computed from ``z`` exactly, and
-        the gradient ``(a - y) / m`` goes straight to ``z``, as the hand-derived
-        dZ = A - Y does, so a saturated sigmoid never gives 0/0.
+        -100, as PyTorch's BCELoss). Each term is the course's ``log(a)`` or
+        ``log(1 - a)`` of the rounded ``a``, bit for bit, so a well-classified
+        example's small cost loses relative accuracy: for y = 0 the term is 0 once
+        ``1 - a`` rounds to 1 (sigmoid(z) for z below about -17 in float32, -37 in
+        float64; the true cost is about exp(z)). When ``a`` came from ``sigmoid(z)``
+        the op also takes ``z``: a term whose label's probability (``a``, or ``1 - a``)
+        is below 1e-6, a confident wrong prediction, is computed from ``z`` exactly,
+        and the gradient ``(a - y) / m`` goes straight to ``z``, as the hand-derived
+        dZ = A - Y does, so a saturated sigmoid never gives 0/0. For every term
+        exact at saturated logits use ``binary_cross_entropy_with_logits``.
     """
     a = as_tensor(a)
     if not isinstance(y, Tensor):  # checked and cast in the forward
@@ -356,7 +362,10 @@ def binary_cross_entropy_with_logits(z, y):
         y: labels of z's shape, in [0, 1] (0/1, or soft labels).
     Returns:
         scalar Tensor ``-(1/m) sum(y log sigmoid(z) + (1-y) log(1 - sigmoid(z)))``, exact for
-        every finite z (z = 40, y = 0 gives 40 / m, not a floored log); d/dz = (sigmoid(z) - y) / m.
+        every finite z (z = 40, y = 0 gives 40 / m, not a floored log); d/dz = (sigmoid(z) - y) / m,
+        computed so, as PyTorch does: off by a few ulps of 1 (over m) at most, but 0 where
+        sigmoid(z) rounds to y = 1 (z from about 17 in float32, 37 in float64; true: about
+        -exp(-z) / m).
     """
     return _bce_with_logits(z, y)
 

@@ -36,12 +36,26 @@ class InputCheck:
 
 
 @dataclass
+class Kink:
+    """An entry where f's one-sided difference slopes disagree (f may have no derivative there):
+    input ``index`` (leaf ``name``), ``entry`` (() in fast mode: along its direction), and the
+    slopes (f(x) - f(x - eps)) / eps (``left``) and (f(x + eps) - f(x)) / eps (``right``)."""
+    index: int
+    name: str
+    entry: tuple
+    left: float
+    right: float
+
+
+@dataclass
 class GradcheckResult:
-    """Outcome of ``gradcheck``; ``passed`` is ``difference < threshold``."""
+    """Outcome of ``gradcheck``; ``passed`` is ``difference < threshold``. ``kinks``: the
+    entries where f seems to have no derivative (a list of ``Kink``; the verdict ignores them)."""
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
     mode: str = "full"
+    kinks: list = field(default_factory=list)
 
     @property
     def passed(self):
@@ -62,7 +76,29 @@ class GradcheckResult:
             where = f"worst entry {c.worst_entry}: " if self.mode == "full" else "along the direction: "
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {c.difference:.3e}, {where}"
                          f"autodiff {c.analytic:.10g} vs numerical {c.numeric:.10g}{mark}")
-        return "\n".join(lines)
+        return "\n".join(lines + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+
+
+_KINKS_SHOWN = 5  # (a report names the first few; result.kinks holds them all)
+
+
+def _kink_lines(kinks, mode, directions):
+    """The report's caution about ``kinks``: the first few, each with its one-sided slopes
+    (``directions``: fast mode's count, one per input leaf)."""
+    if not kinks:
+        return []
+    count = f"{len(kinks)} {'entry' if len(kinks) == 1 else 'entries'}" if mode == "full" else \
+        f"{len(kinks)} of the {directions} directions checked"
+    lines = [f"  caution: f may not be differentiable (a kink) at {count}: its one-sided",
+             "  slopes disagree there, and a central difference measures only their mean",
+             "  (the verdict ignores this):"]
+    for k in kinks[:_KINKS_SHOWN]:
+        where = f"entry {k.entry}" if mode == "full" else "along its direction"
+        lines.append(f"    input {k.index} {k.name} {where}: slope {k.left:.6g} from the left, "
+                     f"{k.right:.6g} from the right")
+    if len(kinks) > _KINKS_SHOWN:
+        lines.append(f"    ... and {len(kinks) - _KINKS_SHOWN} more (result.kinks lists them all)")
+    return lines
 
 
 def _shown(difference, threshold):
@@ -187,14 +223,15 @@ def _check_deterministic(f, flat, op):
     Central differences (f(x + eps) - f(x - eps)) / (2 eps) of a function that draws fresh
     randomness per call (dropout masks) measure the noise divided by eps (~1e6), not the
     gradient, so every entry would fail with no hint why; two evaluations find that cheaply.
+    Returns f's (first) value there, the centre of the one-sided differences.
     """
     first, second = _value(f, flat, flat.arrays, op), _value(f, flat, flat.arrays, op)
     if first == second or (math.isnan(first) and math.isnan(second)):
-        return
+        return first
     # A last-bit wobble (a multi-threaded BLAS summing in another order) is not randomness;
     # dropout moves the value by percents. 1e-12 separates the two with room on both sides.
     if abs(first - second) <= 1e-12 * max(abs(first), abs(second)):
-        return
+        return first
     raise ValueError(f"{op}: f is not deterministic: it gave {first!r} and then {second!r} at the same "
                      "inputs, so finite differences would measure its randomness, not its gradient. Hold "
                      "anything random fixed, e.g. dropout masks: pass masks=/mask=, or rng=<int seed> so "
@@ -231,20 +268,64 @@ def numerical_gradient(f, inputs, eps=1e-7):
 def _differences(f, flat, eps, op):
     """The central differences of f for every entry of every leaf of ``flat``, as float64 arrays of
     the leaves' shapes; errors name ``op``, the function the user called."""
-    grads = []
+    return [(plus - minus) / (2 * eps) for plus, minus in _shifted_values(f, flat, eps, op)]
+
+
+def _shifted_values(f, flat, eps, op):
+    """Per leaf of ``flat``, ``(plus, minus)``: float64 arrays of its shape holding f's value with
+    that entry moved by +eps and by -eps (the others as given)."""
+    values = []
     for x in flat.arrays:
-        g = np.zeros_like(x)
-        xf, gf = x.reshape(-1), g.reshape(-1)
+        plus, minus = np.zeros_like(x), np.zeros_like(x)
+        xf, pf, mf = x.reshape(-1), plus.reshape(-1), minus.reshape(-1)
         for i in range(xf.size):
             original = xf[i]
             xf[i] = original + eps
-            plus = _value(f, flat, flat.arrays, op)
+            pf[i] = _value(f, flat, flat.arrays, op)
             xf[i] = original - eps
-            minus = _value(f, flat, flat.arrays, op)
+            mf[i] = _value(f, flat, flat.arrays, op)
             xf[i] = original
-            gf[i] = (plus - minus) / (2 * eps)
-        grads.append(g)
-    return grads
+        values.append((plus, minus))
+    return values
+
+
+def _kinked(plus, minus, center, eps, slope_scale):
+    """Where the one-sided slopes (center - minus) / eps and (plus - center) / eps (arrays) disagree
+    by more than a derivative's can: a mask, with those slopes.
+
+    For a smooth f they differ by f'' eps; at a kink (|x| at 0, a tie in max) by a jump that does
+    not shrink with eps. Three values cannot tell c |x| from (c / eps) x ** 2, so a scale is assumed,
+    the unit an absolute eps already assumes for x. A disagreement is a kink where it is (1) over
+    a tenth of the larger slope: a smooth f of slope s differs by about s eps / d (d its distance to
+    a singularity), where its central difference is off by (eps / d) ** 2 and fails first; (2) over
+    eps ** (1/3) max(1, |f|, f's largest slope) (4.6e-3 at eps = 1e-7): at a point of zero slope,
+    as a minimum, f'' up to eps ** (-2/3) that (46,000) is read as curvature; and (3) over 64 times
+    f's rounding error over eps."""
+    with np.errstate(invalid="ignore", over="ignore"):  # an inf or nan value: no slope, no kink
+        left, right = (center - minus) / eps, (plus - center) / eps
+        jump = np.abs(right - left)
+        largest = np.maximum(np.maximum(np.abs(plus), np.abs(minus)), abs(center))
+        floor = eps ** (1 / 3) * max(1.0, abs(center), slope_scale)
+        mask = ((jump > 0.1 * np.maximum(np.abs(left), np.abs(right))) & (jump > floor)
+                & (jump > 64 * np.finfo(np.float64).eps * largest / eps))
+    return mask, left, right
+
+
+def _kinks(values, center, eps, names, entries=True):
+    """The ``Kink`` records of every leaf's ``(plus, minus)`` values around f's value ``center``
+    (``entries``: each value is an entry's; else one direction per leaf, fast mode)."""
+    if not math.isfinite(center):
+        return []
+    with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan slope is left out of the scale)
+        slopes = [np.abs(np.asarray(plus) - minus) / (2 * eps) for plus, minus in values]
+    scale = max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
+    found = []
+    for index, ((plus, minus), name) in enumerate(zip(values, names)):
+        mask, left, right = _kinked(np.asarray(plus), np.asarray(minus), center, eps, scale)
+        for at in zip(*np.nonzero(mask)) if np.ndim(mask) else ([()] if mask else []):
+            entry = tuple(int(k) for k in at) if entries else ()
+            found.append(Kink(index, name, entry, float(left[at]), float(right[at])))
+    return found
 
 
 def _per_leaf(analytic, numeric, names):
@@ -275,7 +356,12 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
         GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
-        ``.inputs`` per-leaf detail (named by dict keys), ``str()`` a readable report.
+        ``.inputs`` per-leaf detail (named by dict keys), ``.kinks`` the entries (in fast
+        mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
+        (f(x) - f(x - eps)) / eps disagree beyond a derivative's reach, so f may have no
+        derivative there (|x| at 0, ties in max): central differences cannot see a
+        symmetric kink, and the verdict does not count them; ``str()`` a readable report,
+        with a caution naming those entries.
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
@@ -283,14 +369,21 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
     threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
-    _check_deterministic(f, flat, "gradcheck")
+    center = _check_deterministic(f, flat, "gradcheck")
     analytic = _autodiff(f, flat)
     if not fast:
-        numeric = _differences(f, flat, eps, "gradcheck")
+        values = _shifted_values(f, flat, eps, "gradcheck")
+        numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
         difference, checks = _per_leaf(analytic, numeric, flat.names)
-        return GradcheckResult(difference, threshold, checks)
+        return GradcheckResult(difference, threshold, checks, kinks=_kinks(values, center, eps, flat.names))
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
-    checks, along, numeric_along = [], [], []
+    return _fast(f, flat, analytic, center, eps, threshold, generator)
+
+
+def _fast(f, flat, analytic, center, eps, threshold, generator):
+    """gradcheck's fast mode: per leaf, <analytic, u> against (f(x + eps u) - f(x - eps u)) / (2 eps)
+    for one random unit direction u drawn from ``generator``; ``center`` is f(x)."""
+    values, checks, along, numeric_along = [], [], [], []
     for i, (x, a, name) in enumerate(zip(flat.arrays, analytic, flat.names)):
         u = generator.standard_normal(x.shape)
         norm = np.linalg.norm(u)
@@ -304,8 +397,10 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         d = float(np.sum(a * u))
         along.append(d)
         numeric_along.append(n)
+        values.append((plus, minus))
         checks.append(InputCheck(i, name, x.shape, relative_difference(d, n), (), d, n))
-    return GradcheckResult(relative_difference(along, numeric_along), threshold, checks, mode="fast")
+    return GradcheckResult(relative_difference(along, numeric_along), threshold, checks, mode="fast",
+                           kinks=_kinks(values, center, eps, flat.names, entries=False))
 
 
 def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):

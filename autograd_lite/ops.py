@@ -133,27 +133,34 @@ negative = Primitive(np.negative, "negative", symbol="-", doc="negative(x): -x e
 
 
 def _power_vjp_base(g, out, x, p):
-    # p * x ** (p - 1), exactly 0 where p = 0 at x = 0 (not 0 * inf), as PyTorch and JAX. The exponent
-    # is shifted only there: shifted wherever p = 0, the recorded p * x ** p would differentiate in p
-    # to x ** p = 1 instead of 1 / x (the mixed second derivative, where x != 0). Where it is shifted,
-    # p * (1 - shift) is 0 with no slope in p either: second derivatives 0 there, as PyTorch's
-    shift = (_raw(p) == 0) & (_raw(x) == 0)
+    # p * x ** (p - 1), exactly 0 where p = 0 (not 0 * inf), as PyTorch and JAX. Where p = 0 and
+    # x ** -1 overflows (x = 0, or |x| below the dtype's smallest normal: a float32 subnormal) the
+    # exponent is shifted to 0. Only there: shifted wherever p = 0, the recorded p * x ** p would
+    # differentiate in p to x ** p = 1 instead of 1 / x (the mixed second derivative, for normal x).
+    # Where it is shifted, p * (1 - shift) is 0 with no slope in p either: second derivatives 0
+    # there, as PyTorch's. (The dtype is out's, the one x ** (p - 1) is computed in.)
+    shift = (_raw(p) == 0) & (np.abs(_raw(x)) < np.finfo(_raw(out).dtype).tiny)
     if not shift.any():
         return g * p * x ** (p - 1)
     return g * (p * (1 - shift)) * x ** (p - 1 + shift)
 
 
 def _power_vjp_exponent(g, out, x, p):
-    # out * log(x); where x is 0 the derivative is taken as 0 (x ** p is flat in p there for p > 0);
-    # where x < 0 it does not exist (log of a negative number): NaN, as PyTorch gives
-    undefined = np.where(_raw(x) < 0, np.nan, 0.0)
-    return g * out * (log(where(_raw(x) > 0, x, 1.0)) + undefined)
+    # out * log(x), as PyTorch's: NaN where x < 0 (log of a negative number) or x is NaN (NaN ** 0
+    # is 1, and log was taken of 1 there). Where x = 0 it is the limit as x -> 0+: 0 for p >= 0,
+    # -inf for p < 0, selected there, where out * log is inf * 0 = NaN (then times g, as PyTorch)
+    raw_x = _raw(x)
+    undefined = np.where((raw_x < 0) | np.isnan(raw_x), np.nan, 0.0)
+    local = out * (log(where(raw_x > 0, x, 1.0)) + undefined)
+    pole = (raw_x == 0) & (_raw(p) < 0)
+    return g * (_pick(pole, -np.inf, local) if pole.any() else local)
 
 
 power = Primitive(np.power, "power", symbol="**", doc="""power(x, p): x ** p elementwise, shapes broadcast together.
 
-    d/dx = p x ** (p - 1), exactly 0 where p = 0 (also at x = 0); d/dp = x ** p log(x), taken
-    as 0 where x = 0 and NaN where x < 0 (as PyTorch).""", vjps=(_power_vjp_base, _power_vjp_exponent),
+    d/dx = p x ** (p - 1), exactly 0 where p = 0 (x = 0 and subnormal x included; NaN x: NaN);
+    d/dp = x ** p log(x), at x = 0 its limit from above (0 for p >= 0, -inf for p < 0), NaN where
+    x < 0 or x is NaN (as PyTorch).""", vjps=(_power_vjp_base, _power_vjp_exponent),
                   jvps=(_power_vjp_base, _power_vjp_exponent),
                   latex=lambda t, node: tex.superscript(t[0], t[1].text))
 square = Primitive(np.square, "square", doc="square(x): x ** 2 elementwise, x's shape; d/dx = 2 x.",
@@ -283,9 +290,17 @@ def _has_logits(a):
 
 sigmoid = _Sigmoid(_sigmoid, "sigmoid", doc="""sigmoid(x): 1 / (1 + exp(-x)) elementwise, x's shape.
 
-    d/dx = sigmoid(x) (1 - sigmoid(x)).""", vjps=(lambda g, out, x: g * out * (1 - out),), jvps=(lambda g, out, x: g * out * (1 - out),),
+    d/dx = sigmoid(x) (1 - sigmoid(x)), computed from the output as PyTorch computes it: off by
+    a few ulps of 1 at most, but relative accuracy goes as sigmoid(x) nears 1, and from
+    about x = 17 (float32) or 37 (float64) it is 0 (true: about exp(-x)).""",
+                    vjps=(lambda g, out, x: g * out * (1 - out),),
+                    jvps=(lambda g, out, x: g * out * (1 - out),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
-tanh = Primitive(np.tanh, "tanh", doc="tanh(x): the hyperbolic tangent elementwise, x's shape; d/dx = 1 - tanh(x) ** 2.",
+tanh = Primitive(np.tanh, "tanh", doc="""tanh(x): the hyperbolic tangent elementwise, x's shape.
+
+    d/dx = 1 - tanh(x) ** 2, computed from the output as PyTorch computes it: off by a few ulps
+    of 1 at most, but relative accuracy goes as |tanh(x)| nears 1, and from about |x| = 10
+    (float32) or 19 (float64) it is 0 (true: about 4 exp(-2 |x|)).""",
                  vjps=(lambda g, out, x: g * (1 - out * out),), jvps=(lambda g, out, x: g * (1 - out * out),),
                  latex=lambda t, node: tex.call("\\tanh", *t))
 
@@ -654,8 +669,9 @@ softplus = Primitive(_softplus, "softplus", doc="""softplus(x): log(1 + exp(x)) 
 log1p = Primitive(np.log1p, "log1p", doc="log1p(x): log(1 + x) elementwise, accurate for small x; x's shape; d/dx = 1 / (1 + x).",
                   vjps=(lambda g, out, x: g / (1 + x),), jvps=(lambda t, out, x: t / (1 + x),),
                   latex=lambda t, node: tex.call("\\log", tex.Term(f"1 + {tex.right_of_sum(t[0], tex.SUM).text}")))
+# d/dx from exp(x), not out + 1: that cancels to 0 for x <= -37.4 in float64 (exp(-40) is 4.2e-18)
 expm1 = Primitive(np.expm1, "expm1", doc="expm1(x): exp(x) - 1 elementwise, accurate for small x; x's shape; d/dx = exp(x).",
-                  vjps=(lambda g, out, x: g * (out + 1),), jvps=(lambda t, out, x: t * (out + 1),),
+                  vjps=(lambda g, out, x: g * _apply(exp, x),), jvps=(lambda t, out, x: t * _apply(exp, x),),
                   latex=lambda t, node: tex.Term(f"e^{{{t[0].text}}} - 1", tex.SUM))
 sin = Primitive(np.sin, "sin", doc="sin(x): the sine elementwise (radians), x's shape; d/dx = cos(x).",
                 vjps=(lambda g, out, x: g * _apply(cos, x),),
@@ -793,17 +809,28 @@ def _per_dof(shape, axis, ddof):
     return 1.0 / dof if dof > 0 else np.inf
 
 
+def _moment(reduce, x, axis, keepdims, ddof):
+    """``reduce`` (np.var or np.std) of x over ``axis``, NumPy's shapes. NumPy sums float32 squares
+    in float32, which overflows from about 1.8e19 an entry where the answer fits (std([1e20, 1e20,
+    0]) was inf, and its gradient, divided by it, 0): float32 is accumulated in float64 and rounded
+    once, as PyTorch's CPU var and std accumulate in double. float64 is NumPy's, bit for bit."""
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    if x.dtype.char == "f":
+        return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof, dtype=np.float64).astype(np.float32)
+    return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
 # NumPy sums float16 squares in float16: over 70,000 N(0, 1) entries that sum passes 65,504 (inf)
 @float64_for_half
 def _var(x, axis=None, keepdims=False, ddof=0):
     """Mean squared deviation from the mean over ``axis``, divided by N - ddof."""
-    return np.var(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
+    return _moment(np.var, x, axis, keepdims, ddof)
 
 
 @float64_for_half  # (as var: std's VJP divides by it, and an inf std gave a gradient of 0)
 def _std(x, axis=None, keepdims=False, ddof=0):
-    """sqrt(var(x, axis, ddof))."""
-    return np.std(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims, ddof=ddof)
+    """sqrt(var(x, axis, ddof)), computed as NumPy's std (not from a rounded var)."""
+    return _moment(np.std, x, axis, keepdims, ddof)
 
 
 def _centered(x, axis):
@@ -845,7 +872,8 @@ def _std_float64(x, **params):  # std's rules divide by it: for float16 x, recom
 
 var = _Op(_var, "var", doc="""var(x, axis=None, keepdims=False, ddof=0): NumPy's variance (divided by N - ddof).
 
-    The result has NumPy's reduction shape; d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_float64_rule(_var_vjp),),
+    The result has NumPy's reduction shape (float16 and float32 computed in float64, rounded
+    once); d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_float64_rule(_var_vjp),),
           jvps=(_var_jvp,),
           latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.params_subscript(node, "axis", "ddof"), *t))
 std = _Op(_std, "std", doc="""std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof.
