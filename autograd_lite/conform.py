@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .convert import plain_array
-from .errors import ShapeError
+from .errors import GraphError, ShapeError
 
 
 class ForGradOnly(NamedTuple):
@@ -49,22 +49,46 @@ def conform(grad, like, prim, i, out_ndim):
     return grad
 
 
-def conform_tangent(tangent, like, out, prim, i):
+def gradient_list(every, prim, n):
+    """The result of ``prim``'s ``vjp_all`` (any iterable: one gradient per input, None for none) as
+    a tuple of its ``n`` gradients: anything else is refused naming the op and both counts, as
+    ``zip`` would drop a missing gradient (its input's ``.grad`` silently None) or an extra one."""
+    try:
+        every = tuple(every)
+    except TypeError:
+        raise TypeError(f"{prim.label}: its vjp_all returned {type(every).__name__}; expected a list of "
+                        f"{n} gradient(s), one per input (None for an input without one)") from None
+    if len(every) != n:
+        raise GraphError(f"{prim.label}: its vjp_all returned {len(every)} gradient(s) for {n} input(s); "
+                         "expected one per input, in order (None for an input that gets none)")
+    return every
+
+
+def conform_tangent(tangent, like, out, prim, i=None):
     """The contribution a JVP gave for input ``i`` of ``prim`` (whose value was ``like``, its
     output ``out``), checked as ``conform`` checks a VJP's gradient: a real array of out's shape,
     or of a broadcast of the input's shape that broadcasts to out's (``add``'s (3, 1) input
-    against a (3, 4) output); anything else is refused naming the op, the input and the shapes."""
-    tangent = np.asarray(plain_array(getattr(tangent, "_array", tangent), f"{prim.label}: the JVP for input {i}"))
+    against a (3, 4) output); anything else is refused naming the op, the input and the shapes.
+    ``i`` None: the whole tangent a ``jvp_all`` gave (``like`` unused), of out's shape or of one
+    that broadcasts to it."""
+    what = f"{prim.label}: the JVP for input {i}" if i is not None else f"{prim.label}: its jvp_all"
+    tangent = np.asarray(plain_array(getattr(tangent, "_array", tangent), what))
     if tangent.shape != out.shape:
         try:  # (the rule of unbroadcast, both ways: from the input up to the tangent, on up to the output)
-            reduction_plan(tangent.shape, like.shape), reduction_plan(out.shape, tangent.shape)
+            if i is not None:
+                reduction_plan(tangent.shape, like.shape)
+            reduction_plan(out.shape, tangent.shape)
         except ShapeError:
-            raise ShapeError(f"{prim.label}: the JVP for input {i} gives a tangent of shape {tangent.shape}, but the "
-                             f"input has shape {like.shape} and the output {out.shape}; expected {out.shape}" + (
-                                 "" if like.shape == out.shape else " or a broadcast of the input's shape that "
-                                 "broadcasts to it")) from None
-    return tangent if tangent.dtype == out.dtype else _as_real(
-        tangent, out.dtype, f"{prim.label}: the JVP's tangent for input {i}")
+            if i is None:
+                given, other = "the output has shape", "a shape that broadcasts to it"
+            else:
+                given = f"the input has shape {like.shape} and the output"
+                other = "a broadcast of the input's shape that broadcasts to it"
+            either = "" if i is not None and like.shape == out.shape else f" or {other}"
+            raise ShapeError(f"{what} gives a tangent of shape {tangent.shape}, but {given} {out.shape}; "
+                             f"expected {out.shape}{either}") from None
+    return tangent if tangent.dtype == out.dtype else _as_real(tangent, out.dtype, (
+        f"{prim.label}: the JVP's tangent for input {i}" if i is not None else f"{what}'s tangent"))
 
 
 def _as_real(array, dtype, what):

@@ -12,6 +12,7 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
   (``g *= 2``) would change other gradients silently; NumPy refuses the write, and the error names
   the op.
 """
+import inspect
 import itertools
 
 import numpy as np
@@ -26,10 +27,28 @@ def check_params(prim, params):
         held = _tensor_in(value)
         if held is not None:
             where = "is a Tensor" if held is value else "holds a Tensor"
+            advice = _as_input(prim, key, params, held is value)
             raise TypeError(f"{prim.label}: keyword parameter {key!r} {where} (shape {held.shape}); keyword "
-                            "parameters are constants of the op, which no gradient reaches: pass it as an input "
-                            f"({prim.name}(x, {key})) to differentiate through it, or its array (.data) as a "
-                            "constant")
+                            "parameters are constants of the op, which no gradient reaches: to differentiate "
+                            f"through it, {advice}; for a constant, pass its array (.data)")
+
+
+def _as_input(prim, key, params, alone):
+    """Advice making the Tensor given as keyword ``key`` (``alone``: not inside a list, tuple or dict) an
+    input of ``prim``: passed by position in the place its forward declares (``cube(x=t)`` for ``cube(x,
+    factor=1.0)``: ``cube(x)``; not ``cube(x, x)``, which passes it as ``factor`` too); a keyword-only
+    parameter (or ``**params``) has no such place, nor has a tensor inside a container."""
+    try:
+        declared = inspect.signature(prim.forward).parameters.values()
+    except (TypeError, ValueError):  # (a forward without a signature Python can read: some C functions)
+        declared = ()
+    positional = [p.name for p in declared if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if key not in positional or not alone:
+        return (f"make {'it' if alone else 'each tensor it holds'} an input: a positional parameter of "
+                f"{prim.name}'s forward, passed by position, with a rule of its own in {prim.name}.defvjp")
+    names = positional[:positional.index(key) + 1]  # (inputs are positional: every one before it is too)
+    call = ", ".join(names + [f"{k}=..." for k in params if k not in names])
+    return f"pass it by position, as input {len(names) - 1} of the op: {prim.name}({call})"
 
 
 def _tensor_in(value):
@@ -86,11 +105,14 @@ def run_rule(prim, rule, kind, g, out, args, params):
     out, *args = [_read_only(v) for v in (out, *args)]
     try:
         return rule(g, out, *args, **params)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, AttributeError) as error:
         if isinstance(error, ValueError):
             _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
                         "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
-        if isinstance(out, Tensor) and type(error) in (TypeError, ValueError):
+        # (under create_graph, out is a Tensor: NumPy's refusal of a Tensor, or an ndarray method a Tensor
+        # lacks, g.astype or x.copy(), means the rule is not written to be differentiated again)
+        lacks = type(error) is AttributeError and isinstance(getattr(error, "obj", None), Tensor)
+        if isinstance(out, Tensor) and (type(error) in (TypeError, ValueError) or lacks):
             raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import custom
 from .conform import conform_tangent
 from .diagnostics import check_usable, describe
-from .errors import GraphError, ShapeError
+from .errors import GraphError
 from .modes import clock
 from .tensor import Tensor
 
@@ -38,9 +38,12 @@ def node_tangent(node, tangents):
     prim, parents, params = node._prim, node._parents, node._params or {}
     inputs, out = [p._array for p in parents], node._array
     jvp_all = prim.jvp_all
-    if jvp_all is not None:
+    if jvp_all is not None:  # (its result checked as a defjvp rule's is: conform_tangent; None: no tangent)
         result = jvp_all(tangents, out, *inputs, **params) if getattr(prim, "builtin", True) else \
             custom.run_rule(prim, jvp_all, "JVP", tangents, out, inputs, params)
+        if result is None:
+            return None
+        result = conform_tangent(result, None, out, prim)
     else:
         rules = getattr(prim, "jvps", None)
         if rules is None:
@@ -57,14 +60,8 @@ def node_tangent(node, tangents):
                 result = contribution if result is None else result + contribution
         if result is None:
             return None
-    result = np.asarray(getattr(result, "_array", result))
-    if result.shape != out.shape:
-        try:
-            result = np.broadcast_to(result, out.shape)
-        except ValueError:
-            raise ShapeError(f"forward mode (jvp): the JVP of op '{prim.name}' has shape {result.shape}; "
-                             f"expected the output's shape {out.shape} or one broadcasting to it") from None
-    return result.astype(out.dtype, copy=False)
+    # (each checked tangent is a real array of out's dtype whose shape broadcasts to out's, so their sum is)
+    return result if result.shape == out.shape else np.broadcast_to(result, out.shape)
 
 
 def _not_carried(node, i, tangent):

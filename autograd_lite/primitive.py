@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from . import custom, diagnostics
+from . import conform, custom, diagnostics
 from .convert import FLOAT_SCALARS, FLOATS, forward_output
 from .errors import GraphError
 from .modes import clock, per_thread
@@ -56,7 +56,7 @@ class Primitive:
             if type(a) is not Tensor:
                 parents = _as_parents(args, self.label)
                 break
-        n = len(parents)
+        n, epoch = len(parents), clock.now  # (read first: an input edited while the forward runs is seen)
         try:  # a built-in op's own number of inputs (1 to 3), no parameters: plain arguments, as in input_grads
             if params or n != self.arity or not self.builtin:  # (its call checked: NumPy's out=, by keyword or
                 if self.keywords is not None:  # position, bypasses the tape; your own ops' in custom.py)
@@ -81,7 +81,7 @@ class Primitive:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
                 if p.requires_grad:
                     out.requires_grad, out._prim, out._parents, out._params, out._epoch = (
-                        True, self, parents, params, clock.now)
+                        True, self, parents, params, epoch)
                     break
                 if p._prim is not None:  # an op output whose requires_grad was set False by hand
                     raise GraphError(diagnostics.cut_by_hand(p))
@@ -119,8 +119,8 @@ class Primitive:
     def apply_vjps(self, g, out, args, params, needed, node=None):
         """The VJPs on plain values: a list with the gradient of each input where ``needed``."""
         if self.vjp_all is not None:
-            every = self.vjp_all(g, out, *args, **params) if self.builtin else custom.run_rule(
-                self, self.vjp_all, "VJP", g, out, args, params)
+            every = conform.gradient_list(self.vjp_all(g, out, *args, **params) if self.builtin else
+                custom.run_rule(self, self.vjp_all, "VJP", g, out, args, params), self, len(args))
             return [gi if need else None for need, gi in zip(needed, every)]
         grads, vjps = [], self.vjps
         for i, need in enumerate(needed):

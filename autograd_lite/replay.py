@@ -216,6 +216,7 @@ class _Trace:
     def replay(self, args, kwargs, state):
         streams = [(r, as_generator(r)) for r in self.streams]
         drawn_from, drawn = [(r, g, _bits(g).state) for r, g in streams], []
+        epoch = tape.clock.now  # (read first, as Primitive.__call__ does: a source edited meanwhile is seen)
         try:
             value, sources, saved = self.forward(args, kwargs, drawn)
         except Exception as error:  # (after a draw: the call traced anew or run eagerly must draw what
@@ -236,7 +237,7 @@ class _Trace:
                 share_version(viewed, out)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
             out.requires_grad, out._prim, out._parents = True, self.node, sources
-            out._params, out._epoch = {"values": saved}, tape.clock.now
+            out._params, out._epoch = {"values": saved}, epoch
         return out
 
 

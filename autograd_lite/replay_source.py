@@ -121,13 +121,13 @@ def _backward_source(trace, calls, traced, names):
             continue
         saved |= used | {out}
         wanted = tuple(r in trace.differentiable for r in refs)
-        all_at_once = prim.vjp_all is not None or not prim.builtin or any(  # apply_vjps names a missing
-            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))  # VJP, checks yours
+        # The eager path, apply_vjps, for what it checks: a missing VJP, a vjp_all's count of gradients,
+        # a rule of yours on read-only g, out and inputs (custom.run_rule); the engine's own VJPs directly
+        all_at_once = prim.vjp_all is not None or not prim.builtin or any(
+            w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         blocks.append(f"    if g{out} is not None:")
-        if all_at_once:  # (vjp_all's result may be any iterable, as apply_vjps takes it)
-            each = f"{op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})"
-            every = f"tuple({op}.vjp_all(g{out}, s{out}, {args}))"
-            blocks.append(f"        gs = {every if prim.vjp_all is not None else each}")
+        if all_at_once:
+            blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})")
         names.update({f"{op}_vjp{i}": vjp for i, vjp in enumerate(prim.vjps)})
         for i, r in ((i, r) for i, r in enumerate(refs) if wanted[i]):
             names[f"dtype{r}"] = traced[r].dtype
