@@ -158,14 +158,15 @@ def scale_for(number, like):
     return np.array(number, np.float64) if _is_half(getattr(like, "dtype", None)) else number
 
 
-def float64_for_half(forward, dtype_of=lambda arrays: arrays[0].dtype):
+def float64_for_half(forward, dtype_of=None):
     """``forward(*arrays, **params)``, a sum over many terms scaled by their count (a cost's forward, a
-    JVP's), run on float64 copies of its float16 arrays when ``dtype_of(arrays)`` (the result's dtype)
-    is float16, the result (any shape) rounded once to float16 (see ``scale_for``); other dtypes run
-    it as it is. For rules that see only ndarrays: forwards and JVPs, not VJPs (Tensors under create_graph)."""
+    JVP's), run on float64 copies of its float16 arrays when ``dtype_of(arrays)`` (the result's dtype;
+    default: the first array's) is float16, the result (any shape) rounded once to float16 (see
+    ``scale_for``); other dtypes run it as it is, after one test (no call: these run on every step). For
+    rules that see only ndarrays: forwards and JVPs, not VJPs (Tensors under create_graph)."""
     @functools.wraps(forward)
     def run(*arrays, **params):
-        if not _is_half(dtype_of(arrays)):
+        if (arrays[0].dtype if dtype_of is None else dtype_of(arrays)).char != "e":
             return forward(*arrays, **params)
         return np.float16(forward(*[a.astype(np.float64) if _is_half(a.dtype) else a for a in arrays], **params))
     return run
