@@ -845,6 +845,8 @@ def _var_vjp(g, out, x, axis=None, keepdims=False, ddof=0):
 
 @float64_for_half  # (a sum over N terms)
 def _var_jvp(t, out, x, axis=None, keepdims=False, ddof=0):
+    if x.dtype.char == "f":  # (float32 as _moment: t (x - mean) overflows where the tangent fits; the
+        t, x = t.astype(np.float64), x.astype(np.float64)  # float64 tangent is rounded once where it is taken)
     return np.sum(t * _centered(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims) * (
         2.0 * _per_dof(x.shape, axis, ddof))
 

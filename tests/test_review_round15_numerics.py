@@ -335,3 +335,27 @@ def test_gradcheck_finds_no_kink_in_a_smooth_function(name, f, sample, eps):
 def test_gradcheck_fast_mode_finds_no_kink_in_a_smooth_function(name, f, sample):
     r = ag.gradcheck(f, [sample(np.random.default_rng(0))], fast=True)
     assert r.kinks == [], str(r)
+
+
+# adv70: the float32 std JVP accumulates in float64 as its forward does (closed forms in float64)
+@pytest.mark.parametrize("x", [[3e19, 3e19, 0.0], [1e20, -1e20, 5e19, 0.0]])
+def test_std_jvp_float32_accumulates_like_its_forward(x):
+    # std's forward accumulates float32 in float64 (307de06); its JVP should not overflow where
+    # the tangent fits float32. std is degree-1 homogeneous: d std along x equals std(x).
+    x = np.array(x, np.float32)
+    _, tangent = ag.jvp(lambda v: ag.std(v), (x,), (x,))
+    x64 = x.astype(np.float64)
+    expected = np.sum((x64 - x64.mean()) * x64) / (x64.size * np.std(x64))
+    assert np.isfinite(expected) and abs(expected) < np.finfo(np.float32).max
+    assert np.isfinite(tangent)
+    np.testing.assert_allclose(float(tangent), expected, rtol=1e-5)
+
+
+def test_std_jvp_float32_axis_keepdims():
+    x = np.array([[3e19, 3e19, 0.0], [1.0, 2.0, 4.0]], np.float32)
+    _, tangent = ag.jvp(lambda v: ag.std(v, axis=1, keepdims=True, ddof=1), (x,), (x,))
+    x64 = x.astype(np.float64)
+    c = x64 - x64.mean(axis=1, keepdims=True)
+    expected = np.sum(c * x64, axis=1, keepdims=True) / (2 * np.std(x64, axis=1, ddof=1, keepdims=True))
+    assert tangent.shape == (2, 1)
+    np.testing.assert_allclose(np.asarray(tangent, np.float64), expected, rtol=1e-5)
