@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from .conform import conform
+from .conform import conform, gradient_list
 from .custom import run_forward
 from .convert import forward_output
 from .primitive import Primitive
@@ -37,7 +37,8 @@ def _same_bits(value, expected):
 # are the traced ones; others are made what eager code has (a primitive's: its Tensor's float array)
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.generic, "asarray": np.asarray,
-           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": _same_bits, "conform": conform}
+           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": _same_bits, "conform": conform,
+           "gradient_list": gradient_list}
 
 
 def generate(trace, traced):
@@ -126,7 +127,9 @@ def _backward_source(trace, calls, traced, names):
         all_at_once = prim.vjp_all is not None or not prim.builtin or any(
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         blocks.append(f"    if g{out} is not None:")
-        if all_at_once:
+        if all_at_once and prim.builtin and prim.vjp_all is not None:  # (apply_vjps' own path, less its call)
+            blocks.append(f"        gs = gradient_list({op}.vjp_all(g{out}, s{out}, {args}), {op}, {len(refs)})")
+        elif all_at_once:
             blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})")
         names.update({f"{op}_vjp{i}": vjp for i, vjp in enumerate(prim.vjps)})
         for i, r in ((i, r) for i, r in enumerate(refs) if wanted[i]):
