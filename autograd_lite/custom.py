@@ -36,8 +36,9 @@ def check_params(prim, params):
 def _as_input(prim, key, params, alone):
     """Advice making the Tensor given as keyword ``key`` (``alone``: not inside a list, tuple or dict) an
     input of ``prim``: passed by position in the place its forward declares (``cube(x=t)`` for ``cube(x,
-    factor=1.0)``: ``cube(x)``; not ``cube(x, x)``, which passes it as ``factor`` too); a keyword-only
-    parameter (or ``**params``) has no such place, nor has a tensor inside a container."""
+    factor=1.0)``: ``cube(x)``; not ``cube(x, x)``, which passes it as ``factor`` too), adding that the op
+    needs a rule for that input in its defvjp when it has none (else backward() refuses it there); a
+    keyword-only parameter (or ``**params``) has no such place, nor has a tensor inside a container."""
     try:
         declared = inspect.signature(prim.forward).parameters.values()
     except (TypeError, ValueError):  # (a forward without a signature Python can read: some C functions)
@@ -48,7 +49,10 @@ def _as_input(prim, key, params, alone):
                 f"{prim.name}'s forward, passed by position, with a rule of its own in {prim.name}.defvjp")
     names = positional[:positional.index(key) + 1]  # (inputs are positional: every one before it is too)
     call = ", ".join(names + [f"{k}=..." for k in params if k not in names])
-    return f"pass it by position, as input {len(names) - 1} of the op: {prim.name}({call})"
+    index = len(names) - 1
+    ruled = prim.vjp_all is not None or (index < len(prim.vjps) and prim.vjps[index] is not None)
+    rule = "" if ruled else f", with a rule for it in {prim.name}.defvjp (it has none for input {index} yet)"
+    return f"pass it by position, as input {index} of the op: {prim.name}({call}){rule}"
 
 
 def _tensor_in(value):

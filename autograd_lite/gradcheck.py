@@ -358,10 +358,13 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
         ``.inputs`` per-leaf detail (named by dict keys), ``.kinks`` the entries (in fast
         mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
-        (f(x) - f(x - eps)) / eps disagree beyond a derivative's reach, so f may have no
-        derivative there (|x| at 0, ties in max): central differences cannot see a
-        symmetric kink, and the verdict does not count them; ``str()`` a readable report,
-        with a caution naming those entries.
+        (f(x) - f(x - eps)) / eps disagree beyond what a derivative of f's scale can explain,
+        so f may have no derivative there (|x| at 0, ties in max): central differences cannot
+        see a symmetric kink, and the verdict does not count them. Three values cannot tell a
+        kink from steep curvature: a smooth minimum curving more steeply than eps ** (-2/3)
+        times that scale (46,000 at eps = 1e-7) is listed too, and a jump in slope below
+        eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"). ``str()`` a
+        readable report, with a caution naming those entries.
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """

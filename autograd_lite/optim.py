@@ -222,8 +222,9 @@ class Optimizer:
         with np.errstate(over="ignore"):  # (refused below, naming the parameter, not warned of by NumPy)
             narrowed = dp.astype(p._array.dtype, copy=False)
         if narrowed is not dp and (np.isfinite(dp) & ~np.isfinite(narrowed)).any():
+            largest = np.abs(dp[np.isfinite(dp)]).max()  # (finite only: np.max of a NaN beside it is NaN)
             raise ValueError(f"{kind}: the .grad of {label} is {dp.dtype} with values beyond {p._array.dtype}'s "
-                             f"range (largest magnitude {np.abs(dp).max():.4g}, {p._array.dtype} holds at most "
+                             f"range (largest finite magnitude {largest:.4g}, {p._array.dtype} holds at most "
                              f"{np.finfo(p._array.dtype).max:.4g}); cast to the parameter's dtype, it would "
                              "be inf. Scale the cost down, or keep the parameter in a wider dtype")
         return narrowed

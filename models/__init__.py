@@ -21,7 +21,7 @@ from autograd_lite import DomainError
 from autograd_lite.functional import _is_number
 
 __all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_lambd",
-           "check_finite", "check_initial_cost", "diverging", "layer_count", "progress_range"]
+           "check_masks", "check_finite", "check_initial_cost", "diverging", "layer_count", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -110,6 +110,24 @@ def layer_count(model, params, layers=None):
         raise ValueError(f"{model}: params['W{L}'] has shape {tuple(shape)}; expected (1, {shape[1]}): one output "
                          "unit, as the labels are one row")
     return L
+
+
+def check_masks(model, params, masks, layers=None):
+    """L, the number of layers (``layer_count``, ``layers`` of them when given), once ``masks`` is
+    known to be None or a list or tuple of exactly L-1, one per hidden layer, as
+    ``manual.L_model_forward`` requires: an extra one (e.g. for the input layer) was ignored
+    silently, every mask applied one layer off, and too few was a bare IndexError (or a bare
+    unpacking error). Otherwise a ValueError naming ``model``, the count given and the expected
+    shapes. Their shapes and values ``ag.dropout`` checks; it also takes Tensors, so the rest of
+    manual's rule (ndarrays only) does not apply here."""
+    L = layer_count(model, params, layers)
+    if masks is None or (isinstance(masks, (list, tuple)) and len(masks) == L - 1):
+        return L
+    n = len(masks) if isinstance(masks, (list, tuple)) else None
+    got = f"has {n} entr{'y' if n == 1 else 'ies'}" if n is not None else f"is {type(masks).__name__}"
+    shapes = ", ".join(f"({params[f'W{l}'].shape[0]}, m)" for l in range(1, L))
+    raise ValueError(f"{model}: masks {got}; expected a list of {L - 1}, one 0/1 array per hidden layer, "
+                     f"of shapes [{shapes}]")
 
 
 def check_count(model, name, value, minimum):

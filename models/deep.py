@@ -25,8 +25,8 @@ import autograd_lite as ag
 from autograd_lite.functional import _is_number
 from autograd_lite.rng import as_generator
 
-from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, diverging, layer_count,
-               manual, progress_range)
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_masks,
+               diverging, layer_count, manual, progress_range)
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -76,7 +76,7 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
         ValueError: params not W1, b1, ..., WL, bL; masks not a list of L-1 (a mask of
             the wrong shape or not 0/1: ``ag.dropout`` names it).
     """
-    L = _layers("deep.forward", params, masks)
+    L = check_masks("deep.forward", params, masks)
     A = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
     for l in range(1, L + 1):
         with ag.scope(f"layer{l}"):
@@ -87,22 +87,6 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
             if l < L:
                 A = ag.dropout(A, keep_prob, mask=None if masks is None else masks[l - 1], rng=rng)
     return A
-
-
-def _layers(model, params, masks):
-    """L, the number of layers (``layer_count``), once given masks are known to be a list or tuple of
-    exactly L-1, one per hidden layer, as ``manual.L_model_forward`` requires: an extra one (e.g. for
-    the input layer) was ignored silently, every mask applied one layer off, and too few was a bare
-    IndexError. Their shapes and values ``ag.dropout`` checks; it also takes Tensors, so the rest of
-    manual's rule (ndarrays only) does not apply here."""
-    L = layer_count(model, params)
-    if masks is None or (isinstance(masks, (list, tuple)) and len(masks) == L - 1):
-        return L
-    n = len(masks) if isinstance(masks, (list, tuple)) else None
-    got = f"has {n} entr{'y' if n == 1 else 'ies'}" if n is not None else f"is {type(masks).__name__}"
-    shapes = ", ".join(f"({params[f'W{l}'].shape[0]}, m)" for l in range(1, L))
-    raise ValueError(f"{model}: masks {got}; expected a list of {L - 1}, one 0/1 array per hidden layer, "
-                     f"of shapes [{shapes}]")
 
 
 def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
@@ -119,7 +103,7 @@ def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
             three before anything is recorded); bad X or Y as the ops refuse them.
     """
     check_lambd("deep.cost", lambd)  # before ``if lambd:`` below, which would take None or [] as 0
-    _layers("deep.cost", params, masks)  # (forward checks them too, naming itself when called alone)
+    check_masks("deep.cost", params, masks)  # (forward checks them too, naming itself when called alone)
     AL = forward(params, X, keep_prob, masks, rng)
     Y = Y if isinstance(Y, ag.Tensor) else ag.Tensor(Y, name="Y")
     with ag.scope("cost"):

@@ -13,8 +13,8 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import (check_count, check_examples, check_finite, check_initial_cost, diverging, layer_count, manual,
-               progress_range)
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_masks,
+               diverging, layer_count, manual, progress_range)
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -54,14 +54,19 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
     """LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID, recorded on the tape.
 
     Args:
-        params: dict of Tensors W1..b3; X: (2, m) Tensor or array;
+        params: dict of Tensors W1..b3; X: (2, m) Tensor, array or nested list;
         keep_prob: dropout keep probability on both hidden layers (1: no dropout);
-        masks: (D1 (20, m), D2 (3, m)) 0/1 masks to use, else drawn from rng;
+        masks: None (drawn from rng) or a list or tuple of exactly two 0/1 masks, D1 (20, m) and
+            D2 (3, m) (an entry None: drawn);
         rng: where fresh masks are drawn from (as ``initialize``).
     Returns:
         A3, a (1, m) Tensor.
+    Raises:
+        ValueError: params not exactly W1..b3; masks not a list or tuple of two, naming
+            three_layer.forward, the count and the expected shapes (a mask of the wrong shape
+            or not 0/1: ``ag.dropout`` names it).
     """
-    layer_count("three_layer.forward", params, layers=3)
+    check_masks("three_layer.forward", params, masks, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     X = X if isinstance(X, ag.Tensor) else ag.Tensor(X, name="X")
@@ -81,18 +86,26 @@ def cost(params, X, Y, lambd=0.0, keep_prob=1.0, masks=None, rng=None):
     forward pass, plus the L2 penalty on W1, W2, W3 when lambd > 0.
 
     Args:
-        params: dict of Tensors; X: (2, m); Y: (1, m) labels 0/1;
-        lambd: L2 strength >= 0; keep_prob, masks, rng: as ``forward``.
+        params: dict of Tensors; X: (2, m) (a Tensor, array or nested list); Y: (1, m) labels 0/1;
+        lambd: L2 strength, a finite number >= 0 (``models.check_lambd``); keep_prob, masks, rng:
+            as ``forward``.
     Returns:
         scalar Tensor J (call ``J.backward()`` for every parameter's gradient).
+    Raises:
+        ValueError: lambd not a finite number >= 0 (None, False, [] and arrays of several entries
+            included), params or masks as ``forward`` refuses them, each naming three_layer.cost
+            before anything is recorded; bad X or Y as the ops refuse them.
     """
+    check_lambd("three_layer.cost", lambd)  # before ``if lambd:`` below, which would take None or [] as 0
+    check_masks("three_layer.cost", params, masks, layers=3)  # (forward checks them too, under its own name)
     A3 = forward(params, X, keep_prob, masks, rng)
     Y = Y if isinstance(Y, ag.Tensor) else ag.Tensor(Y, name="Y")
     with ag.scope("cost"):
         J = ag.binary_cross_entropy(A3, Y)
         # Left out at lambd == 0 so the plain cost is bit-identical to the exercise's.
         if lambd:
-            J = J + ag.l2_penalty([params["W1"], params["W2"], params["W3"]], lambd, X.shape[1])
+            weights = [params["W1"], params["W2"], params["W3"]]
+            J = J + ag.l2_penalty(weights, lambd, A3.shape[1])  # m from A3: X may be a list
     return _named(J, "J")
 
 
@@ -101,8 +114,9 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     """Full-batch gradient descent on ``cost`` (``ag.optim.GradientDescent``).
 
     Args:
-        X: (2, m) numeric features, examples as columns (m >= 1); Y: (1, m) labels 0/1.
-        learning_rate: > 0; num_iterations: >= 0; lambd: L2 strength >= 0;
+        X: (2, m) numeric features, examples as columns (m >= 1); Y: (1, m) labels 0/1 (nested
+            lists are converted once).
+        learning_rate: > 0; num_iterations: >= 0; lambd: L2 strength, a finite number >= 0;
         keep_prob: in (0, 1], dropout on both hidden layers when < 1 (L2 and
             dropout may be combined).
         init: "reference" reproduces the published study: its initialization and,
@@ -118,17 +132,20 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     Returns:
         (params, costs): dict of Tensors W1..b3, and the cost every 1,000
         iterations (entry k taken before the update of iteration 1000 k).
-    Raises:
-        TypeError: non-numeric X or Y (strings), an rng of another kind.
-        ValueError: zero examples, bad shapes or orientation of X / Y, bad init or num_iterations.
+    Raises (all but the last two before any work, naming three_layer.train, the argument and the value):
+        TypeError: non-numeric X or Y (strings), an rng of another kind, keep_prob not a number.
+        ValueError: zero examples, bad shapes or orientation of X / Y, bad init or num_iterations,
+            lambd not a finite number >= 0, keep_prob outside (0, 1].
         InitialCostError (a FloatingPointError): the cost of iteration 0, at the starting
             parameters, is NaN/inf (features too large for the forward pass); names the
             largest |feature|.
         TrainingDivergedError (a FloatingPointError): a NaN/inf cost or parameter after
             updates; names the iteration and the parameter.
     """
-    check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])
+    X, Y = check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])  # (arrays: a nested list converted)
     check_count("three_layer.train", "num_iterations", num_iterations, 0)
+    check_lambd("three_layer.train", lambd)
+    manual._check_keep_prob("three_layer.train", keep_prob)  # the reference's rule, ag.dropout's
     # One stream for the weights and then the masks (an int seed becomes one generator here);
     # checked for every init, "reference" included, which draws nothing from it.
     rng = as_generator(rng, "three_layer.train")
