@@ -88,7 +88,9 @@ def flatten(tree):
 
 
 def unflatten(treedef, leaves):
-    """The tree of ``treedef``'s structure holding ``leaves`` (an iterable, in flatten's order)."""
+    """The tree of ``treedef``'s structure holding ``leaves`` (an iterable, in flatten's order, as
+    many as the structure has: ``len(leaf_names(treedef))``, else a ValueError, as JAX's)."""
+    leaves = list(leaves)
     it = iter(leaves)
 
     def build(d):
@@ -102,7 +104,14 @@ def unflatten(treedef, leaves):
         if d.kind == "list":
             return children
         return d.cls(*children) if d.cls is not None else tuple(children)
-    return build(treedef)
+    try:
+        tree = build(treedef)
+    except StopIteration:
+        tree = it  # (too few: the count below says so)
+    if tree is it or next(it, it) is not it:
+        raise ValueError(f"pytree.unflatten: got {len(leaves)} leaves for a structure of "
+                         f"{len(leaf_names(treedef))}; expected one per leaf, in flatten's order")
+    return tree
 
 
 def leaf_names(treedef, prefix=""):

@@ -220,3 +220,13 @@ def test_keyword_tensor_advice_says_an_input_without_a_rule_needs_one_and_follow
     ag.sum(op(x, factor)).backward()
     np.testing.assert_array_equal(x.grad, [9.0, 36.0])  # 3 x^2 factor
     assert factor.grad == 9.0  # sum of x^3
+
+
+def test_pytree_unflatten_refuses_another_number_of_leaves():
+    # (as jax.tree_util.tree_unflatten: the structure's own count, from flatten)
+    leaves, treedef = ag.pytree.flatten({"a": np.ones(2), "b": [np.zeros(1), None, 3.0]})
+    assert len(leaves) == 3
+    for wrong in (leaves[:-1], leaves + [1.0]):
+        with pytest.raises(ValueError, match=rf"pytree.unflatten: got {len(wrong)} leaves for a structure of 3"):
+            ag.pytree.unflatten(treedef, wrong)
+    assert ag.pytree.unflatten(treedef, [None, None, None]) == {"a": None, "b": [None, None, None]}
