@@ -387,6 +387,12 @@ def draw(t, path, format=None, **options):
         raise RuntimeError(f"draw: Graphviz's `dot` program was not found on PATH, so the graph cannot "
                            f"be rendered; {_INSTALL_HINT}. The DOT text needs no Graphviz: "
                            "ag.to_dot(t).source") from error
+    except graphviz.CalledProcessError as error:  # (its message is the whole command and dot's output)
+        said = (error.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"draw: Graphviz's `dot` could not lay out this graph (exit status {error.returncode}: "
+                           f"{said[0] if said else 'no message'}); "
+                           "draw fewer steps or a smaller part of it, or lay out ag.to_dot(t).source with "
+                           "another Graphviz engine") from None
     _write_only(path, image)
     return path
 

@@ -5,6 +5,7 @@ constants are drawn by their shortest round-trip text (F5), and graph_name and n
 escaped and visible (F6). Expected texts are written by hand; values come from NumPy; what Graphviz
 draws is read from its own SVG."""
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -236,3 +237,17 @@ def test_a_name_holding_a_lone_surrogate_is_drawn_as_its_code_point(tmp_path):
 @needs_dot
 def test_a_nul_in_a_name_is_drawn_as_its_code_point():
     assert "a⟨U+0000⟩b" in _texts(_svg(ag.to_dot(ag.exp(_leaf("a\x00b", (1.0,)))).source))
+
+
+def test_draw_reports_a_layout_dot_gives_up_on(tmp_path, monkeypatch):
+    # (Graphviz 2.43 gives up on the 200-step graph of test_viz after 100 s: a stand-in `dot` says so at once)
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error: trouble in init_rank' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    x = ag.Tensor(np.ones(2), requires_grad=True, name="x")
+    with pytest.raises(RuntimeError, match=r"draw: Graphviz's `dot` could not lay out this graph \(exit status 1: "
+                                           r"Error: trouble in init_rank\)"):
+        ag.draw(ag.sum(x * 2), str(tmp_path / "g.svg"))
+    assert not (tmp_path / "g.svg").exists()
