@@ -16,7 +16,12 @@ with dots for nesting (``"layers[1].W"``). ``None`` is an empty subtree, as in J
 has no leaves and comes back as ``None`` (``{"W": W, "b": None}``, a layer without bias,
 gives gradients ``{"W": dW, "b": None}``). Trees are matched against each other by dict
 key, so two dicts of the same keys in another insertion order have the same structure.
+An OrderedDict or a defaultdict (with its factory) comes back as itself, as in JAX; another
+subclass of dict, list or tuple (a namedtuple aside) is refused, naming it: results could
+not come back as one, and it would reach the function as a plain dict or list.
 """
+import collections
+import functools
 import numbers
 
 import numpy as np
@@ -68,6 +73,25 @@ def is_container(x):
     return isinstance(x, (list, tuple)) and not (len(x) and _is_array_like_list(x))
 
 
+def _dict_maker(x):
+    """What rebuilds the dict ``x`` from (key, value) pairs: None for a dict, its class for an
+    OrderedDict, a defaultdict with the same factory (as JAX keeps both); another subclass of dict is
+    refused, as results could not come back as one."""
+    if type(x) is dict:
+        return None
+    if type(x) is collections.OrderedDict:
+        return collections.OrderedDict
+    if type(x) is collections.defaultdict:
+        return functools.partial(collections.defaultdict, x.default_factory)
+    raise _not_rebuildable(x, "dict")
+
+
+def _not_rebuildable(x, kind):
+    return TypeError(f"pytree: a {type(x).__name__} (a subclass of {kind}) cannot be rebuilt in the results, "
+                     f"which keep the arguments' structure; pass a plain {kind} ({kind}(x)), or a namedtuple "
+                     "for named fields")
+
+
 def flatten(tree):
     """``(leaves, treedef)``: the leaves in order (dicts in their own key order)."""
     leaves = []
@@ -77,9 +101,11 @@ def flatten(tree):
             return TreeDef("none")
         if isinstance(x, dict):
             keys = list(x)
-            return TreeDef("dict", keys, [walk(x[k]) for k in keys])
+            return TreeDef("dict", keys, [walk(x[k]) for k in keys], _dict_maker(x))
         if is_container(x):
             kind = "list" if isinstance(x, list) else "tuple"
+            if type(x) is not list and type(x) is not tuple and not _is_namedtuple(x):
+                raise _not_rebuildable(x, kind)
             cls = type(x) if kind == "tuple" and type(x) is not tuple else None
             return TreeDef(kind, (), [walk(v) for v in x], cls)
         leaves.append(x)
@@ -100,7 +126,7 @@ def unflatten(treedef, leaves):
             return None
         children = [build(c) for c in d.children]
         if d.kind == "dict":
-            return dict(zip(d.keys, children))
+            return dict(zip(d.keys, children)) if d.cls is None else d.cls(zip(d.keys, children))
         if d.kind == "list":
             return children
         return d.cls(*children) if d.cls is not None else tuple(children)

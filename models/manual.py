@@ -22,6 +22,8 @@ times the course's step as the course runs it.
 import contextlib
 import functools
 
+import numbers
+
 import numpy as np
 
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
@@ -445,7 +447,7 @@ def _check_keep_prob(function, keep_prob):
         return
     if isinstance(keep_prob, np.ndarray) and keep_prob.ndim == 0:
         keep_prob = keep_prob[()]  # (a 0-d array: the number it holds, as NumPy takes it)
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float, np.integer, np.floating)):
+    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real):  # (ag.dropout's rule: Fraction too)
         raise TypeError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
     if not 0 < keep_prob <= 1:
         raise ValueError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
