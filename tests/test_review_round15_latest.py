@@ -31,16 +31,6 @@ def test_three_layer_train_takes_a_fraction_keep_prob_as_cost_does():
     assert costs[0] == pytest.approx(expected, rel=1e-12)
 
 
-def test_three_layer_train_takes_a_fraction_keep_prob_as_cost_does():
-    # keep_prob = Fraction(1) is 1: no dropout, so the cost of iteration 0 is the plain BCE at he-init params
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(2, 10)); Y = (X[0:1] > 0).astype(float)
-    start = tl.initialize("he", 0)  # train draws its params from the same generator first
-    expected = _torch_bce_at(start, X, Y)
-    tl.cost(start, X, Y, 0.0, Fraction(4, 5), rng=0)  # cost (ag.dropout) accepts a Fraction
-    _, costs = tl.train(X, Y, num_iterations=1, keep_prob=Fraction(1), init="he", rng=0)
-    assert costs[0] == pytest.approx(expected, rel=1e-12)
-
 class AttrDict(dict):
     __getattr__ = dict.__getitem__
 
