@@ -3,7 +3,6 @@ plain globals dict (f.__module__ is None), checked against closed forms."""
 import warnings
 
 import numpy as np
-import pytest
 
 import autograd_lite as ag
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import autograd_lite as ag
-from models import deep, three_layer as tl
+from models import three_layer as tl
 
 
 def _torch_bce_at(params, X, Y):

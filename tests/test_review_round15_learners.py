@@ -52,7 +52,7 @@ def test_three_layer_refuses_a_fourth_layer(function):
     params = ag.init.initialize([2, 20, 3, 1, 1], rng=0)
     call = {"predict": lambda: three_layer.predict(params, X), "forward": lambda: three_layer.forward(params, X),
             "cost": lambda: three_layer.cost(params, X, np.ones((1, 6)))}[function]
-    with pytest.raises(ValueError, match=rf"three_layer\.\w+: params has unexpected keys W4, b4 .*expected W1, b1, "
+    with pytest.raises(ValueError, match=r"three_layer\.\w+: params has unexpected keys W4, b4 .*expected W1, b1, "
                                          r"W2, b2, W3, b3 \(the 3-layer network\)"):
         call()
 

@@ -6,7 +6,6 @@ import warnings
 import weakref
 
 import numpy as np
-import pytest
 
 import autograd_lite as ag
 
