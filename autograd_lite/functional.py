@@ -78,10 +78,10 @@ _dropout = Primitive(float64_for_half(lambda a, mask, keep_prob: a * mask / keep
 _dropout.edge_labels = {1: None}  # the mask is shown inside the dropout node
 
 
-def _inverse_overflows(keep_prob, dtype):
-    # (the forward divides in the input's dtype; float16's in float64)
-    rounded = keep_prob if dtype.char == "e" else float(dtype.type(keep_prob))
-    return rounded == 0 or 1 / rounded > float(np.finfo(dtype).max)
+def _smallest_keep_prob(dtype):
+    # (the forward divides in the input's dtype, float16's in float64): below that dtype's smallest
+    # normal number keep_prob keeps few digits, and once it rounds to 0 a dropped unit is 0 / 0
+    return float(np.finfo(np.float64 if dtype.char == "e" else dtype).tiny)
 
 
 def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
@@ -103,10 +103,11 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
         raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
-    if keep_prob < 1e-4 and a.dtype.kind == "f" and _inverse_overflows(keep_prob, a.dtype):
-        raise ValueError(f"dropout: keep_prob {keep_prob!r} is too small for {a.dtype}: 1 / keep_prob, which scales "
-                         f"the kept units, is infinite there (a dropped unit would be 0 / 0); expected keep_prob "
-                         f">= {1 / float(np.finfo(a.dtype).max):.3g} for {a.dtype} input")
+    if keep_prob < 1e-4 and a.dtype.kind == "f" and keep_prob < _smallest_keep_prob(a.dtype):
+        raise ValueError(f"dropout: keep_prob {keep_prob!r} is too small for {a.dtype} input: the kept units are "
+                         f"divided by it, and below {_smallest_keep_prob(a.dtype):.3g} (the smallest normal number "
+                         f"there) it keeps few digits, or rounds to 0 (0 / 0); expected keep_prob >= "
+                         f"{_smallest_keep_prob(a.dtype):.3g}")
     if rng is not None and (mask is not None or not training or keep_prob == 1):
         as_generator(rng, "dropout")  # (unused here: a wrong one is refused all the same)
     if mask is not None:  # (applied at keep_prob 1 too: the formula, as the course's own code does)

@@ -36,12 +36,30 @@ def test_adam_on_a_float16_parameter_follows_the_formula_for_small_zero_and_larg
     np.testing.assert_allclose(p.data.astype(np.float64), ref.astype(np.float64), rtol=2e-3, atol=1e-3)
 
 
-# Finding 2: refused, since 1 / keep_prob, which scales the kept units, is infinite in that dtype
-@pytest.mark.parametrize("dtype, keep_prob", [(np.float32, 1e-46), (np.float32, 1e-39), (np.float16, 1e-8)])
-def test_dropout_refuses_a_keep_prob_whose_inverse_overflows_the_dtype(dtype, keep_prob):
+# Finding 2: refused below the smallest normal number of the dtype the division runs in (float16's
+# runs in float64): there keep_prob keeps few digits, and rounded to 0 a dropped unit is 0 / 0
+@pytest.mark.parametrize("dtype, keep_prob", [(np.float32, 1e-46), (np.float32, 1e-39), (np.float64, 1e-310)])
+def test_dropout_refuses_a_keep_prob_below_the_dtypes_normal_numbers(dtype, keep_prob):
     x = ag.Tensor(np.ones((2, 3), dtype), requires_grad=True)
-    with pytest.raises(ValueError, match=f"dropout: keep_prob {keep_prob!r} is too small for {np.dtype(dtype)}"):
+    with pytest.raises(ValueError, match=f"dropout: keep_prob {keep_prob!r} is too small for {np.dtype(dtype)} input"):
         ag.dropout(x, keep_prob, mask=np.zeros((2, 3)))
+
+
+# (adv77) float16 divides in float64: a small keep_prob is the formula rounded once, never refused
+@pytest.mark.parametrize("keep_prob", [1e-5, 1e-8])
+@pytest.mark.filterwarnings("ignore:overflow encountered")  # (1 / 1e-8 is beyond float16: inf, the value rounded)
+def test_float16_dropout_small_keep_prob_is_the_float64_formula(keep_prob):
+    x = np.array([1e-3, 2e-4, 0.0, 5e-4, 1.0], dtype=np.float16)
+    mask = np.array([1, 0, 1, 0, 1], dtype=np.float16)
+    t = ag.Tensor(x, requires_grad=True)
+    out = ag.dropout(t, keep_prob, mask=mask)
+    out.backward(np.ones(5, np.float16))
+    with np.errstate(over="ignore"):
+        expected = (x.astype(np.float64) * mask / keep_prob).astype(np.float16)
+        expected_grad = (mask.astype(np.float64) / keep_prob).astype(np.float16)
+    assert out.dtype == np.float16 and t.grad.dtype == np.float16
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(t.grad, expected_grad)
 
 
 def test_dropout_takes_a_keep_prob_just_inside_the_dtype():
