@@ -23,9 +23,20 @@ What "safely" means:
   so a compressed member in one is refused outright (no zip bombs).
 - **Atomic saves.** The archive is written to a temporary file next to the
   target (``.<name>.<pid>.<random>.tmp``), flushed to disk, then renamed over
-  the target: a crash leaves the old file or the new one, never half of one.
-  A later save to the same path removes the temporaries of writers that died
-  (whose process no longer exists), never those of a live writer.
+  the target: a crash leaves the old file or the new one, never half of one, and
+  a ``load`` meanwhile reads wholly the old file or wholly the new one.
+- **Temporaries of dead writers are removed.** A writer holds an exclusive
+  ``flock`` on its temporary from creating it to renaming it. A later save to the
+  same path removes a temporary only when the pid in its name names no process
+  here *and* it can take that lock at once. So a live writer's temporary is never
+  removed by a save on the same machine (any container, any PID namespace), nor
+  from another machine over a network file system that shares flock locks (Linux
+  NFS with its lock service does). Not guaranteed: where locks are not shared
+  between machines (NFS mounted ``nolock``, some other network file systems) a
+  save on another machine whose pid numbers differ can remove it; the live
+  writer's save then fails with a FileNotFoundError saying so, and the file is
+  left as it was. Without ``fcntl`` (Windows), or on a file system that takes no
+  locks, the pid alone decides.
 - **Permissions as ``open()`` gives them.** A new file gets ``0o666 & ~umask``,
   a re-saved file keeps its permission bits (a 0600 file stays 0600), and the
   process umask is never changed (it is process-wide: changing it even for an
@@ -37,6 +48,7 @@ What "safely" means:
   ``../../etc/W1``).
 """
 import collections
+import errno
 import hashlib
 import io
 import json
@@ -50,6 +62,11 @@ import zipfile
 from collections.abc import Mapping
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # (Windows) no flock: a temporary's writer is judged by its pid alone
+    fcntl = None
 
 from .convert import plain_array
 from .errors import ShapeError
@@ -94,8 +111,10 @@ def _checked_array(key, value):
     try:
         array = value.data if isinstance(value, Tensor) else np.asarray(value)
     except Exception as error:
-        raise TypeError(f"save: parameter {key!r} is a {type(value).__name__} that is not an array "
-                        f"({error}); expected a Tensor or a real numeric ndarray") from None
+        # the full name: a torch.Tensor NumPy cannot convert must not read as "a Tensor"
+        raise TypeError(f"save: parameter {key!r} is a {_type_name(type(value))} that NumPy cannot make "
+                        f"an array of ({error}); expected an autograd_lite Tensor or a real numeric ndarray "
+                        "(convert it to a NumPy array of real numbers first)") from None
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"save: parameter {key!r} has dtype {array.dtype}; expected a real numeric "
                         "array (bool, int or float: object arrays would need pickling, which save never "
@@ -103,6 +122,13 @@ def _checked_array(key, value):
     # A snapshot (np.array copies): the checksums must describe the bytes written even if
     # another thread updates the parameter meanwhile (an optimizer step during a checkpoint).
     return np.array(array, order="C")
+
+
+def _type_name(kind):
+    """The class ``kind`` by its full name (``torch.Tensor``, ``numpy.ndarray``; ``int`` for a builtin)."""
+    module = getattr(kind, "__module__", None)
+    name = getattr(kind, "__qualname__", None) or getattr(kind, "__name__", repr(kind))
+    return name if module in (None, "builtins") else f"{module}.{name}"
 
 
 def _npy_header(array):
@@ -176,6 +202,9 @@ def existing_target(op, name, target):
         info = os.stat(target)
     except FileNotFoundError:
         return None
+    except OSError as error:  # a file where a folder should be, a loop of symbolic links, no permission
+        raise _path_error(op, "write", name, os.path.dirname(target), error,
+                         f"cannot look it up ({error.strerror or error})") from None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"{op}: {name!r} is a directory; expected a file name")
     if not stat.S_ISREG(info.st_mode):
@@ -188,22 +217,73 @@ def _temporary_name(base):
     return f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
 
 
-def _create_temporary(temp_path, path):
-    """Open the new temporary ``temp_path`` for the save to ``path`` (the user's, as a str)."""
+def _path_error(op, action, name, folder, error, otherwise):
+    """The OSError ``error`` met on the user's path ``name`` (a str) as one of its type and errno
+    whose message names ``op``, ``name`` and its ``folder``: "<op>: cannot <action> <name>: <reason>",
+    the reason being ``otherwise`` unless the error itself says more (a missing folder, a file where a
+    folder should be, a loop of symbolic links). The one wording for ``save``, ``load`` and ``draw``."""
+    if error.errno == errno.ENOTDIR:
+        reason = (f"a part of the folder {folder!r} is a file, not a folder; expected a path through "
+                  "existing folders")
+    elif error.errno == errno.ELOOP:
+        reason = (f"the path runs into a loop of symbolic links ({error.strerror}), in or above the folder "
+                  f"{folder!r}; expected links that end at a file or a folder")
+    elif isinstance(error, FileNotFoundError) and not os.path.isdir(folder):
+        reason = (f"the folder {folder!r} does not exist; expected an existing folder (create it first, "
+                  "e.g. os.makedirs)")
+    else:
+        reason = otherwise
+    return type(error)(error.errno, f"{op}: cannot {action} {name!r}: {reason}", name)
+
+
+def _create_temporary(directory, base, path):
+    """A new temporary for the save to ``directory/base`` (``path``, the user's, as a str): its path
+    and a descriptor open for writing that holds an exclusive ``flock`` on it until it is closed,
+    which tells ``_remove_stale_temporaries`` in any process that its writer is alive."""
+    while True:
+        temp_path = os.path.join(directory, _temporary_name(base))
+        try:
+            # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
+            # it (reading it means setting it, which is process-wide and races other threads).
+            fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError as error:
+            # The temporary's hidden name would tell the user nothing: name their path and its folder.
+            # (no permission, a read-only file system, a folder that takes no files (/sys, /proc), ...)
+            raise _path_error("save", "write", path, directory, error,
+                             f"cannot create a file in the folder {directory!r} ({error.strerror or error}); "
+                             "expected a folder this process can write to") from None
+        try:
+            # (blocks only while a clean-up holds the lock, which it takes only to remove the file)
+            if fcntl is None or _lock(fd, fcntl.LOCK_EX) is False or os.fstat(fd).st_nlink:
+                return temp_path, fd
+        except BaseException:  # (an interrupt, a lock error): no temporary of this save remains
+            os.close(fd)
+            _remove_own_temporary(temp_path)
+            raise
+        # A clean-up that cannot see this process (another PID namespace) locked and removed the new
+        # file before this lock: it is gone, so write under a new name.
+        os.close(fd)
+
+
+def _remove_own_temporary(temp_path):
     try:
-        # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
-        # it (reading it means setting it, which is process-wide and races other threads).
-        return os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        os.unlink(temp_path)
+    except FileNotFoundError:  # (already removed)
+        pass
+
+
+def _lock(fd, how):
+    """``flock(fd, how)``: True once taken, None when another descriptor holds it (``LOCK_NB``), False
+    where the file system takes no locks (then a writer is judged by its pid alone, as without fcntl)."""
+    try:
+        fcntl.flock(fd, how)
+    except BlockingIOError:
+        return None
     except OSError as error:
-        # The temporary's hidden name would tell the user nothing: name their path and its folder.
-        directory = os.path.dirname(temp_path)
-        if isinstance(error, FileNotFoundError) and not os.path.isdir(directory):
-            reason = (f"the folder {directory!r} does not exist; expected an existing folder (create it "
-                      "first, e.g. os.makedirs)")
-        else:  # no permission, a read-only file system, a folder that takes no files (/sys, /proc), ...
-            reason = (f"cannot create a file in the folder {directory!r} ({error.strerror or error}); "
-                      "expected a folder this process can write to")
-        raise type(error)(error.errno, f"save: cannot write {path!r}: {reason}", path) from None
+        if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return False
+        raise
+    return True
 
 
 def process_is_gone(pid):
@@ -221,7 +301,8 @@ def process_is_gone(pid):
 
 
 def _remove_stale_temporaries(directory, base):
-    """Remove the temporaries of saves to ``directory/base`` whose writer died (kill -9, power cut)."""
+    """Remove the temporaries of saves to ``directory/base`` whose writer died (kill -9, power cut):
+    those whose pid names no process here and whose ``flock`` no one holds (``_remove_if_unlocked``)."""
     pattern = re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.[0-9a-f]{16}\.tmp\Z")
     try:
         entries = list(os.scandir(directory))
@@ -230,10 +311,38 @@ def _remove_stale_temporaries(directory, base):
     for entry in entries:
         match = pattern.match(entry.name)
         if match and process_is_gone(int(match.group(1))):
-            try:
-                os.unlink(entry.path)
-            except OSError:  # removed by another saver meanwhile, or not ours to remove
-                pass
+            _remove_if_unlocked(entry.path)
+
+
+def _remove_if_unlocked(temp_path):
+    """Remove the temporary ``temp_path`` unless its writer still holds its lock: a writer in another
+    PID namespace (a container sharing the folder, a host sharing it over NFS) has a pid that names
+    no process here, or another one. The lock is held while removing, so a writer that created the
+    file just before locking it finds it gone (``_create_temporary``)."""
+    try:
+        if fcntl is None:  # no locks here: the pid alone decided
+            os.unlink(temp_path)
+            return
+        fd = _open_to_lock(temp_path)
+    except OSError:  # removed by another saver meanwhile, or not ours to remove
+        return
+    try:
+        if _lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB) is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+            os.unlink(temp_path)
+    except OSError:  # removed by another saver meanwhile, or a lock this file system cannot give a reader
+        pass
+    finally:
+        os.close(fd)
+
+
+def _open_to_lock(temp_path):
+    """A descriptor on the file ``temp_path`` that can take its exclusive lock (NFS grants one only
+    to a writer), never through a symbolic link and never waiting on a FIFO."""
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(temp_path, os.O_RDWR | flags)
+    except PermissionError:  # a read-only temporary (the saved file's mode was 0o444): a local lock needs no more
+        return os.open(temp_path, os.O_RDONLY | flags)
 
 
 def fsync_path(path):
@@ -272,8 +381,10 @@ def save(params, path):
             ending in a separator (it names a folder), or a path naming an existing file that
             is not a regular file (a FIFO, socket or device: it is left as it is).
         IsADirectoryError: a path naming a directory.
-        OSError: the file cannot be written (its folder does not exist, no permission, ...),
-            naming ``path`` and its folder.
+        OSError: the file cannot be written (its folder does not exist, a part of it is a
+            file, a loop of symbolic links, no permission, ...), naming ``path`` and its folder;
+            a FileNotFoundError saying so when another process removed this save's temporary
+            while it was written (see the module's docstring for when that can happen).
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
@@ -285,8 +396,7 @@ def save(params, path):
     info = existing_target("save", name, target)
     mode = None if info is None else stat.S_IMODE(info.st_mode)
     directory, base = os.path.split(target)
-    temp_path = os.path.join(directory, _temporary_name(base))
-    handle = _create_temporary(temp_path, name)
+    temp_path, handle = _create_temporary(directory, base, name)
     try:
         with os.fdopen(handle, "wb") as file:
             if mode is not None:
@@ -294,16 +404,29 @@ def save(params, path):
             _write_archive(file, arrays)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
-        os.replace(temp_path, target)
+            # Renamed while the lock is held: once released, a clean-up could take it and remove the file.
+            _rename_into_place(temp_path, target, name)
     except BaseException:
-        try:
-            os.unlink(temp_path)
-        except FileNotFoundError:
-            pass
+        _remove_own_temporary(temp_path)
         raise
     fsync_path(directory)
     _remove_stale_temporaries(directory, base)
     return path
+
+
+def _rename_into_place(temp_path, target, path):
+    """Rename the written temporary over ``target``; a temporary another process removed meanwhile is
+    a FileNotFoundError naming save, the user's ``path`` and what happened, not the hidden name alone."""
+    try:
+        os.replace(temp_path, target)
+    except FileNotFoundError as error:
+        folder, temp_name = os.path.split(temp_path)
+        raise FileNotFoundError(
+            error.errno, f"save: cannot write {path!r}: the temporary file {temp_name!r} it was writing in the "
+            f"folder {folder!r} was removed by another process (or the folder moved) before it could be "
+            f"renamed to {os.path.basename(target)!r}: a save to the same path from a machine that shares "
+            "no file locks with this one, or a clean-up of the folder; the file was left as it was, so save "
+            "again", path) from None
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -330,6 +453,45 @@ class _BoundedFile:
         return True
 
 
+def _open_to_read(name, max_bytes):
+    """``name`` (a str) opened for reading, and its size: that of the file opened (``os.fstat``), not of
+    whatever the name meant a moment before, so that a save renaming a new file in meanwhile gives
+    wholly the old file or wholly the new one. A FIFO or device is refused before it is opened."""
+    folder = os.path.dirname(os.path.abspath(name))
+    try:
+        info = os.stat(name)
+        # A FIFO or device is refused below, never opened; O_NONBLOCK: no wait on a FIFO swapped in
+        # after the stat, O_NOCTTY: never a controlling terminal.
+        file = open(name, "rb", opener=_open_no_wait) if stat.S_ISREG(info.st_mode) else None
+    except OSError as error:
+        raise _path_error("load", "read", name, folder, error,
+                         f"{error.strerror or error} (in the folder {folder!r})") from None
+    try:
+        if file is not None:
+            info = os.fstat(file.fileno())
+        _check_loadable(name, info, max_bytes)
+    except BaseException:
+        if file is not None:
+            file.close()
+        raise
+    return file, info.st_size
+
+
+def _open_no_wait(path, flags):
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+
+
+def _check_loadable(name, info, max_bytes):
+    """Refuse the file ``name`` whose ``os.stat`` is ``info`` unless it is a regular file of at most ``max_bytes``."""
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(f"load: {name!r} is a directory; expected an .npz file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"load: {name!r} is not a regular file; expected an .npz file")
+    if info.st_size > max_bytes:
+        raise ValueError(f"load: {name!r} is {info.st_size} bytes, more than max_bytes={max_bytes}; "
+                         "pass a larger max_bytes= to load a file this large that you trust")
+
+
 def _expected_shapes(expected):
     """name -> shape tuple, from ``load``'s ``expected`` (name -> shape, or name -> Tensor/ndarray)."""
     if not isinstance(expected, Mapping):
@@ -339,13 +501,15 @@ def _expected_shapes(expected):
 
 
 def _expected_shape(key, value):
-    if hasattr(value, "shape"):
-        return tuple(value.shape)
-    if isinstance(value, (tuple, list)) and all(
-            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in value):
-        return tuple(int(n) for n in value)
-    raise TypeError(f"load: expected[{key!r}] is {value!r} ({type(value).__name__}); expected a shape "
-                    "tuple of ints >= 0 such as (2,) or (4, 3), or a Tensor/ndarray whose shape is used")
+    # A class has a .shape too (np.ndarray's is a descriptor): only an instance's shape is used.
+    shape = value.shape if hasattr(value, "shape") and not isinstance(value, type) else value
+    if isinstance(shape, (tuple, list)) and all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape):
+        return tuple(int(n) for n in shape)
+    given = (f"the class {_type_name(value)} itself, not an array of it" if isinstance(value, type)
+             else f"{value!r:.80} ({_type_name(type(value))})")
+    raise TypeError(f"load: expected[{key!r}] is {given}; expected a shape tuple of ints >= 0 such as (2,) "
+                    "or (4, 3), or a Tensor/ndarray whose shape is used")
 
 
 def _check_expected(path, arrays, expected):
@@ -381,7 +545,10 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         saved; float32/float64 data comes back bit for bit (ints and bools as float64;
         an int float64 would round, beyond 2**53, is refused).
     Raises:
-        FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
+        OSError: the file cannot be opened, naming ``path`` and its folder:
+            FileNotFoundError (no such file, or no such folder), IsADirectoryError,
+            PermissionError, NotADirectoryError (a part of the folder is a file), an OSError
+            with errno ELOOP (a loop of symbolic links), ...
         ValueError: anything wrong with the file's content (truncated, corrupted, too
             large for ``max_bytes``, pickled, non-real dtypes, bad names, no manifest),
             naming the file and, where known, the parameter; names not matching ``expected``;
@@ -393,16 +560,9 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes <= 0:
         raise ValueError(f"load: max_bytes must be an int > 0, got {max_bytes!r}")
     name = path_name("load", path)
-    info = os.stat(name)
-    if stat.S_ISDIR(info.st_mode):
-        raise IsADirectoryError(f"load: {name!r} is a directory; expected an .npz file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"load: {name!r} is not a regular file; expected an .npz file")
-    if info.st_size > max_bytes:
-        raise ValueError(f"load: {name!r} is {info.st_size} bytes, more than max_bytes={max_bytes}; "
-                         "pass a larger max_bytes= to load a file this large that you trust")
-    with open(name, "rb") as file:
-        arrays = _Reader(name, _BoundedFile(file, info.st_size), int(max_bytes), require_manifest).read()
+    file, size = _open_to_read(name, max_bytes)
+    with file:
+        arrays = _Reader(name, _BoundedFile(file, size), int(max_bytes), require_manifest).read()
     if expected is not None:
         _check_expected(name, arrays, expected)
     for key, array in arrays.items():
