@@ -14,15 +14,16 @@ value changed in place after an op read it, is an error, since a JVP would read 
 value. An input without a JVP rule is refused by name; one the op declares not
 differentiable (None for its JVP and its VJP: labels, a mask, where's condition) takes
 a zero tangent (jvp wants one per primal) but refuses a non-zero one, whose derivative
-exists and is not 0, where reverse mode refuses a gradient.
+exists and is not 0, where reverse mode refuses a gradient. Under ``detect_anomaly()`` the
+first tangent holding NaN or inf raises ``AnomalyError``, as the first such gradient does.
 """
 import numpy as np
 
 from . import custom
 from .conform import conform_tangent
-from .diagnostics import check_usable, describe
+from .diagnostics import check_usable, describe, raise_if_not_finite
 from .errors import GraphError
-from .modes import clock
+from .modes import clock, current
 from .tensor import Tensor
 
 
@@ -85,7 +86,7 @@ def _not_carried(node, i, tangent):
     return True
 
 
-def _in_order(roots):
+def in_order(roots):
     """Tensors leading to ``roots``, each after all its inputs (iterative: any depth)."""
     order, visited = [], set()
     for root in roots:
@@ -109,8 +110,8 @@ def _in_order(roots):
 def push_forward(roots, seeds):
     """Tangents of every tensor in ``roots`` (a list; None where no tangent reaches it)
     given ``seeds`` = {id(leaf): tangent} on the leaves of their recorded graph."""
-    known = dict(seeds)
-    for t in _in_order(roots):
+    known, anomaly = dict(seeds), current().anomaly
+    for t in in_order(roots):
         if t._prim is None or id(t) in known:
             continue
         if t._parents is None or t._epoch != clock.now:  # as backward: a freed graph, or a value changed
@@ -121,5 +122,7 @@ def push_forward(roots, seeds):
         if any(x is not None for x in incoming):
             value = node_tangent(t, incoming)
             if value is not None:
+                if anomaly:
+                    raise_if_not_finite(value, "forward mode (jvp): the tangent", t)
                 known[id(t)] = value
     return [known.get(id(r)) if isinstance(r, Tensor) else None for r in roots]

@@ -9,21 +9,41 @@ recorded cast), so ``grad(grad(f))`` is the second derivative and ``hessian`` is
 Jacobian of the gradient. What goes with the arguments (jvp's tangents, vjp's
 cotangents, hvp's direction) stays on the outer graph too, so the outer transform
 differentiates through it. The first-order path never builds a second graph.
+
+torch.func's rule for ``no_grad``: one inside f holds for the transform differentiating f (what is
+computed in the block is a constant for it); a transform called under ``no_grad`` computes its own
+values and derivatives as at top level (ndarrays, constants for any enclosing transform).
 """
+import collections.abc
 import numbers
+import os
+import sys
+import threading
+import warnings
 
 import numpy as np
 
 from . import pytree, tape
-from .errors import GraphError, ShapeError
-from .forward import push_forward
+from .errors import GraphError, InplaceModificationError, ShapeError
+from .forward import in_order, push_forward
 from .modes import enable_grad, current
 from .ops import _apply, reshape, stack
 from .primitive import Primitive
 from .convert import function_arg
+from .diagnostics import describe
 from .tensor import Tensor, to_float_array
 
 __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
+
+
+def _fixed_argnums(argnums, op):
+    """``argnums`` as every call of the transform being made will read it: an iterator read once,
+    here, into a tuple (read at each call, it would be empty from the second on). A set or a dict
+    is refused: the results come in argnums' order, which neither has to give."""
+    if isinstance(argnums, (collections.abc.Set, collections.abc.Mapping)):
+        raise TypeError(f"{op}: argnums must be an int or a tuple of ints (positions of f's arguments), got "
+                        f"{type(argnums).__name__} {argnums!r}, which has no order to give the gradients in")
+    return tuple(argnums) if isinstance(argnums, collections.abc.Iterator) else argnums
 
 
 def _argnums_tuple(argnums, nargs, op):
@@ -68,6 +88,13 @@ def _in_dtype(value, dtype):
     return value if value.dtype == dtype else _apply(_cast, value, dtype=dtype)
 
 
+def _where(argnum, treedef, index):
+    """How an error names leaf ``index`` of argument ``argnum``: by its path in the tree, if any."""
+    if treedef.kind == "leaf":
+        return f"argument {argnum}"
+    return f"argument {argnum}, leaf {pytree.leaf_names(treedef)[index]!r}"
+
+
 def _leaf_array(leaf, op, argnum, treedef, index):
     """Leaf ``index`` of argument ``argnum`` as a float array; a refusal names its path in the tree."""
     try:
@@ -75,32 +102,89 @@ def _leaf_array(leaf, op, argnum, treedef, index):
     except (TypeError, ValueError) as error:
         if treedef.kind == "leaf":  # the argument itself: nothing more to name
             raise
-        path, message = pytree.leaf_names(treedef)[index], str(error)
+        message = str(error)
         message = message[len(op) + 2:] if message.startswith(f"{op}: ") else message
-        raise type(error)(f"{op}: argument {argnum}, leaf {path!r}: {message}") from None
+        raise type(error)(f"{op}: {_where(argnum, treedef, index)}: {message}") from None
+
+
+def _linked():
+    """True when a transform called now must keep its results on an enclosing transform's graph:
+    one runs in this thread, with recording on. Under the user's ``no_grad()`` (torch.func's rule)
+    the call computes as at top level, and its results are constants for the enclosing one."""
+    state = current()
+    return state.grad_depth > 0 and state.grad_enabled
+
+
+def _user_stacklevel():
+    """``warnings.warn``'s stacklevel, from its caller's caller, of the first frame outside this package."""
+    package, frame, level = os.path.dirname(__file__), sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _constant_copy(value, op, what):
+    """``value`` (a Tensor) given to a transform that keeps no graph (none encloses it): warn, while
+    recording, if it requires grad, as ``ag.Tensor(t)`` warns, since the results (ndarrays) then carry
+    none of its dependence on the graph that made it (torch.func.grad would keep it)."""
+    if value.requires_grad and current().grad_enabled:
+        warnings.warn(f"{op}: {what} is a Tensor that requires grad ({describe(value)}); outside another "
+                      "transform the results are ndarrays, through which no gradient flows back to it. Pass "
+                      "t.detach() for a constant; to differentiate through it, call this transform inside an "
+                      "ag.grad (or ag.jacobian, ...) of the computation that made it", UserWarning,
+                      stacklevel=_user_stacklevel())
+
+
+# The variables of the transforms whose f is running, by id, each with the thread running it (ident,
+# name): a
+# transform started in another thread cannot see that one (grad_depth is per thread), so it would
+# give constants where the outer transform differentiates; it refuses them instead (as JAX and
+# torch.func do). Worked on under the lock: threads add and remove entries at once.
+_running = {}
+_running_lock = threading.Lock()
+
+
+def _refuse_foreign(roots, op, what):
+    """Raise if the graph of a Tensor of ``roots`` reaches a variable of a transform that another
+    thread is running (nothing to walk unless another thread runs one)."""
+    me = threading.get_ident()
+    with _running_lock:
+        if all(owner[0] == me for owner in _running.values()):
+            return
+        running = dict(_running)
+    for node in in_order([r for r in roots if isinstance(r, Tensor) and r.requires_grad]):
+        owner = running.get(id(node))
+        if owner is not None and owner[0] != me:
+            raise GraphError(f"{op}: {what} depends on a variable of a transform running in another thread "
+                             f"({owner[1]!r}); this one cannot differentiate through it (each thread keeps its "
+                             "own transforms), so its result would be a constant there. Call it in the thread "
+                             "that runs the enclosing transform")
 
 
 class _Inputs:
     """The differentiated arguments: each flattened to Tensors requiring grad (new leaves at
-    top level; inside another transform, new nodes depending on the outer values), and
+    top level; linked to an enclosing transform, new nodes depending on the outer values), and
     rebuilt in its structure for ``f``."""
 
     def __init__(self, args, nums, op):
-        nested = current().grad_depth > 0
+        state = current()
+        self.nested, self.linked, self.op = state.grad_depth > 0, _linked(), op
         self.args, self.nums, self.defs, self.leaves = list(args), nums, [], []
         for n in nums:
             leaves, treedef = pytree.flatten(self.args[n])
-            tensors = []
-            for leaf in leaves:
-                if nested and isinstance(leaf, Tensor) and leaf.requires_grad:
-                    with enable_grad():  # even under the caller's no_grad(): the inner backward must reach it
-                        leaf = _variable_of(leaf)
-                else:
-                    leaf = Tensor(_leaf_array(leaf, op, n, treedef, len(tensors)), requires_grad=True)
-                tensors.append(leaf)
+            tensors = [self._variable(leaf, n, treedef, i) for i, leaf in enumerate(leaves)]
             self.args[n] = pytree.unflatten(treedef, tensors)
             self.defs.append(treedef)
             self.leaves.append(tensors)
+
+    def _variable(self, leaf, n, treedef, index):
+        """The Tensor f gets for leaf ``index`` of argument ``n``."""
+        if isinstance(leaf, Tensor) and leaf.requires_grad:
+            if self.linked:
+                return _variable_of(leaf)
+            _refuse_foreign([leaf], self.op, _where(n, treedef, index))
+            _constant_copy(leaf, self.op, _where(n, treedef, index))
+        return Tensor(_leaf_array(leaf, self.op, n, treedef, index), requires_grad=True)
 
     @property
     def flat(self):
@@ -114,26 +198,57 @@ class _Inputs:
             start += len(leaves)
         return out
 
+    def evaluate(self, f, kwargs):
+        """``f`` at the arguments, recorded, these variables marked as this thread's while it runs."""
+        return _evaluate(f, self.args, kwargs, self.flat)
 
-def _evaluate(f, args, kwargs):
-    """``f(*args)`` recorded, with inner ``grad`` calls told to build differentiable graphs."""
-    current().grad_depth += 1
+    def check_outputs(self, outputs):
+        """After f ran, with ``outputs`` its leaves: refuse what would silently go wrong later."""
+        if not self.linked:
+            _refuse_foreign(outputs, self.op, "f's value")
+            return
+        for treedef, n, leaves in zip(self.defs, self.nums, self.leaves):
+            for index, v in enumerate(leaves):
+                if v._prim is _variable_of and v._vc is not None and v._vc.stamp > v._epoch:
+                    self._changed_in_place(_where(n, treedef, index))
+
+    def _changed_in_place(self, where):
+        # (a variable shares the outer value's memory: the change reached the enclosing transform's
+        # value too, and its derivative through this one is no longer the one recorded)
+        raise InplaceModificationError(
+            f"{self.op}: f changed its {where} in place (under no_grad(), or through .data) while {self.op} ran "
+            "inside another transform, which differentiates through that argument; write y = y + c "
+            "(recorded) instead of changing it in place")
+
+
+def _evaluate(f, args, kwargs, variables=()):
+    """``f(*args)`` recorded, with inner ``grad`` calls told to build differentiable graphs;
+    ``variables`` (the transform's) marked as this thread's while f runs."""
+    me, state = (threading.get_ident(), threading.current_thread().name), current()
+    with _running_lock:
+        _running.update((id(v), me) for v in variables)
+    state.grad_depth += 1
     try:
         with enable_grad():
             return f(*args, **kwargs)
     finally:
-        current().grad_depth -= 1
+        state.grad_depth -= 1
+        with _running_lock:
+            for v in variables:
+                _running.pop(id(v), None)
 
 
 def _zeros_if_none(g, x, as_tensor):
     """The gradient ``g`` found for Tensor ``x``, in x's dtype (float32 stays float32, whatever
-    the output's dtype): an ndarray, or with ``as_tensor`` (inside another transform) a Tensor on
-    the outer graph; zeros where no path led from x to the output."""
+    the output's dtype): an ndarray, or with ``as_tensor`` (linked to an enclosing transform) a
+    Tensor on the outer graph; zeros where no path led from x to the output. An ndarray is always a
+    fresh writable copy, as HIPS autograd's: VJPs share arrays (two arguments' gradients, the
+    caller's cotangent, sum's read-only broadcast view), and a caller updates results in place."""
     if g is None:
         g = np.zeros_like(x._array)
         return Tensor._wrap(g) if as_tensor else g
     if not as_tensor:
-        return np.asarray(getattr(g, "_array", g), dtype=x._array.dtype)
+        return np.array(getattr(g, "_array", g), dtype=x._array.dtype)
     return _in_dtype(g, x.dtype)
 
 
@@ -144,35 +259,38 @@ def value_and_grad(f, argnums=0):
         f: function of Tensors/arrays (or pytrees of them) returning a single-element Tensor.
         argnums: int or tuple of distinct ints, which positional arguments to differentiate.
     Returns:
-        A function returning ``(value, g)``: at top level value is a float and g has the
-        argument's structure with an ndarray of each leaf's shape (``{"W1": ndarray, ...}``
-        for a dict of parameters; a tuple of those for tuple argnums); nested inside
-        another transform, both are Tensors on the outer graph. Each gradient has its
-        argument's dtype, nested or not.
+        A function returning ``(value, g)``: at top level (or under ``no_grad()``) value is a
+        float and g has the argument's structure with a fresh ndarray of each leaf's shape
+        (``{"W1": ndarray, ...}`` for a dict of parameters; a tuple of those for tuple
+        argnums); nested inside another transform, both are Tensors on the outer graph. Each
+        gradient has its argument's dtype, nested or not.
     """
     return _value_and_grad(function_arg(f, "value_and_grad"), argnums, "value_and_grad")
 
 
 def _value_and_grad(f, argnums, op):
     """``value_and_grad(f, argnums)``, its errors naming ``op``: the transform the user called."""
+    argnums = _fixed_argnums(argnums, op)
+
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), op)
-        nested = current().grad_depth > 0
         inputs = _Inputs(args, nums, op)
-        out = _evaluate(f, inputs.args, kwargs)
+        out = inputs.evaluate(f, kwargs)
         if not isinstance(out, Tensor) or out.size != 1:
             what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
             raise GraphError(f"{op}: f must return a single-element Tensor (a scalar cost), got {what}")
-        create = nested  # an enclosing transform will differentiate these gradients again
+        inputs.check_outputs([out])
+        create = inputs.linked  # an enclosing transform will differentiate these gradients again
         flat = inputs.flat
         if out.requires_grad:
             seed = np.ones_like(out._array)
+            # (nested, f may close over the enclosing transform's graph, which must outlive this walk)
             found = tape.backward(out, Tensor._wrap(seed) if create else seed, inputs=flat,
-                                  retain_graph=create, create_graph=create)
+                                  retain_graph=inputs.nested, create_graph=create)
         else:
             found = [None] * len(flat)
         grads = inputs.rebuild([_zeros_if_none(g, x, create) for g, x in zip(found, flat)])
-        value = out if nested else out.item()
+        value = out if create else out.item()
         return value, (grads[0] if single else tuple(grads))
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     return value_and_grad_f
@@ -222,6 +340,8 @@ def hvp(f, argnums=0):
     through the direction too.
     """
     function_arg(f, "hvp")
+    argnums = _fixed_argnums(argnums, "hvp")
+
     def hvp_f(*args_and_v):
         if len(args_and_v) < 2:
             raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
@@ -234,7 +354,7 @@ def hvp(f, argnums=0):
         leaves, treedef = pytree.flatten(args[n])
         given = pytree.match(treedef, v, "hvp", "direction v")
         directions = _values_like(given, pytree.leaf_names(treedef), leaves, "hvp", "direction v",
-                                  keep_tensors=current().grad_depth > 0)
+                                  keep_tensors=_linked())
 
         def directional(*inner_args):
             g = pytree.flatten(grad(f, n)(*inner_args))[0]
@@ -249,7 +369,8 @@ def hvp(f, argnums=0):
 
 
 def _as_output_array(x):
-    return np.array(x._array) if isinstance(x, Tensor) else np.asarray(x)
+    """An output leaf of f as a fresh array of its own (never the caller's, even where f returns it)."""
+    return np.array(getattr(x, "_array", x))
 
 
 def _as_args_tuple(value, op, what):
@@ -264,9 +385,13 @@ def _as_args_tuple(value, op, what):
 def _values_like(given, names, like, op, what, keep_tensors):
     """The leaves ``given`` (tangents, cotangents or hvp's directions) checked against the
     shapes of ``like``, as float arrays in the dtype of the Tensor each goes with.
-    ``keep_tensors`` (inside an outer transform): a Tensor stays a Tensor on the outer graph
-    (its cast recorded), since it may depend on the outer variables."""
+    ``keep_tensors`` (linked to an enclosing transform): a Tensor stays a Tensor on the outer
+    graph (its cast recorded), since it may depend on the outer variables."""
     arrays = _checked_like(like, names, [getattr(g, "_array", g) for g in given], op, what)
+    if not keep_tensors:
+        for g, name in zip(given, names):
+            if isinstance(g, Tensor):
+                _constant_copy(g, op, f"the {what}" + (f" for '{name}'" if name else ""))
     values = [g if keep_tensors and isinstance(g, Tensor) else a for g, a in zip(given, arrays)]
     return [_in_dtype(value, x.dtype) if isinstance(x, Tensor) else value for value, x in zip(values, like)]
 
@@ -313,17 +438,16 @@ def jvp(f, primals, tangents):
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents; expected one tangent "
                          "per primal, of the same structure")
-    nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "jvp")
-    directions = []
+    linked, directions = inputs.linked, []
     for i, (treedef, leaves) in enumerate(zip(inputs.defs, inputs.leaves)):
         names = [f"primal {i}" + (f" '{nm}'" if nm else "") for nm in pytree.leaf_names(treedef)]
         given = pytree.match(treedef, tangents[i], "jvp", f"tangent {i}")
-        directions += _values_like(given, names, leaves, "jvp", "tangent", keep_tensors=nested)
+        directions += _values_like(given, names, leaves, "jvp", "tangent", keep_tensors=linked)
     flat = inputs.flat
-    out = _evaluate(f, inputs.args, {})
-    out_leaves, out_def = pytree.flatten(out)
-    if nested:
+    out_leaves, out_def = pytree.flatten(inputs.evaluate(f, {}))
+    inputs.check_outputs(out_leaves)
+    if linked:
         values = [o if isinstance(o, Tensor) else Tensor(o) for o in out_leaves]
         found = [_jvp_by_reverse(o, flat, directions) for o in values]
         derivs = [Tensor._wrap(np.zeros_like(v._array)) if d is None else d for d, v in zip(found, values)]
@@ -341,30 +465,31 @@ def vjp(f, *primals):
     ``vjp_fn(cotangent)``, cotangent of f's output structure and shapes, returns a
     tuple with one entry per primal (each in its primal's structure): the
     cotangent pulled back through f, in the primal's dtype. vjp_fn may be called many
-    times. Inside another transform, f's output and the pulled-back cotangents are
-    Tensors on the outer graph (the pull-back is recorded), so the outer transform
-    differentiates them, and through the cotangent as well.
+    times. Inside another transform, f's output is Tensors on the outer graph. Each call of
+    vjp_fn made inside a transform (wherever vjp ran) records its pull-back, so the
+    pulled-back cotangents are Tensors on that graph, which it differentiates through the
+    primals (when vjp ran inside it too) and through the cotangent (vjp_fn is linear in it).
     """
     function_arg(f, "vjp")
-    nested = current().grad_depth > 0
     inputs = _Inputs(primals, tuple(range(len(primals))), "vjp")
-    out = _evaluate(f, inputs.args, {})
-    out_leaves, out_def = pytree.flatten(out)
+    out_leaves, out_def = pytree.flatten(inputs.evaluate(f, {}))
+    inputs.check_outputs(out_leaves)
     flat = inputs.flat
 
     def vjp_fn(cotangent):
+        linked = _linked()  # (now, not when vjp ran: a vjp_fn made at top level may be called in a transform)
         names = pytree.leaf_names(out_def)
         given = pytree.match(out_def, cotangent, "vjp", "cotangent")
-        cts = _values_like(given, names, out_leaves, "vjp", "cotangent", keep_tensors=nested)
+        cts = _values_like(given, names, out_leaves, "vjp", "cotangent", keep_tensors=linked)
         total = [None] * len(flat)
         for o, ct in zip(out_leaves, cts):
             if not (isinstance(o, Tensor) and o.requires_grad):
                 continue
-            seed = Tensor._wrap(ct) if nested and not isinstance(ct, Tensor) else ct
-            found = tape.backward(o, seed, inputs=flat, retain_graph=True, create_graph=nested)
+            seed = Tensor._wrap(ct) if linked and not isinstance(ct, Tensor) else ct
+            found = tape.backward(o, seed, inputs=flat, retain_graph=True, create_graph=linked)
             total = [g if t is None else t if g is None else t + g for t, g in zip(total, found)]
-        return tuple(inputs.rebuild([_zeros_if_none(g, x, nested) for g, x in zip(total, flat)]))
-    if nested:
+        return tuple(inputs.rebuild([_zeros_if_none(g, x, linked) for g, x in zip(total, flat)]))
+    if inputs.linked:
         return pytree.unflatten(out_def, [o if isinstance(o, Tensor) else Tensor(o) for o in out_leaves]), vjp_fn
     return pytree.unflatten(out_def, [_as_output_array(o) for o in out_leaves]), vjp_fn
 
@@ -383,13 +508,14 @@ def jacobian(f, argnums=0):
 
 def _jacobian(f, argnums, op):
     """``jacobian(f, argnums)``, its errors naming ``op``: the transform the user called."""
+    argnums = _fixed_argnums(argnums, op)
+
     def jacobian_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), op)
-        create = current().grad_depth > 0
         inputs = _Inputs(args, nums, op)
-        out = _evaluate(f, inputs.args, kwargs)
-        out_leaves, out_def = pytree.flatten(out)
-        flat = inputs.flat
+        out_leaves, out_def = pytree.flatten(inputs.evaluate(f, kwargs))
+        inputs.check_outputs(out_leaves)
+        create, flat = inputs.linked, inputs.flat
         blocks = []
         for o in out_leaves:
             o = o if isinstance(o, Tensor) else Tensor(o)
