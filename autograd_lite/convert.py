@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+from .errors import ShapeError
+
 # What nearly every op's forward returns (an array; a NumPy scalar from a reduction to 0-d): tested
 # by identity on the eager path, cheaper than reading .kind or calling np.asarray
 FLOATS, FLOAT_SCALARS = (np.dtype(np.float64), np.dtype(np.float32)), (np.float64, np.float32)
@@ -110,26 +112,83 @@ def plain_array(value, what):
 
 def to_float_array(data, op="Tensor", copy=True, int_dtype=np.float64, dtype=None):
     """``data`` as an ndarray of a float dtype: floats keep their precision, ints and bools
-    become ``int_dtype`` (float64), ints beyond int64 float64; ``dtype`` given: that dtype, whatever
-    ``data`` holds. Strings, objects, complex numbers, ints beyond float64 and masked arrays with a
-    masked entry (``plain_array``) are refused, naming ``op``."""
+    become ``int_dtype`` (float64); ``dtype`` given: that dtype, whatever ``data`` holds. Python
+    numbers NumPy holds only as objects (ints beyond int64, alone or in a list, Fractions) become
+    float64, as NumPy's dtype=float makes them. Strings, complex numbers, ints beyond float64, masked
+    arrays with a masked entry (``plain_array``) and object ndarrays, whatever they hold (as PyTorch
+    refuses them), are refused, naming ``op``. ``copy=False``: shared with ``data`` where it can be,
+    save that an array whose entries share memory is copied (``own_memory``)."""
     data = plain_array(getattr(data, "_array", data), op)  # a Tensor's array; np.matrix as an ndarray
     try:
         array = np.array(data, dtype, copy=copy) if copy else np.asarray(data, dtype)
-        if array.dtype == object and all(isinstance(v, numbers.Real) for v in array.flat):
+        if array.dtype == object and not isinstance(data, np.ndarray) and all(
+                isinstance(v, numbers.Real) for v in array.flat):
             array = array.astype(np.float64)  # ints beyond int64 (10**30, alone or in a list), as NumPy's dtype=float
     except (ValueError, TypeError, OverflowError) as error:
         raise TypeError(f"{op}: cannot make a numeric array from {type(data).__name__}: {error}") from None
     kind = array.dtype.kind
     if kind == "f":
-        return array
+        return array if copy else own_memory(array)
     if kind in "iub":
         return array.astype(int_dtype)
     if kind == "c":
         raise TypeError(f"{op}: complex data (dtype {array.dtype}) is not supported; "
                         "expected real numbers (take .real or abs() first)")
+    if kind == "O" and isinstance(data, np.ndarray):
+        raise TypeError(f"{op}: an ndarray of dtype object is refused, whatever it holds, as in PyTorch; expected "
+                        "a numeric ndarray: convert it first (a.astype(float))")
     raise TypeError(f"{op}: data of dtype {array.dtype} ({type(data).__name__}) is not numeric; "
                     "expected numbers, a list of numbers or a numeric ndarray")
+
+
+def own_memory(array):
+    """``array`` (an ndarray a Tensor is to hold without a copy) as it is, or a copy in memory of its
+    own when it is writable and two of its entries may share one memory location (``np.broadcast_arrays``'
+    views, ``as_strided``, ``sliding_window_view(writeable=True)``): an in-place update (an optimizer's
+    step, ``t -= v``) would write several entries into one place, and into the caller's array, where
+    PyTorch refuses such writes. Told cheaply (the common, contiguous array costs one flags test): a
+    zero stride on an axis longer than 1, or more bytes than the memory span the array covers; strides
+    crafted to overlap otherwise are not looked for (that takes a search). A read-only one is kept:
+    writes to it are refused or make a new array, and a ``broadcast_to`` view can be far larger than
+    its memory."""
+    if array.flags.forc or not _entries_overlap(array):
+        return array
+    # (NumPy's own flag read: .writeable warns on np.broadcast_arrays' views, which are writable for now)
+    return array.copy() if getattr(array.flags, "_writeable_no_warn", False) or array.flags.writeable else array
+
+
+def _entries_overlap(array):
+    span = array.itemsize  # (bytes from the first entry's start to the last one's end)
+    for n, stride in zip(array.shape, array.strides):
+        if n > 1:
+            if stride == 0:
+                return True
+            span += abs(stride) * (n - 1)
+    return array.size * array.itemsize > span
+
+
+def new_data(value, old):
+    """What ``t.data = value`` makes ``t`` hold, ``old`` its array now: a float ndarray of ``old``'s
+    shape, held as it is (its own dtype, its memory shared; an array whose entries share memory is
+    copied, ``own_memory``). A subclass counts as its plain ndarray, a NumPy scalar as a 0-d array, a
+    Tensor as its array. Anything else is a TypeError, as PyTorch's ``.data`` takes only a tensor and
+    ``.grad =`` takes only arrays: a Python number or list has no float precision of its own (``w.data
+    = 0.0`` would make a float32 ``w`` float64), and an int, bool, complex, str or object array none
+    that fits; another shape is a ShapeError (the graph and ``.grad`` rely on it)."""
+    array = plain_array(getattr(value, "_array", value), "Tensor.data")
+    if isinstance(array, np.generic):
+        array = np.asarray(array)
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"Tensor.data = {type(value).__name__} {value!r:.60}: expected a float ndarray of shape "
+                        f"{old.shape}, as PyTorch's .data takes only a tensor: pass np.asarray(value, t.dtype) to keep "
+                        f"the tensor's dtype ({old.dtype})")
+    if array.dtype.kind != "f":
+        raise TypeError(f"Tensor.data: the new value has dtype {array.dtype}; expected a float dtype "
+                        "(ints: convert with .astype(float); complex is not supported)")
+    if array.shape != old.shape:
+        raise ShapeError(f"Tensor.data: the new value has shape {array.shape}; expected {old.shape} "
+                         "(the graph and .grad rely on it; make a new Tensor for another shape)")
+    return own_memory(array)
 
 
 def forward_output(data, prim, parents):

@@ -5,7 +5,7 @@ and array methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``); ``numpy_api.py`` t
 import numpy as np
 
 from . import tape
-from .convert import Label, flag, is_scalar_number, plain_array, to_float_array
+from .convert import Label, flag, is_scalar_number, new_data, own_memory, to_float_array
 from .diagnostics import data_to_wrap, get_grad, set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
@@ -56,15 +56,7 @@ class Tensor:
     def data(self, value):
         # Every assignment (``t.data -= lr * g`` ends here too) is an in-place change: it bumps
         # the version counter shared with t's views, so a stale graph is caught at backward().
-        array = (plain_array(value, "Tensor.data") if isinstance(value, np.ndarray)
-                 else to_float_array(value, "Tensor.data", copy=False))
-        if array.dtype.kind != "f":
-            raise TypeError(f"Tensor.data: the new value has dtype {array.dtype}; expected a float dtype "
-                            "(ints: convert with .astype(float); complex is not supported)")
-        if array.shape != self._array.shape:
-            raise ShapeError(f"Tensor.data: the new value has shape {array.shape}; expected {self._array.shape} "
-                             "(the graph and .grad rely on it; make a new Tensor for another shape)")
-        self._array = array
+        self._array = new_data(value, self._array)  # (a float array of t's shape, see new_data)
         mark_modified((self,))
 
     def _read(self):
@@ -151,14 +143,14 @@ def _fill(t, array, scope):
 
 
 def as_tensor(value, like_dtype=None, what="as_tensor"):
-    """``value`` as a Tensor (no copy for float ndarrays). Python and NumPy scalars (``np.sqrt(2.0)``),
-    bool and int arrays take ``like_dtype`` when given (they carry no float precision of their own),
-    so ``2 * t32``, ``t32 / np.float64(3)`` and ``t32 * mask`` stay float32, as in PyTorch. ``what``:
-    who converts it (an op's label), named if it cannot be converted (a string, a masked entry)."""
+    """``value`` as a Tensor (no copy for float ndarrays, unless its entries share memory: ``own_memory``).
+    Python and NumPy scalars (``np.sqrt(2.0)``), bool and int arrays take ``like_dtype`` when given (they
+    carry no float precision of their own), so ``2 * t32``, ``t32 / np.float64(3)`` and ``t32 * mask`` stay
+    float32, as in PyTorch. ``what``: who converts it (an op's label), named if it cannot be converted."""
     if isinstance(value, Tensor):
         return value
     if type(value) is np.ndarray and value.dtype.kind == "f":
-        return Tensor._wrap(value)
+        return Tensor._wrap(own_memory(value))
     exact = is_scalar_number(value) or isinstance(value, np.ndarray) and value.dtype.kind in "biu"
     t = Tensor._wrap(to_float_array(value, what, copy=False, dtype=like_dtype if exact else None))
     if isinstance(value, np.ndarray) and current().tracer is not None:
