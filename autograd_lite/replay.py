@@ -39,7 +39,7 @@ from .primitive import Primitive
 from .rng import as_generator
 from .replay_source import RUNTIME, Retrace, generate
 from .tensor import Tensor
-from .tracer import POSSIBLY_COPIED, Tracer, as_input
+from .tracer import POSSIBLY_COPIED, Tracer, as_input, eager_argument
 
 __all__ = ["compile", "CompiledFunction"]
 
@@ -126,8 +126,9 @@ class CompiledFunction:
         seen, self._reached = {}, reachable(self.fn)
         key, tracer = (key[0], self._reached(seen), key[2]), Tracer()
         unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key
-        if any(isinstance(v, np.ndarray) and v.dtype.kind in "biu" for v in [*args, *kwargs.values()]):
-            out, reason = _Eager(self.fn).replay(args, kwargs, current()), _INTEGER_ARGUMENT
+        reason = next(filter(None, map(eager_argument, [*args, *kwargs.values()])), None)
+        if reason is not None:
+            out = _Eager(self.fn).replay(args, kwargs, current())
         else:
             try:
                 out, where, reason = tracer.run(self.fn, self.__name__, args, kwargs, seen)
@@ -166,12 +167,6 @@ class CompiledFunction:
 _LOCKS = weakref.WeakSet()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: [lock._at_fork_reinit() for lock in list(_LOCKS)])
-
-# (a trace makes every array argument a float64 input; eager ops cast an integer or boolean one
-# to their other operand's dtype, float32 too, and index with it)
-_INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops use as eager code does "
-                     "(cast to the dtype of what they combine it with, or as an index)")
-
 
 class _Refused(Exception):
     """An op's check refused the values of a replayed call (``DomainError``: labels of 2, a custom

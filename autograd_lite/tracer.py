@@ -681,7 +681,30 @@ class _NumpyCall:
         return np.asarray(result) if isinstance(result, np.generic) else result  # (0-d, as traced: out= takes it)
 
 
+# Array arguments a trace would not use as eager code does: the call runs eagerly (replay.py), with the reason.
+# (a trace makes every array argument a float64 input; eager ops cast an integer or boolean one
+# to their other operand's dtype, float32 too, and index with it)
+_INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops use as eager code does "
+                     "(cast to the dtype of what they combine it with, or as an index)")
+_SUBCLASS_ARGUMENT = ("takes an argument of the ndarray subclass {}, whose own operators eager code uses "
+                      "(np.matrix's * is a matrix product), where a trace would make it a Tensor")
+
+
+def eager_argument(value):
+    """Why ``value``, an argument of a compiled function, makes the call run eagerly, or None: an
+    integer or boolean array, or an array of an ndarray subclass (np.matrix, a masked array) other
+    than np.memmap, which behaves as the ndarray it maps."""
+    if not isinstance(value, np.ndarray):
+        return None
+    if value.dtype.kind in "biu":
+        return _INTEGER_ARGUMENT
+    if type(value) is np.ndarray or isinstance(value, (np.memmap, TracedArray)):
+        return None
+    return _SUBCLASS_ARGUMENT.format(f"{type(value).__module__}.{type(value).__qualname__}")
+
+
 def as_input(value):
-    """An argument as a compiled function sees it: float arrays become (constant) Tensors; integer
-    and boolean ones stay as they are, as eager ops use them (cast to their operands' dtype, indices)."""
-    return as_tensor(value) if isinstance(value, np.ndarray) and value.dtype.kind not in "biu" else value
+    """An argument as a compiled function sees it: float arrays become (constant) Tensors; those that
+    run a call eagerly (``eager_argument``) stay as they are, as eager ops use them (integer and boolean
+    ones cast to their operands' dtype or as indices, an np.matrix with its own operators)."""
+    return as_tensor(value) if isinstance(value, np.ndarray) and eager_argument(value) is None else value
