@@ -242,7 +242,8 @@ UFUNCS = {np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
           np.power: ops.power, np.negative: ops.negative, np.matmul: ops.matmul, np.exp: ops.exp,
           np.log: ops.log, np.sqrt: ops.sqrt, np.square: ops.square, np.tanh: ops.tanh,
           np.maximum: ops.maximum, np.minimum: ops.minimum, np.absolute: ops.abs, np.log1p: ops.log1p,
-          np.expm1: ops.expm1, np.sin: ops.sin, np.cos: ops.cos, np.positive: lambda x: x}
+          np.expm1: ops.expm1, np.sin: ops.sin, np.cos: ops.cos,
+          np.positive: lambda x: ops.multiply(x, 1)}  # (a new tensor, as NumPy's a new array; -0.0 stays)
 _COMPARISONS = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
 _CONSTANT_UFUNCS = (np.isfinite, np.isnan, np.isinf, np.sign, np.signbit)
 
