@@ -732,8 +732,9 @@ def clip(x, lo=None, hi=None):
 # --- softmax family: examples are columns, classes along axis 0 by default ----------
 def _shifted(x, axis):
     """x minus its maximum along ``axis`` (kept), and that maximum: exp of the shifted values
-    never overflows and their log-sum-exp lies in [0, log N]."""
-    top = np.max(_raw(x), axis=axis, keepdims=True)
+    never overflows and their log-sum-exp lies in [0, log N]. An empty axis has no maximum (-inf,
+    then no shift): its log-sum-exp is -inf, its softmax empty, as in PyTorch and JAX."""
+    top = np.max(_raw(x), axis=axis, keepdims=True, initial=-np.inf)
     top = np.where(np.isfinite(top), top, 0)  # all -inf (or inf) along the axis: no shift
     return x - top, top
 
@@ -772,7 +773,7 @@ logsumexp = _Op(_logsumexp, "logsumexp", doc="""logsumexp(x, axis=None, keepdims
 
 def _softmax(x, axis=0):
     """exp(x) / sum(exp(x)) along ``axis`` (classes), shifted by the maximum."""
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))  # (an empty axis: empty, see _shifted)
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
