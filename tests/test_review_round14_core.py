@@ -7,10 +7,11 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 import autograd_lite as ag
 from models import manual, three_layer
+
+from oracles import torch
 
 XS = [np.array([1., 1., 1., -1.]), np.array([1., -1., -1., -1.]), np.array([1., 1., -1., -1.]),
       np.array([-1., -1., -1., 2.])]

@@ -3,9 +3,10 @@ position and by name; PyTorch's spellings are refused naming NumPy's; round(t, n
 drop a gradient; ``v in t`` is NumPy's. Oracles: NumPy, PyTorch and hand-derived values."""
 import numpy as np
 import pytest
-import torch
 
 import autograd_lite as ag
+
+from oracles import torch
 
 
 def _x():

@@ -23,9 +23,10 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 import autograd_lite as ag
+
+from oracles import torch
 
 A0, B0 = np.array([0.1, 0.2, 0.3]), np.array([4.0, 5.0, 6.0])
 
@@ -39,24 +40,27 @@ def _mul(vjp_all=None):
     return mul
 
 
-class _TorchMul(torch.autograd.Function):
-    """The reference: the same op as a torch.autograd.Function with its own backward."""
+def _torch_mul():
+    """The reference: the same op as a torch.autograd.Function with its own backward (made on first
+    use: torch is an optional oracle)."""
 
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
+    class TorchMul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
 
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return g * b, g * a
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g * b, g * a
+    return TorchMul
 
 
 def _torch_grads(a0, b0, c0):
     """Gradients of sum(exp(mul(a, b) + c)) by torch, for a, b, c of shape (n,)."""
     a, b, c = (torch.tensor(v, requires_grad=True) for v in (a0, b0, c0))
-    torch.exp(_TorchMul.apply(a, b) + c).sum().backward()
+    torch.exp(_torch_mul().apply(a, b) + c).sum().backward()
     return a.grad.numpy(), b.grad.numpy(), c.grad.numpy()
 
 

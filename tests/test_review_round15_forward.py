@@ -14,9 +14,10 @@ autograd_lite itself.
 """
 import numpy as np
 import pytest
-import torch
 
 import autograd_lite as ag
+
+from oracles import torch
 
 
 def _mixed_power_derivative(x, p):

@@ -23,9 +23,10 @@ import warnings
 import mpmath
 import numpy as np
 import pytest
-import torch
 
 import autograd_lite as ag
+
+from oracles import torch
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +191,8 @@ def test_saturated_gradients_are_torchs(name, dtype, x0):
     xa = np.array([x0, -x0], dtype)
     x = ag.Tensor(xa, requires_grad=True)
     ag.sum(getattr(ag, name)(x)).backward()
-    np.testing.assert_array_equal(x.grad, _torch_grad(getattr(torch, name), xa)[0])
+    # torch's formula, to the last bits its vectorized exp leaves (they differ between CPUs' kernels)
+    np.testing.assert_array_max_ulp(x.grad, _torch_grad(getattr(torch, name), xa)[0], maxulp=2)
 
 
 @pytest.mark.parametrize("dtype,z0", [(np.float32, 17.0), (np.float64, 40.0)])
