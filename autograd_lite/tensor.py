@@ -77,7 +77,7 @@ class Tensor:
         extras = "".join([f", name={self.name!r}" if self.name else "",
                           f", op={self._prim.name}" if self._prim is not None else "",
                           ", requires_grad=True" if self.requires_grad else ""])
-        return f"Tensor({np.array2string(self._array, prefix='Tensor(')}{extras})"
+        return f"Tensor({np.array2string(self._read(), prefix='Tensor(')}{extras})"
 
     def detach(self):
         """A new leaf sharing the data (and its version counter), cut from the graph."""
