@@ -42,8 +42,8 @@ import time
 import numpy as np
 from matplotlib.figure import Figure  # the object API renders with Agg: no GUI, no global backend switch
 
-from . import data, deep
-from .football import fingerprint, iteration_count
+from . import InitialCostError, TrainingDivergedError, data, deep
+from .football import fingerprint, iteration_count, training_failure
 from .outputs import INCOMPLETE, output_folder, staged_outputs
 
 LEARNING_RATE = 0.0075
@@ -150,7 +150,8 @@ def plot_misclassified(path, params, test_x, test_y, limit=10, per_row=5):
 
 def main(argv=None, prog="python -m models.cat"):
     """Run the job with command-line arguments ``argv`` (None: sys.argv[1:]); returns
-    the process exit status (no data, bad data or bad arguments exit with status 2)."""
+    the process exit status (no data, bad data or bad arguments exit with status 2; so does data on
+    which a model's first cost overflows or its training diverges)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="catvnoncat.npz, or a folder holding it or the course's two .h5 files "
@@ -178,7 +179,10 @@ def main(argv=None, prog="python -m models.cat"):
     start = time.perf_counter()
     results, trained = {}, {}
     for name in MODELS:
-        params, costs = train_model(name, train_x, train_y, args.iterations, progress=name)
+        try:
+            params, costs = train_model(name, train_x, train_y, args.iterations, progress=name)
+        except (InitialCostError, TrainingDivergedError) as error:  # the data's doing: a data error, status 2
+            parser.error(f"data {path}: {training_failure(name, error, LEARNING_RATE)}")
         trained[name] = params
         results[name] = {"train_accuracy": accuracy(params, train_x, train_y),
                          "test_accuracy": accuracy(params, test_x, test_y), "costs": [float(c) for c in costs]}

@@ -18,7 +18,9 @@ where one exists (``synthetic_football``; the cat images have none).
 """
 import codecs
 import json
+import errno
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DATA_ENV", "FOOTBALL_FILES", "CAT_FILES", "data_folder", "find_data", "load_football",
-           "load_catvnoncat", "synthetic_football"]
+           "load_catvnoncat", "synthetic_football", "path_kind"]
 
 DATA_ENV = "AUTOGRAD_LITE_DATA"
 # What a data folder may hold for each set, in the order they are looked for.
@@ -47,6 +49,34 @@ _H5_SHAPES = {"train": {"train_set_x": (None, 64, 64, 3), "train_set_y": (None,)
               "test": {"test_set_x": (None, 64, 64, 3), "test_set_y": (None,)}}
 
 
+# What a path may be other than a regular file or a folder, as messages say it.
+_OTHER_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def path_kind(path):
+    """What is at ``path``, in words, for a message that must not call an existing path missing or a
+    file in the way a folder: "a directory", "a regular file", "a FIFO (named pipe)", "a character
+    device" (e.g. /dev/null), "a block device", "a socket", "a symbolic link to 'x', which does not
+    exist", "a loop of symbolic links", "nothing: it does not exist", or "a path that cannot be
+    looked up (<reason>)" (a file further up the path, no permission). Symbolic links are followed."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+        return "nothing: it does not exist"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a loop of symbolic links"
+        return f"a path that cannot be looked up ({error.strerror or error})"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((words for test, words in _OTHER_KINDS if test(mode)), "not a regular file")
+
+
 def data_folder():
     """The folder named by ``AUTOGRAD_LITE_DATA``, or None when the variable is unset or empty.
 
@@ -59,8 +89,8 @@ def data_folder():
         return None
     folder = Path(value).expanduser()
     if not folder.is_dir():
-        raise ValueError(f"{DATA_ENV}={value!r} is not a folder; point it at the folder holding the data "
-                         "files, or unset it")
+        raise ValueError(f"{DATA_ENV}={value!r} is not a folder ({path_kind(folder)}); point it at the folder "
+                         "holding the data files, or unset it")
     return folder
 
 
@@ -75,8 +105,11 @@ def find_data(option, names):
         ``option`` is None and ``AUTOGRAD_LITE_DATA`` is unset.
     Raises:
         TypeError: ``option`` neither None nor a str / os.PathLike.
-        FileNotFoundError: ``option`` does not exist, or a folder holds none of ``names``.
-        ValueError: ``AUTOGRAD_LITE_DATA`` is set to something that is not a folder.
+        FileNotFoundError: nothing at ``option``, or nothing at any of ``names`` in the folder.
+        ValueError: ``option`` is neither a regular file nor a folder (a device such as /dev/null, a
+            FIFO, a dangling symbolic link, ...), the folder holds none of ``names`` as a regular file
+            but something else at one of them (a folder, a FIFO, ...), each said as what it is
+            (``path_kind``); ``AUTOGRAD_LITE_DATA`` is set to something that is not a folder.
     """
     if option is None:
         folder = data_folder()
@@ -89,12 +122,26 @@ def find_data(option, names):
         if folder.is_file():
             return folder
         if not folder.is_dir():
-            raise FileNotFoundError(f"data path {str(option)!r} does not exist")
+            _refuse_path(f"data path {str(option)!r}", folder, f"a data file ({' or '.join(names)}) or a "
+                                                              "folder holding one")
         where = f"folder {str(folder)!r}"
     for name in names:
         if (folder / name).is_file():
             return folder if name.endswith(".h5") else folder / name
+    others = [f"{str(folder / name)!r} is {path_kind(folder / name)}" for name in names
+              if os.path.lexists(folder / name)]
+    if others:  # something at a data file's name, but not a file: said as what it is, not as missing
+        raise ValueError(f"{where} holds none of {', '.join(names)} as a regular file: {'; '.join(others)}; "
+                         "expected a data file at one of those names")
     raise FileNotFoundError(f"{where} holds none of {', '.join(names)}")
+
+
+def _refuse_path(what, path, expected):
+    """The error for ``path`` (called ``what``), which is not what was ``expected``: a
+    FileNotFoundError when nothing is there, else a ValueError saying what is (``path_kind``)."""
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"{what} does not exist")
+    raise ValueError(f"{what} is {path_kind(path)}; expected {expected}")
 
 
 def _fits(shape, pattern):
@@ -129,12 +176,11 @@ def _path_argument(function, path, expected, none_hint="", name="path"):
 
 
 def _check_file(path, kind):
-    """A Path to an existing regular file; a folder or a missing path is said as such."""
+    """A Path to an existing regular file; a missing path, a folder or anything else there is said
+    as what it is."""
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"data file {str(path)!r} is a directory; expected {kind}")
     if not path.is_file():
-        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+        _refuse_path(f"data file {str(path)!r}", path, kind)
     return path
 
 
@@ -497,8 +543,9 @@ def _h5_pair_folder(file):
                          "pass the folder holding those two files, or an .npz")
     other = file.parent / CAT_H5[1 - CAT_H5.index(file.name)]
     if not other.is_file():
+        beside = "is not beside it" if not os.path.lexists(other) else f"beside it is {path_kind(other)}"
         raise FileNotFoundError(f"data file {str(file)!r}: the course's .h5 files are read as a pair, and "
-                                f"{other.name} is not beside it; pass the folder holding both {CAT_H5[0]} "
+                                f"{other.name} {beside}; pass the folder holding both {CAT_H5[0]} "
                                 f"and {CAT_H5[1]}")
     return file.parent
 
@@ -507,8 +554,12 @@ def _h5_parts(folder):
     """(file, x_key, images, y_key, labels (m,) as stored) for the train and test .h5 files in ``folder``."""
     missing = [name for name in CAT_H5 if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{str(folder)!r} is a directory that does not hold {' and '.join(missing)}; a "
-                                f"folder given to load_catvnoncat must hold the course's {CAT_H5[0]} and {CAT_H5[1]}")
+        # (a name holding something other than a file is said as what it is, not as missing)
+        held = "".join(f" ({name} there is {path_kind(folder / name)})" for name in missing
+                       if os.path.lexists(folder / name))
+        raise FileNotFoundError(f"{str(folder)!r} is a directory that does not hold {' and '.join(missing)} as a "
+                                f"regular file{held}; a folder given to load_catvnoncat must hold the course's "
+                                f"{CAT_H5[0]} and {CAT_H5[1]}")
     parts = []
     for (split, patterns), name in zip(_H5_SHAPES.items(), CAT_H5):
         file = folder / name

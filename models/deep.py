@@ -68,7 +68,8 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
         params: dict of Tensors W1, b1, ..., WL, bL; X: (n_x, m) Tensor, array or nested list;
         keep_prob: dropout keep probability on every hidden layer (1: none);
         masks: None (masks drawn from rng), or a list (or tuple) of exactly L-1 0/1
-            arrays or Tensors (n_l, m), one per hidden layer (an entry None: drawn);
+            arrays or Tensors (n_l, m), one per hidden layer (an entry None: drawn from rng;
+            in ``manual.L_model_forward`` a None entry means no dropout on that layer);
         rng: as ``random_mini_batches``.
     Returns:
         AL, a (1, m) Tensor.

@@ -40,7 +40,7 @@ from matplotlib.figure import Figure  # the object API renders with Agg: no GUI,
 
 import autograd_lite as ag
 
-from . import InitialCostError, data, manual, three_layer
+from . import InitialCostError, TrainingDivergedError, data, manual, three_layer
 from .outputs import INCOMPLETE, output_folder, staged_outputs
 
 # SHA-256 of the real set's four float64 arrays (train_X, train_Y, test_X, test_Y), to know
@@ -62,6 +62,7 @@ PUBLISHED = {"none": (0.9478672985781991, 0.915, 0.13851642423234922),
              "l2": (0.9383886255924171, 0.93, 0.26809163371273004),
              "dropout": (0.9289099526066351, 0.95, 0.060582435798513114)}
 PUBLISHED_ITERATIONS = 30000
+LEARNING_RATE = 0.3  # the study's, for every model; the job has no option for it
 # The most --iterations either job takes: a billion steps already take days, and a count past
 # sys.maxsize cannot be counted by the progress bar (tqdm's len() overflows).
 MAX_ITERATIONS = 10 ** 9
@@ -109,12 +110,18 @@ def run_models(train_X, train_Y, test_X, test_Y, iterations):
     Returns:
         list of dicts: name, slug, lambd, keep_prob, params, costs, train, test,
         final_cost (after the last update), seconds (printed, never written to a file).
+    Raises:
+        InitialCostError, TrainingDivergedError: as ``three_layer.train``, the message starting with
+            the model's name (``training_failure``).
     """
     results = []
     for name, lambd, keep_prob, slug in MODELS:
         start = time.perf_counter()
-        params, costs = three_layer.train(train_X, train_Y, num_iterations=iterations, lambd=lambd,
-                                          keep_prob=keep_prob, init="reference", progress=name)
+        try:
+            params, costs = three_layer.train(train_X, train_Y, learning_rate=LEARNING_RATE, num_iterations=iterations,
+                                              lambd=lambd, keep_prob=keep_prob, init="reference", progress=name)
+        except (InitialCostError, TrainingDivergedError) as error:
+            raise type(error)(training_failure(name, error, LEARNING_RATE)) from error
         seconds = time.perf_counter() - start
         result = {"name": name, "slug": slug, "lambd": lambd, "keep_prob": keep_prob,
                   "params": params, "costs": costs, "seconds": seconds,
@@ -122,6 +129,19 @@ def run_models(train_X, train_Y, test_X, test_Y, iterations):
         result["final_cost"] = model_cost(result, train_X, train_Y).item()
         results.append(result)
     return results
+
+
+def training_failure(name, error, learning_rate):
+    """What to tell a job's user when the model ``name`` stopped on the data: ``error``, an
+    InitialCostError or a TrainingDivergedError (both name the iteration and the largest |feature|),
+    after the model's name. A divergence's own advice includes a smaller learning rate, which a
+    job takes no option for: the message says so, and what is left to check (the features' scale)."""
+    text = f"model {name!r}: {error}"
+    if isinstance(error, TrainingDivergedError):
+        text += (f". This job trains at the course's learning rate {learning_rate}, which it has no option for: "
+                 "check the scale of the data's features (the course's are of order 1; rescale them, e.g. to "
+                 "mean 0 and standard deviation 1), or train the model yourself with a smaller learning_rate")
+    return text
 
 
 def results_table(results, published):
@@ -246,7 +266,7 @@ def write_plots(out, results, train_X, train_Y, test_X, test_Y):
 def main(argv=None, prog="python -m models.football"):
     """Run the study with command-line arguments ``argv`` (None: sys.argv[1:]);
     returns the process exit status (bad arguments or data exit with status 2, data whose
-    first cost overflows included)."""
+    first cost overflows or on which a model's training diverges included)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="football.npz or data.mat, a folder holding one, or 'synthetic' "
@@ -266,7 +286,7 @@ def main(argv=None, prog="python -m models.football"):
 
     try:
         results = run_models(train_X, train_Y, test_X, test_Y, args.iterations)
-    except InitialCostError as error:  # the data's scale, found at the first cost: a data error like the others
+    except (InitialCostError, TrainingDivergedError) as error:  # the data's scale: a data error like the others
         parser.error(f"data {source}: {error}")
     table = results_table(results, published=real)
     note = ""

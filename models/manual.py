@@ -15,7 +15,10 @@ The public functions check their arguments first (the helpers at the end of the 
 in NumPy a (m, 1) ``Y`` broadcasts against a (1, m) ``A`` into an (m, m) matrix and a
 (1, 1) gradient into a (20, 1) bias, silently, so a wrong shape, a missing key or a
 cache from the other network is refused by name (a ValueError or TypeError naming the
-function, the argument, its shape and the expected one). The formulas themselves stay
+function, the argument, its shape and the expected one). So are inputs that would make the
+gradients those of another function: a dropout mask holding values other than 0 and 1
+(``ag.dropout``'s rule), and a backward pass given another keep_prob than its cache's forward
+pass (a checked forward pass's cache carries its keep_prob). The formulas themselves stay
 as the math writes them; ``check=False`` (keyword) skips the checks, so that the benchmark
 times the course's step as the course runs it.
 """
@@ -25,6 +28,9 @@ import functools
 import numbers
 
 import numpy as np
+
+from autograd_lite import DomainError
+from autograd_lite.functional import _check_mask
 
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
 
@@ -117,13 +123,16 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
 
     Args:
         X: (n_x, m); params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1];
-        masks: (D1 (n_1, m), D2 (n_2, m)) of 0/1 (an entry may be None: no dropout
-            there); None only when keep_prob is 1.
+        masks: (D1 (n_1, m), D2 (n_2, m)) of 0/1 (an entry may be None: NO dropout
+            on that layer, so [None, None] drops nothing at any keep_prob; three_layer.forward
+            draws a fresh mask for a None entry instead); None only when keep_prob is 1.
     Returns:
-        A3 (1, m) and the cache for ``backward_propagation``.
+        A3 (1, m) and the cache for ``backward_propagation``: the 14-tuple (Z1, D1, A1, W1, b1,
+        Z2, D2, A2, W2, b2, Z3, A3, W3, b3); checked, it also carries keep_prob (``_carrying``).
     Raises:
         ValueError: keep_prob < 1 without masks (no dropout would happen), keep_prob
-            outside (0, 1], params not W1..b3 of matching shapes, X or a mask of the wrong shape.
+            outside (0, 1], params not W1..b3 of matching shapes, X or a mask of the wrong shape,
+            a mask holding values other than 0 and 1 (``ag.dropout``'s rule).
     """
     if check:
         _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
@@ -142,7 +151,7 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     Z3 = np.dot(W3, A2) + b3
     A3 = sigmoid(Z3)
     cache = (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)
-    return A3, cache
+    return A3, (_carrying(cache, keep_prob) if check else cache)
 
 
 def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
@@ -150,12 +159,14 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
 
     Args:
         X: (n_x, m); Y: (1, m); cache from ``forward_propagation``;
-        lambd: L2 strength (0: none); keep_prob: as in the forward pass.
+        lambd: L2 strength (0: none); keep_prob: the forward pass's (the masked units
+            are divided by it again here).
     Returns:
         dict of gradients {"dW1", "db1", ..., "dW3", "db3"} with the parameters' shapes.
     Raises:
         ValueError: a cache that is not forward_propagation's, Y not A3's shape (1, m),
-            X not the forward pass's shape.
+            X not the forward pass's shape, a keep_prob other than the one the cache's (checked)
+            forward pass used.
     """
     if check:
         _check_cache("backward_propagation", X, Y, cache, keep_prob)
@@ -235,10 +246,12 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
 
     Args:
         X: (n_x, m); params: W1, b1, ..., WL, bL; keep_prob: in (0, 1];
-        masks: a list of L-1 entries, each an (n_l, m) 0/1 array or None (no dropout
-            on that layer); None only when keep_prob is 1.
+        masks: a list of L-1 entries, each an (n_l, m) 0/1 array or None (NO dropout
+            on that layer; deep.forward draws a fresh mask for a None entry instead); None
+            only when keep_prob is 1.
     Returns:
-        AL (1, m) and caches: per layer (A_prev, W, D or None, A).
+        AL (1, m) and caches: a list, per layer (A_prev, W, D or None, A); checked, it also
+        carries keep_prob (``_carrying``).
     Raises:
         ValueError, TypeError: as ``forward_propagation``.
     """
@@ -258,7 +271,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
         else:
             A = sigmoid(Z)
         caches.append((A_prev, W, D, A))
-    return A, caches
+    return A, (_carrying(caches, keep_prob) if check else caches)
 
 
 def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
@@ -267,11 +280,13 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
     layer's mask / keep_prob), ``dZ_prev = dA_prev * (A_prev > 0)``.
 
     Args:
-        Y: (1, m); caches from ``L_model_forward``; lambd, keep_prob: as in the forward pass.
+        Y: (1, m); caches from ``L_model_forward``; lambd: L2 strength (0: none);
+        keep_prob: the forward pass's.
     Returns:
         dict {"dW1", "db1", ..., "dWL", "dbL"}.
     Raises:
-        ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m).
+        ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m),
+            a keep_prob other than the one the caches' (checked) forward pass used.
     """
     if check:
         _check_caches("L_model_backward", Y, caches, keep_prob)
@@ -317,8 +332,9 @@ def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None,
 # --- argument checks -------------------------------------------------------------------------
 # Kept out of the formulas above so that those read like docs/math.md. NumPy broadcasts a
 # (m, 1) Y against a (1, m) A, or a (1, 1) gradient into a (20, 1) bias, without a word, and
-# fails deep inside np.dot on the rest: each public function checks its inputs here first,
-# by shape and key only (cheap: the benchmark times these functions).
+# fails deep inside np.dot on the rest: each public function checks its inputs here first, by
+# shape and key, and the dropout masks and keep_prob by value (check=False skips them all: the
+# benchmark times the course's step so).
 _PUBLIC = ("forward_propagation", "backward_propagation", "compute_cost_with_regularization", "compute_cost",
            "update_parameters", "L_model_forward", "L_model_backward")
 
@@ -343,6 +359,40 @@ class _Step:
 
 
 _NO_STEP = contextlib.nullcontext()  # (check=False: no checks ran, errors pass as they are)
+
+
+class _Cache(tuple):
+    """forward_propagation's 14-tuple, carrying ``keep_prob`` (``_carrying``)."""
+
+
+class _Caches(list):
+    """L_model_forward's list of per-layer caches, carrying ``keep_prob`` (``_carrying``)."""
+
+
+def _carrying(cache, keep_prob):
+    """A checked forward pass's cache (tuple) or caches (list), unchanged for every other use, that
+    also carries the ``keep_prob`` it divided the kept units by: the backward pass divides by its
+    own keep_prob argument again, and another value gives the gradients of another function
+    (dW1 scaled by (forward / backward) ** 2 through two dropout layers), silently.
+    ``_same_keep_prob`` compares them. (check=False returns the plain one: no cost there.)"""
+    cache = (_Cache if isinstance(cache, tuple) else _Caches)(cache)
+    cache.keep_prob = keep_prob
+    return cache
+
+
+def _kind(cache):
+    """The name of ``cache``'s type, a carried cache's by what it is to the learner: tuple or list."""
+    return type(cache).__base__.__name__ if isinstance(cache, (_Cache, _Caches)) else type(cache).__name__
+
+
+def _same_keep_prob(function, cache, keep_prob, name="cache"):
+    """Refuse a backward pass's ``keep_prob`` other than the one its cache's forward pass used
+    (a cache from an unchecked forward pass, or built by hand, carries none: nothing to compare)."""
+    used = getattr(cache, "keep_prob", keep_prob)
+    if used != keep_prob:
+        raise ValueError(f"{function}: keep_prob is {keep_prob!r} but the forward pass that made the {name} used "
+                         f"keep_prob={used!r}; expected the same value: the backward pass divides by it where "
+                         "the forward pass did, and another value gives the gradients of another function")
 
 
 def _check_array(function, name, x, expected):
@@ -457,7 +507,8 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
     """Masks are required when keep_prob < 1: this reference draws none itself (the course
     draws them inside the forward pass; here the caller draws them, e.g. with
     ``reference_dropout_masks``, so the engine can be given the same ones). Without them
-    no unit would be dropped, silently. Given masks: one per hidden layer, each (n_l, m) or None."""
+    no unit would be dropped, silently. Given masks: one per hidden layer, each (n_l, m) of 0/1, or
+    None, which says "no dropout on this layer" (not "draw one", as in three_layer and deep)."""
     _check_keep_prob(function, keep_prob)
     if masks is None:
         if keep_prob < 1:
@@ -471,12 +522,24 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
         raise ValueError(f"{function}: masks {got}; expected a list of {len(hidden)}, one (n_l, m) 0/1 "
                          f"array per hidden layer, of shapes {[(n, m) for n in hidden]}")
     for l, (D, n) in enumerate(zip(masks, hidden), start=1):
-        if D is None or (isinstance(D, np.ndarray) and D.shape == (n, m)):
+        if D is None:
             continue
-        _check_array(function, f"masks[{l - 1}]", D, (n, m))
-        if D.shape != (n, m):
+        if not (isinstance(D, np.ndarray) and D.shape == (n, m)):
+            _check_array(function, f"masks[{l - 1}]", D, (n, m))
             raise ValueError(f"{function}: masks[{l - 1}] has shape {D.shape}; expected {(n, m)}, "
                              f"the shape of hidden layer {l}'s activations A{l}")
+        _check_mask_values(function, f"masks[{l - 1}]", D)
+
+
+def _check_mask_values(function, name, D):
+    """A mask of 0 and 1 only, by ``ag.dropout``'s own check: the backward passes take the relu's
+    slope from the dropped-out activations (``A > 0``), which a negative entry turns to 0, so any
+    other value gives gradients that are not those of the forward pass, silently."""
+    try:
+        _check_mask(D, shape=D.shape, dtype=D.dtype)
+    except DomainError as error:  # "dropout: mask must hold only 0 and 1, found ..."
+        raise ValueError(f"{function}: {name}: {str(error).partition(': ')[2]} (as ag.dropout requires); "
+                         "expected a 0/1 mask, e.g. from reference_dropout_masks") from None
 
 
 def _check_cache(function, X, Y, cache, keep_prob):
@@ -484,9 +547,10 @@ def _check_cache(function, X, Y, cache, keep_prob):
     expected = "the 14-tuple forward_propagation returns (L_model_forward's caches go to L_model_backward)"
     if not (isinstance(cache, tuple) and len(cache) == 14 and isinstance(cache[3], np.ndarray)
             and isinstance(cache[11], np.ndarray)):
-        got = f"{type(cache).__name__} of {len(cache)} entries" if hasattr(cache, "__len__") else type(cache).__name__
+        got = f"{_kind(cache)} of {len(cache)} entries" if hasattr(cache, "__len__") else _kind(cache)
         raise ValueError(f"{function}: cache is a {got}; expected {expected}")
     _check_keep_prob(function, keep_prob)
+    _same_keep_prob(function, cache, keep_prob)
     A3, W1 = cache[11], cache[3]
     _check_labels(function, Y, A3.shape, "the shape of A3 in the cache")
     _check_array(function, "X", X, (W1.shape[1], A3.shape[1]))
@@ -501,10 +565,10 @@ def _check_caches(function, Y, caches, keep_prob):
                 "(forward_propagation's cache goes to backward_propagation)")
     if not isinstance(caches, (list, tuple)) or not caches \
             or not all(isinstance(c, tuple) and len(c) == 4 for c in caches):
-        got = f"{type(caches).__name__} of {len(caches)} entries" if hasattr(caches, "__len__") else \
-            type(caches).__name__
+        got = f"{_kind(caches)} of {len(caches)} entries" if hasattr(caches, "__len__") else _kind(caches)
         raise ValueError(f"{function}: caches is a {got}; expected {expected}")
     _check_keep_prob(function, keep_prob)
+    _same_keep_prob(function, caches, keep_prob, "caches")
     _check_labels(function, Y, caches[-1][3].shape, "the shape of AL in the caches")
 
 

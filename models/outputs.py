@@ -15,6 +15,8 @@ from pathlib import Path
 
 from autograd_lite.serialization import fsync_path, process_is_gone
 
+from .data import path_kind
+
 # Present in --out while a run replaces the previous run's files (see staged_outputs): left behind
 # only by a run stopped part-way, it says that the folder may mix two runs.
 INCOMPLETE = "INCOMPLETE"
@@ -31,17 +33,27 @@ def output_folder(parser, value, files=()):
     if not value.strip():
         parser.error("--out is empty; expected a folder (e.g. --out out)")
     out = Path(value)
-    if out.exists() and not out.is_dir():
-        parser.error(f"--out {value!r} is a file; expected a folder")
+    if os.path.lexists(out) and not out.is_dir():  # (lexists: a dangling symbolic link is in the way too)
+        kind = path_kind(out)
+        parser.error(f"--out {value!r} is {'a file' if kind == 'a regular file' else kind}; expected a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file further up the path, no permission, ...
-        parser.error(f"--out {value!r}: cannot create the folder ({error.strerror or error}); expected a "
-                     "folder that can be created")
+        parser.error(f"--out {value!r}: cannot create the folder ({_in_the_way(out) or error.strerror or error}); "
+                     "expected a folder that can be created")
     problem = _unwritable(out, files)
     if problem:
         parser.error(f"--out {value!r}: {problem}")
     return out
+
+
+def _in_the_way(out):
+    """What stands where a folder above ``out`` must be (a file, a dangling symbolic link, a FIFO, ...),
+    as "'a/b' is a FIFO (named pipe)", or None: mkdir says only "File exists" or "Not a directory"."""
+    for folder in reversed(out.parents):
+        if os.path.lexists(folder) and not folder.is_dir():
+            return f"{str(folder)!r} is {path_kind(folder)}"
+    return None
 
 
 def _unwritable(out, files):

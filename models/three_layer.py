@@ -57,7 +57,8 @@ def forward(params, X, keep_prob=1.0, masks=None, rng=None):
         params: dict of Tensors W1..b3; X: (2, m) Tensor, array or nested list;
         keep_prob: dropout keep probability on both hidden layers (1: no dropout);
         masks: None (drawn from rng) or a list or tuple of exactly two 0/1 masks, D1 (20, m) and
-            D2 (3, m) (an entry None: drawn);
+            D2 (3, m) (an entry None: drawn from rng, so [None, None] is the same as None; in
+            ``manual.forward_propagation`` a None entry means no dropout on that layer);
         rng: where fresh masks are drawn from (as ``initialize``).
     Returns:
         A3, a (1, m) Tensor.
