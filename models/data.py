@@ -131,8 +131,8 @@ def find_data(option, names):
     others = [f"{str(folder / name)!r} is {path_kind(folder / name)}" for name in names
               if os.path.lexists(folder / name)]
     if others:  # something at a data file's name, but not a file: said as what it is, not as missing
-        raise ValueError(f"{where} holds none of {', '.join(names)} as a regular file: {'; '.join(others)}; "
-                         "expected a data file at one of those names")
+        raise ValueError(f"{where} holds no data file: {'; '.join(others)}; expected a regular file at one of "
+                         f"the names {', '.join(names)}")
     raise FileNotFoundError(f"{where} holds none of {', '.join(names)}")
 
 

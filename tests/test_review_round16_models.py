@@ -238,8 +238,8 @@ def test_folder_with_something_else_at_the_data_files_name_names_it(tmp_path, ki
      "link": lambda: os.symlink(tmp_path / "moved.npz", target)}[kind]()
     with pytest.raises(ValueError) as info:
         data.find_data(tmp_path, data.FOOTBALL_FILES)
-    assert str(info.value) == (f"folder {str(tmp_path)!r} holds none of football.npz, data.mat as a regular file: "
-                               f"{str(target)!r} is {described}; expected a data file at one of those names")
+    assert str(info.value) == (f"folder {str(tmp_path)!r} holds no data file: {str(target)!r} is {described}; "
+                               "expected a regular file at one of the names football.npz, data.mat")
     (tmp_path / "data.mat").write_bytes(b"")  # a regular file at the next name is still found
     assert data.find_data(tmp_path, data.FOOTBALL_FILES) == tmp_path / "data.mat"
 
