@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 
+from .convert import own_memory
 from .modes import share_version
 from .tensor import Tensor
 
@@ -74,7 +75,8 @@ def run_forward(prim, *arrays, **params):
     views: a forward writing into an input (a constant ``ag.compile`` hands every replay, a tensor's
     data) is refused, naming the op. An input returned as it is stays writable; any other view of
     one comes back read-only (whether NumPy would give it writable, as for ``x.T``, or not, as for
-    ``np.diagonal(x)``, cannot be told from here)."""
+    ``np.diagonal(x)``, cannot be told from here). A writable result whose entries share memory is
+    copied (``convert.own_memory``)."""
     check_params(prim, params)
     views = [_read_only(a) for a in arrays]
     try:
@@ -86,7 +88,8 @@ def run_forward(prim, *arrays, **params):
     for view, array in zip(views, arrays):
         if out is view and view is not array:
             return array  # (the input itself, as eager NumPy code would hand it on)
-    return out
+    # (a fresh array of its own making whose entries share memory, as_strided's: copied, as a user's is)
+    return own_memory(out) if type(out) is np.ndarray else out
 
 
 def share_version_of_view(prim, out, parents):
