@@ -125,9 +125,10 @@ def _user_stacklevel():
 
 def _constant_copy(value, op, what):
     """``value`` (a Tensor) given to a transform that keeps no graph (none encloses it): warn, while
-    recording, if it requires grad, as ``ag.Tensor(t)`` warns, since the results (ndarrays) then carry
-    none of its dependence on the graph that made it (torch.func.grad would keep it)."""
-    if value.requires_grad and current().grad_enabled:
+    recording, if an op made it from tensors that require grad, since the results (ndarrays) then carry
+    none of its dependence on the graph that made it (torch.func.grad would keep it). A leaf, a model's
+    parameter (``ag.grad(cost)(params)``), is taken as its value: that is what the call asks for."""
+    if value.requires_grad and value._prim is not None and current().grad_enabled:
         warnings.warn(f"{op}: {what} is a Tensor that requires grad ({describe(value)}); outside another "
                       "transform the results are ndarrays, through which no gradient flows back to it. Pass "
                       "t.detach() for a constant; to differentiate through it, call this transform inside an "
