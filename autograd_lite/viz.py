@@ -26,6 +26,7 @@ stays light.
 import errno
 import inspect
 import os
+import signal
 
 import numpy as np
 
@@ -339,6 +340,13 @@ def _add_clusters(dot, by_scope, escape):
     dot.body += ["}\n"] * len(open_scope)
 
 
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "an unknown signal"
+
+
 def draw(t, path, format=None, **options):
     """Render the graph of ``t`` to ``path`` with Graphviz's ``dot``; returns the written path.
 
@@ -389,6 +397,10 @@ def draw(t, path, format=None, **options):
                            "ag.to_dot(t).source") from error
     except graphviz.CalledProcessError as error:  # (its message is the whole command and dot's output)
         said = (error.stderr or b"").decode(errors="replace").strip().splitlines()
+        if error.returncode < 0:  # (a signal: the graph may be fine)
+            raise RuntimeError(f"draw: Graphviz's `dot` was stopped by signal {-error.returncode} "
+                               f"({_signal_name(-error.returncode)}) before it finished; nothing was written to "
+                               f"{os.fspath(path)!r}") from None
         raise RuntimeError(f"draw: Graphviz's `dot` could not lay out this graph (exit status {error.returncode}: "
                            f"{said[0] if said else 'no message'}); "
                            "draw fewer steps or a smaller part of it, or lay out ag.to_dot(t).source with "
