@@ -2,27 +2,31 @@
 arguments, ``reachable`` what its function reaches besides them (closure, globals, objects,
 helpers it calls), each value by what may change in it: numbers by value, Tensors and arrays
 by identity (small arrays by value too; a replay checks the values of larger ones, see
-``Tracer.watched``), containers and objects by what they hold, the
-user's code by identity. Two calls with equal keys may share one trace.
+``Tracer.watched``), containers, buffers and objects by what they hold (a config class or
+module too), the user's code by identity. What it cannot see into (a queue) makes the call run
+eagerly (``unkeyed``). Two calls with equal keys may share one trace.
 """
 import argparse
 import array
 import collections
 import collections.abc
+import contextvars
+import ctypes
 import dis
 import functools
 import inspect
 import itertools
 import math
+import queue
 import site
 import sys
 import sysconfig
+import threading
 import types
 import weakref
 
 import numpy as np
 
-from .optim import Optimizer
 from .tensor import Tensor
 
 
@@ -40,11 +44,15 @@ _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument,
 _ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
 _TENSORS = frozenset([Tensor])
 _SCALARS = frozenset([float, int, bool, str, type(None)])
-# (their subclasses too: OrderedDict, namedtuple, ChainMap, a mapping proxy)
-_SEQUENCES = (dict, list, tuple, collections.deque, set, frozenset, collections.abc.Mapping, array.array)
-_NAMESPACES = (types.SimpleNamespace, argparse.Namespace)  # the library's plain holders of values
-_PLAIN = _SCALARS | {type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-                     np.random.Generator}
+# (their subclasses too: OrderedDict, namedtuple, ChainMap, a mapping proxy, UserDict, WeakSet)
+_SEQUENCES = (dict, list, tuple, collections.deque, collections.abc.Set, collections.abc.Mapping, array.array,
+              collections.UserList, collections.abc.ValuesView)
+# what holds its values as bytes, the user's subclasses too (a ctypes Structure's fields are no attributes)
+_BUFFERS = (bytearray, memoryview, ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array,
+            ctypes._Pointer)
+# the library's plain holders of values (a threading.local: what this thread set on it)
+_NAMESPACES = (types.SimpleNamespace, argparse.Namespace, threading.local)
+_PLAIN = _SCALARS | {types.FunctionType, types.BuiltinFunctionType, np.random.Generator}
 
 
 def describe(value, top=False, depth=0, seen=None):
@@ -52,8 +60,9 @@ def describe(value, top=False, depth=0, seen=None):
     by shape, dtype (and a Tensor's requires_grad, name and is_leaf) at the top level, else by
     identity (a small array by its values too); containers, and objects of the user's classes
     by their own attributes (``__dict__``, ``__slots__``), by what they hold (and their own
-    identity below the top); the user's functions by identity and what they reach, methods by
-    function and object; other objects by value if hashable, else by identity. ``seen``, a
+    identity below the top); the user's classes and modules by the data they hold and their code
+    (``_namespace_key``), the user's functions by identity and what they reach, methods by function
+    and object; buffers by their bytes; installed code's other objects as ``_library_key`` says. ``seen``, a
     dict, gets {id: object} of everything the key holds by identity (a trace keeps them alive,
     so no new object can take their ids), of the random generators in it and of the functions that
     found what its objects and functions reach (``_reach_of``: cached weakly, the trace keeps them)."""
@@ -85,12 +94,12 @@ def describe(value, top=False, depth=0, seen=None):
         return _weak_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
         return ("id", _held(value, seen))  # (an iterator is refused by the tracer: a replay cannot advance it)
-    if isinstance(value, Optimizer):  # (the package's holder of settings a function may read: opt.lr, opt.t)
-        return (kind, _held(value, seen), tuple([(k, v) for k, v in vars(value).items() if type(v) in _SCALARS]))
     if isinstance(value, np.floating) and not value:
         return (kind, value, math.copysign(1.0, value))
-    # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace: a
-    # library's objects (a logger, a primitive) are taken by identity, as its code is
+    if isinstance(value, (type, types.ModuleType, *_BUFFERS)):  # (a config class or module: cost(x, Hyper))
+        return _buffer_key(value, seen) if isinstance(value, _BUFFERS) else _namespace_key(value, depth, seen)
+    # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace; a
+    # library's other objects (a logger, a primitive, an optimizer) see _library_key
     expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
     attributes = _attributes(value) if expand else None
     if attributes is not None:  # (with the values its class holds for it: cfg.scale set in the class body)
@@ -100,11 +109,113 @@ def describe(value, top=False, depth=0, seen=None):
         # too (class attributes, globals, helpers; deeper objects are followed from their holder's)
         return (kind, _held(value, seen), tuple([k for k, _ in pairs]), own,
                 _reach_of(value, True, seen)(seen, depth + 1) if top or depth == 1 else ())
-    try:
-        hash(value)
+    if depth < 8 and _library(kind):
+        return _library_key(value, kind, depth, seen)
+    try:  # (deeper than 8 levels: by value if hashable, else by identity)
+        return (kind, value, hash(value))
     except TypeError:
         return ("id", _held(value, seen))
-    return (kind, value)
+
+
+def _namespace_key(holder, depth, seen):
+    """A class or module used as a value (an argument, a default, a model's class attribute ``cfg =
+    Hyper``; a class also as an entry of a list or dict argument): the user's by all the data it holds
+    and its code, as a load of one used as a value keys it (``_follow_namespace``: the reach of the
+    holder); installed code's (``np``) by identity, and so is one held deeper, a module in a container
+    too: ``sys.modules`` holds every module of the program (whose data may run code when read, as
+    matplotlib's ``rcParams`` imports pyplot)."""
+    if depth > (1 if isinstance(holder, type) else 0) or _library_code(holder):
+        return (type(holder), holder)
+    return (type(holder), holder, _reach_of(holder, True, seen)(seen, depth + 1))
+
+
+def _library_key(value, kind, depth, seen):
+    """An object of installed code that is no container, namespace, buffer or code: by value when
+    it is hashable by value; else by what it holds when that is cheap and exact (a ContextVar by its
+    value in this context, an mmap by its bytes; an object with a ``__dict__``, an optimizer or a
+    logger, by its numbers and strings, as its settings); one without a ``__dict__`` (a lock), or
+    where threads meet (an event), by identity. A queue, or another unhashable object (its contents
+    unseen), is ``_Unkeyed``: a call reaching it runs eagerly, with a warning."""
+    if kind is contextvars.ContextVar:
+        return (kind, value, describe(_context_value(value), False, depth + 1, seen))
+    if kind is slice:  # (unhashable before Python 3.12, yet a value)
+        return (kind, *[describe(v, False, depth + 1, seen) for v in (value.start, value.stop, value.step)])
+    if isinstance(value, (queue.Queue, queue.SimpleQueue)):
+        return _unkeyed(value, seen, f"takes from a {kind.__name__} (or reads one): a replay could not take "
+                        "from it again. Take the items outside and pass them in")
+    try:
+        hash(value)
+        hashable = True
+    except TypeError:
+        hashable = False
+    if hashable and kind.__hash__ is not object.__hash__:
+        return (kind, value)
+    try:  # (an mmap, another buffer)
+        return _buffer_key(value, seen)
+    except TypeError:
+        pass
+    own = _own_attribute(value, None)
+    if hashable and own is not None and not callable(value) and kind.__module__ not in _SYNCHRONIZING:
+        return (kind, _held(value, seen), tuple([(k, describe(v)) for k, v in own.items() if type(v) in _SCALARS]))
+    if hashable:
+        return ("id", _held(value, seen))
+    return _unkeyed(value, seen, f"reads a {kind.__module__}.{kind.__qualname__} object, which the compile key "
+                    "can hold only by identity (it is not hashable, nor a container, buffer or object of plain "
+                    "attributes), so a replay could not tell if what it holds changed. Pass what the function "
+                    "needs from it as arguments (arrays, numbers)")
+
+
+# where threads meet (threading.Event, Condition, Semaphore, Thread): by identity, as a lock is; their
+# state changes as threads meet (a function setting an event would change its own key on every call)
+_SYNCHRONIZING = frozenset(["threading", "asyncio.locks", "multiprocessing.synchronize"])
+
+
+def _context_value(var):
+    try:
+        return var.get()
+    except LookupError:  # (not set in this context, no default)
+        return _UNSET
+
+
+_UNSET = object()  # (a ContextVar not set in this context, without a default)
+
+
+def _buffer_key(value, seen):
+    """A buffer (bytearray, memoryview, ctypes data, mmap) by the bytes it holds now: writable, or a
+    read-only view of memory written elsewhere, it may change in place. A ctypes pointer's target is
+    no part of its bytes: ``_Unkeyed``. TypeError for an object without a buffer."""
+    if isinstance(value, ctypes._Pointer):
+        return _unkeyed(value, seen, "reads through a ctypes pointer, whose target the compile key cannot hold, "
+                        "so a replay could not tell if it changed. Pass the values in as arguments")
+    view = memoryview(value)
+    return (type(value), view.format, view.shape, view.tobytes())
+
+
+class _Unkeyed:
+    """What the key cannot see into (a queue, an unhashable object of installed code), put among
+    what it holds by identity with ``reason``: the tracer then runs the call eagerly (``unkeyed``)."""
+
+    def __init__(self, value, reason):
+        self.value, self.reason = value, reason
+
+
+def _unkeyed(value, seen, reason):
+    if seen is not None:
+        marker = _Unkeyed(value, reason)
+        seen[id(marker)] = marker
+    return ("unkeyed", _held(value, seen))
+
+
+def unkeyed(held):
+    """Why a call whose key holds ``held`` (by identity: ``describe``'s ``seen``) cannot be replayed,
+    or None: it takes or reads an iterator, which a replay could not advance, or what the key
+    cannot see into (``_Unkeyed``)."""
+    for v in held:
+        if type(v) is _Unkeyed:
+            return v.reason
+        if isinstance(v, collections.abc.Iterator):
+            return "takes an iterator (or reads one): a replay could not advance it"
+    return None
 
 
 def _weak_key(ref, depth, seen):
@@ -339,6 +450,9 @@ def _follow_self(owner, own, attribute, objects, loads, visited):
             loads.append((attribute, None, {}, own))
         _follow_attribute(owner, attribute, objects, loads, visited)
         _class_attribute(owner, attribute, loads)
+        held = inspect.getattr_static(owner, attribute, None)
+        if isinstance(held, types.ModuleType) and not _library_code(held):  # (self.cfg.lambd: all its data)
+            _follow_namespace(held, objects, loads, visited)
 
 
 def _follow_namespace(held, objects, loads, visited):
@@ -374,6 +488,9 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
     if depth > 8 or ("object", id(value)) in visited:
         return
     visited.add(("object", id(value)))
+    if depth == 0 and isinstance(value, (type, types.ModuleType)) and not _library_code(value):
+        _follow_namespace(value, objects, loads, visited)  # (a config class or module held: all its data)
+        return
     user = not _library(type(value)) and _attributes(value) is not None  # (an object of the user's classes)
     if _fixed(value) and not user:  # (a callable model holding layers: as an object, all its methods)
         _follow(value, None, objects, loads, visited)
@@ -425,7 +542,9 @@ def _follow_values(values, objects, loads, visited):
     """Values bound once (defaults, a partial's arguments): code is followed, what may change
     inside (containers, objects, arrays) is keyed; a number or string bound there cannot change."""
     for value in values:
-        if _fixed(value):
+        if isinstance(value, (type, types.ModuleType)):  # (hp=Hyper: its data too, see _follow_objects)
+            _follow_objects(value, None, objects, loads, visited)
+        elif _fixed(value):
             _follow(value, None, objects, loads, visited)
         elif type(value) not in _SCALARS:
             objects.append(value)
@@ -627,7 +746,9 @@ def _own_attribute(obj, name):
     try:
         attributes = object.__getattribute__(obj, "__dict__")
     except (AttributeError, TypeError):
-        return None
+        if not isinstance(obj, threading.local):
+            return None
+        attributes = vars(obj)  # (this thread's: a threading.local holds one per thread, not as a slot)
     return attributes if name is None else attributes.get(name)
 
 

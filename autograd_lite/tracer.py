@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import rng, tape
-from .compile_key import describe
+from .compile_key import describe, unkeyed
 from .convert import ScalarStandIn, to_float_array
 from .errors import GraphError
 from .modes import current
@@ -63,8 +63,9 @@ class Tracer:
             describe(value, True, 0, seen)
         reached, streams = set(seen), random_streams(seen.values())  # (not the arguments' own Tensors)
         self.default_rng = rng._default  # to see reseeding
-        if any(isinstance(v, collections.abc.Iterator) for v in seen.values()):
-            self.refusals.append("takes an iterator (or reads one): a replay could not advance it")
+        unseen = unkeyed(seen.values())  # (an iterator, a queue: a replay could not repeat reading it)
+        if unseen is not None:
+            self.refusals.append(unseen)
         where = [at for at, v in [*enumerate(args), *kwargs.items()] if isinstance(v, (Tensor, np.ndarray))]
         args, kwargs = [self.input(a) for a in args], {k: self.input(v) for k, v in kwargs.items()}
         self.retained = [self.keep[slot]._retain for slot in self.inputs]
