@@ -17,13 +17,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 # --- Finding 1: custom VJPs get writable g / inputs in a replay's backward -------------------------
 
-def _pausing_identity(tl, reached, resume):
-    """An identity primitive that, once for a thread that set ``tl.sync``, signals ``reached`` and
-    waits for ``resume``: another thread acts at that point of the call."""
+def _pausing_identity(reached, resume):
+    """An identity primitive that, once, in the thread named "paused", signals ``reached`` and
+    waits for ``resume``: another thread acts at that point of the call. (The thread's name and a
+    lock, which key no trace: a threading.local flag would, as a setting the function reads.)"""
+    once = threading.Lock()
+
     @ag.primitive
     def sync(x):
-        if getattr(tl, "sync", False):
-            tl.sync = False
+        if threading.current_thread().name == "paused" and once.acquire(blocking=False):
             reached.set()
             assert resume.wait(10)
         return x.copy()
@@ -146,8 +148,8 @@ def test_f6_replays_counts_no_eager_runs():
 
 
 def test_a_retrace_after_a_draw_never_hands_out_another_threads_numbers_again():
-    a_drew, b_drew, tl = threading.Event(), threading.Event(), threading.local()
-    sync = _pausing_identity(tl, a_drew, b_drew)  # after dropout's draw: let thread B draw, once
+    a_drew, b_drew = threading.Event(), threading.Event()
+    sync = _pausing_identity(a_drew, b_drew)  # after dropout's draw: let thread B draw, once
 
     def f(x, rng):
         d = sync(ag.dropout(x, 0.5, rng=rng))
@@ -161,7 +163,6 @@ def test_a_retrace_after_a_draw_never_hands_out_another_threads_numbers_again():
     out = {}
 
     def thread_a():
-        tl.sync = True
         out["A"] = step(ag.Tensor(-np.ones(3)), g).item()  # replay draws, its guard fails: traced anew
 
     def thread_b():
@@ -170,7 +171,7 @@ def test_a_retrace_after_a_draw_never_hands_out_another_threads_numbers_again():
             out["B"] = g.random(3)
         finally:
             b_drew.set()
-    ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+    ta, tb = threading.Thread(target=thread_a, name="paused"), threading.Thread(target=thread_b)
     ta.start(); tb.start(); ta.join(20); tb.join(20)
     np.testing.assert_array_equal(out["B"], stream[3:6])  # B drew after the replay's spent draw
     assert out["A"] == np.sum(-1.0 * (stream[6:9] < 0.5) / 0.5 * 3.0)  # the new trace drew the next ones
@@ -206,13 +207,12 @@ def test_your_forward_writing_into_a_constant_is_refused_eagerly_and_compiled():
 
 def test_another_threads_in_place_edit_during_a_trace_leaves_the_trace_replayable():
     W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    a_in, b_done, tl = threading.Event(), threading.Event(), threading.local()
-    sync = _pausing_identity(tl, a_in, b_done)
+    a_in, b_done = threading.Event(), threading.Event()
+    sync = _pausing_identity(a_in, b_done)
     f = lambda x: ag.sum(sync(W * x))
     step = ag.compile(f)
 
     def thread_a():
-        tl.sync = True
         step(ag.Tensor(np.ones(2)))
 
     def thread_b():
@@ -222,7 +222,7 @@ def test_another_threads_in_place_edit_during_a_trace_leaves_the_trace_replayabl
                 W.data -= 0.1  # an optimizer step of a trainer thread
         finally:
             b_done.set()
-    ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+    ta, tb = threading.Thread(target=thread_a, name="paused"), threading.Thread(target=thread_b)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the function changes nothing in place: no warning
         ta.start(); tb.start(); ta.join(20); tb.join(20)
