@@ -146,9 +146,10 @@ def own_memory(array):
     own when it is writable and two of its entries may share one memory location (``np.broadcast_arrays``'
     views, ``as_strided``, ``sliding_window_view(writeable=True)``): an in-place update (an optimizer's
     step, ``t -= v``) would write several entries into one place, and into the caller's array, where
-    PyTorch refuses such writes. Told cheaply (the common, contiguous array costs one flags test): a
-    zero stride on an axis longer than 1, or more bytes than the memory span the array covers; strides
-    crafted to overlap otherwise are not looked for (that takes a search). A read-only one is kept:
+    PyTorch refuses such writes. Told cheaply (the common, contiguous array costs one flags test) and
+    conservatively: a layout whose axes, by increasing stride, do not each step past what the smaller
+    ones span is copied (a zero stride, windows over a column); a rare interleaved layout that shares
+    nothing may be copied too. A read-only one is kept:
     writes to it are refused or make a new array, and a ``broadcast_to`` view can be far larger than
     its memory."""
     if array.flags.forc or not _entries_overlap(array):
@@ -158,13 +159,15 @@ def own_memory(array):
 
 
 def _entries_overlap(array):
-    span = array.itemsize  # (bytes from the first entry's start to the last one's end)
-    for n, stride in zip(array.shape, array.strides):
-        if n > 1:
-            if stride == 0:
-                return True
-            span += abs(stride) * (n - 1)
-    return array.size * array.itemsize > span
+    # Whether two entries may share memory, told conservatively as PyTorch's has_internal_overlap: axes
+    # by increasing |stride|, each must step past everything the smaller ones span (windows over a
+    # matrix's column step less than the column spans, though the total span looks ample)
+    extent = array.itemsize  # (bytes the axes looked at so far cover, from the first entry's start)
+    for stride, n in sorted([(abs(s), n) for n, s in zip(array.shape, array.strides) if n > 1]):
+        if stride < extent:
+            return True
+        extent += stride * (n - 1)
+    return False
 
 
 def new_data(value, old):
