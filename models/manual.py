@@ -151,7 +151,7 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     Z3 = np.dot(W3, A2) + b3
     A3 = sigmoid(Z3)
     cache = (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)
-    return A3, (_carrying(cache, keep_prob) if check else cache)
+    return A3, (_carrying(cache, keep_prob, D1 is not None or D2 is not None) if check else cache)
 
 
 def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
@@ -271,7 +271,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
         else:
             A = sigmoid(Z)
         caches.append((A_prev, W, D, A))
-    return A, (_carrying(caches, keep_prob) if check else caches)
+    return A, (_carrying(caches, keep_prob, any(D is not None for _, _, D, _ in caches)) if check else caches)
 
 
 def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
@@ -369,14 +369,15 @@ class _Caches(list):
     """L_model_forward's list of per-layer caches, carrying ``keep_prob`` (``_carrying``)."""
 
 
-def _carrying(cache, keep_prob):
+def _carrying(cache, keep_prob, dropped):
     """A checked forward pass's cache (tuple) or caches (list), unchanged for every other use, that
-    also carries the ``keep_prob`` it divided the kept units by: the backward pass divides by its
-    own keep_prob argument again, and another value gives the gradients of another function
-    (dW1 scaled by (forward / backward) ** 2 through two dropout layers), silently.
-    ``_same_keep_prob`` compares them. (check=False returns the plain one: no cost there.)"""
+    also carries the ``keep_prob`` it divided the kept units by, when a mask was applied (``dropped``;
+    else None: nothing was divided): the backward pass divides by its own keep_prob argument again,
+    and another value gives the gradients of another function (dW1 scaled by (forward / backward) ** 2
+    through two dropout layers), silently. ``_same_keep_prob`` compares them. (check=False returns the
+    plain one: no cost there.)"""
     cache = (_Cache if isinstance(cache, tuple) else _Caches)(cache)
-    cache.keep_prob = keep_prob
+    cache.keep_prob = keep_prob if dropped else None
     return cache
 
 
@@ -387,9 +388,10 @@ def _kind(cache):
 
 def _same_keep_prob(function, cache, keep_prob, name="cache"):
     """Refuse a backward pass's ``keep_prob`` other than the one its cache's forward pass used
-    (a cache from an unchecked forward pass, or built by hand, carries none: nothing to compare)."""
-    used = getattr(cache, "keep_prob", keep_prob)
-    if used != keep_prob:
+    (a cache from an unchecked forward pass, or built by hand, or one no mask was applied in, carries
+    none: nothing to compare)."""
+    used = getattr(cache, "keep_prob", None)
+    if used is not None and used != keep_prob:
         raise ValueError(f"{function}: keep_prob is {keep_prob!r} but the forward pass that made the {name} used "
                          f"keep_prob={used!r}; expected the same value: the backward pass divides by it where "
                          "the forward pass did, and another value gives the gradients of another function")

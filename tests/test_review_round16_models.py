@@ -289,3 +289,19 @@ def test_out_on_a_dangling_link_a_loop_or_a_fifo_is_said_as_such(tmp_path, capsy
     error = out_error(tmp_path, capsys, tmp_path / "pipe" / "sub")
     assert f"cannot create the folder ({str(tmp_path / 'pipe')!r} is a FIFO (named pipe))" in error
     assert not (tmp_path / "nowhere").exists()  # nothing created through the link
+
+
+def test_a_backward_keep_prob_is_free_when_no_mask_was_applied():
+    # (adv81, finding 11) [None, None] drops nothing: the backward's keep_prob divides nothing either,
+    # so any value gives the no-dropout gradients (the oracle: both passes without dropout, unchecked)
+    X, Y, P = small_case(seed=1, m=5)
+    _, plain = manual.forward_propagation(X, P, 1.0, None, check=False)
+    want = manual.backward_propagation(X, Y, plain, 0.0, 1.0, check=False)
+    _, cache = manual.forward_propagation(X, P, 0.5, [None, None])
+    got = manual.backward_propagation(X, Y, cache, 0.0, 1.0)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+    _, caches = manual.L_model_forward(X, P, 0.5, [None, None])
+    got = manual.L_model_backward(Y, caches, 0.0, 0.8)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-15)
