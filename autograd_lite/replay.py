@@ -154,11 +154,11 @@ class CompiledFunction:
                 self._eager_only, self._recent = True, None
                 self._traces.clear()  # (never replayed now: what they hold goes)
                 warnings.warn(f"ag.compile({self.__name__}): traced {self.recordings} times, replayed {self.replays}: "
-                              "what it reaches changes on every call (a counter or a list of costs on its "
-                              "object, a new generator per call, a value read with .item() or .data, a "
-                              "comparison computed and not used, arrays in a tuple argument); from now on it "
-                              "runs eagerly. Pass changing values as "
-                              "arguments", RuntimeWarning, stacklevel=3)
+                              "what it reaches changes on every call (a tensor computed inside and printed: "
+                              "print, repr, str, an f-string; a counter or costs list on its object, a new "
+                              "generator per call, .item() or .data, an unused comparison, arrays in a tuple "
+                              "argument); from now on it runs eagerly. Print outside it (return the value); "
+                              "pass changing values as arguments", RuntimeWarning, stacklevel=3)
         return out
 
 
