@@ -22,9 +22,10 @@ What "safely" means:
   one keyword away for a trusted file. Files from ``save`` are never compressed,
   so a compressed member in one is refused outright (no zip bombs).
 - **Atomic saves.** The archive is written to a temporary file next to the
-  target (``.<name>.<pid>.<random>.tmp``), flushed to disk, then renamed over
-  the target: a crash leaves the old file or the new one, never half of one, and
-  a ``load`` meanwhile reads wholly the old file or wholly the new one.
+  target (``.<name>.<pid>.<random>.tmp``, ``<name>`` cut to fit NAME_MAX),
+  flushed to disk, then renamed over the target: a crash leaves the old file or
+  the new one, never half of one, and a ``load`` meanwhile reads wholly the old
+  file or wholly the new one.
 - **Temporaries of dead writers are removed.** A writer holds an exclusive
   ``flock`` on its temporary from creating it to renaming it. A later save to the
   same path removes a temporary only when the pid in its name names no process
@@ -36,7 +37,8 @@ What "safely" means:
   save on another machine whose pid numbers differ can remove it; the live
   writer's save then fails with a FileNotFoundError saying so, and the file is
   left as it was. Without ``fcntl`` (Windows), or on a file system that takes no
-  locks, the pid alone decides.
+  locks (``flock`` fails with ENOLCK, EOPNOTSUPP, ENOSYS, Lustre's 524, ...: any
+  error but "held" and EBADF), the pid alone decides.
 - **Permissions as ``open()`` gives them.** A new file gets ``0o666 & ~umask``,
   a re-saved file keeps its permission bits (a 0600 file stays 0600), and the
   process umask is never changed (it is process-wide: changing it even for an
@@ -213,27 +215,55 @@ def existing_target(op, name, target):
     return info
 
 
-def _temporary_name(base):
-    return f".{base}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+def _temporary_prefix(directory, base):
+    """``.<base>.``, ``base`` cut (whole characters) so that ``.<base>.<pid>.<16 hex>.tmp`` fits the
+    folder's longest file name: a legal name of up to NAME_MAX bytes gets a temporary too. Targets
+    sharing a cut prefix share it, which is harmless: only dead writers' temporaries are removed."""
+    room = _name_max(directory) - len("..0123456789.0123456789abcdef.tmp")  # (a pid of up to 10 digits)
+    while len(os.fsencode(base)) > room and len(base) > 1:
+        base = base[:-1]
+    return f".{base}."
+
+
+def _name_max(directory):
+    """The most bytes a file name in ``directory`` may have (255 where the system cannot tell)."""
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # (no pathconf on Windows; a folder that is not there)
+        return 255
+    return limit if limit > 0 else 255  # (-1: no limit)
 
 
 def _path_error(op, action, name, folder, error, otherwise):
     """The OSError ``error`` met on the user's path ``name`` (a str) as one of its type and errno
     whose message names ``op``, ``name`` and its ``folder``: "<op>: cannot <action> <name>: <reason>",
     the reason being ``otherwise`` unless the error itself says more (a missing folder, a file where a
-    folder should be, a loop of symbolic links). The one wording for ``save``, ``load`` and ``draw``."""
+    folder should be, a loop of symbolic links, a name too long). The one wording for ``save``, ``load``
+    and ``draw``."""
     if error.errno == errno.ENOTDIR:
         reason = (f"a part of the folder {folder!r} is a file, not a folder; expected a path through "
                   "existing folders")
     elif error.errno == errno.ELOOP:
-        reason = (f"the path runs into a loop of symbolic links ({error.strerror}), in or above the folder "
-                  f"{folder!r}; expected links that end at a file or a folder")
+        reason = (f"the path runs into a loop of symbolic links ({error.strerror}), at the file's own name "
+                  f"or on the way to the folder {folder!r}; expected links that end at a file or a folder")
+    elif error.errno == errno.ENAMETOOLONG:
+        reason = _too_long(name, folder)
     elif isinstance(error, FileNotFoundError) and not os.path.isdir(folder):
-        reason = (f"the folder {folder!r} does not exist; expected an existing folder (create it first, "
-                  "e.g. os.makedirs)")
+        make = " (create it first, e.g. os.makedirs)" if action == "write" else ""
+        reason = f"the folder {folder!r} does not exist; expected an existing folder{make}"
     else:
         reason = otherwise
     return type(error)(error.errno, f"{op}: cannot {action} {name!r}: {reason}", name)
+
+
+def _too_long(name, folder):
+    """Why the file system refused ``name`` (in ``folder``) as too long: its own name, or the whole path."""
+    target = os.path.realpath(name)  # (a symbolic link's target may be the long one)
+    size, limit = len(os.fsencode(os.path.basename(target))), _name_max(folder)
+    if size > limit:
+        return f"its file name is {size} bytes, more than the {limit} this file system takes; expected fewer"
+    return (f"the path is {len(os.fsencode(target))} bytes, more than the file system takes (PATH_MAX; the "
+            "file name itself fits); expected a shorter path")
 
 
 def _create_temporary(directory, base, path):
@@ -241,7 +271,8 @@ def _create_temporary(directory, base, path):
     and a descriptor open for writing that holds an exclusive ``flock`` on it until it is closed,
     which tells ``_remove_stale_temporaries`` in any process that its writer is alive."""
     while True:
-        temp_path = os.path.join(directory, _temporary_name(base))
+        temp_path = os.path.join(directory, f"{_temporary_prefix(directory, base)}{os.getpid()}."
+                                            f"{secrets.token_hex(8)}.tmp")
         try:
             # Created with 0o666 like open() does, so the kernel applies the umask: no need to read
             # it (reading it means setting it, which is process-wide and races other threads).
@@ -256,9 +287,12 @@ def _create_temporary(directory, base, path):
             # (blocks only while a clean-up holds the lock, which it takes only to remove the file)
             if fcntl is None or _lock(fd, fcntl.LOCK_EX) is False or os.fstat(fd).st_nlink:
                 return temp_path, fd
-        except BaseException:  # (an interrupt, a lock error): no temporary of this save remains
+        except BaseException as error:  # (an interrupt, a lock error): no temporary of this save remains
             os.close(fd)
             _remove_own_temporary(temp_path)
+            if isinstance(error, OSError):
+                raise _path_error("save", "write", path, directory, error, "cannot lock its temporary file "
+                                  f"in the folder {directory!r} ({error.strerror or error})") from None
             raise
         # A clean-up that cannot see this process (another PID namespace) locked and removed the new
         # file before this lock: it is gone, so write under a new name.
@@ -276,13 +310,15 @@ def _lock(fd, how):
     """``flock(fd, how)``: True once taken, None when another descriptor holds it (``LOCK_NB``), False
     where the file system takes no locks (then a writer is judged by its pid alone, as without fcntl)."""
     try:
-        fcntl.flock(fd, how)
-    except BlockingIOError:
+        fcntl.flock(fd, how)  # (Python retries it on EINTR)
+    except (BlockingIOError, PermissionError):  # (EACCES: POSIX lets fcntl locks, under some flocks, say so)
         return None
     except OSError as error:
-        if error.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-            return False
-        raise
+        if error.errno == errno.EBADF:  # this descriptor cannot take it (NFS gives LOCK_EX to writers only)
+            raise
+        # Any other errno says this file system gives no flock locks, whatever its code: ENOLCK,
+        # EOPNOTSUPP, EINVAL, ENOSYS, 524 (the kernel's ENOTSUPP: Lustre, Cray DVS), ...
+        return False
     return True
 
 
@@ -303,7 +339,8 @@ def process_is_gone(pid):
 def _remove_stale_temporaries(directory, base):
     """Remove the temporaries of saves to ``directory/base`` whose writer died (kill -9, power cut):
     those whose pid names no process here and whose ``flock`` no one holds (``_remove_if_unlocked``)."""
-    pattern = re.compile(re.escape(f".{base}.") + r"([0-9]{1,10})\.[0-9a-f]{16}\.tmp\Z")
+    prefix = re.escape(_temporary_prefix(directory, base))
+    pattern = re.compile(prefix + r"([0-9]{1,10})\.[0-9a-f]{16}\.tmp\Z")
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -382,7 +419,8 @@ def save(params, path):
             is not a regular file (a FIFO, socket or device: it is left as it is).
         IsADirectoryError: a path naming a directory.
         OSError: the file cannot be written (its folder does not exist, a part of it is a
-            file, a loop of symbolic links, no permission, ...), naming ``path`` and its folder;
+            file, a loop of symbolic links, a name or path longer than the file system takes,
+            no permission, ...), naming ``path`` and its folder;
             a FileNotFoundError saying so when another process removed this save's temporary
             while it was written (see the module's docstring for when that can happen).
     """
@@ -457,7 +495,7 @@ def _open_to_read(name, max_bytes):
     """``name`` (a str) opened for reading, and its size: that of the file opened (``os.fstat``), not of
     whatever the name meant a moment before, so that a save renaming a new file in meanwhile gives
     wholly the old file or wholly the new one. A FIFO or device is refused before it is opened."""
-    folder = os.path.dirname(os.path.abspath(name))
+    folder = os.path.dirname(os.path.realpath(name))  # (resolved as save does: a link's target's folder)
     try:
         info = os.stat(name)
         # A FIFO or device is refused below, never opened; O_NONBLOCK: no wait on a FIFO swapped in
