@@ -11,6 +11,9 @@ import array
 import collections
 import collections.abc
 import contextvars
+import hashlib
+import io
+import mmap
 import ctypes
 import dis
 import functools
@@ -69,6 +72,8 @@ def describe(value, top=False, depth=0, seen=None):
     kind = type(value)
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
+    if kind in _PROXIES:  # (first: isinstance reads a proxy's __class__, a dead one's raises)
+        return _proxy_key(value, seen)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
             if isinstance(value, Tensor):  # (its name and leafness too: code may branch on x.name, x.is_leaf)
@@ -131,11 +136,14 @@ def _namespace_key(holder, depth, seen):
 
 def _library_key(value, kind, depth, seen):
     """An object of installed code that is no container, namespace, buffer or code: by value when
-    it is hashable by value; else by what it holds when that is cheap and exact (a ContextVar by its
-    value in this context, an mmap by its bytes; an object with a ``__dict__``, an optimizer or a
-    logger, by its numbers and strings, as its settings); one without a ``__dict__`` (a lock), or
-    where threads meet (an event), by identity. A queue, or another unhashable object (its contents
-    unseen), is ``_Unkeyed``: a call reaching it runs eagerly, with a warning."""
+    its class compares by value (``_by_value``); by what it holds when the key can see all of it: a
+    ContextVar by its value in this context, a buffer (an mmap) by a digest of its bytes, an object
+    with a ``__dict__`` (a logger, a SciPy distribution) by its attributes, each described as any value
+    is (numbers, containers, nested objects alike; a NumPy generator watched by the tracer). Where
+    threads meet (a lock, an event) by identity; a file or stream it writes to by identity too, as a
+    file the function reads is taken as traced. What holds state the key cannot read (a queue, a
+    pipe, ``random.Random``, a torch tensor: state in C fields, the operating system or an array) is
+    ``_Unkeyed``: a call reaching it runs eagerly, with a warning."""
     if kind is contextvars.ContextVar:
         return (kind, value, describe(_context_value(value), False, depth + 1, seen))
     if kind is slice:  # (unhashable before Python 3.12, yet a value)
@@ -143,31 +151,83 @@ def _library_key(value, kind, depth, seen):
     if isinstance(value, (queue.Queue, queue.SimpleQueue)):
         return _unkeyed(value, seen, f"takes from a {kind.__name__} (or reads one): a replay could not take "
                         "from it again. Take the items outside and pass them in")
-    try:
-        hash(value)
-        hashable = True
-    except TypeError:
-        hashable = False
-    if hashable and kind.__hash__ is not object.__hash__:
+    if _by_value(kind) and _hashable(value) and _equals_itself(value):
         return (kind, value)
+    if kind.__module__ in _SYNCHRONIZING or isinstance(value, io.IOBase):
+        return ("id", _held(value, seen))
     try:  # (an mmap, another buffer)
         return _buffer_key(value, seen)
     except TypeError:
         pass
-    own = _own_attribute(value, None)
-    if hashable and own is not None and not callable(value) and kind.__module__ not in _SYNCHRONIZING:
-        return (kind, _held(value, seen), tuple([(k, describe(v)) for k, v in own.items() if type(v) in _SCALARS]))
-    if hashable:
-        return ("id", _held(value, seen))
-    return _unkeyed(value, seen, f"reads a {kind.__module__}.{kind.__qualname__} object, which the compile key "
-                    "can hold only by identity (it is not hashable, nor a container, buffer or object of plain "
-                    "attributes), so a replay could not tell if what it holds changed. Pass what the function "
-                    "needs from it as arguments (arrays, numbers)")
+    hidden = _hidden_state(value, kind)
+    own = _own_attribute(value, None) if hidden is None else None
+    if kind.__module__.startswith("autograd_lite.") and own is not None:  # (a primitive, optimizer, schedule)
+        return ("id", _held(value, seen)) if callable(value) else \
+            (kind, _held(value, seen), tuple([(k, describe(v)) for k, v in own.items() if type(v) in _SCALARS]))
+    if own is not None and not callable(value) and not any(
+            isinstance(v, np.ndarray) and v.size > 16 for v in own.values()):  # (a large array: not watched here)
+        return (kind, _held(value, seen), tuple(own), tuple([describe(v, False, depth + 1, seen) for v in own.values()]))
+    return _unkeyed(value, seen, f"reads a {kind.__module__}.{kind.__qualname__} object, "
+                    f"{hidden or 'which the compile key can hold only by identity (no value, container, buffer or object of plain attributes)'}"
+                    ", so a replay could not tell if what it holds changed. Pass what the function needs from it "
+                    "as arguments (arrays, numbers)")
 
 
-# where threads meet (threading.Event, Condition, Semaphore, Thread): by identity, as a lock is; their
-# state changes as threads meet (a function setting an event would change its own key on every call)
-_SYNCHRONIZING = frozenset(["threading", "asyncio.locks", "multiprocessing.synchronize"])
+def _hashable(value):
+    """Whether ``value`` hashes by value: not by its identity, as ``tqdm``'s ``__hash__`` does."""
+    try:
+        return hash(value) not in (id(value), object.__hash__(value))
+    except TypeError:
+        return False
+
+
+def _equals_itself(value):
+    try:  # (a bool: an array-like's == gives an array; NaN-like values fall to their attributes)
+        return (value == value) is True
+    except Exception:  # (any error of installed code's __eq__: not a value then)
+        return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _by_value(kind):
+    """Whether objects of ``kind`` compare by value: it defines ``__eq__`` and ``__hash__`` other than
+    object's, and its ``==`` gives a bool (not so torch.Tensor's, whose ``__hash__`` is its identity;
+    tqdm's hash is its identity too: no ``__eq__``)."""
+    if kind.__eq__ is object.__eq__ or kind.__hash__ in (object.__hash__, None):
+        return False
+    return not any(hasattr(kind, name) for name in _ARRAY_LIKE)
+
+
+_ARRAY_LIKE = ("__array__", "__dlpack__", "__array_interface__")  # (a torch.Tensor: == gives an array)
+
+
+def _hidden_state(value, kind):
+    """Why ``value`` (of installed code) holds state its attributes do not show, or None: in C fields
+    (``random.Random``, an mmap, a queue's lock-free deque), in an array (a torch.Tensor), in the
+    operating system (a pipe's connection: ``fileno``)."""
+    if any(hasattr(kind, name) for name in _ARRAY_LIKE):
+        return "which holds an array the compile key cannot hold (pass it as a NumPy array)"
+    if _c_fields(kind):
+        return "which holds its state in C fields the compile key cannot read (a random generator, a queue)"
+    if callable(getattr(value, "fileno", None)):
+        return "which reads from the operating system (a pipe, a process's queue): a replay could not read again"
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _c_fields(kind):
+    """Whether objects of ``kind`` are bigger than a Python class's with its ``__slots__`` (which
+    ``_attributes`` reads) makes them: a C type among its bases holds state of its own."""
+    slots = sum(len((names,) if isinstance(names, str) else names)
+                for names in (cls.__dict__.get("__slots__", ()) for cls in kind.__mro__[:-1]))
+    return kind.__basicsize__ - 8 * slots > _PLAIN_SIZE
+
+
+_PLAIN_SIZE = type("Plain", (), {}).__basicsize__  # (an object with a __dict__ and weak references)
+# where threads meet (threading.Event, Condition, Semaphore, Thread, a lock, a pool, a future): by identity; their state
+# changes as threads meet (a function setting an event would change its own key on every call)
+_SYNCHRONIZING = frozenset(["threading", "_thread", "asyncio.locks", "multiprocessing.synchronize",
+                            "concurrent.futures.thread", "concurrent.futures.process", "concurrent.futures._base"])
 
 
 def _context_value(var):
@@ -181,14 +241,40 @@ _UNSET = object()  # (a ContextVar not set in this context, without a default)
 
 
 def _buffer_key(value, seen):
-    """A buffer (bytearray, memoryview, ctypes data, mmap) by the bytes it holds now: writable, or a
-    read-only view of memory written elsewhere, it may change in place. A ctypes pointer's target is
-    no part of its bytes: ``_Unkeyed``. TypeError for an object without a buffer."""
-    if isinstance(value, ctypes._Pointer):
+    """A buffer (bytearray, memoryview, ctypes data, mmap) by a digest of the bytes it holds now (not a
+    copy: a trace keeps its key), an mmap by its read position too: writable, or a read-only view of
+    memory written elsewhere, it may change in place. What holds an address (a ctypes pointer, a
+    structure or array with one, ``c_void_p``, ``c_char_p``) is ``_Unkeyed``: its target is no part of
+    its bytes. A closed mmap or released view by identity (a function cannot read it). TypeError for
+    an object without a buffer."""
+    if isinstance(value, _CTYPES) and _holds_address(type(value)):
         return _unkeyed(value, seen, "reads through a ctypes pointer, whose target the compile key cannot hold, "
                         "so a replay could not tell if it changed. Pass the values in as arguments")
-    view = memoryview(value)
-    return (type(value), view.format, view.shape, view.tobytes())
+    try:
+        view = memoryview(value)
+        position = value.tell() if isinstance(value, mmap.mmap) else None
+    except ValueError:  # (closed, released)
+        return ("id", _held(value, seen))
+    with view:
+        digest = hashlib.blake2b(view if view.c_contiguous else view.tobytes()).digest()
+        return (type(value), view.format, view.shape, position, digest)
+
+
+_CTYPES = (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array, ctypes._Pointer)
+
+
+@functools.lru_cache(maxsize=256)
+def _holds_address(ctype):
+    """Whether a ctypes type holds an address: a pointer, ``c_void_p``/``c_char_p``/``c_wchar_p`` (or a
+    function pointer), or a structure, union or array with one among its fields."""
+    if issubclass(ctype, (ctypes._Pointer, ctypes._CFuncPtr)):
+        return True
+    if issubclass(ctype, ctypes._SimpleCData):
+        return ctype._type_ in ("P", "z", "Z", "O")
+    if issubclass(ctype, ctypes.Array):
+        return _holds_address(ctype._type_)
+    fields = [field[1] for cls in ctype.__mro__ for field in cls.__dict__.get("_fields_", ())]
+    return any(_holds_address(field) for field in fields)
 
 
 class _Unkeyed:
@@ -213,9 +299,24 @@ def unkeyed(held):
     for v in held:
         if type(v) is _Unkeyed:
             return v.reason
-        if isinstance(v, collections.abc.Iterator):
-            return "takes an iterator (or reads one): a replay could not advance it"
+        if type(v) not in _PROXIES and isinstance(v, collections.abc.Iterator):  # (a proxy: _proxy_key)
+            return f"takes an iterator (a {type(v).__qualname__}, or reads one): a replay could not advance it"
     return None
+
+
+_PROXIES = frozenset([weakref.ProxyType, weakref.CallableProxyType])
+
+
+def _proxy_key(proxy, seen):
+    """A ``weakref.proxy``: its referent cannot be had from it, so the key cannot see what it holds
+    (``_Unkeyed``); a dead one by identity (any use of it raises ReferenceError, as it does eagerly)."""
+    try:
+        referent = proxy.__class__
+    except ReferenceError:  # (held in a tuple: what reads the key's objects would touch the proxy's __class__)
+        return ("dead proxy", id(proxy), _held((proxy,), seen))
+    return _unkeyed(proxy, seen, f"reads through a weakref.proxy to a {referent.__module__}.{referent.__qualname__} "
+                    "object, whose referent the compile key cannot hold, so a replay could not tell if what it "
+                    "holds changed. Pass the object itself")
 
 
 def _weak_key(ref, depth, seen):
@@ -242,8 +343,8 @@ def _held(value, seen):
 
 def _code_key(value, depth, seen):
     """A function (what it reaches too, for the user's), method or partial given as a value."""
-    if type(value) is functools.partial:
-        parts = (value.func, value.args, value.keywords)
+    if type(value) is functools.partial:  # (its bound values as arguments are: a config class by its data)
+        parts = (value.func, *value.args, tuple(value.keywords), *value.keywords.values())
     elif type(value) is types.MethodType:  # (its object as an argument: by what its methods reach)
         parts = (value.__func__, value.__self__, _reach_of(value.__self__, True, seen)(seen, depth + 1))
     elif depth < 8 and not _library_code(value):
@@ -461,7 +562,10 @@ def _follow_namespace(held, objects, loads, visited):
     objects, classes) by identity, each followed: what they read keys it as a helper's does."""
     loads.extend([("*", None, {}, _Namespace(held)), ("code", None, {}, _Namespace(held))])
     for _, fn, bound in _namespace_code(held):
-        _follow(fn, held if bound else None, objects, loads, visited)
+        if isinstance(fn, type) and not _library_code(fn):  # (Outer.Inner.lambd: a nested class's data too)
+            _follow_objects(fn, None, objects, loads, visited)
+        else:
+            _follow(fn, held if bound else None, objects, loads, visited)
 
 
 def _follow_chain(name, attribute, cells, names, objects, loads, visited):
@@ -743,12 +847,13 @@ def _attributes(obj):
 def _own_attribute(obj, name):
     """``obj.name`` from the object's own ``__dict__`` (no property or ``__getattr__`` runs), or
     None; ``name`` None: that ``__dict__`` itself (None for an object without one)."""
-    try:
-        attributes = object.__getattribute__(obj, "__dict__")
-    except (AttributeError, TypeError):
-        if not isinstance(obj, threading.local):
+    if isinstance(obj, threading.local):  # (this thread's: a threading.local, or a subclass's, holds one
+        attributes = vars(obj)               # per thread; object.__getattribute__ finds another or none)
+    else:
+        try:
+            attributes = object.__getattribute__(obj, "__dict__")
+        except (AttributeError, TypeError):
             return None
-        attributes = vars(obj)  # (this thread's: a threading.local holds one per thread, not as a slot)
     return attributes if name is None else attributes.get(name)
 
 
