@@ -218,7 +218,8 @@ def _unkeyed():
         "Queue": (items, lambda h: h.get(), lambda h: h.put(2.0), "takes from a Queue"),
         "pointer": (ctypes.pointer(value), lambda h: h.contents.value, lambda h: setattr(value, "value", 2.0),
                     "ctypes pointer"),
-        "sparse matrix": (scipy.sparse.csr_matrix(np.array([[0.5]])), lambda h: h.data[0],
+        # (25 stored values: an array a replay would not check; a small one is keyed by value)
+        "sparse matrix": (scipy.sparse.csr_matrix(np.full((5, 5), 0.5)), lambda h: h.data[0],
                           lambda h: h.data.__setitem__(0, 2.0), "csr_matrix object"),
     }
 
