@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 
 import numpy as np
 
@@ -37,16 +38,14 @@ __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
 
 
 def _fixed_argnums(argnums, op):
-    """``argnums`` as every call of the transform being made will read it: an iterator read once,
-    here, into a tuple (read at each call, it would be empty from the second on). A set or a dict
-    is refused: the results come in argnums' order, which neither has to give."""
+    """``argnums`` read once, when the transform is made, as ``(single, nums)``: whether it is one int,
+    and the positions as a tuple of ints (a list, range or integer array copied: changing it later
+    changes nothing, as in JAX; an iterator read here). Bad values are refused now, naming ``op``;
+    the range is checked at each call, against the number of arguments given. A set or a dict is
+    refused: the results come in argnums' order, which neither has to give."""
     if isinstance(argnums, (collections.abc.Set, collections.abc.Mapping)):
         raise TypeError(f"{op}: argnums must be an int or a tuple of ints (positions of f's arguments), got "
                         f"{type(argnums).__name__} {argnums!r}, which has no order to give the gradients in")
-    return tuple(argnums) if isinstance(argnums, collections.abc.Iterator) else argnums
-
-
-def _argnums_tuple(argnums, nargs, op):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     try:  # (a tuple, list, range or integer array of positions; a bool, float, str or None is none)
         nums = (argnums,) if single else tuple(argnums)
@@ -58,12 +57,25 @@ def _argnums_tuple(argnums, nargs, op):
                         f"got {type(argnums).__name__} {argnums!r}")
     if not nums:
         raise ValueError(f"{op}: argnums is empty; expected an int or a non-empty tuple of ints")
-    for n in nums:
-        if not isinstance(n, numbers.Integral) or not -nargs <= n < nargs:
-            raise ValueError(f"{op}: argnums {argnums!r} is out of range for {nargs} positional arguments")
-    normalized = tuple(int(n) % nargs for n in nums)
-    if len(set(normalized)) != len(normalized):
-        raise ValueError(f"{op}: argnums {argnums!r} names the same argument twice; list each argument once")
+    nums = tuple(int(n) for n in nums)
+    _refuse_repeats(nums, nums, op)
+    return single, nums
+
+
+def _refuse_repeats(nums, shown, op):
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{op}: argnums {shown!r} names the same argument twice; list each argument once")
+
+
+def _argnums_tuple(fixed, nargs, op):
+    """``fixed`` (``_fixed_argnums``'s result) for a call with ``nargs`` positional arguments:
+    ``(single, nums)`` with each position in range(nargs)."""
+    single, nums = fixed
+    shown = nums[0] if single else nums
+    if not all(-nargs <= n < nargs for n in nums):
+        raise ValueError(f"{op}: argnums {shown!r} is out of range for {nargs} positional arguments")
+    normalized = tuple(n % nargs for n in nums)
+    _refuse_repeats(normalized, shown, op)  # (0 and -2 for two arguments)
     return single, normalized
 
 
@@ -136,26 +148,37 @@ def _constant_copy(value, op, what):
                       stacklevel=_user_stacklevel())
 
 
-# The variables of the transforms whose f is running, by id, each with the thread running it (ident,
-# name): a
-# transform started in another thread cannot see that one (grad_depth is per thread), so it would
-# give constants where the outer transform differentiates; it refuses them instead (as JAX and
-# torch.func do). Worked on under the lock: threads add and remove entries at once.
+# The variables of the transforms whose f is running: one entry per running evaluation, keyed by a
+# weak reference to a token only its _evaluate frame holds, giving (its variables, (thread ident,
+# name)). A transform started in another thread cannot see that one (grad_depth is per thread), so
+# it would give constants where the outer transform differentiates; it refuses them instead (as JAX
+# does). Each entry is added and removed by one dict operation (atomic under the GIL, so no lock):
+# an interrupt (Ctrl-C) cannot leave half of it, and one that skips the removal leaves an entry
+# that goes when the frame does (the weak reference's callback). It holds the Tensors themselves,
+# not their ids, so it can never match a new Tensor that reuses a dead one's id.
 _running = {}
-_running_lock = threading.Lock()
+
+
+class _Token:
+    __slots__ = ("__weakref__",)
+
+
+def _foreign_variables():
+    """The variables of transforms running in other threads, each with its thread ({} if none)."""
+    me = threading.get_ident()
+    return {v: owner for variables, owner in _running.copy().values() if owner[0] != me
+            for v in variables}
 
 
 def _refuse_foreign(roots, op, what):
     """Raise if the graph of a Tensor of ``roots`` reaches a variable of a transform that another
     thread is running (nothing to walk unless another thread runs one)."""
-    me = threading.get_ident()
-    with _running_lock:
-        if all(owner[0] == me for owner in _running.values()):
-            return
-        running = dict(_running)
+    running = _foreign_variables() if _running else None
+    if not running:
+        return
     for node in in_order([r for r in roots if isinstance(r, Tensor) and r.requires_grad]):
-        owner = running.get(id(node))
-        if owner is not None and owner[0] != me:
+        owner = running.get(node)
+        if owner is not None:
             raise GraphError(f"{op}: {what} depends on a variable of a transform running in another thread "
                              f"({owner[1]!r}); this one cannot differentiate through it (each thread keeps its "
                              "own transforms), so its result would be a constant there. Call it in the thread "
@@ -168,8 +191,7 @@ class _Inputs:
     rebuilt in its structure for ``f``."""
 
     def __init__(self, args, nums, op):
-        state = current()
-        self.nested, self.linked, self.op = state.grad_depth > 0, _linked(), op
+        self.linked, self.op = _linked(), op
         self.args, self.nums, self.defs, self.leaves = list(args), nums, [], []
         for n in nums:
             leaves, treedef = pytree.flatten(self.args[n])
@@ -225,18 +247,21 @@ class _Inputs:
 def _evaluate(f, args, kwargs, variables=()):
     """``f(*args)`` recorded, with inner ``grad`` calls told to build differentiable graphs;
     ``variables`` (the transform's) marked as this thread's while f runs."""
-    me, state = (threading.get_ident(), threading.current_thread().name), current()
-    with _running_lock:
-        _running.update((id(v), me) for v in variables)
-    state.grad_depth += 1
-    try:
+    state, token = current(), _Token()
+    depth, key = state.grad_depth, weakref.ref(token, _forget)
+    try:  # (registered inside the try, so the finally removes whatever was done before an interrupt)
+        _running[key] = (tuple(variables), (threading.get_ident(), threading.current_thread().name))
+        state.grad_depth = depth + 1
         with enable_grad():
             return f(*args, **kwargs)
     finally:
-        state.grad_depth -= 1
-        with _running_lock:
-            for v in variables:
-                _running.pop(id(v), None)
+        state.grad_depth = depth
+        _running.pop(key, None)
+
+
+def _forget(key):
+    """Drop the entry of an evaluation whose frame is gone (its removal skipped by an interrupt)."""
+    _running.pop(key, None)
 
 
 def _zeros_if_none(g, x, as_tensor):
@@ -285,9 +310,12 @@ def _value_and_grad(f, argnums, op):
         flat = inputs.flat
         if out.requires_grad:
             seed = np.ones_like(out._array)
-            # (nested, f may close over the enclosing transform's graph, which must outlive this walk)
+            # (f may close over a graph that is not this transform's, the enclosing transform's or the
+            # user's own (w = model(p), or an argument not differentiated), which must outlive this walk,
+            # as it does under jvp, vjp, jacobian and torch.func.grad; this transform's own graph is
+            # freed anyway when out is dropped, on return)
             found = tape.backward(out, Tensor._wrap(seed) if create else seed, inputs=flat,
-                                  retain_graph=inputs.nested, create_graph=create)
+                                  retain_graph=True, create_graph=create)
         else:
             found = [None] * len(flat)
         grads = inputs.rebuild([_zeros_if_none(g, x, create) for g, x in zip(found, flat)])
@@ -342,30 +370,29 @@ def hvp(f, argnums=0):
     """
     function_arg(f, "hvp")
     argnums = _fixed_argnums(argnums, "hvp")
+    if len(argnums[1]) != 1:  # one direction v goes with one argument (which may itself be a pytree)
+        raise ValueError(f"hvp: argnums must name one argument, got {argnums[1]!r}; to take several "
+                         "together, pass them to f as one tuple and v as a tuple of the same structure")
 
     def hvp_f(*args_and_v):
         if len(args_and_v) < 2:
             raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
         *args, v = args_and_v
-        _, nums = _argnums_tuple(argnums, len(args), "hvp")
-        if len(nums) != 1:  # one direction v goes with one argument (which may itself be a pytree)
-            raise ValueError(f"hvp: argnums must name one argument, got {argnums!r}; to take several "
-                             "together, pass them to f as one tuple and v as a tuple of the same structure")
-        (n,) = nums
+        (n,) = _argnums_tuple(argnums, len(args), "hvp")[1]
         leaves, treedef = pytree.flatten(args[n])
         given = pytree.match(treedef, v, "hvp", "direction v")
         directions = _values_like(given, pytree.leaf_names(treedef), leaves, "hvp", "direction v",
                                   keep_tensors=_linked())
 
         def directional(*inner_args):
-            g = pytree.flatten(grad(f, n)(*inner_args))[0]
+            g = pytree.flatten(_grad(f, n, "hvp")(*inner_args))[0]
             if not g:  # x is None or a tree of Nones: <grad f, v> is an empty sum, a constant, so the
                 return Tensor(0.0)  # outer grad gives x's structure back with None where None was
             total = (g[0] * directions[0]).sum()
             for gi, vi in zip(g[1:], directions[1:]):
                 total = total + (gi * vi).sum()
             return total
-        return grad(directional, n)(*args)
+        return _grad(directional, n, "hvp")(*args)
     return hvp_f
 
 
@@ -389,9 +416,10 @@ def _values_like(given, names, like, op, what, keep_tensors):
     ``keep_tensors`` (linked to an enclosing transform): a Tensor stays a Tensor on the outer
     graph (its cast recorded), since it may depend on the outer variables."""
     arrays = _checked_like(like, names, [getattr(g, "_array", g) for g in given], op, what)
-    if not keep_tensors:
-        for g, name in zip(given, names):
-            if isinstance(g, Tensor):
+    for g, name in zip(given, names):
+        if isinstance(g, Tensor):  # (linked or not: this thread's transforms cannot differentiate it)
+            _refuse_foreign([g], op, f"the {what}" + (f" for '{name}'" if name else ""))
+            if not keep_tensors:
                 _constant_copy(g, op, f"the {what}" + (f" for '{name}'" if name else ""))
     values = [g if keep_tensors and isinstance(g, Tensor) else a for g, a in zip(given, arrays)]
     return [_in_dtype(value, x.dtype) if isinstance(x, Tensor) else value for value, x in zip(values, like)]
@@ -479,6 +507,8 @@ def vjp(f, *primals):
 
     def vjp_fn(cotangent):
         linked = _linked()  # (now, not when vjp ran: a vjp_fn made at top level may be called in a transform)
+        # (made inside a transform that another thread runs, its pull-back is that transform's to record)
+        _refuse_foreign(flat, "vjp", "vjp_fn (through the primals vjp was given)")
         names = pytree.leaf_names(out_def)
         given = pytree.match(out_def, cotangent, "vjp", "cotangent")
         cts = _values_like(given, names, out_leaves, "vjp", "cotangent", keep_tensors=linked)
