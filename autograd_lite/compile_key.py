@@ -75,13 +75,7 @@ def describe(value, top=False, depth=0, seen=None):
     if kind in _PROXIES:  # (first: isinstance reads a proxy's __class__, a dead one's raises)
         return _proxy_key(value, seen)
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
-        if top:  # (a captured tensor's shape, dtype and requires_grad are checked on every replay)
-            if isinstance(value, Tensor):  # (its name and leafness too: code may branch on x.name, x.is_leaf)
-                return ("T", value._array.shape, value._array.dtype, value.requires_grad, value.name,
-                        value._prim is None)
-            return ("A", value.shape, value.dtype, kind)
-        # a small array may be read as a number (float(A)): its values key the trace too
-        return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
+        return _array_key(value, kind, top, seen)
     if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
         mapping = kind is dict or isinstance(value, collections.abc.Mapping)
         members = value.values() if kind is dict else list(value.values()) if mapping else value
@@ -317,6 +311,17 @@ def _proxy_key(proxy, seen):
     return _unkeyed(proxy, seen, f"reads through a weakref.proxy to a {referent.__module__}.{referent.__qualname__} "
                     "object, whose referent the compile key cannot hold, so a replay could not tell if what it "
                     "holds changed. Pass the object itself")
+
+
+def _array_key(value, kind, top, seen):
+    """A Tensor or array: an argument by shape and dtype, as an input (a Tensor also by requires_grad,
+    name and leafness: code may branch on x.name, x.is_leaf; a captured one's are checked on every
+    replay), else by identity, a small one by its values too (it may be read as a number: float(A))."""
+    if top:
+        if isinstance(value, Tensor):
+            return ("T", value._array.shape, value._array.dtype, value.requires_grad, value.name, value._prim is None)
+        return ("A", value.shape, value.dtype, kind)
+    return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
 
 
 def _weak_key(ref, depth, seen):
