@@ -867,7 +867,7 @@ def _loads(code, self_name=None):
     inside it) loads, and (name, attribute) for each attribute chain read off one (attribute
     "sub.lambd" for ``mod.sub.lambd``); the same for the local ``self_name`` (a method's ``self``),
     whose (name, None) means ``self`` is used on its own (``loss(self, x)``), not only read from."""
-    ops = list(dis.get_instructions(code))
+    ops = list(_instructions(code))
     found = set()
     for i, op in enumerate(ops):
         if op.opname in _LOADS or op.opname == "LOAD_FAST" and op.argval == self_name:
@@ -885,6 +885,20 @@ def _loads(code, self_name=None):
         if isinstance(const, types.CodeType):
             found |= set(_loads(const, self_name))
     return tuple(sorted(found, key=lambda pair: (pair[0], pair[1] or "")))
+
+
+_Op = collections.namedtuple("_Op", "opname argval")
+
+
+def _instructions(code):
+    """``code``'s instructions, a newer Python's loads of locals as plain LOAD_FASTs: 3.13 fuses two
+    (LOAD_FAST_LOAD_FAST, whose second is what a following LOAD_ATTR reads off), 3.14 borrows them
+    (LOAD_FAST_BORROW); missed, ``self.scale`` would not key the trace."""
+    for op in dis.get_instructions(code):
+        if op.opname.startswith("LOAD_FAST"):
+            yield from (_Op("LOAD_FAST", name) for name in (op.argval if isinstance(op.argval, tuple) else (op.argval,)))
+        else:
+            yield _Op(op.opname, op.argval)
 
 
 _LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_DEREF", "LOAD_CLASSDEREF")
