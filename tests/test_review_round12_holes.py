@@ -12,7 +12,7 @@ import pytest
 
 import autograd_lite as ag
 
-torch = pytest.importorskip("torch")
+from oracles import torch
 
 # --- 1. a user primitive of a ufunc with more than 3 inputs ---------------------------------------------
 
