@@ -2,10 +2,13 @@
 ``autograd-lite`` command, which runs the jobs from any folder, and installs the models as
 ``autograd_lite_models`` without a generic top-level package named ``models``.
 
-The venv shares this interpreter's site-packages (``--system-site-packages``) only so that
-NumPy, matplotlib, graphviz and tqdm need not be downloaded again; the project itself is
-built from a copy of the source tree and installed into the venv (``--no-deps``), and the
-test checks that the venv's copy is the one imported.
+The venv sees this interpreter's import path (a ``.pth`` file in its site-packages lists it)
+only so that NumPy, matplotlib, graphviz and tqdm need not be downloaded again. Not
+``--system-site-packages``: when the suite runs in a venv, as PEP 668 makes it do on Debian,
+that would be the *base* interpreter's site-packages, which on a fresh machine hold no NumPy.
+The checkout is left off that path; the project itself is built from a copy of the source
+tree and installed into the venv (``--no-deps``), and the test checks that the venv's copy is
+the one imported.
 """
 import os
 import shutil
@@ -17,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                                ".hypothesis", "out", "out_*", ".ipynb_checkpoints", "bench")
+                                ".hypothesis", "out", "out_*", ".ipynb_checkpoints", "bench", ".ci-venv")
 
 
 def run(args, **kwargs):
@@ -30,6 +33,14 @@ def setuptools_version(python):
     return tuple(int(p) for p in result.stdout.strip().split(".")[:1]) if result.returncode == 0 else (0,)
 
 
+def import_path_without_checkout():
+    """The folders this interpreter imports from (its venv's or its own site-packages, and what their
+    .pth files added), less any checkout of the project (pytest and an editable install put one there:
+    its top-level ``models`` must not be importable in the venv)."""
+    return [p for p in dict.fromkeys(sys.path) if p and Path(p).is_dir()
+            and not ((Path(p) / "pyproject.toml").is_file() and (Path(p) / "autograd_lite").is_dir())]
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
     """A fresh venv with the project installed from a copy of the source, non-editable."""
@@ -37,9 +48,13 @@ def venv(tmp_path_factory):
     source = root / "src"
     shutil.copytree(REPO, source, ignore=IGNORE)
     env_dir = root / "venv"
-    created = run([sys.executable, "-m", "venv", "--system-site-packages", env_dir])
+    created = run([sys.executable, "-m", "venv", env_dir])
     assert created.returncode == 0, created.stderr
     python = env_dir / "bin" / "python"
+    purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    # after the venv's own site-packages, so the venv's install of the project comes first
+    paths = import_path_without_checkout()
+    (Path(purelib) / "_suite_import_path.pth").write_text("".join(f"{p}\n" for p in paths))
     # pyproject.toml's build backend needs setuptools >= 77 (SPDX license string); without it
     # in this interpreter, put a recent one into the venv (pip's cache or the index).
     if setuptools_version(python) < (77,):
