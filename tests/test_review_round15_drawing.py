@@ -58,8 +58,11 @@ def test_a_40_step_loop_reading_its_value_twice_gives_one_definition_per_step():
         print(len(text), text.count(" = "), "y_{39} = " in text, "y_{40}" in text)
     """)
     root = str(Path(__file__).resolve().parent.parent)
+    # one BLAS thread: OpenBLAS reserves ~41 MB of address space per thread when NumPy loads, one per CPU,
+    # so on 40 or more CPUs the import alone would pass the cap
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     r = subprocess.run([sys.executable, "-c", child, root], capture_output=True, text=True, timeout=120,
-                       check=False)
+                       check=False, env=env)
     assert r.returncode == 0, r.stderr[-500:]
     length, definitions, last, beyond = r.stdout.split()
     assert (int(definitions), last, beyond) == (39, "True", "False")
