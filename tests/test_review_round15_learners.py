@@ -3,6 +3,7 @@ reader pastes them; ``three_layer`` refuses parameters of another network instea
 from its first three layers (the reference: a plain NumPy forward pass)."""
 import pathlib
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 FRAGMENTS = ("J = ag.binary_cross_entropy(A3, Y)", "step = ag.compile(cost)")
 
 
+@pytest.mark.skipif(shutil.which("dot") is None,
+                    reason="README's blocks draw the graph with ag.draw, which needs Graphviz's dot: not installed")
 def test_readme_python_blocks_run_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # (they draw files into the working folder)
     monkeypatch.delenv("AUTOGRAD_LITE_DATA", raising=False)  # (the text says: the synthetic stand-in)

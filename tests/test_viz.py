@@ -1,6 +1,7 @@
 """ag.to_dot / ag.draw: structure of the DOT source, roles, dropout and cost-term
 labels, scopes as clusters, rendering with the real `dot`, and its absence."""
 import re
+import shutil
 import subprocess
 import sys
 
@@ -177,6 +178,7 @@ def test_bad_arguments_are_named():
         ag.to_dot(np.ones(3))
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 @pytest.mark.parametrize("fmt, magic", [("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF")])
 def test_draw_renders_a_file_with_the_real_dot(tmp_path, fmt, magic):
     W, _, out = small_expression()
