@@ -429,9 +429,11 @@ def _plan(fn, methods):
     return (objects, finders, probes, held, _code_in(found, probes)), found
 
 
-# what a reach keys by identity alone, without describe(): functions and code (followed already) and
-# modules (every function loads one, as ag or np; describe would key it by identity too, slower)
-_BY_IDENTITY = frozenset([types.FunctionType, types.CodeType, types.ModuleType])
+# what a reach keys by identity alone, without describe(): functions and code (followed already), a
+# class's static and class methods and properties (their functions followed already, fixed once made:
+# described, they were objects of C fields the key cannot read, and ran every call eagerly) and modules
+# (every function loads one, as ag or np; describe would key it by identity too, slower)
+_BY_IDENTITY = frozenset([types.FunctionType, types.CodeType, staticmethod, classmethod, property, types.ModuleType])
 
 
 def _immutable(values):
@@ -613,7 +615,7 @@ def _follow_objects(value, _, objects, loads, visited, depth=0):
             if not _library(cls):
                 for name, member in cls.__dict__.items():
                     member = _method(member)
-                    if isinstance(member, (types.FunctionType, property, staticmethod, classmethod)):
+                    if isinstance(member, _METHODS):
                         loads.append(("class", name, {}, {"class": type(value)}))  # (replaced: followed anew)
                         _follow(member, _bound_to(member, value), objects, loads, visited)
         members = [v for _, v in _attributes(value)]
@@ -640,11 +642,25 @@ def _class_attribute(owner, attribute, loads):
     if attribute in (_own_attribute(owner, None) or {}):
         return
     cls = next((c for c in type(owner).__mro__ if attribute in c.__dict__), None)
-    value = cls.__dict__[attribute] if cls is not None else None
-    # (code too, as a global is: a partial or callable object in the class body, replaced; a function
-    # or other descriptor is bound, see _follow_objects)
-    if cls is not None and not hasattr(type(value), "__get__"):
+    if cls is not None and _class_value(cls.__dict__[attribute]):
         loads.append(("class", attribute, {}, {"class": type(owner)}))  # (found along the MRO anew)
+
+
+# what a class holds as its objects' methods: _follow_objects follows each, and keys which one the class holds
+_METHODS = (types.FunctionType, property, staticmethod, classmethod)
+
+
+def _class_value(member):
+    """Whether a class's ``member``, read off one of its objects, is a value the class holds for them
+    (``scale = 2.0``; code too, as a global is: a partial, a callable object of the user's classes),
+    keyed by what it holds, rather than a method (``_METHODS``, a compiled one: bound to the object,
+    see ``_follow_objects``) or another descriptor of installed code (a slot, ``str.upper``). Told by
+    type, not by a ``__get__`` alone: from Python 3.13 on a partial has one (which returns the partial)."""
+    if isinstance(member, functools.partial):
+        return True
+    if isinstance(_method(member), _METHODS):
+        return False
+    return not hasattr(type(member), "__get__") or not _library(type(member))
 
 
 def _follow_values(values, objects, loads, visited):
