@@ -83,7 +83,7 @@ class _Mode:
 
     def __enter__(self):
         state, frame = current(), sys._getframe(1)
-        entry = (threading.get_ident(), frame, self._seen(state), frame.f_code.co_code[frame.f_lasti] in _WITH)
+        entry = (threading.get_ident(), frame, self._seen(state), _by_with_statement(frame))
         with _saved_lock:
             self._saved.append(entry)
         setattr(state, self._field, self._inside(state))
@@ -126,9 +126,28 @@ class _Mode:
         return under_mode
 
 
-# The opcodes a `with` / `async with` statement enters by (Python 3.11 to 3.13; none elsewhere: every
-# exit from another frame then takes its thread's innermost entry, as before)
-_WITH = frozenset(dis.opmap[name] for name in ("BEFORE_WITH", "BEFORE_ASYNC_WITH") if name in dis.opmap)
+# The opcodes a `with` / `async with` statement enters by: BEFORE_WITH / BEFORE_ASYNC_WITH (Python 3.11 to
+# 3.13); from 3.14, which removes them, a CALL of the __enter__ a LOAD_SPECIAL loaded (_special_calls).
+# None elsewhere: every exit from another frame then takes its thread's innermost entry, as before.
+_ENTERS = ("BEFORE_WITH", "BEFORE_ASYNC_WITH") if "BEFORE_WITH" in dis.opmap else \
+    ("CALL",) if "LOAD_SPECIAL" in dis.opmap else ()
+_WITH, _CALL = frozenset(dis.opmap[name] for name in _ENTERS), dis.opmap.get("CALL")
+
+
+def _by_with_statement(frame):
+    """Whether ``frame`` enters a mode by a `with` statement (its opcode, see ``_WITH``), not by a call
+    of ``__enter__`` (``contextlib.ExitStack``)."""
+    code, at = frame.f_code, frame.f_lasti
+    return code.co_code[at] in _WITH and (code.co_code[at] != _CALL or at in _special_calls(code))
+
+
+@functools.lru_cache(maxsize=256)
+def _special_calls(code):
+    """The offsets of ``code``'s CALLs right after a LOAD_SPECIAL (Python 3.14: a `with` calling the
+    ``__enter__`` it loaded; the opcode loads only a `with`'s special methods)."""
+    ops = list(dis.get_instructions(code))
+    return frozenset(op.offset for before, op in zip(ops, ops[1:])
+                     if op.opname == "CALL" and before.opname == "LOAD_SPECIAL")
 
 
 def _each_step_under(mode, func):
