@@ -4,13 +4,11 @@ where there is only python3 or its pip is externally managed, and installs Graph
 without it (F4); the PID-namespace test skips where unshare is not permitted (F6); the memory-capped child
 loads NumPy on a 48-CPU machine (F7); the document tests list the files without git (F8). Expected values
 come from git itself, from site and from the commands .ci/run must call."""
-import io
 import os
 import shutil
 import site
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -176,8 +174,9 @@ def _git(folder, *args):
 def archive(tmp_path):
     """(folder, commit): a commit's tree as ``git archive`` ships it, with no .git."""
     commit = _git(REPO, "rev-parse", "HEAD").strip()  # fixed: other work may commit meanwhile
-    tarfile.open(fileobj=io.BytesIO(subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True,
-                                                   check=True).stdout)).extractall(tmp_path / "src")
+    (tmp_path / "src").mkdir()
+    tar = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path / "src")], input=tar, check=True)
     return tmp_path / "src", commit
 
 
