@@ -5,6 +5,7 @@ without it (F4); the PID-namespace test skips where unshare is not permitted (F6
 loads NumPy on a 48-CPU machine (F7); the document tests list the files without git (F8). Expected values
 come from git itself, from site and from the commands .ci/run must call."""
 import os
+import shlex
 import shutil
 import site
 import subprocess
@@ -24,7 +25,7 @@ def _pytest(args, env=None, wrap=()):
     """Run pytest on ``args`` in a child (through the command ``wrap``); return (returncode, output)."""
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *args]
     if wrap:
-        command = [*wrap, " ".join(command)]
+        command = [*wrap, shlex.join(command)]
     r = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env or dict(os.environ), timeout=300)
     return r.returncode, r.stdout + r.stderr
 
