@@ -163,7 +163,9 @@ def _leaf_array(x, op, name):
                         "functions of real inputs, so a complex input cannot be checked (take .real first)")
     if array.dtype.kind not in "fiub":
         raise TypeError(f"{op}: input '{name}' has dtype {array.dtype}; expected real numbers")
-    return np.array(array, dtype=np.float64)
+    # C order: the finite differences move one entry at a time through reshape(-1), which is a
+    # view only of a C-ordered array (of a transposed one, W.T, a copy that f never sees)
+    return np.array(array, dtype=np.float64, order="C")
 
 
 class _Flat:
