@@ -40,7 +40,9 @@ def formula(t, expand=False):
         written once, as a definition before the formula (``y_{1} = \\sin x + x;\\quad
         y_{1} \\odot y_{1}``), named ``y_{k}`` (by its own name when it has one that
         no other tensor of the graph has, under ``expand=True``); a graph without
-        reuse prints without definitions.
+        reuse prints without definitions. A symbol that two of the printed ops give
+        different values (two L2 penalties' lambda, a penalty's m against the
+        cross-entropy's) prints as those values: ``\\frac{0.5}{2 \\cdot 1000}``.
     Raises:
         GraphError when the graph was freed by backward(); ValueError when the
         text would exceed ``MAX_CHARACTERS``, naming the number of tensors.
@@ -56,23 +58,25 @@ def formula(t, expand=False):
     uses = collections.Counter(id(p) for n in ops for p in value_inputs(n))  # (the ones written out)
     shared = _Shared(nodes, len(nodes))
     terms, unnamed_parameters = {}, 0
-    for n in nodes:
-        if n.name and (n._prim is None or not expanded(n)):
-            term = tex.name_term(n.name)
-        elif n._prim is not None:
-            term = _op_term(n, [terms.get(id(p)) for p in n._parents])  # None: an input drawings leave out
-            for p in n._parents:
-                pending[id(p)] -= 1
-                if not pending[id(p)]:
-                    shared.live -= len(terms.pop(id(p), _EMPTY).text)
-            term = shared.define(n, term, uses[id(n)])
-        elif n.requires_grad:
-            unnamed_parameters += 1
-            term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")
-        else:
-            term = _constant_term(n)
-        shared.add(term)
-        terms[id(n)] = term
+    with tex.symbols_of(ops):  # (symbols given two values, as two L2 penalties' lambd, print as numbers)
+        for n in nodes:
+            if n.name and (n._prim is None or not expanded(n)):
+                term = tex.name_term(n.name)
+            elif n._prim is not None:
+                # (None: an input drawings leave out)
+                term = _op_term(n, [terms.get(id(p)) for p in n._parents])
+                for p in n._parents:
+                    pending[id(p)] -= 1
+                    if not pending[id(p)]:
+                        shared.live -= len(terms.pop(id(p), _EMPTY).text)
+                term = shared.define(n, term, uses[id(n)])
+            elif n.requires_grad:
+                unnamed_parameters += 1
+                term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")
+            else:
+                term = _constant_term(n)
+            shared.add(term)
+            terms[id(n)] = term
     return "".join(d + SEPARATOR for d in shared.definitions) + terms[id(t)].text
 
 

@@ -131,11 +131,17 @@ def _l2_latex(terms, node):
     norms = [tex.Term(f"\\Vert {t.text}\\Vert^2") for t in terms]
     total = norms[0] if len(norms) == 1 else tex.parens(tex.Term(" + ".join(n.text for n in norms), tex.SUM),
                                                         tall=True)
-    return tex.Term(f"\\frac{{\\lambda}}{{2m}}{total.text}", tex.PRODUCT, "scalar")
+    lambd, m = tex.symbol("\\lambda", node._params["lambd"]), tex.symbol("m", node._params["m"])
+    twice_m = "2m" if m == "m" else f"2 \\cdot {m}"  # (a number: 2 \cdot 1000)
+    return tex.Term(f"\\frac{{{lambd}}}{{{twice_m}}}{total.text}", tex.PRODUCT, "scalar")
 
 
 _l2_penalty = Primitive(_l2, "l2_penalty", latex=_l2_latex, draw=lambda node: (
     "cost-term", ["L2 penalty", "(λ/2m) Σ ‖W‖²", f"λ = {node._params['lambd']:.4g}, m = {node._params['m']}"]))
+# (formula prints lambda and m as symbols while they have one value in the whole formula)
+_l2_penalty.symbols = lambda node: {"\\lambda": node._params["lambd"], "m": node._params["m"]}
+
+
 def _l2_vjp_all(g, out, *weights, lambd, m):
     scale = g * scale_for(lambd / m, g)  # once, not per weight (same order of operations): ~2k instructions a step
     return [scale * w for w in weights]
@@ -278,7 +284,14 @@ def _bce_latex(terms, node):
     one_minus_y = tex.parens(tex.Term(f"1 - {tex.right_of_sum(y, tex.PRODUCT).text}", tex.SUM))
     one_minus_a = tex.Term(f"1 - {tex.right_of_sum(a, tex.PRODUCT).text}", tex.SUM)
     inner = f"{y_factor.text}{tex.prefix(chr(92) + 'log', a).text} + {one_minus_y.text}\\log({one_minus_a.text})"
-    return tex.Term(f"-\\frac{{1}}{{m}}\\sum\\left({inner}\\right)", tex.NEG)
+    m = tex.symbol("m", _bce_examples(node))
+    return tex.Term(f"-\\frac{{1}}{{{m}}}\\sum\\left({inner}\\right)", tex.NEG)
+
+
+def _bce_examples(node):
+    """The m of cross-entropy output ``node``: its probabilities' columns."""
+    a = node._parents[0]
+    return a.shape[-1] if a.ndim else 1
 
 
 _cross_entropy = _CrossEntropy(
@@ -289,8 +302,9 @@ _cross_entropy = _CrossEntropy(
     jvps=(lambda t, out, a, y, *logits: None if logits else _bce_jvp_probabilities(t, out, a, y),
           None, float64_for_half(lambda t, out, a, y, z: np.sum((a - y) * t) / (a.shape[-1] if a.ndim else 1))),
     draw=lambda node: ("cost-term", ["cross-entropy", "-(1/m) Σ (y log a + (1-y) log(1-a))",
-                                     f"m = {node._parents[0].shape[-1] if node._parents[0].ndim else 1}"]))
+                                     f"m = {_bce_examples(node)}"]))
 _cross_entropy.edge_labels = {0: "a", 1: "y", 2: "grad (a-y)/m"}
+_cross_entropy.symbols = lambda node: {"m": _bce_examples(node)}
 
 
 def binary_cross_entropy(a, y):

@@ -6,6 +6,9 @@ helpers here add exactly the parentheses the notation needs. Only constructs
 that matplotlib's mathtext renders are used (``\\left( \\right)`` rather than
 ``\\big``, ``\\Vert`` rather than ``\\lVert``).
 """
+import collections
+import contextlib
+import contextvars
 import inspect
 import numbers
 import re
@@ -105,6 +108,36 @@ def number_term(value):
     if "\\times" in text:
         return Term(text, PRODUCT, "scalar")
     return Term(text, simple=True)
+
+
+# The symbols (\\lambda, m) that the formula being written gives more than one value: ``symbol`` writes
+# them as numbers there. (A context variable: formulas written in other threads keep their own.)
+_NUMBERED = contextvars.ContextVar("autograd_lite_numbered_symbols", default=frozenset())
+
+
+@contextlib.contextmanager
+def symbols_of(nodes):
+    """While a formula of the op outputs ``nodes`` is written: a symbol that their ops declare
+    (an op's ``symbols(node)`` -> {symbol: value}, e.g. the L2 penalty's {'\\lambda': 0.7, 'm': 211})
+    with two or more values among them is written by ``symbol`` as its values, so that two
+    penalties of different strength, or a penalty over another m than the cross-entropy's, do
+    not print as one cost."""
+    values = collections.defaultdict(set)
+    for node in nodes:
+        declared = getattr(node._prim, "symbols", None)
+        for name, value in (declared(node) if declared else {}).items():
+            values[name].add(value)
+    token = _NUMBERED.set(frozenset(name for name, seen in values.items() if len(seen) > 1))
+    try:
+        yield
+    finally:
+        _NUMBERED.reset(token)
+
+
+def symbol(name, value):
+    """``name`` (a symbol, e.g. '\\lambda'), or ``value`` as ``number_latex`` writes it where the
+    formula being written gives ``name`` more than one value (``symbols_of``)."""
+    return number_latex(value) if name in _NUMBERED.get() else name
 
 
 def parens(term, tall=False):

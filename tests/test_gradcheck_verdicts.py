@@ -57,3 +57,47 @@ def test_gradcheck_fails_a_zero_vjp_at_a_non_c_ordered_array(make):
     r = ag.gradcheck(lambda x: cube(x).sum(), [make()])
     assert not r.passed, str(r)
     assert r.difference == pytest.approx(1.0)  # autodiff 0 against numerical 3 x ** 2: nothing shared
+
+
+# --- formula: an L2 penalty prints the cost it records ------------------------------------------
+def _cost_terms(*penalties, examples=5):
+    """binary_cross_entropy over ``examples`` columns plus an L2 penalty per (lambd, m) of ``penalties``."""
+    W1 = ag.Tensor(np.ones((3, 4)), requires_grad=True, name="W1")
+    W2 = ag.Tensor(np.ones((1, 3)), requires_grad=True, name="W2")
+    A = ag.sigmoid(W2 @ ag.relu(W1 @ np.ones((4, examples))))
+    A.name = "A2"
+    J = ag.binary_cross_entropy(A, (np.arange(examples) % 2)[None, :])
+    for W, (lambd, m) in zip([W1, W2], penalties):
+        J = J + ag.l2_penalty([W], lambd, m)
+    return J
+
+
+CE_OVER_M = r"-\frac{1}{m}\sum\left(Y\log A^{[2]} + (1 - Y)\log(1 - A^{[2]})\right)"
+
+
+def test_formula_keeps_the_symbols_when_the_cost_has_one_lambda_and_one_m():
+    assert ag.formula(_cost_terms((0.7, 5), (0.7, 5))) == (
+        CE_OVER_M + r" + \frac{\lambda}{2m}\Vert W^{[1]}\Vert^2 + \frac{\lambda}{2m}\Vert W^{[2]}\Vert^2")
+
+
+def test_formula_writes_penalties_of_different_lambda_with_their_values():
+    assert ag.formula(_cost_terms((0.5, 5), (3.0, 5))) == (
+        CE_OVER_M + r" + \frac{0.5}{2m}\Vert W^{[1]}\Vert^2 + \frac{3}{2m}\Vert W^{[2]}\Vert^2")
+
+
+def test_formula_writes_every_m_when_a_penalty_has_another_m_than_the_cross_entropy():
+    latex = ag.formula(_cost_terms((0.5, 1000), (3.0, 5)))
+    assert latex == (r"-\frac{1}{5}\sum\left(Y\log A^{[2]} + (1 - Y)\log(1 - A^{[2]})\right)"
+                     r" + \frac{0.5}{2 \cdot 1000}\Vert W^{[1]}\Vert^2 + \frac{3}{2 \cdot 5}\Vert W^{[2]}\Vert^2")
+    # one lambda, an m of its own: lambda stays a symbol
+    assert ag.formula(_cost_terms((0.7, 1000))).endswith(r" + \frac{\lambda}{2 \cdot 1000}\Vert W^{[1]}\Vert^2")
+
+
+def test_formula_counts_only_the_terms_it_prints_and_forgets_them_afterwards():
+    W = ag.Tensor(np.ones((2, 2)), requires_grad=True, name="W")
+    named = ag.l2_penalty([W], 3.0, 9)
+    named.name = "R"
+    J = ag.l2_penalty([W], 0.5, 10) + named
+    assert ag.formula(J) == r"\frac{\lambda}{2m}\Vert W\Vert^2 + R"  # R's lambda is not printed
+    assert ag.formula(J, expand=True) == r"\frac{0.5}{2 \cdot 10}\Vert W\Vert^2 + \frac{3}{2 \cdot 9}\Vert W\Vert^2"
+    assert ag.formula(ag.l2_penalty([W], 0.5, 10)) == r"\frac{\lambda}{2m}\Vert W\Vert^2"
