@@ -2,8 +2,10 @@
 ``numerical_gradient``) and against gradients derived by hand (``compare_gradients``).
 
 The measure is the relative difference ||a - b|| / (||a|| + ||b||) (0 when both are
-zero), over everything and per leaf. Inputs may be arrays, Tensors or pytrees of them
-(a dict of parameters); leaves are named by their dict keys in reports.
+zero), over everything and per leaf; a check passes when both are below the threshold,
+a leaf's own counting only where its disagreement ||a - b|| is larger than the noise of
+the comparison (``_fails_alone``). Inputs may be arrays, Tensors or pytrees of them (a
+dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
 import numbers
@@ -25,7 +27,9 @@ __all__ = ["gradcheck", "gradgradcheck", "numerical_gradient", "compare_gradient
 @dataclass
 class InputCheck:
     """Comparison for one input leaf: its relative difference and worst entry (in fast
-    mode ``worst_entry`` is () and the values are the directional derivatives)."""
+    mode ``worst_entry`` is () and the values are the directional derivatives); ``error``
+    ||autodiff - numerical|| over the leaf and ``bound`` the part of it that the finite
+    differences and rounding cannot resolve (``_fails_alone``)."""
     index: int
     name: str
     shape: tuple
@@ -33,6 +37,8 @@ class InputCheck:
     worst_entry: tuple
     analytic: float
     numeric: float
+    error: float
+    bound: float
 
 
 @dataclass
@@ -49,8 +55,9 @@ class Kink:
 
 @dataclass
 class GradcheckResult:
-    """Outcome of ``gradcheck``; ``passed`` is ``difference < threshold``. ``kinks``: the
-    entries where f seems to have no derivative (a list of ``Kink``; the verdict ignores them)."""
+    """Outcome of ``gradcheck``; ``passed``: ``difference < threshold`` and no input leaf fails
+    on its own (``_fails_alone``). ``kinks``: the entries where f seems to have no derivative
+    (a list of ``Kink``; the verdict ignores them)."""
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
@@ -59,7 +66,7 @@ class GradcheckResult:
 
     @property
     def passed(self):
-        return bool(self.difference < self.threshold)
+        return _verdict(self.difference, self.threshold, self.inputs)
 
     def __bool__(self):
         return self.passed
@@ -69,13 +76,16 @@ class GradcheckResult:
         what = {"full": "", "fast": " (fast: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
         difference, threshold = _shown(self.difference, self.threshold)
-        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold})"]
+        alone = _alone(self.inputs, self.threshold, lambda c: f"input {c.index} {c.name}")
+        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold}){alone}"]
         worst = max(self.inputs, key=lambda c: c.difference, default=None)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
             where = f"worst entry {c.worst_entry}: " if self.mode == "full" else "along the direction: "
-            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {c.difference:.3e}, {where}"
-                         f"autodiff {c.analytic:.10g} vs numerical {c.numeric:.10g}{mark}")
+            shown = _shown(c.difference, self.threshold)[0]  # (agrees with the row's flag)
+            flag = _flag(c, self.threshold, "||autodiff - numerical||")
+            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
+                         f"{c.analytic:.10g} vs numerical {c.numeric:.10g}{flag}{mark}")
         return "\n".join(lines + _kink_lines(self.kinks, self.mode, len(self.inputs)))
 
 
@@ -99,6 +109,43 @@ def _kink_lines(kinks, mode, directions):
     if len(kinks) > _KINKS_SHOWN:
         lines.append(f"    ... and {len(kinks) - _KINKS_SHOWN} more (result.kinks lists them all)")
     return lines
+
+
+def _fails_alone(leaf, threshold):
+    """Whether ``leaf`` (an ``InputCheck`` or ``LeafComparison``) fails the check on its own: its
+    relative difference is at or above ``threshold`` and its disagreement ``error`` is above
+    ``bound``, what the comparison's own noise can make it (finite differences' error, rounding
+    at the scale of all the leaves together). A leaf whose gradient is ~0 on both sides (a bias
+    that no example reaches, 1e-12 next to 1e3) has a relative difference near 1 made of that
+    noise alone, which says nothing about its gradient. (An infinite bound, from an inf or nan
+    value, excuses nothing.)"""
+    return not (leaf.difference < threshold or leaf.error <= leaf.bound < math.inf)
+
+
+def _verdict(difference, threshold, leaves):
+    """A check's verdict: the relative difference over all leaves below ``threshold``, and no
+    leaf failing on its own (a small gradient wrong by 2x hides in the pooled difference)."""
+    return bool(difference < threshold) and not any(_fails_alone(c, threshold) for c in leaves)
+
+
+def _alone(leaves, threshold, label):
+    """The headline's note naming the leaves that fail on their own (``label(leaf)``), else ''."""
+    failing = [c for c in leaves if _fails_alone(c, threshold)]
+    if not failing:
+        return ""
+    named = ", ".join(f"{label(c)} {_shown(c.difference, threshold)[0]}" for c in failing[:3])
+    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+    return f"; on its own, over the threshold: {named}{more}"
+
+
+def _flag(leaf, threshold, error):
+    """A report row's flag: FAIL for a leaf failing on its own, for one whose difference is the
+    comparison's noise the reason it does not count (``error``: how the report names it), else ''."""
+    if leaf.difference < threshold:
+        return ""
+    if _fails_alone(leaf, threshold):
+        return "  FAIL"
+    return f"  (not counted: {error} = {leaf.error:.2e}, within the noise bound {leaf.bound:.2e})"
 
 
 def _shown(difference, threshold):
@@ -128,6 +175,50 @@ def relative_difference(a, b):
 
 
 _relative_difference = relative_difference
+
+# A value computed in floating point is taken to be within this many units of roundoff of its
+# exact value: the noise bound of a leaf (``_fails_alone``). The unit is float64's, 2 ** -53.
+_ROUNDING_UNITS = 8
+_UNIT = np.finfo(np.float64).eps / 2
+
+
+def _norm(x):
+    """||x||_2 in float64, as ``relative_difference`` scales it (no square under- or overflows);
+    inf or nan when x holds one."""
+    x = np.asarray(x, dtype=np.float64)
+    scale = np.max(np.abs(x), initial=0.0)
+    if not np.isfinite(scale) or scale == 0:
+        return float(scale)
+    return float(scale * np.linalg.norm(x / scale))
+
+
+def _disagreements(first, second, bounds, unit=_UNIT):
+    """The relative difference of the arrays ``first`` and ``second`` (leaf by leaf of one shape)
+    over all leaves, and per leaf ``(difference, error, bound)``: its relative difference, its
+    ||first - second||, and ``bounds``' entry plus the rounding of values at the scale of all the
+    leaves, ``_ROUNDING_UNITS`` units ``unit`` of ||first|| + ||second|| (a gradient that is 0
+    computed as a residue of larger terms)."""
+    a = np.concatenate([np.ravel(x) for x in first]) if first else np.zeros(0)
+    b = np.concatenate([np.ravel(x) for x in second]) if second else np.zeros(0)
+    floor = _ROUNDING_UNITS * unit * (_norm(a) + _norm(b))
+    with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf: a nan error, which fails)
+        rows = [(relative_difference(x, y), _norm(np.subtract(x, y)), float(bound + floor))
+                for x, y, bound in zip(first, second, bounds)]
+    return relative_difference(a, b), rows
+
+
+def _resolution(values, eps, scale):
+    """The error a central difference (f(x + eps) - f(x - eps)) / (2 eps) may carry, as a norm over
+    entries: ``values`` (an array: per entry the larger |f(x + eps)|, |f(x - eps)|) rounded to
+    ``_ROUNDING_UNITS`` units each, over eps, plus the truncation error eps ** 2 |f3| / 6, with f's
+    third derivative f3 taken to be at most ``scale`` (``_f_scale``) in size."""
+    return _norm(_ROUNDING_UNITS * _UNIT * np.abs(values) / eps + eps ** 2 * scale)
+
+
+def _f_scale(center, slope_scale):
+    """The scale assumed for f's derivatives near x (the unit an absolute eps assumes for x):
+    max(1, |f(x)|, f's largest slope)."""
+    return max(1.0, abs(center), slope_scale)
 
 
 def _worst_entry(a, b):
@@ -307,7 +398,7 @@ def _kinked(plus, minus, center, eps, slope_scale):
         left, right = (center - minus) / eps, (plus - center) / eps
         jump = np.abs(right - left)
         largest = np.maximum(np.maximum(np.abs(plus), np.abs(minus)), abs(center))
-        floor = eps ** (1 / 3) * max(1.0, abs(center), slope_scale)
+        floor = eps ** (1 / 3) * _f_scale(center, slope_scale)
         mask = ((jump > 0.1 * np.maximum(np.abs(left), np.abs(right))) & (jump > floor)
                 & (jump > 64 * np.finfo(np.float64).eps * largest / eps))
     return mask, left, right
@@ -318,9 +409,7 @@ def _kinks(values, center, eps, names, entries=True):
     (``entries``: each value is an entry's; else one direction per leaf, fast mode)."""
     if not math.isfinite(center):
         return []
-    with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan slope is left out of the scale)
-        slopes = [np.abs(np.asarray(plus) - minus) / (2 * eps) for plus, minus in values]
-    scale = max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
+    scale = _largest_slope(values, eps)
     found = []
     for index, ((plus, minus), name) in enumerate(zip(values, names)):
         mask, left, right = _kinked(np.asarray(plus), np.asarray(minus), center, eps, scale)
@@ -330,13 +419,19 @@ def _kinks(values, center, eps, names, entries=True):
     return found
 
 
-def _per_leaf(analytic, numeric, names):
-    """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry)."""
-    checks = []
-    for i, (a, n, name) in enumerate(zip(analytic, numeric, names)):
-        checks.append(InputCheck(i, name, a.shape, relative_difference(a, n), *_worst_entry(a, n)))
-    difference = relative_difference(np.concatenate([a.ravel() for a in analytic]),
-                                     np.concatenate([n.ravel() for n in numeric]))
+def _largest_slope(values, eps):
+    """The largest finite |f(x + eps) - f(x - eps)| / (2 eps) over the ``(plus, minus)`` of ``values``."""
+    with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan slope is left out of the scale)
+        slopes = [np.abs(np.asarray(plus) - minus) / (2 * eps) for plus, minus in values]
+    return max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
+
+
+def _per_leaf(analytic, numeric, names, bounds):
+    """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry;
+    ``bounds``: the finite differences' error bound per leaf, ``_resolution``)."""
+    difference, rows = _disagreements(analytic, numeric, bounds)
+    checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
+              for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
     return difference, checks
 
 
@@ -350,7 +445,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
             them (a dict of parameters); every leaf is differentiated, in float64.
         eps: finite-difference step, > 0.
-        threshold: ``passed`` is ``difference < threshold``; default 1e-7, or 1e-5 with fast.
+        threshold: ``passed`` is ``difference < threshold`` with no input leaf failing on
+            its own (its difference at or above it, its error above its noise bound);
+            default 1e-7, or 1e-5 with fast.
         fast: compare, per input leaf, the derivative along one random unit direction u
             (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
             two evaluations per leaf instead of two per entry (HIPS autograd's
@@ -358,7 +455,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
         GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
-        ``.inputs`` per-leaf detail (named by dict keys), ``.kinks`` the entries (in fast
+        ``.inputs`` per-leaf detail (named by dict keys; ``.error`` ||autodiff -
+        numerical|| and ``.bound`` the finite differences' error bound, ``_resolution``,
+        below which a leaf's own difference does not count), ``.kinks`` the entries (in fast
         mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
         (f(x) - f(x - eps)) / eps disagree beyond what a derivative of f's scale can explain,
         so f may have no derivative there (|x| at 0, ties in max): central differences cannot
@@ -379,7 +478,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     if not fast:
         values = _shifted_values(f, flat, eps, "gradcheck")
         numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
-        difference, checks = _per_leaf(analytic, numeric, flat.names)
+        scale = _f_scale(center, _largest_slope(values, eps))
+        bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
+        difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
         return GradcheckResult(difference, threshold, checks, kinks=_kinks(values, center, eps, flat.names))
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
     return _fast(f, flat, analytic, center, eps, threshold, generator)
@@ -388,8 +489,8 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
 def _fast(f, flat, analytic, center, eps, threshold, generator):
     """gradcheck's fast mode: per leaf, <analytic, u> against (f(x + eps u) - f(x - eps u)) / (2 eps)
     for one random unit direction u drawn from ``generator``; ``center`` is f(x)."""
-    values, checks, along, numeric_along = [], [], [], []
-    for i, (x, a, name) in enumerate(zip(flat.arrays, analytic, flat.names)):
+    values, along, numeric_along = [], [], []
+    for i, (x, a) in enumerate(zip(flat.arrays, analytic)):
         u = generator.standard_normal(x.shape)
         norm = np.linalg.norm(u)
         u = u / norm if norm else u
@@ -398,13 +499,16 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
         plus = _value(f, flat, shifted, "gradcheck")
         shifted[i] = x - eps * u
         minus = _value(f, flat, shifted, "gradcheck")
-        n = (plus - minus) / (2 * eps)
-        d = float(np.sum(a * u))
-        along.append(d)
-        numeric_along.append(n)
+        along.append(float(np.sum(a * u)))
+        numeric_along.append((plus - minus) / (2 * eps))
         values.append((plus, minus))
-        checks.append(InputCheck(i, name, x.shape, relative_difference(d, n), (), d, n))
-    return GradcheckResult(relative_difference(along, numeric_along), threshold, checks, mode="fast",
+    scale = _f_scale(center, _largest_slope(values, eps))
+    bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale) for plus, minus in values]
+    difference, rows = _disagreements(along, numeric_along, bounds)
+    checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound)
+              for i, (x, name, a, n, (d, error, bound)) in enumerate(zip(flat.arrays, flat.names, along,
+                                                                           numeric_along, rows))]
+    return GradcheckResult(difference, threshold, checks, mode="fast",
                            kinks=_kinks(values, center, eps, flat.names, entries=False))
 
 
@@ -444,7 +548,11 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     plus = gradient(*[x + eps * v for x, v in zip(flat.arrays, directions)])
     minus = gradient(*[x - eps * v for x, v in zip(flat.arrays, directions)])
     numeric = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-    difference, checks = _per_leaf(analytic, numeric, flat.names)
+    # a gradient's entry is rounded at the scale of the largest one (a ~0 entry is a residue)
+    largest = max(np.max(np.abs(g), initial=0.0) for g in list(plus) + list(minus))
+    scale = _f_scale(largest, max(np.max(np.abs(n), initial=0.0) for n in numeric))
+    bounds = [_resolution(np.full(n.shape, largest), eps, scale) for n in numeric]
+    difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
     return GradcheckResult(difference, threshold, checks, mode="second order")
 
 
@@ -452,25 +560,30 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
 @dataclass
 class LeafComparison:
     """One leaf of ``compare_gradients``: its name (dict key or index path), shape,
-    relative difference, the worst entry's index and the two values there."""
+    relative difference, the worst entry's index and the two values there; ``error``
+    ||actual - expected|| over the leaf and ``bound`` what rounding at the scale of all
+    the leaves can make it (``_fails_alone``)."""
     name: str
     shape: tuple
     difference: float
     worst_entry: tuple
     actual: float
     expected: float
+    error: float
+    bound: float
 
 
 @dataclass
 class GradientComparison:
-    """Outcome of ``compare_gradients``; ``passed`` is ``difference < threshold``."""
+    """Outcome of ``compare_gradients``; ``passed``: ``difference < threshold`` and no leaf
+    fails on its own (``_fails_alone``)."""
     difference: float
     threshold: float
     leaves: list = field(default_factory=list)
 
     @property
     def passed(self):
-        return bool(self.difference < self.threshold)
+        return _verdict(self.difference, self.threshold, self.leaves)
 
     def __bool__(self):
         return self.passed
@@ -485,13 +598,14 @@ class GradientComparison:
         difference, threshold = _shown(self.difference, self.threshold)
         lines = [f"gradients {verdict}: relative difference {difference} over all "
                  f"{len(self.leaves)} leaves (threshold {threshold}; "
-                 "||actual - expected|| / (||actual|| + ||expected||))"]
+                 "||actual - expected|| / (||actual|| + ||expected||))"
+                 + _alone(self.leaves, self.threshold, lambda c: f"'{c.name}'")]
         worst = self.worst
         width = max((len(c.name) for c in self.leaves), default=0)
         for c in self.leaves:
             mark = "  <- worst" if c is worst and len(self.leaves) > 1 else ""
-            flag = "" if c.difference < self.threshold else "  FAIL"
             shown = _shown(c.difference, self.threshold)[0]  # (agrees with the FAIL flag)
+            flag = _flag(c, self.threshold, "||actual - expected||")
             lines.append(f"  {c.name:<{width}} {str(c.shape):<12} difference {shown}{flag}, "
                          f"worst entry {c.worst_entry}: actual {c.actual:.10g} vs expected {c.expected:.10g}{mark}")
         if worst is not None and not self.passed:
@@ -540,9 +654,17 @@ def _paired_dicts(actual, expected):
     return actual, {k: expected[pairs[k]] for k in actual}
 
 
-def _default_threshold(*trees):
-    """The default threshold for gradients of these dtypes: 1e-7 (the course's float64 bound,
-    SEEDS section 6) unless a leaf holds fewer digits.
+def _smallest_float(*trees):
+    """The itemsize of the float dtype with the fewest digits among the leaves of ``trees``; 8
+    (float64's) when none has fewer (integers are exact)."""
+    dtypes = [np.asarray(leaf._array if isinstance(leaf, Tensor) else leaf).dtype
+              for tree in trees for leaf in pytree.flatten(tree)[0]]
+    return min([d.itemsize for d in dtypes if d.kind == "f"] + [8])
+
+
+def _default_threshold(smallest):
+    """The default threshold for gradients whose fewest-digit float has itemsize ``smallest``:
+    1e-7 (the course's float64 bound, SEEDS section 6) unless a leaf holds fewer digits.
 
     Two correct float32 computations of one gradient already differ by ~1e-7 (float32's
     machine epsilon is 1.19e-7, and sums over thousands of terms add rounding), so 1e-7
@@ -551,9 +673,6 @@ def _default_threshold(*trees):
     eleven float32 ulps; float16 1e-3): the bound a reference autodiff library holds its
     own gradients to. Our measure divides by ||a|| + ||e||, about half of torch's per-entry
     |a - e| / |e|, so it is no stricter than torch's check."""
-    dtypes = [np.asarray(leaf._array if isinstance(leaf, Tensor) else leaf).dtype
-              for tree in trees for leaf in pytree.flatten(tree)[0]]
-    smallest = min((d.itemsize for d in dtypes if d.kind == "f"), default=8)  # ints are exact: no bound
     return {2: 1e-3, 4: 1.3e-6}.get(smallest, 1e-7)
 
 
@@ -565,14 +684,17 @@ def compare_gradients(actual, expected, threshold=None):
             (``{"W1": dW1, ...}``); dict keys are matched by name at every level, in any
             order, and top-level keys "W1" on either side also match "dW1" on the other.
             Shapes must agree. None is an empty subtree, as in JAX (None against None).
-        threshold: ``passed`` is ``difference < threshold``. None (default): 1e-7, the
+        threshold: ``passed`` is ``difference < threshold`` with no leaf failing on its own
+            (its difference at or above it, ``.error`` above ``.bound``). None (default): 1e-7, the
             course's float64 bound; 1.3e-6 when either side holds float32 leaves (1e-3 for
             float16), torch.testing's float32 tolerance, since correct float32 gradients
             differ from each other by ~1e-7.
     Returns:
         GradientComparison: ``.difference`` (||a - e|| / (||a|| + ||e||) over every leaf
         together), ``.passed``, ``.leaves`` (per leaf: ``.name``, ``.shape``,
-        ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``), ``.worst``; its
+        ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``, ``.error``
+        ||a - e||, ``.bound`` 8 units of roundoff of the dtype compared times ||a|| + ||e||
+        over all leaves), ``.worst``; its
         ``str()`` is a readable report naming the worst leaf.
     Raises:
         ValueError: the structures, keys or shapes differ (the error names them).
@@ -580,20 +702,23 @@ def compare_gradients(actual, expected, threshold=None):
     if threshold is not None:  # a threshold given is used as given (checked first)
         threshold = _check_threshold(threshold, "compare_gradients")
     actual, expected = _paired_dicts(actual, expected)
+    smallest = _smallest_float(actual, expected)
     if threshold is None:
-        threshold = _default_threshold(actual, expected)
+        threshold = _default_threshold(smallest)
     a_leaves, a_def = pytree.flatten(actual)
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
-    names = pytree.leaf_names(a_def)
-    records, all_a, all_e = [], [], []
+    names = [name or "x" for name in pytree.leaf_names(a_def)]
+    all_a, all_e = [], []
     for name, a, e in zip(names, a_leaves, e_leaves):
-        name = name or "x"
         a, e = _leaf_array(a, "compare_gradients", name), _leaf_array(e, "compare_gradients", name)
         if a.shape != e.shape:
             raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
                              "expected; they must match")
-        records.append(LeafComparison(name, a.shape, relative_difference(a, e), *_worst_entry(a, e)))
-        all_a.append(a.ravel())
-        all_e.append(e.ravel())
-    difference = relative_difference(np.concatenate(all_a), np.concatenate(all_e)) if all_a else 0.0
+        all_a.append(a)
+        all_e.append(e)
+    # no finite differences here: the noise is the rounding of the dtype compared (float32's unit)
+    unit = np.finfo(f"f{min(smallest, 8)}").eps / 2
+    difference, rows = _disagreements(all_a, all_e, [0.0] * len(all_a), unit)
+    records = [LeafComparison(name, a.shape, d, *_worst_entry(a, e), error, bound)
+               for name, a, e, (d, error, bound) in zip(names, all_a, all_e, rows)]
     return GradientComparison(difference, threshold, records)

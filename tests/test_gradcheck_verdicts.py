@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
+from autograd_lite.testing import assert_gradients_close
 
 
 # --- inputs that are not C-ordered: every entry's perturbation must reach f --------------------
@@ -88,9 +89,11 @@ def test_formula_writes_penalties_of_different_lambda_with_their_values():
 def test_formula_writes_every_m_when_a_penalty_has_another_m_than_the_cross_entropy():
     latex = ag.formula(_cost_terms((0.5, 1000), (3.0, 5)))
     assert latex == (r"-\frac{1}{5}\sum\left(Y\log A^{[2]} + (1 - Y)\log(1 - A^{[2]})\right)"
-                     r" + \frac{0.5}{2 \cdot 1000}\Vert W^{[1]}\Vert^2 + \frac{3}{2 \cdot 5}\Vert W^{[2]}\Vert^2")
+                     r" + \frac{0.5}{2 \cdot 1000}\Vert W^{[1]}\Vert^2"
+                     r" + \frac{3}{2 \cdot 5}\Vert W^{[2]}\Vert^2")
     # one lambda, an m of its own: lambda stays a symbol
-    assert ag.formula(_cost_terms((0.7, 1000))).endswith(r" + \frac{\lambda}{2 \cdot 1000}\Vert W^{[1]}\Vert^2")
+    one_lambda = ag.formula(_cost_terms((0.7, 1000)))
+    assert one_lambda.endswith(r" + \frac{\lambda}{2 \cdot 1000}\Vert W^{[1]}\Vert^2")
 
 
 def test_formula_counts_only_the_terms_it_prints_and_forgets_them_afterwards():
@@ -99,5 +102,116 @@ def test_formula_counts_only_the_terms_it_prints_and_forgets_them_afterwards():
     named.name = "R"
     J = ag.l2_penalty([W], 0.5, 10) + named
     assert ag.formula(J) == r"\frac{\lambda}{2m}\Vert W\Vert^2 + R"  # R's lambda is not printed
-    assert ag.formula(J, expand=True) == r"\frac{0.5}{2 \cdot 10}\Vert W\Vert^2 + \frac{3}{2 \cdot 9}\Vert W\Vert^2"
+    assert ag.formula(J, expand=True) == (r"\frac{0.5}{2 \cdot 10}\Vert W\Vert^2"
+                                          r" + \frac{3}{2 \cdot 9}\Vert W\Vert^2")
     assert ag.formula(ag.l2_penalty([W], 0.5, 10)) == r"\frac{\lambda}{2m}\Vert W\Vert^2"
+
+
+# --- the verdict counts every leaf on its own, above the noise of the comparison -----------------
+def _mix(dy):
+    """1e8 x + y as a custom op whose VJP for y is ``dy`` times the true one (1): y's gradient is
+    1e-8 of x's, so y's error hides in the difference over both leaves."""
+    @ag.primitive
+    def mix(x, y):
+        return 1e8 * x + y
+    mix.defvjp(lambda g, out, x, y: 1e8 * g, lambda g, out, x, y: dy * g)
+    return lambda x, y: (mix(x, y) ** 2).sum()
+
+
+MIX_INPUTS = [np.array([0.3, -0.2, 0.5]), np.array([0.1, 0.4, -0.7])]
+
+
+def _consistent(report):
+    """A report never says passed/match next to a row marked FAIL, nor FAILED/DIFFER without a cause."""
+    text = str(report)
+    assert ("FAIL" in text.splitlines()[0] or "DIFFER" in text) != report.passed
+    if report.passed:
+        assert "  FAIL" not in text
+    return text
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradcheck_fails_when_a_small_input_gradient_is_off_by_a_factor_2(fast):
+    r = ag.gradcheck(_mix(2.0), MIX_INPUTS, fast=fast)
+    assert r.difference < r.threshold  # the pooled measure alone would pass it
+    assert r.inputs[1].difference == pytest.approx(1 / 3, rel=0.05)  # 2 g against g
+    assert not r.passed
+    text = _consistent(r)
+    assert "input 1 x1" in text.splitlines()[0] and "FAIL" in text.splitlines()[2]
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_gradcheck_passes_the_same_correct_gradient_whose_small_input_carries_rounding_noise(fast):
+    # f ~ 4e15: its differences are rounded to ~0.5 / 2e-7 = 2.5e6 while y's gradient is ~1e8, so
+    # y's own relative difference is noise far above 1e-7 (see the full mode's assertion)
+    r = ag.gradcheck(_mix(1.0), MIX_INPUTS, fast=fast)
+    assert r.passed, str(r)
+    if not fast:
+        assert r.inputs[1].difference > 1e-3
+        assert "not counted" in _consistent(r)
+
+
+def test_gradcheck_passes_a_bias_whose_gradient_is_zero_by_symmetry():
+    # softmax is unchanged by a shift of every logit: d cost / d b is exactly 0, computed as a
+    # residue (~1e-17) by autodiff and as rounding noise by the differences: relative difference ~1
+    rng = np.random.default_rng(0)
+    W, x, labels = rng.standard_normal((3, 4)), rng.standard_normal((4, 6)), rng.integers(0, 3, 6)
+    f = lambda W, b: ag.cross_entropy(W @ x + b, labels)  # noqa: E731
+    for r in (ag.gradcheck(f, [W, np.array(0.3)]), ag.gradcheck(f, [W, np.array(0.3)], fast=True),
+              ag.gradgradcheck(f, [W, np.array(0.3)])):
+        assert r.passed, str(r)
+        assert r.inputs[1].difference > r.threshold  # the leaf is judged by its noise bound
+        _consistent(r)
+
+
+def test_gradcheck_passes_a_relu_dead_layer_and_a_gradient_of_1e_minus_12_next_to_1e3():
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((3, 8)), (rng.random((1, 8)) < 0.5).astype(float)
+    params = {"W1": rng.standard_normal((4, 3)) * 0.1, "b1": np.full((4, 1), -10.0),  # no unit ever fires
+              "W2": rng.standard_normal((1, 4)), "b2": np.array([[0.2]])}
+
+    def cost(p):
+        A1 = ag.relu(p["W1"] @ X + p["b1"])
+        return ag.binary_cross_entropy(ag.sigmoid(p["W2"] @ A1 + p["b2"]), Y)
+    r = ag.gradcheck(cost, [params])
+    assert r.passed, str(r)
+    assert all(c.error == 0.0 and c.analytic == 0.0 for c in r.inputs if c.name != "b2")  # exactly 0
+    small = ag.gradcheck(lambda x, y: 500.0 * (x ** 2).sum() + 1e-12 * y.sum(),
+                         [np.array([0.4, -0.9]), np.ones(3)])
+    assert small.passed, str(small)
+    assert small.inputs[1].difference > small.threshold  # 1e-12 is below f's rounding (~1e-13 / 1e-7)
+
+
+def _unscaled_features_gradients(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((20, 2)) * 1e3, rng.standard_normal((20, 1)) * 1e-5  # dW, db
+
+
+def test_compare_gradients_and_assert_gradients_close_fail_a_small_leaf_off_by_a_factor_2():
+    dW, db = _unscaled_features_gradients()
+    c = ag.compare_gradients({"W1": dW, "b1": 2 * db}, {"dW1": dW, "db1": db})
+    assert c.difference < c.threshold and not c.passed
+    assert "'b1'" in _consistent(c).splitlines()[0]
+    with pytest.raises(AssertionError, match="b1"):
+        assert_gradients_close({"W1": dW, "b1": 2 * db}, {"dW1": dW, "db1": db})
+
+
+def test_a_leaf_at_the_threshold_fails_and_just_below_it_passes():
+    dW, db = _unscaled_features_gradients()
+    at = ag.compare_gradients({"W": dW, "b": db * 1.001}, {"W": dW, "b": db}).leaves[1].difference
+    actual, expected = {"W": dW, "b": db * 1.001}, {"W": dW, "b": db}
+    assert not ag.compare_gradients(actual, expected, threshold=at).passed
+    assert ag.compare_gradients(actual, expected, threshold=np.nextafter(at, 1)).passed
+
+
+@pytest.mark.parametrize("dtype, residue", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_compare_gradients_passes_a_zero_gradient_computed_as_a_rounding_residue(dtype, residue):
+    dW, _ = _unscaled_features_gradients()
+    zero, computed = np.zeros((20, 1)), np.zeros((20, 1))
+    computed[3] = residue  # a sum of ~1e3 terms that cancel leaves ~1e3 * the dtype's roundoff
+    c = ag.compare_gradients({"W": dW.astype(dtype), "b": computed.astype(dtype)},
+                             {"W": dW.astype(dtype), "b": zero.astype(dtype)})
+    assert c.leaves[1].difference == 1.0
+    assert c.passed, str(c)
+    assert "not counted" in _consistent(c)
+    assert assert_gradients_close({"W": dW, "b": zero}, {"W": dW, "b": zero}).passed  # exact zeros
