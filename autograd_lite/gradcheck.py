@@ -76,7 +76,7 @@ class GradcheckResult:
         what = {"full": "", "fast": " (fast: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
         difference, threshold = _shown(self.difference, self.threshold)
-        alone = _alone(self.inputs, self.threshold, lambda c: f"input {c.index} {c.name}")
+        alone = _alone(self.difference, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}")
         lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold}){alone}"]
         worst = max(self.inputs, key=lambda c: c.difference, default=None)
         for c in self.inputs:
@@ -128,10 +128,11 @@ def _verdict(difference, threshold, leaves):
     return bool(difference < threshold) and not any(_fails_alone(c, threshold) for c in leaves)
 
 
-def _alone(leaves, threshold, label):
-    """The headline's note naming the leaves that fail on their own (``label(leaf)``), else ''."""
+def _alone(difference, threshold, leaves, label):
+    """The headline's note naming the leaves that fail on their own (``label(leaf)``) when they
+    alone fail the check (``difference`` over all leaves is below ``threshold``), else ''."""
     failing = [c for c in leaves if _fails_alone(c, threshold)]
-    if not failing:
+    if not failing or not difference < threshold:
         return ""
     named = ", ".join(f"{label(c)} {_shown(c.difference, threshold)[0]}" for c in failing[:3])
     more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
@@ -599,7 +600,7 @@ class GradientComparison:
         lines = [f"gradients {verdict}: relative difference {difference} over all "
                  f"{len(self.leaves)} leaves (threshold {threshold}; "
                  "||actual - expected|| / (||actual|| + ||expected||))"
-                 + _alone(self.leaves, self.threshold, lambda c: f"'{c.name}'")]
+                 + _alone(self.difference, self.threshold, self.leaves, lambda c: f"'{c.name}'")]
         worst = self.worst
         width = max((len(c.name) for c in self.leaves), default=0)
         for c in self.leaves:
