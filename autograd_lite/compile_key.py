@@ -314,14 +314,32 @@ def _proxy_key(proxy, seen):
 
 
 def _array_key(value, kind, top, seen):
-    """A Tensor or array: an argument by shape and dtype, as an input (a Tensor also by requires_grad,
-    name and leafness: code may branch on x.name, x.is_leaf; a captured one's are checked on every
-    replay), else by identity, a small one by its values too (it may be read as a number: float(A))."""
+    """A Tensor or array: an argument by shape, dtype and class, as an input (a Tensor also by
+    requires_grad, name, leafness and the attributes set on it: code may branch on x.name, x.is_leaf,
+    getattr(x, "decay", 1.0); a captured one's name and attributes are checked on every replay, see
+    ``Tracer.labelled``), else by identity, a small one by its values too (it may be read as a number:
+    float(A))."""
     if top:
         if isinstance(value, Tensor):
-            return ("T", value._array.shape, value._array.dtype, value.requires_grad, value.name, value._prim is None)
+            return ("T", value._array.shape, value._array.dtype, value.requires_grad, value.name,
+                    value._prim is None, kind, tensor_fields(value, seen))
         return ("A", value.shape, value.dtype, kind)
-    return _held(value, seen) if kind is Tensor or value.size > 16 else (_held(value, seen), value.tobytes())
+    small = kind is not Tensor and not isinstance(value, Tensor) and value.size <= 16  # (a Tensor subclass's too)
+    return (_held(value, seen), value.tobytes()) if small else _held(value, seen)
+
+
+# What the engine keeps in a Tensor's ``__dict__`` (convert.Label's name, the version counter, retain_grad's
+# flag, anomaly mode's source line, an unrecorded sigmoid's logits); anything else there is the user's
+ENGINE_FIELDS = frozenset(["name", "_vc", "_retain", "_site", "_logits"])
+
+
+def tensor_fields(t, seen=None):
+    """The attributes the user set on Tensor ``t`` (``t.decay = 0.5``), each described for a key; () for
+    none, told without a call per field (most tensors hold only the engine's fields, if any)."""
+    own = t.__dict__
+    if ENGINE_FIELDS.issuperset(own):
+        return ()
+    return tuple([(k, describe(v, False, 2, seen)) for k, v in own.items() if k not in ENGINE_FIELDS])
 
 
 def _weak_key(ref, depth, seen):
@@ -553,6 +571,9 @@ def _follow_self(owner, own, attribute, objects, loads, visited):
             _follow_namespace(owner, objects, loads, visited)
         elif own is not None:
             objects.append(owner)
+    elif attribute == "__class__" and not isinstance(owner, type):  # (self.__class__.k: as type(self).k,
+        if not _library(type(owner)):                               # all the data and code its class holds)
+            _follow_namespace(type(owner), objects, loads, visited)
     elif "." not in attribute:  # (self.layer.W: self.layer keys it)
         if own is not None:
             loads.append((attribute, None, {}, own))
@@ -909,12 +930,18 @@ _Op = collections.namedtuple("_Op", "opname argval")
 def _instructions(code):
     """``code``'s instructions, a newer Python's loads of locals as plain LOAD_FASTs: 3.13 fuses two
     (LOAD_FAST_LOAD_FAST, whose second is what a following LOAD_ATTR reads off), 3.14 borrows them
-    (LOAD_FAST_BORROW); missed, ``self.scale`` would not key the trace."""
-    for op in dis.get_instructions(code):
+    (LOAD_FAST_BORROW); missed, ``self.scale`` would not key the trace. A zero-argument ``super()``
+    as 3.12 on compile it: loading the ``__class__`` cell and the first argument (3.11 loads neither,
+    so ``super().k`` would not key the trace)."""
+    ops = list(dis.get_instructions(code))
+    for op, following in itertools.zip_longest(ops, ops[1:]):
         if op.opname.startswith("LOAD_FAST"):
             yield from (_Op("LOAD_FAST", name) for name in (op.argval if isinstance(op.argval, tuple) else (op.argval,)))
-        else:
-            yield _Op(op.opname, op.argval)
+            continue
+        yield _Op(op.opname, op.argval)
+        if op.argval == "super" and op.opname == "LOAD_GLOBAL" and "__class__" in code.co_freevars and \
+                following is not None and following.opname == "PRECALL" and following.argval == 0 and code.co_argcount:
+            yield from (_Op("LOAD_DEREF", "__class__"), _Op("LOAD_FAST", code.co_varnames[0]))
 
 
 _LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "LOAD_DEREF", "LOAD_CLASSDEREF")

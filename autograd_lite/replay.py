@@ -190,7 +190,7 @@ class _Trace:
 
     def __init__(self, name, tracer, out, where, seen):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.watched = tracer.watched(seen)
+        self.watched, self.labelled = tracer.watched(seen), tracer.labelled(seen)
         self.constants, self.where, self.aliases, self.facts = tracer.constants, where, tracer.aliases, tracer.facts
         self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
@@ -261,10 +261,10 @@ def _bits(stream):
 
 def _view_of_source(out, sources):
     """Whether the traced result ``out`` views the memory of one of ``sources`` (the arguments and
-    captured tensors), as ``x.T`` does: the same buffer owner (NumPy keeps a view's ``base`` the
-    array owning the memory), so no costly overlap test."""
+    captured tensors), as ``x.T`` does, or holds one's very array, as ``x.detach()`` does: the same
+    buffer owner (NumPy keeps a view's ``base`` the array owning the memory), so no costly overlap test."""
     data = getattr(out, "_array", None)
-    if not isinstance(data, np.ndarray) or data.base is None:
+    if not isinstance(data, np.ndarray):
         return False
     owners = {id(_owner(getattr(s, "_array", s))) for s in sources if isinstance(getattr(s, "_array", s), np.ndarray)}
     return id(_owner(data)) in owners
@@ -287,4 +287,4 @@ class _Replayed(Primitive):
         if higher:
             raise GraphError(f"{self.name}: a replayed result gives first-order gradients only; call the "
                              "function itself (step.fn) for higher-order ones")
-        return self.trace.backward(g, *params["values"])
+        return self.trace.backward(g, parents, *params["values"])

@@ -2,17 +2,19 @@
 Python functions, each step calling its primitive's own forward and VJPs, with the shape and
 dtype checks a replay needs and the engine's one gradient check (``conform``).
 """
+import collections
 import functools
 import keyword
 import re
 
 import numpy as np
 
-from .conform import conform, gradient_list
+from .compile_key import ENGINE_FIELDS, tensor_fields
+from .conform import ForGradOnly, conform, gradient_list
 from .custom import run_forward
 from .convert import forward_output
 from .primitive import Primitive
-from .tensor import as_tensor
+from .tensor import Tensor, as_tensor
 from .tracer import ScalarSlot, Slot
 
 
@@ -33,20 +35,29 @@ def _same_bits(value, expected):
     return np.array_equal(value.view(bits), expected.view(bits))
 
 
+def _node(array, requires_grad):
+    """A Tensor around a replay's ``array``, for a primitive's own ``input_grads`` (what it reads of its
+    output and of its inputs that are not the trace's sources)."""
+    t = Tensor._wrap(array)
+    t.requires_grad = requires_grad
+    return t
+
+
 # A step's results of these types are used as they are (NumPy scalars too) when their shape and dtype
 # are the traced ones; others are made what eager code has (a primitive's: its Tensor's float array)
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.generic, "asarray": np.asarray,
            "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": _same_bits, "conform": conform,
-           "gradient_list": gradient_list}
+           "gradient_list": gradient_list, "ForGradOnly": ForGradOnly, "node": _node,
+           "engine_fields": ENGINE_FIELDS, "tensor_fields": tensor_fields}
 
 
 def generate(trace, traced):
     """The trace as Python source of two straight-line functions, and the names it uses.
     ``forward(args, kwargs, drawn)`` reads the sources, calls each primitive's own forward and checks the
     shape and dtype it gave when traced; it returns (result, source Tensors, the values the
-    backward needs). ``backward(g, *saved)`` calls each primitive's own VJPs in reverse, with the
-    engine's gradient check, and returns the sources' gradients. Slot 3's value is the local
+    backward needs). ``backward(g, sources, *saved)`` calls each primitive's own VJPs in reverse, with
+    the engine's gradient check, and returns the sources' gradients. Slot 3's value is the local
     ``s3`` (``k3`` if a constant), its gradient ``g3``; ``traced[3]`` its value when traced."""
     constant = {slot for slot, _ in trace.constants}
     names = {f"k{slot}": value for slot, value in trace.constants}
@@ -64,12 +75,13 @@ def generate(trace, traced):
         kw = ", ".join(_keyword(key, _expr(v, f"{op}_param{j}", name, names, used, own))
                        for j, (key, v) in enumerate(params.items()))
         calls.append((op, ", ".join(filter(None, (listed, kw))), listed, kw, used - constant))
-    backward, saved = _backward_source(trace, calls, traced, names)
-    return "\n".join(_forward_source(trace, calls, names, saved, name) + [""] + backward + [""]), names
+    backward, saved, extra = _backward_source(trace, calls, traced, names, name)
+    return "\n".join(_forward_source(trace, calls, names, saved, name, extra) + [""] + backward + [""]), names
 
 
-def _forward_source(trace, calls, names, saved, name):
-    """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source."""
+def _forward_source(trace, calls, names, saved, name, extra):
+    """The lines of ``forward`` (see ``_generate``); ``saved``: the values it returns, as source;
+    ``extra``: the sources given again after them (see ``_backward_source``)."""
     lines = ["def forward(args, kwargs, drawn):"]  # (drawn: the steps that drew random numbers, in order)
     first = {}  # each primitive's rules, bound when traced: a replay only while they are its rules still
     for (op, *_), (prim, *_) in zip(calls, trace.steps):
@@ -89,6 +101,11 @@ def _forward_source(trace, calls, names, saved, name):
         held = f"t{slot}.requires_grad != {bool(requires_grad)}"
         lines += [f"    s{slot} = t{slot}._array", f"    if {_differs(f's{slot}', slot, shape)} or {held}:",
                   "        raise Retrace"]
+    for k, (t, label, fields) in enumerate(trace.labelled):  # (held by identity: code may branch on their
+        names[f"labelled{k}"], names[f"fields{k}"] = t, fields  # names and attributes; the name is in __dict__)
+        changed = f"tensor_fields(labelled{k}) != fields{k}" if fields else \
+            f"not engine_fields.issuperset(labelled{k}.__dict__)"  # (no call for a tensor with none)
+        lines += [f"    if labelled{k}.__dict__.get('name') != {label!r} or {changed}:", "        raise Retrace"]
     for k, (array, copy) in enumerate(trace.watched):  # (read by plain NumPy, perhaps: by value)
         names[f"watched{k}"], names[f"copy{k}"] = array, copy
         lines += [f"    if not same_bits(watched{k}, copy{k}):", "        raise Retrace"]
@@ -108,26 +125,35 @@ def _forward_source(trace, calls, names, saved, name):
         lines += [f"    if type(s{out}) not in shaped or {differs}:",
                   f"        s{out} = {made}", f"        if {differs}:", "            raise Retrace"]
         lines += guard(out)
-    sources = "".join(f"t{slot}, " for slot in trace.source_slots)
+    sources = "".join(f"t{slot}, " for slot in [*trace.source_slots, *extra])
     return lines + [f"    return {name(trace.out_slot)}, ({sources}), ({saved})"]
 
 
-def _backward_source(trace, calls, traced, names):
-    """The lines of ``backward`` (see ``_generate``), and the values it takes, as source. Only
-    steps a gradient can reach get a block; a slot's later gradients are added to the first
-    (any may be None: a VJP may return None)."""
-    reached, blocks, saved = {trace.out_slot}, [], set()
-    for (op, args, listed, kw, used), (prim, refs, _, out, _, _) in zip(calls[::-1], trace.steps[::-1]):
+def _backward_source(trace, calls, traced, names, name):
+    """The lines of ``backward`` (see ``_generate``), the values it takes, as source, and the extra
+    sources: only steps a gradient can reach get a block; a slot's later gradients are added to the
+    first (any may be None: a VJP may return None). A step of a primitive with its own
+    ``input_grads`` (cross-entropy's) that reads a source goes through it, as the backward walk does
+    (``_own_grads``)."""
+    reached, blocks, saved, extra, sources = {trace.out_slot}, [], set(), [], trace.source_slots
+    counts = _gradient_counts(trace)
+    for k, ((op, args, listed, kw, used), (prim, refs, _, out, _, _)) in reversed(list(enumerate(zip(calls, trace.steps)))):
         if out not in reached or out not in trace.differentiable:
             continue
         saved |= used | {out}
         wanted = tuple(r in trace.differentiable for r in refs)
         # The eager path, apply_vjps, for what it checks: a missing VJP, a vjp_all's count of gradients,
         # a rule of yours on read-only g, out and inputs (custom.run_rule); the engine's own VJPs directly
-        all_at_once = prim.vjp_all is not None or not prim.builtin or any(
+        own = type(prim).input_grads is not Primitive.input_grads and any(  # (a source's gradient it may
+            w and r in sources for r, w in zip(refs, wanted))               # give for its .grad alone)
+        all_at_once = own or prim.vjp_all is not None or not prim.builtin or any(
             w and (i >= len(prim.vjps) or prim.vjps[i] is None) for i, w in enumerate(wanted))
         blocks.append(f"    if g{out} is not None:")
-        if all_at_once and prim.builtin and prim.vjp_all is not None:  # (apply_vjps' own path, less its call)
+        if own:
+            parents = ", ".join(f"sources[{sources.index(r)}]" if r in sources else
+                                f"node({name(r)}, {r in trace.differentiable})" for r in refs)
+            blocks.append(f"        gs = {op}.input_grads(g{out}, node(s{out}, True), [{parents}], dict({kw}), False)")
+        elif all_at_once and prim.builtin and prim.vjp_all is not None:  # (apply_vjps' own path, less its call)
             blocks.append(f"        gs = gradient_list({op}.vjp_all(g{out}, s{out}, {args}), {op}, {len(refs)})")
         elif all_at_once:
             blocks.append(f"        gs = {op}.apply_vjps(g{out}, s{out}, [{listed}], dict({kw}), {wanted})")
@@ -137,16 +163,44 @@ def _backward_source(trace, calls, traced, names):
             x = "gi" if r in reached else f"g{r}"  # the first gradient is stored as it is
             gi = f"gs[{i}]" if all_at_once else f"{op}_vjp{i}(g{out}, s{out}, {args})"
             check = f"type({x}) not in shaped or {_differs(x, r, traced[r].shape)}"
-            blocks += [f"        {x} = {gi}", f"        if {x} is not None and ({check}):",
+            blocks.append(f"        {x} = {gi}")
+            if own:
+                blocks += _own_grads(x, r in sources and (f"e{k}_{i}" if counts[r] > 1 else x))
+                extra += [(f"e{k}_{i}", r)] if r in sources and counts[r] > 1 else []
+            blocks += [f"        {'elif' if own else 'if'} {x} is not None and ({check}):",
                        f"            {x} = conform({x}, s{r}, {op}, {i}, s{out}.ndim)"]
             if r in reached:
                 blocks += ["        if gi is not None:",
                            f"            g{r} = gi if g{r} is None else g{r} + gi"]
             reached.add(r)
     saved = "".join(f"s{r}, " for r in sorted(saved))
-    result = "".join(f"g{slot}, " if slot in reached else "None, " for slot in trace.source_slots)
-    inits = [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})]
-    return [f"def backward(g{trace.out_slot}, {saved}):", *inits, *blocks, f"    return [{result}]"], saved
+    result = "".join([*(f"g{slot}, " if slot in reached else "None, " for slot in sources), *(f"{e}, " for e, _ in extra)])
+    inits = [f"    g{r} = None" for r in sorted(reached - {trace.out_slot})] + [f"    {e} = None" for e, _ in extra]
+    return ([f"def backward(g{trace.out_slot}, sources, {saved}):", *inits, *blocks, f"    return [{result}]"],
+            saved, [r for _, r in extra])
+
+
+def _own_grads(x, kept):
+    """The lines taking ``x``, a gradient a primitive's own ``input_grads`` gave, when it is for an
+    input's ``.grad`` alone (a ``ForGradOnly``: a retained sigmoid output's dJ/da, which the walk adds to
+    its ``.grad`` and sends no further). ``kept``: where it goes. A source's gradient itself (``x``)
+    when it gets no other: the backward walk does the rest. An extra gradient (``e3_0``) when it gets
+    others too: that source is given again after the sources, an extra input of the replayed node,
+    with it as its gradient, so the walk adds both to its ``.grad`` in eager code's order. Nowhere
+    (False) for a value inside the trace: none has a ``.grad`` to fill (a retained one runs eagerly)."""
+    kept = "pass" if kept == x else f"{kept}, {x} = {x}, None" if kept else f"{x} = None"
+    return [f"        if type({x}) is ForGradOnly:", f"            {kept}"]
+
+
+def _gradient_counts(trace):
+    """How many gradients ``backward`` gives each slot (one per input of each step it reaches)."""
+    reached, counts = {trace.out_slot}, collections.Counter()
+    for _, refs, _, out, _, _ in reversed(trace.steps):
+        if out in reached and out in trace.differentiable:
+            wanted = [r for r in refs if r in trace.differentiable]
+            counts.update(wanted)
+            reached.update(wanted)
+    return counts
 
 
 def _differs(x, slot, shape):

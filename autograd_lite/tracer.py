@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import rng, tape
-from .compile_key import describe, unkeyed
+from .compile_key import describe, tensor_fields, unkeyed
 from .convert import ScalarStandIn, to_float_array
 from .errors import GraphError
 from .modes import current
@@ -255,7 +255,7 @@ class Tracer:
         if slot is not None and all(slot != s for s, _ in self.constants):
             self.guards.append((slot, np.array(t._array if isinstance(t, Tensor) else t)))
 
-    def drew_beyond_steps(self, streams, starts, global_state):
+    def drew_beyond_steps(self, streams, starts, python_state):
         """Whether the call drew random numbers other than its steps' own (``ag.dropout``'s masks,
         drawn again on each replay): the steps' draws are repeated on copies of the streams as they
         were (``random_streams``), which must then match the streams as they are."""
@@ -266,23 +266,27 @@ class Tracer:
                 if refs or any(isinstance(v, Slot) for v in params.values()):
                     return True  # (no such step today; not worth repeating)
                 prim.forward(**dict(params, rng=copies[id(rng)]))
-        moved = _random_state(np.random) != global_state[0] or pickle.dumps(random.getstate()) != global_state[1]
+        moved = pickle.dumps(random.getstate()) != python_state
         return moved or any(_random_state(s) != _random_state(c) for s, c in zip(streams, starts))
 
     def why_not_replayable(self, seen):
         """Why a replay of this call could differ from running the function (None if it could
         not). ``seen``: {id: object} of what the key holds by identity."""
-        unseen = [t for _, t, _, _, _ in self.captured if id(t) not in seen]
+        unseen = [slot for slot, t, _, _, _ in self.captured if id(t) not in seen]
         if unseen:
-            return (f"reads a tensor (shape {unseen[0].shape}{_named(unseen[0])}) that is not an argument and "
-                    "that the compile key cannot see (it holds the closure, the globals, the attributes of "
-                    "the objects the function reads, and containers up to 8 levels deep), so a replay "
-                    "could not tell if it was replaced. Pass the tensor as an argument")
+            return self.unseen(unseen[0])
+        subclassed = next((self.keep[s] for s in [*self.inputs, *(c[0] for c in self.captured)]
+                           if type(self.keep[s]) is not Tensor), None)
+        if subclassed is not None:
+            kind = type(subclassed)
+            return (f"uses a tensor of the Tensor subclass {kind.__module__}.{kind.__qualname__} (shape "
+                    f"{subclassed.shape}{_named(subclassed)}), whose own methods and operators a replay would not "
+                    "run (nor could the compile key tell if what they read changed)")
         if self.drew_random:
             return ("draws random numbers with NumPy while it runs: a replay could only repeat the old ones. "
                     "Use ag.dropout (a replay draws fresh masks), or draw outside and pass the values in")
         made = [p["rng"] for _, _, p, _, _, _ in self.steps if isinstance(p.get("rng"), _STREAMS)
-                and id(p["rng"]) not in seen]
+                and id(p["rng"]) not in seen and p["rng"] is not _GLOBAL]
         if made or rng._default is not self.default_rng:
             return ("makes or reseeds a random generator while it runs (np.random.default_rng(seed), "
                     "ag.manual_seed): a replay would go on drawing from the old one. Seed outside, or pass "
@@ -304,6 +308,29 @@ class Tracer:
             return ("keeps a tensor it makes (in a global, an attribute, a list or a closure); a replay would "
                     "not update it. Return what you need from the function")
         return None
+
+    def unseen(self, slot):
+        """Why the captured tensor in ``slot``, which the key cannot see, stops a replay: read by the
+        function, or by an op through a tensor it was given (``binary_cross_entropy`` reads the logits of a
+        sigmoid's output, told by ``fact``), which the message names, since the function never reads it."""
+        t, told = self.keep[slot], {s for s, _, value in self.facts if value}
+        op, given = next(((prim.name, self.keep[refs[0]]) for prim, refs, *_ in self.steps
+                          if slot in refs[1:] and refs[0] in told), (None, None))
+        if op is not None:
+            return (f"passes {op} a sigmoid's output (shape {given.shape}{_named(given)}), whose logits (the "
+                    f"sigmoid's input, shape {t.shape}{_named(t)}) it reads too; the compile key cannot see them, so "
+                    "a replay could not tell if they were replaced. Pass the logits as an argument too "
+                    "(f(A, Z, Y)), or apply the sigmoid inside the function")
+        return (f"reads a tensor (shape {t.shape}{_named(t)}) that is not an argument and "
+                "that the compile key cannot see (it holds the closure, the globals, the attributes of "
+                "the objects the function reads, and containers up to 8 levels deep), so a replay "
+                "could not tell if it was replaced. Pass the tensor as an argument")
+
+    def labelled(self, seen):
+        """The tensors the key holds by identity (captured, in a container argument, reached), each with
+        its name and the attributes set on it now (``compile_key.tensor_fields``): code may branch on
+        them (``if p.name.startswith("W")``), so a replay checks them (``replay_source``)."""
+        return [(t, t.name, tensor_fields(t, seen)) for t in list(seen.values()) if isinstance(t, Tensor)]
 
     def watched(self, seen):
         """The arrays the key holds by identity alone (more than 16 elements, reached outside the
@@ -612,14 +639,16 @@ def _has_tensor(value):
 
 
 def random_streams(values):
-    """The NumPy generators among ``values``, a copy of each, and NumPy's and Python's global
-    random states: what a traced call starts from."""
-    streams = [v for v in values if isinstance(v, _STREAMS)]
-    global_states = (_random_state(np.random), pickle.dumps(random.getstate()))  # NumPy's and Python's
-    return streams, [copy.deepcopy(s) for s in streams], global_states
+    """The NumPy generators among ``values`` and NumPy's global one, a copy of each, and Python's
+    global random state: what a traced call starts from."""
+    streams = [v for v in values if isinstance(v, _STREAMS) and v is not _GLOBAL] + [_GLOBAL]
+    return streams, [copy.deepcopy(s) for s in streams], pickle.dumps(random.getstate())
 
 
 _STREAMS = (np.random.Generator, np.random.RandomState)
+# NumPy's global stream (np.random.rand, np.random.seed): a RandomState that rng= takes too, made once,
+# so its identity never changes and ag.dropout's draws from it repeat exactly on a replay
+_GLOBAL = np.random.mtrand._rand
 
 
 def _random_state(stream):
