@@ -215,3 +215,50 @@ def test_compare_gradients_passes_a_zero_gradient_computed_as_a_rounding_residue
     assert c.passed, str(c)
     assert "not counted" in _consistent(c)
     assert assert_gradients_close({"W": dW, "b": zero}, {"W": dW, "b": zero}).passed  # exact zeros
+
+
+# --- adv85: a zero gradient made of rounding of sums; a small leaf's wrong Hessian ----------------
+def test_compare_gradients_passes_correct_gradients_with_a_zero_bias_gradient_made_of_rounding():
+    rng = np.random.default_rng(1)
+    m = 400
+    Xh = rng.standard_normal((3, m // 2)); Yh = (rng.random((1, m // 2)) < 0.5).astype(float)
+    X = np.concatenate([Xh, -Xh], 1) * 1e-3; Y = np.concatenate([Yh, 1 - Yh], 1)   # db = 0 in exact math
+    W = rng.standard_normal((1, 3)); b = np.zeros((1, 1))
+    Wt, bt = ag.Tensor(W, requires_grad=True), ag.Tensor(b, requires_grad=True)
+    ag.binary_cross_entropy(ag.sigmoid(Wt @ X + bt), Y).backward()
+    dZ = 1 / (1 + np.exp(-(W @ X + b))) - Y
+    hand = {"W": dZ @ X.T / m, "b": np.sum(dZ, axis=1, keepdims=True) / m}
+    assert abs(hand["b"].item()) < 1e-15 and abs(bt.grad.item()) < 1e-15   # both rounding of an exact 0
+    assert abs(hand["b"].item() - bt.grad.item()) > 0                       # and not the same rounding
+    assert ag.compare_gradients({"W": Wt.grad, "b": bt.grad}, hand).passed
+    assert_gradients_close({"W": Wt.grad, "b": bt.grad}, hand)
+
+
+def _quartic_with_wrong_second_derivative():
+    @ag.primitive
+    def fourx3(x):                      # 4 x**3, VJP 24 x**2 (true: 12 x**2)
+        return 4 * x ** 3
+    fourx3.defvjp(lambda g, out, x: g * 24 * x ** 2)
+
+    @ag.primitive
+    def quartic(x):                     # x**4: first derivative right, second wrong by 2
+        return x ** 4
+    quartic.defvjp(lambda g, out, x: g * fourx3(x))
+    return quartic
+
+
+def test_gradgradcheck_fails_a_small_leaf_whose_hessian_is_wrong_by_2_next_to_a_large_gradient():
+    quartic = _quartic_with_wrong_second_derivative()
+    y, W = np.array([0.05, -0.035]), np.full((2, 2), 30.0)
+    # y's gradient 4 y^3 is computed on its own: its central differences resolve 12 y^2 v to ~1e-9
+    v = np.array([1.0, -1.0]) / np.sqrt(2)
+    numeric = (4 * (y + 1e-6 * v) ** 3 - 4 * (y - 1e-6 * v) ** 3) / 2e-6
+    assert np.allclose(numeric, 12 * y ** 2 * v, rtol=1e-6)
+    assert not ag.gradgradcheck(lambda y: quartic(y).sum(), [y]).passed
+    r = ag.gradgradcheck(lambda W, y: 1e3 * (W ** 2).sum() ** 2 + quartic(y).sum(), [W, y])
+    assert not r.passed, str(r)
+
+
+def test_gradgradcheck_passes_the_same_function_with_a_correct_second_derivative():
+    y, W = np.array([0.05, -0.035]), np.full((2, 2), 30.0)
+    assert ag.gradgradcheck(lambda W, y: 1e3 * (W ** 2).sum() ** 2 + (y ** 4).sum(), [W, y]).passed
