@@ -262,3 +262,33 @@ def test_gradgradcheck_fails_a_small_leaf_whose_hessian_is_wrong_by_2_next_to_a_
 def test_gradgradcheck_passes_the_same_function_with_a_correct_second_derivative():
     y, W = np.array([0.05, -0.035]), np.full((2, 2), 30.0)
     assert ag.gradgradcheck(lambda W, y: 1e3 * (W ** 2).sum() ** 2 + (y ** 4).sum(), [W, y]).passed
+
+
+# --- adv85: with a larger eps the truncation allowance is measured, not assumed from |f| ----------
+def _badsq():
+    @ag.primitive
+    def badsq(x):
+        return np.sum(x ** 2)
+    badsq.defvjp(lambda g, out, x: g * 4 * x)   # true: 2 x
+    return badsq
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-3])
+def test_gradcheck_with_a_larger_eps_fails_a_small_gradient_wrong_by_2(eps):
+    badsq = _badsq()
+    rng = np.random.default_rng(0)
+    W, b = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    # the central differences resolve b's true gradient 2e-3 b to ~1e-5 absolute (f's rounding / eps)
+    num = ag.numerical_gradient(lambda W, b: 1e6 * (W ** 2).sum() + 1e-3 * (b ** 2).sum(), [W, b], eps=eps)[1]
+    assert np.allclose(num, 2e-3 * b, rtol=1e-3, atol=1e-5)
+    r = ag.gradcheck(lambda W, b: 1e6 * (W ** 2).sum() + 1e-3 * badsq(b), [W, b], eps=eps)
+    assert not r.passed, str(r)
+
+
+@pytest.mark.parametrize("eps", [1e-4, 1e-3])
+def test_gradcheck_with_a_larger_eps_passes_correct_small_gradients_of_a_curved_function(eps):
+    rng = np.random.default_rng(0)
+    W, b = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    for f in (lambda W, b: 1e6 * (W ** 2).sum() + 1e-3 * (b ** 2).sum(),
+              lambda W, b: 1e6 * ag.exp(3 * W).sum() + 1e-3 * ag.sin(5 * b).sum() + 1e-9 * (b ** 4).sum()):
+        assert ag.gradcheck(f, [W, b], eps=eps, threshold=1e-4).passed
