@@ -334,12 +334,36 @@ ENGINE_FIELDS = frozenset(["name", "_vc", "_retain", "_site", "_logits"])
 
 
 def tensor_fields(t, seen=None):
-    """The attributes the user set on Tensor ``t`` (``t.decay = 0.5``), each described for a key; () for
-    none, told without a call per field (most tensors hold only the engine's fields, if any)."""
+    """The attributes the user set on Tensor ``t`` (``t.decay = 0.5``) that the user's code a compile key
+    followed may read (``MENTIONED``), each described for a key; () for none, told without a call per
+    field (most tensors hold only the engine's fields, if any). Optimizer state kept on a parameter
+    (``p.v = 0.9 * p.v + ...``) that no compiled code mentions changes no key."""
     own = t.__dict__
     if ENGINE_FIELDS.issuperset(own):
         return ()
-    return tuple([(k, describe(v, False, 2, seen)) for k, v in own.items() if k not in ENGINE_FIELDS])
+    every = not _BY_NAME.isdisjoint(MENTIONED)  # (code reading p.__dict__ or vars(p) may read any of them)
+    return tuple([(k, describe(v, False, 2, seen)) for k, v in own.items()
+                  if k not in ENGINE_FIELDS and (every or k in MENTIONED)])
+
+
+# The names the user's code that a reach followed mentions (``_mention``), of every compiled function:
+# only ever added to, so a name keys a trace from the time code that could read it was followed (a
+# name another function mentions keys more, never less). Code reading an object's __dict__ may read any.
+MENTIONED, _BY_NAME = set(), frozenset(["__dict__", "vars"])
+
+
+def _mention(code):
+    """Add to ``MENTIONED`` what ``code`` (and the functions and comprehensions inside it) may read an
+    attribute by: the names it loads (``p.decay``, co_names) and its string constants
+    (``getattr(p, "decay", 1.0)``, ``("decay", "scale")``). A name made at run time is not seen."""
+    MENTIONED.update(code.co_names)
+    for const in code.co_consts:
+        if type(const) is str:
+            MENTIONED.add(const)
+        elif isinstance(const, (tuple, frozenset)):
+            MENTIONED.update(c for c in const if type(c) is str)
+        elif isinstance(const, types.CodeType):
+            _mention(const)
 
 
 def _weak_key(ref, depth, seen):
@@ -409,6 +433,8 @@ def reachable(fn, methods=False):
     the same for every function of the user's code it reaches (helpers it calls, methods,
     properties, methods of the objects it holds)."""
     plan = None  # see _plan: followed anew when what it found changed
+    if isinstance(fn, types.FunctionType) and not _library_code(fn):  # (its own names now: a call's key
+        _mention(fn.__code__)                                         # reads them before the plan is made)
 
     def reached(seen=None, depth=0):
         nonlocal plan
@@ -533,6 +559,7 @@ def _follow(fn, owner, objects, loads, visited):
             objects.append(owner)
         _follow_objects(owner, None, objects, loads, visited)
     code, names = fn.__code__, fn.__globals__
+    _mention(code)  # (before it runs: a Tensor's attributes it names key the trace)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     loads.append(("__code__", None, {}, _Fields(fn)))  # (replaced in place by IPython's autoreload)
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)

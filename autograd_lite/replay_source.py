@@ -104,7 +104,8 @@ def _forward_source(trace, calls, names, saved, name, extra):
     for k, (t, label, fields) in enumerate(trace.labelled):  # (held by identity: code may branch on their
         names[f"labelled{k}"], names[f"fields{k}"] = t, fields  # names and attributes; the name is in __dict__)
         changed = f"tensor_fields(labelled{k}) != fields{k}" if fields else \
-            "not engine_fields.issuperset(held)"  # (no call for a tensor with none)
+            f"not engine_fields.issuperset(held) and tensor_fields(labelled{k})"  # (no call for a tensor
+                                                                                  # with the engine's fields alone)
         lines += [f"    if (held := labelled{k}.__dict__).get('name') != {label!r} or {changed}:", "        raise Retrace"]
     for k, (array, copy) in enumerate(trace.watched):  # (read by plain NumPy, perhaps: by value)
         names[f"watched{k}"], names[f"copy{k}"] = array, copy

@@ -330,3 +330,75 @@ def test_sigmoid_output_without_its_logits_warning_names_the_logits():
     assert len(caught) == 1
     assert "binary_cross_entropy" in caught[0] and "logits" in caught[0] and "sigmoid's output" in caught[0]
     assert "Pass the tensor as an argument" not in caught[0]
+
+
+# --- adv85 finding 4: an attribute no compiled code can read (optimizer state on a parameter) keys nothing --
+
+
+def _momentum_loop(cost, steps):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 12))
+    Y = (rng.random((1, 12)) < 0.5) * 1.0
+    params = {"W": ag.Tensor(rng.standard_normal((1, 5)), requires_grad=True, name="W"),
+              "b": ag.Tensor(np.zeros((1, 1)), requires_grad=True, name="b")}
+    for p in params.values():
+        p.velocity_r18 = np.zeros(p.shape)          # optimizer state the cost never reads
+    costs = []
+    for _ in range(steps):
+        for p in params.values():
+            p.grad = None
+        J = cost(params, X, Y)
+        J.backward()
+        costs.append(float(J.data))
+        for p in params.values():
+            p.velocity_r18 = 0.9 * p.velocity_r18 + 0.1 * p.grad
+            with ag.no_grad():
+                p -= 0.5 * p.velocity_r18
+    return costs, {k: p.data.copy() for k, p in params.items()}
+
+
+def _logistic_cost(params, X, Y):
+    return ag.binary_cross_entropy(ag.sigmoid(params["W"] @ X + params["b"]), Y)
+
+
+def test_optimizer_state_kept_on_the_parameters_does_not_retrace():
+    step = ag.compile(_logistic_cost)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # no "runs eagerly" warning either
+        costs, params = _momentum_loop(step, 12)
+    assert (step.recordings, step.replays) == (1, 11)
+    eager_costs, eager_params = _momentum_loop(_logistic_cost, 12)   # the uncompiled function
+    np.testing.assert_allclose(costs, eager_costs, rtol=1e-12)
+    for k in params:
+        np.testing.assert_allclose(params[k], eager_params[k], rtol=1e-12)
+
+
+def test_an_attribute_a_helper_reads_still_keys_the_trace():
+    def penalty(p):
+        return p.decay_r18 * ag.sum(p * p)
+
+    def cost(params, x):
+        return ag.sum(params["W"] * x) + penalty(params["W"])
+
+    W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    W.decay_r18 = 1.0
+    x = np.array([3.0, 4.0])
+    step = ag.compile(cost)
+    assert float(_quiet(step, {"W": W}, x).data) == 16.0     # 11 + 1 * 5
+    W.decay_r18 = 2.0
+    assert float(_quiet(step, {"W": W}, x).data) == 21.0     # 11 + 2 * 5
+    W.unread_r18 = "anything"                                # named by no code: replays
+    replays = step.replays
+    assert float(_quiet(step, {"W": W}, x).data) == 21.0
+    assert step.replays == replays + 1
+
+
+def test_code_reading_a_tensors_dict_is_keyed_by_all_its_attributes():
+    def cost(x):
+        return ag.sum(x) * len(vars(x))
+
+    x = ag.Tensor(np.ones(2), requires_grad=True)
+    step = ag.compile(cost)
+    first = float(_quiet(step, x).data)
+    x.other_r18 = 1
+    assert float(_quiet(step, x).data) == float(cost(x).data) == first + 2.0
