@@ -1,7 +1,8 @@
-"""Oracles that only some machines have (PyTorch): imported on first use, so a test that uses one
-absent here skips, naming it, while the rest of its file runs (the suite's own differential tests use
-HIPS autograd, which the test extras install)."""
+"""Oracles and programs that only some machines have (PyTorch, Graphviz's dot): PyTorch imported on
+first use, so a test that uses it absent here skips, naming it, while the rest of its file runs (the
+suite's own differential tests use HIPS autograd, which the test extras install)."""
 import importlib
+import shutil
 
 import pytest
 
@@ -23,3 +24,6 @@ class OptionalModule:
 
 
 torch = OptionalModule("torch")
+
+# Graphviz's dot renders drawings (README's command 2 installs no Graphviz): a test that runs it skips without it
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed here")

@@ -4,13 +4,13 @@ and ``expected`` shapes refused with clear errors.
 
 Expected values come from PyTorch's documented behaviour or plain reasoning, never from
 autograd_lite itself. Threads use forced interleavings (threading.Event), never sleep."""
-import shutil
 import threading
 
 import numpy as np
 import pytest
 
 import autograd_lite as ag
+from oracles import needs_dot
 
 MODES = {  # maker, and whether its mode is on in this thread
     "no_grad": (ag.no_grad, lambda: not ag.is_grad_enabled()),
@@ -263,7 +263,6 @@ def test_an_exit_without_an_entry_is_named():
 
 
 # --- 5. draw writes only the file asked for -----------------------------------------------
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
 
 @needs_dot

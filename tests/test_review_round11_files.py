@@ -8,7 +8,6 @@ tmp_path, and no test touches /dev (a device is simulated by a patched os.stat).
 import argparse
 import errno
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -23,6 +22,7 @@ import autograd_lite as ag
 from autograd_lite import latex
 from autograd_lite.formula import name_latex
 from models import cat, football
+from oracles import needs_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -251,7 +251,6 @@ def test_constants_in_formulas_are_not_rounded_into_other_values():
 
 
 # 6: draw's paths follow save's rules ----------------------------------------------------------
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz's dot")
 
 
 @pytest.mark.parametrize("bad", ["", "out/", b"", b"out/"])

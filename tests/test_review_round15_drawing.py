@@ -7,7 +7,6 @@ draws is read from its own SVG."""
 import html
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,8 +18,8 @@ import pytest
 
 import autograd_lite as ag
 from autograd_lite import latex as tex
+from oracles import needs_dot
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 
 
 def _leaf(name, values=(1.0, 2.0, 3.0)):
