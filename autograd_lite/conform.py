@@ -4,6 +4,7 @@
 compiled replay); ``unbroadcast`` is the only place where broadcasting is undone, so no
 op handles broadcasting on its own.
 """
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -47,6 +48,34 @@ def conform(grad, like, prim, i, out_ndim):
     if grad.dtype != like.dtype and hasattr(grad, "astype"):  # (a Tensor of create_graph is cast at the end)
         grad = _as_real(grad, like.dtype, f"{prim.label}: the gradient for input {i}")
     return grad
+
+
+def owned(grad, dtype):
+    """``grad`` (an ndarray, or a Tensor under create_graph) as the array a ``.grad`` of ``dtype``
+    keeps: ``grad`` itself when it is a writable ndarray of that dtype, owning its memory, that
+    nothing refers to but the caller's (tensor, gradient) pair (the usual case: a VJP just made it);
+    else a copy, since VJPs share arrays (add's one ``g`` for both inputs, the caller's seed, an
+    input or output returned as it is). Adopting an unshared gradient, as PyTorch's AccumulateGrad
+    steals one whose use count says it is unshared, saves a copy of every weight's gradient: a
+    tenth of a step with a wide first layer (``python -m bench``, minibatch). The one speed device
+    that reads reference counts; the count of a gradient nobody else holds is measured at import
+    (``_UNSHARED``), as Python versions count a call's own references differently."""
+    if (type(grad) is np.ndarray and grad.base is None and grad.dtype == dtype and grad.flags.writeable
+            and sys.getrefcount(grad) <= _UNSHARED):
+        return grad
+    return np.array(getattr(grad, "_array", grad), dtype=dtype)
+
+
+def _references(grad):
+    return sys.getrefcount(grad)  # (counted as owned counts: a parameter passed on to the count)
+
+
+def _unshared_references():
+    for _, grad in [(None, np.empty(1))]:  # held as tape._write_grads holds one: in a pair, a loop variable
+        return _references(grad)
+
+
+_UNSHARED = _unshared_references()
 
 
 def gradient_list(every, prim, n):

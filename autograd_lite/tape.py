@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from .conform import ForGradOnly, conform
+from .conform import ForGradOnly, conform, owned
 from .diagnostics import check_grads, check_usable, raise_if_not_finite
 from .modes import clock, current, grad_lock, note_grad_write
 
@@ -25,7 +25,16 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     (a heap on creation order: each node is walked once, after all its consumers). inputs None:
     add into ``.grad`` of every leaf that requires grad and every ``retain_grad()`` tensor, after
     the whole walk; inputs given: return their gradients (None where no path leads), stopping there."""
-    wanted, to_write, state = set(inputs or ()), [], current()
+    grads, to_write, leaves = _walk(root, seed, set(inputs or ()), retain_graph, create_graph)
+    if inputs is not None:
+        return [grads.get(x) for x in inputs]
+    _write_grads(to_write + [(t, grads.pop(t)) for t in leaves])  # (popped: the pairs alone hold them, see owned)
+
+
+def _walk(root, seed, wanted, retain_graph, create_graph):
+    """The walk of ``backward``: (every gradient found, the (tensor, gradient) pairs for ``.grad`` so far,
+    the leaves reached), in a frame of its own, gone before ``.grad`` is written."""
+    to_write, state = [], current()
     grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for create_graph
     try:
@@ -57,9 +66,7 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
                     heapq.heappush(heap, (p._seq, p)) if p._prim else leaves.append(p)
     finally:
         state.grad_enabled = recording
-    if inputs is not None:
-        return [grads.get(x) for x in inputs]
-    _write_grads(to_write + [(t, grads[t]) for t in leaves])
+    return grads, to_write, leaves
 
 
 def _write_grads(to_write):
@@ -69,7 +76,7 @@ def _write_grads(to_write):
     with grad_lock:  # as PyTorch's AccumulateGrad: another thread's backward cannot add in between
         check_grads(to_write)
         for t, g in to_write:
-            own = np.array(getattr(g, "_array", g), dtype=t._array.dtype)  # a copy: VJPs may share arrays
+            own = owned(g, t._array.dtype)
             if t._grad is not None:
                 own += t._grad  # in place into the copy: a 0-d .grad stays an ndarray (old + own would not)
             t._grad = own
