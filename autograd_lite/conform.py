@@ -57,9 +57,9 @@ def owned(grad, dtype):
     else a copy, since VJPs share arrays (add's one ``g`` for both inputs, the caller's seed, an
     input or output returned as it is). Adopting an unshared gradient, as PyTorch's AccumulateGrad
     steals one whose use count says it is unshared, saves a copy of every weight's gradient: a
-    tenth of a step with a wide first layer (``python -m bench``, minibatch). The one speed device
-    that reads reference counts; the count of a gradient nobody else holds is measured at import
-    (``_UNSHARED``), as Python versions count a call's own references differently."""
+    tenth of a step with a wide first layer (``python -m bench``, minibatch). The count of a gradient
+    nobody else holds is measured at import (``_UNSHARED``), as Python versions count a call's own
+    references differently (``tracer.kept_outside`` probes its counts the same way)."""
     if (type(grad) is np.ndarray and grad.base is None and grad.dtype == dtype and grad.flags.writeable
             and sys.getrefcount(grad) <= _UNSHARED):
         return grad
