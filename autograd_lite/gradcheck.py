@@ -81,7 +81,7 @@ class GradcheckResult:
         worst = max(self.inputs, key=lambda c: c.difference, default=None)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
-            where = f"worst entry {c.worst_entry}: " if self.mode == "full" else "along the direction: "
+            where = "along the direction: " if self.mode == "fast" else f"worst entry {c.worst_entry}: "
             shown = _shown(c.difference, self.threshold)[0]  # (agrees with the row's flag)
             flag = _flag(c, self.threshold, "||autodiff - numerical||")
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
@@ -206,6 +206,21 @@ def _disagreements(first, second, bounds, unit=_UNIT):
         rows = [(relative_difference(x, y), _norm(np.subtract(x, y)), float(bound + floor))
                 for x, y, bound in zip(first, second, bounds)]
     return relative_difference(a, b), rows
+
+
+def _zero_bounds(first, second, unit, pooled=None):
+    """Per leaf, the bound below which its disagreement does not count beyond rounding at the
+    pooled scale: ||a|| + ||e|| for a leaf whose both sides are at most (2 unit) ** 0.75 times
+    ``pooled``, by default ||all a|| + ||all e|| (1.8e-12 in float64), else 0. Such a leaf counts as a zero gradient:
+    an exact 0 computed as a sum over m examples of terms up to the other leaves' size carries
+    ~sqrt(m) to m units of their rounding, which no fixed count of units covers, while eps ** 0.75
+    stays 1e4 below the smallest real gradient ratio a factor-2 error must be caught at (a bias
+    gradient 1e-8 of the weights', adv83's b1)."""
+    if pooled is None:
+        pooled = (_norm(np.concatenate([np.ravel(x) for x in first] or [np.zeros(0)]))
+                  + _norm(np.concatenate([np.ravel(x) for x in second] or [np.zeros(0)])))
+    zero = (2 * unit) ** 0.75 * pooled
+    return [_norm(a) + _norm(e) if max(_norm(a), _norm(e)) <= zero else 0.0 for a, e in zip(first, second)]
 
 
 def _resolution(values, eps, scale):
@@ -385,16 +400,70 @@ def _leaf_values(f, flat, x, eps, op):
     return plus, minus
 
 
-def _measured_bound(f, flat, index, eps, values, numeric):
-    """The finite differences' error for leaf ``index`` with the truncation measured rather than
-    assumed (Richardson): D(h) = f' + h^2 f3 / 6 + ..., so D(2 eps) - D(eps) is three times D(eps)'s
-    truncation, give or take both differences' rounding. Costs two more evaluations per entry, so
-    it is asked only for a leaf that the assumed bound (``_resolution``) would excuse."""
-    plus2, minus2 = _leaf_values(f, flat, flat.arrays[index], 2 * eps, "gradcheck")
+# The measured truncation compares D(eps) with D(3 eps), not D(2 eps): doubling a step doubles
+# every term of f that is linear in it exactly, so a rounding residue there would repeat, scaled.
+_WIDER = 3
+
+
+def _measured_bound(values, wider, numeric, eps):
+    """The finite differences' error with the truncation measured rather than assumed (Richardson):
+    D(h) = f' + h^2 f3 / 6 + ..., so D(3 eps) - D(eps) is eight times D(eps)'s truncation, give or
+    take both differences' rounding. ``values`` and ``wider``: f's ``(plus, minus)`` at x +- eps and
+    x +- 3 eps (per entry, or one direction's floats), ``numeric`` D(eps); a norm over entries."""
     rounding = _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(values[0]), np.abs(values[1])) / eps
-    rounding2 = _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(plus2), np.abs(minus2)) / (2 * eps)
-    moved = np.abs((plus2 - minus2) / (4 * eps) - numeric)
-    return _norm(rounding + (moved + rounding + rounding2) / 3)
+    rounding3 = _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(wider[0]), np.abs(wider[1])) / (_WIDER * eps)
+    moved = np.abs(_wide_difference(wider, eps) - numeric)
+    return _norm(rounding + (moved + rounding + rounding3) / (_WIDER ** 2 - 1))
+
+
+def _wide_difference(wider, eps):
+    """D(3 eps) from f's ``(plus, minus)`` at x +- 3 eps."""
+    return (np.asarray(wider[0]) - wider[1]) / (2 * _WIDER * eps)
+
+
+@dataclass
+class _Steps:
+    """How ``_judged`` measures a doubtful leaf: f's ``(plus, minus)`` per leaf at +-eps
+    (``values``), ``wider(index)`` giving them at +-3 eps, and ``pooled`` the norm a zero gradient
+    is small against (None: both sides' over all leaves, ``_zero_bounds``)."""
+    values: list
+    wider: object
+    eps: float
+    pooled: float = None
+
+
+def _judged(analytic, numeric, bounds, threshold, steps):
+    """``_disagreements`` of ``analytic`` and ``numeric`` (per leaf, its differences D(eps)), with the
+    bounds of doubtful leaves measured from f's values at +-3 eps (``steps``, a ``_Steps``): two more
+    evaluations per entry (per direction, fast mode) of those leaves alone.
+
+    A leaf the assumed ``bounds`` (``_resolution``) would excuse gets the smaller of that and its
+    ``_measured_bound``: the assumed truncation grows with |f| whatever f's curvature, so at eps =
+    1e-3 next to a large f it excused a small gradient wrong by 2. Either keeps the pooled rounding
+    floor of ``_disagreements``. A leaf whose both sides are below eps ** 0.75 of the pooled norm
+    (``_zero_bounds``, as ``compare_gradients``) counts as a zero gradient, wholly excused, only
+    where the differences do not resolve it (``_unresolved``): a residue of larger terms rounded
+    in f's intermediate terms, which f's values do not show (0 next to gradients of 4: a linear
+    layer at zero init with centred targets), while a small gradient they resolve is checked."""
+    difference, rows = _disagreements(analytic, numeric, bounds)
+    zero = _zero_bounds(analytic, numeric, _UNIT, steps.pooled)
+    doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
+    if not doubtful:
+        return difference, rows
+    bounds = list(bounds)
+    for i in doubtful:
+        wider = steps.wider(i)
+        measured = min(bounds[i], _measured_bound(steps.values[i], wider, numeric[i], steps.eps))
+        bounds[i] = measured + (zero[i] if _unresolved(numeric[i], _wide_difference(wider, steps.eps)) else 0.0)
+    return _disagreements(analytic, numeric, bounds)
+
+
+def _unresolved(narrow, wide):
+    """Whether central differences D(eps) (``narrow``) and D(3 eps) (``wide``) fail to resolve a
+    value: both are 0 (f's values do not move), or they disagree by at least 2 ** -10 of D(eps). A
+    value they resolve moves by its truncation alone, 8 eps ** 2 f3 / 6 (tiny at the default eps),
+    a rounding residue by about its own size, so two draws of noise agree that well once in ~3000."""
+    return _norm(np.subtract(wide, narrow)) >= 2.0 ** -10 * _norm(narrow)
 
 
 def _kinked(plus, minus, center, eps, slope_scale):
@@ -441,10 +510,12 @@ def _largest_slope(values, eps):
     return max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
 
 
-def _per_leaf(analytic, numeric, names, bounds):
+def _per_leaf(analytic, numeric, names, bounds, threshold=None, steps=None):
     """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry;
-    ``bounds``: the finite differences' error bound per leaf, ``_resolution``)."""
-    difference, rows = _disagreements(analytic, numeric, bounds)
+    ``bounds``: the finite differences' error bound per leaf, ``_resolution``; with ``steps`` (a
+    ``_Steps``) the bounds of leaves doubtful at ``threshold`` are measured, ``_judged``)."""
+    difference, rows = (_disagreements(analytic, numeric, bounds) if steps is None else
+                        _judged(analytic, numeric, bounds, threshold, steps))
     checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
               for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
     return difference, checks
@@ -466,14 +537,18 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         fast: compare, per input leaf, the derivative along one random unit direction u
             (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
             two evaluations per leaf instead of two per entry (HIPS autograd's
-            ``check_grads``, PyTorch's fast mode).
+            ``check_grads``, PyTorch's fast mode); a leaf the assumed truncation would
+            excuse costs two more, at x +- 3 eps u, as in full mode (``_judged``), so the
+            verdict is as strict as full mode's along those directions.
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
         GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
         ``.inputs`` per-leaf detail (named by dict keys; ``.error`` ||autodiff -
         numerical|| and ``.bound`` the finite differences' error bound, ``_resolution``,
         below which a leaf's own difference does not count; for a leaf it would excuse, the
-        truncation is measured from the differences at 2 eps, ``_measured_bound``), ``.kinks`` the entries (in fast
+        truncation is measured from the differences at 3 eps, ``_measured_bound``, and a leaf
+        below eps ** 0.75 of the pooled norm that those do not resolve counts as a zero
+        gradient, ``_judged``), ``.kinks`` the entries (in fast
         mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
         (f(x) - f(x - eps)) / eps disagree beyond what a derivative of f's scale can explain,
         so f may have no derivative there (|x| at 0, ties in max): central differences cannot
@@ -496,10 +571,10 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
         scale = _f_scale(center, _largest_slope(values, eps))
         bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
-        difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
-        for c in checks:  # the assumed truncation grows with |f| whatever f's curvature: measure it
-            if c.difference >= threshold and c.error <= c.bound:
-                c.bound = min(c.bound, _measured_bound(f, flat, c.index, eps, values[c.index], numeric[c.index]))
+
+        def wider(i):
+            return _leaf_values(f, flat, flat.arrays[i], _WIDER * eps, "gradcheck")
+        difference, checks = _per_leaf(analytic, numeric, flat.names, bounds, threshold, _Steps(values, wider, eps))
         return GradcheckResult(difference, threshold, checks, kinks=_kinks(values, center, eps, flat.names))
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
     return _fast(f, flat, analytic, center, eps, threshold, generator)
@@ -507,26 +582,33 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
 
 def _fast(f, flat, analytic, center, eps, threshold, generator):
     """gradcheck's fast mode: per leaf, <analytic, u> against (f(x + eps u) - f(x - eps u)) / (2 eps)
-    for one random unit direction u drawn from ``generator``; ``center`` is f(x)."""
-    values, along, numeric_along = [], [], []
-    for i, (x, a) in enumerate(zip(flat.arrays, analytic)):
+    for one random unit direction u drawn from ``generator``; ``center`` is f(x). A leaf the
+    assumed truncation would excuse has it measured as the full mode does (``_judged``), from
+    f(x +- 3 eps u): two more evaluations for that leaf alone."""
+    directions = []
+    for x in flat.arrays:
         u = generator.standard_normal(x.shape)
         norm = np.linalg.norm(u)
-        u = u / norm if norm else u
-        shifted = list(flat.arrays)
-        shifted[i] = x + eps * u
-        plus = _value(f, flat, shifted, "gradcheck")
-        shifted[i] = x - eps * u
-        minus = _value(f, flat, shifted, "gradcheck")
-        along.append(float(np.sum(a * u)))
-        numeric_along.append((plus - minus) / (2 * eps))
-        values.append((plus, minus))
+        directions.append(u / norm if norm else u)
+
+    def along(i, step):  # f's (plus, minus) with leaf i moved by +-step along its direction
+        shifted, moved = list(flat.arrays), []
+        for s in (step, -step):
+            shifted[i] = flat.arrays[i] + s * directions[i]
+            moved.append(_value(f, flat, shifted, "gradcheck"))
+        return tuple(moved)
+    values = [along(i, eps) for i in range(len(flat.arrays))]
+    slopes = [float(np.sum(a * u)) for a, u in zip(analytic, directions)]
+    numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
     bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale) for plus, minus in values]
-    difference, rows = _disagreements(along, numeric_along, bounds)
+    # a zero gradient is small against the whole gradients (a direction may miss most of them)
+    pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
+    difference, rows = _judged(slopes, numeric, bounds, threshold,
+                               _Steps(values, lambda i: along(i, _WIDER * eps), eps, pooled))
     checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound)
-              for i, (x, name, a, n, (d, error, bound)) in enumerate(zip(flat.arrays, flat.names, along,
-                                                                           numeric_along, rows))]
+              for i, (x, name, a, n, (d, error, bound)) in enumerate(zip(flat.arrays, flat.names, slopes,
+                                                                           numeric, rows))]
     return GradcheckResult(difference, threshold, checks, mode="fast",
                            kinks=_kinks(values, center, eps, flat.names, entries=False))
 
@@ -538,7 +620,10 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     central difference (grad f(x + eps v) - grad f(x - eps v)) / (2 eps).
 
     Same arguments as ``gradcheck``; returns a GradcheckResult (mode 'second order')
-    whose per-leaf values are the worst entries of the two Hessian-vector products.
+    whose per-leaf values are the worst entries of the two Hessian-vector products. A leaf's
+    gradient is taken to be rounded at its own size, or at the largest leaf's where it is a
+    residue of terms at that size, which its differences over a 1000 times smaller step tell
+    (two more gradients, only when a leaf is that small, ``_rounding_scales``).
     """
     function_arg(f, "gradgradcheck")
     from .transforms import grad
@@ -564,20 +649,50 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
 
     analytic = [np.asarray(h, dtype=np.float64) for h in grad(directional, tuple(range(count)))(*flat.arrays)]
     gradient = grad(flat_f, tuple(range(count)))
-    plus = gradient(*[x + eps * v for x, v in zip(flat.arrays, directions)])
-    minus = gradient(*[x - eps * v for x, v in zip(flat.arrays, directions)])
-    numeric = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-    own = [max(np.max(np.abs(p), initial=0.0), np.max(np.abs(m), initial=0.0)) for p, m in zip(plus, minus)]
-    largest = max(own, default=0.0)
-    scale = _f_scale(largest, max(np.max(np.abs(n), initial=0.0) for n in numeric))
-    # a leaf's gradient is rounded at the scale of its own largest entry (another leaf's larger
-    # gradient rounds apart), unless it is a residue of terms at the largest scale (a bias whose
-    # gradient is 0 by symmetry): within 2 ** -40 of it, 8 units times sqrt(m) for a sum of m <= 1e6
-    # terms rounding at random, where a gradient computed on its own is not (adv85's 1e-12 leaf)
-    rounded = [largest if g <= 2.0 ** -40 * largest else g for g in own]
+
+    def differences(step):  # per leaf, its central difference over step, and its gradient's size there
+        plus = gradient(*[x + step * v for x, v in zip(flat.arrays, directions)])
+        minus = gradient(*[x - step * v for x, v in zip(flat.arrays, directions)])
+        return ([(p - m) / (2 * step) for p, m in zip(plus, minus)],
+                [max(np.max(np.abs(p), initial=0.0), np.max(np.abs(m), initial=0.0)) for p, m in zip(plus, minus)])
+    numeric, own = differences(eps)
+    scale = _f_scale(max(own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in numeric))
+    rounded = _rounding_scales(numeric, own, eps, scale, differences)
     bounds = [_resolution(np.full(n.shape, r), eps, scale) for n, r in zip(numeric, rounded)]
     difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
     return GradcheckResult(difference, threshold, checks, mode="second order")
+
+
+# A residue's central difference over a step this much smaller than eps grows this much (its
+# rounding does not shrink with the step); not a power of 2, which could repeat the rounding exactly.
+_FINER = 1000
+
+
+def _rounding_scales(numeric, own, eps, scale, differences):
+    """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
+    entry ``own`` (another leaf's larger gradient rounds apart), unless it is a residue of terms at
+    the largest scale (a bias whose gradient is 0 by symmetry), within 2 ** -40 of the largest (8
+    units times sqrt(m) for a sum of m <= 1e6 terms rounding at random).
+
+    A gradient computed on its own can be that small too (a leaf at its stationary point, y = 0 in
+    y ** 2, whose gradient is O(eps)); rounded at the largest scale it would excuse a wrong second
+    derivative. So a small leaf counts as a residue only where its differences say so: over a step
+    ``_FINER`` times smaller (``differences(step)``, two more gradients for all leaves), a value it
+    resolves gives the same derivative within both steps' rounding at its own size and their
+    truncation (``_resolution``), while a residue's noise grows ``_FINER``-fold or changes."""
+    largest = max(own, default=0.0)
+    small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
+    if not small:
+        return own
+    finer = eps / _FINER
+    fine_numeric, fine_own = differences(finer)
+    rounded = list(own)
+    for i in small:
+        allowed = (_resolution(np.full(numeric[i].shape, own[i]), eps, scale)
+                   + _resolution(np.full(numeric[i].shape, fine_own[i]), finer, scale))
+        if _norm(fine_numeric[i] - numeric[i]) > allowed:
+            rounded[i] = largest
+    return rounded
 
 
 # --- autodiff against hand-derived gradients ------------------------------------------
@@ -698,19 +813,6 @@ def _default_threshold(smallest):
     own gradients to. Our measure divides by ||a|| + ||e||, about half of torch's per-entry
     |a - e| / |e|, so it is no stricter than torch's check."""
     return {2: 1e-3, 4: 1.3e-6}.get(smallest, 1e-7)
-
-
-def _zero_bounds(first, second, unit):
-    """Per leaf, the bound below which its disagreement does not count beyond rounding at the
-    pooled scale: ||a|| + ||e|| for a leaf whose both sides are at most (2 unit) ** 0.75 times
-    ||all a|| + ||all e|| (1.8e-12 in float64), else 0. Such a leaf counts as a zero gradient:
-    an exact 0 computed as a sum over m examples of terms up to the other leaves' size carries
-    ~sqrt(m) to m units of their rounding, which no fixed count of units covers, while eps ** 0.75
-    stays 1e4 below the smallest real gradient ratio a factor-2 error must be caught at (a bias
-    gradient 1e-8 of the weights', adv83's b1)."""
-    zero = (2 * unit) ** 0.75 * (_norm(np.concatenate([np.ravel(x) for x in first] or [np.zeros(0)]))
-                                 + _norm(np.concatenate([np.ravel(x) for x in second] or [np.zeros(0)])))
-    return [_norm(a) + _norm(e) if max(_norm(a), _norm(e)) <= zero else 0.0 for a, e in zip(first, second)]
 
 
 def compare_gradients(actual, expected, threshold=None):
