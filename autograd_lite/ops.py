@@ -427,8 +427,10 @@ def _count(shape, axis):
 
 def _to_extremes(g, x, out, axis):
     """g (x's shape) at the maxima (minima), shared equally among ties, 0 elsewhere (selected:
-    0 * inf would be NaN)."""
-    hits = _raw(x) == _raw(out).reshape(_kept_shape(x.shape, axis))
+    0 * inf would be NaN). NumPy's max of a slice holding a NaN is NaN, so its NaN entries are
+    the hits (NaN == NaN is false), as in PyTorch's max(): the gradient passes at a NaN input."""
+    x, out = _raw(x), _raw(out).reshape(_kept_shape(x.shape, axis))
+    hits = (x == out) | (np.isnan(x) & np.isnan(out))
     return _pick(hits, g, 0.0) / hits.sum(axis=_axes(axis, x.ndim), keepdims=True)
 
 
@@ -471,11 +473,13 @@ mean = _Op(_reduce(np.mean), "mean", doc="""mean(x, axis=None, keepdims=False): 
 max = _Op(_reduce(np.max), "max", vjps=(_extreme_vjp,), jvps=(_extreme_jvp,), latex=_reduction_latex("\\max"),
           doc="""max(x, axis=None, keepdims=False): the largest entries over ``axis`` (NumPy's shapes).
 
-    The gradient goes to the maxima, shared equally among ties.""")
+    The gradient goes to the maxima, shared equally among ties; a NaN is the maximum (NumPy's
+    result), so a slice holding NaNs passes its gradient to them, as PyTorch's ``max()`` does.""")
 min = _Op(_reduce(np.min), "min", vjps=(_extreme_vjp,), jvps=(_extreme_jvp,), latex=_reduction_latex("\\min"),
           doc="""min(x, axis=None, keepdims=False): the smallest entries over ``axis`` (NumPy's shapes).
 
-    The gradient goes to the minima, shared equally among ties.""")
+    The gradient goes to the minima, shared equally among ties; a NaN is the minimum (NumPy's
+    result), so a slice holding NaNs passes its gradient to them, as PyTorch's ``min()`` does.""")
 
 
 # --- shape -------------------------------------------------------------------------
