@@ -123,7 +123,21 @@ def _checked_array(key, value):
                         "does, and load refuses complex, string, structured and datetime arrays)")
     # A snapshot (np.array copies): the checksums must describe the bytes written even if
     # another thread updates the parameter meanwhile (an optimizer step during a checkpoint).
-    return np.array(array, order="C")
+    array = np.array(array, order="C")
+    # refused before any file is touched: load would refuse the file (a good checkpoint overwritten by it)
+    _refuse_inexact_integers("save", key, array, "load would refuse the file, so nothing was written (store it "
+                             "as a float array if rounding is acceptable, or write it with np.savez and read it with np.load)")
+    return array
+
+
+def _refuse_inexact_integers(where, key, array, remedy):
+    """A ValueError (``where``: the op and file, ``remedy``: what to do) if the int array ``array`` holds
+    an integer that float64, a Tensor's dtype, would round (beyond 2**53): the one rule for save and load."""
+    if array.dtype.kind in "iu" and array.size and max(-int(array.min()), int(array.max())) > 2 ** 53:
+        inexact = next((v for v in array.ravel().tolist() if int(float(v)) != v), None)  # (2**60 is exact)
+        if inexact is not None:
+            raise ValueError(f"{where}: parameter {key!r} holds the integer {inexact}, which float64, a Tensor's "
+                             f"dtype, cannot hold exactly; {remedy}")
 
 
 def _type_name(kind):
@@ -414,7 +428,8 @@ def save(params, path):
     Raises:
         TypeError: params not a mapping, a value that is not a real numeric array, or a
             path that is not a str, bytes or os.PathLike.
-        ValueError: no params, a name ``check_name`` refuses, an empty path, a path
+        ValueError: no params, a name ``check_name`` refuses, an int array holding an integer
+            float64 would round (beyond 2**53: ``load`` would refuse the file), an empty path, a path
             ending in a separator (it names a folder), or a path naming an existing file that
             is not a regular file (a FIFO, socket or device: it is left as it is).
         IsADirectoryError: a path naming a directory.
@@ -604,11 +619,7 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     if expected is not None:
         _check_expected(name, arrays, expected)
     for key, array in arrays.items():
-        if array.dtype.kind in "iu" and array.size and max(-int(array.min()), int(array.max())) > 2 ** 53:
-            inexact = next((v for v in array.ravel().tolist() if int(float(v)) != v), None)  # (2**60 is exact)
-            if inexact is not None:
-                raise ValueError(f"load: {name!r}: parameter {key!r} holds the integer {inexact}, which float64, "
-                                 "a Tensor's dtype, cannot hold exactly; read such a file with np.load")
+        _refuse_inexact_integers(f"load: {name!r}", key, array, "read such a file with np.load")
     return {key: Tensor(array, requires_grad=True, name=key) for key, array in arrays.items()}
 
 
