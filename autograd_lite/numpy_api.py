@@ -323,22 +323,32 @@ def _tolist(self):
     return self._read().tolist()
 
 
+def _not_a_number(conversion, t, fix):
+    """The TypeError for ``conversion`` (``float()``, ``format(t, '.3f')``) of a tensor ``t`` that is not 0-d,
+    which NumPy (2.4 on) refuses as it would for an array of its shape: a one-element one (a (1, 1) cost)
+    is told to take its element, one of more elements ``fix``."""
+    if t.size == 1:
+        return TypeError(f"{conversion}: tensor of shape {t.shape} is not 0-d (NumPy converts only a 0-d array "
+                         "to a number); take its element with t.item(), or index or squeeze it first "
+                         f"(t[{', '.join(['0'] * t.ndim)}], t.squeeze())")
+    return TypeError(f"{conversion}: tensor of shape {t.shape} has {t.size} elements; {fix}")
+
+
 def _format(self, spec):
-    """``f"{t:.3f}"``: formatted as the number (one element, 0-d) or as the array (no spec: NumPy has none
-    for an array, so ``f"{t:.3f}"`` of a tensor of more elements is a TypeError naming its shape)."""
-    if spec and self.ndim and self.size != 1:
-        raise TypeError(f"format(t, {spec!r}): tensor of shape {self.shape} has {self.size} elements; a format "
-                        "spec applies to one number (t.item(), or t.sum() first), or use np.array2string(t.data)")
+    """``f"{t:.3f}"``: formatted as the number (0-d) or as the array (no spec). NumPy has no spec for an
+    array, so ``f"{t:.3f}"`` of a tensor that is not 0-d is a TypeError naming its shape."""
+    if spec and self.ndim:
+        raise _not_a_number(f"format(t, {spec!r})", self, "a format spec applies to one number (t.item(), or "
+                            "t.sum() first), or use np.array2string(t.data)")
     return format(self._read().item() if self.ndim == 0 else self._read(), spec)
 
 
 def _number_of(kind):
-    """``float(t)`` / ``int(t)``: the number a single-element tensor holds, as NumPy gives it; a tensor of more
-    elements is a TypeError naming its shape."""
+    """``float(t)`` / ``int(t)``: the number a 0-d tensor holds, as NumPy gives it; a tensor that is not 0-d
+    is a TypeError naming its shape (NumPy's rule for an array of that shape)."""
     def convert(self):
-        if self._array.size != 1:
-            raise TypeError(f"{kind.__name__}(): tensor of shape {self.shape} has {self.size} elements; expected "
-                            "one (reduce it first: t.sum(), t.mean())")
+        if self.ndim:
+            raise _not_a_number(f"{kind.__name__}()", self, "expected one (reduce it first: t.sum(), t.mean())")
         return kind(self._read())
     convert.__name__ = convert.__qualname__ = f"__{kind.__name__}__"
     return convert
