@@ -61,7 +61,7 @@ def owned(grad, dtype):
     nobody else holds is measured at import (``_UNSHARED``), as Python versions count a call's own
     references differently (``tracer.kept_outside`` probes its counts the same way)."""
     if (type(grad) is np.ndarray and grad.base is None and grad.dtype == dtype and grad.flags.writeable
-            and sys.getrefcount(grad) <= _UNSHARED):
+            and grad.flags.forc and sys.getrefcount(grad) <= _UNSHARED):  # (forc: no entries sharing memory)
         return grad
     return np.array(getattr(grad, "_array", grad), dtype=dtype)
 
@@ -71,11 +71,21 @@ def _references(grad):
 
 
 def _unshared_references():
-    for _, grad in [(None, np.empty(1))]:  # held as tape._write_grads holds one: in a pair, a loop variable
-        return _references(grad)
+    """The count ``owned`` sees for a gradient nobody else holds, measured with this thread's trace and
+    profile hooks off: a debugger or a locals watcher holding the probe's frame would raise it, and
+    shared arrays would be adopted ever after."""
+    hooks = sys.gettrace(), sys.getprofile()
+    sys.settrace(None), sys.setprofile(None)
+    try:
+        for _, grad in [(None, np.empty(1))]:  # held as tape._write_grads holds one: in a pair, a loop variable
+            return _references(grad)
+    finally:
+        sys.settrace(hooks[0]), sys.setprofile(hooks[1])
 
 
-_UNSHARED = _unshared_references()
+# (never above CPython 3.11-3.13's 4: what else holds a reference at import only raises the count;
+# 3.14 borrows references, so its own may be lower)
+_UNSHARED = min(_unshared_references(), 4)
 
 
 def gradient_list(every, prim, n):

@@ -2,6 +2,10 @@
 (``conform.owned``: no copy of every weight's gradient), any array something else holds is
 copied, so no ``.grad`` shares memory with another ``.grad``, an input, an output, a seed or an
 array a rule kept. Expected values from the rules' math, by hand."""
+import os
+import subprocess
+import sys
+import textwrap
 import weakref
 
 import numpy as np
@@ -95,3 +99,54 @@ def test_accumulating_into_an_adopted_grad_changes_no_other_array():
     triple(x).sum().backward()  # the second gradient (adopted) takes the first added into it
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 6.0))
     np.testing.assert_array_equal(first, np.full((2, 3), 3.0))
+
+
+def test_an_owning_gradient_whose_entries_share_memory_is_copied():
+    # a rule returning one stored value for every entry (strides 0, yet owning its buffer): .grad's
+    # entries must be independent, as PyTorch's AccumulateGrad makes them
+    scale3 = ag.primitive(lambda x: 3.0 * x, name="scale3")
+
+    def vjp(g, out, x):
+        c = np.ndarray(x.shape, dtype=x.dtype, strides=(0,) * x.ndim)
+        c[...] = 3.0
+        return c
+    x = ag.Tensor(np.arange(4.0), requires_grad=True)
+    scale3.defvjp(vjp)(x).sum().backward()
+    x.grad[0] = 0.0
+    np.testing.assert_array_equal(x.grad, [0.0, 3.0, 3.0, 3.0])
+
+
+def test_a_locals_watcher_during_import_does_not_make_backward_adopt_shared_arrays():
+    # A debugger's variables view (here a trace hook keeping every conform.py frame's locals) while
+    # autograd_lite is imported: the count of an unshared gradient must not come out higher, or
+    # add's one g would become both .grads and a rule's kept array a .grad
+    program = textwrap.dedent("""
+        import sys
+        import numpy as np
+        kept_locals = []
+        def watch(frame, event, arg):
+            if frame.f_code.co_filename.endswith("conform.py"):
+                kept_locals.append(dict(frame.f_locals))
+            return watch
+        sys.settrace(watch)
+        import autograd_lite as ag
+        sys.settrace(None)
+        a, b = (ag.Tensor(np.ones(3), requires_grad=True) for _ in range(2))
+        c = ag.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        for _ in range(2):
+            ((a + b) * c).sum().backward()
+        kept = []
+        double = ag.primitive(lambda x: 2.0 * x, name="double")
+        double.defvjp(lambda g, out, x: kept.append(g * 2.0) or kept[-1])
+        x = ag.Tensor(np.arange(4.0), requires_grad=True)
+        double(x).sum().backward()
+        x.grad *= 0
+        print(int(np.shares_memory(a.grad, b.grad)), *a.grad, *b.grad, *kept[0])
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(ag.__file__)))
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=root))
+    assert done.returncode == 0, done.stderr
+    shared, *values = done.stdout.split()
+    assert shared == "0"
+    np.testing.assert_array_equal(np.array(values, float), [2.0, 4.0, 6.0] * 2 + [2.0] * 4)
