@@ -6,6 +6,7 @@ by identity (small arrays by value too; a replay checks the values of larger one
 module too), the user's code by identity. What it cannot see into (a queue) makes the call run
 eagerly (``unkeyed``). Two calls with equal keys may share one trace.
 """
+import _string
 import argparse
 import array
 import collections
@@ -35,9 +36,16 @@ from .tensor import Tensor
 
 def call_key(args, kwargs):
     """Hashable key of a call: shapes and dtypes of inputs, values or identities of the rest.
-    Keywords in the order given: a function taking ``**kwargs`` sees that order."""
+    Keywords in the order given: a function taking ``**kwargs`` sees that order. Every string it
+    sees (a keyword's name too) may name an attribute the function reads (``getattr(x, attr)``), so
+    it is ``MENTIONED``; one first seen after a Tensor argument was described keys it anew."""
+    known = len(MENTIONED)
+    if kwargs and not MENTIONED.issuperset(kwargs):
+        _mention_all(kwargs)
     key = tuple(map(describe, args, _TOP))
-    return key + tuple([(k, describe(v, True)) for k, v in kwargs.items()]) if kwargs else key
+    if kwargs:
+        key += tuple([(k, describe(v, True)) for k, v in kwargs.items()])
+    return key if len(MENTIONED) == known else call_key(args, kwargs)  # (step(x, "decay"): x.decay too)
 
 
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
@@ -71,6 +79,8 @@ def describe(value, top=False, depth=0, seen=None):
     found what its objects and functions reach (``_reach_of``: cached weakly, the trace keeps them)."""
     kind = type(value)
     if kind in _SCALARS:  # by type too: 1, 1.0 and True are equal keys otherwise; -0.0 by its sign
+        if kind is str and value not in MENTIONED:  # (getattr(x, attr) with attr="decay" held here)
+            _mention_text(value)
         return (kind, value) if value or kind is not float else (kind, value, math.copysign(1.0, value))
     if kind in _PROXIES:  # (first: isinstance reads a proxy's __class__, a dead one's raises)
         return _proxy_key(value, seen)
@@ -86,6 +96,8 @@ def describe(value, top=False, depth=0, seen=None):
         else:
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
         keys = tuple(value) if mapping else None
+        if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k))
+            _mention_all(keys)
         return (kind, None if top else _held(value, seen), keys, inner)
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
@@ -335,9 +347,10 @@ ENGINE_FIELDS = frozenset(["name", "_vc", "_retain", "_site", "_logits"])
 
 def tensor_fields(t, seen=None):
     """The attributes the user set on Tensor ``t`` (``t.decay = 0.5``) that the user's code a compile key
-    followed may read (``MENTIONED``), each described for a key; () for none, told without a call per
-    field (most tensors hold only the engine's fields, if any). Optimizer state kept on a parameter
-    (``p.v = 0.9 * p.v + ...``) that no compiled code mentions changes no key."""
+    followed may read (``MENTIONED``: named in that code, or by a string a key held), each described for a
+    key; () for none, told without a call per field (most tensors hold only the engine's fields, if any).
+    Optimizer state kept on a parameter (``p.v = 0.9 * p.v + ...``) that no compiled code mentions changes
+    no key."""
     own = t.__dict__
     if ENGINE_FIELDS.issuperset(own):
         return ()
@@ -346,24 +359,57 @@ def tensor_fields(t, seen=None):
                   if k not in ENGINE_FIELDS and (every or k in MENTIONED)])
 
 
-# The names the user's code that a reach followed mentions (``_mention``), of every compiled function:
-# only ever added to, so a name keys a trace from the time code that could read it was followed (a
-# name another function mentions keys more, never less). Code reading an object's __dict__ may read any.
+# The names the user's code that a reach followed mentions (``_mention``) and every string a key saw
+# (``describe``: an argument, a default, a closure cell, a global, an object's field, a container's
+# keys and values), of every compiled function: only ever added to, so a name keys a trace from the
+# time code that could read it was followed or a key held it (a name another function mentions keys
+# more, never less). Code reading an object's __dict__ may read any.
 MENTIONED, _BY_NAME = set(), frozenset(["__dict__", "vars"])
 
 
 def _mention(code):
     """Add to ``MENTIONED`` what ``code`` (and the functions and comprehensions inside it) may read an
     attribute by: the names it loads (``p.decay``, co_names) and its string constants
-    (``getattr(p, "decay", 1.0)``, ``("decay", "scale")``). A name made at run time is not seen."""
+    (``getattr(p, "decay", 1.0)``, ``("decay", "scale")``, ``"{0.decay}"``). A name made at run time
+    is not seen."""
     MENTIONED.update(code.co_names)
     for const in code.co_consts:
         if type(const) is str:
-            MENTIONED.add(const)
+            _mention_text(const)
         elif isinstance(const, (tuple, frozenset)):
-            MENTIONED.update(c for c in const if type(c) is str)
+            _mention_all(const)
         elif isinstance(const, types.CodeType):
             _mention(const)
+
+
+def _mention_all(values):
+    for value in values:
+        if type(value) is str and value not in MENTIONED:
+            _mention_text(value)
+
+
+def _mention_text(text):
+    """Add the string ``text`` to ``MENTIONED``, and, for a format string, the attributes its fields
+    read (``"{0.decay:{1.width}}".format(x, y)`` reads ``x.decay`` and ``y.width``)."""
+    MENTIONED.add(text)
+    if "{" in text:
+        MENTIONED.update(_format_attributes(text))
+
+
+def _format_attributes(text):
+    """The attribute names the replacement fields of format string ``text`` read, as ``str.format``
+    parses them (``_string``, which ``string.Formatter`` uses), those of a nested format spec too;
+    those before a malformed field (``str.format`` reads them before it raises)."""
+    found = []
+    try:
+        for _, field, spec, _ in _string.formatter_parser(text):
+            if field is not None:
+                found += [name for is_attribute, name in _string.formatter_field_name_split(field)[1] if is_attribute]
+            if spec and "{" in spec:
+                found += _format_attributes(spec)
+    except ValueError:  # (not a format string: "{" alone, "{0.}")
+        pass
+    return found
 
 
 def _weak_key(ref, depth, seen):
@@ -468,6 +514,8 @@ def _plan(fn, methods):
                else functools.partial(_resolve, name, attribute, cells, names)
                for name, attribute, cells, names in unique.values()]
     found = objects + [find() for find in finders]
+    # (the strings a reach keys by identity, in a function's defaults or a global tuple: describe sees no str in them)
+    _mention_all([s for v in found if type(v) is tuple and _immutable(v) for s in v])
     # (found and the probes' members held: no id checked by _code_in is taken by a new object)
     held = ([v for v in found if type(v) not in _INERT], [_members(p) for p in probes])
     return (objects, finders, probes, held, _code_in(found, probes)), found
