@@ -344,7 +344,7 @@ def _format(self, spec):
 
 
 def _number_of(kind):
-    """``float(t)`` / ``int(t)``: the number a 0-d tensor holds, as NumPy gives it; a tensor that is not 0-d
+    """``float(t)`` / ``int(t)`` / ``complex(t)``: the number a 0-d tensor holds, as NumPy gives it; a tensor that is not 0-d
     is a TypeError naming its shape (NumPy's rule for an array of that shape)."""
     def convert(self):
         if self.ndim:
@@ -355,8 +355,8 @@ def _number_of(kind):
 
 
 def _round(self, ndigits=None):
-    """``round(t)`` / ``round(t, 3)``: as for a NumPy array (a Python number for one element, else
-    an ndarray of t's shape). No op rounds on the tape, so a rounded array of a tensor that requires
+    """``round(t)`` / ``round(t, 3)``: a Python number for one element, of any shape (as ``round`` of a
+    NumPy scalar; an ndarray has no ``round``), else an ndarray of t's shape. No op rounds on the tape, so a rounded array of a tensor that requires
     grad is refused, as ``np.asarray(t)`` and ``np.round(t)`` are: it would drop the gradient."""
     if self.size == 1:
         return round(self._read().item(), ndigits)
@@ -462,7 +462,7 @@ def _install():
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
     Tensor.__reduce_ex__ = _reduce_ex
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
-    Tensor.__float__, Tensor.__int__ = _number_of(float), _number_of(int)
+    Tensor.__float__, Tensor.__int__, Tensor.__complex__ = _number_of(float), _number_of(int), _number_of(complex)
     Tensor.__bool__ = lambda self: bool(self._read())
 
 
