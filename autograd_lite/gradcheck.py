@@ -3,8 +3,8 @@
 
 The measure is the relative difference ||a - b|| / (||a|| + ||b||) (0 when both are
 zero), over everything and per leaf; a check passes when both are below the threshold,
-a leaf's own counting only where its disagreement ||a - b|| is larger than the noise of
-the comparison (``_fails_alone``). Inputs may be arrays, Tensors or pytrees of them (a
+each counting only where its disagreement ||a - b|| is larger than the noise of the
+comparison (``_fails_alone``, ``_pooled_counts``). Inputs may be arrays, Tensors or pytrees of them (a
 dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
@@ -55,9 +55,9 @@ class Kink:
 
 @dataclass
 class GradcheckResult:
-    """Outcome of ``gradcheck``; ``passed``: ``difference < threshold`` and no input leaf fails
-    on its own (``_fails_alone``). ``kinks``: the entries where f seems to have no derivative
-    (a list of ``Kink``; the verdict ignores them)."""
+    """Outcome of ``gradcheck``; ``passed``: ``difference < threshold`` or within its noise
+    (``_pooled_counts``), and no input leaf fails on its own (``_fails_alone``). ``kinks``: the
+    entries where f seems to have no derivative (a list of ``Kink``; the verdict ignores them)."""
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
@@ -76,9 +76,10 @@ class GradcheckResult:
         what = {"full": "", "fast": " (fast: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
         difference, threshold = _shown(self.difference, self.threshold)
-        alone = _alone(self.difference, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}")
-        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold}){alone}"]
-        worst = max(self.inputs, key=lambda c: c.difference, default=None)
+        note = _headline_note(self.difference, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}",
+                              "||autodiff - numerical||")
+        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold}){note}"]
+        worst = _worst(self.inputs, self.threshold)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
             where = "along the direction: " if self.mode == "fast" else f"worst entry {c.worst_entry}: "
@@ -122,21 +123,60 @@ def _fails_alone(leaf, threshold):
     return not (leaf.difference < threshold or leaf.error <= leaf.bound < math.inf)
 
 
+def _not_counted(leaf, threshold):
+    """Whether ``leaf``'s difference is at or above ``threshold`` but is the comparison's noise
+    (its error within its bound), so it does not count."""
+    return not leaf.difference < threshold and not _fails_alone(leaf, threshold)
+
+
+def _pooled_noise(leaves):
+    """||a - b|| over all leaves and its noise bound, the norm of the leaves' bounds: every leaf's
+    error within its bound puts the pooled error within this one."""
+    return _norm([c.error for c in leaves]), _norm([c.bound for c in leaves])
+
+
+def _pooled_counts(difference, threshold, leaves):
+    """Whether the relative difference over all leaves fails the check: at or above ``threshold``
+    with the pooled error above its noise bound (``_pooled_noise``). The noise a leaf's bound
+    excuses (a gradient ~0 next to f's rounding) is noise in the pooled difference too: near a
+    minimum, where every gradient is ~0, it is noise alone. (A result built without leaves has
+    no noise to allow.)"""
+    if difference < threshold or not leaves:
+        return not difference < threshold
+    error, bound = _pooled_noise(leaves)
+    return not error <= bound < math.inf
+
+
 def _verdict(difference, threshold, leaves):
-    """A check's verdict: the relative difference over all leaves below ``threshold``, and no
-    leaf failing on its own (a small gradient wrong by 2x hides in the pooled difference)."""
-    return bool(difference < threshold) and not any(_fails_alone(c, threshold) for c in leaves)
+    """A check's verdict: the relative difference over all leaves below ``threshold`` or within
+    its noise (``_pooled_counts``), and no leaf failing on its own (a small gradient wrong by 2x
+    hides in the pooled difference)."""
+    return not _pooled_counts(difference, threshold, leaves) and not any(_fails_alone(c, threshold) for c in leaves)
 
 
-def _alone(difference, threshold, leaves, label):
-    """The headline's note naming the leaves that fail on their own (``label(leaf)``) when they
-    alone fail the check (``difference`` over all leaves is below ``threshold``), else ''."""
+def _worst(leaves, threshold):
+    """The leaf a report points to: one holding inf or nan (a nan difference) first, else the
+    largest difference among the leaves that count (a zero gradient's noise, ``_not_counted``,
+    is no lead), else among all; None for no leaves."""
+    counted = [c for c in leaves if not _not_counted(c, threshold)] or leaves
+    return max(counted, key=lambda c: (math.isnan(c.difference), 0.0 if math.isnan(c.difference) else c.difference),
+               default=None)
+
+
+def _headline_note(difference, threshold, leaves, label, error):
+    """The headline's note: the leaves that fail on their own (``label(leaf)``) when they alone
+    fail the check, and why a pooled difference over the threshold does not count (``error``: how
+    the report names ||a - b||), else ''."""
     failing = [c for c in leaves if _fails_alone(c, threshold)]
-    if not failing or not difference < threshold:
-        return ""
-    named = ", ".join(f"{label(c)} {_shown(c.difference, threshold)[0]}" for c in failing[:3])
-    more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
-    return f"; on its own, over the threshold: {named}{more}"
+    note = ""
+    if not difference < threshold and not _pooled_counts(difference, threshold, leaves):
+        pooled, bound = _pooled_noise(leaves)
+        note = f"; not counted: {error} = {pooled:.2e} over all leaves, within the noise bound {bound:.2e}"
+    if failing and not _pooled_counts(difference, threshold, leaves):
+        named = ", ".join(f"{label(c)} {_shown(c.difference, threshold)[0]}" for c in failing[:3])
+        more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+        note += f"; on its own, over the threshold: {named}{more}"
+    return note
 
 
 def _flag(leaf, threshold, error):
@@ -193,34 +233,46 @@ def _norm(x):
     return float(scale * np.linalg.norm(x / scale))
 
 
-def _disagreements(first, second, bounds, unit=_UNIT):
+def _disagreements(first, second, bounds, floors=None):
     """The relative difference of the arrays ``first`` and ``second`` (leaf by leaf of one shape)
     over all leaves, and per leaf ``(difference, error, bound)``: its relative difference, its
-    ||first - second||, and ``bounds``' entry plus the rounding of values at the scale of all the
-    leaves, ``_ROUNDING_UNITS`` units ``unit`` of ||first|| + ||second|| (a gradient that is 0
-    computed as a residue of larger terms)."""
+    ||first - second||, and ``bounds``' entry plus ``floors``' (the rounding of the leaf's values).
+    By default that floor is the rounding of values at the scale of all the leaves,
+    ``_ROUNDING_UNITS`` float64 units of ||first|| + ||second|| (a gradient that is 0 computed as
+    a residue of larger terms)."""
     a = np.concatenate([np.ravel(x) for x in first]) if first else np.zeros(0)
     b = np.concatenate([np.ravel(x) for x in second]) if second else np.zeros(0)
-    floor = _ROUNDING_UNITS * unit * (_norm(a) + _norm(b))
+    if floors is None:
+        floors = [_ROUNDING_UNITS * _UNIT * (_norm(a) + _norm(b))] * len(first)
     with np.errstate(over="ignore", invalid="ignore"):  # (inf - inf: a nan error, which fails)
         rows = [(relative_difference(x, y), _norm(np.subtract(x, y)), float(bound + floor))
-                for x, y, bound in zip(first, second, bounds)]
+                for x, y, bound, floor in zip(first, second, bounds, floors)]
     return relative_difference(a, b), rows
 
 
-def _zero_bounds(first, second, unit, pooled=None):
+def _zero_level(unit):
+    """The fraction of the pooled norm below which a value rounded to ``unit`` may be a zero
+    gradient computed as a residue of larger terms (``_zero_bounds``): eps ** 0.75 in float64
+    (1.8e-12), 1e4 below the smallest real gradient ratio a factor-2 error must be caught at (a
+    bias gradient 1e-8 of the weights', adv83's b1). A narrower float has no such room: with
+    features left unscaled (x 1e6) a real bias gradient is ~4 float32 units of the pooled norm
+    (adv87), so there the level is the rounding itself, ``_ROUNDING_UNITS`` units."""
+    return (2 * unit) ** 0.75 if unit <= _UNIT else _ROUNDING_UNITS * unit
+
+
+def _zero_bounds(first, second, levels, pooled=None):
     """Per leaf, the bound below which its disagreement does not count beyond rounding at the
-    pooled scale: ||a|| + ||e|| for a leaf whose both sides are at most (2 unit) ** 0.75 times
-    ``pooled``, by default ||all a|| + ||all e|| (1.8e-12 in float64), else 0. Such a leaf counts as a zero gradient:
-    an exact 0 computed as a sum over m examples of terms up to the other leaves' size carries
-    ~sqrt(m) to m units of their rounding, which no fixed count of units covers, while eps ** 0.75
-    stays 1e4 below the smallest real gradient ratio a factor-2 error must be caught at (a bias
-    gradient 1e-8 of the weights', adv83's b1)."""
+    pooled scale: ||a|| + ||e|| for a leaf whose each side is at most its level (``levels``: per
+    leaf a pair, ``_zero_level`` of each side's unit) times ``pooled``, by default ||all a|| +
+    ||all e||, else 0. Such a leaf counts as a zero gradient: an exact 0 computed as a sum over m
+    examples of terms up to the other leaves' size carries ~sqrt(m) to m units of their rounding,
+    which no fixed count of units covers. A float64 side above its level shows a real gradient,
+    whatever the other side's dtype."""
     if pooled is None:
         pooled = (_norm(np.concatenate([np.ravel(x) for x in first] or [np.zeros(0)]))
                   + _norm(np.concatenate([np.ravel(x) for x in second] or [np.zeros(0)])))
-    zero = (2 * unit) ** 0.75 * pooled
-    return [_norm(a) + _norm(e) if max(_norm(a), _norm(e)) <= zero else 0.0 for a, e in zip(first, second)]
+    return [_norm(a) + _norm(e) if _norm(a) <= first_level * pooled and _norm(e) <= second_level * pooled else 0.0
+            for a, e, (first_level, second_level) in zip(first, second, levels)]
 
 
 def _resolution(values, eps, scale):
@@ -446,7 +498,7 @@ def _judged(analytic, numeric, bounds, threshold, steps):
     in f's intermediate terms, which f's values do not show (0 next to gradients of 4: a linear
     layer at zero init with centred targets), while a small gradient they resolve is checked."""
     difference, rows = _disagreements(analytic, numeric, bounds)
-    zero = _zero_bounds(analytic, numeric, _UNIT, steps.pooled)
+    zero = _zero_bounds(analytic, numeric, [(_zero_level(_UNIT),) * 2] * len(analytic), steps.pooled)
     doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
     if not doubtful:
         return difference, rows
@@ -531,8 +583,10 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
             them (a dict of parameters); every leaf is differentiated, in float64.
         eps: finite-difference step, > 0.
-        threshold: ``passed`` is ``difference < threshold`` with no input leaf failing on
-            its own (its difference at or above it, its error above its noise bound);
+        threshold: ``passed`` is ``difference < threshold`` (or ||autodiff - numerical||
+            over all leaves within the norm of their noise bounds, as where every gradient
+            is ~0 next to f's rounding) with no input leaf failing on its own (its
+            difference at or above it, its error above its noise bound);
             default 1e-7, or 1e-5 with fast.
         fast: compare, per input leaf, the derivative along one random unit direction u
             (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
@@ -714,8 +768,8 @@ class LeafComparison:
 
 @dataclass
 class GradientComparison:
-    """Outcome of ``compare_gradients``; ``passed``: ``difference < threshold`` and no leaf
-    fails on its own (``_fails_alone``)."""
+    """Outcome of ``compare_gradients``; ``passed``: ``difference < threshold`` or within its
+    noise (``_pooled_counts``), and no leaf fails on its own (``_fails_alone``)."""
     difference: float
     threshold: float
     leaves: list = field(default_factory=list)
@@ -729,8 +783,10 @@ class GradientComparison:
 
     @property
     def worst(self):
-        """The leaf with the largest relative difference (None if there are none)."""
-        return max(self.leaves, key=lambda c: c.difference, default=None)
+        """The leaf to look at first: one holding inf or nan, else the one with the largest
+        relative difference among those that count (not a zero gradient's noise, ``_worst``);
+        None if there are no leaves."""
+        return _worst(self.leaves, self.threshold)
 
     def __str__(self):
         verdict = "match" if self.passed else "DIFFER"
@@ -738,7 +794,8 @@ class GradientComparison:
         lines = [f"gradients {verdict}: relative difference {difference} over all "
                  f"{len(self.leaves)} leaves (threshold {threshold}; "
                  "||actual - expected|| / (||actual|| + ||expected||))"
-                 + _alone(self.difference, self.threshold, self.leaves, lambda c: f"'{c.name}'")]
+                 + _headline_note(self.difference, self.threshold, self.leaves, lambda c: f"'{c.name}'",
+                                  "||actual - expected||")]
         worst = self.worst
         width = max((len(c.name) for c in self.leaves), default=0)
         for c in self.leaves:
@@ -815,6 +872,16 @@ def _default_threshold(smallest):
     return {2: 1e-3, 4: 1.3e-6}.get(smallest, 1e-7)
 
 
+def _own_floors(first, second, units):
+    """Per leaf, the rounding ``compare_gradients`` allows beyond a zero gradient's bound: no
+    finite differences, so ``_ROUNDING_UNITS`` units of the leaf's less precise side (``units``:
+    per leaf a pair) of its own ||a|| + ||e||. Not of the pooled norm: a leaf that is not a zero
+    gradient (``_zero_bounds``) was computed from terms of its own size as far as the comparison
+    can tell (a bias gradient of 0.25 next to weight gradients of 1e5, features left unscaled),
+    and eight float32 units of the pooled norm would excuse it doubled (adv87)."""
+    return [_ROUNDING_UNITS * max(u) * (_norm(a) + _norm(e)) for a, e, u in zip(first, second, units)]
+
+
 def compare_gradients(actual, expected, threshold=None):
     """Compare gradients (e.g. autodiff's) with reference ones (e.g. derived by hand).
 
@@ -823,8 +890,9 @@ def compare_gradients(actual, expected, threshold=None):
             (``{"W1": dW1, ...}``); dict keys are matched by name at every level, in any
             order, and top-level keys "W1" on either side also match "dW1" on the other.
             Shapes must agree. None is an empty subtree, as in JAX (None against None).
-        threshold: ``passed`` is ``difference < threshold`` with no leaf failing on its own
-            (its difference at or above it, ``.error`` above ``.bound``). None (default): 1e-7, the
+        threshold: ``passed`` is ``difference < threshold`` (or the error over all leaves
+            within the norm of their bounds) with no leaf failing on its own (its difference
+            at or above it, ``.error`` above ``.bound``). None (default): 1e-7, the
             course's float64 bound; 1.3e-6 when either side holds float32 leaves (1e-3 for
             float16), torch.testing's float32 tolerance, since correct float32 gradients
             differ from each other by ~1e-7.
@@ -832,10 +900,13 @@ def compare_gradients(actual, expected, threshold=None):
         GradientComparison: ``.difference`` (||a - e|| / (||a|| + ||e||) over every leaf
         together), ``.passed``, ``.leaves`` (per leaf: ``.name``, ``.shape``,
         ``.difference``, ``.worst_entry``, ``.actual``, ``.expected``, ``.error``
-        ||a - e||, ``.bound`` 8 units of roundoff of the dtype compared times ||a|| + ||e||
-        over all leaves, or the leaf's whole ||a|| + ||e|| when both its sides are below
-        eps ** 0.75 (the dtype's) times that pooled sum, a zero gradient, ``_zero_bounds``), ``.worst``; its
-        ``str()`` is a readable report naming the worst leaf.
+        ||a - e||, ``.bound`` 8 units of roundoff (of the leaf's less precise side) of
+        the leaf's own ||a|| + ||e||, plus that whole sum for a zero gradient: a leaf
+        whose each side is below its dtype's level times ||a|| + ||e|| over all leaves,
+        eps ** 0.75 (1.8e-12) for float64, 8 units for float32 and float16 (``_zero_level``;
+        a float64 side above it shows a real gradient whatever the other side's dtype)),
+        ``.worst`` (a leaf holding inf or nan, else the largest difference that counts); its
+        ``str()`` is a readable report naming that leaf.
     Raises:
         ValueError: the structures, keys or shapes differ (the error names them).
     """
@@ -848,17 +919,18 @@ def compare_gradients(actual, expected, threshold=None):
     a_leaves, a_def = pytree.flatten(actual)
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
     names = [name or "x" for name in pytree.leaf_names(a_def)]
-    all_a, all_e = [], []
+    all_a, all_e, units = [], [], []
     for name, a, e in zip(names, a_leaves, e_leaves):
+        units.append(tuple(np.finfo(f"f{_smallest_float(x)}").eps / 2 for x in (a, e)))
         a, e = _leaf_array(a, "compare_gradients", name), _leaf_array(e, "compare_gradients", name)
         if a.shape != e.shape:
             raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
                              "expected; they must match")
         all_a.append(a)
         all_e.append(e)
-    # no finite differences here: the noise is the rounding of the dtype compared (float32's unit)
-    unit = np.finfo(f"f{min(smallest, 8)}").eps / 2
-    difference, rows = _disagreements(all_a, all_e, _zero_bounds(all_a, all_e, unit), unit)
+    difference, rows = _disagreements(all_a, all_e, _zero_bounds(all_a, all_e, [tuple(map(_zero_level, u))
+                                                                                 for u in units]),
+                                      _own_floors(all_a, all_e, units))
     records = [LeafComparison(name, a.shape, d, *_worst_entry(a, e), error, bound)
                for name, a, e, (d, error, bound) in zip(names, all_a, all_e, rows)]
     return GradientComparison(difference, threshold, records)
