@@ -27,10 +27,18 @@ from . import workloads
 ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
+UNAVAILABLE = 3  # the child's exit status when the implementation cannot run that workload
+
+
 def run_steps(workload, impl, n_steps, seed=0):
-    """Build ``impl``'s step for ``workload`` and run it ``n_steps`` times (the measured child)."""
+    """Build ``impl``'s step for ``workload`` and run it ``n_steps`` times (the measured child);
+    one that cannot run here (``workloads.Unavailable``) exits with ``UNAVAILABLE``, saying why."""
     problem = workloads.make_problem(workloads.WORKLOADS[workload], seed)
-    step = {**workloads.FACTORIES, **_peer_factories()}[impl](problem, seed)
+    try:
+        step = {**workloads.FACTORIES, **_peer_factories()}[impl](problem, seed)
+    except workloads.Unavailable as reason:
+        print(reason, file=sys.stderr)
+        sys.exit(UNAVAILABLE)
     for _ in range(n_steps):
         step()
 
@@ -41,11 +49,15 @@ def _peer_factories():
 
 
 def count(workload, impl, n_steps):
-    """Instructions callgrind counts for a child running ``n_steps`` steps (start-up included)."""
+    """Instructions callgrind counts for a child running ``n_steps`` steps (start-up included);
+    ``workloads.Unavailable`` when the implementation cannot run that workload (the lean step on Adam)."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
                "-m", "bench.instructions", "--run", workload, impl, str(n_steps)]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **ENV},
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if done.returncode == UNAVAILABLE:
+        raise workloads.Unavailable(next(line for line in reversed(done.stderr.splitlines()) if line and
+                                         not line.startswith("==")))
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"bench.instructions: {impl} on {workload} failed under valgrind "
@@ -73,9 +85,17 @@ def main(argv=None):
     print("| workload | implementation | instructions/step | × course's step | × lean step |")
     print("|---|---|---:|---:|---:|")
     for workload in args.workloads:
-        counts = {impl: per_step(workload, impl, args.steps, args.warmup) for impl in args.impls}
+        counts = {}
+        for impl in args.impls:
+            try:
+                counts[impl] = per_step(workload, impl, args.steps, args.warmup)
+            except workloads.Unavailable as reason:
+                counts[impl] = f"skipped: {reason}"
         for impl, n in counts.items():
-            ratio = lambda ref: f"{n / counts[ref]:.2f}" if ref in counts else "n/a"
+            if isinstance(n, str):
+                print(f"| {workload} | {impl} | {n} | | |")
+                continue
+            ratio = lambda ref: f"{n / counts[ref]:.2f}" if isinstance(counts.get(ref), float) else "n/a"
             print(f"| {workload} | {impl} | {n:,.0f} | {ratio('manual')} | {ratio('lean')} |")
 
 

@@ -32,3 +32,25 @@ def test_the_child_runs_the_benchmark_step(monkeypatch):
                         lambda problem, seed: lambda: ran.append(problem.workload.name))
     instructions.run_steps("football", "lean", 3)
     assert ran == ["football"] * 3
+
+
+def test_an_implementation_that_cannot_run_the_workload_is_skipped_saying_why(monkeypatch, capsys):
+    # the lean step is written for gradient descent: on minibatch (Adam) its child exits UNAVAILABLE
+    def fake(command, **kwargs):
+        impl = command[-2]
+        if impl == "lean":
+            stderr = "==1== Collected : 123\nthe lean step is written for gradient descent only\n"
+            return subprocess.CompletedProcess(command, instructions.UNAVAILABLE, "", stderr)
+        return subprocess.CompletedProcess(command, 0, "", f"==1== Collected : {1000 * int(command[-1])}\n")
+    monkeypatch.setattr(subprocess, "run", fake)
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: "/usr/bin/valgrind")
+    instructions.main(["--workloads", "minibatch", "--impls", "manual", "lean", "--steps", "10", "--warmup", "2"])
+    out = capsys.readouterr().out
+    assert "| minibatch | manual | 1,000 | 1.00 | n/a |" in out
+    assert "| minibatch | lean | skipped: the lean step is written for gradient descent only | | |" in out
+
+
+def test_the_child_exits_unavailable_when_the_step_cannot_be_built():
+    with pytest.raises(SystemExit) as stopped:
+        instructions.run_steps("minibatch", "lean", 1)
+    assert stopped.value.code == instructions.UNAVAILABLE
