@@ -96,9 +96,11 @@ def describe(value, top=False, depth=0, seen=None):
         else:
             inner = tuple([describe(v, False, depth + 1, seen) for v in members])
         keys = tuple(value) if mapping else None
-        if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k))
+        if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k); (name, _), = cfg)
             _mention_all(keys)
         return (kind, None if top else _held(value, seen), keys, inner)
+    if isinstance(value, str):  # (a str subclass, np.str_: getattr reads its characters)
+        _mention_all((value,))
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
     if isinstance(value, weakref.ref):  # (not by value: its == compares the referents, Tensors too)
@@ -122,8 +124,11 @@ def describe(value, top=False, depth=0, seen=None):
                 _reach_of(value, True, seen)(seen, depth + 1) if top or depth == 1 else ())
     if depth < 8 and _library(kind):
         return _library_key(value, kind, depth, seen)
-    try:  # (deeper than 8 levels: by value if hashable, else by identity)
-        return (kind, value, hash(value))
+    try:  # (deeper than 8 levels: by value if hashable, the strings it holds mentioned, else by identity)
+        key = (kind, value, hash(value))
+        if isinstance(value, (tuple, frozenset)):
+            _mention_all(value)
+        return key
     except TypeError:
         return ("id", _held(value, seen))
 
@@ -356,15 +361,18 @@ def tensor_fields(t, seen=None):
         return ()
     every = not _BY_NAME.isdisjoint(MENTIONED)  # (code reading p.__dict__ or vars(p) may read any of them)
     return tuple([(k, describe(v, False, 2, seen)) for k, v in own.items()
-                  if k not in ENGINE_FIELDS and (every or k in MENTIONED)])
+                  if k not in ENGINE_FIELDS and (every or k in MENTIONED or len(k) > _NAME_LIMIT)])
 
 
 # The names the user's code that a reach followed mentions (``_mention``) and every string a key saw
 # (``describe``: an argument, a default, a closure cell, a global, an object's field, a container's
-# keys and values), of every compiled function: only ever added to, so a name keys a trace from the
-# time code that could read it was followed or a key held it (a name another function mentions keys
-# more, never less). Code reading an object's __dict__ may read any.
+# keys and values, a str subclass's or np.str_'s characters too), of every compiled function: only ever
+# added to, so a name keys a trace from the time code that could read it was followed or a key held it
+# (a name another function mentions keys more, never less). Code reading an object's __dict__ may read
+# any. Only strings of at most _NAME_LIMIT characters are kept (a new log line on every call would
+# otherwise be kept for good): a Tensor attribute of a longer name keys every trace (``tensor_fields``).
 MENTIONED, _BY_NAME = set(), frozenset(["__dict__", "vars"])
+_NAME_LIMIT = 64
 
 
 def _mention(code):
@@ -383,30 +391,44 @@ def _mention(code):
 
 
 def _mention_all(values):
-    for value in values:
-        if type(value) is str and value not in MENTIONED:
-            _mention_text(value)
+    """Mention each string among ``values`` (a str subclass's characters too) and in the tuples and
+    frozensets they hold at any depth (a dict's key ``("decay", "scale")``): hashable, so fixed once made."""
+    pending = [values]  # (a loop, not recursion: a key nested a thousand tuples deep is no error)
+    while pending:
+        for value in pending.pop():
+            if isinstance(value, str):
+                text = str.__str__(value)  # (exactly its characters: a subclass's __str__ or __eq__ may differ)
+                if text not in MENTIONED:
+                    _mention_text(text)
+            elif isinstance(value, (tuple, frozenset)):
+                pending.append(value)
 
 
 def _mention_text(text):
-    """Add the string ``text`` to ``MENTIONED``, and, for a format string, the attributes its fields
-    read (``"{0.decay:{1.width}}".format(x, y)`` reads ``x.decay`` and ``y.width``)."""
-    MENTIONED.add(text)
+    """Add the string ``text`` to ``MENTIONED`` if it is at most ``_NAME_LIMIT`` characters long, and,
+    for a format string, the attributes its fields read (``"{0.decay:{1.width}}".format(x, y)`` reads
+    ``x.decay`` and ``y.width``)."""
+    if len(text) <= _NAME_LIMIT:
+        MENTIONED.add(text)
     if "{" in text:
-        MENTIONED.update(_format_attributes(text))
+        MENTIONED.update([name for name in _format_attributes(text) if len(name) <= _NAME_LIMIT])
 
 
-def _format_attributes(text):
+def _format_attributes(text, depth=0):
     """The attribute names the replacement fields of format string ``text`` read, as ``str.format``
     parses them (``_string``, which ``string.Formatter`` uses), those of a nested format spec too;
-    those before a malformed field (``str.format`` reads them before it raises)."""
+    those before a malformed field (``str.format`` reads them before it raises). ``str.format`` reads
+    fields nested two deep, ``string.Formatter`` three; a deeper one (``"{0:" * 1000``) is read by neither,
+    yet a formatter of one's own might: then every attribute keys (``"__dict__"``, as ``vars(x)`` does)."""
+    if depth == 3:
+        return ["__dict__"]
     found = []
     try:
         for _, field, spec, _ in _string.formatter_parser(text):
             if field is not None:
                 found += [name for is_attribute, name in _string.formatter_field_name_split(field)[1] if is_attribute]
             if spec and "{" in spec:
-                found += _format_attributes(spec)
+                found += _format_attributes(spec, depth + 1)
     except ValueError:  # (not a format string: "{" alone, "{0.}")
         pass
     return found
