@@ -45,12 +45,15 @@ class InputCheck:
 class Kink:
     """An entry where f's one-sided difference slopes disagree (f may have no derivative there):
     input ``index`` (leaf ``name``), ``entry`` (() in fast mode: along its direction), and the
-    slopes (f(x) - f(x - eps)) / eps (``left``) and (f(x + eps) - f(x)) / eps (``right``)."""
+    slopes (f(x) - f(x - eps)) / eps (``left``) and (f(x + eps) - f(x)) / eps (``right``).
+    ``crossed``: found instead by the differences at eps and 3 eps not being a smooth f's, where
+    the disagreement exceeds what a smooth f's measured truncation explains (``_judged``)."""
     index: int
     name: str
     entry: tuple
     left: float
     right: float
+    crossed: bool = False
 
 
 @dataclass
@@ -94,15 +97,27 @@ _KINKS_SHOWN = 5  # (a report names the first few; result.kinks holds them all)
 
 
 def _kink_lines(kinks, mode, directions):
-    """The report's caution about ``kinks``: the first few, each with its one-sided slopes
-    (``directions``: fast mode's count, one per input leaf)."""
+    """The report's cautions about ``kinks``: the first few of each kind, each with its one-sided
+    slopes (``directions``: fast mode's count, one per input leaf)."""
+    seen = [k for k in kinks if not k.crossed]
+    crossed = [k for k in kinks if k.crossed]
+    return (_kind_lines(seen, mode, directions, ["f may not be differentiable (a kink) at {count}: its one-sided",
+                                                  "slopes disagree there, and a central difference measures only "
+                                                  "their mean", "(the verdict ignores this):"])
+            + _kind_lines(crossed, mode, directions, [
+                "f seems to have a kink within 3 eps of x at {count}: its differences at eps",
+                "and 3 eps are not a smooth f's, so they cannot measure the truncation, and the",
+                "disagreement there is allowed for (a wrong gradient may pass there; check at a smaller eps):"]))
+
+
+def _kind_lines(kinks, mode, directions, text):
+    """One caution of ``_kink_lines``: ``text``'s lines (the first holding ``{count}``), then the
+    first few ``kinks``."""
     if not kinks:
         return []
     count = f"{len(kinks)} {'entry' if len(kinks) == 1 else 'entries'}" if mode == "full" else \
         f"{len(kinks)} of the {directions} directions checked"
-    lines = [f"  caution: f may not be differentiable (a kink) at {count}: its one-sided",
-             "  slopes disagree there, and a central difference measures only their mean",
-             "  (the verdict ignores this):"]
+    lines = [f"  caution: {text[0].format(count=count)}"] + [f"  {line}" for line in text[1:]]
     for k in kinks[:_KINKS_SHOWN]:
         where = f"entry {k.entry}" if mode == "full" else "along its direction"
         lines.append(f"    input {k.index} {k.name} {where}: slope {k.left:.6g} from the left, "
@@ -455,17 +470,65 @@ def _leaf_values(f, flat, x, eps, op):
 # The measured truncation compares D(eps) with D(3 eps), not D(2 eps): doubling a step doubles
 # every term of f that is linear in it exactly, so a rounding residue there would repeat, scaled.
 _WIDER = 3
+# The margin on the measured truncation. D(h) = f' + c2 h^2 + c4 h^4 + ..., so (D(3 eps) - D(eps)) / 8
+# is c2 eps^2 + 10 c4 eps^4 where D(eps) is off by c2 eps^2 + c4 eps^4: where the two terms oppose
+# (sin, tanh, a Gaussian) the estimate falls short of the error. 4 covers |c4 eps^2 / c2| up to 1/13,
+# and a kink crossed at 3/4 of the step, which the even differences cannot see (``_unsmooth``).
+_MARGIN = 4
+# The share of the even differences' departure from a smooth f (``_unsmooth``, over eps) a leaf's
+# bound allows: a kink of slope jump J crossed at s eps from x (0 <= s <= 1) puts D(eps) off by
+# J (1 - s) / 2 and the departure at J |4 s - 3| eps; with ``_MARGIN`` on the J s / 24 that the
+# measured truncation then sees, 1/6 covers every s, 1/2 with room for two kinks crossed at once.
+_CROSSED = 0.5
 
 
-def _measured_bound(values, wider, numeric, eps):
-    """The finite differences' error with the truncation measured rather than assumed (Richardson):
-    D(h) = f' + h^2 f3 / 6 + ..., so D(3 eps) - D(eps) is eight times D(eps)'s truncation, give or
-    take both differences' rounding. ``values`` and ``wider``: f's ``(plus, minus)`` at x +- eps and
-    x +- 3 eps (per entry, or one direction's floats), ``numeric`` D(eps); a norm over entries."""
-    rounding = _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(values[0]), np.abs(values[1])) / eps
-    rounding3 = _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(wider[0]), np.abs(wider[1])) / (_WIDER * eps)
+def _rounding(values, step):
+    """Per entry, the rounding a central difference over ``step`` carries from f's ``(plus, minus)``
+    values: ``_ROUNDING_UNITS`` units of the larger of them, over the step."""
+    return _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(values[0]), np.abs(values[1])) / step
+
+
+def _measured_parts(index, wider, numeric, steps):
+    """The finite differences' error for leaf ``index`` with the truncation measured rather than
+    assumed (Richardson), per entry (or one direction's floats) in two parts: ``smooth``, D(eps)'s
+    rounding plus its truncation (D(h) = f' + h^2 f3 / 6 + ..., so D(3 eps) - D(eps) is eight times
+    it, give or take both differences' rounding; ``_MARGIN`` times the part beyond that rounding),
+    and ``crossed``, what a kink crossed
+    within 3 eps adds (``_CROSSED`` of ``_unsmooth`` over eps; 0 for a smooth f). ``wider``: f's
+    ``(plus, minus)`` at x +- 3 eps, ``numeric`` D(eps), ``steps`` the ``_Steps``."""
+    values, eps = steps.values[index], steps.eps
+    rounding, rounding3 = _rounding(values, eps), _rounding(wider, _WIDER * eps)
     moved = np.abs(_wide_difference(wider, eps) - numeric)
-    return _norm(rounding + (moved + rounding + rounding3) / (_WIDER ** 2 - 1))
+    # (D(3 eps) - D(eps) within both differences' rounding may be rounding alone: only what is
+    # surely truncation gets the margin, so no rounding is counted _MARGIN times over)
+    truncation = moved + (_MARGIN - 1) * np.maximum(moved - rounding - rounding3, 0.0)
+    smooth = rounding + (truncation + rounding + rounding3) / (_WIDER ** 2 - 1)
+    return smooth, _CROSSED * _unsmooth(values, wider, steps, steps.sizes[index]) / eps
+
+
+def _unsmooth(values, wider, steps, size):
+    """How far f's even differences e(h) = (f(x + h) + f(x - h)) / 2 - f(x) at eps (``values``) and
+    3 eps (``wider``) are from a smooth f's, per entry, beyond their rounding: a smooth f has
+    e(h) = f'' h^2 / 2 + f4 h^4 / 24, so e(3 eps) - 9 e(eps) is 3 f4 eps^4, while a kink crossed within
+    the step adds a term linear in eps (J (4 s - 3) eps for one of slope jump J at s eps). The rounding
+    is f's values' and the moved inputs': x + h rounds by up to a unit of x (``size``: |x| per entry,
+    or ``(||x||, ||gradient||)`` of a direction's leaf), which moves f by the slope times that."""
+    center, eps = steps.center, steps.eps
+
+    def even(pair):
+        return (np.asarray(pair[0]) + pair[1]) / 2 - center
+
+    def largest(pair):
+        return np.maximum(np.abs(pair[0]), np.abs(pair[1]))
+    with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan value: a nan part, no bound)
+        slope = np.maximum(np.maximum(largest((values[0] - center, values[1] - center)) / eps,
+                                      largest((wider[0] - center, wider[1] - center)) / (_WIDER * eps)),
+                           0.0 if steps.entries else size[1])
+        moved = (size if steps.entries else size[0]) * slope * (1 + _WIDER ** 2)
+        departure = np.abs(even(wider) - _WIDER ** 2 * even(values))
+        rounding = _ROUNDING_UNITS * _UNIT * (largest(wider) + _WIDER ** 2 * largest(values)
+                                              + (_WIDER ** 2 - 1) * abs(center) + moved)
+        return np.maximum(departure - rounding, 0.0)
 
 
 def _wide_difference(wider, eps):
@@ -476,46 +539,86 @@ def _wide_difference(wider, eps):
 @dataclass
 class _Steps:
     """How ``_judged`` measures a doubtful leaf: f's ``(plus, minus)`` per leaf at +-eps
-    (``values``), ``wider(index)`` giving them at +-3 eps, and ``pooled`` the norm a zero gradient
-    is small against (None: both sides' over all leaves, ``_zero_bounds``)."""
+    (``values``), ``shifted(index, step)`` giving them at +-step, ``center`` f(x), the leaves'
+    ``names``, their ``sizes`` (``_unsmooth``), whether a leaf's values are per entry (``entries``;
+    else one direction, fast mode), and ``pooled`` the norm a zero gradient is small against (None:
+    both sides' over all leaves, ``_zero_bounds``)."""
     values: list
-    wider: object
+    shifted: object
     eps: float
+    center: float
+    names: list
+    sizes: list
+    entries: bool = True
     pooled: float = None
 
 
 def _judged(analytic, numeric, bounds, threshold, steps):
     """``_disagreements`` of ``analytic`` and ``numeric`` (per leaf, its differences D(eps)), with the
     bounds of doubtful leaves measured from f's values at +-3 eps (``steps``, a ``_Steps``): two more
-    evaluations per entry (per direction, fast mode) of those leaves alone.
+    evaluations per entry (per direction, fast mode) of those leaves alone; also the ``Kink`` records
+    of the entries where a kink crossed within 3 eps is what the measured bound allows for.
 
     A leaf the assumed ``bounds`` (``_resolution``) would excuse gets the smaller of that and its
-    ``_measured_bound``: the assumed truncation grows with |f| whatever f's curvature, so at eps =
-    1e-3 next to a large f it excused a small gradient wrong by 2. Either keeps the pooled rounding
-    floor of ``_disagreements``. A leaf whose both sides are below eps ** 0.75 of the pooled norm
-    (``_zero_bounds``, as ``compare_gradients``) counts as a zero gradient, wholly excused, only
-    where the differences do not resolve it (``_unresolved``): a residue of larger terms rounded
-    in f's intermediate terms, which f's values do not show (0 next to gradients of 4: a linear
-    layer at zero init with centred targets), while a small gradient they resolve is checked."""
+    measured bound (``_measured_parts``): the assumed truncation grows with |f| whatever f's
+    curvature, so at eps = 1e-3 next to a large f it excused a small gradient wrong by 2. Either keeps
+    the pooled rounding floor of ``_disagreements``. A leaf whose both sides are below eps ** 0.75 of
+    the pooled norm (``_zero_bounds``, as ``compare_gradients``) counts as a zero gradient, wholly
+    excused, only where the differences do not resolve it (``_unresolved``): a residue of larger
+    terms rounded in f's intermediate terms, which f's values do not show (0 next to gradients of 4:
+    a linear layer at zero init with centred targets), while a small gradient they resolve is checked."""
     difference, rows = _disagreements(analytic, numeric, bounds)
     zero = _zero_bounds(analytic, numeric, [(_zero_level(_UNIT),) * 2] * len(analytic), steps.pooled)
     doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
     if not doubtful:
-        return difference, rows
-    bounds = list(bounds)
+        return difference, rows, []
+    bounds, crossed = list(bounds), []
     for i in doubtful:
-        wider = steps.wider(i)
-        measured = min(bounds[i], _measured_bound(steps.values[i], wider, numeric[i], steps.eps))
-        bounds[i] = measured + (zero[i] if _unresolved(numeric[i], _wide_difference(wider, steps.eps)) else 0.0)
-    return _disagreements(analytic, numeric, bounds)
+        wider = steps.shifted(i, _WIDER * steps.eps)
+        smooth, kinked = _measured_parts(i, wider, numeric[i], steps)
+        crossed += _crossed(i, np.abs(np.subtract(analytic[i], numeric[i])) > smooth, kinked, steps)
+        bounds[i] = min(bounds[i], _norm(smooth + kinked))
+        bounds[i] += zero[i] if _unresolved(i, numeric[i], wider, steps) else 0.0
+    return (*_disagreements(analytic, numeric, bounds), crossed)
 
 
-def _unresolved(narrow, wide):
-    """Whether central differences D(eps) (``narrow``) and D(3 eps) (``wide``) fail to resolve a
-    value: both are 0 (f's values do not move), or they disagree by at least 2 ** -10 of D(eps). A
-    value they resolve moves by its truncation alone, 8 eps ** 2 f3 / 6 (tiny at the default eps),
-    a rounding residue by about its own size, so two draws of noise agree that well once in ~3000."""
-    return _norm(np.subtract(wide, narrow)) >= 2.0 ** -10 * _norm(narrow)
+def _crossed(index, beyond, kinked, steps):
+    """The ``Kink`` records (``crossed``) of leaf ``index``'s entries whose disagreement is ``beyond``
+    (a mask) what a smooth f's measured truncation explains, where its even differences show a kink
+    crossed within 3 eps (``kinked`` > 0): the bound allows for the kink, and the report says so."""
+    plus, minus = (np.asarray(v) for v in steps.values[index])
+    with np.errstate(invalid="ignore", over="ignore"):
+        left, right = (steps.center - minus) / steps.eps, (plus - steps.center) / steps.eps
+        mask = beyond & (kinked > 0)
+    at = zip(*np.nonzero(mask)) if np.ndim(mask) else ([()] if mask else [])
+    return [Kink(index, steps.names[index], tuple(int(k) for k in e) if steps.entries else (), float(left[e]),
+                 float(right[e]), crossed=True) for e in at]
+
+
+def _unresolved(index, narrow, wider, steps):
+    """Whether central differences D(eps) (``narrow``) and D(3 eps) (from ``wider``, f's values
+    there) of leaf ``index`` fail to resolve a value: both are 0 (f's values do not move), or they
+    disagree (by at least 2 ** -10 of D(eps)) in a way no smooth f's truncation explains.
+
+    Two steps cannot tell the two apart: a truncation c eps ** 2 fits any pair. So a third is taken
+    (two more evaluations per entry, of such a leaf alone), at eps / 3, where truncation predicts
+    D(eps / 3) = D(eps) - (D(3 eps) - D(eps)) / 9 up to the eps ** 4 term and each difference's
+    rounding at f's values (the eps ** 4 term misses it by 1/64 of D(3 eps) - D(eps) once it is
+    1/64 of the eps ** 2 term), while a residue's noise, which grows as the step shrinks (3x here),
+    misses it by about its own size."""
+    wide = _wide_difference(wider, steps.eps)
+    if not np.any(narrow) and not np.any(wide):
+        return True
+    if _norm(np.subtract(wide, narrow)) < 2.0 ** -10 * _norm(narrow):
+        return False  # (a residue's two draws of noise agree that well once in ~3000)
+    step = steps.eps / _WIDER
+    finer = steps.shifted(index, step)
+    fine = (np.asarray(finer[0]) - finer[1]) / (2 * step)
+    predicted = narrow - (wide - narrow) / _WIDER ** 2
+    allowed = (_norm(_rounding(finer, step) + _rounding(steps.values[index], steps.eps)
+                      + _rounding(wider, _WIDER * steps.eps))
+               + 2.0 ** -6 * _norm(np.subtract(wide, narrow)) + 2.0 ** -10 * _norm(narrow))
+    return not _norm(np.subtract(fine, predicted)) <= allowed
 
 
 def _kinked(plus, minus, center, eps, slope_scale):
@@ -563,14 +666,15 @@ def _largest_slope(values, eps):
 
 
 def _per_leaf(analytic, numeric, names, bounds, threshold=None, steps=None):
-    """The relative difference over all leaves, and an ``InputCheck`` per leaf (its worst entry;
-    ``bounds``: the finite differences' error bound per leaf, ``_resolution``; with ``steps`` (a
-    ``_Steps``) the bounds of leaves doubtful at ``threshold`` are measured, ``_judged``)."""
-    difference, rows = (_disagreements(analytic, numeric, bounds) if steps is None else
-                        _judged(analytic, numeric, bounds, threshold, steps))
+    """The relative difference over all leaves, an ``InputCheck`` per leaf (its worst entry;
+    ``bounds``: the finite differences' error bound per leaf, ``_resolution``) and the kinks found
+    crossed; with ``steps`` (a ``_Steps``) the bounds of leaves doubtful at ``threshold`` are
+    measured, ``_judged``)."""
+    difference, rows, crossed = ((*_disagreements(analytic, numeric, bounds), []) if steps is None else
+                                 _judged(analytic, numeric, bounds, threshold, steps))
     checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
               for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
-    return difference, checks
+    return difference, checks, crossed
 
 
 def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
@@ -626,10 +730,13 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         scale = _f_scale(center, _largest_slope(values, eps))
         bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
 
-        def wider(i):
-            return _leaf_values(f, flat, flat.arrays[i], _WIDER * eps, "gradcheck")
-        difference, checks = _per_leaf(analytic, numeric, flat.names, bounds, threshold, _Steps(values, wider, eps))
-        return GradcheckResult(difference, threshold, checks, kinks=_kinks(values, center, eps, flat.names))
+        def shifted(i, step):
+            return _leaf_values(f, flat, flat.arrays[i], step, "gradcheck")
+        difference, checks, crossed = _per_leaf(analytic, numeric, flat.names, bounds, threshold,
+                                                _Steps(values, shifted, eps, center, flat.names,
+                                                       [np.abs(x) + _WIDER * eps for x in flat.arrays]))
+        return GradcheckResult(difference, threshold, checks, kinks=_merged(_kinks(values, center, eps, flat.names),
+                                                                            crossed))
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
     return _fast(f, flat, analytic, center, eps, threshold, generator)
 
@@ -658,13 +765,21 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
     bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale) for plus, minus in values]
     # a zero gradient is small against the whole gradients (a direction may miss most of them)
     pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
-    difference, rows = _judged(slopes, numeric, bounds, threshold,
-                               _Steps(values, lambda i: along(i, _WIDER * eps), eps, pooled))
+    sizes = [(_norm(x) + _WIDER * eps, _norm(a)) for x, a in zip(flat.arrays, analytic)]
+    difference, rows, crossed = _judged(slopes, numeric, bounds, threshold,
+                                        _Steps(values, along, eps, center, flat.names, sizes, False, pooled))
     checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound)
               for i, (x, name, a, n, (d, error, bound)) in enumerate(zip(flat.arrays, flat.names, slopes,
                                                                            numeric, rows))]
     return GradcheckResult(difference, threshold, checks, mode="fast",
-                           kinks=_kinks(values, center, eps, flat.names, entries=False))
+                           kinks=_merged(_kinks(values, center, eps, flat.names, entries=False), crossed))
+
+
+def _merged(seen, crossed):
+    """The kinks the one-sided slopes show (``seen``), then those found ``crossed`` (``_judged``) at
+    entries not among them."""
+    known = {(k.index, k.entry) for k in seen}
+    return seen + [k for k in crossed if (k.index, k.entry) not in known]
 
 
 def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
@@ -713,7 +828,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     scale = _f_scale(max(own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in numeric))
     rounded = _rounding_scales(numeric, own, eps, scale, differences)
     bounds = [_resolution(np.full(n.shape, r), eps, scale) for n, r in zip(numeric, rounded)]
-    difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
+    difference, checks, _ = _per_leaf(analytic, numeric, flat.names, bounds)
     return GradcheckResult(difference, threshold, checks, mode="second order")
 
 
