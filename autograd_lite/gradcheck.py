@@ -704,17 +704,19 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         ``.inputs`` per-leaf detail (named by dict keys; ``.error`` ||autodiff -
         numerical|| and ``.bound`` the finite differences' error bound, ``_resolution``,
         below which a leaf's own difference does not count; for a leaf it would excuse, the
-        truncation is measured from the differences at 3 eps, ``_measured_bound``, and a leaf
-        below eps ** 0.75 of the pooled norm that those do not resolve counts as a zero
-        gradient, ``_judged``), ``.kinks`` the entries (in fast
+        truncation is measured from the differences at 3 eps, with a margin, ``_measured_parts``,
+        and a leaf below eps ** 0.75 of the pooled norm that those and a third at eps / 3 do
+        not resolve counts as a zero gradient, ``_judged``), ``.kinks`` the entries (in fast
         mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
         (f(x) - f(x - eps)) / eps disagree beyond what a derivative of f's scale can explain,
         so f may have no derivative there (|x| at 0, ties in max): central differences cannot
         see a symmetric kink, and the verdict does not count them. Three values cannot tell a
         kink from steep curvature: a smooth minimum curving more steeply than eps ** (-2/3)
         times that scale (46,000 at eps = 1e-7) is listed too, and a jump in slope below
-        eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"). ``str()`` a
-        readable report, with a caution naming those entries.
+        eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"); and, marked
+        ``crossed``, the entries of a measured leaf whose differences at eps and 3 eps show a
+        kink crossed within the step, which its bound allows for. ``str()`` a readable
+        report, with a caution naming those entries.
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
@@ -725,20 +727,26 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     center = _check_deterministic(f, flat, "gradcheck")
     analytic = _autodiff(f, flat)
     if not fast:
-        values = _shifted_values(f, flat, eps, "gradcheck")
-        numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
-        scale = _f_scale(center, _largest_slope(values, eps))
-        bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
-
-        def shifted(i, step):
-            return _leaf_values(f, flat, flat.arrays[i], step, "gradcheck")
-        difference, checks, crossed = _per_leaf(analytic, numeric, flat.names, bounds, threshold,
-                                                _Steps(values, shifted, eps, center, flat.names,
-                                                       [np.abs(x) + _WIDER * eps for x in flat.arrays]))
-        return GradcheckResult(difference, threshold, checks, kinks=_merged(_kinks(values, center, eps, flat.names),
-                                                                            crossed))
+        return _full(f, flat, analytic, center, eps, threshold)
     generator = as_generator(rng if rng is not None else 0, "gradcheck")
     return _fast(f, flat, analytic, center, eps, threshold, generator)
+
+
+def _full(f, flat, analytic, center, eps, threshold):
+    """gradcheck's full mode: every entry's central difference against ``analytic``; ``center`` is
+    f(x). A leaf the assumed truncation would excuse has it measured (``_judged``)."""
+    values = _shifted_values(f, flat, eps, "gradcheck")
+    numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
+    scale = _f_scale(center, _largest_slope(values, eps))
+    bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
+
+    def shifted(i, step):
+        return _leaf_values(f, flat, flat.arrays[i], step, "gradcheck")
+    difference, checks, crossed = _per_leaf(analytic, numeric, flat.names, bounds, threshold,
+                                            _Steps(values, shifted, eps, center, flat.names,
+                                                   [np.abs(x) + _WIDER * eps for x in flat.arrays]))
+    return GradcheckResult(difference, threshold, checks, kinks=_merged(_kinks(values, center, eps, flat.names),
+                                                                        crossed))
 
 
 def _fast(f, flat, analytic, center, eps, threshold, generator):
