@@ -87,18 +87,7 @@ def describe(value, top=False, depth=0, seen=None):
     if kind in _ARRAYS or kind not in _PLAIN and isinstance(value, (Tensor, np.ndarray)):
         return _array_key(value, kind, top, seen)
     if (kind in _CONTAINERS or kind not in _PLAIN and isinstance(value, _SEQUENCES)) and depth < 8:
-        mapping = kind is dict or isinstance(value, collections.abc.Mapping)
-        members = value.values() if kind is dict else list(value.values()) if mapping else value
-        if _TENSORS.issuperset(map(type, members)):  # (a dict of parameters: no call per tensor)
-            inner = tuple(map(id, members))
-            if seen is not None:
-                seen.update(zip(inner, members))
-        else:
-            inner = tuple([describe(v, False, depth + 1, seen) for v in members])
-        keys = tuple(value) if mapping else None
-        if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k); (name, _), = cfg)
-            _mention_all(keys)
-        return (kind, None if top else _held(value, seen), keys, inner)
+        return _container_key(value, kind, top, depth, seen)
     if isinstance(value, str):  # (a str subclass, np.str_: getattr reads its characters)
         _mention_all((value,))
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
@@ -131,6 +120,23 @@ def describe(value, top=False, depth=0, seen=None):
         return key
     except TypeError:
         return ("id", _held(value, seen))
+
+
+def _container_key(value, kind, top, depth, seen):
+    """``describe`` of a dict, list, tuple or other container: what it holds, its keys (a mapping's),
+    and below the top its identity."""
+    mapping = kind is dict or isinstance(value, collections.abc.Mapping)
+    members = value.values() if kind is dict else list(value.values()) if mapping else value
+    if _TENSORS.issuperset(map(type, members)):  # (a dict of parameters: no call per tensor)
+        inner = tuple(map(id, members))
+        if seen is not None:
+            seen.update(zip(inner, members))
+    else:
+        inner = tuple([describe(v, False, depth + 1, seen) for v in members])
+    keys = tuple(value) if mapping else None
+    if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k); (name, _), = cfg)
+        _mention_all(keys)
+    return (kind, None if top else _held(value, seen), keys, inner)
 
 
 def _namespace_key(holder, depth, seen):
