@@ -134,8 +134,11 @@ def _container_key(value, kind, top, depth, seen):
     else:
         inner = tuple([describe(v, False, depth + 1, seen) for v in members])
     keys = tuple(value) if mapping else None
-    if mapping and not MENTIONED.issuperset(keys):  # (for k in cfg: getattr(x, k); (name, _), = cfg)
+    if mapping and not MENTIONED.issuperset(keys) and keys not in _KEYS_MENTIONED:  # (for k in cfg: getattr(x, k))
         _mention_all(keys)
+        if len(_KEYS_MENTIONED) > 1024:  # (a bound, for programs whose keys never repeat)
+            _KEYS_MENTIONED.clear()
+        _KEYS_MENTIONED.add(keys)  # (their strings stay mentioned: {(i, j): v} is not walked on every call)
     return (kind, None if top else _held(value, seen), keys, inner)
 
 
@@ -379,6 +382,7 @@ def tensor_fields(t, seen=None):
 # otherwise be kept for good): a Tensor attribute of a longer name keys every trace (``tensor_fields``).
 MENTIONED, _BY_NAME = set(), frozenset(["__dict__", "vars"])
 _NAME_LIMIT = 64
+_KEYS_MENTIONED = set()  # mappings' key tuples whose strings are in MENTIONED (tuple keys, int keys)
 
 
 def _mention(code):
