@@ -716,18 +716,23 @@ class _NumpyCall:
 # to their other operand's dtype, float32 too, and index with it)
 _INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops use as eager code does "
                      "(cast to the dtype of what they combine it with, or as an index)")
+_UNNUMERIC_ARGUMENT = ("takes an array argument of dtype {} (no numbers: strings, dates, objects), which it uses "
+                       "as eager code does, where a trace would refuse to make it a Tensor")
 _SUBCLASS_ARGUMENT = ("takes an argument of the ndarray subclass {}, whose own operators eager code uses "
                       "(np.matrix's * is a matrix product), where a trace would make it a Tensor")
 
 
 def eager_argument(value):
     """Why ``value``, an argument of a compiled function, makes the call run eagerly, or None: an
-    integer or boolean array, or an array of an ndarray subclass (np.matrix, a masked array) other
-    than np.memmap, which behaves as the ndarray it maps."""
+    integer or boolean array, an array of no numbers (strings: ``names[k]`` picking a parameter), or an
+    array of an ndarray subclass (np.matrix, a masked array) other than np.memmap, which behaves as the
+    ndarray it maps."""
     if not isinstance(value, np.ndarray):
         return None
     if value.dtype.kind in "biu":
         return _INTEGER_ARGUMENT
+    if value.dtype.kind not in "fc":  # (complex: refused by as_tensor, as eager's ops refuse it)
+        return _UNNUMERIC_ARGUMENT.format(value.dtype)
     if type(value) is np.ndarray or isinstance(value, (np.memmap, TracedArray)):
         return None
     return _SUBCLASS_ARGUMENT.format(f"{type(value).__module__}.{type(value).__qualname__}")

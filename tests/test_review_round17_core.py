@@ -1,5 +1,7 @@
 """Round 17 (adv90 #3): complex(t) is a conversion of its own, as float(t) and int(t) are;
 expected values from NumPy's own conversions of an array of the same shape."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -31,3 +33,24 @@ def test_a_dicts_tuple_keys_are_walked_for_names_once_not_on_every_call(monkeypa
         np.testing.assert_array_equal(step(x, table).data, 18.0)
     assert sum(keys is not None and len(keys) == 900 for keys in walked) == 1
     assert "round17 tuple-key name" in compile_key.MENTIONED
+
+
+@pytest.mark.parametrize("names", [np.array(["W1", "W2"]), np.array([b"W1", b"W2"]), np.array(["W1", "W2"], object)])
+def test_a_compiled_call_given_an_array_of_names_runs_as_eager_code_does(names):
+    # (adv92: a str ndarray argument was refused by a compiled call, "as_tensor: data of dtype <U2 is
+    # not numeric", where calling the function itself works); expected: the math, 2 * sum(W2)
+    params = {"W1": ag.Tensor(np.ones(2), requires_grad=True), "W2": ag.Tensor(np.arange(3.0), requires_grad=True)}
+
+    def cost(params, names):
+        name = names[1].decode() if isinstance(names[1], bytes) else str(names[1])
+        return (params[name] * 2.0).sum()
+    step = ag.compile(cost)
+    for call in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = step(params, names)
+        assert ["no numbers" in str(w.message) for w in caught] == ([True] if call == 0 else [])  # (said once)
+        assert float(out) == 6.0
+        params["W2"].grad = None
+        out.backward()
+        np.testing.assert_array_equal(params["W2"].grad, [2.0, 2.0, 2.0])
