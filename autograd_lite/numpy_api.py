@@ -344,8 +344,8 @@ def _format(self, spec):
 
 
 def _number_of(kind):
-    """``float(t)`` / ``int(t)`` / ``complex(t)``: the number a 0-d tensor holds, as NumPy gives it; a tensor that is not 0-d
-    is a TypeError naming its shape (NumPy's rule for an array of that shape)."""
+    """``float(t)`` / ``int(t)`` / ``complex(t)``: the number a 0-d tensor holds, as NumPy gives it; a
+    tensor that is not 0-d is a TypeError naming its shape (NumPy's rule for an array of that shape)."""
     def convert(self):
         if self.ndim:
             raise _not_a_number(f"{kind.__name__}()", self, "expected one (reduce it first: t.sum(), t.mean())")
@@ -356,8 +356,9 @@ def _number_of(kind):
 
 def _round(self, ndigits=None):
     """``round(t)`` / ``round(t, 3)``: a Python number for one element, of any shape (as ``round`` of a
-    NumPy scalar; an ndarray has no ``round``), else an ndarray of t's shape. No op rounds on the tape, so a rounded array of a tensor that requires
-    grad is refused, as ``np.asarray(t)`` and ``np.round(t)`` are: it would drop the gradient."""
+    NumPy scalar; an ndarray has no ``round``), else an ndarray of t's shape. No op rounds on the
+    tape, so a rounded array of a tensor that requires grad is refused, as ``np.asarray(t)`` and
+    ``np.round(t)`` are: it would drop the gradient."""
     if self.size == 1:
         return round(self._read().item(), ndigits)
     if ndigits is None:
