@@ -113,7 +113,11 @@ def describe(value, top=False, depth=0, seen=None):
                 _reach_of(value, True, seen)(seen, depth + 1) if top or depth == 1 else ())
     if depth < 8 and _library(kind):
         return _library_key(value, kind, depth, seen)
-    try:  # (deeper than 8 levels: by value if hashable, the strings it holds mentioned, else by identity)
+    if depth >= 8 and not _frozen(value):  # (by identity, a change inside it would go unseen)
+        return _unkeyed(value, seen, f"reads a {kind.__qualname__} nested more than 8 levels deep in what it is "
+                        "given or reaches, which the compile key does not follow, so a replay could not tell if "
+                        "what it holds changed. Flatten it, or pass the values the function needs as arguments")
+    try:  # (by value if hashable, the strings it holds mentioned, else by identity)
         key = (kind, value, hash(value))
         if isinstance(value, (tuple, frozenset)):
             _mention_all(value)
@@ -191,6 +195,20 @@ def _library_key(value, kind, depth, seen):
                     f"{hidden or 'which the compile key can hold only by identity (no value, container, buffer or object of plain attributes)'}"
                     ", so a replay could not tell if what it holds changed. Pass what the function needs from it "
                     "as arguments (arrays, numbers)")
+
+
+def _frozen(value):
+    """Whether ``value`` can never change: a number, string or bytes, or a tuple or frozenset of such
+    at any depth (a loop, not recursion). Below the depth ``describe`` follows, only such a value is keyed
+    (by value); anything else makes the call run eagerly."""
+    pending = [(value,)]
+    while pending:
+        for v in pending.pop():
+            if type(v) in (tuple, frozenset):
+                pending.append(v)
+            elif not (type(v) in _SCALARS or type(v) in (complex, bytes) or isinstance(v, (np.number, np.bool_))):
+                return False
+    return True
 
 
 def _hashable(value):
