@@ -9,7 +9,7 @@ dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +29,8 @@ class InputCheck:
     """Comparison for one input leaf: its relative difference and worst entry (in fast
     mode ``worst_entry`` is () and the values are the directional derivatives); ``error``
     ||autodiff - numerical|| over the leaf and ``bound`` the part of it that the finite
-    differences and rounding cannot resolve (``_fails_alone``)."""
+    differences and rounding cannot resolve (``_fails_alone``); ``stepping`` the part of ``bound``
+    for the step taken not being 2 eps (x +- eps rounds: ``_stretch``), 0 where x is small."""
     index: int
     name: str
     shape: tuple
@@ -39,6 +40,7 @@ class InputCheck:
     numeric: float
     error: float
     bound: float
+    stepping: float = 0.0
 
 
 @dataclass
@@ -90,7 +92,28 @@ class GradcheckResult:
             flag = _flag(c, self.threshold, "||autodiff - numerical||")
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
                          f"{c.analytic:.10g} vs numerical {c.numeric:.10g}{flag}{mark}")
-        return "\n".join(lines + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+        return "\n".join(lines + _step_lines(self) + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+
+
+def _step_lines(result):
+    """The report's note on the step's rounding (``InputCheck.stepping``): where x +- eps rounds, the
+    step taken is not 2 eps and the differences over 2 eps are off by up to ``stepping``. Said when
+    the verdict passes only with that allowed for, or when a failing leaf's error is within 10 times
+    it (the rounding, not only the gradient, is then a real part of the error)."""
+    rounds = "x +- eps rounds at these magnitudes of x, so the step taken is not exactly 2 eps"
+    if result.passed:
+        bare = [replace(c, bound=max(c.bound - c.stepping, 0.0)) for c in result.inputs]
+        if _verdict(result.difference, result.threshold, bare):
+            return []
+        stepping = _norm([c.stepping for c in result.inputs])
+        return [f"  note: {rounds}: the differences over 2 eps are off",
+                f"  by up to {stepping:.2e} (in ||autodiff - numerical||) for it, and the check passes only "
+                "with that allowed for"]
+    close = [c for c in result.inputs if _fails_alone(c, result.threshold) and 10 * c.stepping >= c.error]
+    return [line for c in close for line in (
+        f"  note: {rounds}: that moves input {c.index} {c.name}'s differences",
+        f"  by up to {c.stepping:.2e} of its ||autodiff - numerical|| = {c.error:.2e} (its bound allows for "
+        "that; a larger eps makes it smaller)")]
 
 
 _KINKS_SHOWN = 5  # (a report names the first few; result.kinks holds them all)
@@ -290,12 +313,13 @@ def _zero_bounds(first, second, levels, pooled=None):
             for a, e, (first_level, second_level) in zip(first, second, levels)]
 
 
-def _resolution(values, eps, scale):
+def _resolution(values, eps, scale, stepping=0.0):
     """The error a central difference (f(x + eps) - f(x - eps)) / (2 eps) may carry, as a norm over
     entries: ``values`` (an array: per entry the larger |f(x + eps)|, |f(x - eps)|) rounded to
     ``_ROUNDING_UNITS`` units each, over eps, plus the truncation error eps ** 2 |f3| / 6, with f's
-    third derivative f3 taken to be at most ``scale`` (``_f_scale``) in size."""
-    return _norm(_ROUNDING_UNITS * _UNIT * np.abs(values) / eps + eps ** 2 * scale)
+    third derivative f3 taken to be at most ``scale`` (``_f_scale``) in size, plus ``stepping``
+    (per entry, the error of the step taken not being 2 eps, ``_Steps.stretched``)."""
+    return _norm(_ROUNDING_UNITS * _UNIT * np.abs(values) / eps + eps ** 2 * scale + stepping)
 
 
 def _f_scale(center, slope_scale):
@@ -488,16 +512,40 @@ def _rounding(values, step):
     return _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(values[0]), np.abs(values[1])) / step
 
 
+def _noise(index, values, step, steps):
+    """Per entry (or direction), the error of leaf ``index``'s central difference over ``step`` from
+    f's ``(plus, minus)`` values that no gradient explains: their rounding (``_rounding``) and the
+    step's, x +- step rounded to float64 (``steps.stretched``)."""
+    return _rounding(values, step) + steps.stretched(index, step, _central(values, step))
+
+
+def _central(values, step):
+    """The central difference over ``step`` from f's ``(plus, minus)`` values there."""
+    return (np.asarray(values[0]) - values[1]) / (2 * step)
+
+
+def _stretch(x, step):
+    """Per entry of ``x``, |h - 2 step| / min(h, 2 step) for the step h = (x + step) - (x - step) a
+    central difference takes, x + step and x - step rounded to float64: h is off 2 step by up to a
+    unit of x, so the difference over 2 step, D = s h / (2 step) for the slope s over the step, is
+    off s by D (1 - 2 step / h) = s (h / (2 step) - 1), at most this share of D (1.1e-9 |x| at
+    step = 1e-7: 1.4e-6 at |x| = 1234, where sin's differences over h agree with cos to 3e-11).
+    0 where h is 0 (x + step rounds to x): D is then 0, and no share of it explains anything."""
+    taken = (x + step) - (x - step)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (h = 0, or nan at an inf x: no share)
+        return np.where(taken > 0, np.abs(taken - 2 * step) / np.minimum(taken, 2 * step), 0.0)
+
+
 def _measured_parts(index, wider, numeric, steps):
     """The finite differences' error for leaf ``index`` with the truncation measured rather than
     assumed (Richardson), per entry (or one direction's floats) in two parts: ``smooth``, D(eps)'s
-    rounding plus its truncation (D(h) = f' + h^2 f3 / 6 + ..., so D(3 eps) - D(eps) is eight times
-    it, give or take both differences' rounding; ``_MARGIN`` times the part beyond that rounding),
-    and ``crossed``, what a kink crossed
-    within 3 eps adds (``_CROSSED`` of ``_unsmooth`` over eps; 0 for a smooth f). ``wider``: f's
-    ``(plus, minus)`` at x +- 3 eps, ``numeric`` D(eps), ``steps`` the ``_Steps``."""
+    rounding (``_noise``: f's values' and the step's) plus its truncation (D(h) = f' + h^2 f3 / 6 + ...,
+    so D(3 eps) - D(eps) is eight times it, give or take both differences' rounding; ``_MARGIN`` times
+    the part beyond that rounding), and ``crossed``, what a kink crossed within 3 eps adds
+    (``_CROSSED`` of ``_unsmooth`` over eps; 0 for a smooth f). ``wider``: f's ``(plus, minus)`` at
+    x +- 3 eps, ``numeric`` D(eps), ``steps`` the ``_Steps``."""
     values, eps = steps.values[index], steps.eps
-    rounding, rounding3 = _rounding(values, eps), _rounding(wider, _WIDER * eps)
+    rounding, rounding3 = _noise(index, values, eps, steps), _noise(index, wider, _WIDER * eps, steps)
     moved = np.abs(_wide_difference(wider, eps) - numeric)
     # (D(3 eps) - D(eps) within both differences' rounding may be rounding alone: only what is
     # surely truncation gets the margin, so no rounding is counted _MARGIN times over)
@@ -533,22 +581,24 @@ def _unsmooth(values, wider, steps, size):
 
 def _wide_difference(wider, eps):
     """D(3 eps) from f's ``(plus, minus)`` at x +- 3 eps."""
-    return (np.asarray(wider[0]) - wider[1]) / (2 * _WIDER * eps)
+    return _central(wider, _WIDER * eps)
 
 
 @dataclass
 class _Steps:
     """How ``_judged`` measures a doubtful leaf: f's ``(plus, minus)`` per leaf at +-eps
     (``values``), ``shifted(index, step)`` giving them at +-step, ``center`` f(x), the leaves'
-    ``names``, their ``sizes`` (``_unsmooth``), whether a leaf's values are per entry (``entries``;
-    else one direction, fast mode), and ``pooled`` the norm a zero gradient is small against (None:
-    both sides' over all leaves, ``_zero_bounds``)."""
+    ``names``, their ``sizes`` (``_unsmooth``), ``stretched(index, step, difference)`` the error of
+    a leaf's central ``difference`` over ``step`` from x +- step being rounded (``_stretch``), whether
+    a leaf's values are per entry (``entries``; else one direction, fast mode), and ``pooled`` the norm
+    a zero gradient is small against (None: both sides' over all leaves, ``_zero_bounds``)."""
     values: list
     shifted: object
     eps: float
     center: float
     names: list
     sizes: list
+    stretched: object
     entries: bool = True
     pooled: float = None
 
@@ -605,7 +655,7 @@ def _unresolved(index, narrow, wider, steps):
     D(eps / 3) = D(eps) - (D(3 eps) - D(eps)) / 9 up to the eps ** 4 term and each difference's
     rounding at f's values (the eps ** 4 term misses it by 1/64 of D(3 eps) - D(eps) once it is
     1/64 of the eps ** 2 term), while a residue's noise, which grows as the step shrinks (3x here),
-    misses it by about its own size."""
+    misses it by about its own size. Each difference's rounding is its ``_noise``."""
     wide = _wide_difference(wider, steps.eps)
     if not np.any(narrow) and not np.any(wide):
         return True
@@ -613,10 +663,10 @@ def _unresolved(index, narrow, wider, steps):
         return False  # (a residue's two draws of noise agree that well once in ~3000)
     step = steps.eps / _WIDER
     finer = steps.shifted(index, step)
-    fine = (np.asarray(finer[0]) - finer[1]) / (2 * step)
+    fine = _central(finer, step)
     predicted = narrow - (wide - narrow) / _WIDER ** 2
-    allowed = (_norm(_rounding(finer, step) + _rounding(steps.values[index], steps.eps)
-                      + _rounding(wider, _WIDER * steps.eps))
+    allowed = (_norm(_noise(index, finer, step, steps) + _noise(index, steps.values[index], steps.eps, steps)
+                      + _noise(index, wider, _WIDER * steps.eps, steps))
                + 2.0 ** -6 * _norm(np.subtract(wide, narrow)) + 2.0 ** -10 * _norm(narrow))
     return not _norm(np.subtract(fine, predicted)) <= allowed
 
@@ -669,10 +719,11 @@ def _per_leaf(analytic, numeric, names, bounds, threshold=None, steps=None):
     """The relative difference over all leaves, an ``InputCheck`` per leaf (its worst entry;
     ``bounds``: the finite differences' error bound per leaf, ``_resolution``) and the kinks found
     crossed; with ``steps`` (a ``_Steps``) the bounds of leaves doubtful at ``threshold`` are
-    measured, ``_judged``)."""
+    measured, ``_judged``, and each check's ``stepping`` is its step's rounding at eps)."""
     difference, rows, crossed = ((*_disagreements(analytic, numeric, bounds), []) if steps is None else
                                  _judged(analytic, numeric, bounds, threshold, steps))
-    checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
+    checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound,
+                         0.0 if steps is None else _norm(steps.stretched(i, steps.eps, n)))
               for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
     return difference, checks, crossed
 
@@ -700,23 +751,24 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             verdict is as strict as full mode's along those directions.
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
-        GradcheckResult: ``.difference`` over all leaves together, ``.passed``,
-        ``.inputs`` per-leaf detail (named by dict keys; ``.error`` ||autodiff -
-        numerical|| and ``.bound`` the finite differences' error bound, ``_resolution``,
-        below which a leaf's own difference does not count; for a leaf it would excuse, the
-        truncation is measured from the differences at 3 eps, with a margin, ``_measured_parts``,
-        and a leaf below eps ** 0.75 of the pooled norm that those and a third at eps / 3 do
-        not resolve counts as a zero gradient, ``_judged``), ``.kinks`` the entries (in fast
-        mode, directions) where the one-sided differences (f(x + eps) - f(x)) / eps and
-        (f(x) - f(x - eps)) / eps disagree beyond what a derivative of f's scale can explain,
-        so f may have no derivative there (|x| at 0, ties in max): central differences cannot
-        see a symmetric kink, and the verdict does not count them. Three values cannot tell a
-        kink from steep curvature: a smooth minimum curving more steeply than eps ** (-2/3)
-        times that scale (46,000 at eps = 1e-7) is listed too, and a jump in slope below
-        eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"); and, marked
-        ``crossed``, the entries of a measured leaf whose differences at eps and 3 eps show a
-        kink crossed within the step, which its bound allows for. ``str()`` a readable
-        report, with a caution naming those entries.
+        GradcheckResult: ``.difference`` over all leaves together, ``.passed``, ``.inputs`` per-leaf
+        detail (named by dict keys; ``.error`` ||autodiff - numerical|| and ``.bound`` the finite
+        differences' error bound, ``_resolution``, below which a leaf's own difference does not
+        count, with ``.stepping`` its part for the step taken not being 2 eps (x +- eps rounds to
+        float64: ~1.1e-9 |x| of the differences, ``_stretch``; ``str()`` says when a verdict turns
+        on it); for a leaf it would excuse, the truncation is measured from the differences at
+        3 eps, with a margin, ``_measured_parts``, and a leaf below eps ** 0.75 of the pooled norm
+        that those and a third at eps / 3 do not resolve counts as a zero gradient, ``_judged``),
+        ``.kinks`` the entries (in fast mode, directions) where the one-sided differences
+        (f(x + eps) - f(x)) / eps and (f(x) - f(x - eps)) / eps disagree beyond what a derivative of
+        f's scale can explain, so f may have no derivative there (|x| at 0, ties in max): central
+        differences cannot see a symmetric kink, and the verdict does not count them. Three values
+        cannot tell a kink from steep curvature: a smooth minimum curving more steeply than
+        eps ** (-2/3) times that scale (46,000 at eps = 1e-7) is listed too, and a jump in slope
+        below eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"); and, marked ``crossed``,
+        the entries of a measured leaf whose differences at eps and 3 eps show a kink crossed within
+        the step, which its bound allows for. ``str()`` a readable report, with a caution naming
+        those entries.
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
@@ -738,13 +790,19 @@ def _full(f, flat, analytic, center, eps, threshold):
     values = _shifted_values(f, flat, eps, "gradcheck")
     numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
-    bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale) for plus, minus in values]
 
     def shifted(i, step):
         return _leaf_values(f, flat, flat.arrays[i], step, "gradcheck")
+
+    def stretched(i, step, difference):  # (each entry moves alone, by its own rounded step)
+        with np.errstate(invalid="ignore"):  # (an inf difference at h = 2 step: a nan part, no bound)
+            return np.abs(difference) * _stretch(flat.arrays[i], step)
+    bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale, stretched(i, eps, n))
+              for i, ((plus, minus), n) in enumerate(zip(values, numeric))]
     difference, checks, crossed = _per_leaf(analytic, numeric, flat.names, bounds, threshold,
                                             _Steps(values, shifted, eps, center, flat.names,
-                                                   [np.abs(x) + _WIDER * eps for x in flat.arrays]))
+                                                   [np.abs(x) + _WIDER * eps for x in flat.arrays],
+                                                   stretched))
     return GradcheckResult(difference, threshold, checks, kinks=_merged(_kinks(values, center, eps, flat.names),
                                                                         crossed))
 
@@ -766,19 +824,31 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
             shifted[i] = flat.arrays[i] + s * directions[i]
             moved.append(_value(f, flat, shifted, "gradcheck"))
         return tuple(moved)
+
+    def stretched(i, step, difference):
+        # the step taken, h = (x + step u) - (x - step u), is off 2 step u by up to a unit of x per
+        # entry, which moves f by the gradient (autodiff's, the one at hand) along that error; an
+        # entry h leaves at 0 (x + step u rounds to x) is not moved at all, as in full mode (_stretch)
+        x, u = flat.arrays[i], directions[i]
+        with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan: a nan part, no bound)
+            taken = (x + step * u) - (x - step * u)
+            off = np.abs(analytic[i]) * np.abs(taken / (2 * step) - u)
+            return float(np.sum(np.where(taken != 0, off, 0.0)))
     values = [along(i, eps) for i in range(len(flat.arrays))]
     slopes = [float(np.sum(a * u)) for a, u in zip(analytic, directions)]
     numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
-    bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale) for plus, minus in values]
+    steppings = [stretched(i, eps, n) for i, n in enumerate(numeric)]
+    bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale, s)
+              for (plus, minus), s in zip(values, steppings)]
     # a zero gradient is small against the whole gradients (a direction may miss most of them)
     pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
     sizes = [(_norm(x) + _WIDER * eps, _norm(a)) for x, a in zip(flat.arrays, analytic)]
-    difference, rows, crossed = _judged(slopes, numeric, bounds, threshold,
-                                        _Steps(values, along, eps, center, flat.names, sizes, False, pooled))
-    checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound)
-              for i, (x, name, a, n, (d, error, bound)) in enumerate(zip(flat.arrays, flat.names, slopes,
-                                                                           numeric, rows))]
+    difference, rows, crossed = _judged(slopes, numeric, bounds, threshold, _Steps(
+        values, along, eps, center, flat.names, sizes, stretched, False, pooled))
+    checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound, s)
+              for i, (x, name, a, n, (d, error, bound), s) in enumerate(zip(flat.arrays, flat.names, slopes,
+                                                                              numeric, rows, steppings))]
     return GradcheckResult(difference, threshold, checks, mode="fast",
                            kinks=_merged(_kinks(values, center, eps, flat.names, entries=False), crossed))
 
