@@ -26,20 +26,46 @@ def _shown(value):
     return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
+def _type_named(value):
+    """``value``'s type as a refusal names it: ``str``, ``torch.Tensor of shape ()``, ..."""
+    kind = type(value)
+    package = kind.__module__.partition(".")[0]
+    named = kind.__qualname__ if package == "builtins" else f"{package}.{kind.__qualname__}"
+    shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+    return named if shape is None else f"{named} of shape {tuple(shape)} and dtype {dtype}"
+
+
+def _not_a_number(op, name, value):
+    """The ValueError for a ``value`` of a type not taken as a number (a Tensor, a one-element
+    array, a ``Decimal``, a bool, a str): what it is, what is taken, and the number its own
+    conversion (``float(x)``, else ``x.item()`` of a one-element array) gives, if any."""
+    hint = ""
+    for how, convert in (("float(x)", float), ("x.item()", lambda x: x.item())):
+        try:
+            hint = f" ({how} gives {convert(value)!r}: pass that if it is the number meant)"
+            break
+        except Exception:  # (whatever the object's own conversion raises: then no hint from it)
+            continue
+    return ValueError(f"{op}: {name} must be a finite number, got {_shown(value)} (type {_type_named(value)}), which "
+                      "is not taken as a number here: expected an int, float, Fraction, NumPy real scalar or 0-d real "
+                      "ndarray" + hint)
+
+
 def _real(op, name, value, *, positive, below=None):
     """``float(value)`` if ``value`` is a real number that is finite as a float (10**400 is not)
     and > 0 (``positive``), >= 0, or in [0, ``below``); else ValueError naming ``op``, ``name``
-    and the range. The one check of rates, betas, epochs and schedule arguments (optim too)."""
+    and the range, or for a value of another type (a Tensor, a one-element array, a ``Decimal``, a
+    bool), that type and the ones taken. The one check of rates, betas, epochs and schedule
+    arguments (optim too)."""
     wanted = f"in [0, {below:g})" if below is not None else "> 0" if positive else ">= 0"
     value = number_held(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        finite = False
-    else:
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an int or Fraction beyond the largest float: every formula here would fail
-            raise ValueError(f"{op}: {name} must be a finite number {wanted}, at most {sys.float_info.max:.4g} "
-                             f"(the largest float), got {_shown(value)}") from None
+        raise _not_a_number(op, name, value)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int or Fraction beyond the largest float: every formula here would fail
+        raise ValueError(f"{op}: {name} must be a finite number {wanted}, at most "
+                         f"{sys.float_info.max:.4g} (the largest float), got {_shown(value)}") from None
     if not finite:
         raise ValueError(f"{op}: {name} must be a finite number, got {_shown(value)}")
     if not (value > 0 if positive else value >= 0) or below is not None and not value < below:

@@ -32,9 +32,16 @@ moments were made is refused: make a new optimizer. As in PyTorch, NaN or
 infinite gradient *values* are not refused (that would cost a pass over every
 array per step); ``ag.detect_anomaly()`` finds where they come from.
 
-The learning rate ``lr`` is a plain attribute that may be changed between
-steps (``ag.optim.lr_schedule`` gives the usual decays); it is checked when set.
+The hyperparameters (``lr``; ``beta`` of Momentum; ``beta1``, ``beta2`` and ``eps``
+of Adam) may be changed between steps (``ag.optim.lr_schedule`` gives the usual
+decays for ``lr``); each is checked when set, by the constructor's rule and message.
+A rate (``lr``, ``eps``) so small that it is 0 in the dtype a parameter's update is
+computed in (below 1.4e-45 for float32 and float16 parameters) is refused by the
+step's first phase, before anything changes.
 """
+import functools
+import math
+
 import numpy as np
 
 from . import lr_schedule
@@ -49,6 +56,33 @@ def _check_rate(op, name, value, upper_open=None):
     """``value`` as a float: a finite real number, > 0 for a rate, in [0, upper_open) for a beta
     (the schedules' rule, ``lr_schedule._real``)."""
     return float(lr_schedule._real(op, name, value, positive=upper_open is None, below=upper_open))
+
+
+class _Setting:
+    """A hyperparameter of an optimizer (``opt.lr``, ``opt.beta1``, ...), checked by ``_check_rate``
+    whenever it is set, in the constructor or between steps, so both give the same error. A rate
+    (``upper_open`` None) must be > 0, a beta in [0, ``upper_open``). Kept as ``_<name>`` on the
+    optimizer, which the steps read."""
+
+    def __init__(self, label=None, upper_open=None):
+        self.label, self.upper_open = label, upper_open
+
+    def __set_name__(self, owner, name):
+        self.slot, self.label = "_" + name, self.label or name
+
+    def __get__(self, opt, owner=None):
+        return self if opt is None else getattr(opt, self.slot)
+
+    def __set__(self, opt, value):
+        setattr(opt, self.slot, _check_rate(type(opt).__name__, self.label, value, self.upper_open))
+
+
+@functools.cache
+def _rates(kind):
+    """The ``_Setting`` rates (> 0) of optimizer class ``kind``: ``(slot, label)`` pairs."""
+    settings = {name: value for cls in reversed(kind.__mro__) for name, value in vars(cls).items()
+                if isinstance(value, _Setting)}
+    return tuple((s.slot, s.label) for s in settings.values() if s.upper_open is None)
 
 
 def _made_by_op(p):
@@ -66,7 +100,11 @@ class Optimizer:
     Args:
         params: iterable of Tensors, or dict name -> Tensor (any shapes). Each must be
             a leaf (made by ``ag.Tensor``, not the output of an op) and appear once.
-        lr: learning rate, finite and > 0; may be changed between steps (``opt.lr = ...``).
+        lr: learning rate, finite and > 0; may be changed between steps (``opt.lr = ...``),
+            checked as here. A real number: an int, float, ``Fraction``, NumPy real scalar or
+            0-d real ndarray (not a Tensor, a one-element array, a ``Decimal`` or a bool, as
+            elsewhere in the package: pass ``float(x)``). An lr that is 0 in the dtype of a
+            parameter's update (below 1.4e-45 for float32) is refused at the step.
     Attributes:
         params: the list of parameters; ``state``: one dict per parameter
             (its running arrays and, for Adam, its own step count ``"t"``);
@@ -115,14 +153,7 @@ class Optimizer:
         """How errors name parameter ``i``: its index, and its key for a dict (in a list, its name if it has one)."""
         return f"parameter {i}" if self._names[i] is None else f"parameter {i} ({self._names[i]})"
 
-    @property
-    def lr(self):
-        """The learning rate (a float > 0); may be set between steps, checked when set."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value):
-        self._lr = _check_rate(type(self).__name__, "learning rate lr", value)
+    lr = _Setting("learning rate lr")  # a float > 0; may be set between steps, checked when set
 
     def step(self):
         """Update every parameter that has a gradient (version bumped), in two phases (see the
@@ -158,6 +189,8 @@ class Optimizer:
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
                     or state and (state["shape"] != dp.shape or state["dtype"] is not dp.dtype)):
                 dp = self._checked_grad(p, dp, state)
+            if dp.dtype.itemsize < 8:  # (a float64 holds every rate accepted: only narrower work can round one to 0)
+                self._check_rates_fit(p, _working_dtype(dp))
             delta, staged = self._delta(dp, state)
             # Read-only data (an array memory-mapped read-only) gets a new array, made here so that
             # an overflow in it, too, comes before anything changes.
@@ -229,6 +262,20 @@ class Optimizer:
                              "be inf. Scale the cost down, or keep the parameter in a wider dtype")
         return narrowed
 
+    def _check_rates_fit(self, p, dtype):
+        """Refuse a rate (lr, eps) that is 0 in ``dtype``, the one ``p``'s update is computed in:
+        there a learning rate of 0 never moves the parameter, and an eps of 0 makes a zero gradient
+        entry 0 / 0 = NaN, as the values 0 the constructor refuses would."""
+        smallest = float(np.finfo(dtype).smallest_subnormal)
+        for slot, label in _rates(type(self)):
+            value = getattr(self, slot)
+            if value <= smallest / 2:  # (rounds to 0, half by ties-to-even; no cast: a huge lr would warn)
+                kind, where = type(self).__name__, self._label(next(i for i, q in enumerate(self.params) if q is p))
+                raise ValueError(f"{kind}: {label} = {value!r} rounds to 0 in {dtype}, the dtype in which {where} "
+                                 f"(a {p._array.dtype} parameter) is updated, so it would act as the 0 that "
+                                 f"{label} > 0 refuses; use at least {smallest:.4g} ({dtype}'s smallest positive "
+                                 "number), or keep the parameter in float64")
+
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
         note_grad_write()
@@ -284,12 +331,15 @@ class Momentum(Optimizer):
     Args:
         params: iterable of Tensors or dict name -> Tensor.
         lr: learning rate, > 0.
-        beta: momentum coefficient in [0, 1).
+        beta: momentum coefficient in [0, 1); may be set between steps (``opt.beta = ...``),
+            checked as here.
     """
+
+    beta = _Setting(upper_open=1)  # checked when set, as lr is
 
     def __init__(self, params, lr, beta=0.9):
         super().__init__(params, lr)
-        self.beta = _check_rate("Momentum", "beta", beta, upper_open=1)
+        self.beta = beta
 
     def _delta(self, dp, state):
         # The new v goes into the spare array; the commit swaps the two.
@@ -314,21 +364,27 @@ class Adam(Optimizer):
 
     Every step works in the parameter's own buffers (each moment and its spare, into
     which the step writes the new moment until it commits, and two scratch arrays): no
-    new array of the parameter's size per step, and the values of the formula above,
-    operation for operation.
+    new array of the parameter's size per step. The formula is evaluated in PyTorch's
+    order, ``s = b2 s + ((1 - b2) dp) dp`` and ``sqrt(s_hat) = sqrt(s) / sqrt(1 - b2**t)``,
+    so no intermediate overflows where PyTorch's does not: ``dp**2`` is inf from
+    |dp| = 1.8e19 in float32 (1.3e154 in float64), and an infinite ``s`` would make this
+    and every later update of the parameter 0.
 
     Args:
         params: iterable of Tensors or dict name -> Tensor.
         lr: learning rate, > 0.
         beta1, beta2: decay rates of the first and second moments, in [0, 1).
         eps: added to the denominator, finite and > 0.
+        Each may be set between steps (``opt.eps = ...``), checked as here; an lr or eps that
+        is 0 in the dtype of a parameter's update (below 1.4e-45 in float32, the dtype of a
+        float32 or float16 parameter's) is refused at the step, before anything changes.
     """
+
+    beta1, beta2, eps = _Setting(upper_open=1), _Setting(upper_open=1), _Setting()  # checked when set, as lr is
 
     def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)
-        self.beta1 = _check_rate("Adam", "beta1", beta1, upper_open=1)
-        self.beta2 = _check_rate("Adam", "beta2", beta2, upper_open=1)
-        self.eps = _check_rate("Adam", "eps", eps)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _delta(self, dp, state):
         b1, b2 = self.beta1, self.beta2
@@ -339,10 +395,14 @@ class Adam(Optimizer):
         np.multiply(v, b1, out=v_new)
         v_new += np.multiply(dp, 1 - b1, out=step)
         np.multiply(s, b2, out=s_new)
-        s_new += np.multiply(np.square(dp, out=denominator), 1 - b2, out=denominator)
+        # ((1 - b2) dp) dp, and sqrt(s) / sqrt(1 - b2**t): PyTorch's order, overflowing only where its does
+        np.multiply(dp, 1 - b2, out=denominator)
+        denominator *= dp
+        s_new += denominator
         np.divide(v_new, 1 - b1 ** t, out=step)                              # v_hat
-        np.sqrt(np.divide(s_new, 1 - b2 ** t, out=denominator), out=denominator)  # sqrt(s_hat)
-        denominator += self.eps
+        np.sqrt(s_new, out=denominator)
+        denominator /= math.sqrt(1 - b2 ** t)                                # sqrt(s_hat)
+        denominator += self._eps
         step *= self._lr
         step /= denominator
         return step, {"t": t, "v": v_new, "s": s_new, "v_spare": v, "s_spare": s,
