@@ -235,9 +235,8 @@ def _bce(a, y, *logits):
             log_p = np.maximum(np.log(p), _LOG_FLOOR)
     if logits:
         if np.minimum.reduce(p, axis=None) < _TRUST_PROBABILITY:  # log(sigmoid(s)) = -softplus(-s), s = ±z
-            doubtful = p < _TRUST_PROBABILITY
-            s = np.where(y, logits[0], -logits[0])[doubtful]
-            log_p[doubtful] = -(np.maximum(-s, 0) + np.log1p(np.exp(-np.abs(s))))
+            s = np.where(y, logits[0], -logits[0])  # (np.where: log_p of a 0-d input is a NumPy scalar)
+            log_p = np.where(p < _TRUST_PROBABILITY, -(np.maximum(-s, 0) + np.log1p(np.exp(-np.abs(s)))), log_p)
     cost = -(1.0 / m) * np.add.reduce(log_p, axis=None)  # (np.sum without its Python wrapper)
     if logits and not math.isfinite(cost):
         _check_probabilities(a)
