@@ -149,9 +149,9 @@ def primitive(forward=None, *, name=None, symbol=None):
 
 def _as_parents(args, label):
     """Constants wrapped as Tensors (or refused naming ``label``), numbers in the dtype of the first
-    Tensor, else of the first float array or NumPy float (so ``multiply(x32, 2)`` is float32, as in NumPy)."""
-    like = next((a._array.dtype for a in args if isinstance(a, Tensor)), None) or next(
-        (a.dtype for a in args if isinstance(a, (np.ndarray, np.floating)) and a.dtype.kind == "f"), None)
+    Tensor, else of the first float array, else NumPy float (``multiply(0.1, x32)`` is float32 either way round)."""
+    like = next((a._array.dtype for a in args if isinstance(a, Tensor)), None) or next((a.dtype for a in sorted(
+        args, key=np.isscalar) if isinstance(a, (np.ndarray, np.floating)) and a.dtype.kind == "f"), None)
     return tuple(as_tensor(a, like, label) for a in args)
 
 

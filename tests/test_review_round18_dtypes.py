@@ -91,3 +91,20 @@ def test_cross_entropy_of_a_saturated_sigmoid_matches_the_0d_case_in_a_vector():
     zt = ag.Tensor(z.reshape(1, 3), requires_grad=True)
     cost = ag.binary_cross_entropy(ag.sigmoid(zt), y.reshape(1, 3))
     np.testing.assert_allclose(cost.item(), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x, s: ag.multiply(x, s), lambda x, s: ag.multiply(s, x),
+    lambda x, s: ag.add(s, x), lambda x, s: ag.maximum(x, s), lambda x, s: ag.minimum(s, x),
+])
+@pytest.mark.parametrize("dtype,scalar", [(np.float32, np.float64(0.1)), (np.float16, np.float32(1.0)),
+                                          (np.float32, 0.1)])
+def test_a_numpy_float_beside_an_array_takes_its_dtype_either_way_round_and_compiled(make, dtype, scalar):
+    # (as beside a Tensor: the array, not the scalar, sets the dtype, whichever comes first; a compiled
+    # call, whose array arguments are Tensors, gives the same)
+    x = np.array([0.5, -2.0, 3.0], dtype=dtype)
+    eager = make(x, scalar)
+    step = ag.compile(lambda x: make(x, scalar))
+    replays = [step(x) for _ in range(2)]
+    assert eager.dtype == dtype and all(r.dtype == dtype for r in replays)
+    np.testing.assert_array_equal(replays[1].data, eager.data)
