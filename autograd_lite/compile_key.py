@@ -16,11 +16,14 @@ import hashlib
 import io
 import mmap
 import ctypes
+import datetime
 import dis
+import enum
 import functools
 import inspect
 import itertools
 import math
+import numbers
 import queue
 import site
 import sys
@@ -100,6 +103,8 @@ def describe(value, top=False, depth=0, seen=None):
         return (kind, value, math.copysign(1.0, value))
     if isinstance(value, (type, types.ModuleType, *_BUFFERS)):  # (a config class or module: cost(x, Hyper))
         return _buffer_key(value, seen) if isinstance(value, _BUFFERS) else _namespace_key(value, depth, seen)
+    if isinstance(value, enum.Enum):  # (a constant, by identity: not its attributes or its class's tables)
+        return (kind, _held(value, seen))
     # an object holding values, of the user's classes (a model, a layer) or a SimpleNamespace; a
     # library's other objects (a logger, a primitive, an optimizer) see _library_key
     expand = kind not in _PLAIN and depth < 8 and (kind in _NAMESPACES or not _library(kind))
@@ -153,8 +158,16 @@ def _namespace_key(holder, depth, seen):
     holder); installed code's (``np``) by identity, and so is one held deeper, a module in a container
     too: ``sys.modules`` holds every module of the program (whose data may run code when read, as
     matplotlib's ``rcParams`` imports pyplot)."""
-    if depth > (1 if isinstance(holder, type) else 0) or _library_code(holder):
+    if depth > 0 and not isinstance(holder, type) or _library_code(holder):
         return (type(holder), holder)
+    if depth >= 8:  # (by identity, a changed class attribute would go unseen)
+        return _unkeyed(holder, seen, f"reads a class ({holder.__qualname__}) nested more than 8 levels deep in "
+                        "what it is given or reaches, which the compile key does not follow, so a replay could "
+                        "not tell if what it holds changed. Pass the values the function needs as arguments")
+    if depth > 1:  # (its data, not its methods' reach: a class in a list in a dict, {"cfgs": [Hyper]})
+        data = _class_data(holder)
+        return (type(holder), holder, tuple([k for k, _ in data]),
+                tuple([describe(v, False, depth + 1, seen) for _, v in data]))
     return (type(holder), holder, _reach_of(holder, True, seen)(seen, depth + 1))
 
 
@@ -198,17 +211,24 @@ def _library_key(value, kind, depth, seen):
 
 
 def _frozen(value):
-    """Whether ``value`` can never change: a number, string or bytes, or a tuple or frozenset of such
-    at any depth (a loop, not recursion). Below the depth ``describe`` follows, only such a value is keyed
-    (by value); anything else makes the call run eagerly."""
+    """Whether ``value`` can never change: a number (NumPy's, a Fraction, a Decimal), string, bytes,
+    dtype, Enum member, range, date or time, or a tuple (a namedtuple too), frozenset or slice of such
+    at any depth (a loop, not recursion). Below the depth ``describe`` follows, only such a value is
+    keyed (by value); anything else makes the call run eagerly."""
     pending = [(value,)]
     while pending:
         for v in pending.pop():
-            if type(v) in (tuple, frozenset):
+            if isinstance(v, (tuple, frozenset)):
                 pending.append(v)
-            elif not (type(v) in _SCALARS or type(v) in (complex, bytes) or isinstance(v, (np.number, np.bool_))):
+            elif isinstance(v, slice):
+                pending.append((v.start, v.stop, v.step))
+            elif not (type(v) in _SCALARS or isinstance(v, _CONSTANTS)):
                 return False
     return True
+
+
+_CONSTANTS = (numbers.Number, str, bytes, np.generic, np.dtype, enum.Enum, range, datetime.date, datetime.time,
+              datetime.timedelta)
 
 
 def _hashable(value):
@@ -490,10 +510,14 @@ def _code_key(value, depth, seen):
         parts = (value.func, *value.args, tuple(value.keywords), *value.keywords.values())
     elif type(value) is types.MethodType:  # (its object as an argument: by what its methods reach)
         parts = (value.__func__, value.__self__, _reach_of(value.__self__, True, seen)(seen, depth + 1))
-    elif depth < 8 and not _library_code(value):
-        return ("fn", _held(value, seen), _reach_of(value, False, seen)(seen, depth=depth + 1))
-    else:
+    elif _library_code(value):
         return ("id", _held(value, seen))
+    elif depth >= 8:  # (by identity, a global or closure it reads could change unseen)
+        return _unkeyed(value, seen, f"calls a function ({getattr(value, '__qualname__', value)}) nested more "
+                        "than 8 levels deep in what it is given or reaches, which the compile key does not follow, "
+                        "so a replay could not tell if what it reads changed. Pass it closer to the top")
+    else:
+        return ("fn", _held(value, seen), _reach_of(value, False, seen)(seen, depth=depth + 1))
     return (type(value), tuple([describe(v, False, depth + 1, seen) for v in parts]))
 
 
