@@ -9,7 +9,7 @@ dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
 import numbers
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,8 +29,11 @@ class InputCheck:
     """Comparison for one input leaf: its relative difference and worst entry (in fast
     mode ``worst_entry`` is () and the values are the directional derivatives); ``error``
     ||autodiff - numerical|| over the leaf and ``bound`` the part of it that the finite
-    differences and rounding cannot resolve (``_fails_alone``); ``stepping`` the part of ``bound``
-    for the step taken not being 2 eps (x +- eps rounds: ``_stretch``), 0 where x is small."""
+    differences and rounding cannot resolve (``_fails_alone``). ``difference`` and ``numeric`` are
+    over 2 eps (SEEDS section 6); ``error``, ``bound`` and ``judged``, the leaf's relative difference
+    that the verdict reads, are over the step each entry actually took (``_taken``: x +- eps rounds to
+    float64), the same but for rounding where |x| is small; ``unchecked`` the entries whose step
+    rounds to 0 (x + eps == x), which fail the leaf."""
     index: int
     name: str
     shape: tuple
@@ -40,7 +43,12 @@ class InputCheck:
     numeric: float
     error: float
     bound: float
-    stepping: float = 0.0
+    judged: float = None
+    unchecked: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.judged is None:  # (no rounded steps: gradgradcheck, a record built by hand)
+            self.judged = self.difference
 
 
 @dataclass
@@ -60,18 +68,25 @@ class Kink:
 
 @dataclass
 class GradcheckResult:
-    """Outcome of ``gradcheck``; ``passed``: ``difference < threshold`` or within its noise
-    (``_pooled_counts``), and no input leaf fails on its own (``_fails_alone``). ``kinks``: the
-    entries where f seems to have no derivative (a list of ``Kink``; the verdict ignores them)."""
+    """Outcome of ``gradcheck``; ``passed``: ``judged < threshold`` or within its noise
+    (``_pooled_counts``), and no input leaf fails on its own (``_fails_alone``). ``difference`` is
+    over 2 eps (SEEDS section 6), ``judged`` over the steps taken (None: the same), as the leaves'
+    (``InputCheck``). ``kinks``: the entries where f seems to have no derivative (a list of
+    ``Kink``; the verdict ignores them)."""
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
     mode: str = "full"
     kinks: list = field(default_factory=list)
+    judged: float = None
+
+    def __post_init__(self):
+        if self.judged is None:
+            self.judged = self.difference
 
     @property
     def passed(self):
-        return _verdict(self.difference, self.threshold, self.inputs)
+        return _verdict(self.judged, self.threshold, self.inputs)
 
     def __bool__(self):
         return self.passed
@@ -80,40 +95,46 @@ class GradcheckResult:
         verdict = "passed" if self.passed else "FAILED"
         what = {"full": "", "fast": " (fast: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
-        difference, threshold = _shown(self.difference, self.threshold)
-        note = _headline_note(self.difference, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}",
+        difference = _shown(self.difference, self.threshold)[0] + _taken_shown(self, self.threshold)
+        note = _headline_note(self.judged, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}",
                               "||autodiff - numerical||")
-        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {threshold}){note}"]
+        lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {self.threshold!r}){note}"]
         worst = _worst(self.inputs, self.threshold)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
             where = "along the direction: " if self.mode == "fast" else f"worst entry {c.worst_entry}: "
-            shown = _shown(c.difference, self.threshold)[0]  # (agrees with the row's flag)
+            shown = _shown(c.difference, self.threshold)[0] + _taken_shown(c, self.threshold)
             flag = _flag(c, self.threshold, "||autodiff - numerical||")
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
                          f"{c.analytic:.10g} vs numerical {c.numeric:.10g}{flag}{mark}")
         return "\n".join(lines + _step_lines(self) + _kink_lines(self.kinks, self.mode, len(self.inputs)))
 
 
+def _taken_shown(checked, threshold):
+    """For a result or leaf whose difference over 2 eps and ``judged`` (over the steps taken, which
+    the verdict reads) fall on two sides of ``threshold``: the latter, as the report adds it."""
+    if (checked.difference < threshold) == (checked.judged < threshold):
+        return ""
+    return f" ({_shown(checked.judged, threshold)[0]} over the steps taken)"
+
+
 def _step_lines(result):
-    """The report's note on the step's rounding (``InputCheck.stepping``): where x +- eps rounds, the
-    step taken is not 2 eps and the differences over 2 eps are off by up to ``stepping``. Said when
-    the verdict passes only with that allowed for, or when a failing leaf's error is within 10 times
-    it (the rounding, not only the gradient, is then a real part of the error)."""
-    rounds = "x +- eps rounds at these magnitudes of x, so the step taken is not exactly 2 eps"
-    if result.passed:
-        bare = [replace(c, bound=max(c.bound - c.stepping, 0.0)) for c in result.inputs]
-        if _verdict(result.difference, result.threshold, bare):
-            return []
-        stepping = _norm([c.stepping for c in result.inputs])
-        return [f"  note: {rounds}: the differences over 2 eps are off",
-                f"  by up to {stepping:.2e} (in ||autodiff - numerical||) for it, and the check passes only "
-                "with that allowed for"]
-    close = [c for c in result.inputs if _fails_alone(c, result.threshold) and 10 * c.stepping >= c.error]
-    return [line for c in close for line in (
-        f"  note: {rounds}: that moves input {c.index} {c.name}'s differences",
-        f"  by up to {c.stepping:.2e} of its ||autodiff - numerical|| = {c.error:.2e} (its bound allows for "
-        "that; a larger eps makes it smaller)")]
+    """The report's notes on the steps taken: where x +- eps rounds so much that a difference over
+    2 eps and over the step taken fall on two sides of the threshold (``_taken_shown``), and, per
+    leaf, the entries whose step rounds to 0 (``InputCheck.unchecked``), which fail it."""
+    lines = []
+    if any(_taken_shown(c, result.threshold) for c in [result] + result.inputs):
+        lines += ["  note: x +- eps rounds to float64 at these |x|, so the steps taken are not 2 eps and the",
+                  "  differences over 2 eps are off; the verdict divides by the step each entry took"]
+    for c in result.inputs:
+        if c.unchecked:
+            shown = ", ".join(str(e) for e in c.unchecked[:_KINKS_SHOWN])
+            more = f" and {len(c.unchecked) - _KINKS_SHOWN} more" if len(c.unchecked) > _KINKS_SHOWN else ""
+            count = f"{len(c.unchecked)} {'entry' if len(c.unchecked) == 1 else 'entries'}"
+            lines += [f"  note: input {c.index} {c.name}: x + eps rounds to x at {count} ({shown}{more}): eps is",
+                      "  under half a unit of x there, so the step taken is 0 and the gradient there cannot be",
+                      "  checked (FAIL); pass a larger eps (1e-7 |x| or more)"]
+    return lines
 
 
 _KINKS_SHOWN = 5  # (a report names the first few; result.kinks holds them all)
@@ -158,13 +179,13 @@ def _fails_alone(leaf, threshold):
     that no example reaches, 1e-12 next to 1e3) has a relative difference near 1 made of that
     noise alone, which says nothing about its gradient. (An infinite bound, from an inf or nan
     value, excuses nothing.)"""
-    return not (leaf.difference < threshold or leaf.error <= leaf.bound < math.inf)
+    return not (leaf.judged < threshold or leaf.error <= leaf.bound < math.inf)
 
 
 def _not_counted(leaf, threshold):
     """Whether ``leaf``'s difference is at or above ``threshold`` but is the comparison's noise
     (its error within its bound), so it does not count."""
-    return not leaf.difference < threshold and not _fails_alone(leaf, threshold)
+    return not leaf.judged < threshold and not _fails_alone(leaf, threshold)
 
 
 def _pooled_noise(leaves):
@@ -197,7 +218,7 @@ def _worst(leaves, threshold):
     largest difference among the leaves that count (a zero gradient's noise, ``_not_counted``,
     is no lead), else among all; None for no leaves."""
     counted = [c for c in leaves if not _not_counted(c, threshold)] or leaves
-    return max(counted, key=lambda c: (math.isnan(c.difference), 0.0 if math.isnan(c.difference) else c.difference),
+    return max(counted, key=lambda c: (math.isnan(c.judged), 0.0 if math.isnan(c.judged) else c.judged),
                default=None)
 
 
@@ -211,7 +232,7 @@ def _headline_note(difference, threshold, leaves, label, error):
         pooled, bound = _pooled_noise(leaves)
         note = f"; not counted: {error} = {pooled:.2e} over all leaves, within the noise bound {bound:.2e}"
     if failing and not _pooled_counts(difference, threshold, leaves):
-        named = ", ".join(f"{label(c)} {_shown(c.difference, threshold)[0]}" for c in failing[:3])
+        named = ", ".join(f"{label(c)} {_shown(c.judged, threshold)[0]}" for c in failing[:3])
         more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
         note += f"; on its own, over the threshold: {named}{more}"
     return note
@@ -220,7 +241,7 @@ def _headline_note(difference, threshold, leaves, label, error):
 def _flag(leaf, threshold, error):
     """A report row's flag: FAIL for a leaf failing on its own, for one whose difference is the
     comparison's noise the reason it does not count (``error``: how the report names it), else ''."""
-    if leaf.difference < threshold:
+    if leaf.judged < threshold:
         return ""
     if _fails_alone(leaf, threshold):
         return "  FAIL"
@@ -313,13 +334,57 @@ def _zero_bounds(first, second, levels, pooled=None):
             for a, e, (first_level, second_level) in zip(first, second, levels)]
 
 
-def _resolution(values, eps, scale, stepping=0.0):
-    """The error a central difference (f(x + eps) - f(x - eps)) / (2 eps) may carry, as a norm over
-    entries: ``values`` (an array: per entry the larger |f(x + eps)|, |f(x - eps)|) rounded to
-    ``_ROUNDING_UNITS`` units each, over eps, plus the truncation error eps ** 2 |f3| / 6, with f's
-    third derivative f3 taken to be at most ``scale`` (``_f_scale``) in size, plus ``stepping``
-    (per entry, the error of the step taken not being 2 eps, ``_Steps.stretched``)."""
-    return _norm(_ROUNDING_UNITS * _UNIT * np.abs(values) / eps + eps ** 2 * scale + stepping)
+def _resolution(values, eps, scale, bend=0.0):
+    """The error a central difference (f(x + h) - f(x - h)) / (2 h) may carry, as a norm over
+    entries: its ``_noise`` (``values``, per entry the larger |f(x + h)|, |f(x - h)|, rounded, over
+    ``eps``, the half step h taken: per entry or one number; ``bend``, ``_bend``) plus the
+    truncation eps ** 2 |f3| / 6, with f3 taken to be at most ``scale`` (``_f_scale``) in size."""
+    return _norm(_noise(values, eps, bend) + eps ** 2 * scale)
+
+
+def _noise(values, half, bend):
+    """Per entry, the error of a central difference over a step taken of ``half`` either way that
+    no gradient explains: f's values (per entry the larger |f| of the two, ``values``) rounded to
+    ``_ROUNDING_UNITS`` units each, over ``half``, plus ``bend`` (``_bend``: its midpoint off x)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # (a step of 0: an inf or nan part, no bound)
+        return _ROUNDING_UNITS * _UNIT * np.abs(values) / half + bend
+
+
+def _taken(x, step):
+    """Per entry of ``x``, the step a central difference over ``step`` (a number, or per entry) takes,
+    h = (x + step) - (x - step) with x +- step rounded to float64, and its one-sided parts ``(right,
+    left)`` = ((x + step) - x, x - (x - step)) (all exact, by Sterbenz, wherever x is large enough
+    for x +- step to round). h is off 2 step by up to a unit of x (4% at |x| = 1e8, step 1e-7), and
+    0 where x + step rounds to x; right and left differ only where x +- step round to grids of two
+    sizes (x within step of a power of 2), so the step's midpoint is off x (``_bend``)."""
+    with np.errstate(invalid="ignore"):  # (an inf x: a nan step, nothing measured)
+        plus, minus = x + step, x - step
+        return plus - minus, (plus - x, x - minus)
+
+
+def _bend(values, center, sides, offset, scale):
+    """Per entry, how far a central difference over the step taken is off f'(x) for the step's
+    midpoint being ``offset`` off x: f'' times that, f'' measured by the change of the one-sided
+    slopes from f(x) = ``center`` to f's ``(plus, minus)`` ``values`` over the one-sided steps taken,
+    ``sides`` (``_taken``; their rounding included), where both moved, else taken to be at most
+    ``scale`` (``_f_scale``: one side rounded to x leaves f'' unseen)."""
+    right, left = (np.asarray(side, dtype=np.float64) for side in sides)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        curvature = 2 * np.abs((values[0] - center) / right - (center - values[1]) / left) / (right + left)
+        return np.where(offset > 0, offset * np.where((right > 0) & (left > 0), curvature, scale), 0.0)
+
+
+def _over_taken(values, taken):
+    """The central difference from f's ``(plus, minus)`` values over the steps ``taken`` (h of
+    ``_taken``); nan where h is not > 0 (x + step rounded to x: nothing was measured)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(taken > 0, (np.asarray(values[0]) - values[1]) / taken, np.nan)
+
+
+def _unchecked(x, eps):
+    """The entries (index tuples) of ``x`` where x + eps rounds to x, so no step is taken there."""
+    return [tuple(int(k) for k in e) for e in np.argwhere(np.atleast_1d(_taken(x, eps)[0] == 0))
+            ] if np.ndim(x) else ([()] if _taken(x, eps)[0] == 0 else [])
 
 
 def _f_scale(center, slope_scale):
@@ -506,47 +571,18 @@ _MARGIN = 4
 _CROSSED = 0.5
 
 
-def _rounding(values, step):
-    """Per entry, the rounding a central difference over ``step`` carries from f's ``(plus, minus)``
-    values: ``_ROUNDING_UNITS`` units of the larger of them, over the step."""
-    return _ROUNDING_UNITS * _UNIT * np.maximum(np.abs(values[0]), np.abs(values[1])) / step
-
-
-def _noise(index, values, step, steps):
-    """Per entry (or direction), the error of leaf ``index``'s central difference over ``step`` from
-    f's ``(plus, minus)`` values that no gradient explains: their rounding (``_rounding``) and the
-    step's, x +- step rounded to float64 (``steps.stretched``)."""
-    return _rounding(values, step) + steps.stretched(index, step, _central(values, step))
-
-
-def _central(values, step):
-    """The central difference over ``step`` from f's ``(plus, minus)`` values there."""
-    return (np.asarray(values[0]) - values[1]) / (2 * step)
-
-
-def _stretch(x, step):
-    """Per entry of ``x``, |h - 2 step| / min(h, 2 step) for the step h = (x + step) - (x - step) a
-    central difference takes, x + step and x - step rounded to float64: h is off 2 step by up to a
-    unit of x, so the difference over 2 step, D = s h / (2 step) for the slope s over the step, is
-    off s by D (1 - 2 step / h) = s (h / (2 step) - 1), at most this share of D (1.1e-9 |x| at
-    step = 1e-7: 1.4e-6 at |x| = 1234, where sin's differences over h agree with cos to 3e-11).
-    0 where h is 0 (x + step rounds to x): D is then 0, and no share of it explains anything."""
-    taken = (x + step) - (x - step)
-    with np.errstate(divide="ignore", invalid="ignore"):  # (h = 0, or nan at an inf x: no share)
-        return np.where(taken > 0, np.abs(taken - 2 * step) / np.minimum(taken, 2 * step), 0.0)
-
-
 def _measured_parts(index, wider, numeric, steps):
     """The finite differences' error for leaf ``index`` with the truncation measured rather than
     assumed (Richardson), per entry (or one direction's floats) in two parts: ``smooth``, D(eps)'s
-    rounding (``_noise``: f's values' and the step's) plus its truncation (D(h) = f' + h^2 f3 / 6 + ...,
-    so D(3 eps) - D(eps) is eight times it, give or take both differences' rounding; ``_MARGIN`` times
-    the part beyond that rounding), and ``crossed``, what a kink crossed within 3 eps adds
+    noise (``steps.taken``, each difference over the step taken) plus its truncation (D(h) = f' +
+    h^2 f3 / 6 + ..., so D(3 eps) - D(eps) is eight times it, give or take both differences' noise
+    and steps rounded off the 1 : 3 ratio, which at such |x| leave no truncation to speak of;
+    ``_MARGIN`` times the part beyond that noise), and ``crossed``, what a kink crossed within 3 eps adds
     (``_CROSSED`` of ``_unsmooth`` over eps; 0 for a smooth f). ``wider``: f's ``(plus, minus)`` at
     x +- 3 eps, ``numeric`` D(eps), ``steps`` the ``_Steps``."""
     values, eps = steps.values[index], steps.eps
-    rounding, rounding3 = _noise(index, values, eps, steps), _noise(index, wider, _WIDER * eps, steps)
-    moved = np.abs(_wide_difference(wider, eps) - numeric)
+    (_, rounding), (wide, rounding3) = steps.taken(index, eps, values), steps.taken(index, _WIDER * eps, wider)
+    moved = np.abs(wide - numeric)
     # (D(3 eps) - D(eps) within both differences' rounding may be rounding alone: only what is
     # surely truncation gets the margin, so no rounding is counted _MARGIN times over)
     truncation = moved + (_MARGIN - 1) * np.maximum(moved - rounding - rounding3, 0.0)
@@ -579,26 +615,22 @@ def _unsmooth(values, wider, steps, size):
         return np.maximum(departure - rounding, 0.0)
 
 
-def _wide_difference(wider, eps):
-    """D(3 eps) from f's ``(plus, minus)`` at x +- 3 eps."""
-    return _central(wider, _WIDER * eps)
-
-
 @dataclass
 class _Steps:
     """How ``_judged`` measures a doubtful leaf: f's ``(plus, minus)`` per leaf at +-eps
     (``values``), ``shifted(index, step)`` giving them at +-step, ``center`` f(x), the leaves'
-    ``names``, their ``sizes`` (``_unsmooth``), ``stretched(index, step, difference)`` the error of
-    a leaf's central ``difference`` over ``step`` from x +- step being rounded (``_stretch``), whether
-    a leaf's values are per entry (``entries``; else one direction, fast mode), and ``pooled`` the norm
-    a zero gradient is small against (None: both sides' over all leaves, ``_zero_bounds``)."""
+    ``names``, their ``sizes`` (``_unsmooth``), ``taken(index, step, values)`` a leaf's central
+    difference over the step taken from f's ``(plus, minus)`` at +-step and per entry its noise
+    (``_noise``), whether a leaf's values are per entry (``entries``; else one direction, fast
+    mode), and ``pooled`` the norm a zero gradient is small against (None: both sides' over all
+    leaves, ``_zero_bounds``)."""
     values: list
     shifted: object
     eps: float
     center: float
     names: list
     sizes: list
-    stretched: object
+    taken: object
     entries: bool = True
     pooled: float = None
 
@@ -655,25 +687,25 @@ def _unresolved(index, narrow, wider, steps):
     D(eps / 3) = D(eps) - (D(3 eps) - D(eps)) / 9 up to the eps ** 4 term and each difference's
     rounding at f's values (the eps ** 4 term misses it by 1/64 of D(3 eps) - D(eps) once it is
     1/64 of the eps ** 2 term), while a residue's noise, which grows as the step shrinks (3x here),
-    misses it by about its own size. Each difference's rounding is its ``_noise``."""
-    wide = _wide_difference(wider, steps.eps)
+    misses it by about its own size. Each difference is over the step taken, with its noise
+    (``steps.taken``)."""
+    wide, noise3 = steps.taken(index, _WIDER * steps.eps, wider)
     if not np.any(narrow) and not np.any(wide):
         return True
     if _norm(np.subtract(wide, narrow)) < 2.0 ** -10 * _norm(narrow):
         return False  # (a residue's two draws of noise agree that well once in ~3000)
     step = steps.eps / _WIDER
-    finer = steps.shifted(index, step)
-    fine = _central(finer, step)
+    fine, noise = steps.taken(index, step, steps.shifted(index, step))
     predicted = narrow - (wide - narrow) / _WIDER ** 2
-    allowed = (_norm(_noise(index, finer, step, steps) + _noise(index, steps.values[index], steps.eps, steps)
-                      + _noise(index, wider, _WIDER * steps.eps, steps))
+    allowed = (_norm(noise + steps.taken(index, steps.eps, steps.values[index])[1] + noise3)
                + 2.0 ** -6 * _norm(np.subtract(wide, narrow)) + 2.0 ** -10 * _norm(narrow))
     return not _norm(np.subtract(fine, predicted)) <= allowed
 
 
-def _kinked(plus, minus, center, eps, slope_scale):
+def _kinked(plus, minus, center, eps, slope_scale, sides=None):
     """Where the one-sided slopes (center - minus) / eps and (plus - center) / eps (arrays) disagree
-    by more than a derivative's can: a mask, with those slopes.
+    by more than a derivative's can: a mask, with those slopes. ``sides``: the steps x + eps and
+    x - eps actually took, ``(right, left)`` (x +- eps rounds; a step of 0 gives no slope, no kink).
 
     For a smooth f they differ by f'' eps; at a kink (|x| at 0, a tie in max) by a jump that does
     not shrink with eps. Three values cannot tell c |x| from (c / eps) x ** 2, so a scale is assumed,
@@ -683,25 +715,27 @@ def _kinked(plus, minus, center, eps, slope_scale):
     eps ** (1/3) max(1, |f|, f's largest slope) (4.6e-3 at eps = 1e-7): at a point of zero slope,
     as a minimum, f'' up to eps ** (-2/3) that (46,000) is read as curvature; and (3) over 64 times
     f's rounding error over eps."""
-    with np.errstate(invalid="ignore", over="ignore"):  # an inf or nan value: no slope, no kink
-        left, right = (center - minus) / eps, (plus - center) / eps
+    right_step, left_step = (eps, eps) if sides is None else sides
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # an inf or nan value: no slope, no kink
+        left, right = (center - minus) / left_step, (plus - center) / right_step
         jump = np.abs(right - left)
         largest = np.maximum(np.maximum(np.abs(plus), np.abs(minus)), abs(center))
         floor = eps ** (1 / 3) * _f_scale(center, slope_scale)
         mask = ((jump > 0.1 * np.maximum(np.abs(left), np.abs(right))) & (jump > floor)
-                & (jump > 64 * np.finfo(np.float64).eps * largest / eps))
+                & (jump > 64 * np.finfo(np.float64).eps * largest / np.minimum(left_step, right_step)))
     return mask, left, right
 
 
-def _kinks(values, center, eps, names, entries=True):
+def _kinks(values, center, eps, names, sides, entries=True):
     """The ``Kink`` records of every leaf's ``(plus, minus)`` values around f's value ``center``
-    (``entries``: each value is an entry's; else one direction per leaf, fast mode)."""
+    (``sides``: per leaf, the steps taken to them, ``_kinked``; ``entries``: each value is an
+    entry's; else one direction per leaf, fast mode)."""
     if not math.isfinite(center):
         return []
     scale = _largest_slope(values, eps)
     found = []
-    for index, ((plus, minus), name) in enumerate(zip(values, names)):
-        mask, left, right = _kinked(np.asarray(plus), np.asarray(minus), center, eps, scale)
+    for index, ((plus, minus), name, side) in enumerate(zip(values, names, sides)):
+        mask, left, right = _kinked(np.asarray(plus), np.asarray(minus), center, eps, scale, side)
         for at in zip(*np.nonzero(mask)) if np.ndim(mask) else ([()] if mask else []):
             entry = tuple(int(k) for k in at) if entries else ()
             found.append(Kink(index, name, entry, float(left[at]), float(right[at])))
@@ -715,17 +749,28 @@ def _largest_slope(values, eps):
     return max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
 
 
-def _per_leaf(analytic, numeric, names, bounds, threshold=None, steps=None):
-    """The relative difference over all leaves, an ``InputCheck`` per leaf (its worst entry;
-    ``bounds``: the finite differences' error bound per leaf, ``_resolution``) and the kinks found
-    crossed; with ``steps`` (a ``_Steps``) the bounds of leaves doubtful at ``threshold`` are
-    measured, ``_judged``, and each check's ``stepping`` is its step's rounding at eps)."""
-    difference, rows, crossed = ((*_disagreements(analytic, numeric, bounds), []) if steps is None else
-                                 _judged(analytic, numeric, bounds, threshold, steps))
-    checks = [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound,
-                         0.0 if steps is None else _norm(steps.stretched(i, steps.eps, n)))
-              for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
-    return difference, checks, crossed
+def _per_leaf(analytic, numeric, names, bounds):
+    """The relative difference over all leaves and an ``InputCheck`` per leaf (its worst entry;
+    ``bounds``: the finite differences' error bound per leaf, ``_resolution``), with no step to
+    round (gradgradcheck)."""
+    difference, rows = _disagreements(analytic, numeric, bounds)
+    return difference, [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
+                        for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
+
+
+def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchecked):
+    """gradcheck's comparison: ``.difference`` of ``analytic`` and ``numeric`` (the differences over
+    2 eps, SEEDS section 6), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
+    with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
+    (``shapes``, ``unchecked``: per leaf its entries whose step is 0) and the kinks found crossed.
+    In fast mode (not ``steps.entries``) a leaf's values are floats along its direction."""
+    verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
+    difference, formula = _disagreements(analytic, numeric, bounds)
+    checks = [InputCheck(i, name, shape, d, *(_worst_entry(a, n) if steps.entries else ((), a, n)), error, bound,
+                         judged_difference, entries)
+              for i, (a, n, name, shape, (d, _, _), (judged_difference, error, bound), entries)
+              in enumerate(zip(analytic, numeric, steps.names, shapes, formula, rows, unchecked))]
+    return difference, verdict_difference, checks, crossed
 
 
 def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
@@ -751,12 +796,14 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             verdict is as strict as full mode's along those directions.
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
-        GradcheckResult: ``.difference`` over all leaves together, ``.passed``, ``.inputs`` per-leaf
-        detail (named by dict keys; ``.error`` ||autodiff - numerical|| and ``.bound`` the finite
-        differences' error bound, ``_resolution``, below which a leaf's own difference does not
-        count, with ``.stepping`` its part for the step taken not being 2 eps (x +- eps rounds to
-        float64: ~1.1e-9 |x| of the differences, ``_stretch``; ``str()`` says when a verdict turns
-        on it); for a leaf it would excuse, the truncation is measured from the differences at
+        GradcheckResult: ``.difference`` over all leaves together (SEEDS section 6, over 2 eps),
+        ``.passed``, ``.inputs`` per-leaf detail (named by dict keys). The verdict divides each
+        difference by the step it took (``.judged``, per leaf and over all: x +- eps rounds to
+        float64, 4% off 2 eps at |x| = 1e8, ``_taken``; in fast mode autodiff's slope along the
+        displacement taken), and an entry whose step rounds to 0 (x + eps == x) fails its leaf
+        (``.unchecked``; the report asks for a larger eps). ``.error`` ||autodiff - numerical|| and
+        ``.bound`` the finite differences' error bound, ``_resolution``, below which a leaf's own
+        difference does not count, are over the steps taken; for a leaf it would excuse, the truncation is measured from the differences at
         3 eps, with a margin, ``_measured_parts``, and a leaf below eps ** 0.75 of the pooled norm
         that those and a third at eps / 3 do not resolve counts as a zero gradient, ``_judged``),
         ``.kinks`` the entries (in fast mode, directions) where the one-sided differences
@@ -786,7 +833,8 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
 
 def _full(f, flat, analytic, center, eps, threshold):
     """gradcheck's full mode: every entry's central difference against ``analytic``; ``center`` is
-    f(x). A leaf the assumed truncation would excuse has it measured (``_judged``)."""
+    f(x). A leaf the assumed truncation would excuse has it measured (``_judged``). The verdict
+    divides each entry's difference by the step it took (``_taken``)."""
     values = _shifted_values(f, flat, eps, "gradcheck")
     numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
@@ -794,29 +842,42 @@ def _full(f, flat, analytic, center, eps, threshold):
     def shifted(i, step):
         return _leaf_values(f, flat, flat.arrays[i], step, "gradcheck")
 
-    def stretched(i, step, difference):  # (each entry moves alone, by its own rounded step)
-        with np.errstate(invalid="ignore"):  # (an inf difference at h = 2 step: a nan part, no bound)
-            return np.abs(difference) * _stretch(flat.arrays[i], step)
-    bounds = [_resolution(np.maximum(np.abs(plus), np.abs(minus)), eps, scale, stretched(i, eps, n))
-              for i, ((plus, minus), n) in enumerate(zip(values, numeric))]
-    difference, checks, crossed = _per_leaf(analytic, numeric, flat.names, bounds, threshold,
-                                            _Steps(values, shifted, eps, center, flat.names,
-                                                   [np.abs(x) + _WIDER * eps for x in flat.arrays],
-                                                   stretched))
-    return GradcheckResult(difference, threshold, checks, kinks=_merged(_kinks(values, center, eps, flat.names),
-                                                                        crossed))
+    def taken(i, step, pair):  # (each entry moves alone, by its own rounded step)
+        difference, largest, half, bend = _entries_taken(flat.arrays[i], step, pair, center, scale)
+        return difference, _noise(largest, half, bend)
+    steps = _Steps(values, shifted, eps, center, flat.names, [np.abs(x) + _WIDER * eps for x in flat.arrays], taken)
+    parts = [_entries_taken(x, eps, pair, center, scale) for x, pair in zip(flat.arrays, values)]
+    judged = [difference for difference, *_ in parts]
+    bounds = [_resolution(largest, half, scale, bend) for _, largest, half, bend in parts]
+    difference, verdict, checks, crossed = _checked(analytic, numeric, judged, bounds, threshold, steps,
+                                                    [x.shape for x in flat.arrays],
+                                                    [_unchecked(x, eps) for x in flat.arrays])
+    sides = [_taken(x, eps)[1] for x in flat.arrays]
+    return GradcheckResult(difference, threshold, checks, judged=verdict,
+                           kinks=_merged(_kinks(values, center, eps, flat.names, sides), crossed))
+
+
+def _entries_taken(x, step, pair, center, scale):
+    """Full mode, per entry of leaf ``x`` moved alone by +-``step``: its central difference over the
+    step taken (``_over_taken``) from f's ``(plus, minus)`` ``pair``, the larger |f| of the two, the
+    half step taken, and what its midpoint being off x adds (``_bend``)."""
+    h, sides = _taken(x, step)
+    return (_over_taken(pair, h), np.maximum(np.abs(pair[0]), np.abs(pair[1])), h / 2,
+            _bend(pair, center, sides, np.abs(sides[0] - sides[1]) / 2, scale))
 
 
 def _fast(f, flat, analytic, center, eps, threshold, generator):
     """gradcheck's fast mode: per leaf, <analytic, u> against (f(x + eps u) - f(x - eps u)) / (2 eps)
     for one random unit direction u drawn from ``generator``; ``center`` is f(x). A leaf the
     assumed truncation would excuse has it measured as the full mode does (``_judged``), from
-    f(x +- 3 eps u): two more evaluations for that leaf alone."""
+    f(x +- 3 eps u): two more evaluations for that leaf alone. The verdict judges each difference
+    along the displacement taken (``_taken``: x +- eps u rounds per entry)."""
     directions = []
     for x in flat.arrays:
         u = generator.standard_normal(x.shape)
         norm = np.linalg.norm(u)
         directions.append(u / norm if norm else u)
+    unchecked = [_unchecked(x, eps) for x in flat.arrays]
 
     def along(i, step):  # f's (plus, minus) with leaf i moved by +-step along its direction
         shifted, moved = list(flat.arrays), []
@@ -825,32 +886,37 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
             moved.append(_value(f, flat, shifted, "gradcheck"))
         return tuple(moved)
 
-    def stretched(i, step, difference):
-        # the step taken, h = (x + step u) - (x - step u), is off 2 step u by up to a unit of x per
-        # entry, which moves f by the gradient (autodiff's, the one at hand) along that error; an
-        # entry h leaves at 0 (x + step u rounds to x) is not moved at all, as in full mode (_stretch)
+    def moved(i, step, pair):
+        # f moved along t = (x + step u) - (x - step u), not 2 step u, so the difference over 2 step
+        # is f's slope along t / (2 step): less autodiff's along t / (2 step) - u, it is the slope
+        # along u but for (f' - autodiff) along that rounding, a share of an error as small as it;
+        # returned with what the displacement's midpoint being off x adds (``_bend``, along u)
         x, u = flat.arrays[i], directions[i]
-        with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan: a nan part, no bound)
-            taken = (x + step * u) - (x - step * u)
-            off = np.abs(analytic[i]) * np.abs(taken / (2 * step) - u)
-            return float(np.sum(np.where(taken != 0, off, 0.0)))
+        t, (right, left) = _taken(x, step * u)
+        with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan: a nan difference, no bound)
+            rounded = float(np.sum(analytic[i] * (t / (2 * step) - u)))
+            sides = (float(np.sum(right * u)), float(np.sum(left * u)))
+            bend = _bend(pair, center, sides, _norm(right - left) / 2, scale)
+        return (math.nan if unchecked[i] else (pair[0] - pair[1]) / (2 * step) - rounded), bend, sides
+
+    def taken(i, step, pair):
+        difference, bend, _ = moved(i, step, pair)
+        return difference, _noise(max(abs(pair[0]), abs(pair[1])), step, bend)
     values = [along(i, eps) for i in range(len(flat.arrays))]
     slopes = [float(np.sum(a * u)) for a, u in zip(analytic, directions)]
     numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
-    steppings = [stretched(i, eps, n) for i, n in enumerate(numeric)]
-    bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale, s)
-              for (plus, minus), s in zip(values, steppings)]
+    parts = [moved(i, eps, pair) for i, pair in enumerate(values)]
+    bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale, bend) for (plus, minus), (_, bend, _) in
+              zip(values, parts)]
     # a zero gradient is small against the whole gradients (a direction may miss most of them)
     pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
     sizes = [(_norm(x) + _WIDER * eps, _norm(a)) for x, a in zip(flat.arrays, analytic)]
-    difference, rows, crossed = _judged(slopes, numeric, bounds, threshold, _Steps(
-        values, along, eps, center, flat.names, sizes, stretched, False, pooled))
-    checks = [InputCheck(i, name, x.shape, d, (), a, n, error, bound, s)
-              for i, (x, name, a, n, (d, error, bound), s) in enumerate(zip(flat.arrays, flat.names, slopes,
-                                                                              numeric, rows, steppings))]
-    return GradcheckResult(difference, threshold, checks, mode="fast",
-                           kinks=_merged(_kinks(values, center, eps, flat.names, entries=False), crossed))
+    steps = _Steps(values, along, eps, center, flat.names, sizes, taken, False, pooled)
+    difference, verdict, checks, crossed = _checked(slopes, numeric, [judged for judged, *_ in parts], bounds,
+                                                    threshold, steps, [x.shape for x in flat.arrays], unchecked)
+    return GradcheckResult(difference, threshold, checks, mode="fast", judged=verdict, kinks=_merged(
+        _kinks(values, center, eps, flat.names, [sides for *_, sides in parts], entries=False), crossed))
 
 
 def _merged(seen, crossed):
@@ -906,7 +972,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     scale = _f_scale(max(own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in numeric))
     rounded = _rounding_scales(numeric, own, eps, scale, differences)
     bounds = [_resolution(np.full(n.shape, r), eps, scale) for n, r in zip(numeric, rounded)]
-    difference, checks, _ = _per_leaf(analytic, numeric, flat.names, bounds)
+    difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
     return GradcheckResult(difference, threshold, checks, mode="second order")
 
 
@@ -957,6 +1023,11 @@ class LeafComparison:
     expected: float
     error: float
     bound: float
+
+    @property
+    def judged(self):
+        """The difference the verdict reads (``_fails_alone``): ``difference``, as no step rounds here."""
+        return self.difference
 
 
 @dataclass
