@@ -4,6 +4,7 @@
 compiled replay); ``unbroadcast`` is the only place where broadcasting is undone, so no
 op handles broadcasting on its own.
 """
+import collections.abc
 import sys
 from typing import NamedTuple
 
@@ -66,37 +67,57 @@ def owned(grad, dtype):
     return np.array(getattr(grad, "_array", grad), dtype=dtype)
 
 
+def alone(array):
+    """Whether nothing refers to ``array`` but one local variable of the caller's (``custom.run_forward``'s
+    for the result a forward of yours just returned; a forward's workspace, a global, a cache or the
+    object it came from raise the count): the test ``owned`` makes, for a value held as a forward's
+    result is, against its own count measured at import (``_ALONE``)."""
+    return sys.getrefcount(array) <= _ALONE
+
+
 def _references(grad):
-    return sys.getrefcount(grad)  # (counted as owned counts: a parameter passed on to the count)
+    return sys.getrefcount(grad)  # (counted as owned and alone count: a parameter passed on to the count)
 
 
-def _unshared_references():
-    """The count ``owned`` sees for a gradient nobody else holds, measured with this thread's trace and
-    profile hooks off: a debugger or a locals watcher holding the probe's frame would raise it, and
-    shared arrays would be adopted ever after."""
+def _in_a_pair():
+    for _, grad in [(None, np.empty(1))]:  # held as tape._write_grads holds one: in a pair, a loop variable
+        return _references(grad)
+
+
+def _in_a_local():
+    array = np.empty(1)  # held as custom.run_forward holds a forward's result: by one local variable
+    return _references(array)
+
+
+def _unshared_references(held):
+    """The count ``held()`` measures for an array nobody else holds, with this thread's trace and profile
+    hooks off: a debugger or a locals watcher holding the probe's frame would raise it, and shared
+    arrays would be adopted ever after."""
     hooks = sys.gettrace(), sys.getprofile()
     sys.settrace(None), sys.setprofile(None)
     try:
-        for _, grad in [(None, np.empty(1))]:  # held as tape._write_grads holds one: in a pair, a loop variable
-            return _references(grad)
+        return held()
     finally:
         sys.settrace(hooks[0]), sys.setprofile(hooks[1])
 
 
-# (never above CPython 3.11-3.13's 4: what else holds a reference at import only raises the count;
+# (never above CPython 3.11-3.13's 4 and 3: what else holds a reference at import only raises the count;
 # 3.14 borrows references, so its own may be lower)
-_UNSHARED = min(_unshared_references(), 4)
+_UNSHARED, _ALONE = min(_unshared_references(_in_a_pair), 4), min(_unshared_references(_in_a_local), 3)
 
 
 def gradient_list(every, prim, n):
-    """The result of ``prim``'s ``vjp_all`` (any iterable: one gradient per input, None for none) as
-    a tuple of its ``n`` gradients: anything else is refused naming the op and both counts, as
-    ``zip`` would drop a missing gradient (its input's ``.grad`` silently None) or an extra one."""
-    try:
-        every = tuple(every)
-    except TypeError:
-        raise TypeError(f"{prim.label}: its vjp_all returned {type(every).__name__}; expected a list of "
-                        f"{n} gradient(s), one per input (None for an input without one)") from None
+    """The result of ``prim``'s ``vjp_all`` (a list or tuple, or an iterator such as a generator: one
+    gradient per input, in order, None for none) as a tuple of its ``n`` gradients. Anything else is
+    refused naming the op, the type and what is expected (a dict would give its keys as gradients, a
+    set its own order, an array its rows), as is another count than ``n``: ``zip`` would drop a
+    missing gradient (its input's ``.grad`` silently None) or an extra one."""
+    if not isinstance(every, (list, tuple, collections.abc.Iterator)):
+        raise TypeError(f"{prim.label}: its vjp_all returned {type(every).__name__}; expected a list of {n} "
+                        "gradient(s) (or a tuple), one per input in order (None for an input without one)" + (
+                            "; a dict gives its keys, a set its own order" if isinstance(
+                                every, (collections.abc.Mapping, collections.abc.Set)) else ""))
+    every = tuple(every)
     if len(every) != n:
         raise GraphError(f"{prim.label}: its vjp_all returned {len(every)} gradient(s) for {n} input(s); "
                          "expected one per input, in order (None for an input that gets none)")

@@ -10,15 +10,23 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
   hands every later call), and a rule gets ``g``, ``out`` and the inputs read-only: ``g`` may be the
   very array another input's gradient is (``add`` passes it on to both), so a rule writing into one
   (``g *= 2``) would change other gradients silently; NumPy refuses the write, and the error names
-  the op.
+  the op;
+- a forward's result is the output's own: one it keeps (a workspace) is copied, as the next call
+  would change it; under ``ag.compile``, a forward changing a list, tuple or dict among its keyword
+  parameters runs the call eagerly (each replay would start from what the last one left there);
+- the forward and the rules are checked when given (``op_name``, ``checked_rules``), and a rule whose
+  signature cannot take its call is named with the call it got.
 """
+import functools
 import inspect
 import itertools
 
 import numpy as np
 
+from . import diagnostics
+from .conform import alone
 from .convert import own_memory
-from .modes import share_version
+from .modes import current, share_version
 from .tensor import Tensor
 
 
@@ -75,21 +83,66 @@ def run_forward(prim, *arrays, **params):
     views: a forward writing into an input (a constant ``ag.compile`` hands every replay, a tensor's
     data) is refused, naming the op. An input returned as it is stays writable; any other view of
     one comes back read-only (whether NumPy would give it writable, as for ``x.T``, or not, as for
-    ``np.diagonal(x)``, cannot be told from here). A writable result whose entries share memory is
-    copied (``convert.own_memory``)."""
+    ``np.diagonal(x)``, cannot be told from here). Any other result is the output's own: adopted when
+    nothing else refers to it (``conform.alone``: an array the forward just made), else copied (a
+    workspace it keeps, ``np.multiply(x, x, out=BUF)``, would be every output of the op at once), as is
+    a writable result whose entries share memory (``convert.own_memory``). While ``ag.compile`` traces,
+    a change it makes to a list, tuple or dict given as a keyword parameter makes the call run eagerly
+    (``_note_changed``). Any other error it raises passes as it is (``diagnostics.explain_failure``)."""
     check_params(prim, params)
     views = [_read_only(a) for a in arrays]
+    tracer = current().tracer
+    before = _contents(params) if tracer is not None and params else None
     try:
         out = prim.forward(*views, **{k: _read_only(v) for k, v in params.items()})
     except ValueError as error:
         _name_write(prim, "forward", error, "its inputs are the graph's values (a constant, one that "
                     "ag.compile hands every later call)", "c = c + 1, not c += 1")
         raise
+    if before:
+        _note_changed(prim, params, before, tracer)
     for view, array in zip(views, arrays):
-        if out is view and view is not array:
+        if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
-    # (a fresh array of its own making whose entries share memory, as_strided's: copied, as a user's is)
-    return own_memory(out) if type(out) is np.ndarray else out
+    if type(out) is not np.ndarray or out.base is not None and any(
+            np.may_share_memory(out, a) for a in arrays):  # (a view of an input: it shares that input's
+        return out                                          # version counter, share_version_of_view)
+    if alone(out) and (out.base is None or type(out.base) is np.ndarray and alone(out.base)):
+        return own_memory(out)  # (an as_strided view's entries sharing memory are copied, as a user's are)
+    return np.array(out)
+
+
+def _contents(params):
+    """{keyword: contents} of the lists, tuples and dicts among ``params`` (``_contents_of``)."""
+    return {key: _contents_of(value, set()) for key, value in params.items()
+            if isinstance(value, (list, tuple, dict))}
+
+
+def _contents_of(value, seen):
+    """What a replay would have to give a forward again of ``value``: the bytes of an array, else for a
+    list, tuple or dict what it holds (the id of each item, and its own contents), else None."""
+    if isinstance(value, np.ndarray):
+        return value.tobytes()
+    if not isinstance(value, (list, tuple, dict)) or id(value) in seen:  # (one holding itself ends)
+        return None
+    seen.add(id(value))
+    return [(key, id(item), _contents_of(item, seen)) for key, item in (
+        value.items() if isinstance(value, dict) else enumerate(value))]
+
+
+def _note_changed(prim, params, before, tracer):
+    """Make ``tracer``'s call run eagerly if ``prim``'s forward changed a list, tuple or dict given to it as a
+    keyword parameter (``before``: their ``_contents`` then): the trace would hold that container, and each
+    replay would start from what the last one left, where the function makes it anew on each call."""
+    for key, contents in before.items():
+        if _contents_of(params[key], set()) != contents:
+            held = type(params[key]).__name__
+            tracer.refusals.append(
+                f"passes op '{prim.name}' a {held} as keyword parameter {key!r} whose contents its forward "
+                "changes (an array in it written into, an item set): a replay would start from what the last "
+                f"call left in that {held}; have the forward return what it computes, or keep such state "
+                "outside")
+            return
 
 
 def share_version_of_view(prim, out, parents):
@@ -107,12 +160,16 @@ def share_version_of_view(prim, out, parents):
 
 
 def run_rule(prim, rule, kind, g, out, args, params):
-    """``rule(g, out, *args, **params)`` (a VJP, or a JVP with a tangent as ``g``) on read-only views."""
+    """``rule(g, out, *args, **params)`` (a VJP, or a JVP with a tangent as ``g``) on read-only views; a
+    rule that cannot take that call (not callable, another signature) is a TypeError naming the op, the
+    rule and the call (``_name_signature``)."""
     g = [_read_only(t) for t in g] if type(g) is list else _read_only(g)  # (jvp_all's: one tangent per input)
     out, *args = [_read_only(v) for v in (out, *args)]
     try:
         return rule(g, out, *args, **params)
     except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, TypeError):
+            _name_signature(prim, rule, kind, args, params, error)
         if isinstance(error, ValueError):
             _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
                         "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
@@ -122,6 +179,88 @@ def run_rule(prim, rule, kind, g, out, args, params):
         if isinstance(out, Tensor) and (type(error) in (TypeError, ValueError) or lacks):
             raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
+
+
+def op_name(forward, name):
+    """The name of the op made of ``forward``: ``name``, else the forward's ``__name__`` (a
+    ``functools.partial``'s: its function's). A forward that is no callable, or one without a name
+    (a callable object) given no ``name``, is a TypeError saying what is expected."""
+    if not callable(forward):
+        raise TypeError(f"primitive: the forward is {type(forward).__name__} {forward!r:.40}, not a "
+                        "function; expected forward(*ndarrays, **params) -> ndarray")
+    inner = forward
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    found = name or getattr(inner, "__name__", None)
+    if found is None:
+        raise TypeError(f"primitive: the forward {forward!r:.60} ({type(forward).__name__}) has no __name__ "
+                        "to name the op by; pass name=, as in ag.primitive(forward, name='scale')")
+    return found
+
+
+def checked_rules(prim, kind, rules):
+    """``rules`` given to ``prim.defvjp`` (``kind`` "VJP") or ``defjvp`` ("JVP"), each checked now rather than
+    at backward(): a function or None, and, when ``prim``'s forward takes a fixed number of inputs
+    (``prim.arity``), one that takes g, out and that many inputs by position; else a TypeError naming
+    the op, the input and the call expected."""
+    for i, rule in enumerate(rules):
+        if rule is None:
+            continue
+        problem = None if callable(rule) else f"is {type(rule).__name__} {rule!r:.40}, not a function"
+        if problem is None and prim.arity is not None:
+            problem = _mismatch(rule, [None] * (2 + prim.arity), {})
+        if problem is not None:
+            expected = _expected_call(prim, kind.lower(), prim.arity)
+            raise TypeError(f"{prim.label}.def{kind.lower()}: the rule for input {i} {problem}; expected "
+                            f"{expected}, or None (not differentiable there)")
+    return rules
+
+
+def _name_signature(prim, rule, kind, args, params, error):
+    """Raise, naming ``prim``, the rule and the call it is given, for a TypeError that comes from
+    calling ``rule`` (not callable, or a signature that cannot take that call); else return."""
+    problem = None if callable(rule) else f"is {type(rule).__name__} {rule!r:.40}, not a function"
+    if problem is None:
+        problem = _mismatch(rule, [None] * (2 + len(args)), params)
+    if problem is not None:
+        name = _rule_name(prim, rule, kind)
+        call = name if name.endswith("_all") else kind.lower()
+        raise TypeError(f"{prim.label}: its {name} {problem}; expected "
+                        f"{_expected_call(prim, call, len(args), params)}") from error
+
+
+def _mismatch(rule, args, params):
+    """Why ``rule`` cannot be called with ``args`` and ``params`` (its signature and Python's words),
+    or None if it can (or has no signature Python can read)."""
+    try:
+        signature = inspect.signature(rule)
+    except (TypeError, ValueError):
+        return None
+    try:
+        signature.bind(*args, **params)
+    except TypeError as error:
+        keywords = f" and the keyword{'s' * (len(params) > 1)} {', '.join(params)}" if params else ""
+        return f"{getattr(rule, '__name__', type(rule).__name__)}{signature} cannot take {len(args)} " \
+               f"positional arguments{keywords} ({error})"
+    return None
+
+
+def _expected_call(prim, call, n, params=()):
+    """How a rule ``call`` ("vjp", "jvp_all", ...) is called for ``prim``'s ``n`` inputs (None: not fixed),
+    ``params`` its keywords: ``vjp(g, out, x, y, **params)``."""
+    names = ["*inputs"] if n is None else [name if name.isidentifier() else f"x{i}" for i, name in
+                                           enumerate(diagnostics.input_names(prim, n))]  # (not 'operand 1')
+    keywords = "".join(f", {key}=..." for key in params) or ", **params"
+    first = {"vjp": "g", "jvp": "t", "jvp_all": "tangents"}.get(call, "g")
+    return f"a function called as {call}({first}, out, {', '.join(names)}{keywords})"
+
+
+def _rule_name(prim, rule, kind):
+    """How messages name ``rule`` of ``prim``: its ``vjp_all``/``jvp_all``, or its VJP (JVP) for input i."""
+    if rule is prim.vjp_all or rule is prim.jvp_all:
+        return "vjp_all" if kind == "VJP" else "jvp_all"
+    where = [str(i) for i, r in enumerate((prim.vjps if kind == "VJP" else prim.jvps) or ()) if r is rule]
+    return f"{kind} for input{'s' * (len(where) > 1)} {' and '.join(where) or '?'}"
 
 
 def _not_differentiable_again(prim, kind, error):

@@ -42,7 +42,10 @@ def explain_failure(prim, parents, error, params=None):
     """The error to raise for a forward that NumPy refused: a ShapeError for a ValueError (an axis
     out of range too), a TypeError for an axis that is no int; None for an error that already
     names an op ("dropout: ...") or has a type of its own (ShapeError, DomainError), or another
-    TypeError or IndexError (a bug in a custom forward keeps its traceback): it passes as it is."""
+    TypeError or IndexError (a bug in a custom forward keeps its traceback): it passes as it is. A
+    forward of yours gets a ShapeError only for NumPy's refusal of its shapes (``_shape_refusal``),
+    raised from it, so the traceback into your code is kept; any other ValueError of its own (a
+    value it refuses: math.sqrt's "math domain error") passes as it is."""
     tracer = current().tracer
     if tracer is not None:  # should the function catch it and go on, a replay would not raise it
         tracer.refusals.append(f"catches an error of op '{prim.name}' ({error}) while it runs: a replay "
@@ -63,9 +66,26 @@ def explain_failure(prim, parents, error, params=None):
         return failure
     if type(error) not in (ValueError, np.exceptions.AxisError):
         return None
+    builtin = getattr(prim, "builtin", False)
+    if not builtin and not _shape_refusal(error):  # (a value your forward refused: raised as it is)
+        return None
     if len(shapes) > 1 and "broadcast" in str(error):
-        return broadcast_error(prim.label, shapes, _input_names(prim, len(shapes)))
-    return ShapeError(f"{prim.label}: cannot apply to shapes {listed}: {error}")
+        failure = broadcast_error(prim.label, shapes, input_names(prim, len(shapes)))
+    else:
+        failure = ShapeError(f"{prim.label}: cannot apply to shapes {listed}: {error}")
+    failure.__cause__ = None if builtin else error  # (raised from it: the traceback into your forward kept)
+    return failure
+
+
+def _shape_refusal(error):
+    """Whether ``error`` is NumPy's refusal of its operands' shapes (an axis out of range, a broadcast,
+    np.dot's alignment, a reshape, a gufunc's core dimension, a join's sizes), which a ShapeError names."""
+    return isinstance(error, np.exceptions.AxisError) or (
+        type(error) is ValueError and _NUMPY_SHAPES.search(str(error)) is not None)
+
+
+_NUMPY_SHAPES = re.compile(r"broadcast|not aligned|core dimension|reshape|must match exactly|same shape|"
+                           r"zero-size array")
 
 
 def _axis_failure(prim, shapes, params, error):
@@ -114,7 +134,7 @@ def _clash(shapes, names):
     return "their sizes disagree"
 
 
-def _input_names(prim, n):
+def input_names(prim, n):
     """The forward's parameter names for its ``n`` inputs (where's condition, x, y), else
     'operand 1', 'operand 2', ... (a NumPy ufunc's x1, x2 would mean nothing to the user)."""
     try:

@@ -33,7 +33,7 @@ class Primitive:
         # arity: its keyword parameters and its 1 to 3 inputs (None: whatever its forward takes, or > 3).
         self.vjp_all = self.jvp_all = self.edge_labels = self.keywords = self.arity = None
         self.forward = self.__wrapped__ = forward
-        self.name = name or forward.__name__
+        self.name = custom.op_name(forward, name)
         self.label = f"{self.name} ({symbol})" if symbol else self.name
         self.vjps, self.jvps = tuple(vjps), jvps
         self.latex, self.draw, self.view = latex, draw, view
@@ -42,12 +42,12 @@ class Primitive:
 
     def defvjp(self, *vjps):
         """Set the VJPs, one per positional input (None: not differentiable there)."""
-        self.vjps = vjps
+        self.vjps = custom.checked_rules(self, "VJP", vjps)
         return self
 
     def defjvp(self, *jvps):
         """Set the JVPs, one per positional input (None: a non-zero tangent reaching it is refused)."""
-        self.jvps = jvps
+        self.jvps = custom.checked_rules(self, "JVP", jvps)
         return self
 
     def __call__(self, *args, **params):
@@ -72,7 +72,7 @@ class Primitive:
             failure = diagnostics.explain_failure(self, parents, error, params)
             if failure is None:
                 raise
-            raise failure from None
+            raise failure from failure.__cause__  # (None but for a forward of yours: explain_failure)
         state = per_thread.state  # (current()'s record, read without the call: this runs per op)
         if type(data) is not np.ndarray or data.dtype not in FLOATS:  # a reduction's scalar, ints, complex, ...
             data = data.__array__() if type(data) in FLOAT_SCALARS else forward_output(data, self, parents)
