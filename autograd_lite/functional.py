@@ -355,8 +355,19 @@ def _bce_logits(z, y):
         raise DomainError(f"{op}: labels must lie in [0, 1] (0/1 or probabilities), found values in "
                           f"[{y.min()}, {y.max()}]")
     y = y.astype(z.dtype, copy=False)
+    if np.isinf(z).any():  # (at z = ±inf, max(z, 0) - z y is inf - inf)
+        return np.sum(_saturated_terms(z, y)) / z.dtype.type(m)
     terms = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
     return np.sum(terms) / z.dtype.type(m)
+
+
+def _saturated_terms(z, y):
+    """``_bce_logits``' terms where some z are infinite: max(z, 0) - z y = |z| w, w the weight of the label
+    that z argues against (1 - y for z > 0, y for z < 0), is 0 where w is 0 (its limit: sigmoid(inf) = 1
+    is right for y = 1) and inf where w > 0, as the math and PyTorch give, for 0/1 and soft labels."""
+    away = np.where(z > 0, 1 - y, y)
+    with np.errstate(invalid="ignore"):  # (inf * 0, replaced by its limit 0)
+        return np.where(away == 0, 0, np.abs(z) * away) + np.log1p(np.exp(-np.abs(z)))
 
 
 _bce_with_logits = Primitive(
@@ -397,8 +408,11 @@ def _one_hot(labels, logits_shape, axis, dtype):
     if labels.shape != index_shape:
         raise ShapeError(f"{op}: labels have shape {labels.shape}; expected class indices of shape {index_shape} "
                          f"or one-hot labels of the logits' shape {tuple(logits_shape)} (classes along axis {axis})")
-    if labels.dtype.kind not in "iuf" or (labels.size and not np.all(np.mod(labels, 1) == 0)):
+    if labels.dtype.kind not in "iuf":
         raise DomainError(f"{op}: class indices must be whole numbers, got dtype {labels.dtype}")
+    if labels.dtype.kind == "f" and labels.size and not np.all(np.isfinite(labels) & (np.floor(labels) == labels)):
+        bad = labels[~(np.isfinite(labels) & (np.floor(labels) == labels))].ravel()[:3]
+        raise DomainError(f"{op}: class indices must be whole numbers (in any dtype), found {bad.tolist()}")
     if labels.size and not (labels.min() >= 0 and labels.max() < k):
         raise DomainError(f"{op}: class indices must lie in [0, {k - 1}] ({k} classes), found values in "
                           f"[{labels.min()}, {labels.max()}]")

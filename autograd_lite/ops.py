@@ -122,11 +122,19 @@ multiply = Primitive(np.multiply, "multiply", symbol="*", doc="""multiply(x, y):
                      vjps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x), jvps=(lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
                      latex=lambda t, node: tex.product(*t, "scalar" if any(p.size == 1 for p in node._parents)
                                                        else "odot"))
+def _divide_jvp(tangents, out, x, y):
+    # (tx - ty out) / y in one expression, as PyTorch's: tx / y and ty out / y apart overflow (or give
+    # inf - inf) where their difference is finite
+    tx, ty = tangents
+    return tx / y if ty is None else ((0.0 if tx is None else tx) - ty * out) / y
+
+
 divide = Primitive(np.true_divide, "divide", symbol="/", doc="""divide(x, y): x / y elementwise, shapes broadcast together.
 
     d/dx = 1 / y, d/dy = -x / y ** 2 (each gradient summed back to its input's shape).""",
-                   vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y), jvps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
+                   vjps=(lambda g, out, x, y: g / y, lambda g, out, x, y: -g * out / y),
                    latex=lambda t, node: tex.Term(f"\\frac{{{t[0].text}}}{{{t[1].text}}}"))
+divide.jvp_all = _divide_jvp
 negative = Primitive(np.negative, "negative", symbol="-", doc="negative(x): -x elementwise, x's shape; d/dx = -1.",
                      vjps=(lambda g, out, x: -g,), jvps=(lambda g, out, x: -g,),
                      latex=lambda t, node: tex.Term("-" + tex.at_least(t[0], tex.PRODUCT).text, tex.NEG))
@@ -242,6 +250,7 @@ relu = Primitive(lambda x: np.maximum(x, 0.0), "relu",  # 0.0: NumPy converts an
 relu.jvps = relu.vjps  # elementwise
 
 
+@float64_for_half  # (float16's exp(-x) overflows from x = -11, and 1 + exp(-x) rounds to 1 from x = 7.6)
 def _sigmoid(x):
     """1 / (1 + exp(-x)) elementwise (the exercise's formula)."""
     with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x << 0, giving the right 0
@@ -293,8 +302,8 @@ sigmoid = _Sigmoid(_sigmoid, "sigmoid", doc="""sigmoid(x): 1 / (1 + exp(-x)) ele
     d/dx = sigmoid(x) (1 - sigmoid(x)), computed from the output as PyTorch computes it: off by
     a few ulps of 1 at most, but relative accuracy goes as sigmoid(x) nears 1, and from
     about x = 17 (float32) or 37 (float64) it is 0 (true: about exp(-x)).""",
-                    vjps=(lambda g, out, x: g * out * (1 - out),),
-                    jvps=(lambda g, out, x: g * out * (1 - out),),
+                    vjps=(_float64_rule(lambda g, out, x: g * out * (1 - out)),),
+                    jvps=(_float64_rule(lambda g, out, x: g * out * (1 - out)),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
 tanh = Primitive(np.tanh, "tanh", doc="""tanh(x): the hyperbolic tangent elementwise, x's shape.
 
