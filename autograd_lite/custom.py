@@ -12,14 +12,16 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
   (``g *= 2``) would change other gradients silently; NumPy refuses the write, and the error names
   the op;
 - a forward's result is the output's own: one it keeps (a workspace) is copied, as the next call
-  would change it; under ``ag.compile``, a forward changing a list, tuple or dict among its keyword
+  would change it; under ``ag.compile``, a forward changing a container or object among its keyword
   parameters runs the call eagerly (each replay would start from what the last one left there);
 - the forward and the rules are checked when given (``op_name``, ``checked_rules``), and a rule whose
   signature cannot take its call is named with the call it got.
 """
+import collections
 import functools
 import inspect
 import itertools
+import weakref
 
 import numpy as np
 
@@ -87,7 +89,7 @@ def run_forward(prim, *arrays, **params):
     nothing else refers to it (``conform.alone``: an array the forward just made), else copied (a
     workspace it keeps, ``np.multiply(x, x, out=BUF)``, would be every output of the op at once), as is
     a writable result whose entries share memory (``convert.own_memory``). While ``ag.compile`` traces,
-    a change it makes to a list, tuple or dict given as a keyword parameter makes the call run eagerly
+    a change it makes to a container or object given as a keyword parameter makes the call run eagerly
     (``_note_changed``). Any other error it raises passes as it is (``diagnostics.explain_failure``)."""
     check_params(prim, params)
     views = [_read_only(a) for a in arrays]
@@ -104,34 +106,47 @@ def run_forward(prim, *arrays, **params):
     for view, array in zip(views, arrays):
         if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
-    if type(out) is not np.ndarray or out.base is not None and any(
+    if not isinstance(out, np.ndarray) or out.base is not None and any(
             np.may_share_memory(out, a) for a in arrays):  # (a view of an input: it shares that input's
         return out                                          # version counter, share_version_of_view)
-    if alone(out) and (out.base is None or type(out.base) is np.ndarray and alone(out.base)):
+    # Adopted only if nothing else can reach its memory: a plain array, no weak reference to it (a cache
+    # of workspaces), referred to by this frame alone, owning its memory or viewing one such array just made
+    # (a view of a kept bytearray, memoryview or mmap, or of a kept array, is copied; so is a subclass)
+    if type(out) is np.ndarray and not weakref.getweakrefcount(out) and alone(out) and (out.base is None or (
+            type(out.base) is np.ndarray and out.base.base is None and not weakref.getweakrefcount(out.base)
+            and alone(out.base))):  # (out.base read anew each time: a local holding it would count)
         return own_memory(out)  # (an as_strided view's entries sharing memory are copied, as a user's are)
-    return np.array(out)
+    return np.array(out, subok=False)
 
 
 def _contents(params):
-    """{keyword: contents} of the lists, tuples and dicts among ``params`` (``_contents_of``)."""
-    return {key: _contents_of(value, set()) for key, value in params.items()
-            if isinstance(value, (list, tuple, dict))}
+    """{keyword: contents} of the containers and objects among ``params`` (``_contents_of``)."""
+    return {key: _contents_of(value, set()) for key, value in params.items() if _holder(value)}
+
+
+def _holder(value):
+    """Whether ``value`` holds what a forward could change: a list, tuple, dict, set, deque, or an object
+    with attributes of its own (not a class, module or function)."""
+    return isinstance(value, (list, tuple, dict, set, collections.deque)) or (
+        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, type))
 
 
 def _contents_of(value, seen):
     """What a replay would have to give a forward again of ``value``: the bytes of an array, else for a
-    list, tuple or dict what it holds (the id of each item, and its own contents), else None."""
+    container or an object (``_holder``) what it holds (the id of each item, or attribute, and its own
+    contents; a set's in the order of their ids), else None."""
     if isinstance(value, np.ndarray):
         return value.tobytes()
-    if not isinstance(value, (list, tuple, dict)) or id(value) in seen:  # (one holding itself ends)
+    if not _holder(value) or id(value) in seen:  # (one holding itself ends)
         return None
     seen.add(id(value))
-    return [(key, id(item), _contents_of(item, seen)) for key, item in (
-        value.items() if isinstance(value, dict) else enumerate(value))]
+    items = value.items() if isinstance(value, dict) else sorted((id(v), v) for v in value) if isinstance(
+        value, set) else enumerate(value) if isinstance(value, (list, tuple, collections.deque)) else vars(value).items()
+    return [(key, id(item), _contents_of(item, seen)) for key, item in items]
 
 
 def _note_changed(prim, params, before, tracer):
-    """Make ``tracer``'s call run eagerly if ``prim``'s forward changed a list, tuple or dict given to it as a
+    """Make ``tracer``'s call run eagerly if ``prim``'s forward changed a container or object given to it as a
     keyword parameter (``before``: their ``_contents`` then): the trace would hold that container, and each
     replay would start from what the last one left, where the function makes it anew on each call."""
     for key, contents in before.items():
