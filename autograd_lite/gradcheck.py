@@ -47,7 +47,7 @@ class InputCheck:
     unchecked: list = field(default_factory=list)
 
     def __post_init__(self):
-        if self.judged is None:  # (no rounded steps: gradgradcheck, a record built by hand)
+        if self.judged is None:  # (a record built by hand: no rounded steps)
             self.judged = self.difference
 
 
@@ -121,19 +121,24 @@ def _taken_shown(checked, threshold):
 def _step_lines(result):
     """The report's notes on the steps taken: where x +- eps rounds so much that a difference over
     2 eps and over the step taken fall on two sides of the threshold (``_taken_shown``), and, per
-    leaf, the entries whose step rounds to 0 (``InputCheck.unchecked``), which fail it."""
+    leaf, the entries whose step rounds to 0 (``InputCheck.unchecked``), which fail it. (Second
+    order: the step is eps v, and the verdict compares along the displacement taken.)"""
+    second = result.mode == "second order"
+    step, what = (" v", "second derivative") if second else ("", "gradient")
+    verdict = "compares autodiff along the displacement taken" if second else "divides by the step each entry took"
     lines = []
     if any(_taken_shown(c, result.threshold) for c in [result] + result.inputs):
-        lines += ["  note: x +- eps rounds to float64 at these |x|, so the steps taken are not 2 eps and the",
-                  "  differences over 2 eps are off; the verdict divides by the step each entry took"]
+        lines += [f"  note: x +- eps{step} rounds to float64 at these |x|, so the steps taken are not 2 eps{step}",
+                  f"  and the differences over 2 eps are off; the verdict {verdict}"]
     for c in result.inputs:
         if c.unchecked:
             shown = ", ".join(str(e) for e in c.unchecked[:_KINKS_SHOWN])
             more = f" and {len(c.unchecked) - _KINKS_SHOWN} more" if len(c.unchecked) > _KINKS_SHOWN else ""
             count = f"{len(c.unchecked)} {'entry' if len(c.unchecked) == 1 else 'entries'}"
-            lines += [f"  note: input {c.index} {c.name}: x + eps rounds to x at {count} ({shown}{more}): eps is",
-                      "  under half a unit of x there, so the step taken is 0 and the gradient there cannot be",
-                      "  checked (FAIL); pass a larger eps (1e-7 |x| or more)"]
+            where = f"input {c.index} {c.name}: x + eps{step} rounds to x at {count} ({shown}{more})"
+            lines += [f"  note: {where}: eps{' |v|' if second else ''} is under half a unit of x there, so",
+                      f"  the step taken is 0 and the {what} there cannot be checked (FAIL); pass a larger eps",
+                      "  (1e-7 |x| or more)"]
     return lines
 
 
@@ -749,27 +754,27 @@ def _largest_slope(values, eps):
     return max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
 
 
-def _per_leaf(analytic, numeric, names, bounds):
-    """The relative difference over all leaves and an ``InputCheck`` per leaf (its worst entry;
-    ``bounds``: the finite differences' error bound per leaf, ``_resolution``), with no step to
-    round (gradgradcheck)."""
-    difference, rows = _disagreements(analytic, numeric, bounds)
-    return difference, [InputCheck(i, name, a.shape, d, *_worst_entry(a, n), error, bound)
-                        for i, (a, n, name, (d, error, bound)) in enumerate(zip(analytic, numeric, names, rows))]
+def _records(analytic, numeric, rows, bounds, names, shapes, unchecked, entries=True):
+    """``.difference`` of ``analytic`` and ``numeric`` (the differences over 2 eps, SEEDS section 6)
+    and an ``InputCheck`` per leaf: its difference and worst entry from those, its judged difference,
+    error and bound from the verdict's ``rows`` (``_disagreements`` over the steps taken), ``shapes``
+    and ``unchecked`` (per leaf its entries whose step is 0). Without ``entries`` (fast mode) a leaf's
+    values are floats along its direction."""
+    difference, formula = _disagreements(analytic, numeric, bounds)
+    return difference, [InputCheck(i, name, shape, d, *(_worst_entry(a, n) if entries else ((), a, n)), error,
+                                   bound, judged_difference, missed)
+                         for i, (a, n, name, shape, (d, _, _), (judged_difference, error, bound), missed)
+                         in enumerate(zip(analytic, numeric, names, shapes, formula, rows, unchecked))]
 
 
 def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchecked):
     """gradcheck's comparison: ``.difference`` of ``analytic`` and ``numeric`` (the differences over
     2 eps, SEEDS section 6), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
     with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
-    (``shapes``, ``unchecked``: per leaf its entries whose step is 0) and the kinks found crossed.
-    In fast mode (not ``steps.entries``) a leaf's values are floats along its direction."""
+    (``_records``) and the kinks found crossed."""
     verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
-    difference, formula = _disagreements(analytic, numeric, bounds)
-    checks = [InputCheck(i, name, shape, d, *(_worst_entry(a, n) if steps.entries else ((), a, n)), error, bound,
-                         judged_difference, entries)
-              for i, (a, n, name, shape, (d, _, _), (judged_difference, error, bound), entries)
-              in enumerate(zip(analytic, numeric, steps.names, shapes, formula, rows, unchecked))]
+    difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked,
+                                  steps.entries)
     return difference, verdict_difference, checks, crossed
 
 
@@ -933,14 +938,17 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     central difference (grad f(x + eps v) - grad f(x - eps v)) / (2 eps).
 
     Same arguments as ``gradcheck``; returns a GradcheckResult (mode 'second order')
-    whose per-leaf values are the worst entries of the two Hessian-vector products. A leaf's
-    gradient is taken to be rounded at its own size, or at the largest leaf's where it is a
-    residue of terms at that size, which its differences over a 1000 times smaller step tell
-    (two more gradients, only when a leaf is that small, ``_rounding_scales``).
+    whose per-leaf values are the worst entries of the two Hessian-vector products. Its
+    ``.difference`` (and each leaf's, and ``.numeric``) is that formula's; the verdict's
+    ``.judged``, ``.error`` and ``.bound`` are along the displacement actually taken, t = (x + eps v)
+    - (x - eps v) per entry in float64 (x +- eps v rounds: 0.2% off 2 eps v at |x| = 1e8), as
+    gradcheck's fast mode (``_Displaced``), and an entry where x + eps v rounds to x fails its leaf
+    (``.unchecked``; the report asks for a larger eps). A leaf's gradient is taken to be rounded at
+    its own size, or at the largest leaf's where it is a residue of terms at that size, which its
+    differences over a 1000 times smaller step tell (two more gradients, only when a leaf is that
+    small, ``_rounding_scales``).
     """
     function_arg(f, "gradgradcheck")
-    from .transforms import grad
-
     eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")
     flat = _Flat(inputs, "gradgradcheck")
     _check_deterministic(f, flat, "gradgradcheck")
@@ -948,32 +956,72 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     directions = [generator.standard_normal(x.shape) for x in flat.arrays]
     norm = np.sqrt(sum(float(np.sum(v * v)) for v in directions)) or 1.0
     directions = [v / norm for v in directions]
+    gradient, hvp = _second_order(f, flat)
+    analytic = hvp(directions)
+    unchecked = [_unchecked(x, eps * v) for x, v in zip(flat.arrays, directions)]
+
+    def displaced(step):
+        return _Displaced(flat.arrays, directions, step, gradient, hvp)
+    moved = displaced(eps)
+    scale = _f_scale(max(moved.own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in moved.numeric))
+    rounded = _rounding_scales(moved, scale, displaced)
+    bounds = [_resolution(np.full(n.shape, r), eps, scale, moved.offset * scale)
+              for n, r in zip(moved.numeric, rounded)]
+    # (an entry that took no step leaves its leaf unmeasured: a nan, which fails it)
+    judged = [np.full(j.shape, np.nan) if missed else j for j, missed in zip(moved.judged, unchecked)]
+    verdict, rows = _disagreements(analytic, judged, bounds)
+    difference, checks = _records(analytic, moved.numeric, rows, bounds, flat.names,
+                                  [x.shape for x in flat.arrays], unchecked)
+    return GradcheckResult(difference, threshold, checks, mode="second order", judged=verdict)
+
+
+def _second_order(f, flat):
+    """``(gradient, hvp)`` of f over the leaves of ``flat``: ``gradient(*leaves)`` its gradients, and
+    ``hvp(directions)`` autodiff's Hessian-vector products at the leaves' values (the gradient of
+    <grad f, d>, one array per leaf, float64), ``directions`` one array per leaf."""
+    from .transforms import grad
+
     count = len(flat.arrays)
 
     def flat_f(*leaves):
         return f(*flat.args(list(leaves), make=lambda t: t))
-
-    def directional(*leaves):
-        gs = grad(flat_f, tuple(range(count)))(*leaves)
-        total = (gs[0] * directions[0]).sum()
-        for g, v in zip(gs[1:], directions[1:]):
-            total = total + (g * v).sum()
-        return total
-
-    analytic = [np.asarray(h, dtype=np.float64) for h in grad(directional, tuple(range(count)))(*flat.arrays)]
     gradient = grad(flat_f, tuple(range(count)))
 
-    def differences(step):  # per leaf, its central difference over step, and its gradient's size there
-        plus = gradient(*[x + step * v for x, v in zip(flat.arrays, directions)])
-        minus = gradient(*[x - step * v for x, v in zip(flat.arrays, directions)])
-        return ([(p - m) / (2 * step) for p, m in zip(plus, minus)],
-                [max(np.max(np.abs(p), initial=0.0), np.max(np.abs(m), initial=0.0)) for p, m in zip(plus, minus)])
-    numeric, own = differences(eps)
-    scale = _f_scale(max(own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in numeric))
-    rounded = _rounding_scales(numeric, own, eps, scale, differences)
-    bounds = [_resolution(np.full(n.shape, r), eps, scale) for n, r in zip(numeric, rounded)]
-    difference, checks = _per_leaf(analytic, numeric, flat.names, bounds)
-    return GradcheckResult(difference, threshold, checks, mode="second order")
+    def hvp(directions):
+        def directional(*leaves):
+            gs = gradient(*leaves)
+            total = (gs[0] * directions[0]).sum()
+            for g, v in zip(gs[1:], directions[1:]):
+                total = total + (g * v).sum()
+            return total
+        return [np.asarray(h, dtype=np.float64) for h in grad(directional, tuple(range(count)))(*flat.arrays)]
+    return gradient, hvp
+
+
+class _Displaced:
+    """gradgradcheck's differences of the gradient g over one ``step`` along ``directions`` v, per
+    leaf: ``numeric`` (g(x + step v) - g(x - step v)) / (2 step), the formula; ``judged`` the same
+    less autodiff's Hessian along t / (2 step) - v, where t = (x + step v) - (x - step v) is the
+    displacement actually taken (``_taken``: x +- step v rounds to float64). g moved along t, so
+    ``judged`` is H v but for (H - autodiff's) (t / (2 step) - v), a share of an error as small as
+    the rounding, as gradcheck's fast mode judges a slope; ``own`` the larger |g| entry of the two
+    sides; ``offset`` how far the displacement's midpoint is off x (``_taken``: x +- step v round to
+    grids of two sizes near a power of 2), which moves the differences by g'' times it: the bound
+    takes g'' to be at most ``_f_scale``, as its truncation does (not measured as ``_bend`` does:
+    g's one-sided differences along the two unequal displacements differ by H times their
+    difference, which would read as a curvature ~ H / step)."""
+
+    def __init__(self, arrays, directions, step, gradient, hvp):
+        self.step = step
+        moves = [_taken(x, step * v) for x, v in zip(arrays, directions)]
+        sides = [gradient(*[x + s * v for x, v in zip(arrays, directions)]) for s in (step, -step)]
+        pairs = [(np.asarray(p, dtype=np.float64), np.asarray(m, dtype=np.float64)) for p, m in zip(*sides)]
+        self.own = [max(np.max(np.abs(p), initial=0.0), np.max(np.abs(m), initial=0.0)) for p, m in pairs]
+        with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan: a nan difference, no bound)
+            rounded = hvp([t / (2 * step) - v for (t, _), v in zip(moves, directions)])
+            self.numeric = [(p - m) / (2 * step) for p, m in pairs]
+            self.judged = [n - r for n, r in zip(self.numeric, rounded)]
+            self.offset = _norm(np.concatenate([np.ravel(right - left) for _, (right, left) in moves])) / 2
 
 
 # A residue's central difference over a step this much smaller than eps grows this much (its
@@ -981,29 +1029,32 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
 _FINER = 1000
 
 
-def _rounding_scales(numeric, own, eps, scale, differences):
+def _rounding_scales(moved, scale, displaced):
     """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
-    entry ``own`` (another leaf's larger gradient rounds apart), unless it is a residue of terms at
-    the largest scale (a bias whose gradient is 0 by symmetry), within 2 ** -40 of the largest (8
-    units times sqrt(m) for a sum of m <= 1e6 terms rounding at random).
+    entry (``moved.own``, ``moved`` the ``_Displaced`` at eps; another leaf's larger gradient rounds
+    apart), unless it is a residue of terms at the largest scale (a bias whose gradient is 0 by
+    symmetry), within 2 ** -40 of the largest (8 units times sqrt(m) for a sum of m <= 1e6 terms
+    rounding at random).
 
     A gradient computed on its own can be that small too (a leaf at its stationary point, y = 0 in
     y ** 2, whose gradient is O(eps)); rounded at the largest scale it would excuse a wrong second
     derivative. So a small leaf counts as a residue only where its differences say so: over a step
-    ``_FINER`` times smaller (``differences(step)``, two more gradients for all leaves), a value it
-    resolves gives the same derivative within both steps' rounding at its own size and their
-    truncation (``_resolution``), while a residue's noise grows ``_FINER``-fold or changes."""
+    ``_FINER`` times smaller (``displaced(step)``, two more gradients and a Hessian-vector product),
+    a value it resolves gives the same derivative (each along the displacement taken) within both
+    steps' rounding at its own size and their truncation (``_resolution``, with their midpoints'
+    ``offset``), while a residue's noise grows ``_FINER``-fold or changes."""
+    own, eps = moved.own, moved.step
     largest = max(own, default=0.0)
     small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
     if not small:
         return own
-    finer = eps / _FINER
-    fine_numeric, fine_own = differences(finer)
+    fine = displaced(eps / _FINER)
     rounded = list(own)
     for i in small:
-        allowed = (_resolution(np.full(numeric[i].shape, own[i]), eps, scale)
-                   + _resolution(np.full(numeric[i].shape, fine_own[i]), finer, scale))
-        if _norm(fine_numeric[i] - numeric[i]) > allowed:
+        shape = moved.numeric[i].shape
+        allowed = (_resolution(np.full(shape, own[i]), eps, scale, moved.offset * scale)
+                   + _resolution(np.full(shape, fine.own[i]), fine.step, scale, fine.offset * scale))
+        if _norm(fine.judged[i] - moved.judged[i]) > allowed:
             rounded[i] = largest
     return rounded
 
