@@ -168,10 +168,18 @@ def share_version_of_view(prim, out, parents):
         if np.may_share_memory(out._array, parents[0]._array):
             share_version(parents[0], out)
         return
-    for p in parents:
-        if np.may_share_memory(out._array, p._array) and np.shares_memory(out._array, p._array):
-            share_version(p, out)
-            return
+    viewed = viewed_source(out._array, parents)
+    if viewed is not None:
+        share_version(viewed, out)
+
+
+def viewed_source(array, tensors):
+    """The tensor among ``tensors`` whose memory ``array`` views, or None: the one holding ``array`` itself
+    first (an input returned as it is), else the first whose memory it really shares (``np.shares_memory``:
+    interleaved inputs, ``buf[::2]`` and ``buf[1::2]`` or a matrix's two columns, share a range but no entry)."""
+    same = [t for t in tensors if t._array is array]
+    return next((t for t in same or tensors
+                 if np.may_share_memory(array, t._array) and np.shares_memory(array, t._array)), None)
 
 
 def run_rule(prim, rule, kind, g, out, args, params):

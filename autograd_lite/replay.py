@@ -33,6 +33,7 @@ import numpy as np
 
 from . import tape
 from .compile_key import call_key, reachable
+from .custom import viewed_source
 from .errors import GraphError
 from .modes import current, share_version
 from .primitive import Primitive
@@ -227,7 +228,7 @@ class _Trace:
         # is: returned as it is, so writes through it reach the caller's array as in eager code.
         out = Tensor._wrap(value if self.view and type(value) is np.ndarray else np.array(value), state.scope)
         if self.view:  # (and shares its version counter, as eager's view does: an edit through it is seen)
-            viewed = next((s for s in sources if np.may_share_memory(value, s._array)), None)
+            viewed = viewed_source(value, sources)
             if viewed is not None:
                 share_version(viewed, out)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
