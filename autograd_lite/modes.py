@@ -16,6 +16,7 @@ import inspect
 import os
 import sys
 import threading
+import weakref
 
 from .convert import flag
 
@@ -269,13 +270,22 @@ class VersionCounter:
 
     ``stamp`` is the value of the process-wide ``clock`` at the last change: a node recorded
     at a later clock value saw no change since, so backward can skip comparing versions.
-    ``shared``: a view or a ``detach()`` shares it, so the memory has more than one Tensor."""
-    __slots__ = ("version", "stamp", "shared")
+    ``holders``: a weak reference to each Tensor holding the counter (``t``, which made it, and
+    every view and detach given it), which removes itself when its Tensor goes, so a view made
+    and deleted no longer counts (``shares_memory_with_another``). Each Tensor is added once: two
+    weak references to one live Tensor compare with its ``==``, which is elementwise."""
+    __slots__ = ("version", "stamp", "holders")
 
-    def __init__(self):
+    def __init__(self, t):
         self.version = 0
         self.stamp = 0
-        self.shared = False
+        self.holders = set()
+        _hold(self, t)
+
+
+def _hold(vc, t):
+    # (set.add and set.discard are single operations under the GIL: threads sharing a counter need no lock)
+    vc.holders.add(weakref.ref(t, vc.holders.discard))
 
 
 class _Clock:
@@ -324,9 +334,27 @@ def share_version(base, other):
         with _clock_lock:  # two threads sharing at once (a view and a detach) must get one counter
             vc = base._vc
             if vc is None:
-                vc = base._vc = VersionCounter()
-    vc.shared = True
-    other._vc = vc
+                vc = base._vc = VersionCounter(base)
+    if other._vc is not vc:
+        other._vc = vc
+        _hold(vc, other)
+
+
+def unheld(t):
+    """``t`` (a ``detach()`` the library keeps to itself: sigmoid's logits) no longer among the
+    holders of its counter: nobody can edit it, or miss a history rewritten under it."""
+    for ref in list(t._vc.holders):  # (the very reference: a new one would compare Tensors with ==)
+        if ref() is t:
+            t._vc.holders.discard(ref)
+    return t
+
+
+def shares_memory_with_another(t):
+    """Whether a live Tensor other than ``t`` holds ``t``'s version counter: a view or ``detach()``
+    of ``t``, the base ``t`` is one of, or another of its views."""
+    vc = t._vc
+    held = [] if vc is None else [ref() for ref in list(vc.holders)]  # (list(): another thread may add)
+    return any(h is not None and h is not t for h in held)  # (by identity: a Tensor's == is elementwise)
 
 
 def mark_modified(tensors):
@@ -335,7 +363,7 @@ def mark_modified(tensors):
     with _clock_lock:  # one tick for all, so no thread sees half of the change
         clock.now += 1
         for t in tensors:
-            t._vc = t._vc or VersionCounter()
+            t._vc = t._vc or VersionCounter(t)
             t._vc.version += 1
             t._vc.stamp = clock.now
     tracer = current().tracer

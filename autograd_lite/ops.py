@@ -33,7 +33,7 @@ from . import diagnostics
 from . import latex as tex
 from .convert import _is_half, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
-from .modes import clock, current, mark_modified
+from .modes import clock, current, mark_modified, shares_memory_with_another, unheld
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -266,7 +266,7 @@ class _Sigmoid(Primitive):
         x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
         out = super().__call__(x, **params)
         if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
-            out._logits, out._epoch = x.detach(), clock.now
+            out._logits, out._epoch = unheld(x.detach()), clock.now  # (no view of x the user holds)
         return out
 
 
@@ -1012,11 +1012,11 @@ def _record_inplace(self, other, symbol, method):
     runs on a snapshot of self's old value (multiply's and divide's VJPs need it, and self's array is
     about to change), its result is written into self's array (in self's dtype), and self becomes the
     op's output, so backward() reaches ``other`` through self."""
-    if self._vc is not None and self._vc.shared:
+    if shares_memory_with_another(self):  # (a view or detach() deleted since no longer counts)
         raise GraphError(f"'{symbol}=' with a right side that requires grad, on a tensor that shares its memory "
-                         "with a view or a detach() of it (or is one): PyTorch would rewrite the history of every "
-                         "tensor sharing that memory, which autograd_lite cannot do, so the others would silently "
-                         f"miss the gradient; write t = t {symbol} w (a new tensor) instead")
+                         "with a view or a detach() of it, still alive (or is one): PyTorch would rewrite the "
+                         "history of every tensor sharing that memory, which autograd_lite cannot do, so the "
+                         f"others would silently miss the gradient; write t = t {symbol} w (a new tensor) instead")
     tracer = current().tracer
     if tracer is not None:  # the snapshot and the write into self are no ops a replay could repeat
         tracer.refusals.append(f"records '{symbol}=' into a tensor while it runs; a replay does not repeat that. "

@@ -188,10 +188,11 @@ def _refuse_foreign(roots, op, what):
 class _Inputs:
     """The differentiated arguments: each flattened to Tensors requiring grad (new leaves at
     top level; linked to an enclosing transform, new nodes depending on the outer values), and
-    rebuilt in its structure for ``f``."""
+    rebuilt in its structure for ``f``. ``inner``: these are the arguments of the inner gradient
+    of ``hessian`` or ``hvp``, whose outer transform gives them its own variables."""
 
-    def __init__(self, args, nums, op):
-        self.linked, self.op = _linked(), op
+    def __init__(self, args, nums, op, inner=False):
+        self.linked, self.op, self.inner = _linked(), op, inner
         self.args, self.nums, self.defs, self.leaves = list(args), nums, [], []
         for n in nums:
             leaves, treedef = pytree.flatten(self.args[n])
@@ -233,11 +234,18 @@ class _Inputs:
         for treedef, n, leaves in zip(self.defs, self.nums, self.leaves):
             for index, v in enumerate(leaves):
                 if v._prim is _variable_of and v._vc is not None and v._vc.stamp > v._epoch:
-                    self._changed_in_place(_where(n, treedef, index))
+                    self._changed_in_place(v, _where(n, treedef, index))
 
-    def _changed_in_place(self, where):
-        # (a variable shares the outer value's memory: the change reached the enclosing transform's
-        # value too, and its derivative through this one is no longer the one recorded)
+    def _changed_in_place(self, v, where):
+        """``f`` changed variable ``v`` in place: refused, since ``v`` shares the outer value's memory,
+        so the change reached the enclosing transform's value too, and its derivative through this one
+        is no longer the one recorded. Except inside ``hessian`` or ``hvp`` called at top level: there
+        the outer value is that transform's own copy of the argument, which nothing else has read, so
+        as at top level f's derivatives are those at the changed value, and ``v``'s node (the
+        identity, which saved nothing) is taken as recorded after the change."""
+        if self.inner and v._parents[0]._prim is None:
+            v._epoch = v._vc.stamp
+            return
         raise InplaceModificationError(
             f"{self.op}: f changed its {where} in place (under no_grad(), or through .data) while {self.op} ran "
             "inside another transform, which differentiates through that argument; write y = y + c "
@@ -294,13 +302,14 @@ def value_and_grad(f, argnums=0):
     return _value_and_grad(function_arg(f, "value_and_grad"), argnums, "value_and_grad")
 
 
-def _value_and_grad(f, argnums, op):
-    """``value_and_grad(f, argnums)``, its errors naming ``op``: the transform the user called."""
+def _value_and_grad(f, argnums, op, inner=False):
+    """``value_and_grad(f, argnums)``, its errors naming ``op``: the transform the user called
+    (``inner``: as the inner gradient of ``hessian`` or ``hvp``, see ``_Inputs``)."""
     argnums = _fixed_argnums(argnums, op)
 
     def value_and_grad_f(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), op)
-        inputs = _Inputs(args, nums, op)
+        inputs = _Inputs(args, nums, op, inner)
         out = inputs.evaluate(f, kwargs)
         if not isinstance(out, Tensor) or out.size != 1:
             what = f"a Tensor of shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__
@@ -334,8 +343,8 @@ def grad(f, argnums=0):
     return _grad(function_arg(f, "grad"), argnums, "grad")
 
 
-def _grad(f, argnums, op):
-    value_and_grad_f = _value_and_grad(f, argnums, op)
+def _grad(f, argnums, op, inner=False):
+    value_and_grad_f = _value_and_grad(f, argnums, op, inner)
 
     def grad_f(*args, **kwargs):
         return value_and_grad_f(*args, **kwargs)[1]
@@ -366,7 +375,8 @@ def hvp(f, argnums=0):
     has None (an empty subtree, as in ``grad``: ``hvp(f, argnums=1)(x, None, None)`` is
     None). Inside another transform the result is Tensors on the outer graph, and v
     stays on it as jvp's tangents do: ``grad(lambda x: hvp(f)(x, x))`` differentiates
-    through the direction too.
+    through the direction too. Called at top level, f may change its argument in place
+    before using it, as under ``grad``: the product is the Hessian's at the changed value.
     """
     function_arg(f, "hvp")
     argnums = _fixed_argnums(argnums, "hvp")
@@ -385,7 +395,7 @@ def hvp(f, argnums=0):
                                   keep_tensors=_linked())
 
         def directional(*inner_args):
-            g = pytree.flatten(_grad(f, n, "hvp")(*inner_args))[0]
+            g = pytree.flatten(_grad(f, n, "hvp", inner=True)(*inner_args))[0]
             if not g:  # x is None or a tree of Nones: <grad f, v> is an empty sum, a constant, so the
                 return Tensor(0.0)  # outer grad gives x's structure back with None where None was
             total = (g[0] * directions[0]).sum()
@@ -584,7 +594,10 @@ def _stack_rows(rows, out_shape, x, create):
 def hessian(f, argnums=0):
     """Second derivatives of scalar ``f``: a function giving ``x.shape + x.shape`` arrays
     (for pytrees, h[k1][k2] of shape ``x[k1].shape + x[k2].shape``; for tuple argnums,
-    h[i][j]). It is ``jacobian(grad(f))``, so symmetric up to rounding."""
-    hessian_f = _jacobian(_grad(function_arg(f, "hessian"), argnums, "hessian"), argnums, "hessian")
+    h[i][j]). It is ``jacobian(grad(f))``, so symmetric up to rounding. Called at top level,
+    f may change its argument in place before using it, as under ``grad``: the second
+    derivatives are those at the changed value."""
+    inner = _grad(function_arg(f, "hessian"), argnums, "hessian", inner=True)
+    hessian_f = _jacobian(inner, argnums, "hessian")
     hessian_f.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
     return hessian_f
