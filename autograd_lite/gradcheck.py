@@ -33,7 +33,7 @@ class InputCheck:
     over 2 eps (SEEDS section 6); ``error``, ``bound`` and ``judged``, the leaf's relative difference
     that the verdict reads, are over the step each entry actually took (``_taken``: x +- eps rounds to
     float64), the same but for rounding where |x| is small; ``unchecked`` the entries whose step
-    rounds to 0 (x + eps == x), which fail the leaf."""
+    rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them)."""
     index: int
     name: str
     shape: tuple
@@ -122,9 +122,11 @@ def _step_lines(result):
     """The report's notes on the steps taken: where x +- eps rounds so much that a difference over
     2 eps and over the step taken fall on two sides of the threshold (``_taken_shown``), and, per
     leaf, the entries whose step rounds to 0 (``InputCheck.unchecked``), which fail it. (Second
-    order: the step is eps v, and the verdict compares along the displacement taken.)"""
+    order: the step is eps v, the verdict compares along the displacement taken, and a leaf lists
+    its entries only when none of them moved.)"""
     second = result.mode == "second order"
-    step, what = (" v", "second derivative") if second else ("", "gradient")
+    step, what = ((" v", "the leaf is not displaced at all and its second derivatives") if second else
+                  ("", "the step taken is 0 and the gradient there"))
     verdict = "compares autodiff along the displacement taken" if second else "divides by the step each entry took"
     lines = []
     if any(_taken_shown(c, result.threshold) for c in [result] + result.inputs):
@@ -137,7 +139,7 @@ def _step_lines(result):
             count = f"{len(c.unchecked)} {'entry' if len(c.unchecked) == 1 else 'entries'}"
             where = f"input {c.index} {c.name}: x + eps{step} rounds to x at {count} ({shown}{more})"
             lines += [f"  note: {where}: eps{' |v|' if second else ''} is under half a unit of x there, so",
-                      f"  the step taken is 0 and the {what} there cannot be checked (FAIL); pass a larger eps",
+                      f"  {what} cannot be checked (FAIL); pass a larger eps",
                       "  (1e-7 |x| or more)"]
     return lines
 
@@ -942,11 +944,13 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     ``.difference`` (and each leaf's, and ``.numeric``) is that formula's; the verdict's
     ``.judged``, ``.error`` and ``.bound`` are along the displacement actually taken, t = (x + eps v)
     - (x - eps v) per entry in float64 (x +- eps v rounds: 0.2% off 2 eps v at |x| = 1e8), as
-    gradcheck's fast mode (``_Displaced``), and an entry where x + eps v rounds to x fails its leaf
-    (``.unchecked``; the report asks for a larger eps). A leaf's gradient is taken to be rounded at
-    its own size, or at the largest leaf's where it is a residue of terms at that size, which its
-    differences over a 1000 times smaller step tell (two more gradients, only when a leaf is that
-    small, ``_rounding_scales``).
+    gradcheck's fast mode (``_Displaced``). An entry where x + eps v rounds to x is not displaced,
+    which that comparison allows (t is the direction compared); a leaf none of whose entries moved
+    has nothing measured and fails (``.unchecked`` lists them; the report asks for a larger eps).
+    Each leaf's bound assumes its own scale (``_f_scale`` of its gradient and differences), never
+    another leaf's. A leaf's gradient is taken to be rounded at its own size, or at the largest
+    leaf's where it is a residue of terms at that size, which its differences over a 1000 times
+    smaller step tell (two more gradients, only when a leaf is that small, ``_rounding_scales``).
     """
     function_arg(f, "gradgradcheck")
     eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")
@@ -958,16 +962,17 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     directions = [v / norm for v in directions]
     gradient, hvp = _second_order(f, flat)
     analytic = hvp(directions)
-    unchecked = [_unchecked(x, eps * v) for x, v in zip(flat.arrays, directions)]
+    unchecked = [_unmoved(x, eps * v) for x, v in zip(flat.arrays, directions)]
 
     def displaced(step):
         return _Displaced(flat.arrays, directions, step, gradient, hvp)
     moved = displaced(eps)
-    scale = _f_scale(max(moved.own, default=0.0), max(np.max(np.abs(n), initial=0.0) for n in moved.numeric))
-    rounded = _rounding_scales(moved, scale, displaced)
-    bounds = [_resolution(np.full(n.shape, r), eps, scale, moved.offset * scale)
-              for n, r in zip(moved.numeric, rounded)]
-    # (an entry that took no step leaves its leaf unmeasured: a nan, which fails it)
+    # (per leaf: a large gradient elsewhere says nothing of this leaf's third derivatives)
+    scales = [_f_scale(own, np.max(np.abs(n), initial=0.0)) for own, n in zip(moved.own, moved.numeric)]
+    rounded = _rounding_scales(moved, scales, displaced)
+    bounds = [_resolution(np.full(n.shape, r), eps, scale, offsets * scale)
+              for n, r, scale, offsets in zip(moved.numeric, rounded, scales, moved.offsets)]
+    # (a leaf that took no step at all is unmeasured: a nan, which fails it)
     judged = [np.full(j.shape, np.nan) if missed else j for j, missed in zip(moved.judged, unchecked)]
     verdict, rows = _disagreements(analytic, judged, bounds)
     difference, checks = _records(analytic, moved.numeric, rows, bounds, flat.names,
@@ -998,6 +1003,15 @@ def _second_order(f, flat):
     return gradient, hvp
 
 
+def _unmoved(x, step):
+    """gradgradcheck's ``.unchecked`` of leaf ``x``: its entries (``_unchecked``) when x + ``step``
+    (eps v) rounds to x at every one, so the leaf is not displaced at all, else []. An entry that
+    alone takes no step is just not displaced along t, which the comparison along t allows (its v
+    is under half a unit of x over eps, a share of the direction too small to matter)."""
+    missed = _unchecked(x, step)
+    return missed if missed and len(missed) == np.size(x) else []
+
+
 class _Displaced:
     """gradgradcheck's differences of the gradient g over one ``step`` along ``directions`` v, per
     leaf: ``numeric`` (g(x + step v) - g(x - step v)) / (2 step), the formula; ``judged`` the same
@@ -1005,9 +1019,10 @@ class _Displaced:
     displacement actually taken (``_taken``: x +- step v rounds to float64). g moved along t, so
     ``judged`` is H v but for (H - autodiff's) (t / (2 step) - v), a share of an error as small as
     the rounding, as gradcheck's fast mode judges a slope; ``own`` the larger |g| entry of the two
-    sides; ``offset`` how far the displacement's midpoint is off x (``_taken``: x +- step v round to
-    grids of two sizes near a power of 2), which moves the differences by g'' times it: the bound
-    takes g'' to be at most ``_f_scale``, as its truncation does (not measured as ``_bend`` does:
+    sides; ``offsets`` per entry how far the displacement's midpoint is off x (``_taken``: x +- step
+    v round to grids of two sizes near a power of 2; 0 elsewhere), which moves the entry's difference
+    by g'' times it: the bound takes g'' to be at most the leaf's ``_f_scale``, as its truncation
+    does, and charges it only to the entries that are off (not measured as ``_bend`` does:
     g's one-sided differences along the two unequal displacements differ by H times their
     difference, which would read as a curvature ~ H / step)."""
 
@@ -1021,7 +1036,7 @@ class _Displaced:
             rounded = hvp([t / (2 * step) - v for (t, _), v in zip(moves, directions)])
             self.numeric = [(p - m) / (2 * step) for p, m in pairs]
             self.judged = [n - r for n, r in zip(self.numeric, rounded)]
-            self.offset = _norm(np.concatenate([np.ravel(right - left) for _, (right, left) in moves])) / 2
+            self.offsets = [np.abs(right - left) / 2 for _, (right, left) in moves]
 
 
 # A residue's central difference over a step this much smaller than eps grows this much (its
@@ -1029,7 +1044,7 @@ class _Displaced:
 _FINER = 1000
 
 
-def _rounding_scales(moved, scale, displaced):
+def _rounding_scales(moved, scales, displaced):
     """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
     entry (``moved.own``, ``moved`` the ``_Displaced`` at eps; another leaf's larger gradient rounds
     apart), unless it is a residue of terms at the largest scale (a bias whose gradient is 0 by
@@ -1041,8 +1056,9 @@ def _rounding_scales(moved, scale, displaced):
     derivative. So a small leaf counts as a residue only where its differences say so: over a step
     ``_FINER`` times smaller (``displaced(step)``, two more gradients and a Hessian-vector product),
     a value it resolves gives the same derivative (each along the displacement taken) within both
-    steps' rounding at its own size and their truncation (``_resolution``, with their midpoints'
-    ``offset``), while a residue's noise grows ``_FINER``-fold or changes."""
+    steps' rounding at its own size and their truncation (``_resolution`` at the leaf's ``scales``
+    entry, with their midpoints' ``offsets``), while a residue's noise grows ``_FINER``-fold or
+    changes."""
     own, eps = moved.own, moved.step
     largest = max(own, default=0.0)
     small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
@@ -1052,8 +1068,9 @@ def _rounding_scales(moved, scale, displaced):
     rounded = list(own)
     for i in small:
         shape = moved.numeric[i].shape
-        allowed = (_resolution(np.full(shape, own[i]), eps, scale, moved.offset * scale)
-                   + _resolution(np.full(shape, fine.own[i]), fine.step, scale, fine.offset * scale))
+        scale = scales[i]
+        allowed = (_resolution(np.full(shape, own[i]), eps, scale, moved.offsets[i] * scale)
+                   + _resolution(np.full(shape, fine.own[i]), fine.step, scale, fine.offsets[i] * scale))
         if _norm(fine.judged[i] - moved.judged[i]) > allowed:
             rounded[i] = largest
     return rounded
