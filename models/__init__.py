@@ -19,6 +19,7 @@ import numpy as np
 
 from autograd_lite import DomainError
 from autograd_lite.functional import _is_number
+from autograd_lite.lr_schedule import _real
 
 __all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_lambd",
            "check_masks", "check_finite", "check_initial_cost", "diverging", "layer_count", "progress_range"]
@@ -134,6 +135,12 @@ def check_count(model, name, value, minimum):
     """Raise ValueError unless ``value`` is an int >= ``minimum`` (iterations, epochs, sizes)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{model}: {name} must be an int >= {minimum}, got {value!r}")
+
+
+def check_learning_rate(model, learning_rate):
+    """Raise ValueError unless ``learning_rate`` is a finite number > 0: the optimizers' own rule
+    (``lr_schedule._real``), applied before any weight is drawn and under the model's name."""
+    _real(model, "learning_rate", learning_rate, positive=True)
 
 
 def check_lambd(model, lambd):

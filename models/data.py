@@ -402,7 +402,7 @@ def _check_features(path, key, X, n_examples):
                          f"{X.size} values, the first {X[first]} at index {first}); expected finite features")
     if X.dtype.kind == "f" and X.dtype.itemsize > 8 and X.size and np.abs(X).max() > np.finfo(np.float64).max:
         first = tuple(int(i) for i in np.argwhere(np.abs(X) > np.finfo(np.float64).max)[0])
-        raise ValueError(f"data file {str(path)!r}, key {key!r}: holds {X[first]} at index {first}, beyond float64's "
+        raise ValueError(f"data file {str(path)!r}, key {key!r}: holds {X[first]!s} at index {first}, beyond float64's "
                          f"range (the features are read as float64, where it would be inf); expected finite features")
 
 

@@ -25,8 +25,8 @@ import autograd_lite as ag
 from autograd_lite.functional import _is_number
 from autograd_lite.rng import as_generator
 
-from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_masks,
-               diverging, layer_count, manual, progress_range)
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_learning_rate,
+               check_masks, diverging, layer_count, manual, progress_range)
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -227,8 +227,8 @@ def _check_optimizer_options(optimizer, options):
                         f"{hint} (the optimizer's options: {listing})")
 
 
-def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, mini_batch_size, lambd, keep_prob,
-                           cost_every, lr_schedule, shuffle_seed, optimizer_options):
+def _check_train_arguments(X, Y, layer_dims, optimizer, learning_rate, num_epochs, mini_batch_size, init,
+                           lambd, keep_prob, cost_every, lr_schedule, shuffle_seed, optimizer_options):
     """Refuse ``train``'s bad arguments before any work, each by name, even when num_epochs is 0
     (the later uses would refuse them under another function's name, or never).
 
@@ -241,6 +241,9 @@ def _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, mini_batch_s
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"deep.train: unknown optimizer {optimizer!r}; expected one of {sorted(OPTIMIZERS)}")
     _check_optimizer_options(optimizer, optimizer_options)
+    if not isinstance(init, str) or init not in ag.init.METHODS:
+        raise ValueError(f"deep.train: unknown init {init!r:.60}; expected one of {sorted(ag.init.METHODS)}")
+    check_learning_rate("deep.train", learning_rate)
     dims = _check_layer_dims("deep.train", layer_dims)
     X, Y = check_examples("deep.train", X, Y, n_x=dims[0])
     check_count("deep.train", "num_epochs", num_epochs, 0)
@@ -330,8 +333,8 @@ def train(X, Y, layer_dims, optimizer="gd", learning_rate=0.0075, num_epochs=330
         InitialCostError, TrainingDivergedError (FloatingPointErrors): a NaN/inf cost at the starting
             parameters (names the largest |feature|), or after updates (names the epoch and the parameter).
     """
-    X, Y = _check_train_arguments(X, Y, layer_dims, optimizer, num_epochs, mini_batch_size, lambd, keep_prob,
-                                  cost_every, lr_schedule, shuffle_seed, optimizer_options)
+    X, Y = _check_train_arguments(X, Y, layer_dims, optimizer, learning_rate, num_epochs, mini_batch_size, init,
+                                  lambd, keep_prob, cost_every, lr_schedule, shuffle_seed, optimizer_options)
     # One stream for everything not seeded separately: an int seed becomes one generator here,
     # not a fresh one per use (which would repeat the same draws for weights and shuffles).
     rng = as_generator(rng, "deep.train")

@@ -13,8 +13,8 @@ import numpy as np
 import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
-from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_masks,
-               diverging, layer_count, manual, progress_range)
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_learning_rate,
+               check_masks, diverging, layer_count, manual, progress_range)
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -25,6 +25,11 @@ INITS = ("reference", "he", "xavier", "random_normal")
 def _named(t, name):
     t.name = name
     return t
+
+
+def _check_init(caller, init):
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"{caller}: unknown init {init!r:.60}; expected one of {INITS}")
 
 
 def initialize(init="reference", rng=None):
@@ -41,8 +46,7 @@ def initialize(init="reference", rng=None):
     Raises:
         ValueError: an unknown init, a negative seed. TypeError: an rng of another kind.
     """
-    if init not in INITS:
-        raise ValueError(f"three_layer: unknown init {init!r}; expected one of {INITS}")
+    _check_init("three_layer.initialize", init)
     # Checked even where unused, so a wrong rng is an error whatever the init, never silently ignored.
     rng = as_generator(rng, "three_layer.initialize")
     if init != "reference":
@@ -145,6 +149,8 @@ def train(X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0, keep_prob=1.
     """
     X, Y = check_examples("three_layer.train", X, Y, n_x=LAYER_DIMS[0])  # (arrays: a nested list converted)
     check_count("three_layer.train", "num_iterations", num_iterations, 0)
+    check_learning_rate("three_layer.train", learning_rate)
+    _check_init("three_layer.train", init)
     check_lambd("three_layer.train", lambd)
     manual._check_keep_prob("three_layer.train", keep_prob)  # the reference's rule, ag.dropout's
     # One stream for the weights and then the masks (an int seed becomes one generator here);

@@ -69,7 +69,7 @@ def test_unknown_optimizer_and_init():
     X, Y = data.load_football()[:2]
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         deep.train(X, Y, [2, 1], optimizer="sgd")
-    with pytest.raises(ValueError, match="unknown method 'zeros'"):
+    with pytest.raises(ValueError, match="deep.train: unknown init 'zeros'"):
         deep.train(X, Y, [2, 1], init="zeros")
 
 
