@@ -203,7 +203,6 @@ class _Trace:
                              if getattr(prim, "draws", False) and not isinstance(p["rng"], numbers.Integral)}.values())
         self.differentiable = tracer.differentiable(self.source_slots)  # only their steps get a backward
         self.grad = self.out_slot in self.differentiable  # as eager: the result requires grad or not
-        self.view = _view_of_source(out, [tracer.keep[s] for s in self.source_slots])
         self.generated, names = generate(self, [np.asarray(getattr(v, "_array", v)) for v in tracer.keep])
         namespace = dict(RUNTIME, **names)
         exec(builtins.compile(self.generated, f"<ag.compile {name}>", "exec"), namespace)
@@ -225,9 +224,11 @@ class _Trace:
             return sources[self.source_slots.index(self.out_slot)]
         # A result made fresh is copied: it may be (or view) a constant of the trace, which every replay
         # shares. A view of a source (x.T, x.reshape) is the same view of this call's source, as eager's
-        # is: returned as it is, so writes through it reach the caller's array as in eager code.
-        out = Tensor._wrap(value if self.view and type(value) is np.ndarray else np.array(value), state.scope)
-        if self.view:  # (and shares its version counter, as eager's view does: an edit through it is seen)
+        # is: returned as it is, so writes through it reach the caller's array as in eager code. Asked on
+        # every call: x.reshape is a view of one layout and a copy of another, and layout keys no trace.
+        view = _views_source(value, sources)
+        out = Tensor._wrap(value if view else np.array(value), state.scope)
+        if view:  # (and shares its version counter, as eager's view does: an edit through it is seen)
             viewed = viewed_source(value, sources)
             if viewed is not None:
                 share_version(viewed, out)
@@ -260,15 +261,16 @@ def _bits(stream):
     return stream.bit_generator if isinstance(stream, np.random.Generator) else stream._bit_generator
 
 
-def _view_of_source(out, sources):
-    """Whether the traced result ``out`` views the memory of one of ``sources`` (the arguments and
-    captured tensors), as ``x.T`` does, or holds one's very array, as ``x.detach()`` does: the same
-    buffer owner (NumPy keeps a view's ``base`` the array owning the memory), so no costly overlap test."""
-    data = getattr(out, "_array", None)
-    if not isinstance(data, np.ndarray):
+def _views_source(value, sources):
+    """Whether the array ``value`` is the array of one of the Tensors ``sources`` (the call's arguments and
+    captured tensors), as ``x.detach()``'s is, or views its memory, as ``x.T`` does: the same buffer owner
+    (NumPy keeps a view's ``base`` the array owning the memory), so no costly overlap test."""
+    if type(value) is not np.ndarray:
         return False
-    owners = {id(_owner(getattr(s, "_array", s))) for s in sources if isinstance(getattr(s, "_array", s), np.ndarray)}
-    return id(_owner(data)) in owners
+    if value.base is None:  # (a fresh result, a cost: one identity test per source)
+        return any(value is s._array for s in sources)
+    owner = _owner(value)
+    return any(_owner(s._array) is owner for s in sources)
 
 
 def _owner(array):
