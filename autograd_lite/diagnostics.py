@@ -174,9 +174,9 @@ def check_usable(t, mode=None):
 def check_unchanged(t, caller, remedy):
     """Raise InplaceModificationError (opening with ``caller``, closing with ``remedy``) if op output
     ``t`` or one of its inputs was changed in place since the op ran."""
-    for i, x in enumerate((t,) + t._parents):
+    for i, x in enumerate(t._parents + (t,)):  # (inputs first: a recorded t /= w edits its output itself)
         if x._vc is not None and x._vc.stamp > t._epoch:
-            which = "its output" if i == 0 else f"input {i - 1} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
+            which = "its output" if x is t else f"input {i} (shape {x.shape}{', ' + repr(x.name) if x.name else ''})"
             raise InplaceModificationError(
                 f"{caller}{describe(t)}: {which} was modified in place after the op was recorded (it is now at "
                 f"version {x._vc.version}); {remedy}")

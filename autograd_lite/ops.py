@@ -980,31 +980,64 @@ def _operand(value):
         f"{type(value).__name__} {value!r:.40}"
 
 
-def _inplace(self, ufunc, other, symbol, method):
-    """``self <symbol>= other`` (shapes: other broadcasts to self's, which stays): the tensor's own
-    array changes, so its aliases and views see it, and its version is bumped, as in NumPy and
-    PyTorch. A recorded ``other`` (requires grad, while recording) is recorded too (``_record_inplace``);
-    on a tensor that requires grad while recording it is refused."""
+def _writable(self, label, remedy):
+    """Refuse ``label`` (a write into ``self``'s own array) on a tensor that requires grad while recording,
+    or whose array is read-only (``remedy``: what to write instead); returns whether recording is on."""
     recording = current().grad_enabled
     if recording and self.requires_grad:
-        raise GraphError(f"'{symbol}=' on a tensor that requires grad would change it in place while "
+        raise GraphError(f"{label} on a tensor that requires grad would change it in place while "
                          "its graph may still need the old value; do parameter updates inside "
                          "`with ag.no_grad():`")
     if not self._array.flags.writeable:
-        raise GraphError(f"'{symbol}=': the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
+        raise GraphError(f"{label}: the tensor's data (shape {self.shape}) is read-only (a broadcast_to "
                          "view, whose entries share memory, or an array made read-only); expected a writable "
-                         f"tensor: write t = t {symbol} other, or copy it first (ag.Tensor(t.data))")
+                         f"tensor: {remedy}, or copy it first (ag.Tensor(t.data))")
+    return recording
+
+
+def _written_value(other, self, label):
+    """``other`` as the array (or number in the tensor's dtype, as t - b has it) written into ``self``."""
+    return (other._read() if isinstance(other, Tensor) else
+            _number_like(other, self, label) if is_scalar_number(other) else
+            to_float_array(other, label, copy=False))  # (complex, ints beyond float64: refused by name)
+
+
+def _inplace(self, ufunc, other, symbol, method):
+    """``self <symbol>= other`` (shapes: other broadcasts to self's, which stays; for ``@=`` a square
+    right side): the tensor's own array changes, so its aliases and views see it, and its version is
+    bumped, as in NumPy and PyTorch. A recorded ``other`` (requires grad, while recording) is recorded
+    too (``_record_inplace``); on a tensor that requires grad while recording it is refused."""
+    recording = _writable(self, f"'{symbol}='", f"write t = t {symbol} other")
     if recording and isinstance(other, Tensor) and other.requires_grad:
         return _record_inplace(self, other, symbol, method)
-    value = (other._read() if isinstance(other, Tensor) else  # a number in the tensor's dtype, as t - b has it
-             _number_like(other, self, f"'{symbol}='") if is_scalar_number(other) else
-             to_float_array(other, f"'{symbol}='", copy=False))  # (complex, ints beyond float64: refused by name)
+    value = _written_value(other, self, f"'{symbol}='")
     try:
         ufunc(self._array, value, out=self._array)
     except ValueError:
         raise _no_broadcast(symbol, np.shape(value), self.shape) from None
     mark_modified((self,))
     return self
+
+
+def _setitem(self, index, value):
+    """``t[index] = value`` (NumPy's indexing; value broadcasts to ``t[index]``'s shape): written into the
+    tensor's own array in its dtype, its version bumped, as ``+=`` is. So ``W[:, 0] -= lr * g`` under
+    ``ag.no_grad()`` updates W's entries, as in NumPy and PyTorch. The write is not recorded: while
+    recording, a value that requires grad is refused (its gradient would be lost), as is a tensor that
+    requires grad (as for ``+=``)."""
+    label = f"t[{index!r:.40}] = value"
+    remedy = "build the new tensor as an expression (ag.where(mask, value, t))"
+    if _writable(self, label, remedy) and isinstance(value, Tensor) and value.requires_grad:
+        raise GraphError(f"{label}: the value requires grad, and an assignment into a tensor is not recorded, so "
+                         f"its gradient would be lost; {remedy}")
+    array = _written_value(value, self, label)
+    try:
+        self._array[index] = array
+    except (IndexError, ValueError) as error:
+        raise type(error)(f"{label}: on a tensor of shape {self.shape}, a value of shape {np.shape(array)}: "
+                          f"{error}; expected an index that fits the shape and a value that broadcasts to "
+                          "the entries it picks") from None
+    mark_modified((self,))
 
 
 def _record_inplace(self, other, symbol, method):
@@ -1028,14 +1061,23 @@ def _record_inplace(self, other, symbol, method):
     mark_modified((self,))
     self.requires_grad, self._prim, self._parents, self._params, self._seq = (
         True, out._prim, out._parents, out._params, out._seq)
-    self._epoch = self._vc.stamp  # recorded as of its own change, so only a later one is refused at backward
+    # Recorded as of its own change, so only a later one is refused at backward; unless ``other`` changed
+    # after the op began (another thread), which that stamp would hide: then as of the op's start.
+    unchanged = all(p._vc is None or p._vc.stamp <= out._epoch for p in out._parents)
+    self._epoch = self._vc.stamp if unchanged else out._epoch
     if out._site is not None:
         self._site = out._site
     return self
 
 
 def _no_broadcast(symbol, shape, own_shape):
-    """The ShapeError of ``t <symbol>= other`` whose ``other`` of ``shape`` does not broadcast to t's."""
+    """The ShapeError of ``t <symbol>= other`` whose ``other`` of ``shape`` does not broadcast to t's (for
+    ``@=``: does not give t's shape)."""
+    if symbol == "@":
+        square = f"shape {(own_shape[-1],) * 2}" if own_shape else "none: a 0-d tensor has no matrix product"
+        return ShapeError(f"'@=': the tensor of shape {own_shape} @ a right side of shape {shape} does not give "
+                          f"the tensor's shape; expected a square right side, {square} (an in-place update "
+                          "keeps the tensor's shape)")
     return ShapeError(f"'{symbol}=': the right side has shape {shape}, which does not broadcast to the "
                       f"tensor's shape {own_shape}; expected a shape that does (an in-place update keeps the "
                       "tensor's shape)")
@@ -1069,8 +1111,9 @@ def _install():
         setattr(Tensor, f"__{name}__", lambda self, other, op=op: op(self, other))
         setattr(Tensor, f"__r{name}__", reflected(op))
     for name, ufunc, symbol in [("add", np.add, "+"), ("sub", np.subtract, "-"), ("mul", np.multiply, "*"),
-                                ("truediv", np.true_divide, "/")]:
+                                ("truediv", np.true_divide, "/"), ("pow", np.power, "**"), ("matmul", np.matmul, "@")]:
         setattr(Tensor, f"__i{name}__", in_place(ufunc, symbol, f"__{name}__"))
+    Tensor.__setitem__ = _setitem
     for name, ufunc, symbol in [("lt", np.less, "<"), ("le", np.less_equal, "<="), ("gt", np.greater, ">"),
                                 ("ge", np.greater_equal, ">="), ("eq", np.equal, "=="),
                                 ("ne", np.not_equal, "!=")]:
