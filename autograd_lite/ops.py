@@ -97,6 +97,8 @@ class _Op(Primitive):
                 if key in params:
                     raise TypeError(f"{self.name}: got {key!r} both positionally and as a keyword")
                 params[key] = value
+        if type(params.get("axis")) is list:  # (NumPy would read a list of axes as an array: rules see a tuple)
+            params["axis"] = tuple(params["axis"])
         return super().__call__(*args, **params)
 
 
@@ -377,7 +379,7 @@ matmul = Primitive(_matmul, "matmul", symbol="@", doc="""matmul(a, b): the matri
 def _linear(w, a, b):
     z = _matmul(w, a, "linear (weights @ inputs)")
     try:
-        if b.dtype == z.dtype:
+        if b.dtype == z.dtype and type(z) is np.ndarray:  # (two vectors' product is a NumPy scalar)
             z += b  # into the product's fresh array; refused unless b broadcasts to z's shape
             return z
         out = z + b  # promotes as the expression w @ a + b does
@@ -386,7 +388,7 @@ def _linear(w, a, b):
     except ValueError:
         pass
     raise ShapeError(f"linear: bias of shape {b.shape} does not broadcast to the shape {z.shape} of "
-                     f"weights {w.shape} @ inputs {a.shape}; expected e.g. {z.shape[:-1] + (1,)}")
+                     f"weights {w.shape} @ inputs {a.shape}; expected e.g. {z.shape[:-1] + (1,) if z.ndim else ()}")
 
 
 _linear_op = Primitive(_linear, "linear", vjps=(_matmul_vjp_a, _matmul_vjp_b, lambda g, out, w, a, b: g),
@@ -416,6 +418,8 @@ def _axes(axis, ndim):
         return tuple(range(ndim))
     if isinstance(axis, bool) or isinstance(axis, (tuple, list)) and any(isinstance(a, bool) for a in axis):
         raise TypeError("a bool is no axis")  # (an int to NumPy: True would be axis 1)
+    if ndim == 0 and isinstance(axis, numbers.Integral) and axis in (0, -1):
+        return ()  # a 0-d array's one entry: axis 0 (or -1) reduces nothing, as NumPy's sum and PyTorch have it
     return normalize_axis_tuple(list(axis) if isinstance(axis, list) else axis, ndim)
 
 
@@ -453,6 +457,8 @@ def _reduction_latex(symbol, as_prefix=False):
 def _reduce(np_reduction):
     # NumPy reads a list of axes as an array; a reduction's axis is always made a tuple here
     def forward(x, axis=None, keepdims=False):
+        if x.ndim == 0 and axis is not None:  # (NumPy's mean refuses axis 0 of a 0-d array, its sum takes it)
+            axis = _axes(axis, 0)
         return np_reduction(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
     forward.__name__ = np_reduction.__name__
     return forward
