@@ -42,7 +42,8 @@ def formula(t, expand=False):
         no other tensor of the graph has, under ``expand=True``); a graph without
         reuse prints without definitions. A symbol that two of the printed ops give
         different values (two L2 penalties' lambda, a penalty's m against the
-        cross-entropy's) prints as those values: ``\\frac{0.5}{2 \\cdot 1000}``.
+        cross-entropy's) prints as those values: one lambda, a penalty's m of 1000 against the
+        cross-entropy's 64, gives ``\\frac{\\lambda}{2 \\cdot 1000}``.
     Raises:
         GraphError when the graph was freed by backward(); ValueError when the
         text would exceed ``MAX_CHARACTERS``, naming the number of tensors.

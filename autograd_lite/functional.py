@@ -105,9 +105,9 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
     keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
     if keep_prob < 1e-4 and a.dtype.kind == "f" and keep_prob < _smallest_keep_prob(a.dtype):
         raise ValueError(f"dropout: keep_prob {keep_prob!r} is too small for {a.dtype} input: the kept units are "
-                         f"divided by it, and below {_smallest_keep_prob(a.dtype):.3g} (the smallest normal number "
+                         f"divided by it, and below {_smallest_keep_prob(a.dtype)!r} (the smallest normal number "
                          f"there) it keeps few digits, or rounds to 0 (0 / 0); expected keep_prob >= "
-                         f"{_smallest_keep_prob(a.dtype):.3g}")
+                         f"{_smallest_keep_prob(a.dtype)!r}")
     if rng is not None and (mask is not None or not training or keep_prob == 1):
         as_generator(rng, "dropout")  # (unused here: a wrong one is refused all the same)
     if mask is not None:  # (applied at keep_prob 1 too: the formula, as the course's own code does)

@@ -30,7 +30,7 @@ class InputCheck:
     mode ``worst_entry`` is () and the values are the directional derivatives); ``error``
     ||autodiff - numerical|| over the leaf and ``bound`` the part of it that the finite
     differences and rounding cannot resolve (``_fails_alone``). ``difference`` and ``numeric`` are
-    over 2 eps (SEEDS section 6); ``error``, ``bound`` and ``judged``, the leaf's relative difference
+    over 2 eps (docs/math.md, "Gradient checking"); ``error``, ``bound`` and ``judged``, the leaf's relative difference
     that the verdict reads, are over the step each entry actually took (``_taken``: x +- eps rounds to
     float64), the same but for rounding where |x| is small; ``unchecked`` the entries whose step
     rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them)."""
@@ -70,7 +70,7 @@ class Kink:
 class GradcheckResult:
     """Outcome of ``gradcheck``; ``passed``: ``judged < threshold`` or within its noise
     (``_pooled_counts``), and no input leaf fails on its own (``_fails_alone``). ``difference`` is
-    over 2 eps (SEEDS section 6), ``judged`` over the steps taken (None: the same), as the leaves'
+    over 2 eps (docs/math.md, "Gradient checking"), ``judged`` over the steps taken (None: the same), as the leaves'
     (``InputCheck``). ``kinks``: the entries where f seems to have no derivative (a list of
     ``Kink``; the verdict ignores them)."""
     difference: float
@@ -757,7 +757,7 @@ def _largest_slope(values, eps):
 
 
 def _records(analytic, numeric, rows, bounds, names, shapes, unchecked, entries=True):
-    """``.difference`` of ``analytic`` and ``numeric`` (the differences over 2 eps, SEEDS section 6)
+    """``.difference`` of ``analytic`` and ``numeric`` (the differences over 2 eps, docs/math.md, "Gradient checking")
     and an ``InputCheck`` per leaf: its difference and worst entry from those, its judged difference,
     error and bound from the verdict's ``rows`` (``_disagreements`` over the steps taken), ``shapes``
     and ``unchecked`` (per leaf its entries whose step is 0). Without ``entries`` (fast mode) a leaf's
@@ -771,7 +771,7 @@ def _records(analytic, numeric, rows, bounds, names, shapes, unchecked, entries=
 
 def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchecked):
     """gradcheck's comparison: ``.difference`` of ``analytic`` and ``numeric`` (the differences over
-    2 eps, SEEDS section 6), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
+    2 eps, docs/math.md, "Gradient checking"), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
     with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
     (``_records``) and the kinks found crossed."""
     verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
@@ -803,7 +803,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             verdict is as strict as full mode's along those directions.
         rng: seed / Generator / RandomState for the directions (fast mode).
     Returns:
-        GradcheckResult: ``.difference`` over all leaves together (SEEDS section 6, over 2 eps),
+        GradcheckResult: ``.difference`` over all leaves together (docs/math.md, "Gradient checking", over 2 eps),
         ``.passed``, ``.inputs`` per-leaf detail (named by dict keys). The verdict divides each
         difference by the step it took (``.judged``, per leaf and over all: x +- eps rounds to
         float64, 4% off 2 eps at |x| = 1e8, ``_taken``; in fast mode autodiff's slope along the
@@ -1192,7 +1192,7 @@ def _smallest_float(*trees):
 
 def _default_threshold(smallest):
     """The default threshold for gradients whose fewest-digit float has itemsize ``smallest``:
-    1e-7 (the course's float64 bound, SEEDS section 6) unless a leaf holds fewer digits.
+    1e-7 (the course's float64 bound, docs/math.md, "Gradient checking") unless a leaf holds fewer digits.
 
     Two correct float32 computations of one gradient already differ by ~1e-7 (float32's
     machine epsilon is 1.19e-7, and sums over thousands of terms add rounding), so 1e-7

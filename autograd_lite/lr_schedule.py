@@ -125,7 +125,7 @@ def step(lr0, decay_rate, time_interval):
     lr0, decay_rate = _real(op, "lr0", lr0, positive=True), _real(op, "decay_rate", decay_rate, positive=False)
     time_interval = _real(op, "time_interval", time_interval, positive=True)
     if float(time_interval) < sys.float_info.min:  # 5e-324: epoch / time_interval is inf from epoch 1 on
-        raise ValueError(f"{op}: time_interval must be >= {sys.float_info.min:.4g} (the smallest normal float; "
+        raise ValueError(f"{op}: time_interval must be >= {sys.float_info.min!r} (the smallest normal float; "
                          f"epoch / time_interval would overflow), got {time_interval!r}")
 
     def schedule(epoch):

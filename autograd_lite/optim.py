@@ -46,8 +46,8 @@ import numpy as np
 
 from . import lr_schedule
 from .convert import listed
-from .modes import grad_lock, note_grad_write
-from .tensor import Tensor, mark_modified
+from .modes import grad_lock, mark_modified, note_grad_write
+from .tensor import Tensor
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "Adam", "lr_schedule"]
 

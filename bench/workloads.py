@@ -199,7 +199,7 @@ def make_lean(problem, seed):
 
 # --- autograd_lite -------------------------------------------------------------------------
 def written_linear(W, A, b):
-    """A layer's affine map as written in SEEDS.md, ``W @ A + b``: two recorded ops."""
+    """A layer's affine map as docs/math.md writes it, ``W @ A + b``: two recorded ops."""
     return W @ A + b
 
 

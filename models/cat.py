@@ -149,9 +149,9 @@ def plot_misclassified(path, params, test_x, test_y, limit=10, per_row=5):
 
 
 def main(argv=None, prog="python -m models.cat"):
-    """Run the job with command-line arguments ``argv`` (None: sys.argv[1:]); returns
-    the process exit status (no data, bad data or bad arguments exit with status 2; so does data on
-    which a model's first cost overflows or its training diverges)."""
+    """Run the job with command-line arguments ``argv`` (None: sys.argv[1:]); returns 0, its exit
+    status, when it succeeds. No data, bad data or bad arguments, and data on which a model's first
+    cost overflows or its training diverges, raise ``SystemExit(2)`` (argparse's ``parser.error``)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="catvnoncat.npz, or a folder holding it or the course's two .h5 files "

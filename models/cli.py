@@ -20,7 +20,8 @@ JOBS = {
 
 
 def main(argv=None):
-    """Dispatch ``argv`` (None: sys.argv[1:]) to a job's ``main``; returns its exit status."""
+    """Dispatch ``argv`` (None: sys.argv[1:]) to a job's ``main``; returns what it returns (0), or
+    raises its ``SystemExit(2)`` on a failure (see the job's ``main``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in JOBS:
         # Everything after the job's name, --help included, goes to the job's own parser,

@@ -264,9 +264,9 @@ def write_plots(out, results, train_X, train_Y, test_X, test_Y):
 
 
 def main(argv=None, prog="python -m models.football"):
-    """Run the study with command-line arguments ``argv`` (None: sys.argv[1:]);
-    returns the process exit status (bad arguments or data exit with status 2, data whose
-    first cost overflows or on which a model's training diverges included)."""
+    """Run the study with command-line arguments ``argv`` (None: sys.argv[1:]); returns 0, its
+    exit status, when it succeeds. Bad arguments or data, data whose first cost overflows or on
+    which a model's training diverges included, raise ``SystemExit(2)`` (argparse's ``parser.error``)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="football.npz or data.mat, a folder holding one, or 'synthetic' "
