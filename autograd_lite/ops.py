@@ -1017,12 +1017,26 @@ def _inplace(self, ufunc, other, symbol, method):
     if recording and isinstance(other, Tensor) and other.requires_grad:
         return _record_inplace(self, other, symbol, method)
     value = _written_value(other, self, f"'{symbol}='")
+    if symbol == "@" and np.ndim(value) < 2:  # (NumPy's out= would spread a vector product over t: refused, as by a @= v)
+        raise _no_broadcast(symbol, np.shape(value), self.shape)
     try:
         ufunc(self._array, value, out=self._array)
     except ValueError:
         raise _no_broadcast(symbol, np.shape(value), self.shape) from None
+    except BaseException as error:
+        raise _written_then_raised(self, f"'{symbol}='", error)
     mark_modified((self,))
     return self
+
+
+def _written_then_raised(self, label, error):
+    """``error``, raised by NumPy during a write into ``self``'s array, after ``self`` is marked changed:
+    NumPy may write entries before it raises (an error state of 'raise', a warning made an error, an
+    interrupt), so a graph that used the old value must be refused at backward()."""
+    mark_modified((self,))
+    error.add_note(f"autograd_lite: raised by {label} on a tensor of shape {self.shape}, whose entries may have "
+                   "been written: its version is bumped, so a graph that used the old value is refused at backward()")
+    return error
 
 
 def _setitem(self, index, value):
@@ -1031,18 +1045,20 @@ def _setitem(self, index, value):
     ``ag.no_grad()`` updates W's entries, as in NumPy and PyTorch. The write is not recorded: while
     recording, a value that requires grad is refused (its gradient would be lost), as is a tensor that
     requires grad (as for ``+=``)."""
-    label = f"t[{index!r:.40}] = value"
-    remedy = "build the new tensor as an expression (ag.where(mask, value, t))"
+    label, remedy = "t[index] = value", "build the new tensor as an expression (ag.where(mask, value, t))"
     if _writable(self, label, remedy) and isinstance(value, Tensor) and value.requires_grad:
         raise GraphError(f"{label}: the value requires grad, and an assignment into a tensor is not recorded, so "
                          f"its gradient would be lost; {remedy}")
     array = _written_value(value, self, label)
     try:
         self._array[index] = array
-    except (IndexError, ValueError) as error:
-        raise type(error)(f"{label}: on a tensor of shape {self.shape}, a value of shape {np.shape(array)}: "
-                          f"{error}; expected an index that fits the shape and a value that broadcasts to "
-                          "the entries it picks") from None
+    except (IndexError, ValueError, TypeError) as error:  # (refused before any write)
+        shown = repr(index)
+        raise type(error)(f"{label}: index {shown if len(shown) <= 80 else shown[:77] + '...'} on a tensor of shape "
+                          f"{self.shape}, a value of shape {np.shape(array)}: {error}; expected an index that fits the "
+                          "shape and a value that broadcasts to the entries it picks") from None
+    except BaseException as error:
+        raise _written_then_raised(self, label, error)
     mark_modified((self,))
 
 
@@ -1063,7 +1079,10 @@ def _record_inplace(self, other, symbol, method):
     out = getattr(Tensor._wrap(self._array.copy()), method)(other)
     if out.shape != self.shape:
         raise _no_broadcast(symbol, other.shape, self.shape)
-    self._array[...] = out._array  # (cast to self's dtype, as an in-place op keeps it)
+    try:
+        self._array[...] = out._array  # (cast to self's dtype, as an in-place op keeps it)
+    except BaseException as error:
+        raise _written_then_raised(self, f"'{symbol}='", error)
     mark_modified((self,))
     self.requires_grad, self._prim, self._parents, self._params, self._seq = (
         True, out._prim, out._parents, out._params, out._seq)

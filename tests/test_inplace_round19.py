@@ -3,6 +3,7 @@
 and ``t[index] -= v`` write into the tensor (before: written through the view, then a bare TypeError);
 a recorded ``t /= w`` whose ``w`` another thread edits while the op runs is refused at backward()."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -88,14 +89,14 @@ def test_item_assignment_refusals_change_nothing():
     W = ag.Tensor(np.ones((2, 2)), requires_grad=True)
     with pytest.raises(ag.GraphError, match=r"'-=' on a tensor that requires grad"):
         W[:, 0] -= 0.5  # while recording: refused before any write
-    with pytest.raises(ag.GraphError, match=r"t\[0\] = value on a tensor that requires grad"):
+    with pytest.raises(ag.GraphError, match=r"t\[index\] = value on a tensor that requires grad"):
         W[0] = 3.0
     np.testing.assert_array_equal(W.data, np.ones((2, 2)))
     c = ag.Tensor(np.zeros(3))
     w = ag.Tensor(2.0, requires_grad=True)
-    with pytest.raises(ag.GraphError, match=r"t\[1\] = value: the value requires grad.*ag\.where"):
+    with pytest.raises(ag.GraphError, match=r"t\[index\] = value: the value requires grad.*ag\.where"):
         c[1] = w * 3
-    with pytest.raises(IndexError, match=r"t\[5\] = value: on a tensor of shape \(3,\).*index 5 is out of bounds"):
+    with pytest.raises(IndexError, match=r"t\[index\] = value: index 5 on a tensor of shape \(3,\).*index 5 is out of bounds"):
         c[5] = 1.0
     with pytest.raises(ValueError, match=r"on a tensor of shape \(3,\), a value of shape \(3,\).*broadcast"):
         c[:2] = np.ones(3)
@@ -146,3 +147,62 @@ def test_recorded_divide_in_place_then_a_later_edit_of_the_right_side_is_refused
         w -= 1.0
     with pytest.raises(ag.InplaceModificationError, match=r"input 1"):
         t.sum().backward()
+
+
+# --- round 19b (adv109): a write NumPy makes and then raises on still counts; @= takes no vector ---------------
+@pytest.mark.parametrize("write", [
+    lambda t: t.__ipow__(0.5),                          # invalid (sqrt of -1) raised after the write
+    lambda t: t.__setitem__(slice(None), np.array([5.0, 1e300])),  # cast overflow into float32
+    lambda t: t.__iadd__(np.float32(3e38)),             # overflow in float32
+])
+def test_a_write_numpy_raises_after_is_seen_by_backward(write):
+    x = ag.Tensor(np.array([1.0, 1.0], np.float32), requires_grad=True)
+    t = ag.Tensor(np.array([3e38, -1.0], np.float32))
+    y = (x * t).sum()
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError) as raised:
+        write(t)
+    assert any("whose entries may have been written" in note for note in raised.value.__notes__)
+    assert t._version == 1
+    with pytest.raises(ag.InplaceModificationError):
+        y.backward()
+
+
+def test_a_warning_made_an_error_after_the_write_is_seen_by_backward():
+    x = ag.Tensor(np.array([1.0, 1.0]), requires_grad=True)
+    t = ag.Tensor(np.array([4.0, -1.0]))
+    y = (x * t).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            t **= 0.5
+    with pytest.raises(ag.InplaceModificationError):
+        y.backward()
+
+
+def test_recorded_in_place_whose_cast_overflows_is_seen_by_backward():
+    x = ag.Tensor(np.ones(2, np.float16), requires_grad=True)
+    h = ag.Tensor(np.ones(2, np.float16))
+    y = (x * h).sum()
+    w = ag.Tensor(np.array([1e5, 1.0]), requires_grad=True)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        h += w
+    with pytest.raises(ag.InplaceModificationError):
+        y.backward()
+
+
+@pytest.mark.parametrize("target", [np.ones(3), np.eye(3)])
+def test_matmul_in_place_refuses_a_vector_right_side(target):
+    t = ag.Tensor(target)
+    with pytest.raises(ag.ShapeError, match=r"'@=': .*right side of shape \(3,\).*expected a square right side, "
+                                            r"shape \(3, 3\)"):
+        t @= np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(t.data, target)  # (NumPy's own a @= v refuses it too)
+
+
+def test_item_assignment_names_itself_for_numpy_type_errors_and_cuts_long_indices():
+    t = ag.Tensor(np.zeros(4))
+    with pytest.raises(TypeError, match=r"^t\[index\] = value: index slice\(0\.5, None, None\) on a tensor of shape"):
+        t[0.5:] = 1.0
+    with pytest.raises(IndexError, match=r"index \[0, 1, 2, 3, 4, 5.{60,}\.\.\. on a tensor of shape \(4,\)"):
+        t[list(range(100))] = 1.0
+    np.testing.assert_array_equal(t.data, np.zeros(4))
