@@ -281,13 +281,13 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
     for n in nodes:
         kind, lines = _node_lines(n)
         label = _label(n, kind, lines, show_grads, show_values)
-        attributes = dict(_STYLE[kind], label=graphviz.escape(label))
+        attributes = dict(_STYLE[kind], label=_literal(graphviz, label))
         attributes["class"] = kind
         if n is t:
             attributes["peripheries"] = "2"
         by_scope.setdefault(n._scope or (), []).append((node_id[id(n)], attributes))
 
-    _add_clusters(dot, by_scope, graphviz.escape)
+    _add_clusters(dot, by_scope, lambda text: _literal(graphviz, text))
     names = {}  # (op, number of inputs) -> their names, looked up once per op
     for n in nodes:
         if n._prim is None:
@@ -302,9 +302,15 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
         for position, p in drawn:
             attributes = _edge_attributes(n, position, names.get(key) if len(drawn) > 1 else None)
             if "label" in attributes:  # (a user's edge_labels may hold DOT's own escapes, \N, \G)
-                attributes["label"] = graphviz.escape(_visible(attributes["label"]))
+                attributes["label"] = _literal(graphviz, _visible(attributes["label"]))
             dot.edge(node_id[id(p)], head, **attributes)
     return dot
+
+
+def _literal(graphviz, text):
+    """``text`` as a DOT label that Graphviz draws as written: its backslashes escaped (``graphviz.escape``),
+    and its ``&`` too, since Graphviz reads HTML entities even in plain labels (``W&#49;`` drew as W1)."""
+    return graphviz.escape(text.replace("&", "&amp;"))
 
 
 def _digraph(graphviz, graph_name, rankdir):
