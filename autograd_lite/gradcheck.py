@@ -9,6 +9,7 @@ dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,9 @@ class InputCheck:
     over 2 eps (docs/math.md, "Gradient checking"); ``error``, ``bound`` and ``judged``, the leaf's relative difference
     that the verdict reads, are over the step each entry actually took (``_taken``: x +- eps rounds to
     float64), the same but for rounding where |x| is small; ``unchecked`` the entries whose step
-    rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them)."""
+    rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them);
+    ``unmeasured`` whether its verdict would rest on a bound that f's rounding makes too large to
+    tell its gradient from a wrong one (``_unmeasured``), which fails it too."""
     index: int
     name: str
     shape: tuple
@@ -45,6 +48,7 @@ class InputCheck:
     bound: float
     judged: float = None
     unchecked: list = field(default_factory=list)
+    unmeasured: bool = False
 
     def __post_init__(self):
         if self.judged is None:  # (a record built by hand: no rounded steps)
@@ -79,6 +83,7 @@ class GradcheckResult:
     mode: str = "full"
     kinks: list = field(default_factory=list)
     judged: float = None
+    own_dtype: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.judged is None:
@@ -86,7 +91,7 @@ class GradcheckResult:
 
     @property
     def passed(self):
-        return _verdict(self.judged, self.threshold, self.inputs)
+        return _verdict(self.judged, self.threshold, self.inputs) and not any(c.failed for c in self.own_dtype)
 
     def __bool__(self):
         return self.passed
@@ -98,6 +103,8 @@ class GradcheckResult:
         difference = _shown(self.difference, self.threshold)[0] + _taken_shown(self, self.threshold)
         note = _headline_note(self.judged, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}",
                               "||autodiff - numerical||")
+        if any(c.failed for c in self.own_dtype):
+            note += "; autodiff's gradient at the inputs' own dtype differs from the float64 one (below)"
         lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {self.threshold!r}){note}"]
         worst = _worst(self.inputs, self.threshold)
         for c in self.inputs:
@@ -107,7 +114,41 @@ class GradcheckResult:
             flag = _flag(c, self.threshold, "||autodiff - numerical||")
             lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
                          f"{c.analytic:.10g} vs numerical {c.numeric:.10g}{flag}{mark}")
-        return "\n".join(lines + _step_lines(self) + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+        return "\n".join(lines + _step_lines(self) + _unmeasured_lines(self) + _dtype_lines(self.own_dtype)
+                         + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+
+
+def _dtype_lines(checks):
+    """The report's lines on the input leaves whose gradient at their own dtype differs from the
+    float64 one the check ran on (``DtypeCheck``)."""
+    lines = []
+    for c in checks:
+        if c.failed:
+            lines += [f"  input {c.index} {c.name}: autodiff's gradient at its own dtype {c.dtype} differs from the "
+                      f"float64 one: difference {_shown(c.difference, c.threshold)[0]} (threshold {c.threshold:.3g}),",
+                      f"  worst entry {c.worst_entry}: {c.own:.10g} at {c.dtype} vs {c.float64:.10g} at float64  FAIL"]
+    if lines:
+        lines += ["  note: the check ran on float64 copies of the inputs; at the dtype f really runs in, its",
+                  "  gradient overflows, branches on the dtype or loses its digits there"]
+    return lines
+
+
+def _unmeasured_lines(result):
+    """The report's notes on the leaves the differences could not measure (``_unmeasured``), with
+    why and what to do (second order: the differences are of f's gradient)."""
+    second = result.mode == "second order"
+    value, what, offset = (("f's gradient", "its second derivatives are", "a large linear term of f") if second
+                           else ("f's value", "its gradient is", "the constant from f"))
+    lines = []
+    for c in result.inputs:
+        if c.unmeasured:
+            size = c.error / c.judged  # (||autodiff|| + ||numerical||, as the relative difference divides)
+            lines += [f"  note: input {c.index} {c.name} could not be measured: its noise bound {c.bound:.2e} is "
+                      "not below a third of", f"  ||autodiff|| + ||numerical|| = {size:.2e}: {value} is so large "
+                      f"next to its change over 2 eps that", "  rounding swamps the differences (0 or noise), so "
+                      f"nothing says {what} right (FAIL); pass",
+                      f"  a larger eps, or subtract {offset} (or rescale f)"]
+    return lines
 
 
 def _taken_shown(checked, threshold):
@@ -185,8 +226,9 @@ def _fails_alone(leaf, threshold):
     at the scale of all the leaves together). A leaf whose gradient is ~0 on both sides (a bias
     that no example reaches, 1e-12 next to 1e3) has a relative difference near 1 made of that
     noise alone, which says nothing about its gradient. (An infinite bound, from an inf or nan
-    value, excuses nothing.)"""
-    return not (leaf.judged < threshold or leaf.error <= leaf.bound < math.inf)
+    value, excuses nothing, nor does a bound that the leaf's own gradient is not well above,
+    ``InputCheck.unmeasured``.)"""
+    return not (leaf.judged < threshold or (leaf.error <= leaf.bound < math.inf and not leaf.unmeasured))
 
 
 def _not_counted(leaf, threshold):
@@ -206,8 +248,8 @@ def _pooled_counts(difference, threshold, leaves):
     with the pooled error above its noise bound (``_pooled_noise``). The noise a leaf's bound
     excuses (a gradient ~0 next to f's rounding) is noise in the pooled difference too: near a
     minimum, where every gradient is ~0, it is noise alone. (A result built without leaves has
-    no noise to allow.)"""
-    if difference < threshold or not leaves:
+    no noise to allow, and one with an unmeasured leaf none it can trust.)"""
+    if difference < threshold or not leaves or any(c.unmeasured for c in leaves):
         return not difference < threshold
     error, bound = _pooled_noise(leaves)
     return not error <= bound < math.inf
@@ -251,7 +293,7 @@ def _flag(leaf, threshold, error):
     if leaf.judged < threshold:
         return ""
     if _fails_alone(leaf, threshold):
-        return "  FAIL"
+        return "  FAIL (could not be measured: see the note)" if leaf.unmeasured else "  FAIL"
     return f"  (not counted: {error} = {leaf.error:.2e}, within the noise bound {leaf.bound:.2e})"
 
 
@@ -439,7 +481,8 @@ def _leaf_array(x, op, name):
 
 
 class _Flat:
-    """``inputs`` (a sequence of arrays/Tensors/pytrees) flattened to float64 leaves with names."""
+    """``inputs`` (a sequence of arrays/Tensors/pytrees) flattened to float64 leaves with names
+    (``arrays``), and the same leaves at their own dtypes (``native``)."""
 
     def __init__(self, inputs, op):
         if isinstance(inputs, (dict, np.ndarray, Tensor)) or not isinstance(inputs, (list, tuple)):
@@ -447,7 +490,7 @@ class _Flat:
                             f"a pytree), got {type(inputs).__name__}; wrap a single one as [x]")
         if not inputs:
             raise ValueError(f"{op}: no inputs given; expected at least one array to differentiate")
-        self.defs, self.names, self.arrays, self.counts = [], [], [], []
+        self.defs, self.names, self.arrays, self.counts, self.native = [], [], [], [], []
         for i, x in enumerate(inputs):
             leaves, treedef = pytree.flatten(x)
             paths = pytree.leaf_names(treedef)
@@ -457,6 +500,8 @@ class _Flat:
                     name = f"x{i}.{path}" if not path.startswith("[") else f"x{i}{path}"
                 self.names.append(name)
                 self.arrays.append(_leaf_array(leaf, op, name))
+                # (the leaf at its own dtype: the float64 copy cast back is exact)
+                self.native.append(self.arrays[-1].astype(np.asarray(getattr(leaf, "_array", leaf)).dtype))
             self.defs.append(treedef)
             self.counts.append(len(leaves))
         if not self.arrays:  # (each input None or an empty container, which have no leaves)
@@ -510,16 +555,68 @@ def _check_deterministic(f, flat, op):
                      "every call draws the same masks (or set the seed inside f)")
 
 
-def _autodiff(f, flat):
+def _autodiff(f, flat, arrays=None, dtype=np.float64):
+    """Autodiff's gradient of f for every leaf of ``flat`` (at ``arrays``, by default its float64
+    copies), as arrays of ``dtype`` (None: the gradients' own)."""
     from .transforms import _evaluate
 
-    tensors = [Tensor(a, requires_grad=True) for a in flat.arrays]
+    tensors = [Tensor(a, requires_grad=True) for a in (flat.arrays if arrays is None else arrays)]
     # evaluated as ag.grad evaluates f, so that transforms inside f (ag.grad, ag.jvp) record
     # their results on this graph instead of returning constants
     out = _scalar_output(_evaluate(f, flat.args(tensors, make=lambda t: t), {}), "gradcheck")
     found = tape.backward(out, np.ones_like(out._array), inputs=tensors) if out.requires_grad else [None] * len(tensors)
-    return [np.zeros_like(t._array) if g is None else np.asarray(getattr(g, "_array", g), dtype=np.float64)
+    return [np.zeros_like(t._array) if g is None else np.asarray(getattr(g, "_array", g), dtype=dtype)
             for g, t in zip(found, tensors)]
+
+
+@dataclass
+class DtypeCheck:
+    """gradcheck's comparison, for input leaf ``index`` (``name``) of an input narrower than float64,
+    of autodiff's gradient at the inputs' own dtypes (``dtype``: the narrowest float among them) with
+    the float64 one the check ran on: their relative ``difference``, the worst entry and the two
+    values there (``own``, ``float64``), and whether it ``failed`` (the difference at or above
+    ``threshold``, beyond that dtype's rounding: ``_own_dtype``)."""
+    index: int
+    name: str
+    dtype: str
+    difference: float
+    worst_entry: tuple
+    own: float
+    float64: float
+    threshold: float
+    failed: bool
+
+
+def _own_dtype(f, flat, analytic):
+    """The ``DtypeCheck`` records of gradcheck's inputs narrower than float64 ([] when there are
+    none), after one UserWarning naming them: the check itself runs on float64 copies (central
+    differences in float32 cannot resolve eps = 1e-7), which would hide a gradient wrong only at the
+    dtype f really runs in (an overflow to inf or nan, a VJP branching on the dtype).
+
+    So autodiff's gradient is also taken at the inputs' own dtypes and compared with the float64
+    one by ``compare_gradients`` (its rounding and zero-gradient allowances for that dtype), with a
+    threshold of sqrt(eps) of the narrowest dtype (3.5e-4 for float32, 3.1e-2 for float16): a
+    gradient keeping half its dtype's digits is what a computation of condition up to 1 / sqrt(eps)
+    (2,900 in float32) gives, while those mistakes differ by O(1). A leaf whose float64 gradient
+    holds inf or nan is left to the main check, which fails it."""
+    narrow = [(name, a.dtype) for name, a in zip(flat.names, flat.native)
+              if a.dtype.kind == "f" and a.dtype.itemsize < 8]
+    if not narrow:
+        return []
+    warnings.warn(f"gradcheck: {', '.join(f'{n!r} ({d})' for n, d in narrow)} checked on float64 copies "
+                  "(differences in a narrower float cannot resolve eps); autodiff's gradient at the inputs' own "
+                  "dtype is compared with the float64 one too", UserWarning, stacklevel=3)
+    dtype = min((d for _, d in narrow), key=lambda d: d.itemsize)
+    threshold = float(np.sqrt(np.finfo(dtype).eps))
+    own = _autodiff(f, flat, [a if a.dtype.kind == "f" else x for a, x in zip(flat.native, flat.arrays)], None)
+    kept = [i for i, a in enumerate(analytic) if np.all(np.isfinite(a))]
+    with np.errstate(invalid="ignore", over="ignore"):  # (inf - inf: a nan difference, which fails)
+        comparison = compare_gradients([own[i] for i in kept], [analytic[i] for i in kept], threshold)
+    failed = [_fails_alone(c, threshold) for c in comparison.leaves]
+    if not comparison.passed and not any(failed):  # (only the pooled difference fails: name the worst)
+        failed = [c is comparison.worst for c in comparison.leaves]
+    return [DtypeCheck(i, flat.names[i], str(dtype), c.difference, c.worst_entry, c.actual, c.expected, threshold,
+                       bad) for i, c, bad in zip(kept, comparison.leaves, failed)]
 
 
 def numerical_gradient(f, inputs, eps=1e-7):
@@ -756,17 +853,38 @@ def _largest_slope(values, eps):
     return max(float(np.max(s[np.isfinite(s)], initial=0.0)) for s in slopes)
 
 
-def _records(analytic, numeric, rows, bounds, names, shapes, unchecked, entries=True):
+def _records(analytic, numeric, rows, bounds, names, shapes, unchecked, unmeasured, entries=True):
     """``.difference`` of ``analytic`` and ``numeric`` (the differences over 2 eps, docs/math.md, "Gradient checking")
     and an ``InputCheck`` per leaf: its difference and worst entry from those, its judged difference,
-    error and bound from the verdict's ``rows`` (``_disagreements`` over the steps taken), ``shapes``
-    and ``unchecked`` (per leaf its entries whose step is 0). Without ``entries`` (fast mode) a leaf's
-    values are floats along its direction."""
+    error and bound from the verdict's ``rows`` (``_disagreements`` over the steps taken), ``shapes``,
+    ``unchecked`` (per leaf its entries whose step is 0) and ``unmeasured`` (per leaf a flag,
+    ``_unmeasured``). Without ``entries`` (fast mode) a leaf's values are floats along its direction."""
     difference, formula = _disagreements(analytic, numeric, bounds)
     return difference, [InputCheck(i, name, shape, d, *(_worst_entry(a, n) if entries else ((), a, n)), error,
-                                   bound, judged_difference, missed)
-                         for i, (a, n, name, shape, (d, _, _), (judged_difference, error, bound), missed)
-                         in enumerate(zip(analytic, numeric, names, shapes, formula, rows, unchecked))]
+                                   bound, judged_difference, missed, swamped)
+                         for i, (a, n, name, shape, (d, _, _), (judged_difference, error, bound), missed, swamped)
+                         in enumerate(zip(analytic, numeric, names, shapes, formula, rows, unchecked, unmeasured))]
+
+
+# A leaf's noise bound must be below the error a gradient wrong by a factor 2 makes (2 g against g:
+# ||g|| out of ||2 g|| + ||g||) for its agreement within that bound to say the gradient is right.
+_MEASURED = 1 / 3
+
+
+def _unmeasured(analytic, numeric, rows, threshold, pooled=None):
+    """Per leaf, whether the differences could not measure its gradient: its verdict would rest on
+    its noise bound (its difference at or above ``threshold``, its error within the bound of
+    ``rows``) while that bound is at least ``_MEASURED`` of ||autodiff|| + ||numerical||, so a
+    gradient of the wrong sign or wrong by a factor 2 would be within it too (f = 1e9 + g(x): f's
+    rounding over eps swamps g's change, and the differences are 0 or noise). A zero gradient (its
+    autodiff side at most eps ** 0.75 of ``pooled``, by default twice autodiff's norm over all
+    leaves, as fast mode's ``_Steps.pooled``: a bias no example reaches, a residue ~1e-17) is what
+    the bound is for, and is not flagged. (Autodiff's side alone: the differences may be noise.)"""
+    if pooled is None:
+        pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
+    zero = _zero_level(_UNIT) * pooled
+    return [not d < threshold and error <= bound and bound >= _MEASURED * (_norm(a) + _norm(n)) and _norm(a) > zero
+            for a, n, (d, error, bound) in zip(analytic, numeric, rows)]
 
 
 def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchecked):
@@ -775,7 +893,8 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
     with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
     (``_records``) and the kinks found crossed."""
     verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
-    difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked,
+    unmeasured = _unmeasured(analytic, judged, rows, threshold, steps.pooled)
+    difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked, unmeasured,
                                   steps.entries)
     return difference, verdict_difference, checks, crossed
 
@@ -822,7 +941,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         below eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"); and, marked ``crossed``,
         the entries of a measured leaf whose differences at eps and 3 eps show a kink crossed within
         the step, which its bound allows for. ``str()`` a readable report, with a caution naming
-        those entries.
+        those entries. A leaf f's rounding swamps fails as unmeasured (``_unmeasured``); inputs
+        narrower than float64 are checked on float64 copies, with a UserWarning, and fail where
+        autodiff's gradient at their own dtype differs (``.own_dtype``, ``_own_dtype``).
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
@@ -832,10 +953,11 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
     threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
     center = _check_deterministic(f, flat, "gradcheck")
     analytic = _autodiff(f, flat)
-    if not fast:
-        return _full(f, flat, analytic, center, eps, threshold)
-    generator = as_generator(rng if rng is not None else 0, "gradcheck")
-    return _fast(f, flat, analytic, center, eps, threshold, generator)
+    own = _own_dtype(f, flat, analytic)
+    result = (_fast(f, flat, analytic, center, eps, threshold, as_generator(0 if rng is None else rng, "gradcheck"))
+              if fast else _full(f, flat, analytic, center, eps, threshold))
+    result.own_dtype = own
+    return result
 
 
 def _full(f, flat, analytic, center, eps, threshold):
@@ -976,7 +1098,8 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     judged = [np.full(j.shape, np.nan) if missed else j for j, missed in zip(moved.judged, unchecked)]
     verdict, rows = _disagreements(analytic, judged, bounds)
     difference, checks = _records(analytic, moved.numeric, rows, bounds, flat.names,
-                                  [x.shape for x in flat.arrays], unchecked)
+                                  [x.shape for x in flat.arrays], unchecked,
+                                  _unmeasured(analytic, judged, rows, threshold))
     return GradcheckResult(difference, threshold, checks, mode="second order", judged=verdict)
 
 
@@ -1091,6 +1214,7 @@ class LeafComparison:
     expected: float
     error: float
     bound: float
+    unmeasured = False  # (no finite differences: nothing here is swamped by f's rounding)
 
     @property
     def judged(self):
