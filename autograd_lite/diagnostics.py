@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .convert import plain_array
+from .convert import flag, plain_array
 from .errors import AnomalyError, GraphError, InplaceModificationError, ShapeError
 from .modes import current, grad_lock, note_grad_write
 
@@ -182,12 +182,21 @@ def check_unchanged(t, caller, remedy):
                 f"version {x._vc.version}); {remedy}")
 
 
+def backward_flags(retain_graph, create_graph):
+    """``backward()``'s ``retain_graph`` and ``create_graph`` as bools, or a TypeError naming the argument (a
+    string such as "no" would be taken for True); ``retain_graph=None`` is ``create_graph``'s value, PyTorch's
+    default."""
+    create_graph = flag(create_graph, "backward(create_graph=...)")
+    return create_graph if retain_graph is None else flag(retain_graph, "backward(retain_graph=...)"), create_graph
+
+
 def check_grads(to_write):
     """Refuse a backward() whose (tensor, gradient) pairs ``to_write`` would add into a ``.grad``
     that is not an array of the tensor's shape and dtype, naming the tensor (before any write)."""
     for t, _ in to_write:
         old = t._grad
-        if old is not None and (old.shape != t._array.shape or old.dtype != t._array.dtype):
+        if old is not None and (old.shape != t._array.shape or old.dtype != t._array.dtype  # (byte order aside:
+                                and old.dtype.newbyteorder("=") != t._array.dtype.newbyteorder("=")):  # NumPy adds them)
             raise ShapeError(f"backward: {describe(t)} has a .grad of shape {old.shape} and dtype "
                              f"{old.dtype} to add to; expected {t._array.shape} {t._array.dtype} "
                              "(set .grad = None to start afresh)")

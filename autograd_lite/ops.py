@@ -264,9 +264,9 @@ class _Sigmoid(Primitive):
     constant inputs), so ``binary_cross_entropy`` computes the same exact value at
     saturation whether or not a graph is being built (finite differences agree with it)."""
 
-    def __call__(self, x, **params):  # (params: refused by name, as any op refuses keywords it does not take)
+    def __call__(self, x, *extra, **params):  # (extra, params: refused by name, as by any op)
         x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
-        out = super().__call__(x, **params)
+        out = super().__call__(x, *extra, **params)
         if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
             out._logits, out._epoch = unheld(x.detach()), clock.now  # (no view of x the user holds)
         return out
@@ -546,10 +546,8 @@ class _GetItem(Primitive):
     def __call__(self, x, index):
         # A masked index's hidden values would pick entries silently. (Only masked arrays: a traced
         # comparison is an ndarray subclass that ag.compile must see as it is, to recompute it.)
+        index = _unmasked_index(index, "getitem (an index)")
         parts = index if type(index) is tuple else (index,)
-        if any(isinstance(part, np.ma.MaskedArray) for part in parts):
-            parts = tuple(plain_array(part, "getitem (an index)") for part in parts)
-            index = parts if type(index) is tuple else parts[0]
         held = [part for part in parts if isinstance(part, (np.ndarray, list, Tensor))]
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
@@ -559,6 +557,17 @@ class _GetItem(Primitive):
         if held and out._prim is self:
             out._params = {"index": copy.deepcopy(index)}
         return out
+
+
+def _unmasked_index(index, what):
+    """``index`` with each masked array in it (none masked) as its plain data; one with a masked entry,
+    at any depth (``t[[m]]``, ``t[(m,)]``), is refused naming ``what``: its hidden values would pick."""
+    parts = index if type(index) is tuple else (index,)
+    plain_array(list(parts), what)  # (the nested ones: refused, or left for NumPy, which reads their data)
+    if any(isinstance(part, np.ma.MaskedArray) for part in parts):
+        parts = tuple(plain_array(part, what) for part in parts)
+        index = parts if type(index) is tuple else parts[0]
+    return index
 
 
 def _index(x, index):
@@ -1049,7 +1058,7 @@ def _setitem(self, index, value):
     if _writable(self, label, remedy) and isinstance(value, Tensor) and value.requires_grad:
         raise GraphError(f"{label}: the value requires grad, and an assignment into a tensor is not recorded, so "
                          f"its gradient would be lost; {remedy}")
-    array = _written_value(value, self, label)
+    array, index = _written_value(value, self, label), _unmasked_index(index, f"{label} (the index)")
     try:
         self._array[index] = array
     except (IndexError, ValueError, TypeError) as error:  # (refused before any write)
@@ -1155,8 +1164,8 @@ def _install():
         setattr(Tensor, name, method)
 
 
-def _shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3))
-    return args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+def _shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3)); an np.int64 is one axis too
+    return args[0] if len(args) == 1 and not isinstance(args[0], numbers.Integral) else args
 
 
 def _reshape_method(self, *shape):
@@ -1168,7 +1177,8 @@ def _reshape_method(self, *shape):
 def _transpose_method(self, *axes):
     """``t.transpose()`` (axes reversed, as ``t.T``), ``t.transpose(1, 0, 2)`` or ``t.transpose((1, 0, 2))``:
     ``ag.transpose(t, axes)``, recorded; shape ``t.shape[axes[0]], t.shape[axes[1]], ...``."""
-    return transpose(self, axes=tuple(_shape_args(axes)) if axes else None)
+    axes = _shape_args(axes) if axes else None  # (t.transpose(None): reversed, as NumPy's)
+    return transpose(self, axes=None if axes is None else tuple(axes))
 
 
 def _swapaxes_method(self, a, b):
@@ -1176,7 +1186,10 @@ def _swapaxes_method(self, a, b):
     recorded as ``ag.transpose``."""
     if isinstance(a, bool) or isinstance(b, bool):  # (an int to NumPy: True would be axis 1)
         raise TypeError(f"swapaxes: axes {a!r}, {b!r} for a tensor of shape {self.shape}; a bool is no axis, expected ints")
-    a, b = normalize_axis_tuple((a, b), self.ndim, "swapaxes", allow_duplicate=True)  # (AxisError when out of range)
+    try:
+        a, b = normalize_axis_tuple((a, b), self.ndim, "swapaxes", allow_duplicate=True)  # (AxisError when out of range)
+    except TypeError:
+        raise TypeError(f"swapaxes: axes {a!r}, {b!r} for a tensor of shape {self.shape}; expected ints") from None
     return transpose(self, axes=tuple(b if i == a else a if i == b else i for i in range(self.ndim)))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import tape
 from .convert import Label, flag, is_scalar_number, new_data, own_memory, to_float_array
-from .diagnostics import data_to_wrap, get_grad, set_grad
+from .diagnostics import backward_flags, data_to_wrap, get_grad, set_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_replaced, share_version
 
@@ -93,9 +93,10 @@ class Tensor:
 
         Args:
             grad: seed of self's shape; may be omitted for a single-element tensor (1.0).
-            retain_graph: keep the graph so backward() can run through it again.
+            retain_graph: keep the graph so backward() can run through it again (None: create_graph).
             create_graph: record the backward pass too (.grad stays an ndarray; ag.grad nests).
         """
+        retain_graph, create_graph = backward_flags(retain_graph, create_graph)
         if not self.requires_grad:
             raise GraphError("backward(): this tensor does not require grad and has no graph "
                              "(no input had requires_grad=True, or it was computed under no_grad())")
