@@ -8,14 +8,13 @@ comparison (``_fails_alone``, ``_pooled_counts``). Inputs may be arrays, Tensors
 dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
-import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import pytree, tape
-from .convert import function_arg, plain_array
+from . import lr_schedule, pytree, tape
+from .convert import flag, function_arg, to_float_array
 from .errors import GraphError
 from .modes import no_grad
 from .rng import as_generator
@@ -453,28 +452,29 @@ def _worst_entry(a, b):
 
 
 def _check_eps(eps, op):
-    if isinstance(eps, bool) or not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"{op}: eps must be a finite number > 0 (the finite-difference step), got {eps!r}")
-    return float(eps)
+    """``eps`` as a float: a finite number > 0, taken as the optimizers' ``lr`` is (``lr_schedule._real``: a
+    0-d real array or a Fraction is the number it holds; an int beyond the largest float names the range)."""
+    return lr_schedule._real(op, "eps", eps, positive=True)
 
 
 def _check_threshold(threshold, op):
-    """A threshold must be a finite number > 0: NaN or a negative one would fail every check."""
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < math.inf:
-        raise ValueError(f"{op}: threshold must be a finite number > 0 (passed is difference < threshold), "
-                         f"got {threshold!r}")
-    return float(threshold)
+    """``threshold`` as a float, by the rule of ``_check_eps``: NaN or a negative one would fail every check."""
+    return lr_schedule._real(op, "threshold", threshold, positive=True)
 
 
 def _leaf_array(x, op, name):
-    data = x._array if isinstance(x, Tensor) else x
-    # (a masked array would be checked at its hidden values: refused; an np.matrix as its ndarray)
-    array = np.asarray(plain_array(data, f"{op}: input '{name}'"))
-    if array.dtype.kind == "c":
-        raise TypeError(f"{op}: input '{name}' is complex (dtype {array.dtype}); gradients here are of real "
-                        "functions of real inputs, so a complex input cannot be checked (take .real first)")
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{op}: input '{name}' has dtype {array.dtype}; expected real numbers")
+    """Input leaf ``x`` (named ``name`` in errors) as the float64 array the checks compute on."""
+    return _float64(_own_float(x, op, name))
+
+
+def _own_float(x, op, name):
+    """Input leaf ``x`` as a float array of its own precision (ints and bools as float64), by the
+    package's conversion, which refuses by the leaf's name a masked array with a masked entry, complex
+    numbers, strings and ragged lists (an np.matrix is its ndarray)."""
+    return to_float_array(x, f"{op}: input '{name}'", copy=False)
+
+
+def _float64(array):
     # C order: the finite differences move one entry at a time through reshape(-1), which is a
     # view only of a C-ordered array (of a transposed one, W.T, a copy that f never sees)
     return np.array(array, dtype=np.float64, order="C")
@@ -908,14 +908,15 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             ``inputs`` first, and a ValueError says so when the two values differ.
         inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
             them (a dict of parameters); every leaf is differentiated, in float64.
-        eps: finite-difference step, > 0.
+        eps: finite-difference step, a real number > 0 (taken as an optimizer's ``lr``: a 0-d
+            real array or a Fraction is the number it holds; so is ``threshold``).
         threshold: ``passed`` is ``difference < threshold`` (or ||autodiff - numerical||
             over all leaves within the norm of their noise bounds, as where every gradient
             is ~0 next to f's rounding) with no input leaf failing on its own (its
             difference at or above it, its error above its noise bound);
             default 1e-7, or 1e-5 with fast.
-        fast: compare, per input leaf, the derivative along one random unit direction u
-            (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
+        fast: True or False (another value is a TypeError). True: compare, per input
+            leaf, the derivative along one random unit direction u (<grad, u> from one backward pass) with (f(x + eps u) - f(x - eps u)) / (2 eps):
             two evaluations per leaf instead of two per entry (HIPS autograd's
             ``check_grads``, PyTorch's fast mode); a leaf the assumed truncation would
             excuse costs two more, at x +- 3 eps u, as in full mode (``_judged``), so the
@@ -948,6 +949,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
     function_arg(f, "gradcheck")
+    fast = flag(fast, "gradcheck(fast=...)")  # ("False" is truthy: it would run the weaker check)
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
     threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
@@ -1306,12 +1308,28 @@ def _paired_dicts(actual, expected):
     return actual, {k: expected[pairs[k]] for k in actual}
 
 
-def _smallest_float(*trees):
-    """The itemsize of the float dtype with the fewest digits among the leaves of ``trees``; 8
-    (float64's) when none has fewer (integers are exact)."""
-    dtypes = [np.asarray(leaf._array if isinstance(leaf, Tensor) else leaf).dtype
-              for tree in trees for leaf in pytree.flatten(tree)[0]]
-    return min([d.itemsize for d in dtypes if d.kind == "f"] + [8])
+def _smallest_float(*arrays):
+    """The itemsize of the float dtype with the fewest digits among ``arrays`` (``_own_float``'s); 8
+    (float64's) when none has fewer (integers, float64 already, are exact)."""
+    return min([a.dtype.itemsize for a in arrays] + [8])
+
+
+def _leaf_pairs(names, actual, expected):
+    """``compare_gradients``' leaves: per leaf, its two sides as float64 arrays of one shape (another
+    shape is a ValueError naming the leaf) and the half machine epsilon of each side's own precision;
+    and the fewest-digit itemsize over them all (``_default_threshold``)."""
+    all_a, all_e, units, smallest = [], [], [], 8
+    for name, a, e in zip(names, actual, expected):
+        own = [_own_float(x, "compare_gradients", name) for x in (a, e)]
+        units.append(tuple(np.finfo(f"f{_smallest_float(x)}").eps / 2 for x in own))
+        smallest = min(smallest, _smallest_float(*own))
+        a, e = _float64(own[0]), _float64(own[1])
+        if a.shape != e.shape:
+            raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
+                             "expected; they must match")
+        all_a.append(a)
+        all_e.append(e)
+    return all_a, all_e, units, smallest
 
 
 def _default_threshold(smallest):
@@ -1369,21 +1387,12 @@ def compare_gradients(actual, expected, threshold=None):
     if threshold is not None:  # a threshold given is used as given (checked first)
         threshold = _check_threshold(threshold, "compare_gradients")
     actual, expected = _paired_dicts(actual, expected)
-    smallest = _smallest_float(actual, expected)
-    if threshold is None:
-        threshold = _default_threshold(smallest)
     a_leaves, a_def = pytree.flatten(actual)
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
     names = [name or "x" for name in pytree.leaf_names(a_def)]
-    all_a, all_e, units = [], [], []
-    for name, a, e in zip(names, a_leaves, e_leaves):
-        units.append(tuple(np.finfo(f"f{_smallest_float(x)}").eps / 2 for x in (a, e)))
-        a, e = _leaf_array(a, "compare_gradients", name), _leaf_array(e, "compare_gradients", name)
-        if a.shape != e.shape:
-            raise ValueError(f"compare_gradients: leaf '{name}' has shape {a.shape} in actual but {e.shape} in "
-                             "expected; they must match")
-        all_a.append(a)
-        all_e.append(e)
+    all_a, all_e, units, smallest = _leaf_pairs(names, a_leaves, e_leaves)
+    if threshold is None:
+        threshold = _default_threshold(smallest)
     difference, rows = _disagreements(all_a, all_e, _zero_bounds(all_a, all_e, [tuple(map(_zero_level, u))
                                                                                  for u in units]),
                                       _own_floors(all_a, all_e, units))

@@ -131,14 +131,15 @@ def test_gradgradcheck_checks_second_derivatives_and_catches_a_wrong_one():
 # --- issue 12 -------------------------------------------------------------------------------
 @pytest.mark.parametrize("eps", [0, 0.0, -1e-7, float("nan"), float("inf")])
 def test_gradcheck_refuses_a_step_that_is_not_positive(eps):
-    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+    # (lr_schedule._real's messages, the optimizers' rule: "must be > 0" or "must be a finite number")
+    with pytest.raises(ValueError, match=r"^gradcheck: eps must be (> 0|a finite number), got"):
         ag.gradcheck(lambda x: ag.sum(x), [np.ones(2)], eps=eps)
-    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"^numerical_gradient: eps must be (> 0|a finite number), got"):
         ag.numerical_gradient(lambda x: ag.sum(x), [np.ones(2)], eps=eps)
 
 
 def test_gradcheck_refuses_complex_input_instead_of_passing_silently():
-    with pytest.raises(TypeError, match="gradcheck: input 'x0' is complex"):
+    with pytest.raises(TypeError, match=r"gradcheck: input 'x0': complex data \(dtype complex128\)"):
         ag.gradcheck(lambda x: ag.sum(x), [np.array([1 + 2j, 3.0])])
-    with pytest.raises(TypeError, match="input 'W' is complex"):
+    with pytest.raises(TypeError, match="input 'W': complex data"):
         ag.gradcheck(lambda p: ag.sum(p["W"]), [{"W": np.ones(2, complex)}])

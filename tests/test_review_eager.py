@@ -99,7 +99,7 @@ def test_an_in_place_update_of_another_shape_names_both_shapes():
 
 @pytest.mark.parametrize("threshold", [-1, 0, float("nan"), float("inf"), True, "1e-7"])
 def test_compare_gradients_refuses_a_threshold_that_cannot_pass_or_fail(threshold):
-    with pytest.raises(ValueError, match="compare_gradients: threshold must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"^compare_gradients: threshold must be (> 0|a finite number), got"):
         ag.compare_gradients(np.ones(2), np.ones(2), threshold=threshold)
 
 

@@ -158,7 +158,7 @@ def test_a_dropout_mask_reused_before_backward_does_not_change_the_gradient():
 @pytest.mark.parametrize("check", [ag.gradcheck, ag.gradgradcheck])
 @pytest.mark.parametrize("threshold", [float("nan"), -1.0, 0.0, float("inf"), True])
 def test_gradchecks_refuse_a_threshold_that_would_decide_every_check(check, threshold):
-    with pytest.raises(ValueError, match=rf"{check.__name__}: threshold must be a finite number > 0"):
+    with pytest.raises(ValueError, match=rf"^{check.__name__}: threshold must be (> 0|a finite number), got"):
         check(lambda t: (t * t).sum(), [np.array([1.0, -2.0, 3.0])], threshold=threshold)
 
 
