@@ -908,8 +908,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             ``inputs`` first, and a ValueError says so when the two values differ.
         inputs: list/tuple of f's arguments, each an array, a Tensor or a pytree of
             them (a dict of parameters); every leaf is differentiated, in float64.
-        eps: finite-difference step, a real number > 0 (taken as an optimizer's ``lr``: a 0-d
-            real array or a Fraction is the number it holds; so is ``threshold``).
+        eps: finite-difference step > 0, a number as an optimizer's ``lr`` (so is ``threshold``).
         threshold: ``passed`` is ``difference < threshold`` (or ||autodiff - numerical||
             over all leaves within the norm of their noise bounds, as where every gradient
             is ~0 next to f's rounding) with no input leaf failing on its own (its
