@@ -14,6 +14,7 @@ import collections
 import re
 
 from . import latex as tex
+from .convert import flag
 from .latex import name_latex  # noqa: F401  (part of this module's surface)
 from .viz import rule_error, value_inputs, walk_graph
 
@@ -30,7 +31,7 @@ def formula(t, expand=False):
     Args:
         t: Tensor of any shape whose graph is still recorded (draw before
             ``backward()``, or run it with ``retain_graph=True``).
-        expand: False keeps every named tensor other than ``t`` itself as its
+        expand: a bool (another value is a TypeError). False keeps every named tensor other than ``t`` itself as its
             name (A3 -> A^{[3]}); True expands down to the leaves.
     Returns:
         str. Leaves print as their names (W1 -> W^{[1]}, X -> X), unnamed
@@ -48,6 +49,8 @@ def formula(t, expand=False):
         GraphError when the graph was freed by backward(); ValueError when the
         text would exceed ``MAX_CHARACTERS``, naming the number of tensors.
     """
+    expand = flag(expand, "formula(expand=...)")  # ("False" would be truthy: every name expanded)
+
     def expanded(n):
         return expand or n is t or not n.name
 

@@ -70,7 +70,7 @@ try:
 except ImportError:  # (Windows) no flock: a temporary's writer is judged by its pid alone
     fcntl = None
 
-from .convert import plain_array
+from .convert import flag, plain_array
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -589,7 +589,7 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         max_bytes: the most bytes the file may hold, any one array may declare, and all
             its arrays may declare together (an int > 0, default ``DEFAULT_MAX_BYTES``,
             1 GiB). Checked before reading or allocating; raise it for a trusted larger file.
-        require_manifest: True (default) refuses archives without ``save``'s manifest,
+        require_manifest: a bool (another value is a TypeError). True (default) refuses archives without ``save``'s manifest,
             whose completeness cannot be verified. False also reads a plain ``np.savez``
             / ``np.savez_compressed`` archive of real numeric arrays (names, sizes, dtypes
             and the zip's CRCs are still checked; a member lost to damage is not detectable).
@@ -612,6 +612,8 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
     """
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes <= 0:
         raise ValueError(f"load: max_bytes must be an int > 0, got {max_bytes!r}")
+    # ("no" or an array would be truthy: a file without a manifest would be refused, or read unverified)
+    require_manifest = flag(require_manifest, "load(require_manifest=...)")
     name = path_name("load", path)
     file, size = _open_to_read(name, max_bytes)
     with file:

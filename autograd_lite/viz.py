@@ -32,6 +32,7 @@ import numpy as np
 
 from . import latex as tex
 from .diagnostics import check_unchanged
+from .convert import flag
 from .errors import GraphError
 from .modes import clock
 from .serialization import existing_target, path_name
@@ -255,15 +256,17 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
             ``backward()`` the graph is freed unless it ran with
             ``retain_graph=True``; a freed graph raises GraphError.
         rankdir: "LR" (data flows left to right) or "TB" (top to bottom).
-        show_grads: add ``‖grad‖`` to every tensor whose ``.grad`` is set
+        show_grads: True or False (another value is a TypeError); True: add ``‖grad‖`` to every tensor whose ``.grad`` is set
             (leaves after ``backward()``, non-leaves that called ``retain_grad()``).
-        show_values: add each value's dtype and shape (and the value of size-1 tensors).
+        show_values: True or False; True: add each value's dtype and shape (and the value of size-1 tensors).
         graph_name: name of the digraph in the DOT source, a str (backslashes and quotes
             escaped, so that any name gives valid DOT; another type is a TypeError).
     Returns:
         graphviz.Digraph with one node per tensor, edges in data-flow order,
         one (nested) cluster per ``ag.scope`` name.
     """
+    show_grads = flag(show_grads, "to_dot(show_grads=...)")  # (a str such as "no" would be truthy)
+    show_values = flag(show_values, "to_dot(show_values=...)")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"to_dot: rankdir must be one of 'LR', 'TB', 'RL', 'BT', got {rankdir!r}")
     if not isinstance(graph_name, str):
@@ -392,7 +395,7 @@ def draw(t, path, format=None, **options):
     existing_target("draw", path, path)  # before dot runs: a folder, FIFO or device is refused
     import graphviz
 
-    dot = to_dot(t, **options)
+    dot = to_dot(t, **_draw_options(options))
     try:
         # Rendered to bytes, not with render(): that writes the DOT text to <stem>.gv next to
         # the output (overwriting and then deleting any such file of the user's).
@@ -413,6 +416,15 @@ def draw(t, path, format=None, **options):
                            "another Graphviz engine") from None
     _write_only(path, image)
     return path
+
+
+def _draw_options(options):
+    """``draw``'s ``options`` for ``to_dot``, its yes/no ones checked first under draw's name, the
+    function the user called."""
+    for option in ("show_grads", "show_values"):
+        if option in options:
+            flag(options[option], f"draw({option}=...)")
+    return options
 
 
 def _write_only(path, content):
