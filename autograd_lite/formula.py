@@ -31,8 +31,9 @@ def formula(t, expand=False):
     Args:
         t: Tensor of any shape whose graph is still recorded (draw before
             ``backward()``, or run it with ``retain_graph=True``).
-        expand: a bool (another value is a TypeError). False keeps every named tensor other than ``t`` itself as its
-            name (A3 -> A^{[3]}); True expands down to the leaves.
+        expand: a bool (another value is a TypeError). False keeps every named
+            tensor other than ``t`` itself as its name (A3 -> A^{[3]}); True expands
+            down to the leaves.
     Returns:
         str. Leaves print as their names (W1 -> W^{[1]}, X -> X), unnamed
         scalars as their values, unnamed arrays as \\mathrm{const} with their

@@ -589,8 +589,8 @@ def load(path, *, expected=None, max_bytes=DEFAULT_MAX_BYTES, require_manifest=T
         max_bytes: the most bytes the file may hold, any one array may declare, and all
             its arrays may declare together (an int > 0, default ``DEFAULT_MAX_BYTES``,
             1 GiB). Checked before reading or allocating; raise it for a trusted larger file.
-        require_manifest: a bool (another value is a TypeError). True (default) refuses archives without ``save``'s manifest,
-            whose completeness cannot be verified. False also reads a plain ``np.savez``
+        require_manifest: a bool (another value is a TypeError). True (default) refuses
+            archives without ``save``'s manifest, whose completeness cannot be verified. False also reads a plain ``np.savez``
             / ``np.savez_compressed`` archive of real numeric arrays (names, sizes, dtypes
             and the zip's CRCs are still checked; a member lost to damage is not detectable).
     Returns:

@@ -31,8 +31,8 @@ import signal
 import numpy as np
 
 from . import latex as tex
-from .diagnostics import check_unchanged
 from .convert import flag
+from .diagnostics import check_unchanged
 from .errors import GraphError
 from .modes import clock
 from .serialization import existing_target, path_name
@@ -256,9 +256,9 @@ def to_dot(t, *, rankdir="LR", show_grads=False, show_values=False, graph_name="
             ``backward()`` the graph is freed unless it ran with
             ``retain_graph=True``; a freed graph raises GraphError.
         rankdir: "LR" (data flows left to right) or "TB" (top to bottom).
-        show_grads: True or False (another value is a TypeError); True: add ``‖grad‖`` to every tensor whose ``.grad`` is set
-            (leaves after ``backward()``, non-leaves that called ``retain_grad()``).
-        show_values: True or False; True: add each value's dtype and shape (and the value of size-1 tensors).
+        show_grads: add ``‖grad‖`` to every tensor whose ``.grad`` is set (leaves after ``backward()``,
+            non-leaves that called ``retain_grad()``); a bool, as is show_values (else a TypeError).
+        show_values: add each value's dtype and shape (and the value of size-1 tensors).
         graph_name: name of the digraph in the DOT source, a str (backslashes and quotes
             escaped, so that any name gives valid DOT; another type is a TypeError).
     Returns:
