@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .lr_schedule import _shown
 from .rng import as_generator
 from .tensor import Tensor
 
@@ -29,6 +30,22 @@ METHODS = {
     "small": lambda z, n_prev: z * 0.01,                     # std 0.01: the 2-layer exercise
     "random_normal": lambda z, n_prev: z * 10.0,             # std 10: deliberately too large
 }
+
+
+# NumPy's largest array, in bytes: a weight past it (a size of 10**400) got NumPy's own error, naming
+# neither initialize nor the size
+_LARGEST_ARRAY = np.iinfo(np.intp).max
+
+
+def _check_array_sizes(dims):
+    """A ValueError naming the first W[l] whose n_l x n_{l-1} float64 entries NumPy cannot hold in one
+    array (b[l], n_l x 1, is no larger)."""
+    for l in range(1, len(dims)):
+        if dims[l] * dims[l - 1] * 8 > _LARGEST_ARRAY:
+            shown = ", ".join(map(_shown, dims))
+            raise ValueError(f"initialize: layer_dims [{shown}] makes W{l} of shape ({_shown(dims[l])}, "
+                             f"{_shown(dims[l - 1])}), which would hold more than NumPy's largest array "
+                             f"({_LARGEST_ARRAY} bytes of float64 entries); expected smaller layer sizes")
 
 
 def initialize(layer_dims, method="he", rng=None):
@@ -49,7 +66,8 @@ def initialize(layer_dims, method="he", rng=None):
         dict {"W1": Tensor (n_1, n_x), "b1": Tensor (n_1, 1), ..., "bL": ...},
         every Tensor float64 with requires_grad=True and named after its key.
     Raises:
-        ValueError: unknown method (the valid ones are listed) or bad layer_dims.
+        ValueError: unknown method (the valid ones are listed) or bad layer_dims (a size
+            that is not a positive int, or a W[l] too large for a NumPy array).
         TypeError: layer_dims not an ordered sequence (a set, a dict, a str, a generator), or
             an rng of another kind.
     """
@@ -68,6 +86,7 @@ def initialize(layer_dims, method="he", rng=None):
     if bad:
         raise ValueError(f"initialize: layer_dims {dims} holds {bad}; every size must be a positive int")
     dims = [int(n) for n in dims]
+    _check_array_sizes(dims)
     generator = as_generator(rng, "initialize")
     scale = METHODS[method]
     params = {}

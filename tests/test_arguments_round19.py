@@ -103,7 +103,7 @@ def test_a_huge_int_threshold_names_the_check_the_argument_and_the_range(call, o
 @pytest.mark.parametrize("dims, shown", [([2, HUGE], r"10000\S*\.\.\. \(401 characters\)"),
                                          ([2 ** 40, 2 ** 40], "1099511627776")])
 def test_initialize_names_a_size_too_large_for_an_array(dims, shown):
-    with pytest.raises(ValueError, match=rf"^initialize: layer_dims .*W1 of shape \({shown}, .*\) would hold "
+    with pytest.raises(ValueError, match=rf"^initialize: layer_dims .*W1 of shape \({shown}, .*\), which would hold "
                                          r"more than NumPy's largest array"):
         ag.init.initialize(dims)
 
