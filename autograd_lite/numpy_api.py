@@ -306,11 +306,16 @@ def _method_suggestion(ufunc, method):
 
 
 # --- values out, as ndarray gives them (each read is a guard while ag.compile traces) --------
-def _item(self):
-    """The single element as a Python float (size-1 tensors only)."""
-    if self._array.size != 1:
+def _item(self, *args):
+    """The single element as a Python float (size-1 tensors only), or with ``args`` the element they
+    pick, as ``ndarray.item(*args)``: a flat index (``t.item(0)``, the first) or one index per axis."""
+    if not args and self._array.size != 1:
         raise ValueError(f"item(): tensor of shape {self.shape} has {self.size} elements; expected 1")
-    return self._read().item()
+    try:
+        return self._read().item(*args)
+    except (IndexError, TypeError, ValueError) as error:  # (NumPy's message names no function)
+        called = ", ".join(f"{arg!r:.30}" for arg in args[:3]) + (", ..." if len(args) > 3 else "")
+        raise type(error)(f"Tensor.item({called}) on a tensor of shape {self.shape}: {error}") from None
 
 
 def _numpy(self):
