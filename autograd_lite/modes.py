@@ -241,11 +241,17 @@ def is_grad_enabled():
 
 class detect_anomaly(_Mode):
     """Context manager and decorator: the first op whose output or gradient holds NaN/inf
-    raises ``AnomalyError`` naming the op, its input shapes and the user's source line."""
+    raises ``AnomalyError`` naming the op, its input shapes and the user's source line.
+    ``check_nan``: PyTorch's argument, a bool; False checks nothing inside (as PyTorch raises
+    on no NaN then; NaN/inf is all this mode checks, so ``is_anomaly_enabled()`` is False there)."""
     _field = "anomaly"
 
+    def __init__(self, check_nan=True):
+        super().__init__()
+        self._check = flag(check_nan, "detect_anomaly(check_nan=...)")
+
     def _inside(self, state):
-        return True
+        return self._check
 
 
 def is_anomaly_enabled():
