@@ -14,7 +14,7 @@ import numpy as np
 
 from . import latex as tex
 from .conform import ForGradOnly
-from .convert import flag, float64_for_half, listed, number_held, plain_array, scale_for
+from .convert import flag, float64_for_half, listed, number_held, scale_for
 from .errors import DomainError, ShapeError
 from .ops import _apply, _float64_rule, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
@@ -188,11 +188,8 @@ _TRUST_PROBABILITY = 1e-6
 
 
 def _check_labels(y):
-    # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass
-    if y.dtype.kind not in "fiub":
-        raise TypeError(f"binary_cross_entropy: labels have dtype {y.dtype}; expected numbers 0 and 1")
-    if y.dtype == bool:
-        return
+    # y (1 - y) is 0 exactly where y is 0 or 1 (NaN and inf give NaN or inf): one pass. (y is a
+    # float array: binary_cross_entropy converts the labels, refusing strings, as every Tensor's data.)
     product = 1.0 - y
     product *= y  # y (1 - y) in place, no second new array; with the 0-d floor below ~2.5k instructions a call
     if np.count_nonzero(product):
@@ -327,8 +324,9 @@ def binary_cross_entropy(a, y):
         exact at saturated logits use ``binary_cross_entropy_with_logits``.
     """
     a = as_tensor(a)
-    if not isinstance(y, Tensor):  # checked and cast in the forward
-        y = Tensor._wrap(np.asarray(plain_array(y, "binary_cross_entropy (labels)")))
+    # converted as binary_cross_entropy_with_logits' labels are (ragged lists, strings refused by name;
+    # int and bool labels take a's dtype), named as the labels; their values are checked in the forward
+    y = as_tensor(y, a.dtype, "binary_cross_entropy (labels)")
     z = logits_of(a)
     if z is not None:
         return _cross_entropy(a, y, z)
