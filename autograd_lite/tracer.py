@@ -719,7 +719,12 @@ _INTEGER_ARGUMENT = ("takes an integer or boolean array argument, which its ops 
 _UNNUMERIC_ARGUMENT = ("takes an array argument of dtype {} (no numbers: strings, dates, objects), which it uses "
                        "as eager code does, where a trace would refuse to make it a Tensor")
 _SUBCLASS_ARGUMENT = ("takes an argument of the ndarray subclass {}, whose own operators eager code uses "
-                      "(np.matrix's * is a matrix product), where a trace would make it a Tensor")
+                      "({}), where a trace would make it a Tensor")
+# What each subclass's own operators do that a Tensor's do not (by isinstance: np.ma's subclasses too)
+_SUBCLASS_OPERATORS = (
+    (np.matrix, "np.matrix's * is a matrix product"),
+    (np.ma.MaskedArray, "a masked array's operators carry its mask and mask what they cannot compute: "
+                        "np.log(m) where m <= 0, m / 0"))
 
 
 def eager_argument(value):
@@ -735,7 +740,9 @@ def eager_argument(value):
         return _UNNUMERIC_ARGUMENT.format(value.dtype)
     if type(value) is np.ndarray or isinstance(value, (np.memmap, TracedArray)):
         return None
-    return _SUBCLASS_ARGUMENT.format(f"{type(value).__module__}.{type(value).__qualname__}")
+    operators = next((why for kind, why in _SUBCLASS_OPERATORS if isinstance(value, kind)),
+                     "its class may define them anew")
+    return _SUBCLASS_ARGUMENT.format(f"{type(value).__module__}.{type(value).__qualname__}", operators)
 
 
 def as_input(value):

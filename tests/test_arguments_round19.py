@@ -202,9 +202,9 @@ def test_a_complex_input_is_refused_naming_the_check_and_the_leaf():
 # --- #9: compile's reason for running a masked-array argument eagerly ---------------------------
 def test_compiles_warning_for_a_masked_array_speaks_of_its_mask_not_of_np_matrix():
     f = ag.compile(lambda a: ag.sum(ag.exp(a)))
-    with pytest.warns(UserWarning, match=r"numpy\.ma\.MaskedArray") as caught:
+    with pytest.warns(RuntimeWarning, match=r"numpy\.ma\.MaskedArray") as caught:
         f(np.ma.array(X))
     text = " ".join(str(w.message) for w in caught)
     assert "np.matrix" not in text and "mask" in text.replace("MaskedArray", "")
-    with pytest.warns(UserWarning, match=r"numpy\.matrix.*np\.matrix's \* is a matrix product"):
+    with pytest.warns(RuntimeWarning, match=r"numpy\.matrix.*np\.matrix's \* is a matrix product"):
         ag.compile(lambda a: ag.sum(ag.exp(a)))(np.matrix(X))
