@@ -176,3 +176,80 @@ def test_integer_inputs_are_not_warned_about():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ag.gradcheck(lambda x: (x * x).sum(), [np.array([1, 2, 3])]).passed
+
+
+# --- round 19b (adv111): correct gradients learners check must pass --------------------------------------
+def _seeds_difference(f_numpy, params, grads, eps=1e-7):
+    """docs/math.md's difference, by hand: central differences of ``f_numpy`` over every entry."""
+    approx, exact = [], []
+    for key, value in params.items():
+        for i in np.ndindex(value.shape):
+            up, down = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in params.items()}
+            up[key][i] += eps
+            down[key][i] -= eps
+            approx.append((f_numpy(up) - f_numpy(down)) / (2 * eps))
+            exact.append(grads[key][i])
+    approx, exact = np.array(approx), np.array(exact)
+    return np.linalg.norm(exact - approx) / (np.linalg.norm(exact) + np.linalg.norm(approx))
+
+
+def _deep_net(activation):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((4, 50)), (rng.random((1, 50)) > 0.5).astype(float)
+    dims, params = [4, 5, 5, 5, 1], {}
+    for l in range(1, 5):  # the course's 0.01 init: the first layers' gradients vanish (about 1e-8)
+        params[f"W{l}"] = rng.standard_normal((dims[l], dims[l - 1])) * 0.01
+        params[f"b{l}"] = np.zeros((dims[l], 1))
+
+    def f(p):
+        A = X
+        for l in range(1, 4):
+            A = activation(p[f"W{l}"] @ A + p[f"b{l}"])
+        return ag.binary_cross_entropy(ag.sigmoid(p["W4"] @ A + p["b4"]), Y)
+    return f, params, X, Y
+
+
+def test_deep_sigmoid_net_with_vanishing_gradients_passes_as_its_seeds_difference_does():
+    f, params, X, Y = _deep_net(ag.sigmoid)
+
+    def f_numpy(p):
+        A = X
+        for l in range(1, 5):
+            A = 1 / (1 + np.exp(-(p[f"W{l}"] @ A + p[f"b{l}"])))
+        return -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+    assert _seeds_difference(f_numpy, params, ag.grad(f)(params)) < 1e-7  # correct by the course's rule
+    assert ag.gradcheck(f, [params]).passed
+    assert all(ag.gradcheck(f, [params], fast=True, rng=seed).passed for seed in range(4))
+
+
+def test_fast_mode_passes_a_correct_tanh_net_for_every_seed():
+    f, params, _, _ = _deep_net(ag.tanh)
+    assert ag.gradcheck(f, [params]).passed
+    assert all(ag.gradcheck(f, [params], fast=True, rng=seed).passed for seed in range(30))
+
+
+def _logistic_after_training(dtype, steps):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 1000))
+    Y = (rng.random((1, 1000)) < 1 / (1 + np.exp(-(X[0] - 2 * X[1])))).astype(float)
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    f = lambda p: ag.binary_cross_entropy(ag.sigmoid(p["W"] @ X + p["b"]), Y)
+    params = {"W": np.zeros((1, 3), dtype), "b": np.zeros((1, 1), dtype)}
+    for _ in range(steps):  # plain gradient descent: the bias's gradient is a sum cancelling to ~1e-9
+        g = ag.grad(f)(params)
+        params = {k: (params[k] - g[k]).astype(dtype) for k in params}
+    return f, params
+
+
+def test_trained_float64_logistic_regression_with_a_tiny_bias_gradient_passes():
+    f, params = _logistic_after_training(np.float64, 200)
+    assert abs(ag.grad(f)(params)["b"].item()) < 1e-7
+    assert ag.gradcheck(f, [params]).passed
+
+
+def test_trained_float32_model_whose_bias_gradient_cancels_passes_the_own_dtype_check():
+    f, params = _logistic_after_training(np.float32, 100)
+    with pytest.warns(UserWarning, match="float64 copies"):
+        r = ag.gradcheck(f, [params])
+    assert r.passed, str(r)
+    assert all(not c.failed for c in r.own_dtype)
