@@ -52,11 +52,14 @@ def name_latex(name):
     """LaTeX for a tensor name: 'W1' -> 'W^{[1]}', 'X' -> 'X', 'cost' -> '\\mathrm{cost}'.
 
     A name made of letters then digits gets the digits as a bracketed
-    superscript (the layer index, as in the course).
+    superscript (the layer index, as in the course). A one-letter name is
+    italic, but for 'e' and 'm', upright as longer names are: the formulas'
+    own e (``e^{y}``, exp) and m (``\\frac{1}{m}``) would read the same.
     """
     match = re.fullmatch(r"([A-Za-z]+)(\d+)", name)
     letters, layer = (match.group(1), match.group(2)) if match else (name, None)
-    base = letters if re.fullmatch(r"[A-Za-z]", letters) else roman(letters)
+    # (upright, the letters the formulas use themselves: e of exp's e^{x}, m of the costs' 1/m)
+    base = letters if re.fullmatch(r"[A-Za-z]", letters) and letters not in "em" else roman(letters)
     return base if layer is None else f"{base}^{{[{layer}]}}"
 
 
