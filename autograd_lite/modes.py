@@ -18,8 +18,6 @@ import sys
 import threading
 import weakref
 
-import numpy as np
-
 from .convert import flag
 
 
@@ -363,18 +361,6 @@ def shares_memory_with_another(t):
     vc = t._vc
     held = [] if vc is None else [ref() for ref in list(vc.holders)]  # (list(): another thread may add)
     return any(h is not None and h is not t for h in held)  # (by identity: a Tensor's == is elementwise)
-
-
-def mark_replaced(t, old):
-    """Note that ``t.data = new`` replaced ``t``'s array ``old``: a graph recorded before is refused at
-    backward(), as after an edit in place. Unless the new array may overlap the old one, the views and
-    ``detach()`` of ``old`` keep their memory, and so their counter: ``t`` leaves it for one of its own,
-    its version going on from there (as PyTorch's ``d.data = new`` on a detach leaves its base alone)."""
-    vc = t._vc
-    if vc is not None and not np.may_share_memory(t._array, old):
-        unheld(t)._vc = VersionCounter(t)
-        t._vc.version = vc.version
-    mark_modified((t,))
 
 
 def mark_modified(tensors):

@@ -8,7 +8,7 @@ from . import tape
 from .convert import Label, flag, is_scalar_number, new_data, own_memory, to_float_array
 from .diagnostics import backward_flags, data_to_wrap, get_grad, set_grad
 from .errors import GraphError, ShapeError
-from .modes import current, mark_replaced, share_version
+from .modes import current, mark_modified, share_version
 
 
 class Tensor:
@@ -56,8 +56,8 @@ class Tensor:
     def data(self, value):
         # Every assignment (``t.data -= lr * g`` ends here too) is an in-place change: it bumps
         # the version counter shared with t's views, so a stale graph is caught at backward().
-        old, self._array = self._array, new_data(value, self._array)  # (a float array of t's shape, see new_data)
-        mark_replaced(self, old)
+        self._array = new_data(value, self._array)  # (a float array of t's shape, see new_data)
+        mark_modified((self,))
 
     def _read(self):
         """The data, read out of the graph: while ``ag.compile`` traces, a guard on its value."""
