@@ -455,11 +455,11 @@ def _reduction_latex(symbol, as_prefix=False):
 
 
 def _reduce(np_reduction):
-    # NumPy reads a list of axes as an array; a reduction's axis is always made a tuple here
+    # (a list of axes arrives as a tuple: _Op.__call__)
     def forward(x, axis=None, keepdims=False):
         if x.ndim == 0 and axis is not None:  # (NumPy's mean refuses axis 0 of a 0-d array, its sum takes it)
             axis = _axes(axis, 0)
-        return np_reduction(x, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
+        return np_reduction(x, axis=axis, keepdims=keepdims)
     forward.__name__ = np_reduction.__name__
     return forward
 
@@ -843,7 +843,6 @@ def _moment(reduce, x, axis, keepdims, ddof):
     in float32, which overflows from about 1.8e19 an entry where the answer fits (std([1e20, 1e20,
     0]) was inf, and its gradient, divided by it, 0): float32 is accumulated in float64 and rounded
     once, as PyTorch's CPU var and std accumulate in double. float64 is NumPy's, bit for bit."""
-    axis = tuple(axis) if isinstance(axis, list) else axis
     if x.dtype.char == "f":
         return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof, dtype=np.float64).astype(np.float32)
     return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof)
@@ -921,7 +920,7 @@ def _squeeze(x, axis=None):
         if x.shape[a] != 1:
             raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has length {x.shape[a]}; "
                              "only axes of length 1 can be removed")
-    return np.squeeze(x, axis=tuple(axis) if isinstance(axis, list) else axis)
+    return np.squeeze(x, axis=axis)  # (a list of axes arrives as a tuple: _Op.__call__)
 
 
 def _expand_dims(x, axis):
