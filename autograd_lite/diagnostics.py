@@ -150,11 +150,18 @@ def input_names(prim, n):
 _NAMES_AN_OP = re.compile(r"[\w.]+( \([^)]*\))?: ")  # "l2_penalty: ...", "matmul (@): ..."
 
 
-def cut_by_hand(t):
-    """Why an op refuses the input ``t``, an op output whose ``requires_grad`` was set False by hand:
-    recorded on, it would cut the graph there without a word (PyTorch refuses the assignment)."""
-    return (f"{describe(t)} is an op's output with requires_grad set to False by hand, which would "
-            "silently cut the graph there; use t.detach() for a constant (or leave requires_grad as it was)")
+requires_grad_of = operator.attrgetter("_requires_grad")
+
+
+def set_requires_grad(t, value, what="Tensor.requires_grad"):
+    """``t.requires_grad = value`` (also ``requires_grad_()`` and the constructor, named by ``what``): a bool,
+    or a TypeError (a string such as "no" would be taken for True); False on an op output is refused, as
+    PyTorch refuses it: it would silently cut the graph there, where ``t.detach()`` says so."""
+    value = flag(value, what)
+    if t._prim is not None and not value:
+        raise GraphError(f"{what}: False on an op's output ({describe(t)}) would silently cut the graph "
+                         "there; use t.detach() for a constant")
+    t._requires_grad = value
 
 
 def check_usable(t, mode=None):

@@ -1092,7 +1092,7 @@ def _record_inplace(self, other, symbol, method):
     except BaseException as error:
         raise _written_then_raised(self, f"'{symbol}='", error)
     mark_modified((self,))
-    self.requires_grad, self._prim, self._parents, self._params, self._seq = (
+    self._requires_grad, self._prim, self._parents, self._params, self._seq = (
         True, out._prim, out._parents, out._params, out._seq)
     # Recorded as of its own change, so only a later one is refused at backward; unless ``other`` changed
     # after the op began (another thread), which that stamp would hide: then as of the op's start.

@@ -79,12 +79,10 @@ class Primitive:
         out = _fill(Tensor.__new__(Tensor), data, state.scope)
         if state.grad_enabled:
             for p in parents:  # a plain loop: a generator in any() costs a frame per op
-                if p.requires_grad:
-                    out.requires_grad, out._prim, out._parents, out._params, out._epoch = (
+                if p._requires_grad:
+                    out._requires_grad, out._prim, out._parents, out._params, out._epoch = (
                         True, self, parents, params, epoch)
                     break
-                if p._prim is not None:  # an op output whose requires_grad was set False by hand
-                    raise GraphError(diagnostics.cut_by_hand(p))
         if (self.view or not self.builtin) and parents:
             custom.share_version_of_view(self, out, parents)
         if state.tracer is not None:
@@ -103,15 +101,15 @@ class Primitive:
             # since unpacking them and looping cost as much again as a small rule (bench.instructions)
             value, a = out._array, parents[0]._array
             if n == 1:
-                return (vjps[0](g, value, a) if parents[0].requires_grad else None,)
+                return (vjps[0](g, value, a) if parents[0]._requires_grad else None,)
             b = parents[1]._array
             if n == 2:
-                return (vjps[0](g, value, a, b) if parents[0].requires_grad else None,
-                        vjps[1](g, value, a, b) if parents[1].requires_grad else None)
+                return (vjps[0](g, value, a, b) if parents[0]._requires_grad else None,
+                        vjps[1](g, value, a, b) if parents[1]._requires_grad else None)
             c = parents[2]._array
-            return (vjps[0](g, value, a, b, c) if parents[0].requires_grad else None,
-                    vjps[1](g, value, a, b, c) if parents[1].requires_grad else None,
-                    vjps[2](g, value, a, b, c) if parents[2].requires_grad else None)
+            return (vjps[0](g, value, a, b, c) if parents[0]._requires_grad else None,
+                    vjps[1](g, value, a, b, c) if parents[1]._requires_grad else None,
+                    vjps[2](g, value, a, b, c) if parents[2]._requires_grad else None)
         args = parents if higher else list(map(_array_of, parents))
         return self.apply_vjps(g, out if higher else out._array, args, params,
                                list(map(_requires_grad_of, parents)), out)
@@ -156,4 +154,4 @@ def _as_parents(args, label):
 
 
 _array_of = operator.attrgetter("_array")
-_requires_grad_of = operator.attrgetter("requires_grad")
+_requires_grad_of = operator.attrgetter("_requires_grad")

@@ -233,7 +233,7 @@ class _Trace:
             if viewed is not None:
                 share_version(viewed, out)
         if self.grad:  # (grad mode keys the trace: as when it was traced, enable_grad inside too)
-            out.requires_grad, out._prim, out._parents = True, self.node, sources
+            out._requires_grad, out._prim, out._parents = True, self.node, sources
             out._params, out._epoch = {"values": saved}, epoch
         return out
 

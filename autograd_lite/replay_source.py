@@ -39,7 +39,7 @@ def _node(array, requires_grad):
     """A Tensor around a replay's ``array``, for a primitive's own ``input_grads`` (what it reads of its
     output and of its inputs that are not the trace's sources)."""
     t = Tensor._wrap(array)
-    t.requires_grad = requires_grad
+    t._requires_grad = requires_grad
     return t
 
 

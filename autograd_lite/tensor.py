@@ -5,8 +5,8 @@ and array methods (``+``, ``-=``, ``@``, ``.sum()``, ``.T``); ``numpy_api.py`` t
 import numpy as np
 
 from . import tape
-from .convert import Label, flag, is_scalar_number, new_data, own_memory, to_float_array
-from .diagnostics import backward_flags, data_to_wrap, get_grad, set_grad
+from .convert import Label, is_scalar_number, new_data, own_memory, to_float_array
+from .diagnostics import backward_flags, data_to_wrap, get_grad, requires_grad_of, set_grad, set_requires_grad
 from .errors import GraphError, ShapeError
 from .modes import current, mark_modified, share_version
 
@@ -23,7 +23,7 @@ class Tensor:
 
     # Fields every op output sets are slots; rarely set ones default on the class, so only a
     # tensor that sets one (a leaf's .grad, a name, a shared version counter) gets a __dict__.
-    __slots__ = ("_array", "requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
+    __slots__ = ("_array", "_requires_grad", "_prim", "_parents", "_params", "_epoch", "_seq", "_scope",
                  "_grad", "__dict__", "__weakref__")
     __array_priority__ = 1000
     __hash__ = object.__hash__  # by identity, although == compares elementwise
@@ -34,7 +34,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, name=None):
         _fill(self, to_float_array(data_to_wrap(data)), current().scope)
-        self.requires_grad = flag(requires_grad, "Tensor(requires_grad=...)")
+        set_requires_grad(self, requires_grad, "Tensor(requires_grad=...)")
         if name is not None:
             self.name = name
         tracer = current().tracer
@@ -126,18 +126,17 @@ class Tensor:
         self.grad = None
 
     grad = property(get_grad, set_grad, doc="dL/d(self) after backward(): an ndarray of its shape, or None.")
+    requires_grad = property(requires_grad_of, set_requires_grad, doc="Whether backward() fills .grad (a bool).")
 
     def requires_grad_(self, requires_grad=True):
-        """Set requires_grad in place (leaves only); returns self."""
-        if self._prim is not None and not requires_grad:
-            raise GraphError("requires_grad_(False) on an op output; use detach() instead")
-        self.requires_grad = flag(requires_grad, "requires_grad_()")
+        """Set requires_grad in place (True on any tensor, False on leaves only); returns self."""
+        set_requires_grad(self, requires_grad, "requires_grad_()")
         return self
 
 
 def _fill(t, array, scope):
     """``t`` (new) as a tensor outside the graph holding ``array``: every field set in one frame."""
-    t._array, t._scope, t._seq, t.requires_grad = array, scope, tape.next_seq(), False
+    t._array, t._scope, t._seq, t._requires_grad = array, scope, tape.next_seq(), False
     t._prim = t._parents = t._params = t._grad = None
     t._epoch = 0
     return t

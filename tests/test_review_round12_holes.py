@@ -239,12 +239,16 @@ def test_a_boolean_mask_index_still_recomputed_on_every_replay():
 
 
 # --- an op output's requires_grad set False by hand; flags that are not bools ---------------------
-def test_an_op_output_whose_requires_grad_was_set_false_is_refused_where_it_is_used():
+def test_setting_an_op_outputs_requires_grad_false_is_refused_as_pytorch_does():
     w = ag.Tensor([1.0], requires_grad=True)
     y = w * 2.0
-    y.requires_grad = False  # PyTorch refuses this assignment; here the next op refuses y
-    with pytest.raises(ag.GraphError, match="requires_grad set to False by hand.*detach"):
-        y * 3.0 + w
+    for set_false in (lambda: setattr(y, "requires_grad", False), lambda: y.requires_grad_(False)):
+        with pytest.raises(ag.GraphError, match=r"False on an op's output \(op 'multiply'.*detach\(\)"):
+            set_false()
+    assert y.requires_grad  # unchanged: the graph through y still carries w's gradient
+    (y * 3.0 + w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [7.0])
+    w.grad = None
     z = (w * 2.0).detach() * 3.0 + w  # what detach() gives: y a constant
     z.sum().backward()
     np.testing.assert_array_equal(w.grad, [1.0])
@@ -253,6 +257,9 @@ def test_an_op_output_whose_requires_grad_was_set_false_is_refused_where_it_is_u
 @pytest.mark.parametrize("call, what", [
     (lambda: ag.Tensor([1.0], requires_grad="no"), r"Tensor\(requires_grad=...\)"),
     (lambda: ag.Tensor([1.0]).requires_grad_("no"), r"requires_grad_\(\)"),
+    (lambda: setattr(ag.Tensor([1.0]), "requires_grad", "no"), r"Tensor\.requires_grad"),
+    (lambda: setattr(ag.Tensor([1.0]), "requires_grad", None), r"Tensor\.requires_grad"),
+    (lambda: setattr(ag.Tensor([1.0]), "requires_grad", 1), r"Tensor\.requires_grad"),
     (lambda: ag.set_grad_enabled("no"), "set_grad_enabled"),
     (lambda: ag.set_grad_enabled(None), "set_grad_enabled"),
     (lambda: ag.dropout(ag.Tensor([1.0]), 0.5, training="no"), r"dropout\(training=...\)"),
