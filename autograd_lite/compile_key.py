@@ -95,6 +95,9 @@ def describe(value, top=False, depth=0, seen=None):
         _mention_all((value,))
     if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
         return _code_key(value, depth, seen)
+    if kind in _BOUND_BUILTINS and not isinstance(value.__self__, (types.ModuleType, type, np.ufunc, types.NoneType)):
+        # (cfg.get, items.__getitem__, big.sum held as a value: they read their object, keyed as the object)
+        return (kind, value.__name__, describe(value.__self__, False, depth + 1, seen))
     if isinstance(value, weakref.ref):  # (not by value: its == compares the referents, Tensors too)
         return _weak_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
@@ -363,6 +366,7 @@ def unkeyed(held):
 
 
 _PROXIES = frozenset([weakref.ProxyType, weakref.CallableProxyType])
+_BOUND_BUILTINS = frozenset([types.BuiltinMethodType, types.MethodWrapperType])  # (a C method bound to an object)
 
 
 def _proxy_key(proxy, seen):
@@ -684,6 +688,8 @@ def _follow(fn, owner, objects, loads, visited):
     _mention(code)  # (before it runs: a Tensor's attributes it names key the trace)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     loads.append(("__code__", None, {}, _Fields(fn)))  # (replaced in place by IPython's autoreload)
+    if isinstance(getattr(fn, "registry", None), types.MappingProxyType) and callable(getattr(fn, "dispatch", None)):
+        loads.append(("registry", None, {}, _Fields(fn)))  # (functools.singledispatch: the functions it calls)
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
     if fn.__defaults__ or fn.__kwdefaults__:  # (replaced, f.__defaults__ = ...: numbers and helpers alike)
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])

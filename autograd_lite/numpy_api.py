@@ -172,6 +172,16 @@ def _layout(x):
     return x._array if isinstance(x, Tensor) else x
 
 
+def _memory(x):
+    # Which memory a tensor's array holds keys no compiled trace (a replay's arguments may overlap
+    # where the traced call's did not): a call asking it while traced runs eagerly, as every call then
+    tracer = current().tracer
+    if isinstance(x, Tensor) and tracer is not None:
+        tracer.refusals.append("asks whether tensors share memory (np.shares_memory, np.may_share_memory), "
+                               "which no trace keys; ask it outside and pass the answer in")
+    return _layout(x)
+
+
 _REDUCTION_ARGS = ("a", "axis", "keepdims")
 _UFUNC_KEYWORDS = {"out": (None,), "dtype": (None,), "casting": ("same_kind",), "order": ("K", None),
                    "subok": (True,), "where": (True,)}  # a ufunc's keywords at values that change nothing
@@ -195,7 +205,8 @@ FUNCTIONS = {
 FUNCTIONS.update({func: _Bound(func, _reduction(op), _REDUCTION_ARGS, {"where": (True,), "initial": (None,)})
                   for func, op in ((np.max, ops.max), (np.amax, ops.max), (np.min, ops.min), (np.amin, ops.min))})
 FUNCTIONS.update({func: _on_data(func, _layout) for func in (
-    np.shape, np.ndim, np.size, np.result_type, np.may_share_memory, np.shares_memory, np.iscomplexobj, np.isrealobj)})
+    np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj)})
+FUNCTIONS.update({func: _on_data(func, _memory) for func in (np.may_share_memory, np.shares_memory)})
 FUNCTIONS.update({func: _on_data(func, _values) for func in (
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
     np.array_repr, np.array_str, np.array2string)})

@@ -38,7 +38,7 @@ from .errors import GraphError
 from .modes import current, share_version
 from .primitive import Primitive
 from .rng import as_generator
-from .replay_source import RUNTIME, Retrace, generate
+from .replay_source import RUNTIME, Retrace, generate, same_bits
 from .tensor import Tensor
 from .tracer import POSSIBLY_COPIED, Tracer, as_input, eager_argument
 
@@ -126,7 +126,9 @@ class CompiledFunction:
         # holds by identity, kept alive by the trace so that no new object takes one of those ids.
         seen, self._reached = {}, reachable(self.fn)
         key, tracer = (key[0], self._reached(seen), key[2]), Tracer()
-        unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key
+        watched = tracer.watched(seen)  # (copied before the call: an array it changes, buf[...] *= 2, must show)
+        unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key and all(
+            same_bits(array, copy) for array, copy in watched)
         reason = next(filter(None, map(eager_argument, [*args, *kwargs.values()])), None)
         if reason is not None:
             out = _Eager(self.fn).replay(args, kwargs, current())
@@ -137,7 +139,7 @@ class CompiledFunction:
                 if tracer.result is None or unchanged():
                     raise
                 return tracer.result
-        trace = _Trace(self.__name__, tracer, out, where, seen) if reason is None else _Eager(self.fn)
+        trace = _Trace(self.__name__, tracer, out, where, seen, watched) if reason is None else _Eager(self.fn)
         trace.held = seen
         if reason is not None:
             then = "this call ran it eagerly, the next traces it again" if reason is POSSIBLY_COPIED else \
@@ -189,9 +191,9 @@ class _Trace:
     or keywords in the call) and captured tensors, and the two functions generated from
     them (``replay_source.generate``)."""
 
-    def __init__(self, name, tracer, out, where, seen):
+    def __init__(self, name, tracer, out, where, seen, watched):
         self.steps, self.inputs, self.captured = tracer.steps, tracer.inputs, tracer.captured
-        self.watched, self.labelled = tracer.watched(seen), tracer.labelled(seen)
+        self.watched, self.labelled = watched, tracer.labelled(seen)
         self.constants, self.where, self.aliases, self.facts = tracer.constants, where, tracer.aliases, tracer.facts
         self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}

@@ -22,7 +22,7 @@ class Retrace(Exception):
     """A guard, shape or dtype of this call differs from the trace's."""
 
 
-def _same_bits(value, expected):
+def same_bits(value, expected):
     """A guard's check: ``value`` is the array ``expected`` bit for bit (so -0.0 is not 0.0, which
     np.signbit and 1 / x tell apart; a NaN is the same NaN), compared through unsigned-integer
     views of the same width: no copy of either, which matters for a large array the key holds."""
@@ -47,7 +47,7 @@ def _node(array, requires_grad):
 # are the traced ones; others are made what eager code has (a primitive's: its Tensor's float array)
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.generic, "asarray": np.asarray,
-           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": _same_bits, "conform": conform,
+           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": same_bits, "conform": conform,
            "gradient_list": gradient_list, "ForGradOnly": ForGradOnly, "node": _node,
            "engine_fields": ENGINE_FIELDS, "tensor_fields": tensor_fields}
 

@@ -129,11 +129,11 @@ def test_forward_returning_a_view_of_a_kept_buffer_is_copied():
 
 
 def test_compiled_replays_of_a_kept_buffer_keep_each_result():
-    sq = _squarer(np.zeros(20))  # (over 16 entries: the compile key holds it by identity, and replays)
+    sq = _squarer(np.zeros(20))  # (over 16 entries: the compile key holds it by identity and checks its values)
     step = ag.compile(lambda x: sq(x) * 1.0)
     values = (1.0, 2.0, 3.0, 4.0)
     results = [step(ag.Tensor(np.full(20, v))) for v in values]
-    assert step.replays >= 1
+    assert step.replays == 0  # (each call changes an array it reaches, which a replay would read as traced)
     for v, y in zip(values, results):
         np.testing.assert_array_equal(y.data, np.full(20, v * v))
     x0 = np.linspace(1.0, 2.0, 20)

@@ -340,19 +340,19 @@ def test_compile_sees_an_ndarray_subclass_changed_in_place(fn, array, where):
 
 
 def test_the_replay_bit_check_tells_every_bit_apart_also_through_strided_views():
-    from autograd_lite.replay_source import _same_bits
+    from autograd_lite.replay_source import same_bits
 
     base = np.arange(40.0).reshape(5, 8)
     view = base[::2, 1::3]  # non-contiguous
-    assert _same_bits(view, np.array(view))
+    assert same_bits(view, np.array(view))
     changed = np.array(view)
     changed[1, 1] = -changed[1, 1] if changed[1, 1] else -0.0
-    assert not _same_bits(view, changed)
-    assert not _same_bits(np.array([0.0] * 20), np.array([-0.0] * 20))  # -0.0 is not 0.0
-    assert _same_bits(np.full(20, np.nan), np.full(20, np.nan))  # the same NaN
-    assert not _same_bits(np.zeros(20, np.float32), np.zeros(20))  # dtype differs
-    assert _same_bits(np.ones(20, np.complex128), np.ones(20, np.complex128))  # 16-byte items: bytes
-    assert not _same_bits(np.ones(20, np.complex128), np.full(20, 1 + 1j))
+    assert not same_bits(view, changed)
+    assert not same_bits(np.array([0.0] * 20), np.array([-0.0] * 20))  # -0.0 is not 0.0
+    assert same_bits(np.full(20, np.nan), np.full(20, np.nan))  # the same NaN
+    assert not same_bits(np.zeros(20, np.float32), np.zeros(20))  # dtype differs
+    assert same_bits(np.ones(20, np.complex128), np.ones(20, np.complex128))  # 16-byte items: bytes
+    assert not same_bits(np.ones(20, np.complex128), np.full(20, 1 + 1j))
 
 
 def _tanh_cost(W, X):

@@ -1,0 +1,128 @@
+"""ag.compile, round 20: values a replay could have kept, each compared with eager code over calls
+whose values change (the eager result is the reference: it computes what the function says)."""
+import functools
+import threading
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+
+
+def _eager(fn, *args):
+    return float(fn(*[ag.as_tensor(np.array(a)) for a in args]).data)
+
+
+# --- an array of more than 16 entries that the function itself changes in place --------------------
+class _RunningMean:
+    """A running statistic kept by the object and updated in place, as a batch norm layer keeps one."""
+
+    def __init__(self, n):
+        self.mean = np.zeros(n)
+
+    def __call__(self, z):
+        self.mean[...] = 0.9 * self.mean + 0.1 * z.mean(axis=0).data
+        return z - self.mean
+
+
+def test_a_running_statistic_updated_in_place_by_the_function_is_seen_on_every_call():
+    X = np.random.default_rng(0).normal(size=(4, 20))
+    compiled_layer, eager_layer = _RunningMean(20), _RunningMean(20)
+    step = ag.compile(lambda x: (compiled_layer(x) ** 2).sum())
+    reference = lambda x: (eager_layer(x) ** 2).sum()
+    got = [float(step(X).data) for _ in range(4)]
+    expected = [_eager(reference, X) for _ in range(4)]
+    assert got == expected and len(set(got)) == 4
+    np.testing.assert_array_equal(compiled_layer.mean, eager_layer.mean)
+
+
+def test_a_global_buffer_doubled_in_place_on_each_call():
+    buffer = np.ones(20)
+
+    def cost(x):
+        buffer[...] *= 2
+        return (x * float(buffer.sum())).sum()
+    step = ag.compile(cost)
+    assert [float(step(np.ones(1)).data) for _ in range(4)] == [40.0, 80.0, 160.0, 320.0]
+
+
+def test_an_array_another_thread_changes_while_the_call_is_traced_is_not_frozen():
+    shared = np.ones(20)
+    read, changed = threading.Event(), threading.Event()
+
+    def cost(x):
+        c = float(shared.sum())
+        if not changed.is_set():  # (the first call only: the other thread writes now)
+            read.set()
+            changed.wait()
+        return (x * c).sum()
+
+    def writer():
+        read.wait()
+        shared[0] += 1.0
+        changed.set()
+    step = ag.compile(cost)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert float(step(np.ones(3)).data) == 60.0  # read before the write
+    thread.join()
+    assert float(step(np.ones(3)).data) == 63.0 == _eager(cost, np.ones(3))
+
+
+# --- a method of a builtin type bound to a container or array, held as a value ----------------------
+@pytest.mark.parametrize("make", [
+    lambda holder: (holder.get, lambda read: read("scale")),                   # dict.get
+    lambda holder: (holder["list"].__getitem__, lambda read: read(0)),         # list.__getitem__
+    lambda holder: (holder["array"].sum, lambda read: float(read()) / 40),     # ndarray.sum, 40 entries
+], ids=["dict.get", "list.__getitem__", "ndarray.sum"])
+def test_a_bound_builtin_method_keys_the_object_it_reads(make):
+    holder = {"scale": 1.0, "list": [1.0], "array": np.ones(40)}
+    method, use = make(holder)
+    cost = lambda x: (x * use(method)).sum()
+    step = ag.compile(cost)
+    x = np.array([1.0, 2.0, 3.0])
+    for scale in (1.0, 2.0, 3.0):
+        holder["scale"] = holder["list"][0] = scale
+        holder["array"][...] = scale
+        assert float(step(x).data) == _eager(cost, x) == 6.0 * scale
+
+
+def test_module_level_builtin_methods_still_replay():
+    reduce, join = np.add.reduce, ", ".join  # (bound to a ufunc and a str: nothing in them changes)
+    step = ag.compile(lambda x: (x * float(reduce(np.ones(3))) * len(join("ab"))).sum())
+    for _ in range(3):
+        assert float(step(np.ones(2)).data) == 24.0
+    assert step.recordings == 1 and step.replays == 2
+
+
+# --- a helper behind functools.singledispatch --------------------------------------------------------
+def test_a_singledispatch_helper_is_followed_to_what_it_reads():
+    settings = {"v": 1.0}
+
+    @functools.singledispatch
+    def coefficient(value):
+        return settings["v"]
+
+    @coefficient.register
+    def _(value: int):
+        return 10 * settings["v"]
+
+    cost = lambda x: (x * coefficient(1.0) + coefficient(1)).sum()
+    step = ag.compile(cost)
+    x = np.array([1.0, 2.0, 3.0])
+    for v in (1.0, 2.0, 3.0):
+        settings["v"] = v
+        assert float(step(x).data) == _eager(cost, x) == 36.0 * v
+
+
+# --- which memory tensors share is no part of a trace's key ------------------------------------------
+def test_asking_whether_tensors_share_memory_runs_eagerly():
+    def cost(a, b):
+        if np.shares_memory(a, b) or np.may_share_memory(a, b):
+            return (a * 0.0).sum()
+        return (a * b).sum()
+    step = ag.compile(cost)
+    base, other = np.arange(1.0, 7.0), np.arange(1.0, 7.0)
+    with pytest.warns(RuntimeWarning, match=r"share memory \(np.shares_memory"):
+        assert float(step(base[:3], other[3:]).data) == 4.0 + 10.0 + 18.0
+    assert float(step(base[:3], base[1:4]).data) == 0.0  # eager code: they overlap (run so, as said)
