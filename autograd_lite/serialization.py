@@ -43,7 +43,11 @@ What "safely" means:
   a re-saved file keeps its permission bits (a 0600 file stays 0600), and the
   process umask is never changed (it is process-wide: changing it even for an
   instant affects files other threads create). Saving through a symbolic link
-  writes the file the link points to and keeps the link.
+  writes the file the link points to and keeps the link. An existing file this
+  process may not write (mode 0444, or 000 for another user; ``os.access``) is
+  refused with a PermissionError, as ``open(path, "wb")`` refuses it: the rename
+  alone needs only the folder's permission and would replace it. Saving over a
+  hard-linked file replaces that name only: the other names keep the old content.
 - **Names are plain.** ``check_name`` is the one rule for parameter names, used
   by both ``save`` and ``load``: 1 to 200 characters of letters, digits, ``_``,
   ``.`` and ``-``, not starting with ``.`` or ``-`` (so never a path such as
@@ -60,6 +64,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import zipfile
 from collections.abc import Mapping
 
@@ -189,8 +194,8 @@ def path_name(op, path):
     """``path`` (str, bytes or os.PathLike) as a str, refused when it cannot name a file.
 
     The one rule for the paths of the files the package writes and reads (``save``, ``load``,
-    ``draw``): a TypeError naming ``op`` for any other type, a ValueError for an empty path or
-    one ending in a separator (it names a folder).
+    ``draw``): a TypeError naming ``op`` for any other type, a ValueError for an empty path, one
+    holding a NUL byte, or one ending in a separator (it names a folder).
     """
     try:
         name = os.fsdecode(path)
@@ -199,6 +204,9 @@ def path_name(op, path):
                         f"{type(path).__name__}") from None
     if not name:
         raise ValueError(f"{op}: the path is empty; expected a file name")
+    if "\0" in name:  # (the OS would refuse it with a bare "embedded null byte", naming neither op nor path)
+        raise ValueError(f"{op}: the path {name!r} holds a NUL byte ('\\x00'), which no file name can hold; "
+                         "expected a path without one")
     if name.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         # realpath would drop the separator and write a file where the user meant a folder
         raise ValueError(f"{op}: the path {name!r} ends in a path separator, so it names a folder; "
@@ -430,12 +438,15 @@ def save(params, path):
             path that is not a str, bytes or os.PathLike.
         ValueError: no params, a name ``check_name`` refuses, an int array holding an integer
             float64 would round (beyond 2**53: ``load`` would refuse the file), an empty path, a path
-            ending in a separator (it names a folder), or a path naming an existing file that
-            is not a regular file (a FIFO, socket or device: it is left as it is).
+            holding a NUL byte, a path ending in a separator (it names a folder), or a path naming an
+            existing file that is not a regular file (a FIFO, socket or device: it is left as it is).
         IsADirectoryError: a path naming a directory.
+        PermissionError: an existing file this process may not write (mode 0444, or 000
+            for another user), as ``open(path, "wb")`` would refuse it; it is left as it is.
         OSError: the file cannot be written (its folder does not exist, a part of it is a
             file, a loop of symbolic links, a name or path longer than the file system takes,
-            no permission, ...), naming ``path`` and its folder;
+            no permission, a full disk, a quota, a file-size limit, an I/O error, ...), naming
+            ``path`` and its folder, of the errno met (chained from that error);
             a FileNotFoundError saying so when another process removed this save's temporary
             while it was written (see the module's docstring for when that can happen).
     """
@@ -451,20 +462,61 @@ def save(params, path):
     directory, base = os.path.split(target)
     temp_path, handle = _create_temporary(directory, base, name)
     try:
-        with os.fdopen(handle, "wb") as file:
-            if mode is not None:
-                os.fchmod(file.fileno(), mode)
-            _write_archive(file, arrays)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
-            # Renamed while the lock is held: once released, a clean-up could take it and remove the file.
-            _rename_into_place(temp_path, target, name)
+        if info is not None:
+            # Checked once the temporary exists: a read-only file system or folder is then already
+            # refused with its own reason (access() says "not writable" for those too).
+            _refuse_write_protected(name, target, directory, mode)
+        _write_temporary(handle, mode, arrays, name, directory)
+        # Renamed while the lock is held: once released, a clean-up could take it and remove the file.
+        _rename_into_place(temp_path, target, name)
     except BaseException:
         _remove_own_temporary(temp_path)
         raise
+    finally:
+        os.close(handle)
     fsync_path(directory)
     _remove_stale_temporaries(directory, base)
     return path
+
+
+def _refuse_write_protected(path, target, folder, mode):
+    """A PermissionError naming save and ``path`` when this process may not write the existing file
+    ``target``: the rename needs only the folder's permission, so it would replace a file that
+    ``open(path, "wb")`` refuses. (As root, access() allows it, as open() would.)"""
+    if not os.access(target, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        raise _path_error("save", "write", path, folder, denied,
+                          f"the file exists and is write-protected (mode {stat.filemode(stat.S_IFREG | mode)}, "
+                          f"{oct(mode)}) for this process, so open(path, 'wb') would refuse it too; it was left "
+                          "as it was. Expected a file this process may write: make it writable (os.chmod) or "
+                          "remove it first")
+
+
+def _write_temporary(fd, mode, arrays, path, folder):
+    """Write the archive to the temporary ``fd`` and flush it to disk. A write error (a full disk,
+    a quota, a file-size limit, an I/O error) is an OSError of its errno naming save and the user's
+    ``path``, chained from the error first met."""
+    handled = sys.exc_info()[1]  # (a save in the caller's except block: that error is not this save's)
+    try:
+        # closefd=False: the descriptor, and so the lock, stays open until the rename
+        with os.fdopen(fd, "wb", closefd=False) as file:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            _write_archive(file, arrays)
+        os.fsync(fd)  # the bytes are on disk before the name points at them
+    except OSError as error:
+        # zipfile's member and archive, then the file's close, each write again while unwinding from the
+        # first failure: that first error says what happened, the ones raised while handling it repeat it.
+        first = error
+        while isinstance(first.__context__, OSError) and first.__context__ is not handled:
+            first = first.__context__
+        code = errno.errorcode.get(first.errno, first.errno)
+        remedy = ("free some space or raise the limit (a quota, ulimit -f)"
+                  if first.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "check the device")
+        raise _path_error("save", "write", path, folder, first,
+                          f"writing it in the folder {folder!r} failed ({first.strerror or first}, errno {code}); "
+                          f"{'the file was left as it was' if mode is not None else 'no file was created'} and "
+                          f"no temporary file remains; {remedy}, then save again") from first
 
 
 def _rename_into_place(temp_path, target, path):
