@@ -479,6 +479,9 @@ class TracedScalar(TracedArray, ScalarStandIn):
 
     scalar_type = None
 
+    def __new__(cls, *args, **kwargs):  # (its class called as the scalar's type is, statistics.mean's T(total):
+        return cls.scalar_type(*args, **kwargs)  # that type's value; values are made by view(), never here)
+
     def __repr__(self):  # (a guard, as str: text made of it may be parsed back, float(repr(n)[11:-1]))
         return repr(self._scalar())
 

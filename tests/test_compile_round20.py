@@ -126,3 +126,15 @@ def test_asking_whether_tensors_share_memory_runs_eagerly():
     with pytest.warns(RuntimeWarning, match=r"share memory \(np.shares_memory"):
         assert float(step(base[:3], other[3:]).data) == 4.0 + 10.0 + 18.0
     assert float(step(base[:3], base[1:4]).data) == 0.0  # eager code: they overlap (run so, as said)
+
+
+# --- a comparison's values read by the standard library ------------------------------------------------
+def test_statistics_mean_of_a_comparison_gives_eager_results():
+    import statistics
+    cost = lambda x: x.sum() * statistics.mean((x > 0).astype(float))
+    step = ag.compile(cost)
+    for values in ([1.0, -1.0, 2.0], [1.0, 1.0, 2.0], [-1.0, -1.0, 2.0], [-1.0, -1.0, 2.0]):
+        expected = sum(values) * sum(v > 0 for v in values) / 3
+        assert float(step(np.array(values)).data) == pytest.approx(expected, rel=1e-15)
+        assert float(step(np.array(values)).data) == _eager(cost, values)
+    assert step.replays >= 1  # (the values read are guards: equal values replay)
