@@ -93,11 +93,8 @@ def describe(value, top=False, depth=0, seen=None):
         return _container_key(value, kind, top, depth, seen)
     if isinstance(value, str):  # (a str subclass, np.str_: getattr reads its characters)
         _mention_all((value,))
-    if kind is types.FunctionType or kind is types.MethodType or kind is functools.partial:
+    if kind in _CODE or kind in _BOUND_BUILTINS and not isinstance(value.__self__, _UNCHANGING_OWNERS):
         return _code_key(value, depth, seen)
-    if kind in _BOUND_BUILTINS and not isinstance(value.__self__, (types.ModuleType, type, np.ufunc, types.NoneType)):
-        # (cfg.get, items.__getitem__, big.sum held as a value: they read their object, keyed as the object)
-        return (kind, value.__name__, describe(value.__self__, False, depth + 1, seen))
     if isinstance(value, weakref.ref):  # (not by value: its == compares the referents, Tensors too)
         return _weak_key(value, depth, seen)
     if isinstance(value, (np.random.Generator, np.random.RandomState, collections.abc.Iterator)):
@@ -366,7 +363,9 @@ def unkeyed(held):
 
 
 _PROXIES = frozenset([weakref.ProxyType, weakref.CallableProxyType])
+_CODE = frozenset([types.FunctionType, types.MethodType, functools.partial])
 _BOUND_BUILTINS = frozenset([types.BuiltinMethodType, types.MethodWrapperType])  # (a C method bound to an object)
+_UNCHANGING_OWNERS = (types.ModuleType, type, np.ufunc, types.NoneType)  # (len, dict.fromkeys, np.add.reduce)
 
 
 def _proxy_key(proxy, seen):
@@ -510,6 +509,8 @@ def _held(value, seen):
 
 def _code_key(value, depth, seen):
     """A function (what it reaches too, for the user's), method or partial given as a value."""
+    if type(value) in _BOUND_BUILTINS:  # (cfg.get, items.__getitem__, big.sum: they read their object)
+        return (type(value), value.__name__, describe(value.__self__, False, depth + 1, seen))
     if type(value) is functools.partial:  # (its bound values as arguments are: a config class by its data)
         parts = (value.func, *value.args, tuple(value.keywords), *value.keywords.values())
     elif type(value) is types.MethodType:  # (its object as an argument: by what its methods reach)
@@ -687,9 +688,7 @@ def _follow(fn, owner, objects, loads, visited):
     code, names = fn.__code__, fn.__globals__
     _mention(code)  # (before it runs: a Tensor's attributes it names key the trace)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    loads.append(("__code__", None, {}, _Fields(fn)))  # (replaced in place by IPython's autoreload)
-    if isinstance(getattr(fn, "registry", None), types.MappingProxyType) and callable(getattr(fn, "dispatch", None)):
-        loads.append(("registry", None, {}, _Fields(fn)))  # (functools.singledispatch: the functions it calls)
+    loads.extend([(field, None, {}, _Fields(fn)) for field in _code_fields(fn)])
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
     if fn.__defaults__ or fn.__kwdefaults__:  # (replaced, f.__defaults__ = ...: numbers and helpers alike)
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])
@@ -1004,6 +1003,14 @@ def _namespace_code(holder):
 # what code never looks into for code (numbers, strings, Tensors, arrays, NumPy's scalars), and a
 # namespace's data, made anew on each call: left out of _code_in
 _INERT = _SCALARS | _ARRAYS | {_Data, complex} | (set(np.sctypeDict.values()) - {np.void, np.object_})
+
+
+def _code_fields(fn):
+    """The fields of function ``fn`` that key what calling it runs: its code (replaced in place by IPython's
+    autoreload) and, for a ``functools.singledispatch`` function, the registry of functions it calls."""
+    singledispatch = isinstance(getattr(fn, "registry", None), types.MappingProxyType) and callable(
+        getattr(fn, "dispatch", None))
+    return ("__code__", "registry") if singledispatch else ("__code__",)
 
 
 class _Fields:
