@@ -1,9 +1,9 @@
 """Optimizers: gradient descent, momentum and Adam.
 
-Each takes the parameters (an iterable of Tensors, or a dict name -> Tensor as
-``ag.init.initialize`` returns), reads their ``.grad`` after ``backward()`` and
-updates them in ``step()``: ``p -= delta`` on the parameter's own array when it
-is writable (as hand-written NumPy does: no new array per step, and the
+Each takes the parameters (an iterable of Tensors, or a mapping name -> Tensor: a dict as
+``ag.init.initialize`` and ``ag.load`` return, or any other ``collections.abc.Mapping``), reads
+their ``.grad`` after ``backward()`` and updates them in ``step()``: ``p -= delta`` on the
+parameter's own array when it is writable (as hand-written NumPy does: no new array per step, and the
 parameter keeps its dtype), else into a new array. Either way the parameter's
 version counter is bumped, so a graph recorded before the step and reused after
 it is caught at ``backward()`` instead of giving a wrong gradient. Running
@@ -38,14 +38,20 @@ decays for ``lr``); each is checked when set, by the constructor's rule and mess
 A rate (``lr``, ``eps``) so small that it is 0 in the dtype a parameter's update is
 computed in (below 1.4e-45 for float32 and float16 parameters) is refused by the
 step's first phase, before anything changes.
+
+``state_dict()`` and ``load_state_dict(state)`` checkpoint an optimizer: a flat dict of numbers and
+arrays (which ``ag.save`` writes and ``ag.load`` reads back), from which a fresh optimizer over the
+same parameters continues bit for bit as the uninterrupted run would (see ``Optimizer.state_dict``).
 """
 import functools
 import math
+import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
 from . import lr_schedule
-from .convert import listed
+from .convert import listed, number_held
 from .modes import grad_lock, mark_modified, note_grad_write
 from .tensor import Tensor
 
@@ -68,21 +74,74 @@ class _Setting:
         self.label, self.upper_open = label, upper_open
 
     def __set_name__(self, owner, name):
-        self.slot, self.label = "_" + name, self.label or name
+        self.name, self.slot, self.label = name, "_" + name, self.label or name
 
     def __get__(self, opt, owner=None):
         return self if opt is None else getattr(opt, self.slot)
 
     def __set__(self, opt, value):
-        setattr(opt, self.slot, _check_rate(type(opt).__name__, self.label, value, self.upper_open))
+        setattr(opt, self.slot, self.checked(type(opt).__name__, value))
+
+    def checked(self, op, value):
+        """``value`` as the float this setting takes, or the ValueError naming ``op`` and the setting."""
+        return _check_rate(op, self.label, value, self.upper_open)
+
+
+@functools.cache
+def _settings(kind):
+    """Every ``_Setting`` of optimizer class ``kind`` (``lr`` first), one per attribute name."""
+    return tuple({name: value for cls in reversed(kind.__mro__) for name, value in vars(cls).items()
+                  if isinstance(value, _Setting)}.values())
 
 
 @functools.cache
 def _rates(kind):
     """The ``_Setting`` rates (> 0) of optimizer class ``kind``: ``(slot, label)`` pairs."""
-    settings = {name: value for cls in reversed(kind.__mro__) for name, value in vars(cls).items()
-                if isinstance(value, _Setting)}
-    return tuple((s.slot, s.label) for s in settings.values() if s.upper_open is None)
+    return tuple((s.slot, s.label) for s in _settings(kind) if s.upper_open is None)
+
+
+def _narrowed(array, dtype, what, remedy):
+    """``array`` cast to ``dtype`` (itself if it has it), or a ValueError (``what`` names the array,
+    ``remedy`` says what to do) if the cast makes a finite value infinite: the one rule for a
+    gradient cast to its parameter's dtype and a loaded moment cast to its working dtype."""
+    with np.errstate(over="ignore"):  # (refused below, naming the array, not warned of by NumPy)
+        narrowed = array.astype(dtype, copy=False)
+    if narrowed is not array and (np.isfinite(array) & ~np.isfinite(narrowed)).any():
+        largest = np.abs(array[np.isfinite(array)]).max()  # (finite only: np.max of a NaN beside it is NaN)
+        raise ValueError(f"{what} is {array.dtype} with values beyond {dtype}'s range (largest finite magnitude "
+                         f"{largest:.4g}, {dtype} holds at most {np.finfo(dtype).max:.4g}); cast to {dtype}, it "
+                         f"would be inf. {remedy}")
+    return narrowed
+
+
+def _count(op, name, value, least):
+    """``value`` as an int if it is a whole real number >= ``least`` (``ag.load`` gives a step count
+    back as a 0-d float64 array, so 5.0 is 5), else a ValueError naming ``op`` and ``name``."""
+    held = number_held(value)
+    whole = not isinstance(held, bool) and isinstance(held, numbers.Real)
+    if whole and not isinstance(held, numbers.Integral):
+        whole = math.isfinite(held) and float(held).is_integer()
+    if not (whole and int(held) >= least):
+        raise ValueError(f"{op}: {name} must be a whole number >= {least}, got {value!r:.60}")
+    return int(held)
+
+
+def _plain(value):
+    """A Tensor (``ag.load`` gives Tensors back) as its array; anything else as it is."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _kind_spelled(value):
+    """The class name a state_dict's ``"kind"`` entry spells (its UTF-8 bytes, as integers of any
+    dtype: ``ag.load`` gives them back as float64), or None if it spells none."""
+    if not isinstance(value, np.ndarray) or value.ndim != 1 or value.dtype.kind not in "uif":
+        return None
+    if not ((value >= 0) & (value <= 255) & (value == np.round(value))).all():
+        return None
+    try:
+        return bytes(value.astype(np.uint8)).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _made_by_op(p):
@@ -98,8 +157,9 @@ class Optimizer:
     the loop over them; subclasses only give the update of one parameter.
 
     Args:
-        params: iterable of Tensors, or dict name -> Tensor (any shapes). Each must be
-            a leaf (made by ``ag.Tensor``, not the output of an op) and appear once.
+        params: iterable of Tensors, or mapping name -> Tensor (any shapes; a dict or any other
+            ``collections.abc.Mapping``, such as ``types.MappingProxyType``). Each must be a leaf
+            (made by ``ag.Tensor``, not the output of an op) and appear once.
         lr: learning rate, finite and > 0; may be changed between steps (``opt.lr = ...``),
             checked as here. A real number: an int, float, ``Fraction``, NumPy real scalar or
             0-d real ndarray (not a Tensor, a one-element array, a ``Decimal`` or a bool, as
@@ -107,25 +167,32 @@ class Optimizer:
             parameter's update (below 1.4e-45 for float32) is refused at the step.
     Attributes:
         params: the list of parameters; ``state``: one dict per parameter
-            (its running arrays and, for Adam, its own step count ``"t"``);
+            (its running arrays and, for Adam, its own step count ``"t"``), {} before its first
+            step. An empty one may be filled by hand with the keys ``state_dict`` saves for it
+            (``opt.state[0].update(t=5, v=v, s=s)``): the next ``step()`` or ``state_dict()``
+            checks them as ``load_state_dict`` does and adds the rest (spare and scratch arrays);
         t: number of ``step()`` calls that got to commit their updates (a step refused or
             failing before it changed anything does not count).
     """
 
+    _moments = ()       # the running arrays kept per parameter (of its shape, in its working dtype)
+    _buffers = ()       # per parameter too: the spare and scratch arrays a step writes into
+    _own_count = False  # whether each parameter keeps its own step count "t" (Adam's bias correction)
+
     def __init__(self, params, lr):
         kind = type(self).__name__
-        if isinstance(params, dict):
+        if isinstance(params, Mapping):
             names, params = [repr(k) for k in params], list(params.values())
         else:
             if isinstance(params, Tensor):
                 raise TypeError(f"{kind}: params is a single Tensor; expected a list of Tensors "
-                                "or a dict name -> Tensor (write [p])")
-            params = listed(params, f"{kind}: params", "a list of Tensors or a dict name -> Tensor")
+                                "or a mapping name -> Tensor (write [p])")
+            params = listed(params, f"{kind}: params", "a list of Tensors or a mapping name -> Tensor")
             names = [repr(p.name) if isinstance(p, Tensor) and p.name else None for p in params]
         self._names = names
         if not params:
             raise ValueError(f"{kind}: no parameters given; expected at least one Tensor "
-                             "(a list of Tensors or a dict name -> Tensor)")
+                             "(a list of Tensors or a mapping name -> Tensor)")
         seen = {}
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -171,6 +238,8 @@ class Optimizer:
                 be inf), or a parameter whose shape changed since its running moments were made.
             FloatingPointError: under ``np.errstate``/``np.seterr`` set to raise, an update that
                 overflows (before any change) or a parameter that overflows when it is updated.
+            ValueError, TypeError: a ``state`` filled by hand that ``load_state_dict`` would refuse
+                (a key missing or unexpected, an array of another shape or kind), naming the key.
         """
         self._commit(self._prepare())
 
@@ -187,7 +256,9 @@ class Optimizer:
             # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
             # slow path casts a grad of another float dtype to the parameter's, or explains what is wrong.
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
-                    or state and (state["shape"] != dp.shape or state["dtype"] is not dp.dtype)):
+                    or state and (state.get("shape") != dp.shape or state["dtype"] is not dp.dtype)):
+                if state and "shape" not in state:  # filled by hand: checked and completed before it is used
+                    self._complete_hand_filled(state)
                 dp = self._checked_grad(p, dp, state)
             if dp.dtype.itemsize < 8:  # (a float64 holds every rate accepted: only narrower work can round one to 0)
                 self._check_rates_fit(p, _working_dtype(dp))
@@ -252,15 +323,8 @@ class Optimizer:
             raise TypeError(f"{kind}: {label} changed dtype from {state['dtype']} to {p._array.dtype} since "
                             f"the last step, so its running moments, made for a {state['dtype']} parameter, no "
                             "longer apply; make a new optimizer for the new parameters")
-        with np.errstate(over="ignore"):  # (refused below, naming the parameter, not warned of by NumPy)
-            narrowed = dp.astype(p._array.dtype, copy=False)
-        if narrowed is not dp and (np.isfinite(dp) & ~np.isfinite(narrowed)).any():
-            largest = np.abs(dp[np.isfinite(dp)]).max()  # (finite only: np.max of a NaN beside it is NaN)
-            raise ValueError(f"{kind}: the .grad of {label} is {dp.dtype} with values beyond {p._array.dtype}'s "
-                             f"range (largest finite magnitude {largest:.4g}, {p._array.dtype} holds at most "
-                             f"{np.finfo(p._array.dtype).max:.4g}); cast to the parameter's dtype, it would "
-                             "be inf. Scale the cost down, or keep the parameter in a wider dtype")
-        return narrowed
+        return _narrowed(dp, p._array.dtype, f"{kind}: the .grad of {label}",
+                         "Scale the cost down, or keep the parameter in a wider dtype")
 
     def _check_rates_fit(self, p, dtype):
         """Refuse a rate (lr, eps) that is 0 in ``dtype``, the one ``p``'s update is computed in:
@@ -275,6 +339,152 @@ class Optimizer:
                                  f"(a {p._array.dtype} parameter) is updated, so it would act as the 0 that "
                                  f"{label} > 0 refuses; use at least {smallest:.4g} ({dtype}'s smallest positive "
                                  "number), or keep the parameter in float64")
+
+    def state_dict(self):
+        """A checkpoint of the optimizer: plain data (Python numbers and new NumPy arrays, never
+        views of the live ones), a flat dict that ``ag.save`` writes as it is::
+
+            "kind"        uint8 array (len(name),): the class name's UTF-8 bytes ("Adam")
+            "num_params"  int: the number of parameters
+            "t"           int: ``opt.t``
+            "lr", ...     float: each hyperparameter by its attribute name (Momentum's "beta";
+                          Adam's "beta1", "beta2", "eps")
+            "<i>.t"       int: Adam's step count of parameter i (its bias correction)
+            "<i>.v"       array of parameter i's shape: its running moment (Momentum, Adam)
+            "<i>.s"       array of parameter i's shape: its second moment (Adam)
+
+        in the dtype the optimizer works in for parameter i (its own; float32 for float16). A
+        parameter that has not stepped yet has no ``"<i>..."`` entries. The parameters' values are
+        not included: save them too (``ag.save(params, ...)``).
+
+        Returns:
+            dict str -> int, float or ndarray, as above; ``load_state_dict`` takes it back.
+        """
+        for own in self.state:
+            if own and "shape" not in own:
+                self._complete_hand_filled(own)
+        state = {"kind": np.frombuffer(type(self).__name__.encode(), np.uint8).copy(),
+                 "num_params": len(self.params), "t": self.t}
+        state.update((s.name, getattr(self, s.slot)) for s in _settings(type(self)))
+        for i, own in enumerate(self.state):
+            if own:
+                state.update((f"{i}.{key}", own[key] if key == "t" else own[key].copy()) for key in self._saved)
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a checkpoint made by ``state_dict`` (directly, or through ``ag.save`` and
+        ``ag.load``, whose Tensors are taken as their arrays): hyperparameters, step counts and
+        running arrays, copied, so the next ``step()`` continues bit for bit as the optimizer that
+        saved it would have. Restore the parameters' values separately.
+
+        Everything is checked before anything changes (a refused state leaves the optimizer as it
+        was): the same class (``"kind"``) and number of parameters, no key missing or unexpected,
+        each hyperparameter by the constructor's rule, each step count a whole number (>= 1 for a
+        parameter's own), each array a real floating ndarray of its parameter's shape, cast to the
+        dtype the optimizer works in for that parameter (refused if a value would become infinite).
+
+        Args:
+            state: mapping str -> number or array (or 0-d / shaped Tensor), laid out as
+                ``state_dict`` returns it.
+        Raises:
+            TypeError: ``state`` not a mapping; an array that is not a real floating ndarray.
+            ValueError: another optimizer's state, another number of parameters, a missing or
+                unexpected key, a refused hyperparameter or step count, an array of another
+                shape or with values beyond the working dtype. Each names the optimizer and,
+                for a parameter's entries, the parameter.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where}: state must be a mapping (as state_dict() or ag.load returns), "
+                            f"got {type(state).__name__}")
+        values = {key: _plain(value) for key, value in state.items()}
+        self._check_layout(where, values)
+        settings = [(s.slot, s.checked(where, values[s.name])) for s in _settings(type(self))]
+        t = _count(where, "the step count 't'", values["t"], 0)
+        owns = []
+        for i in range(len(self.params)):
+            entries = {key: values[f"{i}.{key}"] for key in self._saved if f"{i}.{key}" in values}
+            owns.append(self._own_state(where, i, entries, f"{i}.{{}}".format))
+        for slot, value in settings:  # (nothing below can fail: all or nothing)
+            setattr(self, slot, value)
+        self.t = t
+        for own, new in zip(self.state, owns):
+            own.clear()
+            own.update(new)
+
+    @property
+    def _saved(self):
+        """The keys of a parameter's state that ``state_dict`` saves: ``"t"`` (Adam's), then its moments."""
+        return ("t",) * self._own_count + self._moments
+
+    def _check_layout(self, where, values):
+        """Refuse a state of another optimizer class or number of parameters, or with a key missing
+        or unexpected at the top level (a parameter's own keys are ``_own_state``'s)."""
+        kind = type(self).__name__
+        spelled = _kind_spelled(values.get("kind"))
+        if spelled != kind:
+            what = ("has no 'kind' entry" if "kind" not in values else f"is {spelled}'s" if spelled
+                    else f"has a 'kind' entry that spells no class name ({values['kind']!r:.60})")
+            raise ValueError(f"{where}: the state {what}; expected what {kind}.state_dict() returns")
+        top = ["kind", "num_params", "t"] + [s.name for s in _settings(type(self))]
+        layout = f"{kind}.state_dict() has {', '.join(map(repr, top))}" + (
+            f" and, for each parameter i that has stepped, {', '.join(f'<i>.{k}' for k in self._saved)}"
+            if self._saved else "")
+        missing = [key for key in top if key not in values]
+        if missing:
+            raise ValueError(f"{where}: the state lacks {', '.join(map(repr, missing))}; {layout}")
+        count = _count(where, "the number of parameters 'num_params'", values["num_params"], 1)
+        if count != len(self.params):
+            raise ValueError(f"{where}: the state is of {count} parameters, but this {kind} has {len(self.params)}; "
+                             "load it into an optimizer over the same parameters")
+        owned = {f"{i}.{key}" for i in range(count) for key in self._saved}
+        unexpected = [repr(key)[:60] for key in values if key not in top and key not in owned]
+        if unexpected:
+            raise ValueError(f"{where}: the state has unexpected {', '.join(unexpected)}; {layout}")
+
+    def _own_state(self, where, i, entries, shown):
+        """Parameter ``i``'s complete state (its saved entries, checked and copied, with its spare
+        and scratch arrays, ``"shape"`` and ``"dtype"``) made from ``entries``, key -> value (a Tensor
+        already taken as its array) for the keys of ``_saved`` present; {} when none is (a parameter that
+        has not stepped). ``shown(key)`` is how a message names a key (``"0.v"`` in a state_dict)."""
+        p, label, kind = self.params[i], self._label(i), type(self).__name__
+        missing = [shown(key) for key in self._saved if key not in entries]
+        unexpected = [shown(key) for key in entries if key not in self._saved]
+        if unexpected or entries and missing:
+            keeps = ", ".join(map(repr, map(shown, self._saved))) or "nothing (its only step count is opt.t)"
+            wrong = (f"has unexpected {', '.join(map(repr, unexpected))}" if unexpected
+                     else f"lacks {', '.join(map(repr, missing))}")
+            raise ValueError(f"{where}: the state of {label} {wrong}; {kind} keeps {keeps} per parameter (all of "
+                             "them, or none before its first step)")
+        if not entries:
+            return {}
+        dtype = _working_dtype(p._array)
+        own = {}
+        if self._own_count:
+            own["t"] = _count(where, f"the step count {shown('t')!r} of {label}", entries["t"], 1)
+        for key in self._moments:
+            value = entries[key]
+            if type(value) is not np.ndarray or value.dtype.kind != "f":
+                what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+                raise TypeError(f"{where}: {shown(key)!r} of {label} is {what}; expected a real floating ndarray of "
+                                f"the parameter's shape {p.shape} (cast to {dtype})")
+            if value.shape != p.shape:
+                raise ValueError(f"{where}: {shown(key)!r} of {label} has shape {value.shape}; expected the "
+                                 f"parameter's shape {p.shape}")
+            own[key] = np.array(_narrowed(value, dtype, f"{where}: {shown(key)!r} of {label}",
+                                          f"Keep the parameter ({p.dtype}) in a wider dtype"), order="C")
+        own.update((key, np.zeros_like(own[self._moments[0]])) for key in self._buffers)
+        own["shape"], own["dtype"] = p.shape, p._array.dtype
+        return own
+
+    def _complete_hand_filled(self, state):
+        """Check a parameter's state filled by hand (``opt.state[i].update(t=..., v=..., s=...)``, so
+        without the keys a step adds) as ``load_state_dict`` checks a saved one, and complete it."""
+        i = next(i for i, own in enumerate(self.state) if own is state)
+        entries = {key: _plain(value) for key, value in state.items() if key not in self._buffers + ("shape", "dtype")}
+        own = self._own_state(type(self).__name__, i, entries, "{}".format)
+        state.clear()
+        state.update(own)
 
     def zero_grad(self):
         """Reset every parameter's ``.grad`` to None (before the next backward)."""
@@ -317,7 +527,7 @@ class GradientDescent(Optimizer):
     ones).
 
     Args:
-        params: iterable of Tensors or dict name -> Tensor.
+        params: iterable of Tensors or mapping name -> Tensor.
         lr: learning rate, > 0.
     """
 
@@ -329,13 +539,14 @@ class Momentum(Optimizer):
     """Momentum: ``v = beta v + (1 - beta) dp;  p -= lr v`` (v starts at zero).
 
     Args:
-        params: iterable of Tensors or dict name -> Tensor.
+        params: iterable of Tensors or mapping name -> Tensor.
         lr: learning rate, > 0.
         beta: momentum coefficient in [0, 1); may be set between steps (``opt.beta = ...``),
             checked as here.
     """
 
     beta = _Setting(upper_open=1)  # checked when set, as lr is
+    _moments, _buffers = ("v",), ("v_spare",)
 
     def __init__(self, params, lr, beta=0.9):
         super().__init__(params, lr)
@@ -343,7 +554,7 @@ class Momentum(Optimizer):
 
     def _delta(self, dp, state):
         # The new v goes into the spare array; the commit swaps the two.
-        v, v_new = self._running(state, ("v", "v_spare"), dp)
+        v, v_new = self._running(state, self._moments + self._buffers, dp)
         dp = dp if dp.dtype is v.dtype else dp.astype(v.dtype)
         np.multiply(v, self.beta, out=v_new)
         v_new += (1 - self.beta) * dp
@@ -371,7 +582,7 @@ class Adam(Optimizer):
     and every later update of the parameter 0.
 
     Args:
-        params: iterable of Tensors or dict name -> Tensor.
+        params: iterable of Tensors or mapping name -> Tensor.
         lr: learning rate, > 0.
         beta1, beta2: decay rates of the first and second moments, in [0, 1).
         eps: added to the denominator, finite and > 0.
@@ -381,6 +592,7 @@ class Adam(Optimizer):
     """
 
     beta1, beta2, eps = _Setting(upper_open=1), _Setting(upper_open=1), _Setting()  # checked when set, as lr is
+    _moments, _buffers, _own_count = ("v", "s"), ("v_spare", "s_spare", "scratch", "scratch2"), True
 
     def __init__(self, params, lr, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)
@@ -389,8 +601,7 @@ class Adam(Optimizer):
     def _delta(self, dp, state):
         b1, b2 = self.beta1, self.beta2
         t = state.get("t", 0) + 1
-        v, s, v_new, s_new, step, denominator = self._running(
-            state, ("v", "s", "v_spare", "s_spare", "scratch", "scratch2"), dp)
+        v, s, v_new, s_new, step, denominator = self._running(state, self._moments + self._buffers, dp)
         dp = dp if dp.dtype is v.dtype else dp.astype(v.dtype)
         np.multiply(v, b1, out=v_new)
         v_new += np.multiply(dp, 1 - b1, out=step)
