@@ -13,16 +13,20 @@ docs/math.md.
 
 This module holds the checks both models share.
 """
+import numbers
 from contextlib import contextmanager
 
 import numpy as np
 
+import autograd_lite as ag
 from autograd_lite import DomainError
+from autograd_lite.convert import plain_array
 from autograd_lite.functional import _is_number
 from autograd_lite.lr_schedule import _real
 
 __all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_lambd",
-           "check_masks", "check_finite", "check_initial_cost", "diverging", "layer_count", "progress_range"]
+           "check_learning_rate", "check_layer_dims", "check_masks", "check_finite", "check_initial_cost",
+           "diverging", "layer_count", "predict_params", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -47,12 +51,13 @@ def check_examples(model, X, Y=None, n_x=None):
         (X, Y) as the ndarrays checked (``np.asarray``: a nested list becomes an array here, once,
         so a caller reading ``X.shape`` or indexing columns takes what predict takes); Y None if not given.
     Raises:
-        TypeError: X or Y not numeric (strings, objects).
+        TypeError: X or Y not numeric (strings, objects), or a masked array with a masked entry
+            (``plain_array``, the Tensor's rule: ``np.asarray`` would hand over the hidden values).
         ValueError: zero examples, X not 2-D, rows that look like examples, a wrong feature count,
             Y not (1, m) or a different number of examples than X, labels other than 0 and 1,
             NaN/inf in X.
     """
-    X = np.asarray(X)
+    X = np.asarray(plain_array(X, f"{model}: X"))
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{model}: X has dtype {X.dtype}; expected numbers (float, int or bool features)")
     if X.ndim != 2:
@@ -69,7 +74,7 @@ def check_examples(model, X, Y=None, n_x=None):
         raise ValueError(f"{model}: X holds NaN or inf; expected finite features")
     if Y is None:
         return X, None
-    Y = np.asarray(Y)
+    Y = np.asarray(plain_array(Y, f"{model}: Y"))
     if Y.dtype.kind not in "fiub":
         raise TypeError(f"{model}: Y has dtype {Y.dtype}; expected numeric labels 0 or 1 "
                         "(map class names to 0/1 first)")
@@ -113,6 +118,22 @@ def layer_count(model, params, layers=None):
     return L
 
 
+def predict_params(model, params, layers=None):
+    """``params`` (Tensors or ndarrays) as Tensors for a forward pass at test time, refused with a
+    ValueError naming ``model`` unless their keys pass ``layer_count``, their shapes ``manual``'s rule
+    (W_l chained, b_l (n_l, 1): a (1, m) bias would be broadcast per example, silently) and every value
+    is finite (a diverged model's NaN compares False with 0.5: class 0 everywhere, without a word)."""
+    layer_count(model, params, layers)
+    tensors = {key: ag.as_tensor(value) for key, value in params.items()}
+    from .manual import _check_params  # (here, not at the top: manual imports this module's checks)
+    _check_params(model, {key: t.data for key, t in tensors.items()}, layers)
+    bad = next((key for key, t in tensors.items() if not np.isfinite(t.data).all()), None)
+    if bad is not None:
+        raise ValueError(f"{model}: params[{bad!r}] holds NaN or inf; expected finite parameters (did "
+                         "training diverge?)")
+    return tensors
+
+
 def check_masks(model, params, masks, layers=None):
     """L, the number of layers (``layer_count``, ``layers`` of them when given), once ``masks`` is
     known to be None or a list or tuple of exactly L-1, one per hidden layer, as
@@ -138,9 +159,24 @@ def check_count(model, name, value, minimum):
 
 
 def check_learning_rate(model, learning_rate):
-    """Raise ValueError unless ``learning_rate`` is a finite number > 0: the optimizers' own rule
-    (``lr_schedule._real``), applied before any weight is drawn and under the model's name."""
-    _real(model, "learning_rate", learning_rate, positive=True)
+    """``learning_rate`` as a float, or a ValueError unless it is a finite number > 0: the optimizers'
+    own rule (``lr_schedule._real``), applied before any weight is drawn and under the model's name."""
+    return _real(model, "learning_rate", learning_rate, positive=True)
+
+
+def check_layer_dims(model, layer_dims):
+    """``layer_dims`` as a list [n_x, n_1, ..., 1] of at least two positive ints, checked here so
+    that an empty or malformed one is refused by name, not met as an IndexError further on."""
+    expected = "expected [n_x, n_1, ..., 1]: at least 2 positive ints, the input size first and 1 output unit last"
+    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
+        raise TypeError(f"{model}: layer_dims is {type(layer_dims).__name__} {layer_dims!r}; {expected}")
+    dims = list(layer_dims)
+    bad = [n for n in dims if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n <= 0]
+    if len(dims) < 2 or bad or dims[-1] != 1:
+        problem = (f"has {len(dims)} entr{'y' if len(dims) == 1 else 'ies'}" if len(dims) < 2 else f"holds {bad}" if bad
+                   else f"ends in {dims[-1]} output units (the labels are one row)")
+        raise ValueError(f"{model}: layer_dims {dims} {problem}; {expected}")
+    return dims
 
 
 def check_lambd(model, lambd):

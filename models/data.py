@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA_ENV", "FOOTBALL_FILES", "CAT_FILES", "data_folder", "find_data", "load_football",
-           "load_catvnoncat", "synthetic_football", "path_kind"]
+__all__ = ["DATA_ENV", "ITERATIONS_ENV", "FOOTBALL_FILES", "CAT_FILES", "data_folder", "find_data", "load_football",
+           "load_catvnoncat", "synthetic_football", "path_kind", "notebook_iterations"]
 
 DATA_ENV = "AUTOGRAD_LITE_DATA"
+ITERATIONS_ENV = "AG_NOTEBOOK_ITERATIONS"  # the notebooks' cap on every training run
 # What a data folder may hold for each set, in the order they are looked for.
 FOOTBALL_FILES = ("football.npz", "data.mat")
 CAT_FILES = ("catvnoncat.npz", "train_catvnoncat.h5")  # the .h5 pair: train_ and test_catvnoncat.h5
@@ -92,6 +93,28 @@ def data_folder():
         raise ValueError(f"{DATA_ENV}={value!r} is not a folder ({path_kind(folder)}); point it at the folder "
                          "holding the data files, or unset it")
     return folder
+
+
+def notebook_iterations():
+    """The notebooks' cap on every training run, from the environment variable ``AG_NOTEBOOK_ITERATIONS``
+    (the test suite sets it low for a quick pass).
+
+    Returns:
+        the int it holds (surrounding spaces allowed), or 0 when it is unset or empty; 0 means no cap,
+        each run trains its full length.
+    Raises:
+        ValueError: it holds anything but a whole number >= 0 (``int()`` in the notebook's first
+            cell gave a bare "invalid literal"), naming the variable, its value and what was expected.
+    """
+    value = os.environ.get(ITERATIONS_ENV, "")
+    try:
+        cap = int(value) if value.strip() else 0
+    except ValueError:
+        cap = None
+    if cap is None or cap < 0:
+        raise ValueError(f"{ITERATIONS_ENV}={value!r} is not a whole number >= 0; expected the number of "
+                         "iterations to cap every training run at (e.g. 20), or 0 or unset for full-length runs")
+    return cap
 
 
 def find_data(option, names):
@@ -186,6 +209,9 @@ def _check_file(path, kind):
 
 # An .npz is a zip archive: it starts with a local file header (or, empty, the end record).
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Binary formats whose first bytes are printable, or that are best named: a MATLAB .mat file (v5 to v7,
+# and v7.3, an HDF5 file behind the same text header) starts with "MATLAB 5.0 MAT-file" (or 7.3).
+_MAT_MAGIC, _HDF5_MAGIC = b"MATLAB ", b"\x89HDF\r\n\x1a\n"
 
 
 def _what_it_is(head):
@@ -194,6 +220,10 @@ def _what_it_is(head):
         return "an empty file"
     if head.startswith(b"\x93NUMPY"):
         return "a single .npy array"
+    if head.startswith(_MAT_MAGIC) and b"MAT-file" in head[:32]:
+        return "a MATLAB .mat file, binary"
+    if head.startswith(_HDF5_MAGIC):
+        return "an HDF5 file, such as the course's .h5 files"
     try:  # an incomplete character at the cut is not a reason to call it binary
         text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:

@@ -25,8 +25,8 @@ import autograd_lite as ag
 from autograd_lite.functional import _is_number
 from autograd_lite.rng import as_generator
 
-from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_learning_rate,
-               check_masks, diverging, layer_count, manual, progress_range)
+from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_layer_dims,
+               check_learning_rate, check_masks, diverging, manual, predict_params, progress_range)
 
 __all__ = ["OPTIMIZERS", "random_mini_batches", "forward", "cost", "train", "predict"]
 
@@ -167,21 +167,6 @@ def _check_shuffle_seed(shuffle_seed, num_epochs):
         _epoch_seed(shuffle_seed, epoch)
 
 
-def _check_layer_dims(model, layer_dims):
-    """``layer_dims`` as a list [n_x, n_1, ..., 1] of at least two positive ints, checked here so
-    that an empty or malformed one is refused by name, not met as an IndexError further on."""
-    expected = "expected [n_x, n_1, ..., 1]: at least 2 positive ints, the input size first and 1 output unit last"
-    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
-        raise TypeError(f"{model}: layer_dims is {type(layer_dims).__name__} {layer_dims!r}; {expected}")
-    dims = list(layer_dims)
-    bad = [n for n in dims if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n <= 0]
-    if len(dims) < 2 or bad or dims[-1] != 1:
-        problem = (f"has {len(dims)} entr{'y' if len(dims) == 1 else 'ies'}" if len(dims) < 2 else f"holds {bad}" if bad
-                   else f"ends in {dims[-1]} output units (the labels are one row)")
-        raise ValueError(f"{model}: layer_dims {dims} {problem}; {expected}")
-    return dims
-
-
 # Keywords a learner brings from three_layer.train, PyTorch or the course that train spells
 # otherwise: what to write instead (they would reach the optimizer and be refused there, as
 # "Optimizer.__init__() got an unexpected keyword argument", naming neither train nor the fix).
@@ -244,7 +229,7 @@ def _check_train_arguments(X, Y, layer_dims, optimizer, learning_rate, num_epoch
     if not isinstance(init, str) or init not in ag.init.METHODS:
         raise ValueError(f"deep.train: unknown init {init!r:.60}; expected one of {sorted(ag.init.METHODS)}")
     check_learning_rate("deep.train", learning_rate)
-    dims = _check_layer_dims("deep.train", layer_dims)
+    dims = check_layer_dims("deep.train", layer_dims)
     X, Y = check_examples("deep.train", X, Y, n_x=dims[0])
     check_count("deep.train", "num_epochs", num_epochs, 0)
     check_count("deep.train", "cost_every", cost_every, 1)
@@ -367,11 +352,12 @@ def predict(params, X):
     Returns:
         (1, m) int64 array of 0/1.
     Raises:
-        ValueError: params missing a key or holding others; X of the wrong shape.
-        TypeError: params not a dict, non-numeric X.
+        ValueError: params missing a key or holding others, shapes that do not chain (a bias not
+            (n_l, 1)), NaN or inf in params (``predict_params``); X of the wrong shape.
+        TypeError: params not a dict, non-numeric X, a masked array with a masked entry.
     """
-    layer_count("deep.predict", params)
+    params = predict_params("deep.predict", params)
     check_examples("deep.predict", X, n_x=params["W1"].shape[1])
     with ag.no_grad():
-        AL = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)
+        AL = forward(params, X)
     return (AL.data > 0.5).astype(np.int64)

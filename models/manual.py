@@ -30,40 +30,57 @@ import numbers
 import numpy as np
 
 from autograd_lite import DomainError
-from autograd_lite.functional import _check_mask
+from autograd_lite.functional import _check_labels as _check_label_values, _check_mask, _check_probabilities
+
+from . import check_count, check_examples, check_lambd, check_layer_dims, check_learning_rate
 
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
 
 
 # --- the exercise's initialization and dropout masks (docs/math.md, "Inverted dropout") ---------------
-def initialize_reference(layer_dims=LAYERS_3):
-    """The study's initialization: legacy global seed 3, then per layer
+def initialize_reference(layer_dims=LAYERS_3, *, check=True):
+    """The study's initialization: the course's ``np.random.seed(3)``, then per layer
     ``W = randn(n_l, n_{l-1}) / sqrt(n_{l-1})`` and ``b = zeros((n_l, 1))``.
 
+    The draws come from a stream of their own, ``np.random.RandomState(3)``: the same bits as the
+    course's global seeding, without touching NumPy's global generator (the user's), so threads
+    initializing at once each get the sequential result.
+
+    Args:
+        layer_dims: [n_x, n_1, ..., 1], at least 2 positive ints.
     Returns:
         dict of float64 ndarrays {"W1": (n_1, n_0), "b1": (n_1, 1), ...}.
+    Raises:
+        TypeError, ValueError: layer_dims not such a list (``models.check_layer_dims``).
     """
-    np.random.seed(3)
+    if check:
+        layer_dims = check_layer_dims("initialize_reference", layer_dims)
+    stream = np.random.RandomState(3)
     params = {}
     for l in range(1, len(layer_dims)):
-        params[f"W{l}"] = np.random.randn(layer_dims[l], layer_dims[l - 1]) / np.sqrt(layer_dims[l - 1])
+        params[f"W{l}"] = stream.randn(layer_dims[l], layer_dims[l - 1]) / np.sqrt(layer_dims[l - 1])
         params[f"b{l}"] = np.zeros((layer_dims[l], 1))
     return params
 
 
-def reference_dropout_masks(hidden_sizes, m, keep_prob):
-    """The exercise's masks: legacy global seed 1, then ``rand(n_l, m) < keep_prob``
-    for each hidden layer in order. Re-seeding means every call returns the same masks.
+def reference_dropout_masks(hidden_sizes, m, keep_prob, *, check=True):
+    """The exercise's masks: the course's ``np.random.seed(1)``, then ``rand(n_l, m) < keep_prob``
+    for each hidden layer in order. Re-seeding means every call returns the same masks. Drawn from a
+    stream of their own, ``np.random.RandomState(1)`` (the same bits; as ``initialize_reference``).
 
     Args:
-        hidden_sizes: sizes of the hidden layers, e.g. (20, 3).
-        m: number of examples.
-        keep_prob: probability of keeping a unit.
+        hidden_sizes: sizes of the hidden layers, a list or tuple of ints >= 1, e.g. (20, 3).
+        m: number of examples, an int >= 1.
+        keep_prob: probability of keeping a unit, in (0, 1].
     Returns:
         list of boolean (n_l, m) arrays, one per hidden layer.
+    Raises:
+        TypeError, ValueError: an argument not as above, naming it.
     """
-    np.random.seed(1)
-    return [np.random.rand(n, m) < keep_prob for n in hidden_sizes]
+    if check:
+        keep_prob = _check_mask_sizes("reference_dropout_masks", hidden_sizes, m, keep_prob)
+    stream = np.random.RandomState(1)
+    return [stream.rand(n, m) < keep_prob for n in hidden_sizes]
 
 
 # --- activations and cost ------------------------------------------------------------------
@@ -79,15 +96,19 @@ def sigmoid(Z):
 
 
 def compute_cost(A, Y, *, check=True):
-    """Cross-entropy as the published study writes it: the NaN-skipping sum drops
-    the 0 * log(0) terms where A is exactly 0 or 1.
+    """Cross-entropy as the published study writes it, summed with ``np.nansum``, which drops every
+    NaN term. Checked, A holds probabilities in [0, 1] and Y labels 0/1, so the only NaN terms are the
+    0 * log(0) ones where A is exactly 0 or 1 (taken as their limit 0). ``check=False`` is the course's
+    bare formula: a NaN prediction or label is dropped silently there (all NaN: a cost of 0.0).
 
     Args:
-        A: (1, m) predicted probabilities; Y: (1, m) labels 0/1.
+        A: (1, m) predicted probabilities, m >= 1; Y: (1, m) labels 0/1.
     Returns:
         float.
     Raises:
-        ValueError: A not (1, m), or Y not of A's shape.
+        ValueError: A not (1, m) or of zero examples, Y not of A's shape; A holding NaN or values
+            outside [0, 1], Y values other than 0 and 1 (``binary_cross_entropy``'s rules).
+        TypeError: A or Y not a numeric ndarray.
     """
     if check:  # (check=False: the formulas alone, as the course runs them: bench's reference)
         _check_cost_inputs("compute_cost", A, Y)
@@ -101,15 +122,17 @@ def compute_cost_with_regularization(A, Y, params, lambd, *, check=True):
     """Cross-entropy plus ``(lambd / (2m)) * sum_l sum(W[l] ** 2)`` (biases not penalized).
 
     Args:
-        A, Y: (1, m); params: dict with "W1".."WL"; lambd: >= 0.
+        A, Y: (1, m); params: dict with "W1".."WL"; lambd: a finite number >= 0.
     Returns:
         float.
     Raises:
-        ValueError, TypeError: as ``compute_cost``; params not W1, b1, ..., WL, bL.
+        ValueError, TypeError: as ``compute_cost``; params not W1, b1, ..., WL, bL; lambd not a
+            finite number >= 0 (``models.check_lambd``).
     """
     if check:
         _check_cost_inputs("compute_cost_with_regularization", A, Y)
         _check_params("compute_cost_with_regularization", params)
+        check_lambd("compute_cost_with_regularization", lambd)
     m = Y.shape[1]
     weights = [params[f"W{l}"] for l in range(1, len(params) // 2 + 1)]
     l2 = 1. / m * lambd / 2 * sum(np.sum(np.square(W)) for W in weights)
@@ -122,7 +145,8 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     the two hidden layers when ``masks = (D1, D2)`` is given.
 
     Args:
-        X: (n_x, m); params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1];
+        X: (n_x, m), m >= 1; params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1] (a Fraction or a
+            NumPy number is taken as the float it is, as three_layer.train takes it);
         masks: (D1 (n_1, m), D2 (n_2, m)) of 0/1 (an entry may be None: NO dropout
             on that layer, so [None, None] drops nothing at any keep_prob; three_layer.forward
             draws a fresh mask for a None entry instead); None only when keep_prob is 1.
@@ -132,10 +156,11 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     Raises:
         ValueError: keep_prob < 1 without masks (no dropout would happen), keep_prob
             outside (0, 1], params not W1..b3 of matching shapes, X or a mask of the wrong shape,
-            a mask holding values other than 0 and 1 (``ag.dropout``'s rule).
+            X of zero examples or holding NaN or inf (``models.check_examples``), a mask holding
+            values other than 0 and 1 (``ag.dropout``'s rule).
     """
     if check:
-        _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
+        keep_prob = _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     Z1 = np.dot(W1, X) + b1
@@ -159,17 +184,18 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
 
     Args:
         X: (n_x, m); Y: (1, m); cache from ``forward_propagation``;
-        lambd: L2 strength (0: none); keep_prob: the forward pass's (the masked units
-            are divided by it again here).
+        lambd: L2 strength, a finite number >= 0 (0: none); keep_prob: the forward pass's (the
+            masked units are divided by it again here).
     Returns:
         dict of gradients {"dW1", "db1", ..., "dW3", "db3"} with the parameters' shapes.
     Raises:
         ValueError: a cache that is not forward_propagation's, Y not A3's shape (1, m),
             X not the forward pass's shape, a keep_prob other than the one the cache's (checked)
-            forward pass used.
+            forward pass used, lambd not a finite number >= 0 (``models.check_lambd``).
     """
     if check:
-        _check_cache("backward_propagation", X, Y, cache, keep_prob)
+        keep_prob = _check_cache("backward_propagation", X, Y, cache, keep_prob)
+        check_lambd("backward_propagation", lambd)
     m = X.shape[1]
     (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) = cache
     dZ3 = A3 - Y
@@ -201,15 +227,18 @@ def update_parameters(params, grads, learning_rate, *, check=True):
 
     Args:
         params: dict of float ndarrays (updated in place); grads: {"d" + key: ndarray}
-            of the same shapes.
+            of the same shapes; learning_rate: a finite number > 0.
     Raises:
         ValueError: a gradient missing or of another shape than its parameter (NumPy
-            would broadcast a (1, 1) db1 into every entry of b1 without a word).
+            would broadcast a (1, 1) db1 into every entry of b1 without a word); learning_rate
+            not a finite number > 0 (``models.check_learning_rate``: NaN would turn every
+            parameter into NaN, an array broadcast). Nothing is updated then.
         TypeError: a parameter that is not a float ndarray (``p -= ...`` would rebind a
-            float, leaving params unchanged, and refuse an int array).
+            float, leaving params unchanged, and refuse an int array), a gradient that is not real.
     """
     if check:
         _check_update("update_parameters", params, grads)
+        learning_rate = check_learning_rate("update_parameters", learning_rate)
     for key, p in params.items():
         p -= learning_rate * grads["d" + key]
 
@@ -228,9 +257,12 @@ def three_layer_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, mask
     Raises:
         ValueError, TypeError: what ``forward_propagation``, the cost, ``backward_propagation``
             or ``update_parameters`` refuse (Y not (1, m), keep_prob < 1 without masks, ...),
-            named "three_layer_step (in forward_propagation): ...". Nothing is updated then.
+            named "three_layer_step (in forward_propagation): ..."; lambd not a finite number >= 0,
+            named "three_layer_step: ...". Nothing is updated then.
     """
     with _Step("three_layer_step") if check else _NO_STEP:  # a refusal below names this step first
+        if check:  # before ``if lambd`` below, which takes None as 0 and fails on an array
+            check_lambd("three_layer_step", lambd)
         A3, cache = forward_propagation(X, params, keep_prob, masks, check=check)
         cost = (compute_cost_with_regularization(A3, Y, params, lambd, check=check) if lambd
                 else compute_cost(A3, Y, check=check))
@@ -245,7 +277,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
     layer l when ``masks[l - 1]`` is given.
 
     Args:
-        X: (n_x, m); params: W1, b1, ..., WL, bL; keep_prob: in (0, 1];
+        X: (n_x, m), m >= 1; params: W1, b1, ..., WL, bL; keep_prob: in (0, 1] (as ``forward_propagation``);
         masks: a list of L-1 entries, each an (n_l, m) 0/1 array or None (NO dropout
             on that layer; deep.forward draws a fresh mask for a None entry instead); None
             only when keep_prob is 1.
@@ -256,7 +288,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
         ValueError, TypeError: as ``forward_propagation``.
     """
     if check:
-        _check_forward("L_model_forward", X, params, keep_prob, masks)
+        keep_prob = _check_forward("L_model_forward", X, params, keep_prob, masks)
     L = len(params) // 2
     caches, A = [], X
     for l in range(1, L + 1):
@@ -280,16 +312,18 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
     layer's mask / keep_prob), ``dZ_prev = dA_prev * (A_prev > 0)``.
 
     Args:
-        Y: (1, m); caches from ``L_model_forward``; lambd: L2 strength (0: none);
-        keep_prob: the forward pass's.
+        Y: (1, m); caches from ``L_model_forward``; lambd: L2 strength, a finite number >= 0
+        (0: none); keep_prob: the forward pass's.
     Returns:
         dict {"dW1", "db1", ..., "dWL", "dbL"}.
     Raises:
         ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m),
-            a keep_prob other than the one the caches' (checked) forward pass used.
+            a keep_prob other than the one the caches' (checked) forward pass used, lambd not a
+            finite number >= 0 (``models.check_lambd``).
     """
     if check:
-        _check_caches("L_model_backward", Y, caches, keep_prob)
+        keep_prob = _check_caches("L_model_backward", Y, caches, keep_prob)
+        check_lambd("L_model_backward", lambd)
     m = Y.shape[1]
     L = len(caches)
     grads = {}
@@ -321,6 +355,8 @@ def deep_step(params, X, Y, learning_rate, lambd=0.0, keep_prob=1.0, masks=None,
             ``L_model_backward`` and the others, named "deep_step (in L_model_forward): ...".
     """
     with _Step("deep_step") if check else _NO_STEP:  # a refusal below names this step first
+        if check:  # (as in three_layer_step)
+            check_lambd("deep_step", lambd)
         AL, caches = L_model_forward(X, params, keep_prob, masks, check=check)
         cost = (compute_cost_with_regularization(AL, Y, params, lambd, check=check) if lambd
                 else compute_cost(AL, Y, check=check))
@@ -404,6 +440,16 @@ def _check_array(function, name, x, expected):
         raise TypeError(f"{function}: {name} is {type(x).__name__}{hint}; expected an ndarray of shape {expected}")
 
 
+_NUMERIC = "fiub"  # the dtype kinds NumPy computes these formulas in (strings, objects, complex refused)
+
+
+def _check_numeric(function, name, x):
+    """Refuse an ndarray ``x`` of another dtype kind than _NUMERIC: NumPy's own error would name neither
+    the function nor the argument ("data type must provide an itemsize" for strings)."""
+    if x.dtype.kind not in _NUMERIC:
+        raise TypeError(f"{function}: {name} has dtype {x.dtype}; expected real numbers")
+
+
 def _check_labels(function, Y, shape, like):
     """Y must have exactly ``shape`` (1, m); ``like`` says where that shape comes from."""
     _check_array(function, "Y", Y, shape)
@@ -414,12 +460,30 @@ def _check_labels(function, Y, shape, like):
 
 
 def _check_cost_inputs(function, A, Y):
-    """A one row (1, m) of probabilities, Y of A's shape."""
+    """A one row (1, m >= 1) of probabilities, Y of A's shape, then their values (``_check_cost_values``)."""
     _check_array(function, "A", A, "(1, m)")
     if A.ndim != 2 or A.shape[0] != 1:
         raise ValueError(f"{function}: A has shape {A.shape}; expected (1, m), one row of probabilities "
                          "(one column per example)")
+    if A.shape[1] == 0:  # (the cost divides by m)
+        raise ValueError(f"{function}: A has shape {A.shape}: zero examples; expected at least one column")
     _check_labels(function, Y, A.shape, "the shape of A")
+    _check_cost_values(function, A, Y)
+
+
+def _check_cost_values(function, A, Y):
+    """A in [0, 1] without NaN, Y of 0 and 1 only, by ``ag.binary_cross_entropy``'s own checks: the
+    course's np.nansum drops every NaN term, not only the 0 * log(0) ones at A exactly 0 or 1, so a
+    diverged model's NaN predictions (or NaN labels) would cost 0.0, and A outside [0, 1] gives NaN
+    logs, dropped too."""
+    _check_numeric(function, "A", A)
+    _check_numeric(function, "Y", Y)
+    try:
+        _check_probabilities(A)
+        _check_label_values(Y)
+    except DomainError as error:  # "binary_cross_entropy: predictions must lie in [0, 1] ..."
+        raise ValueError(f"{function}: {str(error).partition(': ')[2]} (as ag.binary_cross_entropy requires; "
+                         "the NaN-skipping sum would drop those terms silently)") from None
 
 
 def _check_params(function, params, layers=None):
@@ -437,7 +501,8 @@ def _check_params(function, params, layers=None):
     for l, (W_key, b_key) in enumerate(names, start=1):
         W, b = params[W_key], params[b_key]
         if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray) and W.ndim == 2) \
-                or (rows is not None and W.shape[1] != rows) or b.shape != (W.shape[0], 1):
+                or (rows is not None and W.shape[1] != rows) or b.shape != (W.shape[0], 1) \
+                or W.dtype.kind not in _NUMERIC or b.dtype.kind not in _NUMERIC:
             _refuse_layer(function, l, L, W, b, rows)
         rows = W.shape[0]
         sizes.append(rows)
@@ -470,19 +535,23 @@ def _refuse_keys(function, params, layers):
 
 
 def _refuse_layer(function, l, L, W, b, rows):
-    """The error for layer l's W or b: not an ndarray, or a shape that does not chain."""
+    """The error for layer l's W or b: not an ndarray, a shape that does not chain, not numbers."""
     _check_array(function, f"params['W{l}']", W, f"(n_{l}, n_{l - 1})")
     if W.ndim != 2 or (rows is not None and W.shape[1] != rows):
         want = f"({1 if l == L else 'n_' + str(l)}, {rows if rows is not None else 'n_x'})"
         raise ValueError(f"{function}: params['W{l}'] has shape {W.shape}; expected {want}"
                          + (f": W{l - 1} has {rows} rows (units)" if rows is not None else ""))
     _check_array(function, f"params['b{l}']", b, (W.shape[0], 1))
-    raise ValueError(f"{function}: params['b{l}'] has shape {b.shape}; expected {(W.shape[0], 1)}, "
-                     f"a column with one entry per row of W{l}")
+    if b.shape != (W.shape[0], 1):
+        raise ValueError(f"{function}: params['b{l}'] has shape {b.shape}; expected {(W.shape[0], 1)}, "
+                         f"a column with one entry per row of W{l}")
+    _check_numeric(function, f"params['W{l}']", W)
+    _check_numeric(function, f"params['b{l}']", b)
 
 
 def _check_forward(function, X, params, keep_prob, masks, layers=None):
-    """params and X of matching shapes, then the dropout arguments (``_check_dropout``)."""
+    """params and X of matching shapes, X's examples by the models' rule (``check_examples``: at least one,
+    finite), then the dropout arguments (``_check_dropout``). Returns keep_prob as a float."""
     sizes = _check_params(function, params, layers)
     n_x = params["W1"].shape[1]
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] != n_x:
@@ -490,19 +559,34 @@ def _check_forward(function, X, params, keep_prob, masks, layers=None):
         hint = "; it looks transposed: pass X.T" if X.ndim == 2 and X.shape[1] == n_x else ""
         raise ValueError(f"{function}: X has shape {X.shape}; expected ({n_x}, m): W1 has {n_x} columns "
                          f"(features), one column of X per example{hint}")
-    _check_dropout(function, keep_prob, masks, sizes[:-1], X.shape[1])
+    check_examples(function, X)
+    return _check_dropout(function, keep_prob, masks, sizes[:-1], X.shape[1])
 
 
 def _check_keep_prob(function, keep_prob):
-    """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up."""
+    """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up. Returns it as a
+    float, the value it holds: divided by a Fraction, an array would become one of Python objects."""
     if type(keep_prob) is float and 0 < keep_prob <= 1:  # the usual case, tested first
-        return
+        return keep_prob
     if isinstance(keep_prob, np.ndarray) and keep_prob.ndim == 0:
         keep_prob = keep_prob[()]  # (a 0-d array: the number it holds, as NumPy takes it)
     if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real):  # (ag.dropout's rule: Fraction too)
         raise TypeError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
     if not 0 < keep_prob <= 1:
         raise ValueError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
+    return float(keep_prob)
+
+
+def _check_mask_sizes(function, hidden_sizes, m, keep_prob):
+    """``reference_dropout_masks``' arguments: hidden sizes and m ints >= 1 (``check_count``), keep_prob
+    as ``_check_keep_prob`` takes it (returned as a float): 0 or 2 would make all-False or all-True masks."""
+    if not isinstance(hidden_sizes, (list, tuple)):
+        raise TypeError(f"{function}: hidden_sizes is {type(hidden_sizes).__name__} {hidden_sizes!r:.60}; expected "
+                        "a list or tuple of the hidden layers' sizes, e.g. (20, 3)")
+    for l, n in enumerate(hidden_sizes):
+        check_count(function, f"hidden_sizes[{l}]", n, 1)
+    check_count(function, "m", m, 1)
+    return _check_keep_prob(function, keep_prob)
 
 
 def _check_dropout(function, keep_prob, masks, hidden, m):
@@ -510,14 +594,15 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
     draws them inside the forward pass; here the caller draws them, e.g. with
     ``reference_dropout_masks``, so the engine can be given the same ones). Without them
     no unit would be dropped, silently. Given masks: one per hidden layer, each (n_l, m) of 0/1, or
-    None, which says "no dropout on this layer" (not "draw one", as in three_layer and deep)."""
-    _check_keep_prob(function, keep_prob)
+    None, which says "no dropout on this layer" (not "draw one", as in three_layer and deep). Returns
+    keep_prob as a float (``_check_keep_prob``)."""
+    keep_prob = _check_keep_prob(function, keep_prob)
     if masks is None:
         if keep_prob < 1:
             raise ValueError(f"{function}: keep_prob={keep_prob} but masks=None, so no dropout would be applied; "
                              f"masks are required when keep_prob < 1: pass masks=reference_dropout_masks("
                              f"{tuple(hidden)}, {m}, {keep_prob}), or keep_prob=1.0 for no dropout")
-        return
+        return keep_prob
     if not isinstance(masks, (list, tuple)) or len(masks) != len(hidden):
         n = len(masks) if isinstance(masks, (list, tuple)) else None
         got = f"has {n} entr{'y' if n == 1 else 'ies'}" if n is not None else f"is {type(masks).__name__}"
@@ -531,6 +616,7 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
             raise ValueError(f"{function}: masks[{l - 1}] has shape {D.shape}; expected {(n, m)}, "
                              f"the shape of hidden layer {l}'s activations A{l}")
         _check_mask_values(function, f"masks[{l - 1}]", D)
+    return keep_prob
 
 
 def _check_mask_values(function, name, D):
@@ -545,13 +631,14 @@ def _check_mask_values(function, name, D):
 
 
 def _check_cache(function, X, Y, cache, keep_prob):
-    """The 14-tuple ``forward_propagation`` returns, then Y and X of the forward pass's shapes."""
+    """The 14-tuple ``forward_propagation`` returns, then Y and X of the forward pass's shapes. Returns
+    keep_prob as a float (``_check_keep_prob``)."""
     expected = "the 14-tuple forward_propagation returns (L_model_forward's caches go to L_model_backward)"
     if not (isinstance(cache, tuple) and len(cache) == 14 and isinstance(cache[3], np.ndarray)
             and isinstance(cache[11], np.ndarray)):
         got = f"{_kind(cache)} of {len(cache)} entries" if hasattr(cache, "__len__") else _kind(cache)
         raise ValueError(f"{function}: cache is a {got}; expected {expected}")
-    _check_keep_prob(function, keep_prob)
+    keep_prob = _check_keep_prob(function, keep_prob)
     _same_keep_prob(function, cache, keep_prob)
     A3, W1 = cache[11], cache[3]
     _check_labels(function, Y, A3.shape, "the shape of A3 in the cache")
@@ -559,36 +646,41 @@ def _check_cache(function, X, Y, cache, keep_prob):
     if X.shape != (W1.shape[1], A3.shape[1]):
         raise ValueError(f"{function}: X has shape {X.shape}; expected {(W1.shape[1], A3.shape[1])}, "
                          "the X the cache's forward pass was given")
+    return keep_prob
 
 
 def _check_caches(function, Y, caches, keep_prob):
-    """The list ``L_model_forward`` returns: one (A_prev, W, D, A) per layer; then Y of AL's shape."""
+    """The list ``L_model_forward`` returns: one (A_prev, W, D, A) per layer; then Y of AL's shape.
+    Returns keep_prob as a float (``_check_keep_prob``)."""
     expected = ("the list L_model_forward returns, one (A_prev, W, D, A) per layer "
                 "(forward_propagation's cache goes to backward_propagation)")
     if not isinstance(caches, (list, tuple)) or not caches \
             or not all(isinstance(c, tuple) and len(c) == 4 for c in caches):
         got = f"{_kind(caches)} of {len(caches)} entries" if hasattr(caches, "__len__") else _kind(caches)
         raise ValueError(f"{function}: caches is a {got}; expected {expected}")
-    _check_keep_prob(function, keep_prob)
+    keep_prob = _check_keep_prob(function, keep_prob)
     _same_keep_prob(function, caches, keep_prob, "caches")
     _check_labels(function, Y, caches[-1][3].shape, "the shape of AL in the caches")
+    return keep_prob
 
 
 def _check_update(function, params, grads):
-    """Every parameter a float ndarray with a gradient "d" + key of its own shape (the loop
+    """Every parameter a float ndarray with a real gradient "d" + key of its own shape (the loop
     tests only; ``_refuse_update`` says what is wrong)."""
     if not isinstance(params, dict) or not isinstance(grads, dict):
         raise TypeError(f"{function}: params and grads are {type(params).__name__} and {type(grads).__name__}; "
                         "expected two dicts, {'W1': ...} and {'dW1': ...}")
     for key, p in params.items():
         g = grads.get("d" + key) if isinstance(key, str) else None
-        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or getattr(g, "shape", None) != p.shape:
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or getattr(g, "shape", None) != p.shape \
+                or getattr(g, "dtype", p.dtype).kind not in _NUMERIC:
             _refuse_update(function, params, grads)
 
 
 def _refuse_update(function, params, grads):
     """The error for the first parameter ``_check_update`` cannot update: missing gradients
-    (all named), a parameter that is not a float ndarray, a gradient of another shape."""
+    (all named), a parameter that is not a float ndarray, a gradient of another shape or not real
+    (complex: ``p -= ...`` cannot cast it in place)."""
     missing = [f"d{k}" for k in params if f"d{k}" not in grads]
     if missing:
         raise ValueError(f"{function}: grads has no {', '.join(missing)} (it holds "
@@ -605,3 +697,5 @@ def _refuse_update(function, params, grads):
         if not hasattr(g, "shape"):  # a list of the right shape: refused, as np.asarray would hide a typo
             raise TypeError(f"{function}: grads['d{key}'] is {type(g).__name__}; expected an ndarray of shape "
                             f"{p.shape}")
+        if hasattr(g, "dtype"):  # complex: ``p -= ...`` cannot cast it into the float parameter in place
+            _check_numeric(function, f"grads['d{key}']", g)

@@ -14,7 +14,7 @@ import autograd_lite as ag
 from autograd_lite.rng import as_generator
 
 from . import (check_count, check_examples, check_finite, check_initial_cost, check_lambd, check_learning_rate,
-               check_masks, diverging, layer_count, manual, progress_range)
+               check_masks, diverging, manual, predict_params, progress_range)
 
 __all__ = ["LAYER_DIMS", "INITS", "initialize", "forward", "cost", "train", "predict"]
 
@@ -191,10 +191,12 @@ def predict(params, X):
     Returns:
         (1, m) int64 array of 0/1.
     Raises:
-        ValueError: params not exactly W1..b3 with one output unit; X of the wrong shape.
+        ValueError: params not exactly W1..b3 with one output unit, shapes that do not chain (a bias
+            not (n_l, 1)), NaN or inf in params (``predict_params``); X of the wrong shape.
+        TypeError: non-numeric X, a masked array with a masked entry.
     """
-    layer_count("three_layer.predict", params, layers=3)
+    params = predict_params("three_layer.predict", params, layers=3)
     check_examples("three_layer.predict", X, n_x=LAYER_DIMS[0])
     with ag.no_grad():
-        A3 = forward({k: ag.as_tensor(v) for k, v in params.items()}, X)
+        A3 = forward(params, X)
     return (A3.data > 0.5).astype(np.int64)
