@@ -86,8 +86,9 @@ def _not_carried(node, i, tangent):
     return True
 
 
-def in_order(roots):
-    """Tensors leading to ``roots``, each after all its inputs (iterative: any depth)."""
+def in_order(roots, oldest=1):
+    """Tensors leading to ``roots``, each after all its inputs (iterative: any depth); none older than
+    the ``_seq`` ``oldest`` (higher is older: its inputs are older still, so it cannot lead to a newer one)."""
     order, visited = [], set()
     for root in roots:
         if not isinstance(root, Tensor) or id(root) in visited:
@@ -97,7 +98,7 @@ def in_order(roots):
         while stack:
             node, pending = stack[-1]
             for p in pending:
-                if id(p) not in visited:
+                if id(p) not in visited and p._seq <= oldest:
                     visited.add(id(p))
                     stack.append((p, iter(p._parents or ())))
                     break
@@ -109,9 +110,10 @@ def in_order(roots):
 
 def push_forward(roots, seeds):
     """Tangents of every tensor in ``roots`` (a list; None where no tangent reaches it)
-    given ``seeds`` = {id(leaf): tangent} on the leaves of their recorded graph."""
-    known, anomaly = dict(seeds), current().anomaly
-    for t in in_order(roots):
+    given ``seeds`` = {leaf: tangent} on the leaves of their recorded graph. A tensor older than every
+    seeded leaf gets no tangent and is not visited (a graph jvp's f closes over: freed or edited, no matter)."""
+    known, anomaly = {id(leaf): tangent for leaf, tangent in seeds.items()}, current().anomaly
+    for t in in_order(roots, max([leaf._seq for leaf in seeds], default=1)):
         if t._prim is None or id(t) in known:
             continue
         if t._parents is None or t._epoch != clock.now:  # as backward: a freed graph, or a value changed

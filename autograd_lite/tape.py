@@ -37,6 +37,7 @@ def _walk(root, seed, wanted, retain_graph, create_graph):
     to_write, state = [], current()
     grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for create_graph
+    oldest = max([x._seq for x in wanted], default=1)  # (an input older than all inputs asked for cannot lead to one)
     try:
         while heap:
             t = heapq.heappop(heap)[1]
@@ -50,7 +51,7 @@ def _walk(root, seed, wanted, retain_graph, create_graph):
             if not (retain_graph or create_graph):
                 t._parents = t._params = None  # free the graph as it is walked, as PyTorch does
             for i, gi in enumerate(t._prim.input_grads(g, t, parents, params, create_graph)):
-                if gi is None:
+                if gi is None or parents[i]._seq > oldest:  # (a graph ag.grad's f closes over: not walked)
                     continue
                 p = parents[i]
                 if type(gi) is not np.ndarray or gi.shape != p._array.shape or gi.dtype is not p._array.dtype:

@@ -367,7 +367,8 @@ def _checked_like(leaves, names, others, op, what):
 
 
 def hvp(f, argnums=0):
-    """Hessian-vector product: ``hvp(f)(*args, v)`` = (d^2 f / dx^2) v for x = args[argnums].
+    """Hessian-vector product: ``hvp(f)(*args, v, **kwargs)`` = (d^2 f / dx^2) v for x = args[argnums]
+    (keyword arguments are passed to f, as ``grad`` passes them).
 
     x may be a pytree; v has x's structure and every leaf x's shape exactly (a
     different shape is refused, never broadcast). Returns x's structure of ndarrays
@@ -384,7 +385,7 @@ def hvp(f, argnums=0):
         raise ValueError(f"hvp: argnums must name one argument, got {argnums[1]!r}; to take several "
                          "together, pass them to f as one tuple and v as a tuple of the same structure")
 
-    def hvp_f(*args_and_v):
+    def hvp_f(*args_and_v, **kwargs):  # (keywords go to f, as under grad and hessian)
         if len(args_and_v) < 2:
             raise TypeError("hvp: call as hvp(f)(*args, v): the arguments of f, then the direction v")
         *args, v = args_and_v
@@ -395,7 +396,7 @@ def hvp(f, argnums=0):
                                   keep_tensors=_linked())
 
         def directional(*inner_args):
-            g = pytree.flatten(_grad(f, n, "hvp", inner=True)(*inner_args))[0]
+            g = pytree.flatten(_grad(f, n, "hvp", inner=True)(*inner_args, **kwargs))[0]
             if not g:  # x is None or a tree of Nones: <grad f, v> is an empty sum, a constant, so the
                 return Tensor(0.0)  # outer grad gives x's structure back with None where None was
             total = (g[0] * directions[0]).sum()
@@ -491,7 +492,7 @@ def jvp(f, primals, tangents):
         found = [_jvp_by_reverse(o, flat, directions) for o in values]
         derivs = [Tensor._wrap(np.zeros_like(v._array)) if d is None else d for d, v in zip(found, values)]
         return pytree.unflatten(out_def, values), pytree.unflatten(out_def, derivs)
-    found = push_forward(out_leaves, {id(leaf): t for leaf, t in zip(flat, directions)})
+    found = push_forward(out_leaves, dict(zip(flat, directions)))
     values = [_as_output_array(o) for o in out_leaves]
     derivs = [np.zeros_like(v, dtype=v.dtype if v.dtype.kind == "f" else float) if d is None else np.array(d)
               for d, v in zip(found, values)]
