@@ -548,15 +548,19 @@ class _GetItem(Primitive):
         # comparison is an ndarray subclass that ag.compile must see as it is, to recompute it.)
         index = _unmasked_index(index, "getitem (an index)")
         parts = index if type(index) is tuple else (index,)
-        held = [part for part in parts if isinstance(part, (np.ndarray, list, Tensor))]
+        held = [part for part in parts if not isinstance(part, _BASIC_INDEX)]
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
                 raise TypeError(f"getitem: an index is a Tensor of shape {part.shape} ({part.dtype}); expected "
                                 "integers, slices or an integer or boolean ndarray")
         out = super().__call__(x, index=index)
-        if held and out._prim is self:
-            out._params = {"index": copy.deepcopy(index)}
+        if held and out._prim is self:  # (another array-like, a torch tensor or memoryview: a NumPy copy)
+            own = tuple(p if isinstance(p, (_BASIC_INDEX, np.ndarray, list)) else np.array(p) for p in parts)
+            out._params = {"index": copy.deepcopy(own if type(index) is tuple else own[0])}
         return out
+
+
+_BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis), np.bool_)  # (nothing to copy; bool is Integral)
 
 
 def _unmasked_index(index, what):
