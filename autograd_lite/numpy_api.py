@@ -91,7 +91,7 @@ def _is_neutral(value, neutral):
 
 def _reduction(op):
     def call(a, axis=None, keepdims=False):
-        return op(a, axis=axis, keepdims=bool(keepdims))
+        return op(a, axis=axis, keepdims=keepdims)
     return call
 
 
@@ -102,7 +102,7 @@ def _var_like(op, name):
                 raise ValueError(f"numpy.{name} on a Tensor: ddof={ddof!r} and correction={correction!r} given; "
                                  "expected one of them (they are two names for the same number)")
             ddof = correction
-        return op(a, axis=axis, keepdims=bool(keepdims), ddof=ddof)
+        return op(a, axis=axis, keepdims=keepdims, ddof=ddof)
     return call
 
 
@@ -221,7 +221,9 @@ _SUGGEST = {"amax": "max", "amin": "min", "logaddexp": "softplus / logsumexp", "
             "einsum": "matmul", "tensordot": "matmul", "inner": "matmul", "outer": "matmul",
             "linalg.norm": "sqrt(sum(x ** 2))", "norm": "sqrt(sum(x ** 2))", "hstack": "concatenate",
             "vstack": "concatenate", "sign": "a constant (np.sign(t.data))", "swapaxes": "transpose",
-            "moveaxis": "transpose", "average": "mean",
+            "moveaxis": "transpose", "average": "mean", "ravel": "reshape(t, (-1,)) (or t.ravel())",
+            "fabs": "abs", "reciprocal": "divide (1 / t)", "float_power": "power (t ** p)",
+            "flip": "no flip; index with a reversed slice, t[::-1] or t[:, ::-1], recorded like any index",
             # (not exp(sum(log(x))): the log of a negative entry is nan, of a zero -inf)
             "prod": "no prod yet; multiply the entries, right for every sign: p = x[0], then p = p * v for "
                     "each v in x[1:] (the product over axis 0; ag.reshape(x, (-1,)) first for all entries)"}

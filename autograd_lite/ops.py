@@ -31,7 +31,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import diagnostics
 from . import latex as tex
-from .convert import _is_half, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
+from .convert import _is_half, flag, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
 from .modes import clock, current, mark_modified, shares_memory_with_another, unheld
 from .primitive import Primitive
@@ -99,6 +99,8 @@ class _Op(Primitive):
                 params[key] = value
         if type(params.get("axis")) is list:  # (NumPy would read a list of axes as an array: rules see a tuple)
             params["axis"] = tuple(params["axis"])
+        if "keepdims" in params:  # (a string such as "False" would be taken for True)
+            params["keepdims"] = flag(params["keepdims"], f"{self.name}(keepdims=...)")
         return super().__call__(*args, **params)
 
 
