@@ -32,7 +32,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import tape
-from .compile_key import call_key, reachable
+from .compile_key import call_key, describe, reachable
 from .custom import viewed_source
 from .errors import GraphError
 from .modes import current, share_version
@@ -126,6 +126,8 @@ class CompiledFunction:
         # holds by identity, kept alive by the trace so that no new object takes one of those ids.
         seen, self._reached = {}, reachable(self.fn)
         key, tracer = (key[0], self._reached(seen), key[2]), Tracer()
+        for value in [*args, *kwargs.values()]:  # (what the arguments hold by identity: a model's arrays)
+            describe(value, True, 0, seen)
         watched = tracer.watched(seen)  # (copied before the call: an array it changes, buf[...] *= 2, must show)
         unchanged = lambda: (call_key(args, kwargs), self._reached(), key[2]) == key and all(
             same_bits(array, copy) for array, copy in watched)

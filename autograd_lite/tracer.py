@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import rng, tape
-from .compile_key import describe, tensor_fields, unkeyed
+from .compile_key import tensor_fields, unkeyed
 from .convert import ScalarStandIn, to_float_array
 from .errors import GraphError
 from .modes import current
@@ -56,11 +56,9 @@ class Tracer:
 
     def run(self, fn, name, args, kwargs, seen):
         """Call ``fn(*args, **kwargs)`` (``name`` for messages) recording it. ``seen``: {id: object}
-        of what the key holds by identity (the arguments' contents are added; the random
-        generators among them are watched). Returns (the result, where the inputs are among the
-        arguments, why a replay could differ from calling ``fn`` or None)."""
-        for value in [*args, *kwargs.values()]:
-            describe(value, True, 0, seen)
+        of what the key holds by identity, the arguments' contents included (the random generators
+        among them are watched). Returns (the result, where the inputs are among the arguments, why
+        a replay could differ from calling ``fn`` or None)."""
         reached, streams = set(seen), random_streams(seen.values())  # (not the arguments' own Tensors)
         self.default_rng = rng._default  # to see reseeding
         unseen = unkeyed(seen.values())  # (an iterator, a queue: a replay could not repeat reading it)

@@ -138,3 +138,43 @@ def test_statistics_mean_of_a_comparison_gives_eager_results():
         assert float(step(np.array(values)).data) == pytest.approx(expected, rel=1e-15)
         assert float(step(np.array(values)).data) == _eager(cost, values)
     assert step.replays >= 1  # (the values read are guards: equal values replay)
+
+
+# --- arrays of more than 16 entries that the arguments hold (checked on every replay, as before) ------------
+def test_a_large_array_in_a_dict_argument_changed_between_calls_is_seen():
+    cfg = {"w": np.arange(20.0)}
+    cost = lambda x, cfg: (x * float(cfg["w"].sum())).sum()
+    step, x = ag.compile(cost), np.ones(3)
+    for _ in range(4):
+        assert float(step(x, cfg).data) == float(cost(ag.as_tensor(x), cfg).data) == 3 * cfg["w"].sum()
+        cfg["w"] += 1
+
+
+class _Net:
+    def __init__(self):
+        self.W = np.arange(20.0)
+        self.running = np.zeros(20)
+
+    @ag.compile
+    def cost(self, x):
+        return (x * float(self.W.max())).sum()
+
+    def cost_with_statistic(self, x):
+        self.running *= 0.9  # (a running statistic on the object, updated in place by each call)
+        self.running += 0.1 * float(x.sum().item())
+        return x.sum() * float(self.running[0])
+
+
+def test_a_models_large_attribute_changed_between_calls_is_seen():
+    net, x = _Net(), np.ones(3)
+    for _ in range(4):
+        assert float(net.cost(x).data) == 3 * net.W.max()
+        net.W *= 2
+
+
+def test_a_running_statistic_on_an_argument_object_is_seen():
+    compiled_net, eager_net = _Net(), _Net()
+    step, x = ag.compile(_Net.cost_with_statistic), np.ones(3)
+    got = [float(step(compiled_net, x).data) for _ in range(4)]
+    expected = [float(_Net.cost_with_statistic(eager_net, ag.as_tensor(x)).data) for _ in range(4)]
+    assert got == expected and len(set(got)) == 4
