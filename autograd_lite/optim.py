@@ -46,6 +46,7 @@ same parameters continues bit for bit as the uninterrupted run would (see ``Opti
 import functools
 import math
 import numbers
+import operator
 from collections.abc import Mapping
 
 import numpy as np
@@ -121,8 +122,8 @@ def _count(op, name, value, least):
     whole = not isinstance(held, bool) and isinstance(held, numbers.Real)
     if whole and not isinstance(held, numbers.Integral):
         whole = math.isfinite(held) and float(held).is_integer()
-    if not (whole and int(held) >= least):
-        raise ValueError(f"{op}: {name} must be a whole number >= {least}, got {value!r:.60}")
+    if not (whole and least <= int(held) <= 2 ** 53):  # (beyond, ag.save could not write it as a float64)
+        raise ValueError(f"{op}: {name} must be a whole number from {least} to 2**53, got {value!r:.60}")
     return int(held)
 
 
@@ -211,7 +212,8 @@ class Optimizer:
                 raise ValueError(f"{kind}: {self._label(i)} is the same Tensor as {self._label(first)}; "
                                  "each parameter must be listed once (else it would be updated twice "
                                  "per step)")
-        self.params = params
+        self.params, self._made_with = params, tuple(params)
+        self._state_size = len(self._saved) + len(self._buffers) + 2  # a stepped parameter's keys, "shape" and "dtype" too
         self.lr = lr
         self.t = 0
         self.state = [{} for _ in params]
@@ -241,6 +243,7 @@ class Optimizer:
             ValueError, TypeError: a ``state`` filled by hand that ``load_state_dict`` would refuse
                 (a key missing or unexpected, an array of another shape or kind), naming the key.
         """
+        self._check_params(type(self).__name__)
         self._commit(self._prepare())
 
     def _prepare(self):
@@ -256,8 +259,9 @@ class Optimizer:
             # The cheap checks inline (the parameter's own dtype, shapes; never the values); the
             # slow path casts a grad of another float dtype to the parameter's, or explains what is wrong.
             if (type(dp) is not np.ndarray or dp.dtype is not data.dtype or dp.shape != data.shape
-                    or state and (state.get("shape") != dp.shape or state["dtype"] is not dp.dtype)):
-                if state and "shape" not in state:  # filled by hand: checked and completed before it is used
+                    or state and (state.get("shape") != dp.shape or state.get("dtype") is not dp.dtype
+                                  or len(state) != self._state_size)):
+                if state and not self._complete(state):  # filled by hand: checked and completed before it is used
                     self._complete_hand_filled(state)
                 dp = self._checked_grad(p, dp, state)
             if dp.dtype.itemsize < 8:  # (a float64 holds every rate accepted: only narrower work can round one to 0)
@@ -360,8 +364,9 @@ class Optimizer:
         Returns:
             dict str -> int, float or ndarray, as above; ``load_state_dict`` takes it back.
         """
+        self._check_params(type(self).__name__ + ".state_dict")
         for own in self.state:
-            if own and "shape" not in own:
+            if own and not self._complete(own):
                 self._complete_hand_filled(own)
         state = {"kind": np.frombuffer(type(self).__name__.encode(), np.uint8).copy(),
                  "num_params": len(self.params), "t": self.t}
@@ -398,6 +403,7 @@ class Optimizer:
             raise TypeError(f"{where}: state must be a mapping (as state_dict() or ag.load returns), "
                             f"got {type(state).__name__}")
         values = {key: _plain(value) for key, value in state.items()}
+        self._check_params(where)
         self._check_layout(where, values)
         settings = [(s.slot, s.checked(where, values[s.name])) for s in _settings(type(self))]
         t = _count(where, "the step count 't'", values["t"], 0)
@@ -464,8 +470,12 @@ class Optimizer:
             own["t"] = _count(where, f"the step count {shown('t')!r} of {label}", entries["t"], 1)
         for key in self._moments:
             value = entries[key]
+            if isinstance(value, (np.ndarray, np.generic)):  # (an np.memmap, a NumPy scalar for a 0-d parameter)
+                value = np.asarray(value)
             if type(value) is not np.ndarray or value.dtype.kind != "f":
-                what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+                kind_of = type(value)  # (named in full, torch.Tensor, but for Python's own: a list)
+                what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else f"a {kind_of.__qualname__}" \
+                    if kind_of.__module__ == "builtins" else f"a {kind_of.__module__}.{kind_of.__qualname__}"
                 raise TypeError(f"{where}: {shown(key)!r} of {label} is {what}; expected a real floating ndarray of "
                                 f"the parameter's shape {p.shape} (cast to {dtype})")
             if value.shape != p.shape:
@@ -510,6 +520,19 @@ class Optimizer:
         if state:
             return [state[key] for key in keys]
         return [np.zeros_like(dp, dtype=_working_dtype(dp)) for _ in keys]
+
+    def _complete(self, state):
+        """Whether a parameter's ``state`` holds every key a step reads (not one filled by hand)."""
+        return state.keys() >= {"shape", "dtype", *self._moments, *self._buffers}
+
+    def _check_params(self, where):
+        """Refuse a ``params`` list changed in place since the optimizer was made: its state is kept
+        by position, so an added, removed or replaced parameter would be skipped or take another's."""
+        if len(self.params) != len(self._made_with) or not all(map(operator.is_, self.params, self._made_with)):
+            raise ValueError(f"{where}: its params list was changed after it was made ({len(self._made_with)} "
+                             f"parameters then, {len(self.params)} now, or one replaced); its running state is kept per "
+                             "position, so make a new optimizer over the new parameters (opt.state_dict() carries "
+                             "the state over when they are the same)")
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"

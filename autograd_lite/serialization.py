@@ -532,6 +532,13 @@ def _rename_into_place(temp_path, target, path):
             f"renamed to {os.path.basename(target)!r}: a save to the same path from a machine that shares "
             "no file locks with this one, or a clean-up of the folder; the file was left as it was, so save "
             "again", path) from None
+    except OSError as error:  # (a sticky folder, a bind-mounted file: open() could write it, a rename cannot)
+        folder = os.path.dirname(target)
+        raise _path_error("save", "write", path, folder, error, f"renaming the written temporary onto it in the "
+                          f"folder {folder!r} failed ({error.strerror or error}): the file is a mount point, or "
+                          "the folder is sticky (mode +t, as /tmp) and the file another user's; the file was left "
+                          "as it was and no temporary file remains. Save to a path of your own, or write into "
+                          "this file with np.savez") from error
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -693,7 +700,7 @@ class _Reader:
         try:
             try:
                 return self._read()
-            except _Refused:
+            except (_Refused, MemoryError):  # (memory running out says nothing about the file: as np.load)
                 raise
             except Exception as error:  # whatever a damaged archive makes zipfile, zlib, json or numpy raise
                 self.fail(f"the file is truncated or corrupted ({type(error).__name__}: {error})")

@@ -221,8 +221,8 @@ def test_a_moment_beyond_the_working_dtype_is_refused():
     ("eps", 0.0, "eps must be > 0"),
     ("beta1", 1.0, "beta1 must be in [0, 1)"),
     ("beta2", np.array([0.9]), "beta2 must be a finite number"),
-    ("t", 2.5, "the step count 't' must be a whole number >= 0"),
-    ("0.t", 0, "the step count '0.t' of parameter 0 must be a whole number >= 1"),
+    ("t", 2.5, "the step count 't' must be a whole number from 0 to 2**53"),
+    ("0.t", 0, "the step count '0.t' of parameter 0 must be a whole number from 1 to 2**53"),
     ("1.t", float("inf"), "the step count '1.t' of parameter 1"),
     ("num_params", True, "'num_params' must be a whole number"),
 ])
