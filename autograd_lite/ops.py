@@ -24,6 +24,7 @@ The Tensor operators and methods are installed at the end of this file.
 import copy
 import functools
 import numbers
+import operator
 import re
 
 import numpy as np
@@ -550,6 +551,9 @@ class _GetItem(Primitive):
         # comparison is an ndarray subclass that ag.compile must see as it is, to recompute it.)
         index = _unmasked_index(index, "getitem (an index)")
         parts = index if type(index) is tuple else (index,)
+        if not all(type(part) in _PLAIN_INDEX for part in parts):  # (a slice of 0-d arrays, an __index__ object:
+            parts = tuple(map(_as_number, parts))                  # as the ints they stand for, read once now)
+            index = parts if type(index) is tuple else parts[0]
         held = [part for part in parts if not isinstance(part, _BASIC_INDEX)]
         for part in held:
             if isinstance(part, Tensor):  # (a Tensor holds floats: NumPy's own message would not say so)
@@ -563,6 +567,21 @@ class _GetItem(Primitive):
 
 
 _BASIC_INDEX = (numbers.Integral, slice, type(None), type(Ellipsis), np.bool_)  # (nothing to copy; bool is Integral)
+_PLAIN_INDEX = frozenset([int, type(None), type(Ellipsis), bool, np.ndarray, list])
+
+
+def _as_number(part):
+    """An index part with its mutable numbers read now: a slice's bounds and an object standing for an
+    int (``__index__``: a 0-d integer array, a user's class) as ints; anything else as it is (NumPy judges it)."""
+    if type(part) is slice:
+        return slice(*map(_as_number, (part.start, part.stop, part.step)))
+    if part is None or isinstance(part, (bool, np.bool_, list, tuple)) or \
+            isinstance(part, np.ndarray) and part.ndim or not hasattr(type(part), "__index__"):
+        return part
+    try:
+        return operator.index(part)
+    except TypeError:  # (a 0-d float array: NumPy's own refusal, named by getitem)
+        return part
 
 
 def _unmasked_index(index, what):

@@ -32,3 +32,41 @@ def test_an_index_buffer_reused_before_backward_changes_nothing(make, reuse):
     reuse(idx)
     (out * np.array([1.0, 10.0])).sum().backward()
     np.testing.assert_array_equal(t.grad, [1.0, 10.0, 0.0, 0.0])
+
+
+def test_slice_bounds_of_0d_arrays_are_read_when_indexing():
+    x = ag.Tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True)
+    lo, hi = np.array(0), np.array(2)
+    y = x[lo:hi]
+    lo += 2  # (the bounds change before backward(), as a loop's counters do)
+    hi += 2
+    (y * ag.Tensor([10.0, 20.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad, [10.0, 20.0, 0.0, 0.0, 0.0])
+
+
+def test_slice_bounds_moving_one_at_a_time_in_a_loop():
+    x = ag.Tensor(np.arange(5.0), requires_grad=True)
+    i, total = np.array(0), 0.0
+    for _ in range(3):
+        total = total + x[i:i + 2].sum()  # windows [0:2], [1:3], [2:4]
+        i += 1
+    total.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 2.0, 1.0, 0.0])
+
+
+class _Three:
+    def __index__(self):
+        return 3
+
+
+@pytest.mark.parametrize("index, expected", [
+    (_Three(), [0.0, 0.0, 0.0, 2.0, 0.0]),
+    ((_Three(),), [0.0, 0.0, 0.0, 2.0, 0.0]),
+    (slice(_Three(), None), [0.0, 0.0, 0.0, 2.0, 2.0]),
+], ids=["object", "in a tuple", "as a slice bound"])
+def test_an_index_object_with_dunder_index_is_its_int(index, expected):
+    x = ag.Tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True)
+    (x[index] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, expected)
+    _, tangent = ag.jvp(lambda v: (v[index] * 2).sum(), (np.arange(5.0),), (np.ones(5),))
+    assert tangent == sum(expected)
