@@ -91,7 +91,7 @@ def in_order(roots, oldest=1):
     the ``_seq`` ``oldest`` (higher is older: its inputs are older still, so it cannot lead to a newer one)."""
     order, visited = [], set()
     for root in roots:
-        if not isinstance(root, Tensor) or id(root) in visited:
+        if not isinstance(root, Tensor) or id(root) in visited or root._seq > oldest:
             continue
         visited.add(id(root))
         stack = [(root, iter(root._parents or ()))]
@@ -113,7 +113,7 @@ def push_forward(roots, seeds):
     given ``seeds`` = {leaf: tangent} on the leaves of their recorded graph. A tensor older than every
     seeded leaf gets no tangent and is not visited (a graph jvp's f closes over: freed or edited, no matter)."""
     known, anomaly = {id(leaf): tangent for leaf, tangent in seeds.items()}, current().anomaly
-    for t in in_order(roots, max([leaf._seq for leaf in seeds], default=1)):
+    for t in in_order(roots, max([leaf._seq for leaf in seeds], default=-float("inf"))):
         if t._prim is None or id(t) in known:
             continue
         if t._parents is None or t._epoch != clock.now:  # as backward: a freed graph, or a value changed

@@ -18,6 +18,7 @@ import inspect
 import numpy as np
 
 from . import ops
+from .compile_key import ENGINE_FIELDS
 from .diagnostics import _NUMPY_KEYWORDS, TORCH_SPELLINGS, broadcast_error, describe
 from .errors import GraphError
 from .modes import current
@@ -437,7 +438,7 @@ def _deepcopy(self, memo):
     _refuse_op_output(self, "copy")
     t = memo[id(self)] = Tensor(self.detach(), self.requires_grad, self.name)  # (Tensor(self) warns)
     t._grad = None if self._grad is None else np.array(self._grad)  # (not the setter: no effect to note)
-    return t
+    return _as_kept(t, type(self), {k: copy.deepcopy(v, memo) for k, v in _own_fields(self).items()})
 
 
 def _reduce_ex(self, protocol):
@@ -446,7 +447,7 @@ def _reduce_ex(self, protocol):
     PyTorch would pickle it as a new leaf, but here both copies follow one rule, and a leaf made
     silently would fill no ``.grad`` the user holds (its inputs' gradients would go nowhere)."""
     _refuse_op_output(self, "pickle")
-    return _leaf, (self._read(), self.requires_grad, self.name, self._grad)
+    return _leaf, (self._read(), self.requires_grad, self.name, self._grad, type(self), _own_fields(self))
 
 
 def _refuse_op_output(t, what):
@@ -456,10 +457,28 @@ def _refuse_op_output(t, what):
                          "t.detach() first (its graph cannot be copied)")
 
 
-def _leaf(data, requires_grad, name, grad):
-    """The leaf a pickled Tensor unpickles as (shapes: ``grad`` None or of ``data``'s)."""
+def _leaf(data, requires_grad, name, grad, kind=Tensor, fields=None):
+    """The leaf a pickled Tensor unpickles as (shapes: ``grad`` None or of ``data``'s), of class ``kind``
+    with the attributes ``fields`` its user set (files pickled before they were kept have neither)."""
     t = Tensor(data, requires_grad, name)
     t._grad = grad  # (not the setter: no effect to note)
+    return _as_kept(t, kind, fields or {})
+
+
+def _own_fields(t):
+    """The attributes the user set on ``t`` (``t.decay = 0.5``): a copy or pickle keeps them, as PyTorch's."""
+    return {key: value for key, value in vars(t).items() if key not in ENGINE_FIELDS}
+
+
+def _as_kept(t, kind, fields):
+    """The copy ``t`` (a new leaf) made of class ``kind`` (a Tensor subclass stays one) with ``fields``."""
+    if kind is not Tensor:
+        try:
+            t.__class__ = kind
+        except TypeError:  # (fields in slots of its own, which no copy here could fill)
+            raise TypeError(f"copy: a {kind.__qualname__} (a Tensor subclass with __slots__ of its own) cannot be "
+                            "copied or pickled as one; give it __deepcopy__ and __reduce_ex__") from None
+    vars(t).update(fields)
     return t
 
 

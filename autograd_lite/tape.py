@@ -25,19 +25,21 @@ def backward(root, seed, inputs=None, retain_graph=False, create_graph=False):
     (a heap on creation order: each node is walked once, after all its consumers). inputs None:
     add into ``.grad`` of every leaf that requires grad and every ``retain_grad()`` tensor, after
     the whole walk; inputs given: return their gradients (None where no path leads), stopping there."""
-    grads, to_write, leaves = _walk(root, seed, set(inputs or ()), retain_graph, create_graph)
+    # A tensor older than every input asked for cannot lead to one (its inputs are older still): not walked
+    oldest = 1 if inputs is None else max([x._seq for x in inputs], default=-float("inf"))
+    grads, to_write, leaves = _walk(root, seed, set(inputs or ()), oldest, retain_graph, create_graph)
     if inputs is not None:
         return [grads.get(x) for x in inputs]
     _write_grads(to_write + [(t, grads.pop(t)) for t in leaves])  # (popped: the pairs alone hold them, see owned)
 
 
-def _walk(root, seed, wanted, retain_graph, create_graph):
-    """The walk of ``backward``: (every gradient found, the (tensor, gradient) pairs for ``.grad`` so far,
-    the leaves reached), in a frame of its own, gone before ``.grad`` is written."""
+def _walk(root, seed, wanted, oldest, retain_graph, create_graph):
+    """The walk of ``backward`` (no tensor older than ``oldest``): (every gradient found, the (tensor, gradient)
+    pairs for ``.grad`` so far, the leaves reached), in a frame of its own, gone before ``.grad`` is written."""
     to_write, state = [], current()
-    grads, heap, leaves = {root: seed}, [(root._seq, root)] if root._prim else [], [] if root._prim else [root]
+    grads, heap = {root: seed}, [(root._seq, root)] if root._prim and root._seq <= oldest else []
+    leaves = [] if root._prim else [root]
     recording, state.grad_enabled = state.grad_enabled, create_graph  # VJPs record only for create_graph
-    oldest = max([x._seq for x in wanted], default=1)  # (an input older than all inputs asked for cannot lead to one)
     try:
         while heap:
             t = heapq.heappop(heap)[1]
@@ -51,7 +53,7 @@ def _walk(root, seed, wanted, retain_graph, create_graph):
             if not (retain_graph or create_graph):
                 t._parents = t._params = None  # free the graph as it is walked, as PyTorch does
             for i, gi in enumerate(t._prim.input_grads(g, t, parents, params, create_graph)):
-                if gi is None or parents[i]._seq > oldest:  # (a graph ag.grad's f closes over: not walked)
+                if gi is None or parents[i]._seq > oldest:  # (a graph ag.grad's f closes over)
                     continue
                 p = parents[i]
                 if type(gi) is not np.ndarray or gi.shape != p._array.shape or gi.dtype is not p._array.dtype:

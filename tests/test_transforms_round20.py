@@ -78,3 +78,27 @@ def test_hvp_passes_keywords_to_f():
     f = lambda a, scale=1.0: ag.sum(a ** 3) * scale
     x = np.array([1.0, 2.0])
     np.testing.assert_allclose(ag.hvp(f)(x, x, scale=3.0), 3.0 * 6 * x * x, rtol=1e-15)  # H = diag(6 a) * scale
+
+
+def test_an_output_older_than_every_input_has_a_zero_derivative():
+    p = ag.Tensor([1.0, 2.0], requires_grad=True)
+    w = p * 3
+    w.sum().backward()  # (w's graph freed)
+    x0 = np.array([0.5, 0.7])
+    (out, kept), (tangent, constant) = ag.jvp(lambda x: (x * 2, w), (x0,), (x0,))
+    np.testing.assert_array_equal(tangent, 2 * x0)
+    np.testing.assert_array_equal(constant, [0.0, 0.0])
+    np.testing.assert_array_equal(ag.vjp(lambda x: (x * 2, w), x0)[1]((np.ones(2), np.ones(2)))[0], [2.0, 2.0])
+    np.testing.assert_array_equal(ag.jacobian(lambda x: w)(x0), np.zeros((2, 2)))
+    total = (p * 3).sum()
+    total.backward()
+    np.testing.assert_array_equal(ag.grad(lambda x: total)(x0), [0.0, 0.0])
+
+
+def test_nothing_to_differentiate_walks_nothing():
+    p = ag.Tensor([1.0, 2.0], requires_grad=True)
+    w = p * 3
+    w.sum().backward()  # (w's graph freed: walking it would be refused)
+    assert ag.grad(lambda extra, x: (x * w).sum())({}, np.array([0.5, 0.7])) == {}
+    value, tangent = ag.jvp(lambda: (w * 2).sum(), (), ())
+    assert value == 18.0 and tangent == 0.0
