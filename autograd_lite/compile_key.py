@@ -859,7 +859,10 @@ def _follow_attribute(obj, attribute, objects, loads, visited):
         return
     own = _own_attribute(obj, None) or {}
     bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
-    if isinstance(_method(value), (types.FunctionType, property)) and bound:
+    if isinstance(value, functools.singledispatchmethod):  # (each method it may dispatch to, as a method)
+        for method in value.dispatcher.registry.values():
+            _follow(method, obj if bound else None, objects, loads, visited)
+    elif isinstance(_method(value), (types.FunctionType, property)) and bound:
         _follow(_method(value), obj, objects, loads, visited)
     elif isinstance(value, classmethod):
         _follow(value, obj if isinstance(obj, type) else type(obj), objects, loads, visited)

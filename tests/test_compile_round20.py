@@ -178,3 +178,27 @@ def test_a_running_statistic_on_an_argument_object_is_seen():
     got = [float(step(compiled_net, x).data) for _ in range(4)]
     expected = [float(_Net.cost_with_statistic(eager_net, ag.as_tensor(x)).data) for _ in range(4)]
     assert got == expected and len(set(got)) == 4
+
+
+# --- a functools.singledispatchmethod is followed to what its methods read ---------------------------
+class _Dispatching:
+    def __init__(self):
+        self.k = 2.0
+
+    @functools.singledispatchmethod
+    def act(self, z):
+        return z * self.k * SCALE[0]
+
+    def cost(self, x):
+        return self.act(x).sum()
+
+
+SCALE = [1.0]
+
+
+def test_a_singledispatchmethod_reading_a_global_and_an_attribute_is_followed():
+    model, x = _Dispatching(), np.ones(3)
+    step = ag.compile(model.cost)
+    for k, scale in ((2.0, 1.0), (2.0, 2.0), (5.0, 2.0), (5.0, 3.0)):
+        model.k, SCALE[0] = k, scale
+        assert float(step(x).data) == float(model.cost(ag.as_tensor(x)).data) == 3 * k * scale
