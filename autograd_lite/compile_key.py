@@ -285,7 +285,8 @@ _PLAIN_SIZE = type("Plain", (), {}).__basicsize__  # (an object with a __dict__ 
 # where threads meet (threading.Event, Condition, Semaphore, Thread, a lock, a pool, a future): by identity; their state
 # changes as threads meet (a function setting an event would change its own key on every call)
 _SYNCHRONIZING = frozenset(["threading", "_thread", "asyncio.locks", "multiprocessing.synchronize",
-                            "concurrent.futures.thread", "concurrent.futures.process", "concurrent.futures._base"])
+                            "concurrent.futures.thread", "concurrent.futures.process", "concurrent.futures._base",
+                            "logging"])  # (and loggers, handlers: what they write is a side effect, as print's)
 
 
 def _context_value(var):
@@ -357,9 +358,18 @@ def unkeyed(held):
     for v in held:
         if type(v) is _Unkeyed:
             return v.reason
-        if type(v) not in _PROXIES and isinstance(v, collections.abc.Iterator):  # (a proxy: _proxy_key)
+        if type(v) not in _PROXIES and isinstance(v, collections.abc.Iterator) and not _written_only(v):
             return f"takes an iterator (a {type(v).__qualname__}, or reads one): a replay could not advance it"
     return None
+
+
+def _written_only(stream):
+    """Whether ``stream`` is a file or stream no one can read from (``sys.stderr``, a log file opened "w", a
+    logger's handler's): writes to it are side effects a replay skips, as a ``print``'s."""
+    try:
+        return isinstance(stream, io.IOBase) and not stream.closed and not stream.readable()
+    except (ValueError, OSError):  # (a stream whose readable() raises: taken as read)
+        return False
 
 
 _PROXIES = frozenset([weakref.ProxyType, weakref.CallableProxyType])

@@ -2,6 +2,7 @@
 whose values change (the eager result is the reference: it computes what the function says)."""
 import functools
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -202,3 +203,39 @@ def test_a_singledispatchmethod_reading_a_global_and_an_attribute_is_followed():
     for k, scale in ((2.0, 1.0), (2.0, 2.0), (5.0, 2.0), (5.0, 3.0)):
         model.k, SCALE[0] = k, scale
         assert float(step(x).data) == float(model.cost(ag.as_tensor(x)).data) == 3 * k * scale
+
+
+# --- logging and writing to a stream are side effects a replay skips, as print's ----------------------
+def test_a_function_that_logs_replays(tmp_path):
+    import logging
+    log = logging.getLogger("autograd_lite.tests.round20")
+    handler = logging.FileHandler(tmp_path / "train.log", mode="w")
+    log.addHandler(handler)
+    try:
+        scale = [2.0]
+
+        def cost(x):
+            log.warning("cost called")
+            return (x * scale[0]).sum()
+        step = ag.compile(cost)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no "runs eagerly" warning)
+            for s in (2.0, 2.0, 3.0, 3.0):
+                scale[0] = s
+                assert float(step(np.ones(3)).data) == 3 * s
+        assert step.replays == 2
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def test_a_stream_it_reads_still_runs_eagerly(tmp_path):
+    (tmp_path / "scale.txt").write_text("2.0\n3.0\n")
+    stream = open(tmp_path / "scale.txt")
+    try:
+        step = ag.compile(lambda x: (x * float(stream.readline())).sum())
+        with pytest.warns(RuntimeWarning, match="takes an iterator"):
+            assert float(step(np.ones(3)).data) == 6.0
+        assert float(step(np.ones(3)).data) == 9.0  # (eager: the next line)
+    finally:
+        stream.close()
