@@ -239,3 +239,15 @@ def test_a_stream_it_reads_still_runs_eagerly(tmp_path):
         assert float(step(np.ones(3)).data) == 9.0  # (eager: the next line)
     finally:
         stream.close()
+
+
+@pytest.mark.parametrize("ask", [
+    lambda x, y: np.shares_memory(np.asarray(x), np.asarray(y)),
+    lambda x, y: np.may_share_memory(x.data, y.data),
+    lambda x, y: np.shares_memory(x.numpy(), y.numpy()),
+], ids=["np.asarray", ".data", ".numpy()"])
+def test_which_inputs_share_memory_is_as_when_traced(ask):
+    f = lambda x, y: x.sum() * (2.0 if ask(x, y) else 1.0)
+    step, base = ag.compile(f), np.ones(10)
+    for a, b in ((base[:5], base[5:]), (base[:5], base[0:5]), (base[:5], base[5:]), (base[:5], base[0:5])):
+        assert float(step(a, b).data) == float(f(ag.as_tensor(a), ag.as_tensor(b)).data)
