@@ -161,6 +161,11 @@ def set_requires_grad(t, value, what="Tensor.requires_grad"):
     if t._prim is not None and not value:
         raise GraphError(f"{what}: False on an op's output ({describe(t)}) would silently cut the graph "
                          "there; use t.detach() for a constant")
+    if not value and current().grad_depth:
+        from .transforms import is_running_variable  # (lazy: the transforms are built on the engine)
+        if is_running_variable(t):  # (torch.func refuses requires_grad_() inside a transform too)
+            raise GraphError(f"{what}: False on the variable a running transform differentiates ({describe(t)}) "
+                             "would make its derivative silently 0; use t.detach() for a constant")
     t._requires_grad = value
 
 

@@ -163,6 +163,12 @@ class _Token:
     __slots__ = ("__weakref__",)
 
 
+def is_running_variable(t):
+    """Whether the Tensor ``t`` is a variable of a transform whose f this thread is running."""
+    me = threading.get_ident()
+    return any(owner[0] == me and any(v is t for v in variables) for variables, owner in _running.copy().values())
+
+
 def _foreign_variables():
     """The variables of transforms running in other threads, each with its thread ({} if none)."""
     me = threading.get_ident()

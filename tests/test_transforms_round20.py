@@ -102,3 +102,26 @@ def test_nothing_to_differentiate_walks_nothing():
     assert ag.grad(lambda extra, x: (x * w).sum())({}, np.array([0.5, 0.7])) == {}
     value, tangent = ag.jvp(lambda: (w * 2).sum(), (), ())
     assert value == 18.0 and tangent == 0.0
+
+
+@pytest.mark.parametrize("transform", [
+    lambda f: ag.grad(f)(np.array([1.0, 2.0])),
+    lambda f: ag.jvp(f, (np.array([1.0, 2.0]),), (np.ones(2),)),
+    lambda f: ag.hessian(f)(np.array([1.0, 2.0])),
+], ids=["grad", "jvp", "hessian"])
+@pytest.mark.parametrize("switch_off", [lambda x: x.requires_grad_(False), lambda x: setattr(x, "requires_grad", False)],
+                         ids=["requires_grad_", "attribute"])
+def test_switching_off_a_transforms_variable_is_refused(transform, switch_off):
+    def f(x):
+        switch_off(x)
+        return (x * x).sum()
+    with pytest.raises(ag.GraphError, match="requires_grad"):
+        transform(f)
+
+
+def test_switching_off_another_tensor_inside_a_transform_still_works():
+    def f(x):
+        y = ag.Tensor([1.0, 2.0], requires_grad=True)
+        y.requires_grad_(False)
+        return (x * y).sum()
+    np.testing.assert_array_equal(ag.grad(f)(np.array([3.0, 4.0])), [1.0, 2.0])
