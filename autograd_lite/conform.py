@@ -21,6 +21,13 @@ class ForGradOnly(NamedTuple):
     grad: object
 
 
+class NotDifferentiable(NamedTuple):
+    """What an op gives for an input it has no VJP for while that input requires grad: ``conform`` refuses
+    it (``why``) where the walk goes on to that input; a walk that goes no further (``ag.grad``'s f closing
+    over it, a constant there, as under torch.func) drops it."""
+    why: str
+
+
 def conform(grad, like, prim, i, out_ndim):
     """``grad`` for input ``i`` of ``prim``, whose value was the array ``like`` (and whose output
     had ``out_ndim`` axes), checked: of like's dtype and shape, with broadcasting summed out where
@@ -29,6 +36,8 @@ def conform(grad, like, prim, i, out_ndim):
     the op, the input and both shapes."""
     # (ndarrays skip hasattr here and keyword parsing in unbroadcast: ~400 instructions a call)
     if type(grad) is not np.ndarray:
+        if type(grad) is NotDifferentiable:
+            raise GraphError(grad.why)
         what = f"{prim.label}: the gradient for input {i}"  # (an np.matrix would multiply as matrices
         if isinstance(grad, np.ndarray):  # upstream; a masked entry's hidden value count)
             grad = plain_array(grad, what)

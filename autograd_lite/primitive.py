@@ -16,7 +16,6 @@ import numpy as np
 
 from . import conform, custom, diagnostics
 from .convert import FLOAT_SCALARS, FLOATS, forward_output
-from .errors import GraphError
 from .modes import clock, per_thread
 from .tensor import Tensor, _fill, as_tensor
 
@@ -128,8 +127,8 @@ class Primitive:
                              custom.run_rule(self, vjp, "VJP", g, out, args, params))
             elif need:
                 where = diagnostics.describe(node) if node is not None else f"op '{self.name}'"
-                raise GraphError(f"{where} is not differentiable with respect to input {i} "
-                                 f"(shape {getattr(args[i], 'shape', ())}), which requires grad")
+                grads.append(conform.NotDifferentiable(f"{where} is not differentiable with respect to input {i} "
+                                                       f"(shape {getattr(args[i], 'shape', ())}), which requires grad"))
             else:
                 grads.append(None)
         return grads

@@ -125,3 +125,21 @@ def test_switching_off_another_tensor_inside_a_transform_still_works():
         y.requires_grad_(False)
         return (x * y).sum()
     np.testing.assert_array_equal(ag.grad(f)(np.array([3.0, 4.0])), [1.0, 2.0])
+
+
+def test_a_closed_over_input_an_op_cannot_differentiate_is_a_constant_there():
+    @ag.primitive
+    def scale(x, w):
+        return x * w
+    scale.defvjp(lambda g, out, x, w: g * w, None)  # (no rule for w)
+    scale.defjvp(lambda t, out, x, w: t * w, None)
+    w = ag.Tensor([2.0, 3.0], requires_grad=True)
+    f = lambda x: scale(x, w).sum()
+    np.testing.assert_array_equal(ag.grad(f)(np.ones(2)), [2.0, 3.0])
+    assert ag.jvp(f, (np.ones(2),), (np.ones(2),))[1] == 5.0
+    teacher = ag.softmax(ag.Tensor(np.array([[0.0, 1.0], [1.0, 0.0]]), requires_grad=True), axis=0)
+    z0 = np.array([[0.5, -0.5], [0.0, 1.0]])
+    expected = (np.exp(z0) / np.exp(z0).sum(axis=0) - teacher.data) / 2  # (softmax(z) - labels) / m, by hand
+    np.testing.assert_allclose(ag.grad(lambda z: ag.cross_entropy(z, teacher))(z0), expected, rtol=1e-14)
+    with pytest.raises(ag.GraphError, match=r"not differentiable with respect to input 1 \(shape \(2,\)\), which"):
+        scale(ag.Tensor(np.ones(2), requires_grad=True), w).sum().backward()  # (w on the walk's path: refused)
