@@ -1105,6 +1105,12 @@ def _record_inplace(self, other, symbol, method):
                          "with a view or a detach() of it, still alive (or is one): PyTorch would rewrite the "
                          "history of every tensor sharing that memory, which autograd_lite cannot do, so the "
                          f"others would silently miss the gradient; write t = t {symbol} w (a new tensor) instead")
+    if current().grad_depth:
+        from .transforms import closed_over  # (lazy: the transforms are built on the ops)
+        if closed_over(self):  # (torch.func refuses it too: "mutating a captured tensor")
+            raise GraphError(f"'{symbol}=' inside a transform (ag.grad, ag.jvp, ...) on a tensor its f closes over, "
+                             "with a right side the transform differentiates, would leave that tensor on the "
+                             f"transform's own graph; write t = t {symbol} w (a new tensor) instead")
     tracer = current().tracer
     if tracer is not None:  # the snapshot and the write into self are no ops a replay could repeat
         tracer.refusals.append(f"records '{symbol}=' into a tensor while it runs; a replay does not repeat that. "

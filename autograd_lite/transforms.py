@@ -169,6 +169,14 @@ def is_running_variable(t):
     return any(owner[0] == me and any(v is t for v in variables) for variables, owner in _running.copy().values())
 
 
+def closed_over(t):
+    """Whether the Tensor ``t`` is older than every variable of a transform whose f this thread is running:
+    a tensor that f closes over (made before the call), a constant there."""
+    me = threading.get_ident()
+    return any(owner[0] == me and variables and t._seq > max(v._seq for v in variables)
+               for variables, owner in _running.copy().values())
+
+
 def _foreign_variables():
     """The variables of transforms running in other threads, each with its thread ({} if none)."""
     me = threading.get_ident()

@@ -143,3 +143,17 @@ def test_a_closed_over_input_an_op_cannot_differentiate_is_a_constant_there():
     np.testing.assert_allclose(ag.grad(lambda z: ag.cross_entropy(z, teacher))(z0), expected, rtol=1e-14)
     with pytest.raises(ag.GraphError, match=r"not differentiable with respect to input 1 \(shape \(2,\)\), which"):
         scale(ag.Tensor(np.ones(2), requires_grad=True), w).sum().backward()  # (w on the walk's path: refused)
+
+
+def test_recording_into_a_closed_over_tensor_inside_a_transform_is_refused():
+    buffer = ag.Tensor(np.zeros(2))
+
+    def f(x):
+        buffer.__iadd__(x)  # buffer += x: recorded into a tensor made before the call
+        return (buffer * buffer).sum()
+    for _ in range(2):  # (refused every time, the buffer left as a constant leaf)
+        with pytest.raises(ag.GraphError, match=r"'\+=' inside a transform .* on a tensor its f closes over"):
+            ag.grad(f)(np.array([0.5, 0.7]))
+        assert not buffer.requires_grad and buffer.is_leaf
+    own = lambda x: (lambda b: (b.__iadd__(x), (b * b).sum())[1])(ag.Tensor(np.ones(2)))  # (f's own tensor)
+    np.testing.assert_array_equal(ag.grad(own)(np.array([0.5, 0.7])), [3.0, 3.4])
