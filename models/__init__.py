@@ -25,8 +25,8 @@ from autograd_lite.functional import _is_number
 from autograd_lite.lr_schedule import _real
 
 __all__ = ["TrainingDivergedError", "InitialCostError", "check_examples", "check_count", "check_lambd",
-           "check_learning_rate", "check_layer_dims", "check_masks", "check_finite", "check_initial_cost",
-           "diverging", "layer_count", "predict_params", "progress_range"]
+           "check_learning_rate", "check_layer_dims", "check_sizes", "as_operand", "check_masks", "check_finite",
+           "check_initial_cost", "diverging", "layer_count", "predict_params", "progress_range"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -122,16 +122,33 @@ def predict_params(model, params, layers=None):
     """``params`` (Tensors or ndarrays) as Tensors for a forward pass at test time, refused with a
     ValueError naming ``model`` unless their keys pass ``layer_count``, their shapes ``manual``'s rule
     (W_l chained, b_l (n_l, 1): a (1, m) bias would be broadcast per example, silently) and every value
-    is finite (a diverged model's NaN compares False with 0.5: class 0 everywhere, without a word)."""
+    is finite (a diverged model's NaN compares False with 0.5: class 0 everywhere, without a word).
+    A bias of one entry per unit that broadcasts to (n_l, 1) (a float, 0-d, or (1,) for one unit)
+    passes as that column (``_as_column``): adding it is exact."""
     layer_count(model, params, layers)
     tensors = {key: ag.as_tensor(value) for key, value in params.items()}
     from .manual import _check_params  # (here, not at the top: manual imports this module's checks)
-    _check_params(model, {key: t.data for key, t in tensors.items()}, layers)
+    _check_params(model, {key: _as_column(key, t.data, tensors) for key, t in tensors.items()}, layers)
     bad = next((key for key, t in tensors.items() if not np.isfinite(t.data).all()), None)
     if bad is not None:
         raise ValueError(f"{model}: params[{bad!r}] holds NaN or inf; expected finite parameters (did "
                          "training diverge?)")
     return tensors
+
+
+def _as_column(key, data, tensors):
+    """Bias ``key``'s ``data`` seen as the (n_l, 1) column it broadcasts to, when it holds one entry per
+    unit and broadcasting it against that column gives the column itself (every axis 1 or equal, read
+    from the right): it then adds each unit's own number to every example. Anything else (a weight;
+    a (1, m) or (n_l,) bias, which would grow to (n_l, m) or (n_l, n_l); one number for several units,
+    likely another layer's) as it is, for manual's shape rule to refuse."""
+    W = tensors.get("W" + key[1:]) if key[:1] == "b" else None
+    if W is None or W.data.ndim != 2 or data.ndim > 2 or data.size != W.data.shape[0]:
+        return data
+    column = (W.data.shape[0], 1)
+    if all(n in (1, c) for n, c in zip(data.shape[::-1], column[::-1])):
+        return np.broadcast_to(data, column)
+    return data
 
 
 def check_masks(model, params, masks, layers=None):
@@ -154,29 +171,59 @@ def check_masks(model, params, masks, layers=None):
 
 def check_count(model, name, value, minimum):
     """Raise ValueError unless ``value`` is an int >= ``minimum`` (iterations, epochs, sizes)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not _is_count(value, minimum):
         raise ValueError(f"{model}: {name} must be an int >= {minimum}, got {value!r}")
 
 
-def check_learning_rate(model, learning_rate):
-    """``learning_rate`` as a float, or a ValueError unless it is a finite number > 0: the optimizers'
-    own rule (``lr_schedule._real``), applied before any weight is drawn and under the model's name."""
-    return _real(model, "learning_rate", learning_rate, positive=True)
+def _is_count(value, minimum):
+    """The one rule of counts and sizes: an integer (Python's, NumPy's; not a bool) >= ``minimum``."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral) and value >= minimum
 
 
-def check_layer_dims(model, layer_dims):
-    """``layer_dims`` as a list [n_x, n_1, ..., 1] of at least two positive ints, checked here so
-    that an empty or malformed one is refused by name, not met as an IndexError further on."""
-    expected = "expected [n_x, n_1, ..., 1]: at least 2 positive ints, the input size first and 1 output unit last"
-    if isinstance(layer_dims, (str, bytes)) or not hasattr(layer_dims, "__iter__"):
-        raise TypeError(f"{model}: layer_dims is {type(layer_dims).__name__} {layer_dims!r}; {expected}")
-    dims = list(layer_dims)
-    bad = [n for n in dims if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n <= 0]
-    if len(dims) < 2 or bad or dims[-1] != 1:
+def as_operand(value):
+    """A checked number (learning rate, keep_prob) as the formulas are to compute with it: a Python
+    int or float, a NumPy number or a 0-d array as given, since its type decides NumPy's promotion
+    (``np.float64(0.86)`` makes float32 data float64, a Python float leaves it float32) and a
+    checked call must compute the very numbers ``check=False`` does; another real (a ``Fraction``)
+    as its float, which NumPy would otherwise compute with as Python objects."""
+    return value if isinstance(value, (int, float, np.number, np.ndarray)) else float(value)
+
+
+def check_learning_rate(model, learning_rate, *, zero=False):
+    """``learning_rate`` as the formulas take it (``as_operand``), or a ValueError unless it is a finite
+    number > 0 (>= 0 with ``zero``): the optimizers' own rule (``lr_schedule._real``), applied before
+    any weight is drawn and under the model's name. ``zero`` is for a single update, where 0 is the
+    no-op ``torch.optim.SGD(lr=0)`` also takes; a training run at 0 would learn nothing, so the train
+    functions keep refusing it."""
+    _real(model, "learning_rate", learning_rate, positive=not zero)
+    return as_operand(learning_rate)
+
+
+def check_sizes(model, name, sizes, expected):
+    """``sizes`` (any iterable: a list, a tuple, an ndarray, a range, a generator) as a list, or a
+    TypeError naming ``model``, ``name`` and ``expected`` (a str is refused: its characters are no
+    sizes). Its entries the caller checks by ``_is_count`` and then takes as Python ints."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"{model}: {name} is {type(sizes).__name__} {sizes!r:.60}; {expected}")
+    return list(sizes)
+
+
+def check_layer_dims(model, layer_dims, *, one_output=True):
+    """``layer_dims`` as a list [n_x, n_1, ..., n_L] of at least two positive Python ints, checked here
+    so that an empty or malformed one is refused by name, not met as an IndexError further on; with
+    ``one_output`` (a model trained on one row of 0/1 labels) n_L must be 1. Python ints, since NumPy
+    computes ``np.sqrt`` of a uint8 in float16 (of an int16 in float32): the course's
+    ``randn / sqrt(n)`` would be scaled by a rounded root."""
+    expected = ("expected [n_x, n_1, ..., 1]: at least 2 positive ints, the input size first and 1 output unit last"
+                if one_output else "expected [n_x, n_1, ..., 1] (or another output size n_L last): at least 2 "
+                "positive ints, the input size first")
+    dims = check_sizes(model, "layer_dims", layer_dims, expected)
+    bad = [n for n in dims if not _is_count(n, 1)]
+    if len(dims) < 2 or bad or (one_output and dims[-1] != 1):
         problem = (f"has {len(dims)} entr{'y' if len(dims) == 1 else 'ies'}" if len(dims) < 2 else f"holds {bad}" if bad
                    else f"ends in {dims[-1]} output units (the labels are one row)")
         raise ValueError(f"{model}: layer_dims {dims} {problem}; {expected}")
-    return dims
+    return [int(n) for n in dims]
 
 
 def check_lambd(model, lambd):

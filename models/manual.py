@@ -30,9 +30,11 @@ import numbers
 import numpy as np
 
 from autograd_lite import DomainError
+from autograd_lite.convert import plain_array
 from autograd_lite.functional import _check_labels as _check_label_values, _check_mask, _check_probabilities
 
-from . import check_count, check_examples, check_lambd, check_layer_dims, check_learning_rate
+from . import (as_operand, check_count, check_examples, check_lambd, check_layer_dims, check_learning_rate,
+               check_sizes)
 
 LAYERS_3 = [2, 20, 3, 1]  # the regularization study's network
 
@@ -47,14 +49,16 @@ def initialize_reference(layer_dims=LAYERS_3, *, check=True):
     initializing at once each get the sequential result.
 
     Args:
-        layer_dims: [n_x, n_1, ..., 1], at least 2 positive ints.
+        layer_dims: [n_x, n_1, ..., n_L], at least 2 positive ints (any iterable of them, NumPy ints
+            too, taken as Python ints); n_L need not be 1 here (the course's initialize_parameters_deep
+            is tried on [5, 4, 3]), though the forward passes below take one output unit only.
     Returns:
         dict of float64 ndarrays {"W1": (n_1, n_0), "b1": (n_1, 1), ...}.
     Raises:
         TypeError, ValueError: layer_dims not such a list (``models.check_layer_dims``).
     """
     if check:
-        layer_dims = check_layer_dims("initialize_reference", layer_dims)
+        layer_dims = check_layer_dims("initialize_reference", layer_dims, one_output=False)
     stream = np.random.RandomState(3)
     params = {}
     for l in range(1, len(layer_dims)):
@@ -69,16 +73,18 @@ def reference_dropout_masks(hidden_sizes, m, keep_prob, *, check=True):
     stream of their own, ``np.random.RandomState(1)`` (the same bits; as ``initialize_reference``).
 
     Args:
-        hidden_sizes: sizes of the hidden layers, a list or tuple of ints >= 1, e.g. (20, 3).
+        hidden_sizes: sizes of the hidden layers, ints >= 1 in a list, a tuple or any iterable (an
+            ndarray, a range, a generator), as ``initialize_reference`` takes layer_dims, e.g. (20, 3).
         m: number of examples, an int >= 1.
-        keep_prob: probability of keeping a unit, in (0, 1].
+        keep_prob: probability of keeping a unit, in (0, 1], compared with the draws as given
+            (``models.as_operand``: an np.float32 0.86 is the float32 value).
     Returns:
         list of boolean (n_l, m) arrays, one per hidden layer.
     Raises:
         TypeError, ValueError: an argument not as above, naming it.
     """
     if check:
-        keep_prob = _check_mask_sizes("reference_dropout_masks", hidden_sizes, m, keep_prob)
+        hidden_sizes, keep_prob = _check_mask_sizes("reference_dropout_masks", hidden_sizes, m, keep_prob)
     stream = np.random.RandomState(1)
     return [stream.rand(n, m) < keep_prob for n in hidden_sizes]
 
@@ -108,10 +114,11 @@ def compute_cost(A, Y, *, check=True):
     Raises:
         ValueError: A not (1, m) or of zero examples, Y not of A's shape; A holding NaN or values
             outside [0, 1], Y values other than 0 and 1 (``binary_cross_entropy``'s rules).
-        TypeError: A or Y not a numeric ndarray.
+        TypeError: A or Y not a numeric ndarray, or a masked array with a masked entry (``_plain``;
+            an np.matrix is taken as its ndarray).
     """
     if check:  # (check=False: the formulas alone, as the course runs them: bench's reference)
-        _check_cost_inputs("compute_cost", A, Y)
+        A, Y = _check_cost_inputs("compute_cost", A, Y)
     m = Y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(A), Y) + np.multiply(-np.log(1 - A), 1 - Y)
@@ -130,7 +137,7 @@ def compute_cost_with_regularization(A, Y, params, lambd, *, check=True):
             finite number >= 0 (``models.check_lambd``).
     """
     if check:
-        _check_cost_inputs("compute_cost_with_regularization", A, Y)
+        A, Y = _check_cost_inputs("compute_cost_with_regularization", A, Y)
         _check_params("compute_cost_with_regularization", params)
         check_lambd("compute_cost_with_regularization", lambd)
     m = Y.shape[1]
@@ -145,8 +152,9 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
     the two hidden layers when ``masks = (D1, D2)`` is given.
 
     Args:
-        X: (n_x, m), m >= 1; params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1] (a Fraction or a
-            NumPy number is taken as the float it is, as three_layer.train takes it);
+        X: (n_x, m), m >= 1; params: W1, b1, W2, b2, W3, b3; keep_prob: in (0, 1], divided by as
+            given (a NumPy number keeps its type, so check=False computes the same; a Fraction is
+            taken as its float: ``models.as_operand``);
         masks: (D1 (n_1, m), D2 (n_2, m)) of 0/1 (an entry may be None: NO dropout
             on that layer, so [None, None] drops nothing at any keep_prob; three_layer.forward
             draws a fresh mask for a None entry instead); None only when keep_prob is 1.
@@ -160,7 +168,7 @@ def forward_propagation(X, params, keep_prob=1.0, masks=None, *, check=True):
             values other than 0 and 1 (``ag.dropout``'s rule).
     """
     if check:
-        keep_prob = _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
+        X, keep_prob = _check_forward("forward_propagation", X, params, keep_prob, masks, layers=3)
     W1, b1, W2, b2, W3, b3 = (params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
     D1, D2 = masks if masks is not None else (None, None)
     Z1 = np.dot(W1, X) + b1
@@ -191,10 +199,12 @@ def backward_propagation(X, Y, cache, lambd=0.0, keep_prob=1.0, *, check=True):
     Raises:
         ValueError: a cache that is not forward_propagation's, Y not A3's shape (1, m),
             X not the forward pass's shape, a keep_prob other than the one the cache's (checked)
-            forward pass used, lambd not a finite number >= 0 (``models.check_lambd``).
+            forward pass used (compared at the lower precision of the two: np.float32(0.86) and 0.86
+            are the same, ``_same_keep_prob``), lambd not a finite number >= 0 (``models.check_lambd``).
+        TypeError: X or Y a masked array with a masked entry (``_plain``; an np.matrix is taken as its ndarray).
     """
     if check:
-        keep_prob = _check_cache("backward_propagation", X, Y, cache, keep_prob)
+        X, Y, keep_prob = _check_cache("backward_propagation", X, Y, cache, keep_prob)
         check_lambd("backward_propagation", lambd)
     m = X.shape[1]
     (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) = cache
@@ -227,18 +237,20 @@ def update_parameters(params, grads, learning_rate, *, check=True):
 
     Args:
         params: dict of float ndarrays (updated in place); grads: {"d" + key: ndarray}
-            of the same shapes; learning_rate: a finite number > 0.
+            of the same shapes; learning_rate: a finite number >= 0 (0: nothing moves, as
+            ``torch.optim.SGD(lr=0)`` takes it; the train functions still require > 0), used as
+            given (``models.as_operand``: ``check=False`` computes the same numbers).
     Raises:
         ValueError: a gradient missing or of another shape than its parameter (NumPy
             would broadcast a (1, 1) db1 into every entry of b1 without a word); learning_rate
-            not a finite number > 0 (``models.check_learning_rate``: NaN would turn every
+            not a finite number >= 0 (``models.check_learning_rate``: NaN would turn every
             parameter into NaN, an array broadcast). Nothing is updated then.
         TypeError: a parameter that is not a float ndarray (``p -= ...`` would rebind a
             float, leaving params unchanged, and refuse an int array), a gradient that is not real.
     """
     if check:
         _check_update("update_parameters", params, grads)
-        learning_rate = check_learning_rate("update_parameters", learning_rate)
+        learning_rate = check_learning_rate("update_parameters", learning_rate, zero=True)
     for key, p in params.items():
         p -= learning_rate * grads["d" + key]
 
@@ -288,7 +300,7 @@ def L_model_forward(X, params, keep_prob=1.0, masks=None, *, check=True):
         ValueError, TypeError: as ``forward_propagation``.
     """
     if check:
-        keep_prob = _check_forward("L_model_forward", X, params, keep_prob, masks)
+        X, keep_prob = _check_forward("L_model_forward", X, params, keep_prob, masks)
     L = len(params) // 2
     caches, A = [], X
     for l in range(1, L + 1):
@@ -318,11 +330,12 @@ def L_model_backward(Y, caches, lambd=0.0, keep_prob=1.0, *, check=True):
         dict {"dW1", "db1", ..., "dWL", "dbL"}.
     Raises:
         ValueError, TypeError: caches that are not L_model_forward's, Y not AL's shape (1, m),
-            a keep_prob other than the one the caches' (checked) forward pass used, lambd not a
+            a keep_prob other than the one the caches' (checked) forward pass used (as
+            ``backward_propagation`` compares them), lambd not a
             finite number >= 0 (``models.check_lambd``).
     """
     if check:
-        keep_prob = _check_caches("L_model_backward", Y, caches, keep_prob)
+        Y, keep_prob = _check_caches("L_model_backward", Y, caches, keep_prob)
         check_lambd("L_model_backward", lambd)
     m = Y.shape[1]
     L = len(caches)
@@ -425,12 +438,33 @@ def _kind(cache):
 def _same_keep_prob(function, cache, keep_prob, name="cache"):
     """Refuse a backward pass's ``keep_prob`` other than the one its cache's forward pass used
     (a cache from an unchecked forward pass, or built by hand, or one no mask was applied in, carries
-    none: nothing to compare)."""
+    none: nothing to compare). The two are compared at the lower precision of the two (a Python
+    number or a NumPy int counts as float64): np.float32(0.86) one way and 0.86 the other are the
+    same value written once, off by float32's rounding only (a relative 2e-8 in the gradients),
+    which the caller chose by writing a float32; np.float16(0.86) and 0.86 likewise."""
     used = getattr(cache, "keep_prob", None)
-    if used is not None and used != keep_prob:
+    if used is None:
+        return
+    lower = min(_precision(used), _precision(keep_prob), key=lambda dtype: dtype.itemsize)
+    if np.asarray(used).astype(lower) != np.asarray(keep_prob).astype(lower):
         raise ValueError(f"{function}: keep_prob is {keep_prob!r} but the forward pass that made the {name} used "
-                         f"keep_prob={used!r}; expected the same value: the backward pass divides by it where "
-                         "the forward pass did, and another value gives the gradients of another function")
+                         f"keep_prob={used!r}; expected the same value (compared in {lower}): the backward pass "
+                         "divides by it where the forward pass did, and another value gives the gradients of "
+                         "another function")
+
+
+def _precision(number):
+    """The float dtype ``number`` holds its value in: a NumPy float's own, float64 for the rest."""
+    dtype = getattr(number, "dtype", None)
+    return dtype if dtype is not None and dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _plain(function, name, x):
+    """``x`` as the plain ndarray it holds (an np.matrix, whose ``*`` would be a matrix product, or a
+    masked array with nothing masked), and anything else as it is; a masked array with a masked entry
+    refused with a TypeError naming ``function`` and ``name`` (``plain_array``, the Tensor's rule): the
+    formulas would skip those entries in a sum still divided by m, or compute with hidden values."""
+    return plain_array(x, f"{function}: {name}")
 
 
 def _check_array(function, name, x, expected):
@@ -451,24 +485,30 @@ def _check_numeric(function, name, x):
 
 
 def _check_labels(function, Y, shape, like):
-    """Y must have exactly ``shape`` (1, m); ``like`` says where that shape comes from."""
+    """Y (as ``_plain`` takes it, and so returned) must have exactly ``shape`` (1, m); ``like`` says
+    where that shape comes from."""
+    Y = _plain(function, "Y", Y)
     _check_array(function, "Y", Y, shape)
     if Y.shape != shape:
         hint = ("; it looks transposed: pass Y.T" if Y.shape == shape[::-1] else
                 "; reshape it with Y.reshape(1, -1)" if Y.size == shape[1] else "")
         raise ValueError(f"{function}: Y has shape {Y.shape}; expected {shape}, {like}{hint}")
+    return Y
 
 
 def _check_cost_inputs(function, A, Y):
-    """A one row (1, m >= 1) of probabilities, Y of A's shape, then their values (``_check_cost_values``)."""
+    """A one row (1, m >= 1) of probabilities, Y of A's shape, then their values (``_check_cost_values``).
+    Returns (A, Y) as ``_plain`` takes them (a masked entry refused before any value is looked at)."""
+    A = _plain(function, "A", A)
     _check_array(function, "A", A, "(1, m)")
     if A.ndim != 2 or A.shape[0] != 1:
         raise ValueError(f"{function}: A has shape {A.shape}; expected (1, m), one row of probabilities "
                          "(one column per example)")
     if A.shape[1] == 0:  # (the cost divides by m)
         raise ValueError(f"{function}: A has shape {A.shape}: zero examples; expected at least one column")
-    _check_labels(function, Y, A.shape, "the shape of A")
+    Y = _check_labels(function, Y, A.shape, "the shape of A")
     _check_cost_values(function, A, Y)
+    return A, Y
 
 
 def _check_cost_values(function, A, Y):
@@ -500,7 +540,7 @@ def _check_params(function, params, layers=None):
     rows, sizes = None, []
     for l, (W_key, b_key) in enumerate(names, start=1):
         W, b = params[W_key], params[b_key]
-        if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray) and W.ndim == 2) \
+        if not (type(W) is np.ndarray and type(b) is np.ndarray and W.ndim == 2) \
                 or (rows is not None and W.shape[1] != rows) or b.shape != (W.shape[0], 1) \
                 or W.dtype.kind not in _NUMERIC or b.dtype.kind not in _NUMERIC:
             _refuse_layer(function, l, L, W, b, rows)
@@ -535,7 +575,9 @@ def _refuse_keys(function, params, layers):
 
 
 def _refuse_layer(function, l, L, W, b, rows):
-    """The error for layer l's W or b: not an ndarray, a shape that does not chain, not numbers."""
+    """The error for layer l's W or b: not an ndarray, a masked entry (``_plain``), a shape that does
+    not chain, not numbers; none for another ndarray subclass of the right shape."""
+    W, b = _plain(function, f"params['W{l}']", W), _plain(function, f"params['b{l}']", b)
     _check_array(function, f"params['W{l}']", W, f"(n_{l}, n_{l - 1})")
     if W.ndim != 2 or (rows is not None and W.shape[1] != rows):
         want = f"({1 if l == L else 'n_' + str(l)}, {rows if rows is not None else 'n_x'})"
@@ -551,7 +593,8 @@ def _refuse_layer(function, l, L, W, b, rows):
 
 def _check_forward(function, X, params, keep_prob, masks, layers=None):
     """params and X of matching shapes, X's examples by the models' rule (``check_examples``: at least one,
-    finite), then the dropout arguments (``_check_dropout``). Returns keep_prob as a float."""
+    finite), then the dropout arguments (``_check_dropout``). Returns X as ``check_examples`` takes it (a
+    plain ndarray: a masked entry refused) and keep_prob as ``_check_keep_prob`` returns it."""
     sizes = _check_params(function, params, layers)
     n_x = params["W1"].shape[1]
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[0] != n_x:
@@ -559,34 +602,34 @@ def _check_forward(function, X, params, keep_prob, masks, layers=None):
         hint = "; it looks transposed: pass X.T" if X.ndim == 2 and X.shape[1] == n_x else ""
         raise ValueError(f"{function}: X has shape {X.shape}; expected ({n_x}, m): W1 has {n_x} columns "
                          f"(features), one column of X per example{hint}")
-    check_examples(function, X)
-    return _check_dropout(function, keep_prob, masks, sizes[:-1], X.shape[1])
+    X, _ = check_examples(function, X)
+    return X, _check_dropout(function, keep_prob, masks, sizes[:-1], X.shape[1])
 
 
 def _check_keep_prob(function, keep_prob):
-    """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up. Returns it as a
-    float, the value it holds: divided by a Fraction, an array would become one of Python objects."""
+    """keep_prob a number in (0, 1]: 0 would divide by zero, above 1 scale units up. Returns it as the
+    formulas are to divide by it (``models.as_operand``: as given, a Fraction as its float), so that
+    ``check=False`` computes the same numbers."""
     if type(keep_prob) is float and 0 < keep_prob <= 1:  # the usual case, tested first
         return keep_prob
-    if isinstance(keep_prob, np.ndarray) and keep_prob.ndim == 0:
-        keep_prob = keep_prob[()]  # (a 0-d array: the number it holds, as NumPy takes it)
-    if isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real):  # (ag.dropout's rule: Fraction too)
-        raise TypeError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
-    if not 0 < keep_prob <= 1:
-        raise ValueError(f"{function}: keep_prob is {keep_prob!r}; expected a number in (0, 1]")
-    return float(keep_prob)
+    value = keep_prob[()] if isinstance(keep_prob, np.ndarray) and keep_prob.ndim == 0 else keep_prob
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # (ag.dropout's rule: Fraction too)
+        raise TypeError(f"{function}: keep_prob is {value!r}; expected a number in (0, 1]")
+    if not 0 < value <= 1:
+        raise ValueError(f"{function}: keep_prob is {value!r}; expected a number in (0, 1]")
+    return as_operand(keep_prob)
 
 
 def _check_mask_sizes(function, hidden_sizes, m, keep_prob):
-    """``reference_dropout_masks``' arguments: hidden sizes and m ints >= 1 (``check_count``), keep_prob
-    as ``_check_keep_prob`` takes it (returned as a float): 0 or 2 would make all-False or all-True masks."""
-    if not isinstance(hidden_sizes, (list, tuple)):
-        raise TypeError(f"{function}: hidden_sizes is {type(hidden_sizes).__name__} {hidden_sizes!r:.60}; expected "
-                        "a list or tuple of the hidden layers' sizes, e.g. (20, 3)")
-    for l, n in enumerate(hidden_sizes):
+    """``reference_dropout_masks``' arguments: hidden sizes (any iterable, ``models.check_sizes``, as
+    ``initialize_reference`` takes layer_dims) and m ints >= 1, keep_prob as ``_check_keep_prob`` takes
+    it: 0 or 2 would make all-False or all-True masks. Returns (the sizes as Python ints, keep_prob)."""
+    sizes = check_sizes(function, "hidden_sizes", hidden_sizes, "expected a list or tuple (or any iterable) "
+                        "of the hidden layers' sizes, ints >= 1, e.g. (20, 3)")
+    for l, n in enumerate(sizes):
         check_count(function, f"hidden_sizes[{l}]", n, 1)
     check_count(function, "m", m, 1)
-    return _check_keep_prob(function, keep_prob)
+    return [int(n) for n in sizes], _check_keep_prob(function, keep_prob)
 
 
 def _check_dropout(function, keep_prob, masks, hidden, m):
@@ -594,8 +637,8 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
     draws them inside the forward pass; here the caller draws them, e.g. with
     ``reference_dropout_masks``, so the engine can be given the same ones). Without them
     no unit would be dropped, silently. Given masks: one per hidden layer, each (n_l, m) of 0/1, or
-    None, which says "no dropout on this layer" (not "draw one", as in three_layer and deep). Returns
-    keep_prob as a float (``_check_keep_prob``)."""
+    None, which says "no dropout on this layer" (not "draw one", as in three_layer and deep); a masked
+    one with a masked entry is refused (``_plain``). Returns keep_prob (``_check_keep_prob``)."""
     keep_prob = _check_keep_prob(function, keep_prob)
     if masks is None:
         if keep_prob < 1:
@@ -611,7 +654,8 @@ def _check_dropout(function, keep_prob, masks, hidden, m):
     for l, (D, n) in enumerate(zip(masks, hidden), start=1):
         if D is None:
             continue
-        if not (isinstance(D, np.ndarray) and D.shape == (n, m)):
+        if not (type(D) is np.ndarray and D.shape == (n, m)):
+            D = _plain(function, f"masks[{l - 1}]", D)
             _check_array(function, f"masks[{l - 1}]", D, (n, m))
             raise ValueError(f"{function}: masks[{l - 1}] has shape {D.shape}; expected {(n, m)}, "
                              f"the shape of hidden layer {l}'s activations A{l}")
@@ -632,7 +676,7 @@ def _check_mask_values(function, name, D):
 
 def _check_cache(function, X, Y, cache, keep_prob):
     """The 14-tuple ``forward_propagation`` returns, then Y and X of the forward pass's shapes. Returns
-    keep_prob as a float (``_check_keep_prob``)."""
+    X and Y as ``_plain`` takes them, and keep_prob (``_check_keep_prob``)."""
     expected = "the 14-tuple forward_propagation returns (L_model_forward's caches go to L_model_backward)"
     if not (isinstance(cache, tuple) and len(cache) == 14 and isinstance(cache[3], np.ndarray)
             and isinstance(cache[11], np.ndarray)):
@@ -641,17 +685,18 @@ def _check_cache(function, X, Y, cache, keep_prob):
     keep_prob = _check_keep_prob(function, keep_prob)
     _same_keep_prob(function, cache, keep_prob)
     A3, W1 = cache[11], cache[3]
-    _check_labels(function, Y, A3.shape, "the shape of A3 in the cache")
+    Y = _check_labels(function, Y, A3.shape, "the shape of A3 in the cache")
+    X = _plain(function, "X", X)
     _check_array(function, "X", X, (W1.shape[1], A3.shape[1]))
     if X.shape != (W1.shape[1], A3.shape[1]):
         raise ValueError(f"{function}: X has shape {X.shape}; expected {(W1.shape[1], A3.shape[1])}, "
                          "the X the cache's forward pass was given")
-    return keep_prob
+    return X, Y, keep_prob
 
 
 def _check_caches(function, Y, caches, keep_prob):
     """The list ``L_model_forward`` returns: one (A_prev, W, D, A) per layer; then Y of AL's shape.
-    Returns keep_prob as a float (``_check_keep_prob``)."""
+    Returns Y as ``_plain`` takes it, and keep_prob (``_check_keep_prob``)."""
     expected = ("the list L_model_forward returns, one (A_prev, W, D, A) per layer "
                 "(forward_propagation's cache goes to backward_propagation)")
     if not isinstance(caches, (list, tuple)) or not caches \
@@ -660,8 +705,8 @@ def _check_caches(function, Y, caches, keep_prob):
         raise ValueError(f"{function}: caches is a {got}; expected {expected}")
     keep_prob = _check_keep_prob(function, keep_prob)
     _same_keep_prob(function, caches, keep_prob, "caches")
-    _check_labels(function, Y, caches[-1][3].shape, "the shape of AL in the caches")
-    return keep_prob
+    Y = _check_labels(function, Y, caches[-1][3].shape, "the shape of AL in the caches")
+    return Y, keep_prob
 
 
 def _check_update(function, params, grads):
@@ -672,25 +717,26 @@ def _check_update(function, params, grads):
                         "expected two dicts, {'W1': ...} and {'dW1': ...}")
     for key, p in params.items():
         g = grads.get("d" + key) if isinstance(key, str) else None
-        if not isinstance(p, np.ndarray) or p.dtype.kind != "f" or getattr(g, "shape", None) != p.shape \
-                or getattr(g, "dtype", p.dtype).kind not in _NUMERIC:
+        if type(p) is not np.ndarray or type(g) is not np.ndarray or p.dtype.kind != "f" or g.shape != p.shape \
+                or g.dtype.kind not in _NUMERIC:
             _refuse_update(function, params, grads)
 
 
 def _refuse_update(function, params, grads):
     """The error for the first parameter ``_check_update`` cannot update: missing gradients
     (all named), a parameter that is not a float ndarray, a gradient of another shape or not real
-    (complex: ``p -= ...`` cannot cast it in place)."""
+    (complex: ``p -= ...`` cannot cast it in place), a masked entry in either (``_plain``); none for
+    another ndarray subclass."""
     missing = [f"d{k}" for k in params if f"d{k}" not in grads]
     if missing:
         raise ValueError(f"{function}: grads has no {', '.join(missing)} (it holds "
                          f"{', '.join(map(str, grads)) or 'no keys'}); expected 'd' + key for every "
                          f"parameter: {', '.join('d' + str(k) for k in params)}")
     for key, p in params.items():
+        p, g = _plain(function, f"params[{key!r}]", p), _plain(function, f"grads['d{key}']", grads[f"d{key}"])
         if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
             what = f"an ndarray of dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
             raise TypeError(f"{function}: params[{key!r}] is {what}; expected a float ndarray, updated in place")
-        g = grads[f"d{key}"]
         if np.shape(g) != p.shape:
             raise ValueError(f"{function}: grads['d{key}'] has shape {np.shape(g)} but params[{key!r}] has "
                              f"shape {p.shape}; they must match")
