@@ -7,6 +7,7 @@ module too), the user's code by identity. What it cannot see into (a queue) make
 eagerly (``unkeyed``). Two calls with equal keys may share one trace.
 """
 import _string
+import abc
 import argparse
 import array
 import collections
@@ -698,7 +699,7 @@ def _follow(fn, owner, objects, loads, visited):
     code, names = fn.__code__, fn.__globals__
     _mention(code)  # (before it runs: a Tensor's attributes it names key the trace)
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    loads.extend([(field, None, {}, _Fields(fn)) for field in _code_fields(fn)])
+    loads.extend(_code_loads(fn))
     _follow_values((*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()), objects, loads, visited)
     if fn.__defaults__ or fn.__kwdefaults__:  # (replaced, f.__defaults__ = ...: numbers and helpers alike)
         loads.extend([(field, None, {}, _Fields(fn)) for field in ("__defaults__", "__kwdefaults__")])
@@ -1018,12 +1019,25 @@ def _namespace_code(holder):
 _INERT = _SCALARS | _ARRAYS | {_Data, complex} | (set(np.sctypeDict.values()) - {np.void, np.object_})
 
 
-def _code_fields(fn):
-    """The fields of function ``fn`` that key what calling it runs: its code (replaced in place by IPython's
-    autoreload) and, for a ``functools.singledispatch`` function, the registry of functions it calls."""
-    singledispatch = isinstance(getattr(fn, "registry", None), types.MappingProxyType) and callable(
-        getattr(fn, "dispatch", None))
-    return ("__code__", "registry") if singledispatch else ("__code__",)
+def _code_loads(fn):
+    """The loads that key what calling function ``fn`` runs: its code (replaced in place by IPython's
+    autoreload) and, for a ``functools.singledispatch`` function, the registry of functions it calls and
+    the ABCs' registrations it dispatches by (``Base.register(Cfg)`` changes the function called)."""
+    loads = [("__code__", None, {}, _Fields(fn))]
+    if isinstance(getattr(fn, "registry", None), types.MappingProxyType) and callable(getattr(fn, "dispatch", None)):
+        loads += [("registry", None, {}, _Fields(fn)), ("abc", None, {}, _ABC_REGISTRATIONS)]
+    return loads
+
+
+class _AbcRegistrations:
+    """The ABCs' registrations as a value a load reads: ``abc.get_cache_token()``, changed by every register()."""
+
+    @staticmethod
+    def get(_name):
+        return abc.get_cache_token()
+
+
+_ABC_REGISTRATIONS = _AbcRegistrations()
 
 
 class _Fields:

@@ -251,3 +251,28 @@ def test_which_inputs_share_memory_is_as_when_traced(ask):
     step, base = ag.compile(f), np.ones(10)
     for a, b in ((base[:5], base[5:]), (base[:5], base[0:5]), (base[:5], base[5:]), (base[:5], base[0:5])):
         assert float(step(a, b).data) == float(f(ag.as_tensor(a), ag.as_tensor(b)).data)
+
+
+def test_a_singledispatch_helper_sees_a_new_abc_registration():
+    import abc
+
+    class Base(abc.ABC):
+        pass
+
+    class Config:
+        pass
+
+    @functools.singledispatch
+    def scale(c):
+        return 1.0
+
+    @scale.register(Base)
+    def _(c):
+        return 10.0
+
+    config = Config()
+    cost = lambda x: (x * scale(config)).sum()
+    step = ag.compile(cost)
+    assert float(step(np.ones(3)).data) == 3.0
+    Base.register(Config)  # (now dispatched to Base's function)
+    assert float(step(np.ones(3)).data) == _eager(cost, np.ones(3)) == 30.0
