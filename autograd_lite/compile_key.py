@@ -533,8 +533,25 @@ def _code_key(value, depth, seen):
                         "than 8 levels deep in what it is given or reaches, which the compile key does not follow, "
                         "so a replay could not tell if what it reads changed. Pass it closer to the top")
     else:
-        return ("fn", _held(value, seen), _reach_of(value, False, seen)(seen, depth=depth + 1))
+        return _function_key(value, depth, seen)
     return (type(value), tuple([describe(v, False, depth + 1, seen) for v in parts]))
+
+
+def _function_key(fn, depth, seen):
+    """A function of the user's given as a value: by identity and what it reaches; one already being
+    described further up (a registry of functions that look each other up in it) by identity alone, as
+    its reach is in the key there, so a cycle ends at once rather than at the depth limit."""
+    active = _DESCRIBING.__dict__.setdefault("functions", set())
+    if id(fn) in active:
+        return ("fn", _held(fn, seen), "described above")
+    active.add(id(fn))
+    try:
+        return ("fn", _held(fn, seen), _reach_of(fn, False, seen)(seen, depth=depth + 1))
+    finally:
+        active.discard(id(fn))
+
+
+_DESCRIBING = threading.local()  # (this thread's functions being described: each call's key is made in one thread)
 
 
 def _reach_of(value, methods, seen):

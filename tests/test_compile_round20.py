@@ -276,3 +276,28 @@ def test_a_singledispatch_helper_sees_a_new_abc_registration():
     assert float(step(np.ones(3)).data) == 3.0
     Base.register(Config)  # (now dispatched to Base's function)
     assert float(step(np.ones(3)).data) == _eager(cost, np.ones(3)) == 30.0
+
+
+ACTIVATIONS = {}
+
+
+def _double(z):
+    return z * ACTIVATIONS["factor"]
+
+
+def _chain(z):
+    return ACTIVATIONS["double"](ACTIVATIONS["double"](z))
+
+
+def test_a_registry_of_functions_that_look_each_other_up_replays():
+    ACTIVATIONS.update(double=_double, chain=_chain, factor=2.0)
+    cost = lambda x: ACTIVATIONS["chain"](x).sum()
+    step = ag.compile(cost)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "nested more than 8 levels deep": the cycle is seen as one)
+        for factor in (2.0, 2.0, 3.0, 3.0):
+            ACTIVATIONS["factor"] = factor
+            assert float(step(np.ones(3)).data) == 3 * factor * factor
+    assert step.replays == 2
+    ACTIVATIONS["double"] = lambda z: z * 10.0  # (a function of the registry rebound: seen)
+    assert float(step(np.ones(3)).data) == 300.0
