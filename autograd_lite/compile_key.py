@@ -23,6 +23,7 @@ import enum
 import functools
 import inspect
 import itertools
+import logging
 import math
 import numbers
 import queue
@@ -49,7 +50,16 @@ def call_key(args, kwargs):
     key = tuple(map(describe, args, _TOP))
     if kwargs:
         key += tuple([(k, describe(v, True)) for k, v in kwargs.items()])
+    arrays = [getattr(v, "_array", v) for v in (*args, *kwargs.values()) if isinstance(v, (Tensor, np.ndarray))]
+    if len(arrays) > 1:  # (which of them share memory, np.shares_memory(x.data, y.data): as when traced)
+        key += (overlapping(arrays),)
     return key if len(MENTIONED) == known else call_key(args, kwargs)  # (step(x, "decay"): x.decay too)
+
+
+def overlapping(arrays):
+    """The pairs (i, j) of ``arrays`` whose memory may overlap (NumPy's bounds test: no element-wise search)."""
+    return tuple((i, j) for i in range(len(arrays)) for j in range(i + 1, len(arrays))
+                 if np.may_share_memory(arrays[i], arrays[j]))
 
 
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
@@ -191,6 +201,8 @@ def _library_key(value, kind, depth, seen):
                         "from it again. Take the items outside and pass them in")
     if _by_value(kind) and _hashable(value) and _equals_itself(value):
         return (kind, value)
+    if isinstance(value, logging.Logger):  # (code may branch on log.isEnabledFor(level): its level keys it)
+        return ("logger", _held(value, seen), value.getEffectiveLevel(), value.disabled)
     if kind.__module__ in _SYNCHRONIZING or isinstance(value, io.IOBase):
         return ("id", _held(value, seen))
     try:  # (an mmap, another buffer)
@@ -888,6 +900,7 @@ def _follow_attribute(obj, attribute, objects, loads, visited):
     own = _own_attribute(obj, None) or {}
     bound = not isinstance(obj, (type, types.ModuleType)) and attribute not in own
     if isinstance(value, functools.singledispatchmethod):  # (each method it may dispatch to, as a method)
+        loads.extend(_code_loads(value.dispatcher))  # (a method registered later: a new key)
         for method in value.dispatcher.registry.values():
             _follow(method, obj if bound else None, objects, loads, visited)
     elif isinstance(_method(value), (types.FunctionType, property)) and bound:

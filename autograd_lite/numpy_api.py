@@ -174,12 +174,13 @@ def _layout(x):
 
 
 def _memory(x):
-    # Which memory a tensor's array holds keys no compiled trace (a replay's arguments may overlap
-    # where the traced call's did not): a call asking it while traced runs eagerly, as every call then
+    # A trace keys which of the arrays passed as arguments overlap, not the memory of a tensor made inside
+    # (whether a reshape is a view depends on the layout): a call asking it of tensors runs eagerly
     tracer = current().tracer
     if isinstance(x, Tensor) and tracer is not None:
         tracer.refusals.append("asks whether tensors share memory (np.shares_memory, np.may_share_memory), "
-                               "which no trace keys; ask it outside and pass the answer in")
+                               "which a trace keys only for the arrays passed as arguments; ask it outside "
+                               "and pass the answer in")
     return _layout(x)
 
 

@@ -35,12 +35,6 @@ def same_bits(value, expected):
     return np.array_equal(value.view(bits), expected.view(bits))
 
 
-def _overlapping(arrays):
-    """The pairs (i, j) of ``arrays`` whose memory may overlap (NumPy's bounds test: no element-wise search)."""
-    return tuple((i, j) for i in range(len(arrays)) for j in range(i + 1, len(arrays))
-                 if np.may_share_memory(arrays[i], arrays[j]))
-
-
 def _node(array, requires_grad):
     """A Tensor around a replay's ``array``, for a primitive's own ``input_grads`` (what it reads of its
     output and of its inputs that are not the trace's sources)."""
@@ -53,7 +47,7 @@ def _node(array, requires_grad):
 # are the traced ones; others are made what eager code has (a primitive's: its Tensor's float array)
 _SHAPED = frozenset([np.ndarray, *[t for t in np.sctypeDict.values() if issubclass(t, np.generic)]])
 RUNTIME = {"shaped": _SHAPED, "float_output": forward_output, "generic": np.generic, "asarray": np.asarray,
-           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": same_bits, "overlapping": _overlapping, "conform": conform,
+           "as_tensor": as_tensor, "Retrace": Retrace, "same_bits": same_bits, "conform": conform,
            "gradient_list": gradient_list, "ForGradOnly": ForGradOnly, "node": _node,
            "engine_fields": ENGINE_FIELDS, "tensor_fields": tensor_fields}
 
@@ -81,7 +75,6 @@ def generate(trace, traced):
         kw = ", ".join(_keyword(key, _expr(v, f"{op}_param{j}", name, names, used, own))
                        for j, (key, v) in enumerate(params.items()))
         calls.append((op, ", ".join(filter(None, (listed, kw))), listed, kw, used - constant))
-    names["overlap"] = _overlapping([traced[slot] for slot in trace.inputs])
     backward, saved, extra = _backward_source(trace, calls, traced, names, name)
     return "\n".join(_forward_source(trace, calls, names, saved, name, extra) + [""] + backward + [""]), names
 
@@ -98,9 +91,6 @@ def _forward_source(trace, calls, names, saved, name, extra):
     for slot, at in zip(trace.inputs, trace.where):
         given = f"args[{at}]" if type(at) is int else f"kwargs[{at!r}]"
         lines += [f"    t{slot} = as_tensor({given})", f"    s{slot} = t{slot}._array"]
-    if len(trace.inputs) > 1:  # (which inputs share memory, np.shares_memory(x.data, y.data): as when traced)
-        lines += [f"    if overlapping([{''.join(f's{slot}, ' for slot in trace.inputs)}]) != overlap:",
-                  "        raise Retrace"]
     for earlier, later in trace.aliases:  # traced as one Tensor: replayed only while they are
         lines += [f"    if t{later} is not t{earlier}:", "        raise Retrace"]
     for slot, t in trace.pinned.items():

@@ -301,3 +301,44 @@ def test_a_registry_of_functions_that_look_each_other_up_replays():
     assert step.replays == 2
     ACTIVATIONS["double"] = lambda z: z * 10.0  # (a function of the registry rebound: seen)
     assert float(step(np.ones(3)).data) == 300.0
+
+
+def test_overlapping_and_separate_inputs_alternating_keep_a_trace_each():
+    step = ag.compile(lambda x, y: ag.sum(x * y))
+    buf, a, b = np.arange(6.0), np.arange(6.0), np.ones(6)
+    for i in range(20):
+        x, y = (a, b) if i % 2 == 0 else (buf, buf)
+        assert float(step(x, y).data) == float(np.sum(x * y))
+    assert step.recordings == 2 and step.replays == 18
+
+
+def test_a_method_registered_on_a_singledispatchmethod_after_tracing_is_seen():
+    class Model:
+        @functools.singledispatchmethod
+        def h(self, a):
+            return a * 2
+
+        def cost(self, x):
+            return ag.sum(x) * self.h(2)
+    model, x = Model(), np.ones(4)
+    step = ag.compile(model.cost)
+    assert float(step(x).data) == 16.0
+
+    @Model.h.register
+    def _(self, a: int):
+        return a * 7
+    assert float(step(x).data) == float(model.cost(ag.as_tensor(x)).data) == 56.0
+
+
+def test_a_branch_on_a_loggers_level_follows_the_level():
+    import logging
+    log = logging.getLogger("autograd_lite.tests.round20.level")
+    log.setLevel(logging.WARNING)
+    try:
+        f = lambda x: ag.sum(x) * (26.0 if log.isEnabledFor(logging.DEBUG) else 1.0)
+        step = ag.compile(f)
+        assert float(step(np.ones(4)).data) == 4.0
+        log.setLevel(logging.DEBUG)
+        assert float(step(np.ones(4)).data) == 104.0
+    finally:
+        log.setLevel(logging.NOTSET)
