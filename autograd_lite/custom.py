@@ -199,9 +199,22 @@ def run_rule(prim, rule, kind, g, out, args, params):
         # (under create_graph, out is a Tensor: NumPy's refusal of a Tensor, or an ndarray method a Tensor
         # lacks, g.astype or x.copy(), means the rule is not written to be differentiated again)
         lacks = type(error) is AttributeError and isinstance(getattr(error, "obj", None), Tensor)
-        if isinstance(out, Tensor) and (type(error) in (TypeError, ValueError) or lacks):
+        refused = type(error) in (TypeError, ValueError) and _raised_by_numpy_protocol(error)
+        if isinstance(out, Tensor) and (refused or lacks):
             raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
+
+
+def _raised_by_numpy_protocol(error):
+    """Whether ``error`` was raised by the engine's side of NumPy's protocols (``numpy_api``: a Tensor's
+    ``__array__``, ``__array_function__``, ``__array_ufunc__`` and the ndarray methods it mirrors),
+    refusing a Tensor that NumPy was handed; an error the rule raises itself, as its own ValueError
+    for an input out of range, is the rule's own at any order and passes through as it is."""
+    from . import numpy_api  # (it imports the ops, which import this module)
+    innermost = error.__traceback__
+    while innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    return innermost.tb_frame.f_globals.get("__name__") == numpy_api.__name__
 
 
 def op_name(forward, name):

@@ -15,7 +15,7 @@ import re
 
 from . import latex as tex
 from .convert import flag
-from .latex import name_latex  # noqa: F401  (part of this module's surface)
+from .latex import name_latex  # (part of this module's surface too)
 from .viz import rule_error, value_inputs, walk_graph
 
 # The longest formula written, in characters of LaTeX: past it the text is no longer read (nor
@@ -36,9 +36,11 @@ def formula(t, expand=False):
             down to the leaves.
     Returns:
         str. Leaves print as their names (W1 -> W^{[1]}, X -> X), unnamed
-        scalars as their values, unnamed arrays as \\mathrm{const} with their
-        shape, unnamed parameters as \\theta_k. An op output used more than once
-        whose text is long enough that naming it makes the formula shorter is
+        scalars as their values (one that adds axes by broadcasting with its
+        shape, [2]_{1\\times 1}), unnamed arrays as \\mathrm{const} with their
+        shape, unnamed parameters as \\theta_k; a second dropout mask of a layer,
+        or labels beside a tensor named Y, numbered (D^{[1]}_{(2)}). An op output
+        used more than once whose text is long enough that naming it makes the formula shorter is
         written once, as a definition before the formula (``y_{1} = \\sin x + x;\\quad
         y_{1} \\odot y_{1}``), named ``y_{k}`` (by its own name when it has one that
         no other tensor of the graph has, under ``expand=True``); a graph without
@@ -62,8 +64,8 @@ def formula(t, expand=False):
     pending = collections.Counter(id(p) for n in ops for p in n._parents)
     uses = collections.Counter(id(p) for n in ops for p in value_inputs(n))  # (the ones written out)
     shared = _Shared(nodes, len(nodes))
-    terms, unnamed_parameters = {}, 0
-    with tex.symbols_of(ops):  # (symbols given two values, as two L2 penalties' lambd, print as numbers)
+    terms, unnamed_parameters, widening = {}, 0, _widening_constants(ops)
+    with tex.symbols_of(ops, {name_latex(n.name) for n in nodes if n.name}):  # (2 lambdas, 2 masks print apart)
         for n in nodes:
             if n.name and (n._prim is None or not expanded(n)):
                 term = tex.name_term(n.name)
@@ -79,7 +81,7 @@ def formula(t, expand=False):
                 unnamed_parameters += 1
                 term = tex.Term(f"\\theta_{{{unnamed_parameters}}}")
             else:
-                term = _constant_term(n)
+                term = _constant_term(n, id(n) in widening)
             shared.add(term)
             terms[id(n)] = term
     return "".join(d + SEPARATOR for d in shared.definitions) + terms[id(t)].text
@@ -88,11 +90,28 @@ def formula(t, expand=False):
 _EMPTY = tex.Term("")
 
 
-def _constant_term(n):
-    """An unnamed leaf without grad: a scalar by its value, an array as \\mathrm{const} with its shape."""
-    if n.size == 1:
-        return tex.number_term(n._array.reshape(())[()])  # a NumPy scalar: its dtype's own shortest repr
-    return tex.Term("\\mathrm{const}_{" + "\\times ".join(str(k) for k in n.shape) + "}")
+def _constant_term(n, widening):
+    """An unnamed leaf without grad: a scalar by its value, an array as \\mathrm{const} with its shape.
+    A one-element array that adds axes to a result (``widening``) is its value in brackets with its
+    shape, [2]_{1\\times 1}: as a bare 2, a + [[2]] (shape (1, 3) for a of shape (3,)) printed as a + 2,
+    and (a + [[2]])^T (a + [[2]]), an outer product, as the inner one."""
+    shape = "\\times ".join(str(k) for k in n.shape)
+    if n.size != 1:
+        return tex.Term("\\mathrm{const}_{" + shape + "}")
+    value = n._array.reshape(())[()]  # a NumPy scalar: its dtype's own shortest repr
+    return tex.Term(f"[{tex.number_latex(value)}]_{{{shape}}}") if widening else tex.number_term(value)
+
+
+def _widening_constants(ops):
+    """The ids of the one-element leaves that an op of ``ops`` reads next to inputs of fewer axes (or
+    none): broadcasting them adds axes to its result, so their shape is part of what they mean."""
+    found = set()
+    for n in ops:
+        for p in n._parents:
+            if p._prim is None and p.size == 1 and p.ndim > max((q.ndim for q in n._parents if q is not p),
+                                                                default=0):
+                found.add(id(p))
+    return found
 
 
 def _op_term(node, inputs):

@@ -62,7 +62,7 @@ def _dropout_drawing(node):
 
 def _dropout_latex(terms, node):
     x = tex.operand_of_product(terms[0], "odot", True)
-    mask = tex.mask_name(node._parents[0])
+    mask = tex.data_symbol(tex.mask_name(node._parents[0]), node._parents[1]._array)  # (two masks print apart)
     return tex.Term(f"\\frac{{{x.text} \\odot {mask}}}{{{tex.number_latex(node._params['keep_prob'])}}}")
 
 
@@ -275,7 +275,7 @@ def _bce_latex(terms, node):
     a, y = terms[0], terms[1]
     labels = node._parents[1]
     if labels._prim is None and not labels.name and not labels.requires_grad:
-        y = tex.Term("Y", simple=True)  # labels passed as a plain array
+        y = tex.Term(tex.data_symbol("Y", labels._array), simple=True)  # labels passed as a plain array
     y_factor = y if y.prec == tex.ATOM else tex.parens(y)
     one_minus_y = tex.parens(tex.Term(f"1 - {tex.right_of_sum(y, tex.PRODUCT).text}", tex.SUM))
     one_minus_a = tex.Term(f"1 - {tex.right_of_sum(a, tex.PRODUCT).text}", tex.SUM)

@@ -114,26 +114,31 @@ def number_term(value):
 
 
 # The symbols (\\lambda, m) that the formula being written gives more than one value: ``symbol`` writes
-# them as numbers there. (A context variable: formulas written in other threads keep their own.)
+# them as numbers there; and the data its symbols stand for so far (``data_symbol``). (Context
+# variables: formulas written in other threads keep their own.)
 _NUMBERED = contextvars.ContextVar("autograd_lite_numbered_symbols", default=frozenset())
+_DATA = contextvars.ContextVar("autograd_lite_data_symbols", default=None)
 
 
 @contextlib.contextmanager
-def symbols_of(nodes):
+def symbols_of(nodes, names=()):
     """While a formula of the op outputs ``nodes`` is written: a symbol that their ops declare
     (an op's ``symbols(node)`` -> {symbol: value}, e.g. the L2 penalty's {'\\lambda': 0.7, 'm': 211})
     with two or more values among them is written by ``symbol`` as its values, so that two
     penalties of different strength, or a penalty over another m than the cross-entropy's, do
-    not print as one cost."""
+    not print as one cost. ``names``: the LaTeX of the tensor names the formula may print, which
+    ``data_symbol`` keeps its symbols apart from."""
     values = collections.defaultdict(set)
     for node in nodes:
         declared = getattr(node._prim, "symbols", None)
         for name, value in (declared(node) if declared else {}).items():
             values[name].add(value)
     token = _NUMBERED.set(frozenset(name for name, seen in values.items() if len(seen) > 1))
+    data = _DATA.set((frozenset(names), collections.defaultdict(list)))
     try:
         yield
     finally:
+        _DATA.reset(data)
         _NUMBERED.reset(token)
 
 
@@ -141,6 +146,24 @@ def symbol(name, value):
     """``name`` (a symbol, e.g. '\\lambda'), or ``value`` as ``number_latex`` writes it where the
     formula being written gives ``name`` more than one value (``symbols_of``)."""
     return number_latex(value) if name in _NUMBERED.get() else name
+
+
+def data_symbol(symbol, data):
+    """``symbol`` (e.g. 'D^{[1]}', a dropout mask; 'Y', unnamed labels) for the array ``data`` in the formula
+    being written (``symbols_of``), numbered ``symbol_{(k)}`` where it would read as other data: a
+    tensor printed by that name, or other values given the symbol before (two masks of one layer),
+    as two lambdas print apart. The same values get the same symbol."""
+    state = _DATA.get()
+    if state is None:  # (a rule called outside a formula: nothing to tell apart)
+        return symbol
+    names, seen = state
+    given = seen[symbol]
+    found = next((k for k, earlier in enumerate(given) if np.array_equal(earlier, data)), None)
+    if found is None:
+        found = len(given)
+        given.append(data)
+    number = found + (symbol in names)
+    return symbol if number == 0 else f"{symbol}_{{({number + 1})}}"
 
 
 def parens(term, tall=False):
@@ -216,24 +239,22 @@ def product(x, y, kind):
     return Term(x.text + joiner + y.text, PRODUCT, kind, tail=y.tail)  # (y, the last factor, stays open)
 
 
-def axis_subscript(params):
-    axis = (params or {}).get("axis")
-    return "" if axis is None else f"_{{\\mathrm{{axis}}={axis}}}"
-
-
 def params_subscript(node, *keys):
     """'_{\\mathrm{axis}=0, \\mathrm{ddof}=1}': the parameters ``keys`` that op output ``node`` was
     called with, each unless at its default in the op's declared call (var(x) and var(x, ddof=0)
     print alike, var(x, ddof=1) does not); '' when none is left."""
-    declared = _declared(node)
-    shown = []
-    for key in keys:
-        if key in (node._params or {}):
-            value = node._params[key]
-            default = declared[key].default if key in declared else None
-            if not _equal(value, default):
-                shown.append(f"{roman(key)}={value_latex(value)}")
+    shown = [f"{roman(key)}={value_latex(value)}" for key, value in off_default(node, keys)]
     return "_{" + ", ".join(shown) + "}" if shown else ""
+
+
+def off_default(node, keys):
+    """(key, value) of each parameter among ``keys`` that op output ``node`` was called with, unless at its
+    default in the op's declared call (one without a default is always shown; one the call does not
+    declare, unless None): the one rule of which parameters formulas and drawings show, so that
+    softmax(x, axis=None) (default 0) or a keyword's False where True is the default is never dropped."""
+    declared, params = _declared(node), node._params or {}
+    return [(key, params[key]) for key in keys if key in params
+            and not _equal(params[key], declared[key].default if key in declared else None)]
 
 
 def declared_keywords(node):

@@ -452,7 +452,7 @@ def _to_extremes(g, x, out, axis):
 
 def _reduction_latex(symbol, as_prefix=False):
     def latex(t, node):
-        function = symbol + tex.axis_subscript(node._params)
+        function = symbol + tex.params_subscript(node, "axis", "keepdims")  # (keepdims: the shape read next)
         return tex.prefix(function, t[0]) if as_prefix else tex.call(function, *t)
     return latex
 
@@ -821,7 +821,8 @@ logsumexp = _Op(_logsumexp, "logsumexp", doc="""logsumexp(x, axis=None, keepdims
                       _spread(g, x.shape, axis) * _softmax_weights(x, axis),),
                 jvps=(lambda t, out, x, axis=None, keepdims=False: np.sum(
                     t * _softmax_weights(x, axis), axis=_axes(axis, x.ndim), keepdims=keepdims),),
-                latex=lambda t, node: tex.call("\\log\\sum" + tex.axis_subscript(node._params) + " \\exp", *t))
+                latex=lambda t, node: tex.call(
+                    "\\log\\sum" + tex.params_subscript(node, "axis", "keepdims") + " \\exp", *t))
 
 
 def _softmax(x, axis=0):
@@ -837,7 +838,7 @@ def _softmax_rule(g, out, x, axis=0):  # the Jacobian is symmetric: the same rul
 softmax = _Op(_softmax, "softmax", doc="""softmax(x, axis=0): exp(x) / sum(exp(x), axis, keepdims), x's shape.
 
     Column-as-example layout: (k, m) logits, k classes, m examples; each column sums to 1.""", vjps=(_softmax_rule,), jvps=(_softmax_rule,),
-              latex=lambda t, node: tex.call("\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
+              latex=lambda t, node: tex.call("\\mathrm{softmax}" + tex.params_subscript(node, "axis"), *t))
 
 
 def _log_softmax(x, axis=0):
@@ -852,7 +853,7 @@ log_softmax = _Op(_log_softmax, "log_softmax", doc="""log_softmax(x, axis=0): x 
     (k, m) logits with examples as columns; exact where softmax would underflow to 0.""",
                   vjps=(lambda g, out, x, axis=0: g - _apply(exp, out) * g.sum(axis=axis, keepdims=True),),
                   jvps=(lambda t, out, x, axis=0: t - (np.exp(out) * t).sum(axis=axis, keepdims=True),),
-                  latex=lambda t, node: tex.call("\\log\\mathrm{softmax}" + tex.axis_subscript(node._params), *t))
+                  latex=lambda t, node: tex.call("\\log\\mathrm{softmax}" + tex.params_subscript(node, "axis"), *t))
 
 
 # --- variance and standard deviation (NumPy's ddof=0 by default) --------------------
@@ -930,12 +931,12 @@ var = _Op(_var, "var", doc="""var(x, axis=None, keepdims=False, ddof=0): NumPy's
     The result has NumPy's reduction shape (float16 and float32 computed in float64, rounded
     once); d/dx = 2 (x - mean) / (N - ddof).""", vjps=(_float64_rule(_var_vjp),),
           jvps=(_var_jvp,),
-          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.params_subscript(node, "axis", "ddof"), *t))
+          latex=lambda t, node: tex.call("\\mathrm{Var}" + tex.params_subscript(node, "axis", "keepdims", "ddof"), *t))
 std = _Op(_std, "std", doc="""std(x, axis=None, keepdims=False, ddof=0): sqrt of ``var``; NumPy's shapes and ddof.
 
     d/dx = (x - mean) / ((N - ddof) std), taken as 0 where std is 0.""", vjps=(_float64_rule(_std_vjp, _std_float64),),
           jvps=(_float64_rule(_std_jvp, _std_float64),),
-          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.params_subscript(node, "axis", "ddof"), *t))
+          latex=lambda t, node: tex.call("\\mathrm{std}" + tex.params_subscript(node, "axis", "keepdims", "ddof"), *t))
 
 
 # --- adding and removing axes of length 1 ----------------------------------------------

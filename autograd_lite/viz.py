@@ -14,9 +14,9 @@ a glance:
 An op's primitive chooses its role and lines with ``draw(node) -> (role, [lines])``
 (checked: anything else is a TypeError naming the op). Scalar constants show their
 shortest round-trip value; an unprintable character in a name shows as its code point.
-An op's box shows its parameters (axis, shape, index, ...); the edges into an op of
-two or more inputs carry each input's name in the op's call (``subtract(x, y)``: x
-and y), so ``x - y`` and ``y - x`` draw apart. A graph recorded before an in-place
+An op's box shows its parameters off their defaults (axis, shape, index, ...); the
+edges into an op of two or more inputs carry each input's name in the op's call
+(``subtract(x, y)``: x and y), so ``x - y`` and ``y - x`` draw apart. A graph recorded before an in-place
 change of one of its tensors is refused, as ``backward()`` refuses it.
 
 The ``class`` attribute of each node carries its role (and ends up in SVG).
@@ -171,12 +171,10 @@ def _visible(text):
 
 def _op_params_text(t):
     """The op's parameters as 'key=value' lines, for the generic ops (axis, shape, index, ...): each
-    one that may change the value is shown, a long one cut short (never dropped, so x[:, 0:1] and
-    x[:, 2:3] draw apart)."""
+    one off its default, by the rule the formula's subscripts follow (``latex.off_default``), a long
+    one cut short (never dropped, so x[:, 0:1] and x[:, 2:3] draw apart)."""
     lines = []
-    for key, value in (t._params or {}).items():
-        if value is None or value is False:
-            continue
+    for key, value in tex.off_default(t, tuple(t._params or ())):
         text = f"{key}={_param_text(value)}"
         lines.append(text if len(text) <= _PARAM_WIDTH else text[:_PARAM_WIDTH - 1] + "…")
     return lines
