@@ -434,12 +434,16 @@ def _to_numpy(self, dtype=None, copy=None):
 
 
 def _deepcopy(self, memo):
-    """``copy.deepcopy(t)`` / ``copy.copy(t)`` of a leaf: a new leaf with a copy of the data (and
-    of ``.grad``), as PyTorch's deepcopy; an op's output is refused, as there."""
+    """``copy.deepcopy(t)`` / ``copy.copy(t)`` (``memo`` None) of a leaf: a new leaf of t's class with a copy
+    of the data (and of ``.grad``) and the attributes its user set (shared by copy.copy, copied by deepcopy),
+    as PyTorch's; an op's output is refused, as there."""
     _refuse_op_output(self, "copy")
-    t = memo[id(self)] = Tensor(self.detach(), self.requires_grad, self.name)  # (Tensor(self) warns)
+    t = Tensor(self.detach(), self.requires_grad, self.name)  # (Tensor(self) warns)
+    if memo is not None:
+        memo[id(self)] = t
     t._grad = None if self._grad is None else np.array(self._grad)  # (not the setter: no effect to note)
-    return _as_kept(t, type(self), {k: copy.deepcopy(v, memo) for k, v in _own_fields(self).items()})
+    fields = _own_fields(self)  # (copy.copy shares them, as a shallow copy does; deepcopy copies them)
+    return _as_kept(t, type(self), fields if memo is None else {k: copy.deepcopy(v, memo) for k, v in fields.items()})
 
 
 def _reduce_ex(self, protocol):
@@ -447,8 +451,9 @@ def _reduce_ex(self, protocol):
     fields (a node's primitive and inputs). An op's output is refused, as deepcopy refuses it:
     PyTorch would pickle it as a new leaf, but here both copies follow one rule, and a leaf made
     silently would fill no ``.grad`` the user holds (its inputs' gradients would go nowhere)."""
-    _refuse_op_output(self, "pickle")
-    return _leaf, (self._read(), self.requires_grad, self.name, self._grad, type(self), _own_fields(self))
+    _refuse_op_output(self, "pickle")  # (the attributes as the state pickle sets after making the leaf: one
+    return _leaf, (self._read(), self.requires_grad, self.name, self._grad, type(self)), _own_fields(self)  # that
+    # refers back to the tensor, t.me = t, is then pickled by reference)
 
 
 def _refuse_op_output(t, what):
@@ -498,7 +503,7 @@ def _install():
         setattr(Tensor, name, _method(name, call, doc))
     Tensor.flatten, Tensor.ravel = _flattening("flatten"), _flattening("ravel")
     Tensor.__round__, Tensor.__contains__ = _round, _contains
-    Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, {})
+    Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, None)
     Tensor.__reduce_ex__ = _reduce_ex
     Tensor.item, Tensor.numpy, Tensor.tolist, Tensor.__format__ = _item, _numpy, _tolist, _format
     Tensor.__float__, Tensor.__int__, Tensor.__complex__ = _number_of(float), _number_of(int), _number_of(complex)

@@ -46,3 +46,17 @@ def test_a_pickle_made_before_attributes_were_kept_still_loads():
     from autograd_lite.numpy_api import _leaf
     t = _leaf(np.ones(2), True, "W", None)  # (the four fields older pickles hold)
     assert type(t) is ag.Tensor and t.name == "W" and t.requires_grad
+
+
+def test_copy_copy_shares_the_attributes_as_a_shallow_copy_does():
+    w = ag.Tensor(np.ones(2), requires_grad=True)
+    w.cache = ag.Tensor(np.ones(2), requires_grad=True) * 2  # (an op's output, which deepcopy refuses)
+    c = copy.copy(w)
+    assert c.cache is w.cache and c is not w
+
+
+def test_a_leaf_whose_attribute_refers_to_itself_pickles_and_deepcopies():
+    s = ag.Tensor(np.ones(2), requires_grad=True)
+    s.me = s
+    for c in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
+        assert c.me is c and c is not s
