@@ -38,6 +38,16 @@ _LAZY = {
 }
 
 
+# The public names: the functions and classes above, the public submodules and the lazy ones (not the
+# engine's own modules, which the imports above also bind here)
+__all__ = sorted([name for name, value in globals().items() if not name.startswith("_") and (
+    type(value) is not type(pytree) or name in ("pytree", "testing"))] + list(_LAZY))
+
+
+def __dir__():  # (the lazy names too: dir(ag) and help() list what ag.<name> gives)
+    return sorted(set(__all__) | {"__version__"})
+
+
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'autograd_lite' has no attribute {name!r}")

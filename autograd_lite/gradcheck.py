@@ -9,7 +9,7 @@ dict of parameters); leaves are named by their dict keys in reports.
 """
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -76,7 +76,10 @@ class GradcheckResult:
     (``_pooled_counts``), and no input leaf fails on its own (``_fails_alone``). ``difference`` is
     over 2 eps (docs/math.md, "Gradient checking"), ``judged`` over the steps taken (None: the same), as the leaves'
     (``InputCheck``). ``kinks``: the entries where f seems to have no derivative (a list of
-    ``Kink``; the verdict ignores them)."""
+    ``Kink``; the verdict ignores them). ``forward``: the forward-mode check (a result of mode
+    "forward", JVPs against the differences; None when ``modes`` leaves it out), which must pass too
+    unless it could not run (``skipped``: why, e.g. an op without a JVP rule; a check of forward mode
+    alone then fails, having checked nothing)."""
     difference: float
     threshold: float
     inputs: list = field(default_factory=list)
@@ -84,6 +87,8 @@ class GradcheckResult:
     kinks: list = field(default_factory=list)
     judged: float = None
     own_dtype: list = field(default_factory=list)
+    forward: object = None
+    skipped: str = None
 
     def __post_init__(self):
         if self.judged is None:
@@ -91,7 +96,8 @@ class GradcheckResult:
 
     @property
     def passed(self):
-        return _verdict(self.judged, self.threshold, self.inputs) and not any(c.failed for c in self.own_dtype)
+        return (_verdict(self.judged, self.threshold, self.inputs) and not any(c.failed for c in self.own_dtype)
+                and (self.forward is None or self.forward.passed or self.forward.skipped is not None))
 
     def __bool__(self):
         return self.passed
@@ -99,35 +105,58 @@ class GradcheckResult:
     def __str__(self):
         verdict = "passed" if self.passed else "FAILED"
         what = {"full": "", "fast": " (fast: one random direction per input)",
+                "forward": " (forward mode: one random direction per input)",
                 "second order": " (second order: Hessian-vector product vs differences of the gradient)"}[self.mode]
+        if self.skipped is not None:
+            return f"gradcheck{what} {verdict}: nothing checked: {self.skipped}"
         difference = _shown(self.difference, self.threshold)[0] + _taken_shown(self, self.threshold)
+        autodiff = "JVP" if self.mode == "forward" else "autodiff"
         note = _headline_note(self.judged, self.threshold, self.inputs, lambda c: f"input {c.index} {c.name}",
-                              "||autodiff - numerical||")
+                              f"||{autodiff} - numerical||")
         if any(c.failed for c in self.own_dtype):
             note += "; autodiff's gradient at the inputs' own dtype differs from the float64 one (below)"
+        if self.forward is not None and not self.forward.passed and self.forward.skipped is None:
+            note += "; forward mode's check fails (below)"
         lines = [f"gradcheck{what} {verdict}: difference {difference} (threshold {self.threshold!r}){note}"]
         worst = _worst(self.inputs, self.threshold)
         for c in self.inputs:
             mark = "  <- worst" if c is worst and len(self.inputs) > 1 else ""
-            where = "along the direction: " if self.mode == "fast" else f"worst entry {c.worst_entry}: "
+            where = "along the direction: " if self.mode in ("fast", "forward") else f"worst entry {c.worst_entry}: "
             shown = _shown(c.difference, self.threshold)[0] + _taken_shown(c, self.threshold)
-            flag = _flag(c, self.threshold, "||autodiff - numerical||")
-            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}autodiff "
+            flag = _flag(c, self.threshold, f"||{autodiff} - numerical||")
+            lines.append(f"  input {c.index} {c.name} {c.shape}: difference {shown}, {where}{autodiff} "
                          f"{c.analytic:.10g} vs numerical {c.numeric:.10g}{flag}{mark}")
         return "\n".join(lines + _step_lines(self) + _unmeasured_lines(self) + _dtype_lines(self.own_dtype)
-                         + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+                         + _forward_lines(self.forward) + _kink_lines(self.kinks, self.mode, len(self.inputs)))
+
+
+def _forward_lines(forward):
+    """The report's lines on the forward-mode check (``GradcheckResult.forward``), indented under the
+    reverse-mode one: its own report but for its kinks (f's, which the reverse check's cautions name),
+    or why it could not run (which the verdict excuses there)."""
+    if forward is None:
+        return []
+    if forward.skipped is not None:
+        return [f"  forward mode not checked (the verdict rests on reverse mode): {forward.skipped}"]
+    return [f"  {line}" for line in str(replace(forward, kinks=[])).splitlines()]
 
 
 def _dtype_lines(checks):
-    """The report's lines on the input leaves whose gradient at their own dtype differs from the
-    float64 one the check ran on (``DtypeCheck``)."""
+    """The report's lines on autodiff's gradient at the inputs' own dtype against the float64 one
+    the check ran on (``DtypeCheck``): one per compared leaf, two with a note for one that differs."""
     lines = []
     for c in checks:
-        if c.failed:
-            lines += [f"  input {c.index} {c.name}: autodiff's gradient at its own dtype {c.dtype} differs from the "
-                      f"float64 one: difference {_shown(c.difference, c.threshold)[0]} (threshold {c.threshold:.3g}),",
-                      f"  worst entry {c.worst_entry}: {c.own:.10g} at {c.dtype} vs {c.float64:.10g} at float64  FAIL"]
-    if lines:
+        compared = (f"  input {c.index} {c.name}: autodiff's gradient at its own dtype {c.dtype} vs float64's: "
+                    f"difference {_shown(c.difference, c.threshold)[0]} (threshold {c.threshold:.3g})")
+        if not c.failed:
+            lines.append(f"{compared}, every entry within {c.allowed:.3g}")
+            continue
+        shown = ", ".join(map(str, c.entries[:_KINKS_SHOWN])) + (" ..." if len(c.entries) > _KINKS_SHOWN else "")
+        off = (f"  {len(c.entries)} {'entry' if len(c.entries) == 1 else 'entries'} off by more than "
+               f"{c.allowed:.3g} ({shown}); " if c.entries else "  ")
+        lines += [compared, f"{off}worst entry {c.worst_entry}: {c.own:.10g} at {c.dtype} vs {c.float64:.10g} "
+                  "at float64  FAIL"]
+    if any(c.failed for c in checks):
         lines += ["  note: the check ran on float64 copies of the inputs; at the dtype f really runs in, its",
                   "  gradient overflows, branches on the dtype or loses its digits there"]
     return lines
@@ -578,8 +607,9 @@ class DtypeCheck:
     """gradcheck's comparison, for input leaf ``index`` (``name``) of an input narrower than float64,
     of autodiff's gradient at the inputs' own dtypes (``dtype``: the narrowest float among them) with
     the float64 one the check ran on: their relative ``difference``, the worst entry and the two
-    values there (``own``, ``float64``), and whether it ``failed`` (the difference at or above
-    ``threshold``, beyond that dtype's rounding: ``_own_dtype``)."""
+    values there (``own``, ``float64``), and whether it ``failed``: the difference at or above
+    ``threshold``, beyond that dtype's rounding, or any entry off by more than ``allowed``
+    (``entries`` lists those: ``_entries_off``)."""
     index: int
     name: str
     dtype: str
@@ -589,6 +619,8 @@ class DtypeCheck:
     float64: float
     threshold: float
     failed: bool
+    allowed: float = math.inf
+    entries: list = field(default_factory=list)
 
 
 # By itemsize: a factor 2 is 1/3, a sign flip 1; a correct float32 gradient cancelling by 1e6 differed
@@ -618,15 +650,61 @@ def _own_dtype(f, flat, analytic):
                   "dtype is compared with the float64 one too", UserWarning, stacklevel=3)
     dtype = min((d for _, d in narrow), key=lambda d: d.itemsize)
     threshold = _OWN_DTYPE[dtype.itemsize]
-    own = _autodiff(f, flat, [a if a.dtype.kind == "f" else x for a, x in zip(flat.native, flat.arrays)], None)
+    own = _autodiff(f, flat, _at_own_dtype(flat, 0), None)
     kept = [i for i, a in enumerate(analytic) if np.all(np.isfinite(a))]
     with np.errstate(invalid="ignore", over="ignore"):  # (inf - inf: a nan difference, which fails)
         comparison = compare_gradients([own[i] for i in kept], [analytic[i] for i in kept], threshold)
     failed = [_fails_alone(c, threshold) for c in comparison.leaves]
     if not comparison.passed and not any(failed):  # (only the pooled difference fails: name the worst)
         failed = [c is comparison.worst for c in comparison.leaves]
+    off = _entries_off(f, flat, own, analytic, kept, np.finfo(dtype).eps / 2)
     return [DtypeCheck(i, flat.names[i], str(dtype), c.difference, c.worst_entry, c.actual, c.expected, threshold,
-                       bad) for i, c, bad in zip(kept, comparison.leaves, failed)]
+                       bad or bool(entries), allowed, entries)
+            for i, c, bad, (allowed, entries) in zip(kept, comparison.leaves, failed, off)]
+
+
+# The own-dtype inputs are moved by this many units of their dtype (at each leaf's largest |x|) to
+# see how much the gradient's rounding moves: enough that f's intermediate values round anew.
+_JITTER = 16
+# An entry counts as off where its own-dtype error is beyond this many times that movement.
+_MOVES = 8
+
+
+def _at_own_dtype(flat, units):
+    """The inputs at their own dtypes, each float leaf narrower than float64 moved by ``units`` of
+    its dtype at its largest |x| (1 for a zero leaf) and rounded to it; integer leaves as float64."""
+    moved = []
+    for a, x in zip(flat.native, flat.arrays):
+        narrow = a.dtype.kind == "f" and a.dtype.itemsize < 8
+        step = units * np.spacing(a.dtype.type(np.max(np.abs(x), initial=0.0) or 1.0)) if narrow else 0
+        moved.append((a + step).astype(a.dtype) if a.dtype.kind == "f" else x)
+    return moved
+
+
+def _entries_off(f, flat, own, analytic, kept, unit):
+    """Per leaf of ``kept``, ``(allowed, entries)``: the entries whose own-dtype gradient (``own``)
+    is off the float64 one (``analytic``) by more than ``allowed``, ``_ROUNDING_UNITS`` units of the
+    dtype (``unit``) at the leaf's largest |gradient| plus ``_MOVES`` times the most that error moves
+    when the narrow inputs move by +-``_JITTER`` units of their dtype (both sides recomputed there).
+
+    The pooled threshold misses a gradient 20% off, or one entry of 1000 with its sign flipped. A
+    fixed count of units cannot tell those from rounding: a correct gradient that is a sum cancelling
+    to 1e-9 after training is off in float32 by percents, its sign even. But rounding errors come
+    out anew at inputs moved so slightly, while a wrong rule's error (e.g. 0.2 g) moves with g, by
+    ~1e-6 of itself: so an entry stands out only against a leaf whose error stays put."""
+    moves = []
+    for units in (_JITTER, -_JITTER):
+        moved = _at_own_dtype(flat, units)
+        there = _autodiff(f, flat, [_float64(a) for a in moved])
+        moves.append([_autodiff(f, flat, moved, None)[i] - there[i] for i in kept])
+    result = []
+    with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan error: left to the pooled check)
+        for k, i in enumerate(kept):
+            error = np.subtract(own[i], analytic[i], dtype=np.float64)
+            moved = max(np.max(np.abs(m[k] - error), initial=0.0) for m in moves)
+            allowed = float(_MOVES * moved + _ROUNDING_UNITS * unit * np.max(np.abs(analytic[i]), initial=0.0))
+            result.append((allowed, [tuple(int(j) for j in e) for e in np.argwhere(np.abs(error) > allowed)]))
+    return result
 
 
 def numerical_gradient(f, inputs, eps=1e-7):
@@ -913,7 +991,23 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
     return difference, verdict_difference, checks, crossed
 
 
-def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
+_MODES = ("rev", "fwd")
+
+
+def _check_modes(modes):
+    """``modes`` as a tuple of the distinct modes of ``_MODES`` it names (in that order), at least one;
+    a str alone is a TypeError ("rev" would read as its letters), another name a ValueError."""
+    if not isinstance(modes, (tuple, list)):
+        raise TypeError(f"gradcheck: modes must be a tuple or list of 'rev' and/or 'fwd' (as HIPS autograd's "
+                        f"check_grads), got {type(modes).__name__} {modes!r}; e.g. modes=('rev',)")
+    unknown = [m for m in modes if not isinstance(m, str) or m not in _MODES]
+    if unknown or not modes:
+        raise ValueError(f"gradcheck: modes must name 'rev' (reverse mode, VJPs) and/or 'fwd' (forward mode, "
+                         f"JVPs), at least one, got {tuple(modes)!r}" + (f": {unknown!r} unknown" if unknown else ""))
+    return tuple(m for m in _MODES if m in modes)
+
+
+def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=_MODES):
     """Compare autodiff gradients of scalar ``f(*inputs)`` with central differences.
 
     Args:
@@ -934,44 +1028,43 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None):
             ``check_grads``, PyTorch's fast mode); a leaf the assumed truncation would
             excuse costs two more, at x +- 3 eps u, as in full mode (``_judged``), so the
             verdict is as strict as full mode's along those directions.
-        rng: seed / Generator / RandomState for the directions (fast mode).
+        rng: seed / Generator / RandomState for the directions (fast mode, the forward check).
+        modes: "rev" (the VJPs, as above) and/or "fwd" (the JVPs along fast mode's directions,
+            judged as it is, at ``threshold`` or else 1e-5: ``.forward``, ``_forward``); default
+            both, as HIPS autograd's ``check_grads``. "fwd" alone takes no VJP and returns the
+            forward check itself (docs/api.md, "Gradient checking").
     Returns:
-        GradcheckResult: ``.difference`` over all leaves together (docs/math.md, "Gradient checking", over 2 eps),
-        ``.passed``, ``.inputs`` per-leaf detail (named by dict keys). The verdict divides each
-        difference by the step it took (``.judged``, per leaf and over all: x +- eps rounds to
-        float64, 4% off 2 eps at |x| = 1e8, ``_taken``; in fast mode autodiff's slope along the
-        displacement taken), and an entry whose step rounds to 0 (x + eps == x) fails its leaf
-        (``.unchecked``; the report asks for a larger eps). ``.error`` ||autodiff - numerical|| and
-        ``.bound`` the finite differences' error bound, ``_resolution``, below which a leaf's own
-        difference does not count, are over the steps taken; for a leaf it would excuse, the truncation is measured from the differences at
-        3 eps, with a margin, ``_measured_parts``, and a leaf below eps ** 0.75 of the pooled norm
-        that those and a third at eps / 3 do not resolve counts as a zero gradient, ``_judged``),
-        ``.kinks`` the entries (in fast mode, directions) where the one-sided differences
-        (f(x + eps) - f(x)) / eps and (f(x) - f(x - eps)) / eps disagree beyond what a derivative of
-        f's scale can explain, so f may have no derivative there (|x| at 0, ties in max): central
-        differences cannot see a symmetric kink, and the verdict does not count them. Three values
-        cannot tell a kink from steep curvature: a smooth minimum curving more steeply than
-        eps ** (-2/3) times that scale (46,000 at eps = 1e-7) is listed too, and a jump in slope
-        below eps ** (1/3) times it is not seen (docs/api.md, "Gradient checking"); and, marked ``crossed``,
-        the entries of a measured leaf whose differences at eps and 3 eps show a kink crossed within
-        the step, which its bound allows for. ``str()`` a readable report, with a caution naming
-        those entries. A leaf f's rounding swamps fails as unmeasured (``_unmeasured``); inputs
-        narrower than float64 are checked on float64 copies, with a UserWarning, and fail where
-        autodiff's gradient at their own dtype differs (``.own_dtype``, ``_own_dtype``).
+        GradcheckResult: ``.difference`` over all leaves together (docs/math.md, "Gradient checking"),
+        ``.passed``, ``.inputs`` per-leaf detail (named by dict keys), ``.judged`` (each difference over
+        the step it took, ``_taken``), ``.unchecked`` (entries whose step rounds to 0), ``.error`` and
+        ``.bound`` (the differences' error bound, ``_resolution``; a truncation measured at 3 eps,
+        ``_judged``), ``.kinks`` (entries where the one-sided differences disagree: |x| at 0, ties in
+        max; not counted), ``.own_dtype`` (inputs narrower than float64 are checked on float64 copies,
+        with a UserWarning, and at their own dtype too, ``_own_dtype``), ``.forward`` (the JVPs) and
+        ``str()`` a readable report. What each means and its limits: docs/api.md, "Gradient checking".
     Raises:
         ValueError: f gives two different values at ``inputs`` (fresh dropout masks per call).
     """
     function_arg(f, "gradcheck")
     fast = flag(fast, "gradcheck(fast=...)")  # ("False" is truthy: it would run the weaker check)
+    modes = _check_modes(modes)
     eps = _check_eps(eps, "gradcheck")
     flat = _Flat(inputs, "gradcheck")
-    threshold = _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold, "gradcheck")
+    given, threshold = threshold, _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold,
+                                                   "gradcheck")
     center = _check_deterministic(f, flat, "gradcheck")
+    along = _Along(f, flat, as_generator(0 if rng is None else rng, "gradcheck"))
+    # (one directional difference is noisier than a full check's: the forward check's default is fast mode's)
+    forward_threshold = threshold if given is not None else 1e-5
+    if "rev" not in modes:
+        return _forward(f, flat, center, eps, forward_threshold, along)
     analytic = _autodiff(f, flat)
     own = _own_dtype(f, flat, analytic)
-    result = (_fast(f, flat, analytic, center, eps, threshold, as_generator(0 if rng is None else rng, "gradcheck"))
-              if fast else _full(f, flat, analytic, center, eps, threshold))
+    result = (_fast(f, flat, analytic, center, eps, threshold, along) if fast
+              else _full(f, flat, analytic, center, eps, threshold))
     result.own_dtype = own
+    if "fwd" in modes:
+        result.forward = _forward(f, flat, center, eps, forward_threshold, along, analytic)
     return result
 
 
@@ -1010,25 +1103,78 @@ def _entries_taken(x, step, pair, center, scale):
             _bend(pair, center, sides, np.abs(sides[0] - sides[1]) / 2, scale))
 
 
-def _fast(f, flat, analytic, center, eps, threshold, generator):
+class _Along:
+    """Per input leaf of ``flat``, one random unit direction u (``directions``, drawn from ``generator``),
+    and f's ``(plus, minus)`` at x +- step u for leaf i alone (``along(i, step)``), kept: fast mode
+    and the forward check difference f along the same directions, so neither evaluates it twice."""
+
+    def __init__(self, f, flat, generator):
+        self.f, self.flat, self.values, self.directions = f, flat, {}, []
+        for x in flat.arrays:
+            u = generator.standard_normal(x.shape)
+            norm = np.linalg.norm(u)
+            self.directions.append(u / norm if norm else u)
+
+    def __call__(self, i, step):
+        if (i, step) not in self.values:
+            shifted, moved = list(self.flat.arrays), []
+            for s in (step, -step):
+                shifted[i] = self.flat.arrays[i] + s * self.directions[i]
+                moved.append(_value(self.f, self.flat, shifted, "gradcheck"))
+            self.values[i, step] = tuple(moved)
+        return self.values[i, step]
+
+
+def _fast(f, flat, analytic, center, eps, threshold, along):
     """gradcheck's fast mode: per leaf, <analytic, u> against (f(x + eps u) - f(x - eps u)) / (2 eps)
-    for one random unit direction u drawn from ``generator``; ``center`` is f(x). A leaf the
+    along its direction u (``along``, an ``_Along``), judged by ``_directional``."""
+    def slope(i, direction):
+        return float(np.sum(analytic[i] * direction))
+    slopes = [slope(i, u) for i, u in enumerate(along.directions)]
+    return _directional(flat, along, slopes, slope, analytic, center, eps, threshold, "fast")
+
+
+def _jvp_slope(f, flat):
+    """``slope(i, direction)``: forward mode's derivative of f along ``direction`` on leaf i, the
+    other leaves held as constants (so a zero tangent never reaches an op without a JVP rule)."""
+    from .transforms import jvp
+
+    def slope(i, direction):
+        def on_leaf(leaf):
+            return f(*flat.args([leaf if k == i else Tensor(a) for k, a in enumerate(flat.arrays)],
+                                make=lambda t: t))
+        with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan tangent: a nan difference)
+            return float(np.ravel(jvp(on_leaf, (flat.arrays[i],), (direction,))[1])[0])
+    return slope
+
+
+def _forward(f, flat, center, eps, threshold, along, analytic=None):
+    """gradcheck's forward-mode check (HIPS autograd's ``check_grads(modes=["fwd"])``, PyTorch's
+    ``check_forward_ad``): per leaf, the JVP along its direction u (``along``) against the same central
+    differences fast mode takes, judged by ``_directional`` at ``threshold``; the scales a zero gradient
+    is small against come from reverse mode's ``analytic`` when it was taken, else from the JVPs.
+    Differences, not the VJP (<1, J u> = <J^T 1, u>), are the reference: they check forward mode
+    whether or not the VJP is right. A JVP that cannot be taken (an op without a JVP rule, a
+    non-zero tangent reaching an input the op declares not differentiable) gives a result that
+    ``skipped`` the check, saying why."""
+    slope = _jvp_slope(f, flat)
+    try:
+        slopes = [slope(i, u) for i, u in enumerate(along.directions)]
+    except GraphError as error:
+        return GradcheckResult(math.nan, threshold, mode="forward", skipped=str(error))
+    return _directional(flat, along, slopes, slope, analytic, center, eps, threshold, "forward")
+
+
+def _directional(flat, along, slopes, slope, gradients, center, eps, threshold, mode):
+    """A directional check (fast mode, the forward check): per leaf, autodiff's ``slopes`` along its
+    direction u against f's central difference along u (``along``); ``center`` is f(x). A leaf the
     assumed truncation would excuse has it measured as the full mode does (``_judged``), from
     f(x +- 3 eps u): two more evaluations for that leaf alone. The verdict judges each difference
-    along the displacement taken (``_taken``: x +- eps u rounds per entry)."""
-    directions = []
-    for x in flat.arrays:
-        u = generator.standard_normal(x.shape)
-        norm = np.linalg.norm(u)
-        directions.append(u / norm if norm else u)
+    along the displacement taken (``_taken``: x +- eps u rounds per entry), with autodiff's
+    ``slope(i, direction)`` along the rounding. ``gradients``: reverse mode's, the scale a zero
+    gradient is small against (a direction may miss most of them), else None (the slopes')."""
+    directions = along.directions
     unchecked = [_unchecked(x, eps) for x in flat.arrays]
-
-    def along(i, step):  # f's (plus, minus) with leaf i moved by +-step along its direction
-        shifted, moved = list(flat.arrays), []
-        for s in (step, -step):
-            shifted[i] = flat.arrays[i] + s * directions[i]
-            moved.append(_value(f, flat, shifted, "gradcheck"))
-        return tuple(moved)
 
     def moved(i, step, pair):
         # f moved along t = (x + step u) - (x - step u), not 2 step u, so the difference over 2 step
@@ -1038,7 +1184,7 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
         x, u = flat.arrays[i], directions[i]
         t, (right, left) = _taken(x, step * u)
         with np.errstate(invalid="ignore", over="ignore"):  # (an inf or nan: a nan difference, no bound)
-            rounded = float(np.sum(analytic[i] * (t / (2 * step) - u)))
+            rounded = slope(i, t / (2 * step) - u)
             sides = (float(np.sum(right * u)), float(np.sum(left * u)))
             bend = _bend(pair, center, sides, _norm(right - left) / 2, scale)
         return (math.nan if unchecked[i] else (pair[0] - pair[1]) / (2 * step) - rounded), bend, sides
@@ -1047,19 +1193,18 @@ def _fast(f, flat, analytic, center, eps, threshold, generator):
         difference, bend, _ = moved(i, step, pair)
         return difference, _noise(max(abs(pair[0]), abs(pair[1])), step, bend)
     values = [along(i, eps) for i in range(len(flat.arrays))]
-    slopes = [float(np.sum(a * u)) for a, u in zip(analytic, directions)]
     numeric = [(plus - minus) / (2 * eps) for plus, minus in values]
     scale = _f_scale(center, _largest_slope(values, eps))
     parts = [moved(i, eps, pair) for i, pair in enumerate(values)]
     bounds = [_resolution(max(abs(plus), abs(minus)), eps, scale, bend) for (plus, minus), (_, bend, _) in
               zip(values, parts)]
-    # a zero gradient is small against the whole gradients (a direction may miss most of them)
-    pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in analytic]))
-    sizes = [(_norm(x) + _WIDER * eps, _norm(a)) for x, a in zip(flat.arrays, analytic)]
+    reference = gradients if gradients is not None else [np.array(s) for s in slopes]
+    pooled = 2 * _norm(np.concatenate([np.ravel(a) for a in reference]))
+    sizes = [(_norm(x) + _WIDER * eps, _norm(a)) for x, a in zip(flat.arrays, reference)]
     steps = _Steps(values, along, eps, center, flat.names, sizes, taken, False, pooled)
     difference, verdict, checks, crossed = _checked(slopes, numeric, [judged for judged, *_ in parts], bounds,
                                                     threshold, steps, [x.shape for x in flat.arrays], unchecked)
-    return GradcheckResult(difference, threshold, checks, mode="fast", judged=verdict, kinks=_merged(
+    return GradcheckResult(difference, threshold, checks, mode=mode, judged=verdict, kinks=_merged(
         _kinks(values, center, eps, flat.names, [sides for *_, sides in parts], entries=False), crossed))
 
 

@@ -182,7 +182,9 @@ square = Primitive(np.square, "square", doc="square(x): x ** 2 elementwise, x's 
 sqrt = Primitive(np.sqrt, "sqrt", doc="""sqrt(x): the square root elementwise, x's shape.
 
     d/dx = 1 / (2 sqrt(x)) (inf at x = 0; NaN below, where sqrt is NaN).""",
-                 vjps=(lambda g, out, x: g * 0.5 / out,), jvps=(lambda g, out, x: g * 0.5 / out,),
+                 vjps=(lambda g, out, x: g * 0.5 / out,),
+                 # (a zero tangent gives 0 at x = 0, not 0 * inf: as sqrt(|x|)'s gradient, abs's rule selecting 0)
+                 jvps=(lambda t, out, x: _pick(t == 0.0, 0.0, t * 0.5 / out),),
                  latex=lambda t, node: tex.Term(f"\\sqrt{{{t[0].text}}}", simple=True))
 
 

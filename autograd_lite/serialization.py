@@ -534,11 +534,12 @@ def _rename_into_place(temp_path, target, path):
             "again", path) from None
     except OSError as error:  # (a sticky folder, a bind-mounted file: open() could write it, a rename cannot)
         folder = os.path.dirname(target)
+        why, kept = ("the file is a mount point, or the folder is sticky (mode +t, as /tmp) and the file another "
+                     "user's; the file was left as it was", "write into this file with np.savez") \
+            if os.path.lexists(target) else ("no file was created", "check the folder")
         raise _path_error("save", "write", path, folder, error, f"renaming the written temporary onto it in the "
-                          f"folder {folder!r} failed ({error.strerror or error}): the file is a mount point, or "
-                          "the folder is sticky (mode +t, as /tmp) and the file another user's; the file was left "
-                          "as it was and no temporary file remains. Save to a path of your own, or write into "
-                          "this file with np.savez") from error
+                          f"folder {folder!r} failed ({error.strerror or error}): {why}, and no temporary file "
+                          f"remains. Save to a path of your own, or {kept}") from error
 
 
 # --- load --------------------------------------------------------------------------------------
