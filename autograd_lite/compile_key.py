@@ -50,18 +50,31 @@ def call_key(args, kwargs):
     key = tuple(map(describe, args, _TOP))
     if kwargs:
         key += tuple([(k, describe(v, True)) for k, v in kwargs.items()])
-    arrays = [getattr(v, "_array", v) for v in (*args, *kwargs.values()) if isinstance(v, (Tensor, np.ndarray))]
+    arrays = [v for v in (args if not kwargs else (*args, *kwargs.values())) if isinstance(v, _ARRAY_KINDS)]
     if len(arrays) > 1:  # (which of them share memory, np.shares_memory(x.data, y.data): as when traced)
-        key += (overlapping(arrays),)
+        key += (overlapping([getattr(v, "_array", v) for v in arrays]),)
     return key if len(MENTIONED) == known else call_key(args, kwargs)  # (step(x, "decay"): x.decay too)
 
 
 def overlapping(arrays):
     """The pairs (i, j) of ``arrays`` whose memory may overlap (NumPy's bounds test: no element-wise search)."""
-    return tuple((i, j) for i in range(len(arrays)) for j in range(i + 1, len(arrays))
-                 if np.may_share_memory(arrays[i], arrays[j]))
+    pairs = []
+    for i in range(len(arrays) - 1):
+        for j in range(i + 1, len(arrays)):
+            if np.may_share_memory(arrays[i], arrays[j]):
+                pairs.append((i, j))
+    return tuple(pairs)
 
 
+def owner(array):
+    """The array at the end of ``array``'s chain of bases: the one owning the memory (NumPy keeps a view's
+    ``base`` the owner), or one over memory of another kind (``np.frombuffer``: its base is no array)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+_ARRAY_KINDS = (np.ndarray, Tensor)
 _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument, in map()
 # Exact types, each told by one set lookup. A container's Tensors and arrays are keyed by identity
 # without a call each; _PLAIN values are no Tensor, array or container (isinstance would also

@@ -32,7 +32,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import tape
-from .compile_key import call_key, describe, reachable
+from .compile_key import call_key, describe, owner, reachable
 from .custom import viewed_source
 from .errors import GraphError
 from .modes import current, share_version
@@ -273,14 +273,8 @@ def _views_source(value, sources):
         return False
     if value.base is None:  # (a fresh result, a cost: one identity test per source)
         return any(value is s._array for s in sources)
-    owner = _owner(value)
-    return any(_owner(s._array) is owner for s in sources)
-
-
-def _owner(array):
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
+    held = owner(value)
+    return any(owner(s._array) is held for s in sources)
 
 
 class _Replayed(Primitive):
