@@ -244,7 +244,8 @@ class Optimizer:
                 (a key missing or unexpected, an array of another shape or kind), naming the key.
         """
         self._check_params(type(self).__name__)
-        self._commit(self._prepare())
+        with grad_lock:  # (not amid another thread's backward writing .grad, nor its state_dict reading state)
+            self._commit(self._prepare())
 
     def _prepare(self):
         """Phase 1 of ``step``: ``(p, state, delta, new_data, staged)`` for every parameter with a
@@ -365,15 +366,16 @@ class Optimizer:
             dict str -> int, float or ndarray, as above; ``load_state_dict`` takes it back.
         """
         self._check_params(type(self).__name__ + ".state_dict")
-        for own in self.state:
-            if own and not self._complete(own):
-                self._complete_hand_filled(own)
-        state = {"kind": np.frombuffer(type(self).__name__.encode(), np.uint8).copy(),
-                 "num_params": len(self.params), "t": self.t}
-        state.update((s.name, getattr(self, s.slot)) for s in _settings(type(self)))
-        for i, own in enumerate(self.state):
-            if own:
-                state.update((f"{i}.{key}", own[key] if key == "t" else own[key].copy()) for key in self._saved)
+        with grad_lock:  # (a state another thread's step() is committing: before or after it, never torn)
+            for own in self.state:
+                if own and not self._complete(own):
+                    self._complete_hand_filled(own)
+            state = {"kind": np.frombuffer(type(self).__name__.encode(), np.uint8).copy(),
+                     "num_params": len(self.params), "t": self.t}
+            state.update((s.name, getattr(self, s.slot)) for s in _settings(type(self)))
+            for i, own in enumerate(self.state):
+                if own:
+                    state.update((f"{i}.{key}", own[key] if key == "t" else own[key].copy()) for key in self._saved)
         return state
 
     def load_state_dict(self, state):
@@ -411,12 +413,13 @@ class Optimizer:
         for i in range(len(self.params)):
             entries = {key: values[f"{i}.{key}"] for key in self._saved if f"{i}.{key}" in values}
             owns.append(self._own_state(where, i, entries, f"{i}.{{}}".format))
-        for slot, value in settings:  # (nothing below can fail: all or nothing)
-            setattr(self, slot, value)
-        self.t = t
-        for own, new in zip(self.state, owns):
-            own.clear()
-            own.update(new)
+        with grad_lock:  # (nothing below can fail: all or nothing; not amid another thread's step)
+            for slot, value in settings:
+                setattr(self, slot, value)
+            self.t = t
+            for own, new in zip(self.state, owns):
+                own.clear()
+                own.update(new)
 
     @property
     def _saved(self):

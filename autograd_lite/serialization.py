@@ -77,6 +77,7 @@ except ImportError:  # (Windows) no flock: a temporary's writer is judged by its
 
 from .convert import flag, plain_array
 from .errors import ShapeError
+from .modes import grad_lock
 from .tensor import Tensor
 
 __all__ = ["save", "load", "check_name", "DEFAULT_MAX_BYTES"]
@@ -454,7 +455,8 @@ def save(params, path):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
     if not params:
         raise ValueError("save: params is empty; expected at least one named Tensor or ndarray")
-    arrays = {key: _checked_array(key, value) for key, value in params.items()}
+    with grad_lock:  # (an optimizer commits its step under it: each array is copied before or after a step)
+        arrays = {key: _checked_array(key, value) for key, value in params.items()}
     name = path_name("save", path)
     target = os.path.realpath(name)
     info = existing_target("save", name, target)

@@ -15,8 +15,8 @@ from .conform import ForGradOnly, conform, owned
 from .diagnostics import check_grads, check_usable, raise_if_not_finite
 from .modes import clock, current, grad_lock, note_grad_write
 
-# Creation order, counting down: an op's output is newer (lower) than its inputs, so popping
-# the lowest number first visits every node after all the nodes that consume it.
+# Creation order, counting down: an op's output is newer (lower) than its inputs, so popping the lowest first
+# visits every node after its consumers; an input newer than the op (made to require grad later) gets nothing.
 next_seq = itertools.count(0, -1).__next__
 
 
@@ -53,7 +53,7 @@ def _walk(root, seed, wanted, oldest, retain_graph, create_graph):
             if not (retain_graph or create_graph):
                 t._parents = t._params = None  # free the graph as it is walked, as PyTorch does
             for i, gi in enumerate(t._prim.input_grads(g, t, parents, params, create_graph)):
-                if gi is None or parents[i]._seq > oldest:  # (a graph ag.grad's f closes over)
+                if gi is None or not t._seq < parents[i]._seq <= oldest:  # (see next_seq; set_requires_grad)
                     continue
                 p = parents[i]
                 if type(gi) is not np.ndarray or gi.shape != p._array.shape or gi.dtype is not p._array.dtype:
