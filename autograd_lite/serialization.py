@@ -127,9 +127,11 @@ def _checked_array(key, value):
         raise TypeError(f"save: parameter {key!r} has dtype {array.dtype}; expected a real numeric "
                         "array (bool, int or float: object arrays would need pickling, which save never "
                         "does, and load refuses complex, string, structured and datetime arrays)")
-    # A snapshot (np.array copies): the checksums must describe the bytes written even if
-    # another thread updates the parameter meanwhile (an optimizer step during a checkpoint).
-    array = np.array(array, order="C")
+    # A snapshot (np.array copies): the checksums must describe the bytes written even if another thread
+    # updates the parameter meanwhile. Under the lock an optimizer commits its step under, so the copy comes
+    # before or after a step (the copy alone: the user's mapping and __array__ run outside, never holding it)
+    with grad_lock:
+        array = np.array(array, order="C")
     # refused before any file is touched: load would refuse the file (a good checkpoint overwritten by it)
     _refuse_inexact_integers("save", key, array, "load would refuse the file, so nothing was written (store it "
                              "as a float array if rounding is acceptable, or write it with np.savez and read it with np.load)")
@@ -455,8 +457,7 @@ def save(params, path):
         raise TypeError(f"save: params must be a mapping name -> Tensor/ndarray, got {type(params).__name__}")
     if not params:
         raise ValueError("save: params is empty; expected at least one named Tensor or ndarray")
-    with grad_lock:  # (an optimizer commits its step under it: each array is copied before or after a step)
-        arrays = {key: _checked_array(key, value) for key, value in params.items()}
+    arrays = {key: _checked_array(key, value) for key, value in params.items()}
     name = path_name("save", path)
     target = os.path.realpath(name)
     info = existing_target("save", name, target)

@@ -50,10 +50,41 @@ def test_step_state_dict_and_load_state_dict_hold_the_grad_lock(monkeypatch):
     assert not modes.grad_lock._is_owned()
 
 
-def test_save_copies_the_arrays_under_the_lock_a_step_commits_under(tmp_path, monkeypatch):
+def test_save_copies_each_array_under_the_lock_a_step_commits_under_and_reads_the_mapping_outside(
+        tmp_path, monkeypatch):
+    import collections.abc
     from autograd_lite import serialization
-    held, real = [], serialization._checked_array
-    monkeypatch.setattr(serialization, "_checked_array", lambda key, value: (
-        held.append(modes.grad_lock._is_owned()), real(key, value))[1])
-    ag.save({"W": np.ones(3), "b": np.zeros(1)}, tmp_path / "m.npz")
-    assert held == [True, True]
+    copies = []
+
+    class Recording:
+        def __enter__(self):
+            copies.append("copy")
+
+        def __exit__(self, *exc):
+            return False
+    monkeypatch.setattr(serialization, "grad_lock", Recording())
+
+    class Store(collections.abc.Mapping):  # (a store whose reads take a lock of its own: never under grad_lock)
+        def __init__(self):
+            self.items_ = {"W": np.ones(3), "b": np.zeros(1)}
+
+        def __getitem__(self, key):
+            assert not modes.grad_lock._is_owned()
+            return self.items_[key]
+
+        def __iter__(self):
+            return iter(self.items_)
+
+        def __len__(self):
+            return len(self.items_)
+    ag.save(Store(), tmp_path / "m.npz")
+    assert copies == ["copy", "copy"]
+
+
+def test_a_leaf_switched_off_and_on_again_keeps_its_place_on_graphs():
+    W = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (W * W).sum()
+    W.requires_grad_(False)
+    W.requires_grad_(True)  # (a helper freezing W for a moment)
+    loss.backward()
+    np.testing.assert_array_equal(W.grad, [2.0, 4.0])  # 2 W, as PyTorch gives
