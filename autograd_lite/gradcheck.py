@@ -1010,7 +1010,7 @@ def _check_modes(modes):
     return tuple(m for m in _MODES if m in modes)
 
 
-def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=_MODES):
+def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=("rev",)):
     """Compare autodiff gradients of scalar ``f(*inputs)`` with central differences.
 
     Args:
@@ -1034,8 +1034,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=_
         rng: seed / Generator / RandomState for the directions (fast mode, the forward check).
         modes: "rev" (the VJPs, as above) and/or "fwd" (the JVPs along fast mode's directions,
             judged as it is, at ``threshold`` or else 1e-5: ``.forward``, ``_forward``); default
-            both, as HIPS autograd's ``check_grads``. "fwd" alone takes no VJP and returns the
-            forward check itself (docs/api.md, "Gradient checking").
+            "rev" alone, as PyTorch's (``check_forward_ad=False``): a directional check of a function
+            whose slope is rounding (a constant f) cannot be judged. "fwd" alone takes no VJP and
+            returns the forward check itself (docs/api.md, "Gradient checking").
     Returns:
         GradcheckResult: ``.difference`` over all leaves together (docs/math.md, "Gradient checking"),
         ``.passed``, ``.inputs`` per-leaf detail (named by dict keys), ``.judged`` (each difference over

@@ -1,4 +1,4 @@
-"""Round 20 (adv122 #5, #6): gradcheck checks forward mode (JVPs) too, ``modes=("rev", "fwd")``, and
+"""Round 20 (adv122 #5, #6): gradcheck checks forward mode (JVPs) when asked, ``modes=("rev", "fwd")``, and
 compares a narrow dtype's gradient with float64's entry by entry."""
 import warnings
 
@@ -8,6 +8,12 @@ import pytest
 import autograd_lite as ag
 
 X2 = np.array([0.5, 1.5])
+
+
+def _both_modes(*args, **kwargs):
+    """``ag.gradcheck`` with forward mode checked too unless ``modes`` is given (its default is reverse alone)."""
+    kwargs.setdefault("modes", ("rev", "fwd"))
+    return ag.gradcheck(*args, **kwargs)
 
 
 def _cube(jvp):
@@ -21,7 +27,7 @@ def _cube(jvp):
 @pytest.mark.parametrize("kwargs", [{}, {"fast": True}, {"modes": ("fwd",)}, {"modes": ["rev", "fwd"]}])
 def test_a_wrong_defjvp_fails(kwargs):
     c = _cube(lambda t, out, x: t * 2 * x ** 2)      # 2 x^2 for 3 x^2
-    r = ag.gradcheck(lambda x: ag.sum(c(x)), [X2], **kwargs)
+    r = _both_modes(lambda x: ag.sum(c(x)), [X2], **kwargs)
     assert not r.passed, str(r)
     text = str(r)
     assert "forward mode" in text and "JVP" in text and "FAIL" in text, text
@@ -31,14 +37,14 @@ def test_a_wrong_defjvp_fails(kwargs):
 
 def test_a_wrong_defjvp_passes_only_the_reverse_check_when_forward_mode_is_left_out():
     c = _cube(lambda t, out, x: t * 2 * x ** 2)
-    r = ag.gradcheck(lambda x: ag.sum(c(x)), [X2], modes=("rev",))
+    r = _both_modes(lambda x: ag.sum(c(x)), [X2], modes=("rev",))
     assert r.passed and r.forward is None and "forward mode" not in str(r)
 
 
 @pytest.mark.parametrize("fast", [False, True])
 def test_a_correct_defjvp_passes_and_the_report_shows_the_forward_check(fast):
     c = _cube(lambda t, out, x: t * 3 * x ** 2)
-    r = ag.gradcheck(lambda x: ag.sum(c(x) * ag.sin(x)), [X2], fast=fast)
+    r = _both_modes(lambda x: ag.sum(c(x) * ag.sin(x)), [X2], fast=fast)
     assert r.passed, str(r)
     assert r.forward.passed and r.forward.threshold == 1e-5
     assert "gradcheck (forward mode: one random direction per input) passed" in str(r)
@@ -62,9 +68,9 @@ def test_jvp_all_wrong_fails_and_right_passes():
     a, b = np.array([0.3, -1.0]), np.array([1.5, 0.7])
     for rule, ok in ((right, True), (wrong, False)):
         w = _weighted_sum(rule)
-        r = ag.gradcheck(lambda a, b: ag.sum(w(a, b)), [a, b])
+        r = _both_modes(lambda a, b: ag.sum(w(a, b)), [a, b])
         assert r.passed is ok and r.forward.passed is ok, str(r)
-    r = ag.gradcheck(lambda a, b: ag.sum(_weighted_sum(wrong)(a, b)), [a, b], modes=("fwd",))
+    r = _both_modes(lambda a, b: ag.sum(_weighted_sum(wrong)(a, b)), [a, b], modes=("fwd",))
     assert [c.judged >= r.threshold for c in r.inputs] == [False, True], str(r)   # b's JVP is the wrong one
 
 
@@ -96,34 +102,34 @@ BUILT_IN = {
 
 @pytest.mark.parametrize("name", sorted(BUILT_IN))
 def test_every_built_in_ops_jvp_passes(name):
-    r = ag.gradcheck(BUILT_IN[name], [A.copy()], fast=True)
+    r = _both_modes(BUILT_IN[name], [A.copy()], fast=True)
     assert r.passed and r.forward is not None and r.forward.skipped is None, str(r)
 
 
 def test_a_forward_check_inside_a_pytree_names_the_leaves():
     params = {"W": A, "b": np.array([[0.1], [-0.2], [0.3]])}
-    r = ag.gradcheck(lambda p: ag.sum(ag.tanh(p["W"] @ B + p["b"])), [params], modes=("fwd",))
+    r = _both_modes(lambda p: ag.sum(ag.tanh(p["W"] @ B + p["b"])), [params], modes=("fwd",))
     assert r.passed and [c.name for c in r.inputs] == ["W", "b"], str(r)
 
 
 def test_a_missing_jvp_is_reported_not_raised():
     c = ag.primitive(lambda x: x ** 3, name="cube_no_jvp")
     c.defvjp(lambda g, out, x: g * 3 * x ** 2)
-    r = ag.gradcheck(lambda x: ag.sum(c(x)), [X2])
+    r = _both_modes(lambda x: ag.sum(c(x)), [X2])
     assert r.passed and r.forward.skipped is not None, str(r)   # the reverse check ran: a note
     assert "forward mode not checked" in str(r) and "cube_no_jvp" in str(r)
-    alone = ag.gradcheck(lambda x: ag.sum(c(x)), [X2], modes=("fwd",))
+    alone = _both_modes(lambda x: ag.sum(c(x)), [X2], modes=("fwd",))
     assert not alone.passed and "nothing checked" in str(alone) and "cube_no_jvp" in str(alone)
 
 
 def test_forward_mode_alone_takes_no_vjp():
     c = ag.primitive(lambda x: x ** 3, name="cube_jvp_only")
     c.defjvp(lambda t, out, x: t * 3 * x ** 2)
-    assert ag.gradcheck(lambda x: ag.sum(c(x)), [X2], modes=("fwd",)).passed
+    assert _both_modes(lambda x: ag.sum(c(x)), [X2], modes=("fwd",)).passed
 
 
 def test_a_given_threshold_holds_for_the_forward_check_too():
-    r = ag.gradcheck(lambda x: ag.sum(ag.sin(x)), [X2], threshold=1e-6)
+    r = _both_modes(lambda x: ag.sum(ag.sin(x)), [X2], threshold=1e-6)
     assert r.passed and r.forward.threshold == 1e-6
 
 
@@ -131,7 +137,7 @@ def test_a_given_threshold_holds_for_the_forward_check_too():
                                           (("bwd",), ValueError), (("rev", 1), ValueError)])
 def test_bad_modes_are_refused_naming_gradcheck(modes, error):
     with pytest.raises(error, match="gradcheck: modes"):
-        ag.gradcheck(lambda x: ag.sum(x * x), [X2], modes=modes)
+        _both_modes(lambda x: ag.sum(x * x), [X2], modes=modes)
 
 
 # --- #5: a gradient wrong only in the narrow dtype -------------------------------------------------
@@ -144,7 +150,7 @@ def _sin_with_vjp(vjp):
 
 def _checked(f, x, **kwargs):
     with pytest.warns(UserWarning, match="float64 copies"):
-        return ag.gradcheck(f, [x], **kwargs)
+        return _both_modes(f, [x], **kwargs)
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -192,15 +198,15 @@ def test_a_correct_float32_elementwise_gradient_passes_entry_by_entry():
     x = np.random.default_rng(2).standard_normal(1000).astype(np.float32) * 30
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = ag.gradcheck(lambda x: ag.sum(s(x)), [x], fast=True)
+        r = _both_modes(lambda x: ag.sum(s(x)), [x], fast=True)
     assert r.passed and not r.own_dtype[0].entries, str(r)
 
 
 def test_a_constant_functions_forward_check_passes_where_its_reverse_check_does():
     x = np.random.RandomState(1075).randn(3, 4)
     f = lambda x: ag.sum(ag.softmax(x, axis=0))  # 3 for every x: its JVP is a rounding residue
-    assert ag.gradcheck(f, [x], modes=("rev",)).passed
-    assert ag.gradcheck(f, [x]).passed and ag.gradcheck(f, [x], fast=True, rng=0).passed
+    assert ag.gradcheck(f, [x]).passed and ag.gradcheck(f, [x], fast=True, rng=0).passed  # (the default: reverse)
+    assert _both_modes(f, [x]).passed and _both_modes(f, [x], fast=True, rng=0).passed  # (forward mode too)
 
 
 def test_a_float32_gradient_that_cancels_within_its_rounding_passes():
@@ -209,3 +215,10 @@ def test_a_float32_gradient_that_cancels_within_its_rounding_passes():
     with pytest.warns(UserWarning):
         result = ag.gradcheck(lambda x, y: ag.sum(x * ag.sum(y)), [x, y])  # d/dx = sum(y), cancelling
     assert result.passed, str(result)
+
+
+def test_the_default_checks_reverse_mode_alone_as_pytorchs():
+    c = _cube(lambda t, out, x: t * 2 * x ** 2)  # (a wrong JVP: only a forward check sees it)
+    r = ag.gradcheck(lambda x: ag.sum(c(x)), [X2])
+    assert r.passed and r.forward is None
+    assert not ag.gradcheck(lambda x: ag.sum(c(x)), [X2], modes=("rev", "fwd")).passed
