@@ -53,3 +53,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def football(real_data):
+    """The real football set's training examples and labels, (X (2, 211), Y (1, 211)) (a test file may
+    define its own ``football``, which then takes its place)."""
+    from models import data
+    return data.load_football(real_data("football.npz"))[:2]

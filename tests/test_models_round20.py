@@ -18,11 +18,6 @@ NOTEBOOKS = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 
 
 @pytest.fixture
-def football(real_data):
-    return data.load_football(real_data("football.npz"))[:2]
-
-
-@pytest.fixture
 def small():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2, 5))

@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 import autograd_lite as ag
-from models import data, deep, manual, three_layer
+from models import deep, manual, three_layer
 
 KEEP = 0.86  # the study's keep_prob
-
-
-@pytest.fixture
-def football(real_data):
-    return data.load_football(real_data("football.npz"))[:2]
 
 
 @pytest.fixture
