@@ -433,7 +433,7 @@ def _array_key(value, kind, top, seen):
 
 # What the engine keeps in a Tensor's ``__dict__`` (convert.Label's name, the version counter, retain_grad's
 # flag, anomaly mode's source line, an unrecorded sigmoid's logits); anything else there is the user's
-ENGINE_FIELDS = frozenset(["name", "_vc", "_retain", "_site", "_logits", "_required_before"])
+ENGINE_FIELDS = frozenset(["name", "_vc", "_retain", "_site", "_logits", "_born"])
 
 
 def tensor_fields(t, seen=None):

@@ -166,11 +166,17 @@ def set_requires_grad(t, value, what="Tensor.requires_grad"):
         if is_running_variable(t):  # (torch.func refuses requires_grad_() inside a transform too)
             raise GraphError(f"{what}: False on the variable a running transform differentiates ({describe(t)}) "
                              "would make its derivative silently 0; use t.detach() for a constant")
-    if value and not vars(t).get("_required_before"):  # A leaf first requiring grad is new to the graph, as in
-        from .tape import next_seq  # PyTorch: ops recorded before took it as a constant, so backward() sends it
-        t._seq = next_seq()         # nothing through them (it is now after them in creation order); a leaf that
-        t._required_before = True   # required grad before (switched off, then on) keeps its place on graphs
-    t._requires_grad = value
+    if value and "_born" not in vars(t):  # A leaf first requiring grad is new to the graph, as in PyTorch: ops
+        from .tape import next_seq        # recorded before took it as a constant, so backward() sends it nothing
+        t._born, t._seq = t._seq, next_seq()  # through them (it is now after them in creation order); a leaf that
+    t._requires_grad = value              # required grad before (switched off, then on) keeps its place on graphs
+
+
+def born(t):
+    """Where Tensor ``t`` was made in creation order (``tape.next_seq``): its ``_seq``, unless it first
+    required grad later, which moved it (``set_requires_grad``). What a transform or a trace closes over
+    is told by this (made before the call), not by its place on graphs."""
+    return vars(t).get("_born", t._seq)
 
 
 def check_usable(t, mode=None):

@@ -27,6 +27,7 @@ import numpy as np
 from . import rng, tape
 from .compile_key import tensor_fields, unkeyed
 from .convert import ScalarStandIn, to_float_array
+from .diagnostics import born
 from .errors import GraphError
 from .modes import current
 from .primitive import Primitive
@@ -115,7 +116,7 @@ class Tracer:
         Told by reference counts: each made tensor may be held only by the graph (the inputs and
         parameters of the tensors made after it), this tracer, and the caller's result."""
         inputs = set(self.inputs)
-        made = [t for slot, t in enumerate(self.keep) if isinstance(t, Tensor) and t._seq < self.start
+        made = [t for slot, t in enumerate(self.keep) if isinstance(t, Tensor) and born(t) < self.start
                 and slot not in inputs]
         held = collections.Counter([id(self.result)] * 2)  # (self.result and run's local)
         held.update([id(v) for t in made for part in (t._parents or (), (t._params or {}).values(),
@@ -150,7 +151,9 @@ class Tracer:
             self.refusals.append("uses a value made from a comparison (x > 0) by an array method the replay "
                                  "does not recompute (.reshape, .T, np.asarray, ...); use NumPy functions "
                                  "(np.reshape) or ag's ops on it")
-        if isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
+        if isinstance(value, Tensor) and born(value) > self.start:  # (made before, first required grad inside)
+            self.refusals.append(_REQUIRED_INSIDE) if _REQUIRED_INSIDE not in self.refusals else None
+        elif isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
             self.refusals.append(_FOREIGN)
         slot = self._new_slot(value)
         self.constants.append((slot, value._array if isinstance(value, Tensor) else value))
@@ -296,7 +299,7 @@ class Tracer:
         if any(_same_values(c, m) for _, c in self.constants if type(c) is np.ndarray and id(c) not in seen
                for m in traced):
             return POSSIBLY_COPIED
-        if any(isinstance(t, Tensor) and t._retain and t._seq < self.start for t in self.keep):
+        if any(isinstance(t, Tensor) and t._retain and born(t) < self.start for t in self.keep):
             return "calls retain_grad() on a tensor it makes; a replay could not fill that tensor's .grad"
         if any(self.keep[slot]._retain and not kept for slot, kept in zip(self.inputs, self.retained)):
             return "calls retain_grad() on an argument; a replay could not fill the next argument's .grad"
@@ -361,7 +364,7 @@ class Tracer:
         if not isinstance(out, Tensor):
             raise TypeError(f"ag.compile({name}): the function must return one Tensor, got {type(out).__name__}")
         for t in self.keep:
-            if isinstance(t, Tensor) and t._prim is None and t.requires_grad and t._seq < self.start and (
+            if isinstance(t, Tensor) and t._prim is None and t.requires_grad and born(t) < self.start and (
                     self.made_here(t)):  # (another thread's: refused by ref)
                 raise GraphError(
                     f"ag.compile({name}): the function made a tensor that requires grad while it ran (shape "
@@ -391,6 +394,9 @@ class _TracedScope(tuple):
 _FOREIGN = ("uses a tensor computed in another thread while it was traced (a pool's or a thread's result); "
             "the tracer sees only this thread's ops, so a replay would return that tensor's old value. "
             "Compute it in this thread, or pass it in as an argument")
+_REQUIRED_INSIDE = ("makes a tensor it closes over require grad (requires_grad_(True)) while it runs: its uses "
+                    "before that take it as a constant, after it as a variable, which a replay would not tell "
+                    "apart; set requires_grad before the call")
 _ANOMALY = ("runs ops in anomaly mode (ag.detect_anomaly() inside it), whose NaN/inf checks a replay would "
             "not repeat; switch anomaly mode on outside the call (a compiled function then runs eagerly)")
 

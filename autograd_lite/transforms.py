@@ -31,7 +31,7 @@ from .modes import enable_grad, current
 from .ops import _apply, reshape, stack
 from .primitive import Primitive
 from .convert import function_arg
-from .diagnostics import describe
+from .diagnostics import born, describe
 from .tensor import Tensor, to_float_array
 
 __all__ = ["grad", "value_and_grad", "hvp", "jvp", "vjp", "jacobian", "hessian"]
@@ -173,7 +173,7 @@ def closed_over(t):
     """Whether the Tensor ``t`` is older than every variable of a transform whose f this thread is running:
     a tensor that f closes over (made before the call), a constant there."""
     me = threading.get_ident()
-    return any(owner[0] == me and variables and t._seq > max(v._seq for v in variables)
+    return any(owner[0] == me and variables and born(t) > max(born(v) for v in variables)
                for variables, owner in _running.copy().values())
 
 
