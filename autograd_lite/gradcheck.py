@@ -995,6 +995,9 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
 
 
 _MODES = ("rev", "fwd")
+# The default seed of the random directions. Not 0: inputs drawn from default_rng(0).standard_normal(x.shape)
+# were then the direction itself, along which a quadratic form's or a normalization's wrong rule agrees (adv130).
+_DIRECTIONS_SEED = 0x67726164  # ("grad")
 
 
 def _check_modes(modes):
@@ -1031,7 +1034,8 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
             ``check_grads``, PyTorch's fast mode); a leaf the assumed truncation would
             excuse costs two more, at x +- 3 eps u, as in full mode (``_judged``), so the
             verdict is as strict as full mode's along those directions.
-        rng: seed / Generator / RandomState for the directions (fast mode, the forward check).
+        rng: seed / Generator / RandomState for the directions (fast mode, the forward check); None:
+            a seed of its own (``_DIRECTIONS_SEED``), not 0, from which tests draw their inputs.
         modes: "rev" (the VJPs, as above) and/or "fwd" (the JVPs along fast mode's directions,
             judged as it is, at ``threshold`` or else 1e-5: ``.forward``, ``_forward``); default
             "rev" alone, as PyTorch's (``check_forward_ad=False``): a directional check of a function
@@ -1057,7 +1061,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
     given, threshold = threshold, _check_threshold((1e-5 if fast else 1e-7) if threshold is None else threshold,
                                                    "gradcheck")
     center = _check_deterministic(f, flat, "gradcheck")
-    along = _Along(f, flat, as_generator(0 if rng is None else rng, "gradcheck"))
+    along = _Along(f, flat, as_generator(_DIRECTIONS_SEED if rng is None else rng, "gradcheck"))
     # (one directional difference is noisier than a full check's: the forward check's default is fast mode's)
     forward_threshold = threshold if given is not None else 1e-5
     if "rev" not in modes:
@@ -1248,7 +1252,7 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     eps, threshold = _check_eps(eps, "gradgradcheck"), _check_threshold(threshold, "gradgradcheck")
     flat = _Flat(inputs, "gradgradcheck")
     _check_deterministic(f, flat, "gradgradcheck")
-    generator = as_generator(rng if rng is not None else 0, "gradgradcheck")
+    generator = as_generator(_DIRECTIONS_SEED if rng is None else rng, "gradgradcheck")
     directions = [generator.standard_normal(x.shape) for x in flat.arrays]
     norm = np.sqrt(sum(float(np.sum(v * v)) for v in directions)) or 1.0
     directions = [v / norm for v in directions]

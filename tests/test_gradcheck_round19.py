@@ -58,8 +58,8 @@ def test_the_pytree_repro_whose_pooled_difference_is_over_the_threshold_fails_na
 def test_fast_mode_does_not_pass_the_repro_either(offset):
     bad_sin = _bad_sin()
     r = ag.gradcheck(lambda x: offset + bad_sin(x).sum(), [X5], fast=True)
-    assert not r.passed, str(r)
-    assert "could not be measured" in str(r)
+    assert not r.passed, str(r)  # (as unmeasured, or as counted: which depends on the direction drawn)
+    assert "could not be measured" in str(r) or "  FAIL" in str(r), str(r)
 
 
 @pytest.mark.parametrize("fast", [False, True])
