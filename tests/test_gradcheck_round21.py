@@ -1,8 +1,6 @@
 """gradcheck, round 21 (adv130): the random directions of fast mode, the forward check and gradgradcheck
 no longer come from seed 0, the stream tests draw their inputs from; along x itself a quadratic form's or a
 normalization's wrong rule agrees with the differences. Expected values are the math written here."""
-import warnings
-
 import numpy as np
 import pytest
 
