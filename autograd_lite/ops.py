@@ -270,10 +270,13 @@ class _Sigmoid(Primitive):
     saturation whether or not a graph is being built (finite differences agree with it)."""
 
     def __call__(self, x, *extra, **params):  # (extra, params: refused by name, as by any op)
+        given = x
         x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
         out = super().__call__(x, *extra, **params)
         if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
-            out._logits, out._epoch = unheld(x.detach()), clock.now  # (no view of x the user holds)
+            # (an array given is copied: no counter sees the caller reuse it, which would change the cost)
+            logits = unheld(x.detach()) if x is given else Tensor._wrap(np.array(x._array))
+            out._logits, out._epoch = logits, clock.now  # (no view of x the user holds)
         return out
 
 
@@ -423,8 +426,9 @@ def _axes(axis, ndim):
         return tuple(range(ndim))
     if isinstance(axis, bool) or isinstance(axis, (tuple, list)) and any(isinstance(a, bool) for a in axis):
         raise TypeError("a bool is no axis")  # (an int to NumPy: True would be axis 1)
-    if ndim == 0 and isinstance(axis, numbers.Integral) and axis in (0, -1):
-        return ()  # a 0-d array's one entry: axis 0 (or -1) reduces nothing, as NumPy's sum and PyTorch have it
+    one = axis[0] if isinstance(axis, (tuple, list)) and len(axis) == 1 else axis
+    if ndim == 0 and isinstance(one, numbers.Integral) and one in (0, -1):
+        return ()  # a 0-d array's one entry: axis 0 (or -1, or (0,)) reduces nothing, as in NumPy's sum and PyTorch
     return normalize_axis_tuple(list(axis) if isinstance(axis, list) else axis, ndim)
 
 
@@ -871,6 +875,8 @@ def _moment(reduce, x, axis, keepdims, ddof):
     in float32, which overflows from about 1.8e19 an entry where the answer fits (std([1e20, 1e20,
     0]) was inf, and its gradient, divided by it, 0): float32 is accumulated in float64 and rounded
     once, as PyTorch's CPU var and std accumulate in double. float64 is NumPy's, bit for bit."""
+    if x.ndim == 0 and axis is not None:  # (as _reduce: axis 0 or -1 of a 0-d array reduces nothing)
+        axis = _axes(axis, 0)
     if x.dtype.char == "f":
         return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof, dtype=np.float64).astype(np.float32)
     return reduce(x, axis=axis, keepdims=keepdims, ddof=ddof)

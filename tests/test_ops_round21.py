@@ -1,0 +1,78 @@
+"""Ops, round 21: an unrecorded sigmoid of a caller's array keeps its own copy of the logits (adv128), and
+var/std of a 0-d tensor over axis 0 or -1 reduce nothing, as sum, mean and max do (as PyTorch). Expected
+values are formulas written here, or PyTorch's where it is installed."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_cost_of_a_constant_sigmoid_does_not_follow_the_callers_reused_buffer(dtype):
+    y = np.array([[1.0, 0.0]])
+    z = np.array([[-20.0, 20.0]], dtype=dtype)
+    a = ag.sigmoid(z)  # (nothing recorded: its logits kept for the exact cost at saturation)
+    expected = 20 + math.log1p(math.exp(-20))  # -log sigmoid(-20), both examples confidently wrong
+    before = ag.binary_cross_entropy(a, y).item()
+    z[...] = 0.0  # the caller reuses its buffer; a holds the same probabilities
+    after = ag.binary_cross_entropy(a, y).item()
+    assert before == after
+    assert after == pytest.approx(expected, rel=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_an_edit_of_a_tensors_logits_is_still_seen():
+    z = ag.Tensor(np.array([[-20.0, 20.0]]))
+    a = ag.sigmoid(z)
+    z += 20.0  # (recorded in place: a's logits are stale, so the cost is a's probabilities')
+    cost = ag.binary_cross_entropy(a, np.array([[1.0, 0.0]])).item()
+    p = a.data[0]
+    assert cost == pytest.approx(-(math.log(p[0]) + math.log(1 - p[1])) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("axis", [0, -1, (0,), [-1], None])
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_var_and_std_of_a_0d_tensor_over_its_one_entry(op, axis, ddof, dtype):
+    x = ag.Tensor(np.array(3.0, dtype=dtype), requires_grad=True)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (NumPy's: no degree of freedom left)
+        out = getattr(ag, op)(x, axis=axis, ddof=ddof, keepdims=True)
+        out.backward()
+    assert out.shape == () and out.dtype == dtype and x.grad.dtype == dtype
+    if ddof == 0:  # one entry: no spread, and none to gain by moving it
+        assert out.item() == 0.0 and x.grad == 0.0
+    else:  # N - ddof = 0 degrees of freedom: NaN, as NumPy's and PyTorch's
+        assert math.isnan(out.item()) and math.isnan(x.grad)
+
+
+def test_var_of_a_0d_tensor_refuses_an_axis_it_does_not_have():
+    with pytest.raises(ag.ShapeError, match=r"^var: .*axis 1 is out of bounds for array of dimension 0"):
+        ag.var(ag.Tensor(np.array(3.0)), axis=1)
+
+
+def test_var_and_std_of_a_0d_tensor_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for op in ("var", "std"):
+        for ddof in (0, 1):
+            x = ag.Tensor(np.array(3.0), requires_grad=True)
+            t = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+            with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = getattr(ag, op)(x, axis=0, ddof=ddof)
+                out.backward()
+                expected = getattr(torch, op)(t, dim=0, correction=ddof)
+                expected.backward()
+            np.testing.assert_array_equal(out.data, expected.detach().numpy())
+            np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "logsumexp"])
+def test_every_reduction_of_a_0d_tensor_takes_a_one_axis_tuple(op):
+    x = ag.Tensor(np.array(3.0), requires_grad=True)
+    out = getattr(ag, op)(x, axis=(0,))
+    out.backward()
+    assert out.shape == () and out.item() == 3.0 and x.grad == 1.0  # (one entry: the reduction is the identity)
