@@ -15,10 +15,14 @@ Both generator kinds offer ``random(shape)`` (uniform in [0, 1)) and
 ``np.random.randn(*shape)`` of the legacy global functions.
 """
 import numbers
+import os
 
 import numpy as np
 
 _default = np.random.default_rng()
+if hasattr(os, "register_at_fork"):  # NumPy holds a generator's lock through a whole draw, the GIL released:
+    # a child forked while another thread drew from the default stream would find it locked for good
+    os.register_at_fork(after_in_child=lambda: _default.bit_generator.lock._at_fork_reinit())
 
 
 def manual_seed(seed):
