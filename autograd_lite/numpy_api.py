@@ -152,14 +152,17 @@ def _concatenate(arrays, axis=0):
     return ops.concatenate(arrays, axis=axis)
 
 
-def _on_data(func, read):
-    """``func`` (NumPy's own) applied to the data; ``read`` takes the array out of a Tensor."""
+def _on_data(func, read, read_first=None):
+    """``func`` (NumPy's own) applied to the data; ``read`` takes the array out of a Tensor
+    (``read_first``, if given, out of the first argument)."""
     def call(bound):
         out = bound.arguments.get("out")
         if isinstance(out, Tensor):  # NumPy would write into its array behind the graph's back
             raise TypeError(f"numpy.{func.__name__} on a Tensor: out= a Tensor (shape {out.shape}) is not "
                             "supported; expected an ndarray or no out")
-        return func(*map(read, bound.args), **{key: read(value) for key, value in bound.kwargs.items()})
+        first, *rest = bound.args
+        return func((read_first or read)(first), *map(read, rest),
+                    **{key: read(value) for key, value in bound.kwargs.items()})
     return _Bound(func, call)
 
 
@@ -209,6 +212,9 @@ FUNCTIONS.update({func: _Bound(func, _reduction(op), _REDUCTION_ARGS, {"where": 
 FUNCTIONS.update({func: _on_data(func, _layout) for func in (
     np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj)})
 FUNCTIONS.update({func: _on_data(func, _memory) for func in (np.may_share_memory, np.shares_memory)})
+# a new array of t's shape and dtype (an ndarray, a constant, as HIPS autograd's): t's values are not read
+FUNCTIONS.update({func: _on_data(func, _layout) for func in (np.zeros_like, np.ones_like, np.empty_like)})
+FUNCTIONS[np.full_like] = _on_data(np.full_like, _values, read_first=_layout)  # (fill_value read by value)
 FUNCTIONS.update({func: _on_data(func, _values) for func in (
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
     np.array_repr, np.array_str, np.array2string)})

@@ -1,0 +1,44 @@
+"""NumPy's *_like constructors on Tensors, round 21 (adv130 #4): a new ndarray of the tensor's shape and
+dtype, NumPy's own result on its data; under ag.compile a fill value given as a tensor is read anew."""
+import numpy as np
+import pytest
+
+import autograd_lite as ag
+
+DATA = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+
+
+@pytest.mark.parametrize("make, extra", [(np.zeros_like, {}), (np.ones_like, {}), (np.full_like, {"fill_value": 7}),
+                                         (np.ones_like, {"dtype": np.float64}), (np.zeros_like, {"shape": (4,)}),
+                                         (np.full_like, {"fill_value": 2.5, "order": "F"})])
+def test_like_constructors_give_numpys_array(make, extra):
+    t = ag.Tensor(DATA.copy(), requires_grad=True)
+    got, expected = make(t, **extra), make(DATA, **extra)
+    assert type(got) is np.ndarray and got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.f_contiguous == expected.flags.f_contiguous
+
+
+def test_empty_like_has_the_shape_and_dtype():
+    got = np.empty_like(ag.Tensor(DATA))
+    assert type(got) is np.ndarray and got.shape == (2, 3) and got.dtype == np.float32
+
+
+def test_a_like_constant_in_a_loss_gives_the_gradient_of_the_formula():
+    z = ag.Tensor(np.array([[-1.0, 0.5, 2.0]]), requires_grad=True)
+    cost = ag.binary_cross_entropy_with_logits(z, np.ones_like(z))
+    cost.backward()
+    np.testing.assert_allclose(z.grad, (1 / (1 + np.exp(-z.data)) - 1) / 3, rtol=1e-14)  # (sigmoid(z) - y) / m
+
+
+def test_a_tensor_fill_value_under_compile_is_read_on_every_call():
+    compiled = ag.compile(lambda x, v: (x * np.full_like(x, v)).sum())
+    x = ag.Tensor(DATA.astype(np.float64))
+    for v in (1.0, 2.0, -3.0):
+        assert compiled(x, ag.Tensor(v)).item() == DATA.sum() * v
+
+
+def test_zeros_like_under_compile_follows_the_inputs_shape():
+    compiled = ag.compile(lambda x: (x + np.ones_like(x)).sum())
+    for n in (2, 3, 2):
+        assert compiled(ag.Tensor(np.zeros(n))).item() == n
