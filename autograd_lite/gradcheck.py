@@ -846,17 +846,35 @@ def _judged(analytic, numeric, bounds, threshold, steps):
     a linear layer at zero init with centred targets), while a small gradient they resolve is checked."""
     difference, rows = _disagreements(analytic, numeric, bounds)
     zero = _zero_bounds(analytic, numeric, [(_zero_level(_UNIT),) * 2] * len(analytic), steps.pooled)
+    zero = [z or (_norm(a) + _norm(e) if _residue(a, e, i, steps) else 0.0)
+            for i, (z, a, e) in enumerate(zip(zero, analytic, numeric))]
     doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
     if not doubtful:
-        return difference, rows, []
-    bounds, crossed = list(bounds), []
+        return difference, rows, [], set()
+    bounds, crossed, zeros = list(bounds), [], set()
     for i in doubtful:
         wider = steps.shifted(i, _WIDER * steps.eps)
         smooth, kinked = _measured_parts(i, wider, numeric[i], steps)
         crossed += _crossed(i, np.abs(np.subtract(analytic[i], numeric[i])) > smooth, kinked, steps)
         bounds[i] = min(bounds[i], _norm(smooth + kinked))
-        bounds[i] += zero[i] if _unresolved(i, numeric[i], wider, steps) else 0.0
-    return (*_disagreements(analytic, numeric, bounds), crossed)
+        if zero[i] and _unresolved(i, numeric[i], wider, steps):
+            bounds[i] += zero[i]
+            zeros.add(i)
+    return (*_disagreements(analytic, numeric, bounds), crossed, zeros)
+
+
+def _residue(analytic, numeric, index, steps):
+    """Whether leaf ``index``'s autodiff side ``analytic`` may be a residue of rounding in f's terms, to be
+    excused where its differences ``numeric`` turn out to be noise (``_unresolved``): they are larger than
+    f's value's rounding explains (terms larger than f, rounded: mean(x - mean(x)), or sum(softmax(x)) - 3,
+    give residues on both sides, with no larger leaf to measure them against; adv130), and autodiff's side
+    moves f over the leaf's own size by at most ``_ROUNDING_UNITS`` times that rounding, eps ||numeric||.
+    Noise that f's value explains (1e12 + sin(x)) says nothing of f's terms: a gradient there stays
+    unmeasured, not zero."""
+    size = _norm(steps.sizes[index]) if steps.entries else steps.sizes[index][0]
+    own_noise = _norm(steps.taken(index, steps.eps, steps.values[index])[1])
+    return (_norm(numeric) > own_noise
+            and _norm(analytic) * (size + steps.eps) <= _ROUNDING_UNITS * steps.eps * _norm(numeric))
 
 
 def _crossed(index, beyond, kinked, steps):
@@ -987,8 +1005,9 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
     2 eps, docs/math.md, "Gradient checking"), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
     with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
     (``_records``) and the kinks found crossed."""
-    verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
-    unmeasured = _unmeasured(analytic, judged, rows, threshold, steps.pooled)
+    verdict_difference, rows, crossed, zeros = _judged(analytic, judged, bounds, threshold, steps)
+    unmeasured = [flag and i not in zeros for i, flag in enumerate(_unmeasured(analytic, judged, rows, threshold,
+                                                                               steps.pooled))]
     difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked, unmeasured,
                                   steps.entries)
     return difference, verdict_difference, checks, crossed
@@ -1034,8 +1053,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
             ``check_grads``, PyTorch's fast mode); a leaf the assumed truncation would
             excuse costs two more, at x +- 3 eps u, as in full mode (``_judged``), so the
             verdict is as strict as full mode's along those directions.
-        rng: seed / Generator / RandomState for the directions (fast mode, the forward check); None:
-            a seed of its own (``_DIRECTIONS_SEED``), not 0, from which tests draw their inputs.
+        rng: seed / Generator / RandomState for the directions (fast mode, "fwd"); None: ``_DIRECTIONS_SEED``.
         modes: "rev" (the VJPs, as above) and/or "fwd" (the JVPs along fast mode's directions,
             judged as it is, at ``threshold`` or else 1e-5: ``.forward``, ``_forward``); default
             "rev" alone, as PyTorch's (``check_forward_ad=False``): a directional check of a function
@@ -1265,15 +1283,17 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     moved = displaced(eps)
     # (per leaf: a large gradient elsewhere says nothing of this leaf's third derivatives)
     scales = [_f_scale(own, np.max(np.abs(n), initial=0.0)) for own, n in zip(moved.own, moved.numeric)]
-    rounded = _rounding_scales(moved, scales, displaced)
+    residues = [i for i, (a, n, x) in enumerate(zip(analytic, moved.numeric, flat.arrays))
+                if _norm(a) * (_norm(x) + eps) <= _ROUNDING_UNITS * eps * _norm(n)]
+    rounded, zeros = _rounding_scales(moved, scales, displaced, residues)
     bounds = [_resolution(np.full(n.shape, r), eps, scale, offsets * scale)
               for n, r, scale, offsets in zip(moved.numeric, rounded, scales, moved.offsets)]
     # (a leaf that took no step at all is unmeasured: a nan, which fails it)
     judged = [np.full(j.shape, np.nan) if missed else j for j, missed in zip(moved.judged, unchecked)]
     verdict, rows = _disagreements(analytic, judged, bounds)
+    unmeasured = [flag and i not in zeros for i, flag in enumerate(_unmeasured(analytic, judged, rows, threshold))]
     difference, checks = _records(analytic, moved.numeric, rows, bounds, flat.names,
-                                  [x.shape for x in flat.arrays], unchecked,
-                                  _unmeasured(analytic, judged, rows, threshold))
+                                  [x.shape for x in flat.arrays], unchecked, unmeasured)
     return GradcheckResult(difference, threshold, checks, mode="second order", judged=verdict)
 
 
@@ -1341,12 +1361,15 @@ class _Displaced:
 _FINER = 1000
 
 
-def _rounding_scales(moved, scales, displaced):
+def _rounding_scales(moved, scales, displaced, residues=()):
     """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
     entry (``moved.own``, ``moved`` the ``_Displaced`` at eps; another leaf's larger gradient rounds
     apart), unless it is a residue of terms at the largest scale (a bias whose gradient is 0 by
     symmetry), within 2 ** -40 of the largest (8 units times sqrt(m) for a sum of m <= 1e6 terms
-    rounding at random).
+    rounding at random); and the leaves taken for zero (a set). A leaf of ``residues`` (autodiff's
+    Hv a residue next to its differences, ``_residue``'s rule: a constant f, whose gradient is a
+    residue with no larger leaf) whose differences are noise is zero, rounded at the size that noise
+    shows (eps |difference| over ``_ROUNDING_UNITS`` units).
 
     A gradient computed on its own can be that small too (a leaf at its stationary point, y = 0 in
     y ** 2, whose gradient is O(eps)); rounded at the largest scale it would excuse a wrong second
@@ -1358,19 +1381,21 @@ def _rounding_scales(moved, scales, displaced):
     changes."""
     own, eps = moved.own, moved.step
     largest = max(own, default=0.0)
-    small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
+    small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest or i in residues]
     if not small:
-        return own
+        return own, set()
     fine = displaced(eps / _FINER)
-    rounded = list(own)
+    rounded, zeros = list(own), set()
     for i in small:
         shape = moved.numeric[i].shape
         scale = scales[i]
         allowed = (_resolution(np.full(shape, own[i]), eps, scale, moved.offsets[i] * scale)
                    + _resolution(np.full(shape, fine.own[i]), fine.step, scale, fine.offsets[i] * scale))
         if _norm(fine.judged[i] - moved.judged[i]) > allowed:
-            rounded[i] = largest
-    return rounded
+            noise = eps * np.max(np.abs(moved.numeric[i]), initial=0.0) / (_ROUNDING_UNITS * _UNIT)
+            rounded[i] = max(largest, noise if i in residues else 0.0)
+            zeros.update([i] if i in residues else [])
+    return rounded, zeros
 
 
 # --- autodiff against hand-derived gradients ------------------------------------------

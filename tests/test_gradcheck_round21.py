@@ -55,3 +55,86 @@ def test_an_explicit_rng_still_chooses_the_direction():
     # autodiff's slope along the direction u drawn from seed 3, by hand
     u = np.random.default_rng(3).standard_normal(4)
     assert one.inputs[0].analytic == pytest.approx(((A + A.T) @ X4) @ (u / np.linalg.norm(u)), rel=1e-12)
+
+
+# --- constant functions (adv130 #2): residues on both sides, with no larger leaf ------------------------
+XC = np.random.default_rng(11).standard_normal((3, 4))
+CONSTANT_NEAR_ZERO = {
+    "mean of centred": lambda x: ag.mean(x - ag.mean(x)),
+    "mean of row-centred": lambda x: ag.mean(x - ag.mean(x, 1, keepdims=True)),
+    "softmax sum less 3": lambda x: ag.sum(ag.softmax(x, axis=1)) - 3,
+    "standardized squares less 12": lambda x: ag.sum(((x - ag.mean(x)) / ag.std(x)) ** 2) - 12,
+}
+
+
+@pytest.mark.parametrize("f", CONSTANT_NEAR_ZERO.values(), ids=CONSTANT_NEAR_ZERO.keys())
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("eps", [1e-7, 1e-5])
+def test_a_constant_function_near_zero_passes(f, fast, eps):
+    # d f / d x is 0 by construction (each is constant in x): autodiff's residue against noise
+    assert ag.gradcheck(f, [XC], eps=eps, fast=fast).passed
+
+
+def test_a_constant_whose_value_explains_the_noise_is_unmeasured_and_the_advice_works():
+    f = lambda x: ag.sum(ag.softmax(x, axis=1))  # noqa: E731 (3 exactly, whatever x)
+    x = np.random.default_rng(13).standard_normal((3, 4))  # (autodiff's side a residue, not an exact 0)
+    result = ag.gradcheck(f, [x])
+    assert not result.passed and result.inputs[0].unmeasured
+    assert "subtract the constant from f" in str(result)
+    assert ag.gradcheck(lambda x: f(x) - 3, [x]).passed
+
+
+def _shifted_softmax_sum(vjp_scale):
+    """sum(softmax(x)) - 3 through a primitive whose VJP adds ``vjp_scale`` x (the true gradient is 0)."""
+    @ag.primitive
+    def total(x):
+        return float(np.sum(np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)) - 3)
+    total.defvjp(lambda g, out, x: g * vjp_scale * x)
+    return total
+
+
+@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("scale", [1e-3, 1e-6, 1e-9])
+def test_a_wrong_gradient_of_a_constant_function_still_fails(fast, scale):
+    assert not ag.gradcheck(_shifted_softmax_sum(scale), [XC], fast=fast).passed
+    assert ag.gradcheck(_shifted_softmax_sum(0.0), [XC], fast=fast).passed
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_wrong_gradient_that_only_f_values_rounding_hides_still_fails(fast):
+    @ag.primitive
+    def wrong_sin(x):
+        return np.sin(x)
+    wrong_sin.defvjp(lambda g, out, x: 2 * g * np.cos(x))  # (the derivative is cos)
+    result = ag.gradcheck(lambda x: 1e12 + 1e-4 * ag.sum(wrong_sin(x)), [XC], fast=fast)
+    assert not result.passed, str(result)
+
+
+CONSTANT = dict(CONSTANT_NEAR_ZERO, **{
+    "softmax sum": lambda x: ag.sum(ag.softmax(x, axis=1)),
+    "sigmoid pairs": lambda x: ag.sum(ag.sigmoid(x) + ag.sigmoid(-x)),
+})
+
+
+@pytest.mark.parametrize("f", CONSTANT.values(), ids=CONSTANT.keys())
+def test_gradgradcheck_passes_a_constant_function(f):
+    # its gradient is a residue and so is autodiff's Hessian-vector product: noise against noise
+    assert ag.gradgradcheck(f, [XC]).passed
+
+
+@pytest.mark.parametrize("factor", [2.0, 1.001])
+def test_gradgradcheck_still_fails_a_wrong_second_derivative_next_to_a_constant(factor):
+    @ag.primitive
+    def square_sum(x):
+        return float(np.sum(x ** 2))
+    square_sum.defvjp(lambda g, out, x: g * twice(x))
+
+    @ag.primitive
+    def twice(x):
+        return 2 * x
+    twice.defvjp(lambda g, out, x: 2 * factor * g)  # (the derivative of 2 x is 2)
+    f = lambda x: ag.sum(ag.softmax(x, axis=1)) - 3 + 1e-3 * square_sum(x)  # noqa: E731
+    assert not ag.gradgradcheck(f, [XC]).passed
+    if factor == 2.0:  # (the same with the right rule passes)
+        twice.defvjp(lambda g, out, x: 2 * g)
+        assert ag.gradgradcheck(f, [XC]).passed
