@@ -36,7 +36,8 @@ class InputCheck:
     rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them);
     ``unmeasured`` whether its verdict would rest on a bound that f's rounding makes too large to
     tell its gradient from a wrong one (``_unmeasured``): noted, and the pooled difference's noise
-    is then not excused."""
+    is then not excused; ``residue`` for a leaf taken for a zero gradient (``_residue``: its
+    differences noise from rounding in f's terms), that rounding, eps max |numerical|, else 0."""
     index: int
     name: str
     shape: tuple
@@ -49,6 +50,7 @@ class InputCheck:
     judged: float = None
     unchecked: list = field(default_factory=list)
     unmeasured: bool = False
+    residue: float = 0.0
 
     def __post_init__(self):
         if self.judged is None:  # (a record built by hand: no rounded steps)
@@ -628,7 +630,7 @@ class DtypeCheck:
 _OWN_DTYPE = {4: 0.1, 2: 0.3}
 
 
-def _own_dtype(f, flat, analytic):
+def _own_dtype(f, flat, analytic, residues, eps):
     """The ``DtypeCheck`` records of gradcheck's inputs narrower than float64 ([] when there are
     none), after one UserWarning naming them: the check itself runs on float64 copies (central
     differences in float32 cannot resolve eps = 1e-7), which would hide a gradient wrong only at the
@@ -640,7 +642,10 @@ def _own_dtype(f, flat, analytic):
     factor 2 or more or are inf or nan (which fail), while a correct gradient that is a sum cancelling
     to a small value (a bias after some training) differs between float32 and float64 by as much as
     its sums' order makes it, 1e-3 and more, and in float16 by several percent. A leaf whose float64 gradient holds inf or nan is left to the main
-    check, which fails it."""
+    check, which fails it. A leaf the main check took for a zero gradient (``residues``: per leaf the
+    rounding of f's terms its differences show, ``InputCheck.residue``) passes where its own-dtype
+    gradient is a residue of that rounding at its dtype: its largest entry moves f, over the leaf's largest
+    |x|, by at most ``_ROUNDING_UNITS`` times that rounding in units of the dtype."""
     narrow = [(name, a.dtype) for name, a in zip(flat.names, flat.native)
               if a.dtype.kind == "f" and a.dtype.itemsize < 8]
     if not narrow:
@@ -657,10 +662,13 @@ def _own_dtype(f, flat, analytic):
     failed = [_fails_alone(c, threshold) for c in comparison.leaves]
     if not comparison.passed and not any(failed):  # (only the pooled difference fails: name the worst)
         failed = [c is comparison.worst for c in comparison.leaves]
-    off = _entries_off(f, flat, own, analytic, kept, np.finfo(dtype).eps / 2)
+    unit = np.finfo(dtype).eps / 2
+    off = _entries_off(f, flat, own, analytic, kept, unit)
+    zero = [np.max(np.abs(own[i]), initial=0.0) * (np.max(np.abs(flat.arrays[i]), initial=0.0) + eps)
+            <= _ROUNDING_UNITS * unit / _UNIT * residues[i] for i in kept]
     return [DtypeCheck(i, flat.names[i], str(dtype), c.difference, c.worst_entry, c.actual, c.expected, threshold,
-                       bad or bool(entries), allowed, entries)
-            for i, c, bad, (allowed, entries) in zip(kept, comparison.leaves, failed, off)]
+                       (bad or bool(entries)) and not residue, allowed, entries)
+            for i, c, bad, (allowed, entries), residue in zip(kept, comparison.leaves, failed, off, zero)]
 
 
 # The own-dtype inputs are moved by this many units of their dtype (at each leaf's largest |x|) to
@@ -850,8 +858,8 @@ def _judged(analytic, numeric, bounds, threshold, steps):
             for i, (z, a, e) in enumerate(zip(zero, analytic, numeric))]
     doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
     if not doubtful:
-        return difference, rows, [], set()
-    bounds, crossed, zeros = list(bounds), [], set()
+        return difference, rows, [], {}
+    bounds, crossed, zeros = list(bounds), [], {}
     for i in doubtful:
         wider = steps.shifted(i, _WIDER * steps.eps)
         smooth, kinked = _measured_parts(i, wider, numeric[i], steps)
@@ -859,7 +867,7 @@ def _judged(analytic, numeric, bounds, threshold, steps):
         bounds[i] = min(bounds[i], _norm(smooth + kinked))
         if zero[i] and _unresolved(i, numeric[i], wider, steps):
             bounds[i] += zero[i]
-            zeros.add(i)
+            zeros[i] = steps.eps * np.max(np.abs(numeric[i]))  # (the rounding of f's terms: InputCheck.residue)
     return (*_disagreements(analytic, numeric, bounds), crossed, zeros)
 
 
@@ -1010,6 +1018,8 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
                                                                                steps.pooled))]
     difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked, unmeasured,
                                   steps.entries)
+    for i, rounding in zeros.items():
+        checks[i].residue = rounding
     return difference, verdict_difference, checks, crossed
 
 
@@ -1085,10 +1095,9 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
     if "rev" not in modes:
         return _forward(f, flat, center, eps, forward_threshold, along)
     analytic = _autodiff(f, flat)
-    own = _own_dtype(f, flat, analytic)
     result = (_fast(f, flat, analytic, center, eps, threshold, along) if fast
               else _full(f, flat, analytic, center, eps, threshold))
-    result.own_dtype = own
+    result.own_dtype = _own_dtype(f, flat, analytic, [c.residue for c in result.inputs], eps)
     if "fwd" in modes:
         result.forward = _forward(f, flat, center, eps, forward_threshold, along, analytic)
     return result

@@ -138,3 +138,27 @@ def test_gradgradcheck_still_fails_a_wrong_second_derivative_next_to_a_constant(
     if factor == 2.0:  # (the same with the right rule passes)
         twice.defvjp(lambda g, out, x: 2 * g)
         assert ag.gradgradcheck(f, [XC]).passed
+
+
+@pytest.mark.parametrize("f", list(CONSTANT_NEAR_ZERO.values())[:3], ids=list(CONSTANT_NEAR_ZERO)[:3])
+@pytest.mark.parametrize("seed", [11, 14])
+def test_a_constant_function_near_zero_passes_in_float32_too(f, seed):
+    # float32's gradient is a residue as well, of float32's rounding: its own-dtype comparison passes it
+    x = np.random.default_rng(seed).standard_normal((3, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="checked on float64 copies"):
+        result = ag.gradcheck(f, [x])
+    assert result.passed, str(result)
+    assert result.inputs[0].residue > 0 and not result.own_dtype[0].failed
+
+
+def test_a_float32_gradient_wrong_next_to_a_constant_still_fails_its_own_dtype_check():
+    @ag.primitive
+    def centred_mean(x):
+        return float(np.mean(x - np.mean(x)))
+    # right in float64 (0), 1e-3 in float32: a rule branching on the dtype
+    centred_mean.defvjp(lambda g, out, x: g * (np.full(x.shape, 1e-3, x.dtype) if x.dtype == np.float32
+                                               else np.zeros_like(x)))
+    x = np.random.default_rng(11).standard_normal((3, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="checked on float64 copies"):
+        result = ag.gradcheck(centred_mean, [x])
+    assert not result.passed and result.own_dtype[0].failed
