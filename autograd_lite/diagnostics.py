@@ -166,10 +166,14 @@ def set_requires_grad(t, value, what="Tensor.requires_grad"):
         if is_running_variable(t):  # (torch.func refuses requires_grad_() inside a transform too)
             raise GraphError(f"{what}: False on the variable a running transform differentiates ({describe(t)}) "
                              "would make its derivative silently 0; use t.detach() for a constant")
-    if value and "_born" not in vars(t):  # A leaf first requiring grad is new to the graph, as in PyTorch: ops
-        from .tape import next_seq        # recorded before took it as a constant, so backward() sends it nothing
-        t._born, t._seq = t._seq, next_seq()  # through them (it is now after them in creation order); a leaf that
-    t._requires_grad = value              # required grad before (switched off, then on) keeps its place on graphs
+    # A leaf first requiring grad is new to the graph, as in PyTorch: ops recorded before took it as a constant,
+    # so backward() sends it nothing through them (it is now after them in creation order). A leaf that required
+    # grad before (switched off, then on) keeps its place on graphs; so does a tensor that requires grad now
+    # (an op's output: True there changes nothing, as in PyTorch).
+    if value and not t._requires_grad and t._prim is None and "_born" not in vars(t):
+        from .tape import next_seq
+        t._born, t._seq = t._seq, next_seq()
+    t._requires_grad = value
 
 
 def born(t):

@@ -63,3 +63,34 @@ def test_a_leaf_keeps_its_place_in_creation_order_for_closed_over_checks_after_s
     w.requires_grad_(True)  # (back on: the graph recorded meanwhile still reaches it)
     loss.backward()
     np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
+
+def test_requires_grad_true_on_an_op_output_that_requires_grad_changes_nothing():
+    # (adv131 A) as PyTorch's: h already requires grad, so the graph recorded before keeps reaching x
+    x = ag.Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2.0
+    loss = (h * 3.0).sum()
+    h.requires_grad_(True)
+    h.requires_grad = True
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+
+
+def test_a_variable_made_to_require_grad_again_inside_a_nested_transform_keeps_its_derivatives():
+    def f(x):
+        r = ag.sum(ag.sin(x) * x * x)
+        x.requires_grad_(True)  # (x, the transform's variable, requires grad already: a no-op)
+        return r
+    x = np.array([0.3, -1.2])
+    # d2/dx2 of sin(x) x^2, entry by entry: (2 - x^2) sin(x) + 4 x cos(x)
+    expected = np.diag((2 - x ** 2) * np.sin(x) + 4 * x * np.cos(x))
+    np.testing.assert_allclose(ag.hessian(f)(x), expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(ag.grad(f)(x), 2 * x * np.sin(x) + x ** 2 * np.cos(x), rtol=1e-14)
+
+
+def test_a_leaf_made_to_require_grad_while_it_does_is_not_moved():
+    w = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    w.requires_grad_(True)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
