@@ -34,7 +34,7 @@ from . import diagnostics
 from . import latex as tex
 from .convert import _is_half, flag, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
-from .modes import clock, current, mark_modified, shares_memory_with_another, unheld
+from .modes import clock, current, mark_modified, shares_memory_with_another
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -270,13 +270,11 @@ class _Sigmoid(Primitive):
     saturation whether or not a graph is being built (finite differences agree with it)."""
 
     def __call__(self, x, *extra, **params):  # (extra, params: refused by name, as by any op)
-        given = x
         x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
         out = super().__call__(x, *extra, **params)
-        if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
-            # (an array given is copied: no counter sees the caller reuse it, which would change the cost)
-            logits = unheld(x.detach()) if x is given else Tensor._wrap(np.array(x._array))
-            out._logits, out._epoch = logits, clock.now  # (no view of x the user holds)
+        if out._prim is None:  # cut from the graph as out is: a copy of x, which no edit of x reaches (the
+            # caller's array, which x may share, included); stamped, so an edit of out itself is seen
+            out._logits, out._epoch = Tensor._wrap(np.array(x._array)), clock.now
         return out
 
 

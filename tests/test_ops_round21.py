@@ -23,6 +23,24 @@ def test_the_cost_of_a_constant_sigmoid_does_not_follow_the_callers_reused_buffe
     assert after == pytest.approx(expected, rel=1e-6 if dtype == np.float32 else 1e-12)
 
 
+@pytest.mark.parametrize("route", ["as_tensor", "data setter", "Tensor"])
+def test_the_cost_of_a_constant_sigmoid_does_not_follow_a_buffer_its_input_shares(route):
+    # (adv131 C) as_tensor and .data = share the caller's array, which no version counter watches
+    y, z = np.array([[1.0, 0.0]]), np.array([[-40.0, 40.0]])
+    if route == "as_tensor":
+        x = ag.as_tensor(z)
+    elif route == "data setter":
+        x = ag.Tensor(np.zeros((1, 2)))
+        x.data = z
+    else:
+        x = ag.Tensor(z.copy())
+        z = x.data  # (a write through the array itself: untracked, as documented)
+    a = ag.sigmoid(x)
+    before = ag.binary_cross_entropy(a, y).item()
+    z[...] = 0.0
+    assert ag.binary_cross_entropy(a, y).item() == before == pytest.approx(40 + math.log1p(math.exp(-40)), rel=1e-12)
+
+
 def test_an_edit_of_a_tensors_logits_is_still_seen():
     z = ag.Tensor(np.array([[-20.0, 20.0]]))
     a = ag.sigmoid(z)
