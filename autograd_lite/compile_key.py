@@ -81,7 +81,7 @@ _TOP = itertools.repeat(True)  # describe(argument, top=True) for each argument,
 # look up their __class__).
 _ARRAYS, _CONTAINERS = frozenset([Tensor, np.ndarray]), frozenset([dict, list, tuple])
 _TENSORS = frozenset([Tensor])
-_SCALARS = frozenset([float, int, bool, str, type(None)])
+_SCALARS = frozenset([float, int, bool, str, type(None), type(Ellipsis)])  # (Ellipsis: np.index_exp[..., 1])
 # (their subclasses too: OrderedDict, namedtuple, ChainMap, a mapping proxy, UserDict, WeakSet)
 _SEQUENCES = (dict, list, tuple, collections.deque, collections.abc.Set, collections.abc.Mapping, array.array,
               collections.UserList, collections.abc.ValuesView)

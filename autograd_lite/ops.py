@@ -313,6 +313,7 @@ sigmoid = _Sigmoid(_sigmoid, "sigmoid", doc="""sigmoid(x): 1 / (1 + exp(-x)) ele
                     vjps=(_float64_rule(lambda g, out, x: g * out * (1 - out)),),
                     jvps=(_float64_rule(lambda g, out, x: g * out * (1 - out)),),
                     latex=lambda t, node: tex.call("\\sigma", *t))
+sigmoid.read_on_result = True  # (its output's node is read, _logits: ag.compile applies it to a replayed result)
 tanh = Primitive(np.tanh, "tanh", doc="""tanh(x): the hyperbolic tangent elementwise, x's shape.
 
     d/dx = 1 - tanh(x) ** 2, computed from the output as PyTorch computes it: off by a few ulps

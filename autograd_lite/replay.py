@@ -116,7 +116,7 @@ class CompiledFunction:
                 refused = isinstance(error, _Refused)
             else:
                 self.replays += type(trace) is _Trace  # (a key that runs eagerly replays nothing)
-                return out
+                return out if getattr(trace, "finish", None) is None else trace.finish(out)
             if refused:  # (the function may catch that error: run it, its own error if it does not)
                 return _Eager(self.fn).replay(args, kwargs, state)
         return self._record(key, args, kwargs)
@@ -200,8 +200,13 @@ class _Trace:
         self.pinned = {slot: tracer.keep[slot] for slot in tracer.pinned}
         self.guards = {slot: [v for s, v in tracer.guards if s == slot] for slot, _ in tracer.guards}
         self.out_slot = tracer.ref(out)
-        self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         self.node, self.listing = _Replayed(f"compiled {name}", self), tracer.listing(self.out_slot)
+        # An op whose output's node its consumers read (``read_on_result``: sigmoid's, where binary_cross_entropy
+        # finds the logits) is applied again to the replayed input when it makes the result, as eager records it
+        last = next((s for s in self.steps if s[3] == self.out_slot and getattr(s[0], "read_on_result", False)
+                     and len(s[1]) == 1 and not s[2]), None)
+        self.finish, self.out_slot = (last[0], last[1][0]) if last else (None, self.out_slot)
+        self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         # the generators its steps draw from (ag.dropout's; None: the default; an int seeds anew)
         self.streams = list({id(p["rng"]): p["rng"] for prim, _, p, _, _, _ in self.steps
                              if getattr(prim, "draws", False) and not isinstance(p["rng"], numbers.Integral)}.values())
