@@ -176,6 +176,19 @@ def _layout(x):
     return x._array if isinstance(x, Tensor) else x
 
 
+def _taken_in(x):
+    # a value written into a new or given array (np.full_like's fill value, np.copyto's source): np.asarray's,
+    # refused for a tensor that requires grad while recording (the array would silently drop its gradient)
+    return np.asarray(x) if isinstance(x, Tensor) else x
+
+
+def _written_into(x):
+    if isinstance(x, Tensor):  # (NumPy would write into its array behind the graph's back)
+        raise TypeError(f"numpy.copyto into a Tensor (shape {x.shape}) is not supported: it would change the "
+                        "tensor behind the graph; expected an ndarray to write into (or t[...] = v, recorded)")
+    return x
+
+
 def _memory(x):
     # A trace keys which of the arrays passed as arguments overlap, not the memory of a tensor made inside
     # (whether a reshape is a view depends on the layout): a call asking it of tensors runs eagerly
@@ -214,7 +227,8 @@ FUNCTIONS.update({func: _on_data(func, _layout) for func in (
 FUNCTIONS.update({func: _on_data(func, _memory) for func in (np.may_share_memory, np.shares_memory)})
 # a new array of t's shape and dtype (an ndarray, a constant, as HIPS autograd's): t's values are not read
 FUNCTIONS.update({func: _on_data(func, _layout) for func in (np.zeros_like, np.ones_like, np.empty_like)})
-FUNCTIONS[np.full_like] = _on_data(np.full_like, _values, read_first=_layout)  # (fill_value read by value)
+FUNCTIONS[np.full_like] = _on_data(np.full_like, _taken_in, read_first=_layout)  # (fill_value read by value)
+FUNCTIONS[np.copyto] = _on_data(np.copyto, _taken_in, read_first=_written_into)  # (np.full_like(array, t) too)
 FUNCTIONS.update({func: _on_data(func, _values) for func in (
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
     np.array_repr, np.array_str, np.array2string)})

@@ -42,3 +42,29 @@ def test_zeros_like_under_compile_follows_the_inputs_shape():
     compiled = ag.compile(lambda x: (x + np.ones_like(x)).sum())
     for n in (2, 3, 2):
         assert compiled(ag.Tensor(np.zeros(n))).item() == n
+
+
+def test_a_fill_value_that_requires_grad_is_refused_rather_than_dropped():
+    # (adv131 D) JAX differentiates through it; a constant array here would silently drop the gradient
+    x = ag.Tensor(np.arange(3.0))
+    with pytest.raises(TypeError, match="would silently drop its gradient"):
+        ag.grad(lambda w: (x * np.full_like(x, w)).sum())(2.0)
+    with ag.no_grad():  # (nothing recorded: the value, as np.asarray gives it)
+        np.testing.assert_array_equal(np.full_like(x, ag.Tensor(2.0, requires_grad=True)), [2.0, 2.0, 2.0])
+
+
+def test_full_like_of_an_array_takes_a_tensor_fill_value():
+    # (adv131 E) NumPy's full_like writes the value with np.copyto, which reads the tensor by value
+    got = np.full_like(np.ones((2, 2), np.float32), ag.Tensor(2.5))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.full((2, 2), 2.5, np.float32))
+
+
+def test_copyto_reads_a_tensor_source_and_refuses_a_tensor_destination():
+    out = np.zeros(3)
+    np.copyto(out, ag.Tensor([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(out, [1.0, 2.0, 3.0])
+    t = ag.Tensor(np.zeros(3))
+    with pytest.raises(TypeError, match=r"numpy.copyto into a Tensor \(shape \(3,\)\)"):
+        np.copyto(t, np.ones(3))
+    np.testing.assert_array_equal(t.data, np.zeros(3))
