@@ -425,7 +425,7 @@ def _axes(axis, ndim):
         return tuple(range(ndim))
     if isinstance(axis, bool) or isinstance(axis, (tuple, list)) and any(isinstance(a, bool) for a in axis):
         raise TypeError("a bool is no axis")  # (an int to NumPy: True would be axis 1)
-    one = axis[0] if isinstance(axis, (tuple, list)) and len(axis) == 1 else axis
+    one = _as_number(axis[0] if isinstance(axis, (tuple, list)) and len(axis) == 1 else axis)  # (np.array(0))
     if ndim == 0 and isinstance(one, numbers.Integral) and one in (0, -1):
         return ()  # a 0-d array's one entry: axis 0 (or -1, or (0,)) reduces nothing, as in NumPy's sum and PyTorch
     return normalize_axis_tuple(list(axis) if isinstance(axis, list) else axis, ndim)

@@ -94,3 +94,12 @@ def test_every_reduction_of_a_0d_tensor_takes_a_one_axis_tuple(op):
     out = getattr(ag, op)(x, axis=(0,))
     out.backward()
     assert out.shape == () and out.item() == 3.0 and x.grad == 1.0  # (one entry: the reduction is the identity)
+
+
+@pytest.mark.parametrize("axis", [np.array(0), np.array(-1), (np.int64(0),), [np.array(-1)]])
+def test_a_0d_reduction_takes_numpys_integer_forms_of_its_axis(axis):
+    # (adv131 F) as np.sum(np.array(2.5), axis=np.array(0)) does
+    x = ag.Tensor(np.array(2.5), requires_grad=True)
+    out = ag.sum(x, axis=axis)
+    out.backward()
+    assert out.item() == 2.5 and x.grad == 1.0
