@@ -492,8 +492,9 @@ def _leaf(data, requires_grad, name, grad, kind=Tensor, fields=None):
 
 
 def _own_fields(t):
-    """The attributes the user set on ``t`` (``t.decay = 0.5``): a copy or pickle keeps them, as PyTorch's."""
-    return {key: value for key, value in vars(t).items() if key not in ENGINE_FIELDS}
+    """The attributes the user set on ``t`` (``t.decay = 0.5``): a copy or pickle keeps them, as PyTorch's;
+    and an unrecorded sigmoid output's logits (a copy costs what the original does: ``ops._logits``)."""
+    return {key: value for key, value in vars(t).items() if key not in ENGINE_FIELDS or key == "_logits"}
 
 
 def _as_kept(t, kind, fields):

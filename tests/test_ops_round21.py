@@ -1,7 +1,9 @@
 """Ops, round 21: an unrecorded sigmoid of a caller's array keeps its own copy of the logits (adv128), and
 var/std of a 0-d tensor over axis 0 or -1 reduce nothing, as sum, mean and max do (as PyTorch). Expected
 values are formulas written here, or PyTorch's where it is installed."""
+import copy
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -103,3 +105,16 @@ def test_a_0d_reduction_takes_numpys_integer_forms_of_its_axis(axis):
     out = ag.sum(x, axis=axis)
     out.backward()
     assert out.item() == 2.5 and x.grad == 1.0
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))],
+                         ids=["copy", "deepcopy", "pickle"])
+def test_a_copy_of_a_constant_sigmoid_costs_what_the_original_does(duplicate):
+    y = np.array([[1.0, 0.0]])
+    a = ag.sigmoid(np.array([[-40.0, 40.0]]))
+    twin = duplicate(a)
+    assert ag.binary_cross_entropy(twin, y).item() == ag.binary_cross_entropy(a, y).item() == 40 + math.log1p(
+        math.exp(-40))
+    with ag.no_grad():
+        twin += 0.0  # (an edit of the copy: its probabilities alone count, clamped at log = -100 as PyTorch's)
+    assert ag.binary_cross_entropy(twin, y).item() == pytest.approx(70.0, rel=1e-12)  # (40 + 100) / 2
