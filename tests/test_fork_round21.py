@@ -1,13 +1,10 @@
 """A child forked while another thread draws from the package's default random stream can draw from it
 (adv129): NumPy holds the generator's lock through a whole draw, which the child would inherit held."""
-import threading
-
 import numpy as np
 
 import autograd_lite as ag
 from autograd_lite import rng
-from lock_state import held_by_another_thread
-from test_review_round12_lifecycle import TIMEOUT, _in_child, needs_fork
+from test_review_round12_lifecycle import _fork_while_held, needs_fork
 
 
 def _draw_in_the_child():
@@ -20,20 +17,6 @@ def _draw_in_the_child():
 
 @needs_fork
 def test_a_child_forked_while_another_thread_holds_the_default_streams_lock_can_draw():
-    holding, release = threading.Event(), threading.Event()
-    lock = rng._default.bit_generator.lock
-
-    def drawing():  # (as a draw does: the lock held while NumPy fills the array)
-        with lock:
-            holding.set()
-            release.wait(TIMEOUT)
-    thread = threading.Thread(target=drawing, daemon=True)
-    thread.start()
-    try:
-        assert holding.wait(TIMEOUT)
-        assert held_by_another_thread(lock)  # the interleaving the test is about
-        report = _in_child(_draw_in_the_child)
-    finally:
-        release.set()
-        thread.join(TIMEOUT)
+    # (the holder stands for a draw: NumPy holds the lock while it fills the array)
+    report = _fork_while_held(rng._default.bit_generator.lock, _draw_in_the_child)
     assert report == {"dropout": True, "init": [2, 3], "compiled": 0.0}  # (kept units scaled by 1 / 0.5)
