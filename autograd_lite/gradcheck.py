@@ -630,7 +630,7 @@ class DtypeCheck:
 _OWN_DTYPE = {4: 0.1, 2: 0.3}
 
 
-def _own_dtype(f, flat, analytic, residues, eps):
+def _own_dtype(f, flat, analytic, residues):
     """The ``DtypeCheck`` records of gradcheck's inputs narrower than float64 ([] when there are
     none), after one UserWarning naming them: the check itself runs on float64 copies (central
     differences in float32 cannot resolve eps = 1e-7), which would hide a gradient wrong only at the
@@ -644,8 +644,8 @@ def _own_dtype(f, flat, analytic, residues, eps):
     its sums' order makes it, 1e-3 and more, and in float16 by several percent. A leaf whose float64 gradient holds inf or nan is left to the main
     check, which fails it. A leaf the main check took for a zero gradient (``residues``: per leaf the
     rounding of f's terms its differences show, ``InputCheck.residue``) passes where its own-dtype
-    gradient is a residue of that rounding at its dtype: its largest entry moves f, over the leaf's largest
-    |x|, by at most ``_ROUNDING_UNITS`` times that rounding in units of the dtype."""
+    gradient is a residue of that rounding at its dtype: its largest entry at most that rounding times
+    ``_ROUNDING_UNITS`` and the dtype's unit over float64's (f's terms' size, rounded in that dtype)."""
     narrow = [(name, a.dtype) for name, a in zip(flat.names, flat.native)
               if a.dtype.kind == "f" and a.dtype.itemsize < 8]
     if not narrow:
@@ -664,8 +664,7 @@ def _own_dtype(f, flat, analytic, residues, eps):
         failed = [c is comparison.worst for c in comparison.leaves]
     unit = np.finfo(dtype).eps / 2
     off = _entries_off(f, flat, own, analytic, kept, unit)
-    zero = [np.max(np.abs(own[i]), initial=0.0) * (np.max(np.abs(flat.arrays[i]), initial=0.0) + eps)
-            <= _ROUNDING_UNITS * unit / _UNIT * residues[i] for i in kept]
+    zero = [np.max(np.abs(own[i]), initial=0.0) <= _ROUNDING_UNITS * unit / _UNIT * residues[i] for i in kept]
     return [DtypeCheck(i, flat.names[i], str(dtype), c.difference, c.worst_entry, c.actual, c.expected, threshold,
                        (bad or bool(entries)) and not residue, allowed, entries)
             for i, c, bad, (allowed, entries), residue in zip(kept, comparison.leaves, failed, off, zero)]
@@ -854,9 +853,9 @@ def _judged(analytic, numeric, bounds, threshold, steps):
     a linear layer at zero init with centred targets), while a small gradient they resolve is checked."""
     difference, rows = _disagreements(analytic, numeric, bounds)
     zero = _zero_bounds(analytic, numeric, [(_zero_level(_UNIT),) * 2] * len(analytic), steps.pooled)
-    zero = [z or (_norm(a) + _norm(e) if _residue(a, e, i, steps) else 0.0)
-            for i, (z, a, e) in enumerate(zip(zero, analytic, numeric))]
-    doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
+    residue = [not z and _residue(a, e, i, steps) for i, (z, a, e) in enumerate(zip(zero, analytic, numeric))]
+    doubtful = [i for i, (d, error, bound) in enumerate(rows)
+                if d >= threshold and (error <= bound or zero[i] or residue[i])]
     if not doubtful:
         return difference, rows, [], {}
     bounds, crossed, zeros = list(bounds), [], {}
@@ -865,24 +864,32 @@ def _judged(analytic, numeric, bounds, threshold, steps):
         smooth, kinked = _measured_parts(i, wider, numeric[i], steps)
         crossed += _crossed(i, np.abs(np.subtract(analytic[i], numeric[i])) > smooth, kinked, steps)
         bounds[i] = min(bounds[i], _norm(smooth + kinked))
-        if zero[i] and _unresolved(i, numeric[i], wider, steps):
-            bounds[i] += zero[i]
+        bounds[i] += zero[i] if _unresolved(i, numeric[i], wider, steps) else 0.0
+        step = steps.eps / _WIDER
+        if residue[i] and _noise_alone(numeric[i], steps.taken(i, step, steps.shifted(i, step))[0],
+                                       steps.taken(i, _WIDER * steps.eps, wider)[0]):
+            bounds[i] += _norm(analytic[i]) + _norm(numeric[i])
             zeros[i] = steps.eps * np.max(np.abs(numeric[i]))  # (the rounding of f's terms: InputCheck.residue)
     return (*_disagreements(analytic, numeric, bounds), crossed, zeros)
 
 
 def _residue(analytic, numeric, index, steps):
-    """Whether leaf ``index``'s autodiff side ``analytic`` may be a residue of rounding in f's terms, to be
-    excused where its differences ``numeric`` turn out to be noise (``_unresolved``): they are larger than
-    f's value's rounding explains (terms larger than f, rounded: mean(x - mean(x)), or sum(softmax(x)) - 3,
-    give residues on both sides, with no larger leaf to measure them against; adv130), and autodiff's side
-    moves f over the leaf's own size by at most ``_ROUNDING_UNITS`` times that rounding, eps ||numeric||.
-    Noise that f's value explains (1e12 + sin(x)) says nothing of f's terms: a gradient there stays
-    unmeasured, not zero."""
-    size = _norm(steps.sizes[index]) if steps.entries else steps.sizes[index][0]
+    """Whether leaf ``index`` may be a zero gradient with no larger leaf to measure it against (a constant f
+    near 0: mean(x - mean(x)), sum(softmax(x)) - 3, whose terms, larger than f, round; adv130): its
+    differences ``numeric`` are larger than f's value's rounding explains (noise f's value explains, as
+    1e12 + sin(x)'s, says nothing of f's terms: a gradient there stays unmeasured, not zero), and
+    autodiff's side ``analytic`` is no larger than they are. Taken for zero only where the differences
+    are noise alone (``_noise_alone``): a steady value in them is a gradient autodiff must give."""
     own_noise = _norm(steps.taken(index, steps.eps, steps.values[index])[1])
-    return (_norm(numeric) > own_noise
-            and _norm(analytic) * (size + steps.eps) <= _ROUNDING_UNITS * steps.eps * _norm(numeric))
+    return own_noise < _norm(numeric) and _norm(analytic) <= _norm(numeric)
+
+
+def _noise_alone(narrow, *others):
+    """Whether central differences at a step (``narrow``) and at a third or three times it (``others``)
+    hold rounding noise and no value: one of the others apart from ``narrow`` by at least half the larger
+    of the two (noise grows threefold at each smaller step; a value, 1e-5 steady to 0.3%, keeps them all
+    together), or all 0."""
+    return any(_norm(np.subtract(other, narrow)) >= 0.5 * max(_norm(other), _norm(narrow)) for other in others)
 
 
 def _crossed(index, beyond, kinked, steps):
@@ -1097,7 +1104,7 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
     analytic = _autodiff(f, flat)
     result = (_fast(f, flat, analytic, center, eps, threshold, along) if fast
               else _full(f, flat, analytic, center, eps, threshold))
-    result.own_dtype = _own_dtype(f, flat, analytic, [c.residue for c in result.inputs], eps)
+    result.own_dtype = _own_dtype(f, flat, analytic, [c.residue for c in result.inputs])
     if "fwd" in modes:
         result.forward = _forward(f, flat, center, eps, forward_threshold, along, analytic)
     return result
@@ -1292,9 +1299,10 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     moved = displaced(eps)
     # (per leaf: a large gradient elsewhere says nothing of this leaf's third derivatives)
     scales = [_f_scale(own, np.max(np.abs(n), initial=0.0)) for own, n in zip(moved.own, moved.numeric)]
-    residues = [i for i, (a, n, x) in enumerate(zip(analytic, moved.numeric, flat.arrays))
-                if _norm(a) * (_norm(x) + eps) <= _ROUNDING_UNITS * eps * _norm(n)]
-    rounded, zeros = _rounding_scales(moved, scales, displaced, residues)
+    rounded = _rounding_scales(moved, scales, displaced)
+    zeros = _zero_products(analytic, moved, displaced, rounded)
+    for i in zeros:  # (rounded where the noise its differences show puts it)
+        rounded[i] = max(rounded[i], eps * np.max(np.abs(moved.numeric[i])) / (_ROUNDING_UNITS * _UNIT))
     bounds = [_resolution(np.full(n.shape, r), eps, scale, offsets * scale)
               for n, r, scale, offsets in zip(moved.numeric, rounded, scales, moved.offsets)]
     # (a leaf that took no step at all is unmeasured: a nan, which fails it)
@@ -1370,15 +1378,25 @@ class _Displaced:
 _FINER = 1000
 
 
-def _rounding_scales(moved, scales, displaced, residues=()):
+def _zero_products(analytic, moved, displaced, rounded):
+    """gradgradcheck's leaves taken for a zero Hessian-vector product, ``_residue``'s rule on the gradient
+    (a constant f, whose gradient is a residue of its terms' rounding, with no larger leaf): differences
+    (``moved``) larger than the gradient's rounding at ``rounded`` explains, autodiff's product
+    (``analytic``) no larger than they are, and noise alone in them (``_noise_alone``, against the
+    differences over a third and three times the step: four more gradients and two products, for such
+    leaves only)."""
+    candidates = [i for i, (a, n, r) in enumerate(zip(analytic, moved.numeric, rounded))
+                  if _norm(_noise(np.full(n.shape, r), moved.step, 0.0)) < _norm(n) and _norm(a) <= _norm(n)]
+    others = [displaced(moved.step / _WIDER), displaced(moved.step * _WIDER)] if candidates else []
+    return {i for i in candidates if _noise_alone(moved.judged[i], *[other.judged[i] for other in others])}
+
+
+def _rounding_scales(moved, scales, displaced):
     """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
     entry (``moved.own``, ``moved`` the ``_Displaced`` at eps; another leaf's larger gradient rounds
     apart), unless it is a residue of terms at the largest scale (a bias whose gradient is 0 by
     symmetry), within 2 ** -40 of the largest (8 units times sqrt(m) for a sum of m <= 1e6 terms
-    rounding at random); and the leaves taken for zero (a set). A leaf of ``residues`` (autodiff's
-    Hv a residue next to its differences, ``_residue``'s rule: a constant f, whose gradient is a
-    residue with no larger leaf) whose differences are noise is zero, rounded at the size that noise
-    shows (eps |difference| over ``_ROUNDING_UNITS`` units).
+    rounding at random).
 
     A gradient computed on its own can be that small too (a leaf at its stationary point, y = 0 in
     y ** 2, whose gradient is O(eps)); rounded at the largest scale it would excuse a wrong second
@@ -1390,21 +1408,19 @@ def _rounding_scales(moved, scales, displaced, residues=()):
     changes."""
     own, eps = moved.own, moved.step
     largest = max(own, default=0.0)
-    small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest or i in residues]
+    small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
     if not small:
-        return own, set()
+        return list(own)
     fine = displaced(eps / _FINER)
-    rounded, zeros = list(own), set()
+    rounded = list(own)
     for i in small:
         shape = moved.numeric[i].shape
         scale = scales[i]
         allowed = (_resolution(np.full(shape, own[i]), eps, scale, moved.offsets[i] * scale)
                    + _resolution(np.full(shape, fine.own[i]), fine.step, scale, fine.offsets[i] * scale))
         if _norm(fine.judged[i] - moved.judged[i]) > allowed:
-            noise = eps * np.max(np.abs(moved.numeric[i]), initial=0.0) / (_ROUNDING_UNITS * _UNIT)
-            rounded[i] = max(largest, noise if i in residues else 0.0)
-            zeros.update([i] if i in residues else [])
-    return rounded, zeros
+            rounded[i] = largest
+    return rounded
 
 
 # --- autodiff against hand-derived gradients ------------------------------------------
