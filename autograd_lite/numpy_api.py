@@ -523,6 +523,7 @@ def _install():
     for name, (call, doc) in _methods().items():
         setattr(Tensor, name, _method(name, call, doc))
     Tensor.flatten, Tensor.ravel = _flattening("flatten"), _flattening("ravel")
+    Tensor.reshape, _reshaping.__qualname__ = _reshaping, "Tensor.reshape"
     Tensor.__round__, Tensor.__contains__ = _round, _contains
     Tensor.__deepcopy__, Tensor.__copy__ = _deepcopy, lambda self: _deepcopy(self, None)
     Tensor.__reduce_ex__ = _reduce_ex
@@ -574,6 +575,16 @@ def _method(name, call, doc):
     first, *rest = signature.parameters.values()  # (help() shows NumPy's or the op's call, self first)
     method.__signature__ = signature.replace(parameters=[first.replace(name="self")] + rest)
     return method
+
+
+def _reshaping(self, *shape, order="C", copy=None):
+    """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``ag.reshape(t, shape)``, recorded, one -1 inferred;
+    ``order`` 'C' (row-major, the default) or 'F' (column-major), as NumPy's."""
+    if copy is not None:
+        raise TypeError(f"Tensor.reshape(): copy={copy!r} is not supported; expected None (the result shares "
+                        "t's data where NumPy can, as a recorded view whose edits are seen; for data of its own, "
+                        "t.reshape(shape) + 0.0)")
+    return _reshape(self, ops._shape_args(shape), order, label="Tensor.reshape()")
 
 
 def _flattening(name):

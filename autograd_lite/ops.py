@@ -1197,19 +1197,13 @@ def _install():
     Tensor.__getitem__ = lambda self, index: getitem(self, index=index)
     Tensor.__iter__ = _rows
     Tensor.T = property(lambda self: transpose(self), doc="Transpose (all axes reversed), recorded.")
-    for name, method in [("reshape", _reshape_method), ("transpose", _transpose_method), ("swapaxes", _swapaxes_method)]:
+    for name, method in [("transpose", _transpose_method), ("swapaxes", _swapaxes_method)]:
         method.__name__, method.__qualname__ = name, f"Tensor.{name}"  # (so help() and a TypeError name it)
         setattr(Tensor, name, method)
 
 
 def _shape_args(args):  # t.reshape(2, 3) or t.reshape((2, 3)); an np.int64 is one axis too
     return args[0] if len(args) == 1 and not isinstance(args[0], numbers.Integral) else args
-
-
-def _reshape_method(self, *shape):
-    """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``: ``ag.reshape(t, shape)``, recorded; the same entries
-    in row-major order (one -1 inferred)."""
-    return reshape(self, shape=_shape_args(shape))
 
 
 def _transpose_method(self, *axes):

@@ -68,3 +68,22 @@ def test_copyto_reads_a_tensor_source_and_refuses_a_tensor_destination():
     with pytest.raises(TypeError, match=r"numpy.copyto into a Tensor \(shape \(3,\)\)"):
         np.copyto(t, np.ones(3))
     np.testing.assert_array_equal(t.data, np.zeros(3))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_reshape_method_takes_numpys_order(order):
+    # (adv134 #2) as ndarray.reshape and np.reshape on a Tensor; the gradient is the weights put back in that order
+    data, weights = np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(3, 2) + 1
+    x = ag.Tensor(data, requires_grad=True)
+    y = x.reshape((3, 2), order=order)
+    np.testing.assert_array_equal(y.data, data.reshape((3, 2), order=order))
+    np.testing.assert_array_equal(np.reshape(x, (3, 2), order=order).data, y.data)
+    (y * weights).sum().backward()
+    np.testing.assert_array_equal(x.grad, weights.reshape((2, 3), order=order))
+
+
+@pytest.mark.parametrize("keywords, refusal", [({"order": "A"}, r"Tensor.reshape\(\): order='A' is not supported"),
+                                               ({"copy": True}, r"Tensor.reshape\(\): copy=True is not supported")])
+def test_the_reshape_method_refuses_what_it_cannot_honour_by_name(keywords, refusal):
+    with pytest.raises(TypeError, match=refusal):
+        ag.Tensor(np.arange(6.0)).reshape((3, 2), **keywords)
