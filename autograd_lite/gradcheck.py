@@ -36,8 +36,7 @@ class InputCheck:
     rounds to 0 (x + eps == x), which fail the leaf (gradgradcheck: only when that is all of them);
     ``unmeasured`` whether its verdict would rest on a bound that f's rounding makes too large to
     tell its gradient from a wrong one (``_unmeasured``): noted, and the pooled difference's noise
-    is then not excused; ``residue`` for a leaf taken for a zero gradient (``_residue``: its
-    differences noise from rounding in f's terms), that rounding, eps max |numerical|, else 0."""
+    is then not excused."""
     index: int
     name: str
     shape: tuple
@@ -50,7 +49,6 @@ class InputCheck:
     judged: float = None
     unchecked: list = field(default_factory=list)
     unmeasured: bool = False
-    residue: float = 0.0
 
     def __post_init__(self):
         if self.judged is None:  # (a record built by hand: no rounded steps)
@@ -630,7 +628,7 @@ class DtypeCheck:
 _OWN_DTYPE = {4: 0.1, 2: 0.3}
 
 
-def _own_dtype(f, flat, analytic, residues):
+def _own_dtype(f, flat, analytic):
     """The ``DtypeCheck`` records of gradcheck's inputs narrower than float64 ([] when there are
     none), after one UserWarning naming them: the check itself runs on float64 copies (central
     differences in float32 cannot resolve eps = 1e-7), which would hide a gradient wrong only at the
@@ -642,10 +640,7 @@ def _own_dtype(f, flat, analytic, residues):
     factor 2 or more or are inf or nan (which fail), while a correct gradient that is a sum cancelling
     to a small value (a bias after some training) differs between float32 and float64 by as much as
     its sums' order makes it, 1e-3 and more, and in float16 by several percent. A leaf whose float64 gradient holds inf or nan is left to the main
-    check, which fails it. A leaf the main check took for a zero gradient (``residues``: per leaf the
-    rounding of f's terms its differences show, ``InputCheck.residue``) passes where its own-dtype
-    gradient is a residue of that rounding at its dtype: its largest entry at most that rounding times
-    ``_ROUNDING_UNITS`` and the dtype's unit over float64's (f's terms' size, rounded in that dtype)."""
+    check, which fails it."""
     narrow = [(name, a.dtype) for name, a in zip(flat.names, flat.native)
               if a.dtype.kind == "f" and a.dtype.itemsize < 8]
     if not narrow:
@@ -662,12 +657,10 @@ def _own_dtype(f, flat, analytic, residues):
     failed = [_fails_alone(c, threshold) for c in comparison.leaves]
     if not comparison.passed and not any(failed):  # (only the pooled difference fails: name the worst)
         failed = [c is comparison.worst for c in comparison.leaves]
-    unit = np.finfo(dtype).eps / 2
-    off = _entries_off(f, flat, own, analytic, kept, unit)
-    zero = [np.max(np.abs(own[i]), initial=0.0) <= _ROUNDING_UNITS * unit / _UNIT * residues[i] for i in kept]
+    off = _entries_off(f, flat, own, analytic, kept, np.finfo(dtype).eps / 2)
     return [DtypeCheck(i, flat.names[i], str(dtype), c.difference, c.worst_entry, c.actual, c.expected, threshold,
-                       (bad or bool(entries)) and not residue, allowed, entries)
-            for i, c, bad, (allowed, entries), residue in zip(kept, comparison.leaves, failed, off, zero)]
+                       bad or bool(entries), allowed, entries)
+            for i, c, bad, (allowed, entries) in zip(kept, comparison.leaves, failed, off)]
 
 
 # The own-dtype inputs are moved by this many units of their dtype (at each leaf's largest |x|) to
@@ -853,43 +846,17 @@ def _judged(analytic, numeric, bounds, threshold, steps):
     a linear layer at zero init with centred targets), while a small gradient they resolve is checked."""
     difference, rows = _disagreements(analytic, numeric, bounds)
     zero = _zero_bounds(analytic, numeric, [(_zero_level(_UNIT),) * 2] * len(analytic), steps.pooled)
-    residue = [not z and _residue(a, e, i, steps) for i, (z, a, e) in enumerate(zip(zero, analytic, numeric))]
-    doubtful = [i for i, (d, error, bound) in enumerate(rows)
-                if d >= threshold and (error <= bound or zero[i] or residue[i])]
+    doubtful = [i for i, (d, error, bound) in enumerate(rows) if d >= threshold and (error <= bound or zero[i])]
     if not doubtful:
-        return difference, rows, [], {}
-    bounds, crossed, zeros = list(bounds), [], {}
+        return difference, rows, []
+    bounds, crossed = list(bounds), []
     for i in doubtful:
         wider = steps.shifted(i, _WIDER * steps.eps)
         smooth, kinked = _measured_parts(i, wider, numeric[i], steps)
         crossed += _crossed(i, np.abs(np.subtract(analytic[i], numeric[i])) > smooth, kinked, steps)
         bounds[i] = min(bounds[i], _norm(smooth + kinked))
         bounds[i] += zero[i] if _unresolved(i, numeric[i], wider, steps) else 0.0
-        step = steps.eps / _WIDER
-        if residue[i] and _noise_alone(numeric[i], steps.taken(i, step, steps.shifted(i, step))[0],
-                                       steps.taken(i, _WIDER * steps.eps, wider)[0]):
-            bounds[i] += _norm(analytic[i]) + _norm(numeric[i])
-            zeros[i] = steps.eps * np.max(np.abs(numeric[i]))  # (the rounding of f's terms: InputCheck.residue)
-    return (*_disagreements(analytic, numeric, bounds), crossed, zeros)
-
-
-def _residue(analytic, numeric, index, steps):
-    """Whether leaf ``index`` may be a zero gradient with no larger leaf to measure it against (a constant f
-    near 0: mean(x - mean(x)), sum(softmax(x)) - 3, whose terms, larger than f, round; adv130): its
-    differences ``numeric`` are larger than f's value's rounding explains (noise f's value explains, as
-    1e12 + sin(x)'s, says nothing of f's terms: a gradient there stays unmeasured, not zero), and
-    autodiff's side ``analytic`` is no larger than they are. Taken for zero only where the differences
-    are noise alone (``_noise_alone``): a steady value in them is a gradient autodiff must give."""
-    own_noise = _norm(steps.taken(index, steps.eps, steps.values[index])[1])
-    return own_noise < _norm(numeric) and _norm(analytic) <= _norm(numeric)
-
-
-def _noise_alone(narrow, *others):
-    """Whether central differences at a step (``narrow``) and at a third or three times it (``others``)
-    hold rounding noise and no value: one of the others apart from ``narrow`` by at least half the larger
-    of the two (noise grows threefold at each smaller step; a value, 1e-5 steady to 0.3%, keeps them all
-    together), or all 0."""
-    return any(_norm(np.subtract(other, narrow)) >= 0.5 * max(_norm(other), _norm(narrow)) for other in others)
+    return (*_disagreements(analytic, numeric, bounds), crossed)
 
 
 def _crossed(index, beyond, kinked, steps):
@@ -1020,13 +987,10 @@ def _checked(analytic, numeric, judged, bounds, threshold, steps, shapes, unchec
     2 eps, docs/math.md, "Gradient checking"), and the verdict's of ``analytic`` and ``judged`` (over the steps taken),
     with doubtful leaves measured (``_judged``, ``steps``); returns both, an ``InputCheck`` per leaf
     (``_records``) and the kinks found crossed."""
-    verdict_difference, rows, crossed, zeros = _judged(analytic, judged, bounds, threshold, steps)
-    unmeasured = [flag and i not in zeros for i, flag in enumerate(_unmeasured(analytic, judged, rows, threshold,
-                                                                               steps.pooled))]
+    verdict_difference, rows, crossed = _judged(analytic, judged, bounds, threshold, steps)
+    unmeasured = _unmeasured(analytic, judged, rows, threshold, steps.pooled)
     difference, checks = _records(analytic, numeric, rows, bounds, steps.names, shapes, unchecked, unmeasured,
                                   steps.entries)
-    for i, rounding in zeros.items():
-        checks[i].residue = rounding
     return difference, verdict_difference, checks, crossed
 
 
@@ -1102,9 +1066,10 @@ def gradcheck(f, inputs, eps=1e-7, threshold=None, fast=False, rng=None, modes=(
     if "rev" not in modes:
         return _forward(f, flat, center, eps, forward_threshold, along)
     analytic = _autodiff(f, flat)
+    own = _own_dtype(f, flat, analytic)
     result = (_fast(f, flat, analytic, center, eps, threshold, along) if fast
               else _full(f, flat, analytic, center, eps, threshold))
-    result.own_dtype = _own_dtype(f, flat, analytic, [c.residue for c in result.inputs])
+    result.own_dtype = own
     if "fwd" in modes:
         result.forward = _forward(f, flat, center, eps, forward_threshold, along, analytic)
     return result
@@ -1300,17 +1265,14 @@ def gradgradcheck(f, inputs, eps=1e-6, threshold=1e-5, rng=None):
     # (per leaf: a large gradient elsewhere says nothing of this leaf's third derivatives)
     scales = [_f_scale(own, np.max(np.abs(n), initial=0.0)) for own, n in zip(moved.own, moved.numeric)]
     rounded = _rounding_scales(moved, scales, displaced)
-    zeros = _zero_products(analytic, moved, displaced, rounded)
-    for i in zeros:  # (rounded where the noise its differences show puts it)
-        rounded[i] = max(rounded[i], eps * np.max(np.abs(moved.numeric[i])) / (_ROUNDING_UNITS * _UNIT))
     bounds = [_resolution(np.full(n.shape, r), eps, scale, offsets * scale)
               for n, r, scale, offsets in zip(moved.numeric, rounded, scales, moved.offsets)]
     # (a leaf that took no step at all is unmeasured: a nan, which fails it)
     judged = [np.full(j.shape, np.nan) if missed else j for j, missed in zip(moved.judged, unchecked)]
     verdict, rows = _disagreements(analytic, judged, bounds)
-    unmeasured = [flag and i not in zeros for i, flag in enumerate(_unmeasured(analytic, judged, rows, threshold))]
     difference, checks = _records(analytic, moved.numeric, rows, bounds, flat.names,
-                                  [x.shape for x in flat.arrays], unchecked, unmeasured)
+                                  [x.shape for x in flat.arrays], unchecked,
+                                  _unmeasured(analytic, judged, rows, threshold))
     return GradcheckResult(difference, threshold, checks, mode="second order", judged=verdict)
 
 
@@ -1378,19 +1340,6 @@ class _Displaced:
 _FINER = 1000
 
 
-def _zero_products(analytic, moved, displaced, rounded):
-    """gradgradcheck's leaves taken for a zero Hessian-vector product, ``_residue``'s rule on the gradient
-    (a constant f, whose gradient is a residue of its terms' rounding, with no larger leaf): differences
-    (``moved``) larger than the gradient's rounding at ``rounded`` explains, autodiff's product
-    (``analytic``) no larger than they are, and noise alone in them (``_noise_alone``, against the
-    differences over a third and three times the step: four more gradients and two products, for such
-    leaves only)."""
-    candidates = [i for i, (a, n, r) in enumerate(zip(analytic, moved.numeric, rounded))
-                  if _norm(_noise(np.full(n.shape, r), moved.step, 0.0)) < _norm(n) and _norm(a) <= _norm(n)]
-    others = [displaced(moved.step / _WIDER), displaced(moved.step * _WIDER)] if candidates else []
-    return {i for i in candidates if _noise_alone(moved.judged[i], *[other.judged[i] for other in others])}
-
-
 def _rounding_scales(moved, scales, displaced):
     """Per leaf, the size at which gradgradcheck takes its gradient to be rounded: its own largest
     entry (``moved.own``, ``moved`` the ``_Displaced`` at eps; another leaf's larger gradient rounds
@@ -1410,7 +1359,7 @@ def _rounding_scales(moved, scales, displaced):
     largest = max(own, default=0.0)
     small = [i for i, g in enumerate(own) if g <= 2.0 ** -40 * largest]
     if not small:
-        return list(own)
+        return own
     fine = displaced(eps / _FINER)
     rounded = list(own)
     for i in small:

@@ -57,31 +57,9 @@ def test_an_explicit_rng_still_chooses_the_direction():
     assert one.inputs[0].analytic == pytest.approx(((A + A.T) @ X4) @ (u / np.linalg.norm(u)), rel=1e-12)
 
 
-# --- constant functions (adv130 #2): residues on both sides, with no larger leaf ------------------------
+# --- next to a constant term (adv130 #2, adv133, adv135): no wrong gradient passes -------------------------
+# (a constant f's own residues are not certified: docs/api.md, "Gradient checking"; these guard the verdicts)
 XC = np.random.default_rng(11).standard_normal((3, 4))
-CONSTANT_NEAR_ZERO = {
-    "mean of centred": lambda x: ag.mean(x - ag.mean(x)),
-    "mean of row-centred": lambda x: ag.mean(x - ag.mean(x, 1, keepdims=True)),
-    "softmax sum less 3": lambda x: ag.sum(ag.softmax(x, axis=1)) - 3,
-    "standardized squares less 12": lambda x: ag.sum(((x - ag.mean(x)) / ag.std(x)) ** 2) - 12,
-}
-
-
-@pytest.mark.parametrize("f", CONSTANT_NEAR_ZERO.values(), ids=CONSTANT_NEAR_ZERO.keys())
-@pytest.mark.parametrize("fast", [False, True])
-@pytest.mark.parametrize("eps", [1e-7, 1e-5])
-def test_a_constant_function_near_zero_passes(f, fast, eps):
-    # d f / d x is 0 by construction (each is constant in x): autodiff's residue against noise
-    assert ag.gradcheck(f, [XC], eps=eps, fast=fast).passed
-
-
-def test_a_constant_whose_value_explains_the_noise_is_unmeasured_and_the_advice_works():
-    f = lambda x: ag.sum(ag.softmax(x, axis=1))  # noqa: E731 (3 exactly, whatever x)
-    x = np.random.default_rng(13).standard_normal((3, 4))  # (autodiff's side a residue, not an exact 0)
-    result = ag.gradcheck(f, [x])
-    assert not result.passed and result.inputs[0].unmeasured
-    assert "subtract the constant from f" in str(result)
-    assert ag.gradcheck(lambda x: f(x) - 3, [x]).passed
 
 
 def _shifted_softmax_sum(vjp_scale):
@@ -94,14 +72,13 @@ def _shifted_softmax_sum(vjp_scale):
 
 
 @pytest.mark.parametrize("fast", [False, True])
-@pytest.mark.parametrize("scale", [1e-3, 1e-6, 1e-7])  # (below the differences' noise, ~4e-9, none can tell)
-def test_a_wrong_gradient_of_a_constant_function_still_fails(fast, scale):
+@pytest.mark.parametrize("scale", [1e-3, 1e-6])
+def test_a_wrong_gradient_of_a_constant_function_fails(fast, scale):
     assert not ag.gradcheck(_shifted_softmax_sum(scale), [XC], fast=fast).passed
-    assert ag.gradcheck(_shifted_softmax_sum(0.0), [XC], fast=fast).passed
 
 
 @pytest.mark.parametrize("fast", [False, True])
-def test_a_wrong_gradient_that_only_f_values_rounding_hides_still_fails(fast):
+def test_a_wrong_gradient_that_only_f_values_rounding_hides_fails(fast):
     @ag.primitive
     def wrong_sin(x):
         return np.sin(x)
@@ -110,61 +87,6 @@ def test_a_wrong_gradient_that_only_f_values_rounding_hides_still_fails(fast):
     assert not result.passed, str(result)
 
 
-CONSTANT = dict(CONSTANT_NEAR_ZERO, **{
-    "softmax sum": lambda x: ag.sum(ag.softmax(x, axis=1)),
-    "sigmoid pairs": lambda x: ag.sum(ag.sigmoid(x) + ag.sigmoid(-x)),
-})
-
-
-@pytest.mark.parametrize("f", CONSTANT.values(), ids=CONSTANT.keys())
-def test_gradgradcheck_passes_a_constant_function(f):
-    # its gradient is a residue and so is autodiff's Hessian-vector product: noise against noise
-    assert ag.gradgradcheck(f, [XC]).passed
-
-
-@pytest.mark.parametrize("factor", [2.0, 1.001])
-def test_gradgradcheck_still_fails_a_wrong_second_derivative_next_to_a_constant(factor):
-    @ag.primitive
-    def square_sum(x):
-        return float(np.sum(x ** 2))
-    square_sum.defvjp(lambda g, out, x: g * twice(x))
-
-    @ag.primitive
-    def twice(x):
-        return 2 * x
-    twice.defvjp(lambda g, out, x: 2 * factor * g)  # (the derivative of 2 x is 2)
-    f = lambda x: ag.sum(ag.softmax(x, axis=1)) - 3 + 1e-3 * square_sum(x)  # noqa: E731
-    assert not ag.gradgradcheck(f, [XC]).passed
-    if factor == 2.0:  # (the same with the right rule passes)
-        twice.defvjp(lambda g, out, x: 2 * g)
-        assert ag.gradgradcheck(f, [XC]).passed
-
-
-@pytest.mark.parametrize("f", list(CONSTANT_NEAR_ZERO.values())[:3], ids=list(CONSTANT_NEAR_ZERO)[:3])
-@pytest.mark.parametrize("seed", [11, 14])
-def test_a_constant_function_near_zero_passes_in_float32_too(f, seed):
-    # float32's gradient is a residue as well, of float32's rounding: its own-dtype comparison passes it
-    x = np.random.default_rng(seed).standard_normal((3, 4)).astype(np.float32)
-    with pytest.warns(UserWarning, match="checked on float64 copies"):
-        result = ag.gradcheck(f, [x])
-    assert result.passed, str(result)
-    assert result.inputs[0].residue > 0 and not result.own_dtype[0].failed
-
-
-def test_a_float32_gradient_wrong_next_to_a_constant_still_fails_its_own_dtype_check():
-    @ag.primitive
-    def centred_mean(x):
-        return float(np.mean(x - np.mean(x)))
-    # right in float64 (0), 1e-3 in float32: a rule branching on the dtype
-    centred_mean.defvjp(lambda g, out, x: g * (np.full(x.shape, 1e-3, x.dtype) if x.dtype == np.float32
-                                               else np.zeros_like(x)))
-    x = np.random.default_rng(11).standard_normal((3, 4)).astype(np.float32)
-    with pytest.warns(UserWarning, match="checked on float64 copies"):
-        result = ag.gradcheck(centred_mean, [x])
-    assert not result.passed and result.own_dtype[0].failed
-
-
-# --- adv133: a steady small gradient next to a constant term is a gradient, not a residue -----------------
 def _missed(size):
     """size * sum(x) through a primitive whose VJP is 0 (the true gradient is ``size`` everywhere)."""
     @ag.primitive
@@ -184,19 +106,44 @@ def test_a_missed_small_gradient_next_to_a_constant_fails(fast, scale, size):
     assert not ag.gradcheck(lambda x: ag.mean(x - ag.mean(x)) + penalty(x), [x], fast=fast).passed
 
 
-def test_gradgradcheck_fails_a_lost_second_derivative_next_to_a_constant():
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_wrong_sign_next_to_one_noisy_entry_fails(seed, fast):
+    @ag.primitive
+    def decay(x):
+        return 1e-3 * float(np.sum(x[1:] ** 2)) / 2
+    decay.defvjp(lambda g, out, x: -g * 1e-3 * np.r_[0.0, np.asarray(x)[1:]])  # (the sign is +)
+    f = lambda x: ((x[0] + 1e6) - 1e6 - x[0]) + decay(x)  # noqa: E731 (entry 0: rounding noise alone)
+    assert not ag.gradcheck(f, [np.random.default_rng(seed).standard_normal(6)], fast=fast).passed
+
+
+def test_a_wrong_rule_at_a_large_eps_fails():
+    @ag.primitive
+    def wave(x):
+        return float(np.sum(np.sin(70 * np.asarray(x)))) / 70
+    wave.defvjp(lambda g, out, x: -0.8 * g * np.cos(70 * np.asarray(x)))  # (the derivative is cos(70 x))
+    assert not ag.gradcheck(wave, [np.random.default_rng(0).standard_normal(5)], eps=1e-2).passed
+
+
+@pytest.mark.parametrize("size", [1e-3, 1.0])
+def test_gradgradcheck_fails_a_lost_second_derivative_next_to_a_constant(size):
     @ag.primitive
     def half_square(x):
-        return 1e-3 * float(np.sum(x * x)) / 2
-    # (the VJP reads x's value off the tape: its own derivative, 1e-3 I, is lost)
-    half_square.defvjp(lambda g, out, x: g * 1e-3 * (x.detach() if isinstance(x, ag.Tensor) else x))
+        return size * float(np.sum(x * x)) / 2
+    # (the VJP reads x's value off the tape: its own derivative, size * I, is lost)
+    half_square.defvjp(lambda g, out, x: g * size * (x.detach() if isinstance(x, ag.Tensor) else x))
     x = np.random.default_rng(0).standard_normal((3, 4))
     assert not ag.gradgradcheck(lambda x: ag.mean(x - ag.mean(x)) + half_square(x), [x]).passed
 
 
-@pytest.mark.parametrize("scale", [1.0, 100.0])
-def test_a_float32_constant_near_zero_passes_its_own_dtype_check_at_any_scale(scale):
-    x = (np.random.default_rng(11).standard_normal((3, 4)) * scale).astype(np.float32)
+@pytest.mark.parametrize("scale", [1.0, 1e6])
+def test_a_float32_gradient_wrong_next_to_a_constant_fails_its_own_dtype_check(scale):
+    @ag.primitive
+    def zero_term(x):
+        return float(np.sum(x - x))
+    # right in float64 (0), 0.01 in float32: a rule branching on the dtype
+    zero_term.defvjp(lambda g, out, x: g * np.full(np.shape(x), 0.01 if x.dtype == np.float32 else 0.0, x.dtype))
+    x = (scale * np.random.default_rng(0).standard_normal((3, 4))).astype(np.float32)
     with pytest.warns(UserWarning, match="checked on float64 copies"):
-        result = ag.gradcheck(lambda x: ag.mean(x - ag.mean(x)), [x])
-    assert result.passed, str(result)
+        result = ag.gradcheck(lambda x: ag.mean(x - ag.mean(x)) + zero_term(x), [x])
+    assert not result.passed and result.own_dtype[0].failed
