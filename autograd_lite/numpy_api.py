@@ -176,10 +176,16 @@ def _layout(x):
     return x._array if isinstance(x, Tensor) else x
 
 
-def _taken_in(x):
-    # a value written into a new or given array (np.full_like's fill value, np.copyto's source): np.asarray's,
-    # refused for a tensor that requires grad while recording (the array would silently drop its gradient)
-    return np.asarray(x) if isinstance(x, Tensor) else x
+def _taken_in(what):
+    """A reader of a value written into a new or given array (``what``: np.full_like's fill value, np.copyto's
+    source): np.asarray's, refused for a tensor that requires grad while recording."""
+    def read(x):
+        if isinstance(x, Tensor) and _drops_gradient(x):
+            raise TypeError(f"{what} is a Tensor that requires grad ({describe(x)}): the plain array it is written "
+                            "into would silently drop its gradient; pass v.detach() for its value, or compute "
+                            "with the tensor itself (t * 0 + v)")
+        return np.asarray(x) if isinstance(x, Tensor) else x
+    return read
 
 
 def _written_into(x):
@@ -227,8 +233,8 @@ FUNCTIONS.update({func: _on_data(func, _layout) for func in (
 FUNCTIONS.update({func: _on_data(func, _memory) for func in (np.may_share_memory, np.shares_memory)})
 # a new array of t's shape and dtype (an ndarray, a constant, as HIPS autograd's): t's values are not read
 FUNCTIONS.update({func: _on_data(func, _layout) for func in (np.zeros_like, np.ones_like, np.empty_like)})
-FUNCTIONS[np.full_like] = _on_data(np.full_like, _taken_in, read_first=_layout)  # (fill_value read by value)
-FUNCTIONS[np.copyto] = _on_data(np.copyto, _taken_in, read_first=_written_into)  # (np.full_like(array, t) too)
+FUNCTIONS[np.full_like] = _on_data(np.full_like, _taken_in("numpy.full_like's fill value"), read_first=_layout)
+FUNCTIONS[np.copyto] = _on_data(np.copyto, _taken_in("numpy.copyto's source"), read_first=_written_into)
 FUNCTIONS.update({func: _on_data(func, _values) for func in (
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
     np.array_repr, np.array_str, np.array2string)})

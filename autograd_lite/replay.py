@@ -35,7 +35,7 @@ from . import tape
 from .compile_key import call_key, describe, owner, reachable
 from .custom import viewed_source
 from .errors import GraphError
-from .modes import current, share_version
+from .modes import current, set_grad_enabled, share_version
 from .primitive import Primitive
 from .rng import as_generator
 from .replay_source import RUNTIME, Retrace, generate, same_bits
@@ -116,7 +116,10 @@ class CompiledFunction:
                 refused = isinstance(error, _Refused)
             else:
                 self.replays += type(trace) is _Trace  # (a key that runs eagerly replays nothing)
-                return out if getattr(trace, "finish", None) is None else trace.finish(out)
+                if getattr(trace, "finish", None) is None:
+                    return out
+                with set_grad_enabled(trace.finish_grad):  # (no_grad or enable_grad around it inside f holds)
+                    return trace.finish(out)
             if refused:  # (the function may catch that error: run it, its own error if it does not)
                 return _Eager(self.fn).replay(args, kwargs, state)
         return self._record(key, args, kwargs)
@@ -206,6 +209,7 @@ class _Trace:
         last = next((s for s in self.steps if s[3] == self.out_slot and getattr(s[0], "read_on_result", False)
                      and len(s[1]) == 1 and not s[2]), None)
         self.finish, self.out_slot = (last[0], last[1][0]) if last else (None, self.out_slot)
+        self.finish_grad = last is not None and last[3] not in tracer.detached  # (the mode f ran it in)
         self.source_slots = tracer.inputs + [c[0] for c in tracer.captured]
         # the generators its steps draw from (ag.dropout's; None: the default; an int seeds anew)
         self.streams = list({id(p["rng"]): p["rng"] for prim, _, p, _, _, _ in self.steps

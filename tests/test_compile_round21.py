@@ -39,15 +39,16 @@ def test_the_cost_of_a_compiled_forward_pass_is_eagers_on_every_call(grad):
     np.testing.assert_allclose(W.grad, [[np.sum((a - Y) * X) / 3]], rtol=1e-12)
 
 
-def test_a_compiled_sigmoid_of_an_array_argument_keeps_exact_costs():
+def test_a_compiled_sigmoid_of_an_array_argument_costs_as_eager():
     compiled = ag.compile(lambda z: ag.sigmoid(z))
-    z = np.array([[-40.0, 40.0]])
+    y = np.array([[1.0, 0.0]])
     for _ in range(3):
-        a = compiled(z)
-        assert ag.binary_cross_entropy(a, np.array([[1.0, 0.0]])).item() == 40 + math.log1p(math.exp(-40))
-        z[...] = 0.0  # (the caller reuses its buffer: a's cost stays its own)
-        assert ag.binary_cross_entropy(a, np.array([[1.0, 0.0]])).item() == 40 + math.log1p(math.exp(-40))
-        z[...] = [[-40.0, 40.0]]
+        z, z_eager = np.array([[-40.0, 40.0]]), np.array([[-40.0, 40.0]])
+        a, a_eager = compiled(z), ag.sigmoid(z_eager)
+        assert ag.binary_cross_entropy(a, y).item() == ag.binary_cross_entropy(a_eager, y).item() == (
+            40 + math.log1p(math.exp(-40)))  # (exact, from the logits)
+        z[...] = z_eager[...] = 0.0  # (the caller reuses its buffer: a's own probabilities count, as eager's)
+        assert ag.binary_cross_entropy(a, y).item() == ag.binary_cross_entropy(a_eager, y).item() == 70.0
     assert compiled.replays == 2
 
 
@@ -81,4 +82,38 @@ def test_an_index_holding_ellipsis_replays(how):
             expected = np.zeros_like(x0)
             expected[..., 1] = 2 * (x0 + i)[..., 1]
             np.testing.assert_array_equal(t.grad, expected)
+    assert compiled.replays == 2
+
+
+def test_a_compiled_cost_under_no_grad_follows_its_inputs():
+    # (adv136 #1) an unrecorded sigmoid's logits are the traced call's own value, recomputed on every replay
+    def cost(W, X, Y):
+        return ag.binary_cross_entropy(ag.sigmoid(W @ X), Y)
+    compiled = ag.compile(cost)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 6)) * 10, (rng.random((1, 6)) > 0.5) * 1.0
+    W = ag.Tensor(rng.standard_normal((1, 3)), requires_grad=True)
+    for _ in range(4):
+        with ag.no_grad():
+            z = W.data @ X
+            exact = float(np.mean(np.logaddexp(0, z) - Y * z))  # softplus(z) - y z, by hand
+            assert compiled(W, X, Y).item() == cost(W, X, Y).item() == pytest.approx(exact, rel=1e-12)
+            W *= 2.0
+    assert compiled.replays == 3
+
+
+@pytest.mark.parametrize("inner, outer", [(ag.no_grad, ag.enable_grad), (ag.enable_grad, ag.no_grad)])
+def test_a_final_sigmoid_keeps_the_grad_mode_it_ran_in_inside_the_function(inner, outer):
+    # (adv136 #2) no_grad (or enable_grad) around the sigmoid inside f holds on every replay
+    def f(x):
+        z = x * 2.0 if inner is ag.no_grad else None  # (recorded outside the block; inside it for enable_grad)
+        with inner():
+            return ag.sigmoid(x * 2.0 if z is None else z)
+    compiled = ag.compile(f)
+    for _ in range(3):
+        x, x_eager = (ag.Tensor([0.1, -0.4, 0.3], requires_grad=True) for _ in range(2))
+        with outer():
+            out, out_eager = compiled(x), f(x_eager)
+        assert out.requires_grad == out_eager.requires_grad == (inner is ag.enable_grad)
+        np.testing.assert_array_equal(out.data, out_eager.data)
     assert compiled.replays == 2

@@ -12,17 +12,26 @@ import pytest
 import autograd_lite as ag
 
 
+def _cost_of_probabilities(a, y):
+    """Binary cross-entropy from the probabilities alone, each log floored at -100 (PyTorch's BCELoss)."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # (log 0 = -inf, floored)
+        terms = np.where(y == 1, np.maximum(np.log(a), -100), np.maximum(np.log1p(-a), -100))
+    return -float(terms.mean())
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_cost_of_a_constant_sigmoid_does_not_follow_the_callers_reused_buffer(dtype):
     y = np.array([[1.0, 0.0]])
     z = np.array([[-20.0, 20.0]], dtype=dtype)
     a = ag.sigmoid(z)  # (nothing recorded: its logits kept for the exact cost at saturation)
-    expected = 20 + math.log1p(math.exp(-20))  # -log sigmoid(-20), both examples confidently wrong
+    probabilities = a.data.copy()
     before = ag.binary_cross_entropy(a, y).item()
-    z[...] = 0.0  # the caller reuses its buffer; a holds the same probabilities
+    assert before == pytest.approx(20 + math.log1p(math.exp(-20)), rel=1e-6 if dtype == np.float32 else 1e-12)
+    z[...] = 0.0  # the caller reuses its buffer: the logits no longer give a, whose probabilities are unchanged
+    np.testing.assert_array_equal(a.data, probabilities)
     after = ag.binary_cross_entropy(a, y).item()
-    assert before == after
-    assert after == pytest.approx(expected, rel=1e-6 if dtype == np.float32 else 1e-12)
+    assert after == pytest.approx(_cost_of_probabilities(probabilities, y), rel=1e-6)  # (not log 2, z = 0's)
 
 
 @pytest.mark.parametrize("route", ["as_tensor", "data setter", "Tensor"])
@@ -38,9 +47,9 @@ def test_the_cost_of_a_constant_sigmoid_does_not_follow_a_buffer_its_input_share
         x = ag.Tensor(z.copy())
         z = x.data  # (a write through the array itself: untracked, as documented)
     a = ag.sigmoid(x)
-    before = ag.binary_cross_entropy(a, y).item()
+    assert ag.binary_cross_entropy(a, y).item() == 40 + math.log1p(math.exp(-40))  # (exact, from the logits)
     z[...] = 0.0
-    assert ag.binary_cross_entropy(a, y).item() == before == pytest.approx(40 + math.log1p(math.exp(-40)), rel=1e-12)
+    assert ag.binary_cross_entropy(a, y).item() == pytest.approx(70.0, rel=1e-12)  # a's own: (40 + 100) / 2
 
 
 def test_an_edit_of_a_tensors_logits_is_still_seen():
@@ -118,3 +127,15 @@ def test_a_copy_of_a_constant_sigmoid_costs_what_the_original_does(duplicate):
     with ag.no_grad():
         twin += 0.0  # (an edit of the copy: its probabilities alone count, clamped at log = -100 as PyTorch's)
     assert ag.binary_cross_entropy(twin, y).item() == pytest.approx(70.0, rel=1e-12)  # (40 + 100) / 2
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))],
+                         ids=["copy", "deepcopy", "pickle"])
+def test_a_copy_of_a_constant_sigmoid_edited_before_it_was_copied_costs_its_own_probabilities(duplicate):
+    # (adv136 #3) the copy is a fresh leaf: its kept logits no longer give its values
+    with ag.no_grad():
+        a = ag.sigmoid(np.array([[5.0]]))
+        a[...] = 1e-8
+    expected = -math.log(1e-8)
+    assert ag.binary_cross_entropy(a, [[1.0]]).item() == pytest.approx(expected, rel=1e-12)
+    assert ag.binary_cross_entropy(duplicate(a), [[1.0]]).item() == pytest.approx(expected, rel=1e-12)
