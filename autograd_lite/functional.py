@@ -16,6 +16,7 @@ from . import latex as tex
 from .conform import ForGradOnly
 from .convert import flag, float64_for_half, listed, number_held, scale_for
 from .errors import DomainError, ShapeError
+from .lr_schedule import _not_a_number
 from .ops import _apply, _float64_rule, _log_softmax, _raw, logits_of, sigmoid, softmax
 from .primitive import Primitive
 from .rng import as_generator, manual_seed
@@ -23,6 +24,18 @@ from .tensor import Tensor, as_tensor
 
 __all__ = ["dropout", "l2_penalty", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "manual_seed"]
+
+
+def _checked_number(op, name, value, wanted, holds):
+    """``value`` if ``_is_number`` and ``holds(value)``; else ValueError naming ``op``, ``name`` and the range
+    ``wanted`` (e.g. "in (0, 1]"), or, for a value of a type not taken as a number (a Tensor, a bool, a
+    one-element array), that type, the ones taken and what float(x) gives (lr_schedule's one rule)."""
+    if _is_number(value) and holds(value):
+        return value
+    held = number_held(value)
+    if isinstance(held, bool) or not isinstance(held, numbers.Real):
+        raise _not_a_number(op, name, value)
+    raise ValueError(f"{op}: {name} must be a finite number {wanted}, got {value!r}")
 
 
 def _is_number(value):
@@ -100,8 +113,7 @@ def dropout(a, keep_prob, *, mask=None, rng=None, training=True):
         Tensor of a's shape. The mask is the node's second input (a constant), so
         the drawing shows how many units it kept.
     """
-    if not (_is_number(keep_prob) and 0 < keep_prob <= 1):
-        raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    _checked_number("dropout", "keep_prob", keep_prob, "in (0, 1]", lambda p: 0 < p <= 1)
     keep_prob, a, training = float(keep_prob), as_tensor(a), flag(training, "dropout(training=...)")
     if keep_prob < 1e-4 and a.dtype.kind == "f" and keep_prob < _smallest_keep_prob(a.dtype):
         raise ValueError(f"dropout: keep_prob {keep_prob!r} is too small for {a.dtype} input: the kept units are "
@@ -168,10 +180,8 @@ def l2_penalty(weights, lambd, m):
     weights = listed(weights, "l2_penalty: weights", "a list of tensors (e.g. [params['W1'], params['W2']])")
     if not weights:
         raise ValueError("l2_penalty: no weights given; expected at least one weight tensor")
-    if not (_is_number(lambd) and lambd >= 0):
-        raise ValueError(f"l2_penalty: lambd must be a finite number >= 0, got {lambd!r}")
-    if not (_is_number(m) and m > 0):
-        raise ValueError(f"l2_penalty: m (the number of examples) must be > 0, got {m!r}; expected a finite number")
+    _checked_number("l2_penalty", "lambd", lambd, ">= 0", lambda v: v >= 0)
+    _checked_number("l2_penalty", "m (the number of examples)", m, "> 0", lambda v: v > 0)
     lambd = float(lambd)  # Python numbers: a NumPy int m would make a float32 cost float64
     if type(m) is not int and type(m) is not float:
         m = int(m) if isinstance(m, numbers.Integral) else float(m)

@@ -1527,6 +1527,19 @@ def _own_floors(first, second, units):
     return [_ROUNDING_UNITS * max(u) * (_norm(a) + _norm(e)) for a, e, u in zip(first, second, units)]
 
 
+def _warn_if_parameters(names, actual, expected):
+    """A UserWarning where a side holds parameters, not gradients (tensors that require grad and have a
+    ``.grad``: ``compare_gradients(hand, params)`` for ``{k: t.grad}``): their values are compared."""
+    for side, leaves in (("actual", actual), ("expected", expected)):
+        held = [n for n, t in zip(names, leaves)
+                if isinstance(t, Tensor) and t.requires_grad and t.grad is not None]
+        if held:
+            warnings.warn(f"compare_gradients: {side} holds tensors that require grad and have a .grad "
+                          f"({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}): their values are compared, "
+                          "not their gradients; pass {k: t.grad for k, t in params.items()} if the gradients are "
+                          "meant", UserWarning, stacklevel=3)
+
+
 def compare_gradients(actual, expected, threshold=None):
     """Compare gradients (e.g. autodiff's) with reference ones (e.g. derived by hand).
 
@@ -1561,6 +1574,7 @@ def compare_gradients(actual, expected, threshold=None):
     a_leaves, a_def = pytree.flatten(actual)
     e_leaves = pytree.match(a_def, expected, "compare_gradients", "expected tree")
     names = [name or "x" for name in pytree.leaf_names(a_def)]
+    _warn_if_parameters(names, a_leaves, e_leaves)
     all_a, all_e, units, smallest = _leaf_pairs(names, a_leaves, e_leaves)
     if threshold is None:
         threshold = _default_threshold(smallest)

@@ -251,6 +251,9 @@ _SUGGEST = {"amax": "max", "amin": "min", "logaddexp": "softplus / logsumexp", "
             "vstack": "concatenate", "sign": "a constant (np.sign(t.data))", "swapaxes": "transpose",
             "moveaxis": "transpose", "average": "mean", "ravel": "reshape(t, (-1,)) (or t.ravel())",
             "fabs": "abs", "reciprocal": "divide (1 / t)", "float_power": "power (t ** p)",
+            # (the course's cost: nansum drops 0 log 0, which binary_cross_entropy takes as 0 itself)
+            "nansum": "sum (for the cross-entropy cost, ag.binary_cross_entropy, which takes 0 log 0 as 0)",
+            "nanmean": "mean (for the cross-entropy cost, ag.binary_cross_entropy, which takes 0 log 0 as 0)",
             "flip": "no flip; index with a reversed slice, t[::-1] or t[:, ::-1], recorded like any index",
             # (not exp(sum(log(x))): the log of a negative entry is nan, of a zero -inf)
             "prod": "no prod yet; multiply the entries, right for every sign: p = x[0], then p = p * v for "
@@ -265,7 +268,8 @@ def _suggestion(name):
             else f"autograd_lite has {_SUGGEST[short]}"
     if hasattr(ag, short):
         return f"use ag.{short}"
-    return "no ag function does this yet; apply numpy to t.data (a constant, outside the graph)"
+    return ("no ag function does this yet; for a value outside the graph (no gradient flows through it), "
+            "apply numpy to t.data")
 
 
 def array_function(self, func, types, args, kwargs):

@@ -90,10 +90,18 @@ def test_backward_of_a_result_computed_under_no_grad():
 
 
 # --- dropout ------------------------------------------------------------------------
-@pytest.mark.parametrize("keep_prob", [0, 0.0, -0.5, 1.5, float("nan"), True, "0.5"])
+@pytest.mark.parametrize("keep_prob", [0, 0.0, -0.5, 1.5, float("nan")])
 def test_dropout_keep_prob_outside_unit_interval(keep_prob):
-    with pytest.raises(ValueError, match=re.escape(f"dropout: keep_prob must be a number in (0, 1], "
+    with pytest.raises(ValueError, match=re.escape(f"dropout: keep_prob must be a finite number in (0, 1], "
                                                    f"got {keep_prob!r}")):
+        ag.dropout(_leaf(2, 3), keep_prob, mask=np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("keep_prob, kind", [(True, "bool"), ("0.5", "str"), (np.array([0.5]), "numpy.ndarray")])
+def test_dropout_keep_prob_of_another_type_is_refused_naming_it(keep_prob, kind):
+    # (adv138 #1) True is in (0, 1] as a number: the reason is its type, as lr's check says
+    with pytest.raises(ValueError, match=rf"dropout: keep_prob must be a finite number, got .* \(type {kind}.*\), "
+                                         "which is not taken as a number here"):
         ag.dropout(_leaf(2, 3), keep_prob, mask=np.ones((2, 3)))
 
 
@@ -114,18 +122,26 @@ def test_dropout_mask_with_values_other_than_0_1(bad):
 
 
 # --- l2_penalty -------------------------------------------------------------------
-@pytest.mark.parametrize("lambd", [-0.1, float("inf"), float("nan"), None])
+@pytest.mark.parametrize("lambd", [-0.1, float("inf"), float("nan")])
 def test_l2_penalty_negative_or_non_finite_lambd(lambd):
     with pytest.raises(ValueError, match=re.escape(f"l2_penalty: lambd must be a finite number >= 0, "
                                                    f"got {lambd!r}")):
         ag.l2_penalty([_leaf(2, 2)], lambd, 4)
 
 
-@pytest.mark.parametrize("m", [0, -3, 0.0, float("nan")])
+@pytest.mark.parametrize("m", [0, -3, 0.0, float("nan"), float("inf")])
 def test_l2_penalty_non_positive_m(m):
-    with pytest.raises(ValueError, match=re.escape(f"l2_penalty: m (the number of examples) must be > 0, "
-                                                   f"got {m!r}")):
+    with pytest.raises(ValueError, match=re.escape(f"l2_penalty: m (the number of examples) must be a finite "
+                                                   f"number > 0, got {m!r}")):
         ag.l2_penalty([_leaf(2, 2)], 0.7, m)
+
+
+@pytest.mark.parametrize("name, args", [("lambd", (None, 4)), ("m (the number of examples)", (0.7, True)),
+                                        ("m (the number of examples)", (0.7, "4"))])
+def test_l2_penalty_numbers_of_another_type_are_refused_naming_it(name, args):
+    with pytest.raises(ValueError, match=re.escape(f"l2_penalty: {name} must be a finite number, got ") +
+                       r".*which is not taken as a number here"):
+        ag.l2_penalty([_leaf(2, 2)], *args)
 
 
 def test_l2_penalty_without_weights():

@@ -147,3 +147,13 @@ def test_a_float32_gradient_wrong_next_to_a_constant_fails_its_own_dtype_check(s
     with pytest.warns(UserWarning, match="checked on float64 copies"):
         result = ag.gradcheck(lambda x: ag.mean(x - ag.mean(x)) + zero_term(x), [x])
     assert not result.passed and result.own_dtype[0].failed
+
+
+def test_compare_gradients_warns_when_a_side_holds_parameters_not_gradients():
+    # (adv138 #3) compare_gradients(hand, params) for {k: t.grad}: the weights' values were compared silently
+    params = {"W1": ag.Tensor(np.ones((2, 2)), requires_grad=True), "b1": ag.Tensor(np.zeros((2, 1)), requires_grad=True)}
+    (ag.sum(params["W1"] * 2.0) + ag.sum(params["b1"])).backward()
+    hand = {"dW1": np.full((2, 2), 2.0), "db1": np.ones((2, 1))}
+    with pytest.warns(UserWarning, match=r"expected holds tensors that require grad and have a \.grad \(dW1, db1\)"):
+        assert not ag.compare_gradients(hand, params).passed
+    assert ag.compare_gradients(hand, {k: t.grad for k, t in params.items()}).passed

@@ -87,3 +87,13 @@ def test_the_reshape_method_takes_numpys_order(order):
 def test_the_reshape_method_refuses_what_it_cannot_honour_by_name(keywords, refusal):
     with pytest.raises(TypeError, match=refusal):
         ag.Tensor(np.arange(6.0)).reshape((3, 2), **keywords)
+
+
+@pytest.mark.parametrize("nan_function, ag_function", [(np.nansum, "ag.sum"), (np.nanmean, "ag.mean")])
+def test_the_courses_nansum_cost_is_refused_with_advice_that_keeps_the_gradient(nan_function, ag_function):
+    # (adv138 #2) the course writes its cost with np.nansum; t.data would leave the graph
+    a = ag.sigmoid(ag.Tensor(np.zeros((1, 4)), requires_grad=True))
+    y = np.array([[1.0, 0.0, 1.0, 0.0]])
+    with pytest.raises(TypeError, match=rf"numpy\.{nan_function.__name__} is not differentiable .*; use "
+                                        rf"{ag_function} .*ag\.binary_cross_entropy, which takes 0 log 0 as 0"):
+        nan_function(y * ag.log(a) + (1 - y) * ag.log(1 - a))
