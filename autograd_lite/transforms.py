@@ -458,10 +458,15 @@ def _jvp_by_reverse(out, flat, directions):
     them; VJPs record themselves. None where ``out`` does not depend on ``flat``."""
     if not out.requires_grad:
         return None
+    moving = [(x, t) for x, t in zip(flat, directions) if x.requires_grad]  # (see jvp: zero tangents' are not)
     u = Tensor(np.zeros_like(out._array), requires_grad=True)
-    pulled = tape.backward(out, u, inputs=flat, retain_graph=True, create_graph=True)
+    try:
+        pulled = tape.backward(out, u, inputs=[x for x, _ in moving], retain_graph=True, create_graph=True)
+    except GraphError as error:  # (a primitive with a JVP rule alone works at top level)
+        raise GraphError(f"jvp inside another transform runs as two reverse passes (so that the outer one can "
+                         f"differentiate it), which need each op's VJP (defvjp): {error}") from None
     total = None
-    for g, t in zip(pulled, directions):
+    for g, (_, t) in zip(pulled, moving):
         if g is not None:
             term = (g * t).sum()
             total = term if total is None else total + term
@@ -499,6 +504,10 @@ def jvp(f, primals, tangents):
         given = pytree.match(treedef, tangents[i], "jvp", f"tangent {i}")
         directions += _values_like(given, names, leaves, "jvp", "tangent", keep_tensors=linked)
     flat = inputs.flat
+    if linked:  # (an input whose tangent is a constant 0 takes no part, as in forward mode: where's condition, a
+        for x, t in zip(flat, directions):  # mask: a constant to f, so an op with no VJP for it refuses nothing)
+            if x._prim is None and not isinstance(t, Tensor) and not np.any(t):
+                x._requires_grad = False  # (its own new leaf: _variable made it)
     out_leaves, out_def = pytree.flatten(inputs.evaluate(f, {}))
     inputs.check_outputs(out_leaves)
     if linked:
