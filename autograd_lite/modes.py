@@ -346,15 +346,6 @@ def share_version(base, other):
         _hold(vc, other)
 
 
-def unheld(t):
-    """``t`` (a ``detach()`` the library keeps to itself: sigmoid's logits) no longer among the
-    holders of its counter: nobody can edit it, or miss a history rewritten under it."""
-    for ref in list(t._vc.holders):  # (the very reference: a new one would compare Tensors with ==)
-        if ref() is t:
-            t._vc.holders.discard(ref)
-    return t
-
-
 def shares_memory_with_another(t):
     """Whether a live Tensor other than ``t`` holds ``t``'s version counter: a view or ``detach()``
     of ``t``, the base ``t`` is one of, or another of its views."""

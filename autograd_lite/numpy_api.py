@@ -234,7 +234,8 @@ FUNCTIONS.update({func: _on_data(func, _memory) for func in (np.may_share_memory
 # a new array of t's shape and dtype (an ndarray, a constant, as HIPS autograd's): t's values are not read
 FUNCTIONS.update({func: _on_data(func, _layout) for func in (np.zeros_like, np.ones_like, np.empty_like)})
 FUNCTIONS[np.full_like] = _on_data(np.full_like, _taken_in("numpy.full_like's fill value"), read_first=_layout)
-FUNCTIONS[np.copyto] = _on_data(np.copyto, _taken_in("numpy.copyto's source"), read_first=_written_into)
+FUNCTIONS[np.copyto] = _on_data(np.copyto, _taken_in("numpy.copyto's source (np.full_like(array, v) writes v "
+                                                    "with it)"), read_first=_written_into)
 FUNCTIONS.update({func: _on_data(func, _values) for func in (
     np.allclose, np.isclose, np.array_equal, np.array_equiv, np.argmax, np.argmin, np.argsort, np.count_nonzero,
     np.array_repr, np.array_str, np.array2string)})
@@ -503,8 +504,10 @@ def _leaf(data, requires_grad, name, grad, kind=Tensor, fields=None):
 
 def _own_fields(t):
     """The attributes the user set on ``t`` (``t.decay = 0.5``): a copy or pickle keeps them, as PyTorch's;
-    and an unrecorded sigmoid output's logits (a copy costs what the original does: ``ops._logits``)."""
-    return {key: value for key, value in vars(t).items() if key not in ENGINE_FIELDS or key == "_logits"}
+    and an unrecorded sigmoid output's logits while they still give it (``ops._logits``): a copy costs what
+    the original does."""
+    fields = {key: value for key, value in vars(t).items() if key not in ENGINE_FIELDS}
+    return dict(fields, _logits=t._logits) if "_logits" in vars(t) and ops._logits(t) is not None else fields
 
 
 def _as_kept(t, kind, fields):

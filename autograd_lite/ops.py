@@ -34,7 +34,7 @@ from . import diagnostics
 from . import latex as tex
 from .convert import _is_half, flag, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
-from .modes import clock, current, mark_modified, shares_memory_with_another, unheld
+from .modes import clock, current, mark_modified, shares_memory_with_another
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -272,8 +272,9 @@ class _Sigmoid(Primitive):
     def __call__(self, x, *extra, **params):  # (extra, params: refused by name, as by any op)
         x = x if isinstance(x, Tensor) else as_tensor(x, what="sigmoid")
         out = super().__call__(x, *extra, **params)
-        if out._prim is None:  # cut from the graph as out is; stamped, so a later edit of x is seen
-            out._logits, out._epoch = unheld(x.detach()), clock.now  # (no view of x the user holds)
+        if out._prim is None:  # cut from the graph as out is: a copy of x of its own, as an op (compile's
+            # tracer sees it), which no write to a buffer x shares reaches; stamped, so an edit of out is seen
+            out._logits, out._epoch = multiply(x.detach(), 1.0), clock.now
         return out
 
 
@@ -295,10 +296,8 @@ def _logits(a):
         z = a._parents[0]
     elif a.requires_grad or not hasattr(a, "__dict__"):
         return None
-    else:  # (kept logits give a no more where an untracked write changed either: a caller's array x shares,
-        z = a.__dict__.get("_logits")  # a copy of an output edited before it was copied)
-        if z is not None and not np.array_equal(_sigmoid(z._array), a._array, equal_nan=True):
-            return None
+    else:
+        z = a.__dict__.get("_logits")
     return None if z is None or z._vc is not None and z._vc.stamp > a._epoch else z
 
 

@@ -464,7 +464,9 @@ def _jvp_by_reverse(out, flat, directions):
         pulled = tape.backward(out, u, inputs=[x for x, _ in moving], retain_graph=True, create_graph=True)
     except GraphError as error:  # (a primitive with a JVP rule alone works at top level)
         raise GraphError(f"jvp inside another transform runs as two reverse passes (so that the outer one can "
-                         f"differentiate it), which need each op's VJP (defvjp): {error}") from None
+                         f"differentiate it): an input with a non-zero tangent must be one its op differentiates, "
+                         f"by a VJP (a primitive's defvjp; a JVP rule alone serves top-level jvp only): "
+                         f"{error}") from None
     total = None
     for g, (_, t) in zip(pulled, moving):
         if g is not None:
@@ -506,7 +508,7 @@ def jvp(f, primals, tangents):
     flat = inputs.flat
     if linked:  # (an input whose tangent is a constant 0 takes no part, as in forward mode: where's condition, a
         for x, t in zip(flat, directions):  # mask: a constant to f, so an op with no VJP for it refuses nothing)
-            if x._prim is None and not isinstance(t, Tensor) and not np.any(t):
+            if x._prim is None and not getattr(t, "requires_grad", False) and not np.any(getattr(t, "_array", t)):
                 x._requires_grad = False  # (its own new leaf: _variable made it)
     out_leaves, out_def = pytree.flatten(inputs.evaluate(f, {}))
     inputs.check_outputs(out_leaves)

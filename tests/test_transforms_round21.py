@@ -41,11 +41,19 @@ def test_a_primitive_with_a_jvp_rule_alone_is_refused_inside_another_transform_s
     my_sin.defjvp(lambda t, out, x: t * np.cos(x))
     x, v = np.array([0.5, 1.0]), np.ones(2)
     np.testing.assert_allclose(ag.jvp(my_sin, (x,), (v,))[1], np.cos(x), rtol=1e-15)  # (top level: forward mode)
-    with pytest.raises(ag.GraphError, match=r"jvp inside another transform runs as two reverse passes .* need each "
-                                            r"op's VJP \(defvjp\): op 'my_sin'"):
+    with pytest.raises(ag.GraphError, match=r"jvp inside another transform runs as two reverse passes .* by a VJP "
+                                            r"\(a primitive's defvjp; .*\): op 'my_sin'"):
         ag.jvp(lambda y: ag.jvp(my_sin, (y,), (v,))[1], (x,), (v,))
 
 
 def test_a_nonzero_tangent_on_wheres_condition_is_still_refused_inside_another_transform():
     with pytest.raises(ag.GraphError, match=r"op 'where'.*not differentiable with respect to input 0"):
         ag.grad(lambda s: ag.jvp(_masked_square, (C, A * s), (np.ones(2), np.ones(2)))[1].sum())(1.0)
+
+
+@pytest.mark.parametrize("zero", [np.zeros(2), ag.Tensor(np.zeros(2)), np.zeros(2, dtype=bool)],
+                         ids=["array", "Tensor", "bool array"])
+def test_every_constant_zero_tangent_form_is_taken_inside_another_transform(zero):
+    # (adv139 #3) a Tensor of zeros that requires no grad is as constant as an array of zeros
+    outer = ag.grad(lambda s: ag.jvp(_masked_square, (C, A * s), (zero, np.ones(2)))[1].sum())
+    assert outer(1.0) == pytest.approx(2 * float(np.sum(C * A)), rel=1e-14)
