@@ -41,8 +41,11 @@ def conform(grad, like, prim, i, out_ndim):
         what = f"{prim.label}: the gradient for input {i}"  # (an np.matrix would multiply as matrices
         if isinstance(grad, np.ndarray):  # upstream; a masked entry's hidden value count)
             grad = plain_array(grad, what)
-        elif not hasattr(grad, "shape"):
-            grad = np.asarray(plain_array(grad, what))
+        elif not hasattr(grad, "shape") or not hasattr(grad, "dtype"):  # (a memoryview has a shape alone)
+            try:
+                grad = np.asarray(plain_array(grad, what))
+            except ValueError as error:  # (a ragged list: NumPy's "inhomogeneous shape", named here)
+                raise TypeError(f"{what} is no array: {error}") from None
     shape = like.shape
     if grad.shape != shape:
         try:

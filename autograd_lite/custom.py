@@ -27,6 +27,7 @@ import numpy as np
 
 from . import diagnostics
 from .conform import alone
+from .errors import GraphError
 from .convert import own_memory
 from .modes import current, share_version
 from .tensor import Tensor
@@ -103,6 +104,11 @@ def run_forward(prim, *arrays, **params):
         raise
     if before:
         _note_changed(prim, params, before, tracer)
+    if isinstance(out, Tensor) and out.requires_grad and current().grad_enabled:
+        raise GraphError(f"{prim.label}: its forward returned a Tensor that requires grad ({out.shape}: made from a "
+                         "tensor it closes over, as W in x @ W); the op takes its value, so that tensor's gradient "
+                         "would silently be lost. Pass the tensor as an input of the op (f(x, W)), or use its "
+                         "value (W.detach()) for a constant")
     for view, array in zip(views, arrays):
         if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
@@ -185,11 +191,11 @@ def viewed_source(array, tensors):
 def run_rule(prim, rule, kind, g, out, args, params):
     """``rule(g, out, *args, **params)`` (a VJP, or a JVP with a tangent as ``g``) on read-only views; a
     rule that cannot take that call (not callable, another signature) is a TypeError naming the op, the
-    rule and the call (``_name_signature``)."""
+    rule and the call (``_name_signature``). A result it may still hold is copied (see the end)."""
     g = [_read_only(t) for t in g] if type(g) is list else _read_only(g)  # (jvp_all's: one tangent per input)
     out, *args = [_read_only(v) for v in (out, *args)]
     try:
-        return rule(g, out, *args, **params)
+        result = rule(g, out, *args, **params)
     except (TypeError, ValueError, AttributeError) as error:
         if isinstance(error, TypeError):
             _name_signature(prim, rule, kind, args, params, error)
@@ -203,6 +209,16 @@ def run_rule(prim, rule, kind, g, out, args, params):
         if isinstance(out, Tensor) and (refused or lacks):
             raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
+    # A writable array the rule may still hold (a workspace it reuses, a weakly cached buffer) is copied, as a
+    # forward's result is (run_forward): the walk keeps a gradient until its consumers are done, .grad adopts
+    # one, and the rule's next call would write into it (read-only views of g, out and the inputs pass as they are)
+    if type(result) is np.ndarray:
+        kept = result.flags.writeable and not (result.base is None and not weakref.getweakrefcount(result)
+                                               and alone(result))
+        return np.array(result) if kept else result
+    if type(result) in (list, tuple):  # (vjp_all's and jvp_all's: held by the list, each writable one copied)
+        return type(result)(np.array(v) if type(v) is np.ndarray and v.flags.writeable else v for v in result)
+    return result
 
 
 def _raised_by_numpy_protocol(error):
