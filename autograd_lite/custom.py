@@ -133,8 +133,9 @@ def _contents(params):
 def _holder(value):
     """Whether ``value`` holds what a forward could change: a list, tuple, dict, set, deque, or an object
     with attributes of its own (not a class, module or function)."""
+    # (an array is none, the tracer's stand-in for a comparison too, though it has a __dict__)
     return isinstance(value, (list, tuple, dict, set, collections.deque)) or (
-        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, type))
+        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, (type, np.ndarray)))
 
 
 def _contents_of(value, seen):

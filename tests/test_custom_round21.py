@@ -109,3 +109,19 @@ def test_a_vjp_returning_a_ragged_list_is_refused_naming_the_op():
     f.defvjp(lambda g, out, x: [[1.0, 2.0], [3.0]])
     with pytest.raises(TypeError, match=r"f: the gradient for input 0 is no array: .*inhomogeneous"):
         ag.grad(lambda x: ag.sum(f(x)))(np.ones(2))
+
+
+def test_a_comparison_given_as_a_keyword_parameter_replays():
+    # (adv140 #4) the tracer's stand-in for x > 0 was taken for a container the forward might change
+    @ag.primitive
+    def masked(x, m=None):
+        return x * m
+    masked.defvjp(lambda g, out, x, m=None: g * m)
+    compiled = ag.compile(lambda x: ag.sum(masked(x, m=(x > 0)) * x))
+    for v in (np.array([1.0, -2.0, 3.0]), np.array([-1.0, 2.0, 3.0]), np.array([1.0, 2.0, -3.0])):
+        x = ag.Tensor(v, requires_grad=True)
+        out = compiled(x)
+        out.backward()
+        assert out.item() == float(np.sum((v > 0) * v * v))
+        np.testing.assert_array_equal(x.grad, 2 * (v > 0) * v)  # d/dx of m x^2 with m held
+    assert compiled.replays == 2
