@@ -144,7 +144,10 @@ def conform_tangent(tangent, like, out, prim, i=None):
     ``i`` None: the whole tangent a ``jvp_all`` gave (``like`` unused), of out's shape or of one
     that broadcasts to it."""
     what = f"{prim.label}: the JVP for input {i}" if i is not None else f"{prim.label}: its jvp_all"
-    tangent = np.asarray(plain_array(getattr(tangent, "_array", tangent), what))
+    try:
+        tangent = np.asarray(plain_array(getattr(tangent, "_array", tangent), what))
+    except ValueError as error:  # (a ragged list: NumPy's "inhomogeneous shape", named here)
+        raise TypeError(f"{what} is no array: {error}") from None
     if tangent.shape != out.shape:
         try:  # (the rule of unbroadcast, both ways: from the input up to the tangent, on up to the output)
             if i is not None:

@@ -18,6 +18,7 @@ The engine's rules are written knowing how the tape shares arrays; a rule of you
   signature cannot take its call is named with the call it got.
 """
 import collections
+import collections.abc
 import functools
 import inspect
 import itertools
@@ -109,6 +110,8 @@ def run_forward(prim, *arrays, **params):
                          "tensor it closes over, as W in x @ W); the op takes its value, so that tensor's gradient "
                          "would silently be lost. Pass the tensor as an input of the op (f(x, W)), or use its "
                          "value (W.detach()) for a constant")
+    if isinstance(out, (Tensor, memoryview)):  # (a tensor or buffer it keeps: the output's own copy)
+        return np.array(getattr(out, "_array", out))
     for view, array in zip(views, arrays):
         if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
@@ -133,17 +136,16 @@ def _contents(params):
 def _holder(value):
     """Whether ``value`` holds what a forward could change: a list, tuple, dict, set, deque, or an object
     with attributes of its own (not a class, module or function)."""
-    # (an array is none, the tracer's stand-in for a comparison too, though it has a __dict__)
     return isinstance(value, (list, tuple, dict, set, collections.deque)) or (
-        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, (type, np.ndarray)))
+        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, type))
 
 
 def _contents_of(value, seen):
     """What a replay would have to give a forward again of ``value``: the bytes of an array, else for a
     container or an object (``_holder``) what it holds (the id of each item, or attribute, and its own
     contents; a set's in the order of their ids), else None."""
-    if isinstance(value, np.ndarray):
-        return value.tobytes()
+    if isinstance(value, np.ndarray):  # (ndarray's own: the tracer's stand-in for a comparison refuses its own)
+        return np.ndarray.tobytes(value)
     if not _holder(value) or id(value) in seen:  # (one holding itself ends)
         return None
     seen.add(id(value))
@@ -210,16 +212,25 @@ def run_rule(prim, rule, kind, g, out, args, params):
         if isinstance(out, Tensor) and (refused or lacks):
             raise type(error)(_not_differentiable_again(prim, kind, error)) from error
         raise
-    # A writable array the rule may still hold (a workspace it reuses, a weakly cached buffer) is copied, as a
-    # forward's result is (run_forward): the walk keeps a gradient until its consumers are done, .grad adopts
-    # one, and the rule's next call would write into it (read-only views of g, out and the inputs pass as they are)
-    if type(result) is np.ndarray:
-        kept = result.flags.writeable and not (result.base is None and not weakref.getweakrefcount(result)
-                                               and alone(result))
-        return np.array(result) if kept else result
-    if type(result) in (list, tuple):  # (vjp_all's and jvp_all's: held by the list, each writable one copied)
-        return type(result)(np.array(v) if type(v) is np.ndarray and v.flags.writeable else v for v in result)
-    return result
+    # What the rule may still hold (a workspace it reuses, a weakly cached buffer, a view or buffer of one, a
+    # Tensor it keeps) is copied, as a forward's result is (run_forward): the walk keeps a gradient until its
+    # consumers are done, .grad adopts one, and the rule's next call would write into it. Only a plain array
+    # nothing else refers to is taken as it is; under create_graph a Tensor is the recorded gradient itself.
+    if type(result) is np.ndarray and result.base is None and not weakref.getweakrefcount(result) and alone(result):
+        return result
+    if rule is prim.vjp_all and isinstance(result, (list, tuple, collections.abc.Iterator)):  # (one per input;
+        return [_unshared(v, out) for v in result]  # none alone: the sequence holds it. Another type is refused)
+    return _unshared(result, out)
+
+
+def _unshared(value, out):
+    """A rule's result (``value``) as an array of its own: ndarrays (subclasses kept: a masked entry is
+    refused later, by name), buffers and, at first order (``out`` an ndarray), Tensors copied."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, subok=True)
+    if isinstance(value, memoryview) or isinstance(value, Tensor) and not isinstance(out, Tensor):
+        return np.array(getattr(value, "_array", value))
+    return value
 
 
 def _raised_by_numpy_protocol(error):
@@ -338,7 +349,8 @@ def _name_write(prim, kind, error, why, instead):
 
 
 def _read_only(value):
-    if type(value) is not np.ndarray or not value.flags.writeable:
+    # (a masked array too, whose data is as writable; not the tracer's stand-in for a comparison)
+    if not (type(value) is np.ndarray or isinstance(value, np.ma.MaskedArray)) or not value.flags.writeable:
         return value
     view = value.view()
     view.flags.writeable = False

@@ -183,8 +183,17 @@ class Tracer:
     def _param_ref(self, value):
         if isinstance(value, tuple):
             return tuple(self._param_ref(v) for v in value)
+        if isinstance(value, (list, dict)) and self._holds_traced(value) and _IN_A_LIST not in self.refusals:
+            self.refusals.append(_IN_A_LIST)  # (a replay would pass the traced call's value again)
         slot = self.slots.get(id(value)) if isinstance(value, np.ndarray) else None
         return value if slot is None else ScalarSlot(slot) if isinstance(value, TracedScalar) else Slot(slot)
+
+    def _holds_traced(self, value):
+        """Whether the list or dict ``value`` holds (at any depth of lists, dicts and tuples) an array the
+        trace computes (a comparison's result, NumPy on one)."""
+        items = list(value.values()) if isinstance(value, dict) else list(value)
+        return any(id(v) in self.slots if isinstance(v, np.ndarray) else
+                   isinstance(v, (list, dict, tuple)) and self._holds_traced(v) for v in items)
 
     def number_taken(self, value):
         """The engine took the ``TracedScalar`` ``value`` for the NumPy scalar it stands for
@@ -397,6 +406,9 @@ _FOREIGN = ("uses a tensor computed in another thread while it was traced (a poo
 _REQUIRED_INSIDE = ("makes a tensor it closes over require grad (requires_grad_(True)) while it runs: its uses "
                     "before that take it as a constant, after it as a variable, which a replay would not tell "
                     "apart; set requires_grad before the call")
+_IN_A_LIST = ("passes an op a list or dict holding a value computed from the inputs (a comparison, x > 0) as a "
+              "keyword parameter, which a replay would give the op again unchanged; pass it as the parameter "
+              "itself, or in a tuple")
 _ANOMALY = ("runs ops in anomaly mode (ag.detect_anomaly() inside it), whose NaN/inf checks a replay would "
             "not repeat; switch anomaly mode on outside the call (a compiled function then runs eagerly)")
 

@@ -125,3 +125,118 @@ def test_a_comparison_given_as_a_keyword_parameter_replays():
         assert out.item() == float(np.sum((v > 0) * v * v))
         np.testing.assert_array_equal(x.grad, 2 * (v > 0) * v)  # d/dx of m x^2 with m held
     assert compiled.replays == 2
+
+
+# --- adv142: every form of a result a rule or forward may still hold is copied -------------------------
+def _two_input_product(form):
+    """x * y through a primitive whose VJPs write into one shared workspace and return it in ``form``."""
+    workspace = np.empty(3)
+
+    @ag.primitive
+    def product(x, y):
+        return x * y
+
+    def vjp(g, other):
+        return form(np.multiply(g, other, out=workspace))
+    product.defvjp(lambda g, out, x, y: vjp(g, y), lambda g, out, x, y: vjp(g, x))
+    return product
+
+
+FORMS = {"broadcast view": lambda w: np.broadcast_to(w, (3,)), "read-only view": lambda w: w.view(),
+         "matrix row": lambda w: np.asarray(np.asmatrix(w))[0], "memoryview": memoryview,
+         "masked array": lambda w: np.ma.masked_array(w, copy=False)}
+
+
+@pytest.mark.parametrize("form", FORMS.values(), ids=FORMS.keys())
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_workspace_returned_in_any_form_gives_each_input_its_own_gradient(form, compiled):
+    product = _two_input_product(form)
+    cost = lambda x, y: ag.sum(product(x, y))  # noqa: E731
+    fn = ag.compile(cost) if compiled else cost
+    for _ in range(3 if compiled else 1):
+        x, y = ag.Tensor(A, requires_grad=True), ag.Tensor(B, requires_grad=True)
+        fn(x, y).backward()
+        np.testing.assert_array_equal(x.grad, B)
+        np.testing.assert_array_equal(y.grad, A)
+
+
+@pytest.mark.parametrize("sequence", [list, tuple, iter, lambda items: (v for v in items)],
+                         ids=["list", "tuple", "iterator", "generator"])
+def test_a_vjp_all_returning_views_of_one_workspace_gives_each_input_its_own(sequence):
+    workspace = np.empty((2, 3))
+
+    @ag.primitive
+    def product(x, y):
+        return x * y
+
+    def vjp_all(g, out, x, y):
+        np.multiply(g, y, out=workspace[0])
+        np.multiply(g, x, out=workspace[1])
+        return sequence([workspace[0], workspace[1]])
+    product.vjp_all = vjp_all
+    x, y = ag.Tensor(A, requires_grad=True), ag.Tensor(B, requires_grad=True)
+    ag.sum(product(x, y) + product(y, x)).backward()  # (the second call rewrites the workspace)
+    np.testing.assert_array_equal(x.grad, 2 * B)
+    np.testing.assert_array_equal(y.grad, 2 * A)
+
+
+def test_a_forward_returning_a_buffer_or_a_tensor_it_keeps_gives_an_output_of_its_own():
+    workspace, constant = np.empty(3), ag.Tensor(np.array([1.0, 2.0, 3.0]))
+
+    @ag.primitive
+    def exp_into(x):
+        return memoryview(np.exp(x, out=workspace))
+    exp_into.defvjp(lambda g, out, x: g * out)
+
+    @ag.primitive
+    def constant_of(x):
+        return constant
+    constant_of.defvjp(lambda g, out, x: np.zeros_like(x))
+    x, y = ag.Tensor(np.zeros(3), requires_grad=True), ag.Tensor(np.ones(3), requires_grad=True)
+    ag.sum(exp_into(x) + exp_into(y)).backward()
+    np.testing.assert_array_equal(x.grad, np.exp(np.zeros(3)))
+    np.testing.assert_array_equal(y.grad, np.exp(np.ones(3)))
+    out = constant_of(np.zeros(3))
+    constant.data = np.array([7.0, 8.0, 9.0])
+    np.testing.assert_array_equal(out.data, [1.0, 2.0, 3.0])
+
+
+def test_a_masked_array_keyword_is_read_only_to_the_forward():
+    @ag.primitive
+    def scale(x, s=None):
+        s *= 2.0  # (writes into its keyword array)
+        return x * np.asarray(s)
+    scale.defvjp(lambda g, out, x, s=None: g * np.asarray(s))
+    mask = np.ma.masked_array(np.ones(3))
+    with pytest.raises(ValueError, match="scale: its forward writes into an array it was given"):
+        scale(np.ones(3), s=mask)
+    np.testing.assert_array_equal(mask.data, np.ones(3))
+
+
+def test_a_comparison_in_a_list_keyword_and_an_array_subclass_keyword_written_into():
+    @ag.primitive
+    def masked(x, masks=None):
+        return x * masks[0]
+    masked.defvjp(lambda g, out, x, masks=None: g * masks[0])
+    inputs = (np.array([1.0, -2.0, 3.0]), np.array([-1.0, 2.0, 3.0]), np.array([1.0, 2.0, -3.0]))
+    in_a_tuple = ag.compile(lambda x: ag.sum(masked(x, masks=(x > 0,)) * x))
+    in_a_list = ag.compile(lambda x: ag.sum(masked(x, masks=[x > 0]) * x))
+    with pytest.warns(RuntimeWarning, match="a list or dict holding a value computed from the inputs"):
+        for v in inputs:  # (in a tuple it replays; in a list, which a replay would pass again, it runs eagerly)
+            assert in_a_tuple(ag.Tensor(v)).item() == float(np.sum((v > 0) * v * v))
+            assert in_a_list(ag.Tensor(v)).item() == float(np.sum((v > 0) * v * v))
+    assert in_a_tuple.replays == 2 and in_a_list.replays == 0  # (adv142 #4)
+
+    class Counts(np.ndarray):
+        pass
+
+    @ag.primitive
+    def bump(x, state=None):
+        state += 1  # (writes into the subclass keyword it is given)
+        return x * float(state.sum())
+    bump.defvjp(lambda g, out, x, state=None: g)
+    f = lambda x: ag.sum(bump(x, state=np.zeros(1).view(Counts)))  # noqa: E731 (a fresh state each call)
+    compiled = ag.compile(f)
+    with pytest.warns(RuntimeWarning, match="whose contents its forward changes"):
+        values = [compiled(ag.Tensor(np.ones(3))).item() for _ in range(3)]
+    assert values == [3.0, 3.0, 3.0]  # (adv142 #3: eager's, the call run eagerly)
