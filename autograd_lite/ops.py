@@ -274,7 +274,12 @@ class _Sigmoid(Primitive):
         out = super().__call__(x, *extra, **params)
         if out._prim is None:  # cut from the graph as out is: a copy of x of its own, as an op (compile's
             # tracer sees it), which no write to a buffer x shares reaches; stamped, so an edit of out is seen
-            out._logits, out._epoch = multiply(x.detach(), 1.0), clock.now
+            state = current()  # (anomaly mode checks the user's ops: an inf here is x's, which sigmoid takes)
+            anomaly, state.anomaly = state.anomaly, False
+            try:
+                out._logits, out._epoch = multiply(x.detach(), 1.0), clock.now
+            finally:
+                state.anomaly = anomaly
         return out
 
 

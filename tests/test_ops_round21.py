@@ -151,3 +151,13 @@ def test_a_copy_of_a_constant_sigmoid_edited_before_it_was_copied_costs_its_own_
     expected = -math.log(1e-8)
     assert ag.binary_cross_entropy(a, [[1.0]]).item() == pytest.approx(expected, rel=1e-12)
     assert ag.binary_cross_entropy(duplicate(a), [[1.0]]).item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("infinite, label", [(np.inf, 1.0), (-np.inf, 0.0)])
+def test_a_constant_sigmoid_of_infinite_logits_under_anomaly_mode(infinite, label):
+    # (adv141) the logits' own copy is no op of the user's: anomaly mode checks none of it (-inf logits: a mask)
+    with ag.detect_anomaly():
+        a = ag.sigmoid(np.array([[infinite, 0.0]]))
+        cost = ag.binary_cross_entropy(a, np.array([[label, 1.0]])).item()
+    np.testing.assert_array_equal(a.data, [[1.0 if infinite > 0 else 0.0, 0.5]])
+    assert cost == pytest.approx(math.log(2) / 2, rel=1e-12)  # (0 for the infinite entry, log 2 for z = 0)
