@@ -22,6 +22,7 @@ import collections.abc
 import functools
 import inspect
 import itertools
+import numbers
 import weakref
 
 import numpy as np
@@ -29,7 +30,7 @@ import numpy as np
 from . import diagnostics
 from .conform import alone
 from .errors import GraphError
-from .convert import own_memory
+from .convert import own_memory, plain_array
 from .modes import current, share_version
 from .tensor import Tensor
 
@@ -110,8 +111,9 @@ def run_forward(prim, *arrays, **params):
                          "tensor it closes over, as W in x @ W); the op takes its value, so that tensor's gradient "
                          "would silently be lost. Pass the tensor as an input of the op (f(x, W)), or use its "
                          "value (W.detach()) for a constant")
-    if isinstance(out, (Tensor, memoryview)):  # (a tensor or buffer it keeps: the output's own copy)
-        return np.array(getattr(out, "_array", out))
+    if out is not None and not isinstance(out, (np.ndarray, numbers.Number, list, tuple)):
+        return np.array(getattr(out, "_array", out))  # (a tensor, buffer or array of another library, which
+        # may share memory the forward keeps: the output's own copy; a torch tensor, an array.array, a memoryview)
     for view, array in zip(views, arrays):
         if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
@@ -125,7 +127,7 @@ def run_forward(prim, *arrays, **params):
             type(out.base) is np.ndarray and out.base.base is None and not weakref.getweakrefcount(out.base)
             and alone(out.base))):  # (out.base read anew each time: a local holding it would count)
         return own_memory(out)  # (an as_strided view's entries sharing memory are copied, as a user's are)
-    return np.array(out, subok=False)
+    return np.array(plain_array(out, f"{prim.label}: its forward's result"), subok=False)  # (a masked entry refused)
 
 
 def _contents(params):
@@ -197,8 +199,8 @@ def run_rule(prim, rule, kind, g, out, args, params):
     rule and the call (``_name_signature``). A result it may still hold is copied (see the end)."""
     g = [_read_only(t) for t in g] if type(g) is list else _read_only(g)  # (jvp_all's: one tangent per input)
     out, *args = [_read_only(v) for v in (out, *args)]
-    try:
-        result = rule(g, out, *args, **params)
+    try:  # (keyword arrays read-only too: the forward's constants, which every later call reads)
+        result = rule(g, out, *args, **{k: _read_only(v) for k, v in params.items()})
     except (TypeError, ValueError, AttributeError) as error:
         if isinstance(error, TypeError):
             _name_signature(prim, rule, kind, args, params, error)
@@ -218,19 +220,20 @@ def run_rule(prim, rule, kind, g, out, args, params):
     # nothing else refers to is taken as it is; under create_graph a Tensor is the recorded gradient itself.
     if type(result) is np.ndarray and result.base is None and not weakref.getweakrefcount(result) and alone(result):
         return result
-    if rule is prim.vjp_all and isinstance(result, (list, tuple, collections.abc.Iterator)):  # (one per input;
-        return [_unshared(v, out) for v in result]  # none alone: the sequence holds it. Another type is refused)
+    if rule is prim.vjp_all:  # (one per input, none alone: the sequence holds it; another type is refused later)
+        return [_unshared(v, out) for v in result] if isinstance(
+            result, (list, tuple, collections.abc.Iterator)) else result
     return _unshared(result, out)
 
 
 def _unshared(value, out):
-    """A rule's result (``value``) as an array of its own: ndarrays (subclasses kept: a masked entry is
-    refused later, by name), buffers and, at first order (``out`` an ndarray), Tensors copied."""
-    if isinstance(value, np.ndarray):
-        return np.array(value, subok=True)
-    if isinstance(value, memoryview) or isinstance(value, Tensor) and not isinstance(out, Tensor):
-        return np.array(getattr(value, "_array", value))
-    return value
+    """A rule's result (``value``) as an array of its own: ndarrays copied (subclasses kept: a masked entry
+    is refused later, by name), and so, as ndarrays, buffers, arrays of other libraries (torch, JAX) and, at
+    first order (``out`` an ndarray), Tensors; under create_graph a Tensor is the recorded gradient itself."""
+    if value is None or isinstance(value, (numbers.Number, list, tuple)) or isinstance(value, Tensor) and (
+            isinstance(out, Tensor)):
+        return value  # (numbers, and lists read anew by conform's np.asarray, share nothing)
+    return np.array(value, subok=True) if isinstance(value, np.ndarray) else np.array(getattr(value, "_array", value))
 
 
 def _raised_by_numpy_protocol(error):
@@ -349,8 +352,9 @@ def _name_write(prim, kind, error, why, instead):
 
 
 def _read_only(value):
-    # (a masked array too, whose data is as writable; not the tracer's stand-in for a comparison)
-    if not (type(value) is np.ndarray or isinstance(value, np.ma.MaskedArray)) or not value.flags.writeable:
+    if isinstance(value, np.ma.MaskedArray):  # (a copy: any view of it shares its mask, which stays writable)
+        value = value.copy()
+    elif type(value) is not np.ndarray or not value.flags.writeable:  # (not the tracer's comparison stand-in)
         return value
     view = value.view()
     view.flags.writeable = False

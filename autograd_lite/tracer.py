@@ -147,10 +147,8 @@ class Tracer:
             self.captured.append((slot, value, value.shape, value.dtype, value.requires_grad))
             return slot
         derived = isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
-        if isinstance(value, np.ndarray) and derived:
-            self.refusals.append("uses a value made from a comparison (x > 0) by an array method the replay "
-                                 "does not recompute (.reshape, .T, np.asarray, ...); use NumPy functions "
-                                 "(np.reshape) or ag's ops on it")
+        if isinstance(value, np.ndarray) and derived and _NOT_RECOMPUTED not in self.refusals:
+            self.refusals.append(_NOT_RECOMPUTED)
         if isinstance(value, Tensor) and born(value) > self.start:  # (made before, first required grad inside)
             self.refusals.append(_REQUIRED_INSIDE) if _REQUIRED_INSIDE not in self.refusals else None
         elif isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
@@ -181,19 +179,34 @@ class Tracer:
             self.refusals.append(_ANOMALY)
 
     def _param_ref(self, value):
-        if isinstance(value, tuple):
+        if type(value) is tuple:
             return tuple(self._param_ref(v) for v in value)
-        if isinstance(value, (list, dict)) and self._holds_traced(value) and _IN_A_LIST not in self.refusals:
+        if not isinstance(value, (np.ndarray, Tensor)) and self._holds_traced([value]) and _IN_A_LIST not in \
+                self.refusals:
             self.refusals.append(_IN_A_LIST)  # (a replay would pass the traced call's value again)
+        if isinstance(value, np.ndarray) and id(value) not in self.slots and self._derived(value):
+            self.refusals.append(_NOT_RECOMPUTED) if _NOT_RECOMPUTED not in self.refusals else None
         slot = self.slots.get(id(value)) if isinstance(value, np.ndarray) else None
         return value if slot is None else ScalarSlot(slot) if isinstance(value, TracedScalar) else Slot(slot)
 
-    def _holds_traced(self, value):
-        """Whether the list or dict ``value`` holds (at any depth of lists, dicts and tuples) an array the
-        trace computes (a comparison's result, NumPy on one)."""
-        items = list(value.values()) if isinstance(value, dict) else list(value)
-        return any(id(v) in self.slots if isinstance(v, np.ndarray) else
-                   isinstance(v, (list, dict, tuple)) and self._holds_traced(v) for v in items)
+    def _derived(self, value):
+        """Whether the array ``value`` is a traced value or an array made from one past the hooks (np.asarray)."""
+        return isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
+
+    def _holds_traced(self, items, depth=0):
+        """Whether ``items`` hold, in containers or objects' attributes (8 levels deep), an array the trace
+        computes (a comparison's result, NumPy on one) or one made from it."""
+        for v in items:
+            if isinstance(v, np.ndarray):
+                if id(v) in self.slots or self._derived(v):
+                    return True
+            elif depth < 8 and isinstance(v, (list, tuple, dict, set, frozenset, collections.deque)):
+                if self._holds_traced(v.values() if isinstance(v, dict) else v, depth + 1):
+                    return True
+            elif depth < 8 and hasattr(v, "__dict__") and not isinstance(v, (type, Tensor)) and not callable(v):
+                if self._holds_traced(vars(v).values(), depth + 1):
+                    return True
+        return False
 
     def number_taken(self, value):
         """The engine took the ``TracedScalar`` ``value`` for the NumPy scalar it stands for
@@ -406,9 +419,11 @@ _FOREIGN = ("uses a tensor computed in another thread while it was traced (a poo
 _REQUIRED_INSIDE = ("makes a tensor it closes over require grad (requires_grad_(True)) while it runs: its uses "
                     "before that take it as a constant, after it as a variable, which a replay would not tell "
                     "apart; set requires_grad before the call")
-_IN_A_LIST = ("passes an op a list or dict holding a value computed from the inputs (a comparison, x > 0) as a "
-              "keyword parameter, which a replay would give the op again unchanged; pass it as the parameter "
-              "itself, or in a tuple")
+_NOT_RECOMPUTED = ("uses a value made from a comparison (x > 0) by an array method the replay does not recompute "
+                   "(.reshape, .T, np.asarray, ...); use NumPy functions (np.reshape) or ag's ops on it")
+_IN_A_LIST = ("passes an op a list, dict or object holding a value computed from the inputs (a comparison, x > 0) "
+              "as a keyword parameter, which a replay would give the op again unchanged; pass it as the "
+              "parameter itself, or in a tuple")
 _ANOMALY = ("runs ops in anomaly mode (ag.detect_anomaly() inside it), whose NaN/inf checks a replay would "
             "not repeat; switch anomaly mode on outside the call (a compiled function then runs eagerly)")
 

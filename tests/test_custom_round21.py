@@ -221,7 +221,7 @@ def test_a_comparison_in_a_list_keyword_and_an_array_subclass_keyword_written_in
     inputs = (np.array([1.0, -2.0, 3.0]), np.array([-1.0, 2.0, 3.0]), np.array([1.0, 2.0, -3.0]))
     in_a_tuple = ag.compile(lambda x: ag.sum(masked(x, masks=(x > 0,)) * x))
     in_a_list = ag.compile(lambda x: ag.sum(masked(x, masks=[x > 0]) * x))
-    with pytest.warns(RuntimeWarning, match="a list or dict holding a value computed from the inputs"):
+    with pytest.warns(RuntimeWarning, match="a list, dict or object holding a value computed from the inputs"):
         for v in inputs:  # (in a tuple it replays; in a list, which a replay would pass again, it runs eagerly)
             assert in_a_tuple(ag.Tensor(v)).item() == float(np.sum((v > 0) * v * v))
             assert in_a_list(ag.Tensor(v)).item() == float(np.sum((v > 0) * v * v))
@@ -240,3 +240,95 @@ def test_a_comparison_in_a_list_keyword_and_an_array_subclass_keyword_written_in
     with pytest.warns(RuntimeWarning, match="whose contents its forward changes"):
         values = [compiled(ag.Tensor(np.ones(3))).item() for _ in range(3)]
     assert values == [3.0, 3.0, 3.0]  # (adv142 #3: eager's, the call run eagerly)
+
+
+# --- adv143: results of other libraries, keyword arrays in rules, comparisons held by objects ----------------
+def _kept_as(form):
+    """half of x^2 through a primitive whose forward, VJP and JVP return one kept buffer each in ``form``."""
+    out_buffer, grad_buffer, tangent_buffer = np.zeros(3), np.zeros(3), np.zeros(3)
+
+    @ag.primitive
+    def half_square(x):
+        return form(np.multiply(x, x / 2, out=out_buffer))
+    half_square.defvjp(lambda g, out, x: form(np.multiply(g, x, out=grad_buffer)))
+    half_square.defjvp(lambda t, out, x: form(np.multiply(t, x, out=tangent_buffer)))
+    return half_square
+
+
+OTHER_FORMS = {"the buffer's memoryview": lambda w: w.data,
+               "an __array_interface__ object": lambda w: type("Buffer", (), {
+                   "__array_interface__": w.__array_interface__, "_keep": w})()}
+
+
+@pytest.mark.parametrize("form", OTHER_FORMS.values(), ids=OTHER_FORMS.keys())
+def test_buffers_of_other_kinds_a_rule_keeps_are_copied(form):
+    half_square = _kept_as(form)
+    a, b = ag.Tensor(A, requires_grad=True), ag.Tensor(B, requires_grad=True)
+    first, second = half_square(a), half_square(b)
+    np.testing.assert_array_equal(first.data, A * A / 2)  # (the second call wrote into the forward's buffer)
+    ag.sum(first + second).backward()
+    np.testing.assert_array_equal(a.grad, A)
+    np.testing.assert_array_equal(b.grad, B)
+    _, tangent = ag.jvp(lambda x: half_square(x) + half_square(10 * x), (A,), (np.ones(3),))
+    np.testing.assert_array_equal(tangent, 101 * A)
+
+
+def test_a_torch_tensor_a_rule_keeps_or_returns_is_read_as_an_array():
+    torch = pytest.importorskip("torch")
+    buffer = np.zeros(3)
+
+    @ag.primitive
+    def double(x):
+        return torch.from_numpy(np.multiply(x, 2.0, out=buffer))  # (shares the kept buffer)
+    double.defvjp(lambda g, out, x: torch.from_numpy(2 * g))  # (a fresh tensor, summed with another path's)
+    x = ag.Tensor(A, requires_grad=True)
+    y, _ = double(x), double(ag.Tensor(B))
+    np.testing.assert_array_equal(y.data, 2 * A)
+    (ag.sum(y * y) + ag.sum(ag.exp(x))).backward()
+    np.testing.assert_allclose(x.grad, 8 * A + np.exp(A), rtol=1e-15)  # d/dx (2x)^2 + e^x
+
+
+def test_a_vjp_writing_into_a_keyword_array_is_refused_by_name():
+    @ag.primitive
+    def scale(x, s=None):
+        return x * s
+
+    def vjp(g, out, x, s=None):
+        s *= 2  # (the forward's constant, which every later call reads)
+        return g * s
+    scale.defvjp(vjp)
+    s = np.ones(3)
+    with pytest.raises(ValueError, match="scale: its VJP writes into an array it was given"):
+        ag.sum(scale(ag.Tensor(A, requires_grad=True), s=s)).backward()
+    np.testing.assert_array_equal(s, np.ones(3))
+
+
+def test_a_forward_returning_masked_entries_is_refused_by_name():
+    @ag.primitive
+    def masked_double(x):
+        return np.ma.masked_array(x * 2, mask=[False, True, False])
+    masked_double.defvjp(lambda g, out, x: 2 * g)
+    with pytest.raises(TypeError, match=r"masked_double: its forward's result: a numpy\.ma\.MaskedArray .* 1 masked"):
+        masked_double(ag.Tensor(A))
+
+
+@pytest.mark.parametrize("holder", ["deque", "object", "np.asarray"])
+def test_a_comparison_held_by_a_deque_an_object_or_taken_by_asarray_runs_eagerly(holder):
+    import collections
+    import types
+
+    @ag.primitive
+    def masked(x, m=None):
+        return x * (m if holder == "np.asarray" else m[0] if holder == "deque" else m.mask)
+    masked.defvjp(lambda g, out, x, m=None: g)
+
+    def f(x):
+        c = x > 0
+        m = collections.deque([c]) if holder == "deque" else types.SimpleNamespace(mask=c) if holder == "object" \
+            else np.asarray(c)
+        return ag.sum(masked(x, m=m)) + ag.sum(ag.where(c, 0.0, 0.0))
+    compiled = ag.compile(f)
+    with pytest.warns(RuntimeWarning, match="calls like this one run it eagerly"):
+        for v in ([1.0, -2.0], [-1.0, 2.0], [1.0, 2.0], [-1.0, -2.0]):
+            assert compiled(ag.Tensor(v)).item() == float(np.sum(np.maximum(v, 0.0)))
+    assert compiled.replays == 0
