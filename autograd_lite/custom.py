@@ -22,7 +22,7 @@ import collections.abc
 import functools
 import inspect
 import itertools
-import numbers
+import types
 import weakref
 
 import numpy as np
@@ -111,9 +111,8 @@ def run_forward(prim, *arrays, **params):
                          "tensor it closes over, as W in x @ W); the op takes its value, so that tensor's gradient "
                          "would silently be lost. Pass the tensor as an input of the op (f(x, W)), or use its "
                          "value (W.detach()) for a constant")
-    if out is not None and not isinstance(out, (np.ndarray, numbers.Number, list, tuple)):
-        return np.array(getattr(out, "_array", out))  # (a tensor, buffer or array of another library, which
-        # may share memory the forward keeps: the output's own copy; a torch tensor, an array.array, a memoryview)
+    if _array_like(out):  # (a tensor, buffer or array of another library, which may share memory the forward
+        return _own_copy(out)  # keeps: the output's own copy; a torch tensor, an array.array, a memoryview)
     for view, array in zip(views, arrays):
         if out is view:
             return array  # (the input itself, as eager NumPy code would hand it on)
@@ -139,7 +138,7 @@ def _holder(value):
     """Whether ``value`` holds what a forward could change: a list, tuple, dict, set, deque, or an object
     with attributes of its own (not a class, module or function)."""
     return isinstance(value, (list, tuple, dict, set, collections.deque)) or (
-        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, type))
+        hasattr(value, "__dict__") and not callable(value) and not isinstance(value, (type, types.ModuleType)))
 
 
 def _contents_of(value, seen):
@@ -205,8 +204,10 @@ def run_rule(prim, rule, kind, g, out, args, params):
         if isinstance(error, TypeError):
             _name_signature(prim, rule, kind, args, params, error)
         if isinstance(error, ValueError):
-            _name_write(prim, kind, error, "g, out and the inputs are shared with the graph and with other "
-                        "gradients (add hands g on to both its inputs)", "g = g * 2, not g *= 2")
+            _name_write(prim, kind, error, "g, out, the inputs and keyword arrays are shared with the graph and "
+                        "with other gradients (add hands g on to both its inputs; a keyword array is the "
+                        "forward's constant, which every later call reads)", "g = g * 2, not g *= 2; hand a "
+                        "library that writes into its arguments a copy, s.copy()")
         # (under create_graph, out is a Tensor: NumPy's refusal of a Tensor, or an ndarray method a Tensor
         # lacks, g.astype or x.copy(), means the rule is not written to be differentiated again)
         lacks = type(error) is AttributeError and isinstance(getattr(error, "obj", None), Tensor)
@@ -229,11 +230,25 @@ def run_rule(prim, rule, kind, g, out, args, params):
 def _unshared(value, out):
     """A rule's result (``value``) as an array of its own: ndarrays copied (subclasses kept: a masked entry
     is refused later, by name), and so, as ndarrays, buffers, arrays of other libraries (torch, JAX) and, at
-    first order (``out`` an ndarray), Tensors; under create_graph a Tensor is the recorded gradient itself."""
-    if value is None or isinstance(value, (numbers.Number, list, tuple)) or isinstance(value, Tensor) and (
-            isinstance(out, Tensor)):
-        return value  # (numbers, and lists read anew by conform's np.asarray, share nothing)
-    return np.array(value, subok=True) if isinstance(value, np.ndarray) else np.array(getattr(value, "_array", value))
+    first order (``out`` an ndarray), Tensors; under create_graph a Tensor is the recorded gradient itself.
+    Anything else (numbers, lists: read anew by conform) is left to conform, which names what it refuses."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, subok=True)
+    return _own_copy(value) if _array_like(value) and not (isinstance(value, Tensor) and isinstance(out, Tensor)) \
+        else value
+
+
+def _array_like(value):
+    """Whether ``value`` holds array data another object may share: a Tensor, a buffer (memoryview, bytearray,
+    array.array), an array of another library (``__array__``, ``__array_interface__``); not an ndarray."""
+    return not isinstance(value, np.ndarray) and (isinstance(value, (Tensor, memoryview, bytearray)) or any(
+        hasattr(value, name) for name in ("__array__", "__array_interface__", "__array_struct__", "__buffer__")))
+
+
+def _own_copy(value):
+    """``value`` (``_array_like``) as a new ndarray (np.asarray's reading, then copied: an ``__array__`` without
+    NumPy 2's copy keyword, as torch's, is asked for no copy)."""
+    return np.asarray(getattr(value, "_array", value)).copy()
 
 
 def _raised_by_numpy_protocol(error):

@@ -21,6 +21,7 @@ import operator
 import pickle
 import random
 import sys
+import types
 
 import numpy as np
 
@@ -193,19 +194,30 @@ class Tracer:
         """Whether the array ``value`` is a traced value or an array made from one past the hooks (np.asarray)."""
         return isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
 
-    def _holds_traced(self, items, depth=0):
-        """Whether ``items`` hold, in containers or objects' attributes (8 levels deep), an array the trace
-        computes (a comparison's result, NumPy on one) or one made from it."""
+    def _holds_traced(self, items, depth=0, seen=None):
+        """Whether ``items`` hold, in containers or objects' attributes or slots (each object looked into once;
+        modules, classes and functions not), a value the trace computes from a comparison (``_derived``), or
+        anything deeper than 8 levels, which is not looked into; a constant array it merely uses is none."""
+        seen = set() if seen is None else seen
         for v in items:
             if isinstance(v, np.ndarray):
-                if id(v) in self.slots or self._derived(v):
+                if self._derived(v) or v.dtype == object and self._holds_traced(v.ravel(), depth + 1, seen):
                     return True
-            elif depth < 8 and isinstance(v, (list, tuple, dict, set, frozenset, collections.deque)):
-                if self._holds_traced(v.values() if isinstance(v, dict) else v, depth + 1):
-                    return True
-            elif depth < 8 and hasattr(v, "__dict__") and not isinstance(v, (type, Tensor)) and not callable(v):
-                if self._holds_traced(vars(v).values(), depth + 1):
-                    return True
+                continue
+            if id(v) in seen or isinstance(v, (str, bytes, numbers.Number, type, types.ModuleType,
+                                               types.FunctionType, types.MethodType, Tensor)) or v is None:
+                continue
+            if depth >= 8:
+                return True  # (deeper than looked into: taken as holding one, the call then run eagerly)
+            seen.add(id(v))
+            inner = list(v.values()) if isinstance(v, dict) else list(v) if isinstance(
+                v, (list, tuple, set, frozenset, collections.deque)) else []
+            inner += list(vars(v).values()) if hasattr(v, "__dict__") else []
+            inner += [getattr(v, n, None) for k in type(v).__mro__ for n in getattr(k, "__slots__", ()) if
+                      isinstance(n, str)]
+            inner += [v.func, *v.args, *v.keywords.values()] if isinstance(v, functools.partial) else []
+            if self._holds_traced(inner, depth + 1, seen):
+                return True
         return False
 
     def number_taken(self, value):

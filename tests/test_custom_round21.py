@@ -332,3 +332,91 @@ def test_a_comparison_held_by_a_deque_an_object_or_taken_by_asarray_runs_eagerly
         for v in ([1.0, -2.0], [-1.0, 2.0], [1.0, 2.0], [-1.0, -2.0]):
             assert compiled(ag.Tensor(v)).item() == float(np.sum(np.maximum(v, 0.0)))
     assert compiled.replays == 0
+
+
+# --- adv144: what the keyword scan looks into, and what it must not stop --------------------------------
+def test_a_config_object_holding_a_constant_array_still_replays():
+    import types
+
+    @ag.primitive
+    def scaled(x, cfg=None):
+        return x * cfg.scale
+    scaled.defvjp(lambda g, out, x, cfg=None: g * cfg.scale)
+    scale = np.array([2.0, 3.0])
+    cfg = types.SimpleNamespace(scale=scale, xp=np)  # (a module in it is not looked into)
+    compiled = ag.compile(lambda x: ag.sum(scaled(x + scale, cfg=cfg)))
+    for v in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0]):
+        assert compiled(ag.Tensor(v)).item() == float(np.sum((np.array(v) + scale) * scale))
+    assert compiled.replays == 2
+
+
+@pytest.mark.parametrize("holder", ["slots", "callable", "partial", "deep"])
+def test_a_comparison_in_a_slotted_callable_partial_or_deep_keyword_runs_eagerly(holder):
+    import dataclasses
+    import functools
+
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        mask: np.ndarray
+
+    class Gate:
+        def __init__(self, mask):
+            self.mask = mask
+
+        def __call__(self):
+            return self.mask
+
+    def wrap(c):
+        if holder == "slots":
+            return Slotted(c)
+        if holder == "callable":
+            return Gate(c)
+        if holder == "partial":
+            return functools.partial(np.multiply, c)
+        nested = c
+        for _ in range(10):
+            nested = [nested]
+        return nested
+
+    def unwrap(m):
+        if holder == "partial":
+            return m.args[0]
+        if holder == "deep":
+            for _ in range(10):
+                m = m[0]
+            return m
+        return m.mask
+
+    @ag.primitive
+    def masked(x, m=None):
+        return x * unwrap(m)
+    masked.defvjp(lambda g, out, x, m=None: g * unwrap(m))
+    compiled = ag.compile(lambda x: ag.sum(masked(x, m=wrap(x > 0))))
+    with pytest.warns(RuntimeWarning, match="calls like this one run it eagerly"):
+        for v in ([1.0, -2.0], [-1.0, 2.0], [1.0, 2.0]):
+            assert compiled(ag.Tensor(v)).item() == float(np.sum(np.maximum(v, 0.0)))
+
+
+def test_a_torch_result_raises_no_deprecation_warning():
+    torch = pytest.importorskip("torch")
+
+    @ag.primitive
+    def double(x):
+        return torch.from_numpy(x * 2.0)
+    double.defvjp(lambda g, out, x: torch.from_numpy(2 * g))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        x = ag.Tensor(A, requires_grad=True)
+        ag.sum(double(x)).backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("result, named", [(lambda x: (v for v in x), "generator"), (lambda x: {"a": x}, "dict")])
+def test_a_forward_returning_no_array_is_refused_naming_its_type(result, named):
+    @ag.primitive
+    def odd(x):
+        return result(x)
+    odd.defvjp(lambda g, out, x: g)
+    with pytest.raises(TypeError, match=named):
+        odd(ag.Tensor(A))
