@@ -239,10 +239,19 @@ def _unshared(value, out):
 
 
 def _array_like(value):
-    """Whether ``value`` holds array data another object may share: a Tensor, a buffer (memoryview, bytearray,
-    array.array), an array of another library (``__array__``, ``__array_interface__``); not an ndarray."""
-    return not isinstance(value, np.ndarray) and (isinstance(value, (Tensor, memoryview, bytearray)) or any(
-        hasattr(value, name) for name in ("__array__", "__array_interface__", "__array_struct__", "__buffer__")))
+    """Whether ``value`` holds array data another object may share: a Tensor, an array of another library
+    (``__array__``, ``__array_interface__``), anything with the buffer protocol (memoryview, bytearray,
+    array.array, a ctypes array); not an ndarray."""
+    if isinstance(value, np.ndarray):
+        return False
+    if isinstance(value, Tensor) or any(hasattr(value, name) for name in (
+            "__array__", "__array_interface__", "__array_struct__", "__buffer__")):
+        return True
+    try:
+        memoryview(value)  # (Python 3.11 and before: the buffer protocol has no attribute to look for)
+        return True
+    except TypeError:
+        return False
 
 
 def _own_copy(value):

@@ -195,28 +195,24 @@ class Tracer:
         return isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
 
     def _holds_traced(self, items, depth=0, seen=None):
-        """Whether ``items`` hold, in containers or objects' attributes or slots (each object looked into once;
-        modules, classes and functions not), a value the trace computes from a comparison (``_derived``), or
-        anything deeper than 8 levels, which is not looked into; a constant array it merely uses is none."""
+        """Whether ``items`` hold, in containers, objects' attributes or slots, functions' closures and
+        defaults, or bound methods' objects (each looked into once; modules and classes not), a value the
+        trace computes from a comparison (``_derived``); a constant array it merely uses is none. What
+        cannot be looked into without changing it (an iterator, a generator), or lies deeper than 8
+        levels, is taken as holding one: the call then runs eagerly."""
         seen = set() if seen is None else seen
         for v in items:
             if isinstance(v, np.ndarray):
                 if self._derived(v) or v.dtype == object and self._holds_traced(v.ravel(), depth + 1, seen):
                     return True
                 continue
-            if id(v) in seen or isinstance(v, (str, bytes, numbers.Number, type, types.ModuleType,
-                                               types.FunctionType, types.MethodType, Tensor)) or v is None:
+            if id(v) in seen or v is None or isinstance(v, (str, bytes, numbers.Number, type, types.ModuleType,
+                                                              Tensor)):
                 continue
-            if depth >= 8:
-                return True  # (deeper than looked into: taken as holding one, the call then run eagerly)
+            if depth >= 8 or isinstance(v, collections.abc.Iterator):
+                return True
             seen.add(id(v))
-            inner = list(v.values()) if isinstance(v, dict) else list(v) if isinstance(
-                v, (list, tuple, set, frozenset, collections.deque)) else []
-            inner += list(vars(v).values()) if hasattr(v, "__dict__") else []
-            inner += [getattr(v, n, None) for k in type(v).__mro__ for n in getattr(k, "__slots__", ()) if
-                      isinstance(n, str)]
-            inner += [v.func, *v.args, *v.keywords.values()] if isinstance(v, functools.partial) else []
-            if self._holds_traced(inner, depth + 1, seen):
+            if self._holds_traced(_held_by(v), depth + 1, seen):
                 return True
         return False
 
@@ -431,6 +427,24 @@ _FOREIGN = ("uses a tensor computed in another thread while it was traced (a poo
 _REQUIRED_INSIDE = ("makes a tensor it closes over require grad (requires_grad_(True)) while it runs: its uses "
                     "before that take it as a constant, after it as a variable, which a replay would not tell "
                     "apart; set requires_grad before the call")
+def _held_by(v):
+    """What ``v`` holds that a call of it, or a forward reading it, could read (``Tracer._holds_traced``)."""
+    held = list(v.keys()) + list(v.values()) if isinstance(v, collections.abc.Mapping) else list(v) if isinstance(
+        v, (list, tuple, set, frozenset, collections.deque)) else []
+    held += list(vars(v).values()) if hasattr(v, "__dict__") else []
+    held += [getattr(v, n, None) for k in type(v).__mro__ for n in getattr(k, "__slots__", ()) if isinstance(n, str)]
+    held += [v.func, *v.args, *v.keywords.values()] if isinstance(v, functools.partial) else []
+    if isinstance(v, types.FunctionType):
+        held += list(v.__closure__ or ()) + list(v.__defaults__ or ()) + list((v.__kwdefaults__ or {}).values())
+    for name in ("__self__", "__func__", "__wrapped__", "cell_contents"):  # (bound methods, wrappers, cells)
+        try:
+            part = getattr(v, name)
+        except (AttributeError, ValueError):  # (an empty cell raises ValueError)
+            continue
+        held += [] if isinstance(part, types.ModuleType) else [part]
+    return held
+
+
 _NOT_RECOMPUTED = ("uses a value made from a comparison (x > 0) by an array method the replay does not recompute "
                    "(.reshape, .T, np.asarray, ...); use NumPy functions (np.reshape) or ag's ops on it")
 _IN_A_LIST = ("passes an op a list, dict or object holding a value computed from the inputs (a comparison, x > 0) "

@@ -420,3 +420,58 @@ def test_a_forward_returning_no_array_is_refused_naming_its_type(result, named):
     odd.defvjp(lambda g, out, x: g)
     with pytest.raises(TypeError, match=named):
         odd(ag.Tensor(A))
+
+
+# --- adv145: closures, bound methods, mappings and iterators holding a comparison; buffer-protocol results ----
+@pytest.mark.parametrize("holder", ["lambda", "bound method", "mapping proxy", "iterator", "dict key"])
+def test_a_comparison_a_keyword_function_or_mapping_holds_runs_eagerly(holder):
+    import itertools
+    import types
+
+    class Gate:
+        def __init__(self, mask):
+            self.mask = mask
+
+        def get(self):
+            return self.mask
+
+        def __hash__(self):
+            return 0
+
+    def wrap(c):
+        return {"lambda": lambda: c, "bound method": Gate(c).get,
+                "mapping proxy": types.MappingProxyType({"m": c}), "iterator": itertools.repeat(c),
+                "dict key": {Gate(c): None}}[holder]
+
+    def unwrap(m):
+        if holder in ("lambda", "bound method"):
+            return m()
+        if holder == "mapping proxy":
+            return m["m"]
+        if holder == "iterator":
+            return next(m)
+        return next(iter(m)).mask
+
+    @ag.primitive
+    def gated(x, m=None):
+        return x * unwrap(m)
+    gated.defvjp(lambda g, out, x, m=None: g)
+    compiled = ag.compile(lambda x: ag.sum(gated(x, m=wrap(x > 0))))
+    with pytest.warns(RuntimeWarning, match="calls like this one run it eagerly"):
+        for v in ([1.0, -2.0], [-1.0, 2.0], [3.0, 4.0], [-3.0, -4.0]):
+            assert compiled(ag.Tensor(v)).item() == float(np.sum(np.maximum(v, 0.0)))
+
+
+@pytest.mark.parametrize("kind", ["array.array", "ctypes"])
+def test_a_buffer_protocol_result_the_forward_keeps_is_copied(kind):
+    import array
+    import ctypes
+    kept = array.array("d", [0.0] * 3) if kind == "array.array" else (ctypes.c_double * 3)()
+
+    @ag.primitive
+    def double(x):
+        np.frombuffer(kept, dtype=np.float64)[:] = x * 2.0
+        return kept
+    double.defvjp(lambda g, out, x: 2 * g)
+    first, _ = double(ag.Tensor(A)), double(ag.Tensor(B))
+    np.testing.assert_array_equal(first.data, 2 * A)
