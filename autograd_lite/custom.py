@@ -242,7 +242,7 @@ def _array_like(value):
     """Whether ``value`` holds array data another object may share: a Tensor, an array of another library
     (``__array__``, ``__array_interface__``), anything with the buffer protocol (memoryview, bytearray,
     array.array, a ctypes array); not an ndarray."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, bytes, str)):  # (bytes and str cannot change: read as they are)
         return False
     if isinstance(value, Tensor) or any(hasattr(value, name) for name in (
             "__array__", "__array_interface__", "__array_struct__", "__buffer__")):

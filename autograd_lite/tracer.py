@@ -15,6 +15,8 @@ import collections
 import collections.abc
 import copy
 import functools
+import io
+import logging
 import math
 import numbers
 import operator
@@ -207,9 +209,10 @@ class Tracer:
                     return True
                 continue
             if id(v) in seen or v is None or isinstance(v, (str, bytes, numbers.Number, type, types.ModuleType,
-                                                              Tensor)):
+                                                              Tensor, io.IOBase, logging.Logger)):
                 continue
-            if depth >= 8 or isinstance(v, collections.abc.Iterator):
+            if depth >= 8 or isinstance(v, (types.GeneratorType, collections.abc.Iterator)) and not isinstance(
+                    v, io.IOBase):  # (a file is an iterator of its lines: skipped above, as a logger is)
                 return True
             seen.add(id(v))
             if self._holds_traced(_held_by(v), depth + 1, seen):
@@ -439,7 +442,7 @@ def _held_by(v):
     for name in ("__self__", "__func__", "__wrapped__", "cell_contents"):  # (bound methods, wrappers, cells)
         try:
             part = getattr(v, name)
-        except (AttributeError, ValueError):  # (an empty cell raises ValueError)
+        except Exception:  # noqa: BLE001 (an empty cell's ValueError, a dict-backed __getattr__'s KeyError: none)
             continue
         held += [] if isinstance(part, types.ModuleType) else [part]
     return held
@@ -448,8 +451,9 @@ def _held_by(v):
 _NOT_RECOMPUTED = ("uses a value made from a comparison (x > 0) by an array method the replay does not recompute "
                    "(.reshape, .T, np.asarray, ...); use NumPy functions (np.reshape) or ag's ops on it")
 _IN_A_LIST = ("passes an op a list, dict or object holding a value computed from the inputs (a comparison, x > 0) "
-              "as a keyword parameter, which a replay would give the op again unchanged; pass it as the "
-              "parameter itself, or in a tuple")
+              "as a keyword parameter, which a replay would give the op again unchanged (or an iterator, or "
+              "objects nested over 8 deep, which cannot be looked into); pass it as the parameter itself, or in "
+              "a tuple")
 _ANOMALY = ("runs ops in anomaly mode (ag.detect_anomaly() inside it), whose NaN/inf checks a replay would "
             "not repeat; switch anomaly mode on outside the call (a compiled function then runs eagerly)")
 

@@ -475,3 +475,36 @@ def test_a_buffer_protocol_result_the_forward_keeps_is_copied(kind):
     double.defvjp(lambda g, out, x: 2 * g)
     first, _ = double(ag.Tensor(A)), double(ag.Tensor(B))
     np.testing.assert_array_equal(first.data, 2 * A)
+
+
+# --- adv146: what the keyword scan must leave replaying, and never raise on -------------------------------
+@pytest.mark.parametrize("holder", ["logger", "file", "attribute dict"])
+def test_keywords_holding_loggers_files_or_attribute_dicts_still_replay(holder, tmp_path):
+    import logging
+
+    class Config(dict):
+        __getattr__ = dict.__getitem__  # (a missing name is a KeyError, not an AttributeError)
+
+    stream = open(tmp_path / "log.txt", "w")
+    try:
+        keyword = {"logger": logging.getLogger("adv146"), "file": stream, "attribute dict": Config(scale=2.0)}[holder]
+
+        @ag.primitive
+        def scale(x, k=None):
+            return x * 2.0
+        scale.defvjp(lambda g, out, x, k=None: g * 2.0)
+        compiled = ag.compile(lambda x: ag.sum(scale(x, k=keyword)))
+        for v in (1.0, 2.0, 3.0):
+            assert compiled(ag.Tensor(np.full(3, v))).item() == 6.0 * v
+        assert compiled.replays == 2
+    finally:
+        stream.close()
+
+
+def test_a_forward_returning_bytes_is_refused_naming_bytes():
+    @ag.primitive
+    def to_bytes(x):
+        return x.tobytes()
+    to_bytes.defvjp(lambda g, out, x: g)
+    with pytest.raises(TypeError, match=r"\(bytes\) is not numeric"):
+        to_bytes(ag.Tensor(A))
