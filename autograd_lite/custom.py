@@ -29,8 +29,8 @@ import numpy as np
 
 from . import diagnostics
 from .conform import alone
-from .errors import GraphError
 from .convert import own_memory, plain_array
+from .errors import GraphError
 from .modes import current, share_version
 from .tensor import Tensor
 

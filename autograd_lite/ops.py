@@ -34,7 +34,7 @@ from . import diagnostics
 from . import latex as tex
 from .convert import _is_half, flag, float64_for_half, is_scalar_number, listed, plain_array, scale_for, to_float_array
 from .errors import GraphError, ShapeError
-from .modes import clock, current, mark_modified, shares_memory_with_another
+from .modes import clock, current, detect_anomaly, mark_modified, shares_memory_with_another
 from .primitive import Primitive
 from .tensor import Tensor, as_tensor
 
@@ -274,12 +274,8 @@ class _Sigmoid(Primitive):
         out = super().__call__(x, *extra, **params)
         if out._prim is None:  # cut from the graph as out is: a copy of x of its own, as an op (compile's
             # tracer sees it), which no write to a buffer x shares reaches; stamped, so an edit of out is seen
-            state = current()  # (anomaly mode checks the user's ops: an inf here is x's, which sigmoid takes)
-            anomaly, state.anomaly = state.anomaly, False
-            try:
+            with detect_anomaly(check_nan=False):  # (anomaly mode checks the user's ops: an inf here is x's)
                 out._logits, out._epoch = multiply(x.detach(), 1.0), clock.now
-            finally:
-                state.anomaly = anomaly
         return out
 
 

@@ -149,13 +149,12 @@ class Tracer:
             slot = self._new_slot(value)
             self.captured.append((slot, value, value.shape, value.dtype, value.requires_grad))
             return slot
-        derived = isinstance(value, TracedArray) or id(getattr(value, "base", None)) in self.traced_memory
-        if isinstance(value, np.ndarray) and derived and _NOT_RECOMPUTED not in self.refusals:
-            self.refusals.append(_NOT_RECOMPUTED)
+        if isinstance(value, np.ndarray) and self._derived(value):
+            self._refuse_once(_NOT_RECOMPUTED)
         if isinstance(value, Tensor) and born(value) > self.start:  # (made before, first required grad inside)
-            self.refusals.append(_REQUIRED_INSIDE) if _REQUIRED_INSIDE not in self.refusals else None
-        elif isinstance(value, Tensor) and not self.made_here(value) and _FOREIGN not in self.refusals:
-            self.refusals.append(_FOREIGN)
+            self._refuse_once(_REQUIRED_INSIDE)
+        elif isinstance(value, Tensor) and not self.made_here(value):
+            self._refuse_once(_FOREIGN)
         slot = self._new_slot(value)
         self.constants.append((slot, value._array if isinstance(value, Tensor) else value))
         return slot
@@ -178,19 +177,22 @@ class Tracer:
         state = current()
         if not state.grad_enabled:
             self.detached.add(self.steps[-1][3])
-        if state.anomaly and _ANOMALY not in self.refusals:  # (its checks of each output: eager only)
-            self.refusals.append(_ANOMALY)
+        if state.anomaly:  # (its checks of each output: eager only)
+            self._refuse_once(_ANOMALY)
 
     def _param_ref(self, value):
         if type(value) is tuple:
             return tuple(self._param_ref(v) for v in value)
-        if not isinstance(value, (np.ndarray, Tensor)) and self._holds_traced([value]) and _IN_A_LIST not in \
-                self.refusals:
-            self.refusals.append(_IN_A_LIST)  # (a replay would pass the traced call's value again)
+        if not isinstance(value, (np.ndarray, Tensor)) and self._holds_traced([value]):
+            self._refuse_once(_IN_A_LIST)  # (a replay would pass the traced call's value again)
         if isinstance(value, np.ndarray) and id(value) not in self.slots and self._derived(value):
-            self.refusals.append(_NOT_RECOMPUTED) if _NOT_RECOMPUTED not in self.refusals else None
+            self._refuse_once(_NOT_RECOMPUTED)
         slot = self.slots.get(id(value)) if isinstance(value, np.ndarray) else None
         return value if slot is None else ScalarSlot(slot) if isinstance(value, TracedScalar) else Slot(slot)
+
+    def _refuse_once(self, reason):
+        if reason not in self.refusals:
+            self.refusals.append(reason)
 
     def _derived(self, value):
         """Whether the array ``value`` is a traced value or an array made from one past the hooks (np.asarray)."""
@@ -211,8 +213,7 @@ class Tracer:
             if id(v) in seen or v is None or isinstance(v, (str, bytes, numbers.Number, type, types.ModuleType,
                                                               Tensor, io.IOBase, logging.Logger)):
                 continue
-            if depth >= 8 or isinstance(v, (types.GeneratorType, collections.abc.Iterator)) and not isinstance(
-                    v, io.IOBase):  # (a file is an iterator of its lines: skipped above, as a logger is)
+            if depth >= 8 or isinstance(v, collections.abc.Iterator):  # (a file, one of lines: skipped above)
                 return True
             seen.add(id(v))
             if self._holds_traced(_held_by(v), depth + 1, seen):
